@@ -1,0 +1,3 @@
+"""tfseq: recurrent sequence models for Keras."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,405 @@
+"""The shared machinery of tfseq's recurrent layers.
+
+A *cell* holds the weights and the math of one time step; it never loops. It splits its step in
+two so that the sequence layer can hoist the input projection out of the loop:
+
+* ``project_inputs(x)`` -> ``x @ kernel + input_bias`` for every time step at once (one big matmul),
+* ``step(projected_t, states, recurrent_mask)`` -> ``(output, new_states)``, the recurrent part.
+
+``cell.call(inputs, states)`` chains both, so every cell also works one step at a time inside
+``keras.layers.RNN``.
+
+A *sequence layer* (:class:`Recurrent`) runs a cell over time. It has two paths and one function,
+:func:`fused_ok`, that picks between them:
+
+* the **fused path** hands the whole sequence to the backend's fused kernel
+  (``keras.src.backend.lstm/gru``: cuDNN on a GPU under TensorFlow, torch and JAX). Those kernels
+  take no mask, so a masked batch is first *compacted*: each row's valid steps are moved to the
+  front, and a constant extra input column marks the padded tail; the cell's ``hold_row`` (one
+  extra kernel row) saturates the gates on that column so the carried state passes the padding
+  unchanged (LSTM: forget=1, input=0; GRU: update=1). Outputs are then gathered back to their time
+  positions. This is exact for any mask (right-padded, left-padded or holes) and either direction.
+* the **loop path** runs ``step`` in Keras' generic ``backend.rnn`` loop over the pre-projected
+  inputs; it handles everything (recurrent dropout, relu/other activations, unroll, no bias).
+
+When a backend has no fused kernel for the arguments (for example TensorFlow on a CPU) it raises
+``NotImplementedError`` and the loop path runs.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+from keras.src import backend as keras_backend  # backend.rnn / lstm / gru: pinned keras 3.15
+from keras.src import tree
+
+# Pre-activation added to a gate on masked steps: sigmoid(+-1e4) is exactly 1 or 0 in float16,
+# bfloat16 and float32, so the state is carried bit for bit and no gradient leaks through.
+HOLD = 1e4
+
+
+def get_activation(value, argument: str):
+    """``keras.activations.get`` with an error that names the argument."""
+    try:
+        return keras.activations.get(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Unknown {argument}={value!r}: expected one of 'tanh', 'relu', 'sigmoid' "
+            "(or any keras.activations name or callable)."
+        ) from error
+
+
+def fused_ok(cell, unroll: bool = False) -> bool:
+    """Whether a sequence layer may hand ``cell`` to the backend's fused (cuDNN) kernel.
+
+    The rule is cuDNN's: tanh activation, sigmoid recurrent activation, a bias, no recurrent
+    dropout (its mask changes the recurrence), not unrolled, and for the GRU ``reset_after=True``.
+    Masks are not part of the rule: any mask is compacted into a right-padded one (see module doc).
+    """
+    return bool(
+        getattr(cell, "fused_kernel", None) is not None
+        and cell.activation is keras.activations.tanh
+        and cell.recurrent_activation is keras.activations.sigmoid
+        and cell.use_bias
+        and not cell.recurrent_dropout
+        and not unroll
+        and getattr(cell, "reset_after", True)
+    )
+
+
+class RecurrentCell(keras.layers.Layer):
+    """Base of tfseq's cells: weights, dropout settings and the split step API.
+
+    Subclasses set ``gates`` (number of gate blocks in the kernel), build ``kernel``,
+    ``recurrent_kernel`` and ``bias`` in Keras' layout, and implement :meth:`step`.
+    """
+
+    gates = 1
+    fused_kernel = None  # name of keras.src.backend function, or None
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"units must be a positive integer, received units={units!r}.")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), received {name}={rate!r}.")
+        self.units = units
+        self.activation = get_activation(activation, "activation")
+        self.recurrent_activation = get_activation(recurrent_activation, "recurrent_activation")
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.state_size = units
+        self.output_size = units
+
+    # -- weights ---------------------------------------------------------------------------
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a known feature size, received input shape "
+                f"{tuple(input_shape)}."
+            )
+        self.kernel = self.add_weight(
+            shape=(input_dim, self.units * self.gates),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.units * self.gates),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self.bias_shape(),
+                name="bias",
+                initializer=self.make_bias_initializer(),
+                regularizer=self.bias_regularizer,
+            )
+        else:
+            self.bias = None
+
+    def bias_shape(self):
+        return (self.units * self.gates,)
+
+    def make_bias_initializer(self):
+        return self.bias_initializer
+
+    def input_bias(self):
+        return self.bias
+
+    # -- the split step --------------------------------------------------------------------
+    def project_inputs(self, inputs):
+        """``inputs @ kernel + input_bias`` over any leading axes (all time steps at once)."""
+        projected = ops.matmul(inputs, self.kernel)
+        bias = self.input_bias() if self.use_bias else None
+        return projected if bias is None else projected + bias
+
+    def step(self, projected, states, recurrent_mask=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=False):
+        """One time step, for use inside ``keras.layers.RNN``. Dropout is applied by tfseq's
+        sequence layers, which draw one mask per sequence; a lone cell applies none."""
+        single = not tree.is_nested(states)
+        states = [states] if single else list(states)
+        output, new_states = self.step(self.project_inputs(inputs), states)
+        return output, (new_states[0] if single else new_states)
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
+
+    def hold_row(self):  # pragma: no cover - only fused cells need it
+        raise NotImplementedError
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class Recurrent(keras.layers.RNN):
+    """Runs a tfseq cell over time; the base of :class:`SimpleRNN`, :class:`LSTM`, :class:`GRU`.
+
+    Built on ``keras.layers.RNN``, so ``return_sequences``, ``return_state``, ``go_backwards``,
+    ``initial_state``, masks, ``stateful``, ``unroll`` and ``keras.layers.Bidirectional`` behave as
+    in Keras. What differs is :meth:`inner_loop`: fused kernel when :func:`fused_ok`, else the
+    generic loop over inputs projected once for all time steps.
+    """
+
+    cell_class = None  # set by subclasses
+    cell_arguments = ()  # names of the cell's constructor arguments, for get_config
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_fused=True,
+        **kwargs,
+    ):
+        cell_kwargs = {name: kwargs.pop(name) for name in list(kwargs) if name in self.cell_arguments}
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=f"{type(self).__name__.lower()}_cell",
+            **cell_kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **kwargs,
+        )
+        self.use_fused = bool(use_fused)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    # -- checks with clear messages --------------------------------------------------------
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of rank 3 (batch, time, features), "
+                f"received inputs with shape {tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if len(sequences.shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of rank 3 (batch, time, features), "
+                f"received inputs with shape {tuple(sequences.shape)}."
+            )
+        if initial_state is not None:
+            self._check_initial_state(initial_state, sequences)
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def _check_initial_state(self, initial_state, sequences):
+        states = list(initial_state) if tree.is_nested(initial_state) else [initial_state]
+        sizes = self.state_size
+        if len(states) != len(sizes):
+            raise ValueError(
+                f"{type(self).__name__} has {len(sizes)} state(s) of size {sizes}; received "
+                f"initial_state with {len(states)} tensor(s)."
+            )
+        batch = sequences.shape[0]
+        for index, (state, size) in enumerate(zip(states, sizes)):
+            shape = tuple(state.shape)
+            if len(shape) != 2 or shape[-1] != size or (
+                batch is not None and shape[0] is not None and shape[0] != batch
+            ):
+                raise ValueError(
+                    f"initial_state[{index}] of {type(self).__name__} must have shape "
+                    f"(batch={batch}, {size}), received shape {shape}."
+                )
+
+    # -- the two paths ---------------------------------------------------------------------
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        cell = self.cell
+        if training and cell.dropout:
+            # Variational dropout: one mask per sequence, shared by all time steps (as Keras).
+            keep = keras.random.dropout(
+                ops.ones_like(sequences[:, :1, :]), cell.dropout, seed=cell.seed_generator
+            )
+            sequences = sequences * keep
+        if self.use_fused and fused_ok(cell, self.unroll):
+            try:
+                return self.fused_loop(sequences, initial_state, mask)
+            except NotImplementedError:
+                pass  # this backend/device has no fused kernel: use the loop
+        return self.generic_loop(sequences, initial_state, mask, training)
+
+    def generic_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        recurrent_mask = None
+        if training and cell.recurrent_dropout:
+            recurrent_mask = keras.random.dropout(
+                ops.ones_like(initial_state[0]), cell.recurrent_dropout, seed=cell.seed_generator
+            )
+
+        def step(projected, states):
+            return cell.step(projected, list(states), recurrent_mask)
+
+        return keras_backend.rnn(
+            step,
+            cell.project_inputs(sequences),
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def fused_loop(self, sequences, initial_state, mask):
+        """The backend's fused kernel; masks handled by compaction + held state (module doc)."""
+        cell = self.cell
+        kernel_fn = getattr(keras_backend, cell.fused_kernel)
+        if mask is None:
+            return self._call_kernel(
+                kernel_fn, sequences, initial_state, cell.kernel, self.return_sequences,
+                self.go_backwards,
+            )
+        mask = ops.cast(mask, "bool")
+        if self.go_backwards:
+            sequences, mask = ops.flip(sequences, axis=1), ops.flip(mask, axis=1)
+        steps = ops.shape(sequences)[1]
+        positions = ops.expand_dims(ops.arange(steps, dtype="int32"), 0)
+        # Valid steps first, in time order, then the masked ones: a right-padded batch.
+        order = ops.argsort(ops.where(mask, positions, positions + steps), axis=1)
+        compact = ops.take_along_axis(sequences, ops.expand_dims(order, -1), axis=1)
+        padded = ops.cast(ops.logical_not(ops.take_along_axis(mask, order, axis=1)), compact.dtype)
+        compact = ops.concatenate([compact, ops.expand_dims(padded, -1)], axis=-1)
+        kernel = ops.concatenate(
+            [ops.convert_to_tensor(cell.kernel), ops.expand_dims(cell.hold_row(), 0)], axis=0
+        )
+        _, compact_outputs, states = self._call_kernel(
+            kernel_fn, compact, initial_state, kernel, True, False
+        )
+        # Time step t shows the output of the last valid step at or before t (zeros before any):
+        # the semantics of Keras' masked loop.
+        seen = ops.cumsum(ops.cast(mask, "int32"), axis=1)
+        source = ops.expand_dims(ops.maximum(seen - 1, 0), -1)
+        outputs = ops.take_along_axis(compact_outputs, source, axis=1)
+        keep = ops.expand_dims(seen > 0, -1)
+        if self.zero_output_for_mask:
+            keep = ops.logical_and(keep, ops.expand_dims(mask, -1))
+        outputs = ops.where(keep, outputs, ops.zeros_like(outputs))
+        last_output = outputs[:, -1]
+        # The hidden state is the last valid output; held states (LSTM c, GRU h) come out exact.
+        any_valid = ops.expand_dims(seen[:, -1] > 0, -1)
+        states = [ops.where(any_valid, last_output, initial_state[0])] + list(states[1:])
+        if not self.return_sequences:
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, states
+
+    def _call_kernel(self, kernel_fn, inputs, initial_state, kernel, return_sequences, backwards):
+        cell = self.cell
+        return kernel_fn(
+            inputs,
+            *initial_state,
+            None,
+            kernel=kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=return_sequences,
+            go_backwards=backwards,
+            unroll=False,
+            **cell.fused_kwargs(),
+        )
+
+    # -- config ----------------------------------------------------------------------------
+    def get_config(self):
+        config = {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "use_fused": self.use_fused,
+        }
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        base = keras.layers.Layer.get_config(self)
+        return {**base, **config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
