@@ -1,0 +1,137 @@
+"""Time one forward+backward step of tfseq vs keras.layers vs torch.nn for each cell.
+
+    python benchmarks/cells.py                      # TensorFlow backend, both shapes
+    KERAS_BACKEND=torch python benchmarks/cells.py  # torch backend (cuDNN on a GPU)
+    python benchmarks/cells.py --shapes small --repeats 5
+
+Prints seconds per step and the ratio tfseq / keras (and tfseq / torch.nn where torch is
+installed). 'masked' rows feed a right-padded mask (lengths from T down to T/2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+import tfseq.layers as tl  # noqa: E402
+
+SHAPES = {"small": (64, 100, 128, 256), "large": (256, 200, 512, 1024)}
+CELLS = {
+    "rnn": (tl.SimpleRNN, keras.layers.SimpleRNN, "RNN"),
+    "lstm": (tl.LSTM, keras.layers.LSTM, "LSTM"),
+    "gru": (tl.GRU, keras.layers.GRU, "GRU"),
+}
+
+
+def keras_step_timer(layer, x, mask):
+    """Seconds per forward+backward step of one layer, compiled as model.fit would."""
+    backend = keras.backend.backend()
+    layer(x[:2])
+    variables = layer.trainable_variables
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=False)
+        def step(x, mask):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(x, mask=mask, training=True))
+            return tape.gradient(loss, [v.value for v in variables])
+
+        call = lambda: [g.numpy() for g in step(x, mask)]  # noqa: E731
+    elif backend == "torch":
+        import torch
+
+        def call():
+            for v in variables:
+                v.value.grad = None
+            loss = layer(x, mask=mask, training=True).sum()
+            loss.backward()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+    else:
+        import jax
+
+        def loss_fn(values, x, mask):
+            out, _ = layer.stateless_call(values, [], x, mask=mask, training=True)
+            return out.sum()
+
+        grad = jax.jit(jax.grad(loss_fn))
+        values = [v.value for v in variables]
+        call = lambda: jax.block_until_ready(grad(values, x, mask))  # noqa: E731
+    return call
+
+
+def torch_step_timer(kind, x, lengths):
+    import torch
+
+    b, t, d = x.shape
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
+        d, ARGS.units, batch_first=True).to(device)
+    xt = torch.from_numpy(np.asarray(x)).to(device)
+
+    def call():
+        module.zero_grad()
+        out, _ = module(xt)
+        out.sum().backward()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return call
+
+
+def best_of(call, repeats):
+    call()  # compile / warm up
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--masked", action="store_true", help="also time a right-padded mask")
+    ARGS = parser.parse_args()
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    print(f"backend={keras.backend.backend()}  keras={keras.__version__}  torch.nn peer={'yes' if have_torch else 'no'}")
+    print(f"{'shape (B,T,D,H)':<22}{'cell':<6}{'mask':<8}{'tfseq s':>9}{'keras s':>9}{'torch s':>9}"
+          f"{'tfseq/keras':>13}{'tfseq/torch':>13}")
+    rng = np.random.default_rng(0)
+    for shape_name in ARGS.shapes:
+        b, t, d, h = SHAPES[shape_name]
+        ARGS.units = h
+        x = ops.convert_to_tensor(rng.normal(size=(b, t, d)).astype("float32"))
+        lengths = np.linspace(t, t // 2, b).astype(int)
+        masks = [("none", None)]
+        if ARGS.masked:
+            masks.append(("padded", ops.convert_to_tensor(np.arange(t)[None] < lengths[:, None])))
+        for kind in ARGS.cells:
+            ours_cls, keras_cls, _ = CELLS[kind]
+            torch_s = best_of(torch_step_timer(kind, x, lengths), ARGS.repeats) if have_torch else float("nan")
+            for mask_name, mask in masks:
+                ours = best_of(keras_step_timer(ours_cls(h), x, mask), ARGS.repeats)
+                theirs = best_of(keras_step_timer(keras_cls(h), x, mask), ARGS.repeats)
+                print(f"{str((b, t, d, h)):<22}{kind:<6}{mask_name:<8}{ours:>9.4f}{theirs:>9.4f}"
+                      f"{torch_s:>9.4f}{ours / theirs:>12.2f}x{ours / torch_s:>12.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

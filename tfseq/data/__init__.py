@@ -1,0 +1,109 @@
+"""The data layer: built-in offline corpora, users' files, TFDS, vectorizers, tf.data pipelines.
+
+    >>> from tfseq import data
+    >>> ds = data.load("reviews-zh")
+    >>> ds.train.head()          # pandas: text, label
+    >>> data.describe("reviews-zh")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tfseq.data.builtin import BUILTIN
+from tfseq.data.dataset import SPLITS, DataError, Dataset, split_of
+from tfseq.data.files import (
+    read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
+)
+from tfseq.data.pipeline import bucket_boundaries, make_dataset, padding_ratio
+from tfseq.data.tfds_source import load_tfds
+from tfseq.data.vectorize import TextVectorizer
+
+__all__ = [
+    "BUILTIN", "DataError", "Dataset", "TextVectorizer", "bucket_boundaries", "describe", "load",
+    "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll", "read_image_captions",
+    "read_parallel", "read_plain_text", "read_table",
+]
+
+READERS = {
+    "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label")),
+    "tagging": lambda path, opts: read_conll(path, tag_column=int(opts.get("tag_column", -1))),
+    "seq2seq": lambda path, opts: read_parallel(path),
+    "language-model": lambda path, opts: read_plain_text(path),
+}
+
+
+def load(name: str | None = None, kind: str = "classification", **options) -> Dataset:
+    """Load a dataset by name (built-in or ``tfds:<name>``) or from files.
+
+    Args:
+        name: a built-in name (see :data:`BUILTIN`), ``"tfds:<name>"``, or ``None`` for files.
+        kind: the task kind of users' files (``classification``, ``tagging``, ``seq2seq``,
+            ``language-model``).
+        options: ``train=``, ``validation=``, ``test=`` file paths; ``text=``/``label=`` column
+            names for tables; ``tag_column=`` for CoNLL; ``data_dir=`` for TFDS.
+    """
+    if name and name.startswith("tfds:"):
+        return load_tfds(name[5:], data_dir=options.get("data_dir"))
+    if name:
+        if name not in BUILTIN:
+            raise DataError(
+                f"unknown dataset {name!r}: built-in datasets are {sorted(BUILTIN)}; use "
+                f"'tfds:<name>' for TensorFlow Datasets or data.train=<file> for your own files"
+            )
+        return BUILTIN[name]()
+    return load_files(kind=kind, **options)
+
+
+def load_files(kind="classification", train=None, validation=None, test=None, **options) -> Dataset:
+    """Users' files; a missing validation or test split is carved from train by content hash."""
+    if not train:
+        raise DataError("no training data: set data=<name> or data.train=<file>")
+    if kind not in READERS:
+        raise DataError(f"files of kind {kind!r} are not supported; kinds: {sorted(READERS)}")
+    read = READERS[kind]
+    frames = {"train": read(train, options)}
+    for split, path in (("validation", validation), ("test", test)):
+        if path:
+            frames[split] = read(path, options)
+    key = {"classification": "text", "tagging": "tokens", "seq2seq": "source", "language-model": "text"}[kind]
+    if len(frames) < 3:
+        names = frames["train"][key].map(lambda v: split_of(" ".join(v) if isinstance(v, list) else str(v)))
+        carved = {"validation": names == "validation", "test": names == "test"}
+        taken = None
+        for split in ("validation", "test"):
+            if split not in frames:
+                frames[split] = frames["train"][carved[split]].reset_index(drop=True)
+                taken = carved[split] if taken is None else taken | carved[split]
+        frames["train"] = frames["train"][~taken].reset_index(drop=True)
+    sources = {"train": train, "validation": validation or f"{train} (10% by content hash)",
+               "test": test or f"{train} (10% by content hash)"}
+    if kind == "classification":
+        _check_labels(frames, sources, validation, test, options.get("label", "label"))
+    card = {"source": {s: str(p) for s, p in sources.items()}}
+    return Dataset(str(Path(train).name), kind, frames, card)
+
+
+def _check_labels(frames, sources, validation, test, label_column):
+    known = set(frames["train"]["label"])
+    if len(known) < 2:
+        raise DataError(
+            f"{sources['train']}: field {label_column!r} has a single class {sorted(known)}; "
+            "a classifier needs at least two"
+        )
+    for split, path in (("validation", validation), ("test", test)):
+        if not path:
+            continue
+        unseen = ~frames[split]["label"].isin(known)
+        if unseen.any():
+            row = int(unseen.to_numpy().nonzero()[0][0])
+            line = row + (1 if str(path).endswith((".jsonl", ".json")) else 2)
+            raise DataError(
+                f"{path}:{line}: field {label_column!r} has label "
+                f"{frames[split]['label'].iloc[row]!r}, never seen in training (known: {sorted(known)})"
+            )
+
+
+def describe(name: str, **options) -> dict:
+    """The card of a dataset: source, license, sizes, split sizes, label or tag inventory."""
+    return load(name, **options).describe()

@@ -1,0 +1,157 @@
+"""Users' own files: tables (CSV/TSV/JSONL), CoNLL columns, parallel text, plain text, images.
+
+Every reader raises :class:`DataError` naming the file, the line and the field on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfseq.data.dataset import DataError
+
+
+def _read_text(path) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 (byte {data[error.start]:#04x} at offset "
+            f"{error.start}); re-encode the file as UTF-8 (for Latin-1: "
+            f"iconv -f latin1 -t utf-8)"
+        ) from None
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty")
+    return text
+
+
+def read_table(path, text_column: str = "text", label_column: str | None = "label") -> pd.DataFrame:
+    """A CSV, TSV or JSON-lines file as a DataFrame with columns ``text`` (and ``label``).
+
+    Args:
+        path: ``.csv``, ``.tsv``/``.tab`` or ``.jsonl``/``.json`` file, UTF-8.
+        text_column, label_column: the user's column names; ``label_column=None`` for unlabeled.
+    """
+    path = Path(path)
+    _read_text(path)  # existence, encoding and emptiness, with clear messages
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json"):
+            frame = pd.read_json(path, lines=True, dtype=False)
+        else:
+            sep = "\t" if suffix in (".tsv", ".tab") else ","
+            quoting = 3 if sep == "\t" else 0  # TSV corpora (SST-2) carry bare quotes
+            frame = pd.read_csv(path, sep=sep, quoting=quoting, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise DataError(f"{path}: cannot parse as {suffix or 'CSV'}: {error}") from None
+    wanted = [c for c in (text_column, label_column) if c is not None]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing}; the file has columns {list(frame.columns)} "
+            f"(choose with data.text=<column> data.label=<column>)"
+        )
+    out = pd.DataFrame({"text": frame[text_column].astype(str).str.strip()})
+    if label_column is not None:
+        labels = frame[label_column]
+        empty = labels.isna() | (labels.astype(str).str.strip() == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            line = row + (1 if suffix in (".jsonl", ".json") else 2)
+            raise DataError(f"{path}:{line}: field {label_column!r} is empty; expected a label")
+        out["label"] = labels.astype(str).str.strip()
+    return out
+
+
+def read_conll(path, tag_column: int = -1, word_column: int = 0) -> pd.DataFrame:
+    """CoNLL column file: one ``word ... tag`` line per token, a blank line between sentences.
+
+    ``-DOCSTART-`` lines are skipped. Every token line of the file must have the same number of
+    columns; ``tag_column`` picks the tag (``-1``: the last, e.g. the chunk tag of CoNLL-2000).
+    """
+    rows, tokens, tags, width = [], [], [], None
+    for number, line in enumerate(_read_text(path).split("\n"), 1):
+        fields = line.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if tokens:
+                rows.append((tokens, tags))
+            tokens, tags = [], []
+            continue
+        if width is None:
+            width = len(fields)
+            if width < 2 or not -width <= tag_column < width:
+                raise DataError(
+                    f"{path}:{number}: expected at least 2 columns with the tag in column "
+                    f"{tag_column}, found {width} column(s): {line!r}"
+                )
+        elif len(fields) != width:
+            raise DataError(
+                f"{path}:{number}: expected {width} columns like the lines above, found "
+                f"{len(fields)}: {line!r}"
+            )
+        tokens.append(fields[word_column])
+        tags.append(fields[tag_column])
+    if tokens:
+        rows.append((tokens, tags))
+    return pd.DataFrame(rows, columns=["tokens", "tags"])
+
+
+def read_parallel(path) -> pd.DataFrame:
+    """Parallel text: ``source<TAB>target`` per line (extra columns, as in Tatoeba, ignored)."""
+    rows = []
+    for number, line in enumerate(_read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {line[:80]!r}")
+        rows.append((fields[0].strip(), fields[1].strip()))
+    return pd.DataFrame(rows, columns=["source", "target"])
+
+
+def read_plain_text(path) -> pd.DataFrame:
+    """Plain text for language models: one row per non-empty line."""
+    lines = [line for line in _read_text(path).split("\n") if line.strip()]
+    return pd.DataFrame({"text": lines})
+
+
+def read_image_captions(folder, captions) -> pd.DataFrame:
+    """A folder of images with captions from a CSV (``image,caption``) or COCO-style JSON.
+
+    Returns columns ``image`` (float32 arrays in [0, 1], grey or RGB) and ``caption``; an image
+    with several captions gives several rows.
+    """
+    import keras
+
+    folder, captions = Path(folder), Path(captions)
+    if captions.suffix.lower() == ".json":
+        try:
+            coco = json.loads(_read_text(captions))
+            names = {img["id"]: img["file_name"] for img in coco["images"]}
+            pairs = [(names[a["image_id"]], a["caption"]) for a in coco["annotations"]]
+        except (KeyError, TypeError, json.JSONDecodeError) as error:
+            raise DataError(
+                f"{captions}: expected COCO captions JSON with 'images' (id, file_name) and "
+                f"'annotations' (image_id, caption): {error!r}"
+            ) from None
+    else:
+        table = read_table(captions, text_column="caption", label_column="image")
+        pairs = list(zip(table["label"], table["text"]))
+    rows, cache = [], {}
+    for name, caption in pairs:
+        if name not in cache:
+            file = folder / name
+            if not file.exists():
+                raise DataError(f"{captions}: image {name!r} not found in {folder}")
+            image = keras.utils.img_to_array(keras.utils.load_img(file)) / 255.0
+            cache[name] = image.astype("float32")
+        rows.append((cache[name], str(caption)))
+    return pd.DataFrame(rows, columns=["image", "caption"])
