@@ -31,25 +31,26 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     """
     import tensorflow as tf
 
-    def ragged(values):
-        if isinstance(values, tf.RaggedTensor):
-            return values
-        values = np.asarray(values)
-        if values.ndim == 2 and values.dtype != object:
-            lengths = (values != 0).sum(axis=1)
-            # keep interior zeros: trim only trailing padding
-            trimmed = [row[: (np.flatnonzero(row)[-1] + 1) if np.any(row) else 0] for row in values]
-            del lengths
-            return tf.ragged.constant(trimmed, dtype=tf.int32, ragged_rank=1)
-        return tf.ragged.constant(list(values), dtype=tf.int32)
-
-    x = {key: ragged(value) for key, value in features.items()}
-    n = int(x[length_key].nrows())
+    x = {key: _padded(value) for key, value in features.items()}
+    n = len(x[length_key])
+    # Each example keeps its own length (trailing padding trimmed); batches re-pad.
+    lengths = _row_lengths(x[length_key])
     if targets is not None:
-        targets = tf.ragged.constant(list(targets)) if _is_ragged(targets) else tf.convert_to_tensor(np.asarray(targets))
-        ds = tf.data.Dataset.from_tensor_slices((x, targets))
+        targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
+        target_lengths = _row_lengths(targets) if targets.ndim == 2 else None
+        ds = tf.data.Dataset.from_tensor_slices((x, lengths, targets, target_lengths if target_lengths is not None else lengths))
     else:
-        ds = tf.data.Dataset.from_tensor_slices(x)
+        ds = tf.data.Dataset.from_tensor_slices((x, lengths))
+    ragged_targets = targets is not None and np.asarray(targets).ndim == 2
+
+    def trim(feats, length, *rest):
+        feats = {k: v[:length] for k, v in feats.items()}
+        if not rest:
+            return (feats,)
+        target, target_length = rest
+        return feats, (target[:target_length] if ragged_targets else target)
+
+    ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     if shuffle:
@@ -59,10 +60,7 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
         return tf.shape(element[0][length_key])[0]
 
     def dense(*element):
-        feats = {k: v for k, v in element[0].items()}
-        if len(element) == 1:
-            return feats
-        return feats, element[1]
+        return element[0] if len(element) == 1 else (element[0], element[1])
 
     if boundaries:
         ds = ds.bucket_by_sequence_length(
@@ -73,6 +71,28 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     else:
         ds = ds.padded_batch(batch_size)
     return ds.map(dense).prefetch(tf.data.AUTOTUNE)
+
+
+def _padded(values) -> np.ndarray:
+    """Rows of ids as one int32 matrix, right-padded with 0."""
+    if hasattr(values, "to_tensor"):
+        values = values.to_tensor()
+    if hasattr(values, "numpy"):
+        values = values.numpy()
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return values.astype("int32")
+    width = max((len(v) for v in values), default=0)
+    out = np.zeros((len(values), width), dtype="int32")
+    for i, row in enumerate(values):
+        out[i, : len(row)] = row
+    return out
+
+
+def _row_lengths(ids: np.ndarray) -> np.ndarray:
+    """Position after the last non-padding id of each row (interior zeros are kept)."""
+    nonzero = ids != 0
+    last = ids.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype("int64")
 
 
 def _is_ragged(values) -> bool:

@@ -1,0 +1,163 @@
+"""The data layer: built-ins, content splits, file readers' errors, TFDS, vectorizer, pipelines."""
+
+import numpy as np
+import pytest
+
+from tfseq import data
+from tfseq.data import DataError
+
+
+def test_reviews_zh_is_clean_and_split_by_content():
+    ds = data.load("reviews-zh")
+    assert ds.sizes() == {"train": 13921, "validation": 1763, "test": 1679}
+    assert ds.describe()["labels"] == {"negative": 7233, "positive": 6688} or set(ds.labels) == {"negative", "positive"}
+    texts = [set(f["text"]) for f in ds.splits.values()]
+    assert not (texts[0] & texts[2]) and not (texts[0] & texts[1])
+    total = sum(ds.sizes().values())
+    assert total == 8332 + 9031
+    assert data.split_of("同一句话") == data.split_of("同一句话")
+
+
+@pytest.mark.parametrize("name,kind", [("pos-zh", "tagging"), ("seg-zh", "tagging"), ("text-zh", "language-model"),
+                                       ("cmudict", "seq2seq"), ("digits-captions", "captioning")])
+def test_every_builtin_loads_offline(name, kind):
+    ds = data.load(name)
+    assert ds.kind == kind and all(n > 0 for n in ds.sizes().values())
+    card = data.describe(name)
+    assert card["source"] and card["license"]
+
+
+def test_seg_tags_spell_the_words():
+    row = data.load("seg-zh").train.iloc[0]
+    assert len(row["tokens"]) == len(row["tags"]) and set(row["tags"]) <= set("BMES")
+
+
+def test_cmudict_words_never_straddle_splits():
+    ds = data.load("cmudict")
+    train, test = set(ds.train["source"]), set(ds.test["source"])
+    assert not train & test
+
+
+def test_digit_captions_use_disjoint_images():
+    ds = data.load("digits-captions")
+    image = ds.train["image"].iloc[0]
+    assert image.shape == (8, 32) and 1 <= len(ds.train["caption"].iloc[0].split()) <= 4
+    assert ds.describe()["images per split"]["test"] > 100
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_table_errors_name_file_line_and_field(tmp_path):
+    good = write(tmp_path / "a.csv", "review,stars\nfine,pos\nbad,neg\n")
+    frame = data.read_table(good, "review", "stars")
+    assert list(frame.columns) == ["text", "label"] and len(frame) == 2
+    with pytest.raises(DataError, match=r"a.csv: missing column\(s\) \['text'\].*\['review', 'stars'\]"):
+        data.read_table(good)
+    with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
+        data.read_table(write(tmp_path / "empty.csv", "  \n"))
+    with pytest.raises(DataError, match=r"latin.csv:3: not valid UTF-8"):
+        data.read_table(write(tmp_path / "latin.csv", "text,label\nok,a\ncaf\u00e9,b\n", "latin-1"))
+    with pytest.raises(DataError, match=r"nolabel.csv:3: field 'label' is empty"):
+        data.read_table(write(tmp_path / "nolabel.csv", "text,label\nok,a\nhm,\n"))
+    jsonl = write(tmp_path / "a.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": 0}\n')
+    assert data.read_table(jsonl)["label"].tolist() == ["1", "0"]
+
+
+def test_unseen_label_and_single_class_are_errors(tmp_path):
+    train = write(tmp_path / "train.tsv", "text\tlabel\n" + "".join(f"t{i}\t{'ab'[i % 2]}\n" for i in range(20)))
+    test = write(tmp_path / "test.tsv", "text\tlabel\nx\ta\ny\tc\n")
+    with pytest.raises(DataError, match=r"test.tsv:3: field 'label' has label 'c', never seen in training"):
+        data.load(train=str(train), test=str(test))
+    one = write(tmp_path / "one.tsv", "text\tlabel\n" + "".join(f"t{i}\ta\n" for i in range(20)))
+    with pytest.raises(DataError, match="single class"):
+        data.load(train=str(one))
+    ds = data.load(train=str(train))
+    assert sum(ds.sizes().values()) == 20
+
+
+def test_conll_reader(tmp_path):
+    path = write(tmp_path / "c.txt", "-DOCSTART- -X- O\n\nHe PRP B-NP\nran VBD B-VP\n\nOk UH O\n")
+    frame = data.read_conll(path)
+    assert frame["tokens"].tolist() == [["He", "ran"], ["Ok"]]
+    assert frame["tags"].tolist() == [["B-NP", "B-VP"], ["O"]]
+    assert data.read_conll(path, tag_column=1)["tags"][0] == ["PRP", "VBD"]
+    ragged = write(tmp_path / "r.txt", "He PRP B-NP\nran VBD\n")
+    with pytest.raises(DataError, match=r"r.txt:2: expected 3 columns.*found 2"):
+        data.read_conll(ragged)
+
+
+def test_parallel_and_plain_text(tmp_path):
+    frame = data.read_parallel(write(tmp_path / "p.tsv", "hello\tola\nbye\ttchau\textra\n"))
+    assert frame.values.tolist() == [["hello", "ola"], ["bye", "tchau"]]
+    with pytest.raises(DataError, match=r"bad.tsv:2: expected 'source<TAB>target'"):
+        data.read_parallel(write(tmp_path / "bad.tsv", "a\tb\nno tab here\n"))
+    assert len(data.read_plain_text(write(tmp_path / "t.txt", "one\n\ntwo\n"))) == 2
+
+
+def test_image_captions_from_csv(tmp_path):
+    import keras
+
+    (tmp_path / "img").mkdir()
+    keras.utils.save_img(tmp_path / "img" / "a.png", np.full((4, 6, 3), 255, "uint8"))
+    captions = write(tmp_path / "cap.csv", "image,caption\na.png,a white square\na.png,blank\n")
+    frame = data.read_image_captions(tmp_path / "img", captions)
+    assert len(frame) == 2 and frame["image"][0].shape == (4, 6, 3) and frame["image"][0].max() == 1.0
+    with pytest.raises(DataError, match="image 'b.png' not found"):
+        data.read_image_captions(tmp_path / "img", write(tmp_path / "c2.csv", "image,caption\nb.png,x\n"))
+
+
+def test_tfds_uses_real_load_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        ds = data.load("tfds:imdb_reviews")
+    assert ds.kind == "classification" and len(ds.train) > 0
+    assert set(ds.labels) <= {"neg", "pos"}
+
+
+def test_tfds_offline_gives_one_clear_message(tmp_path):
+    with pytest.raises(DataError, match=r"tfds:imdb_reviews is not on this machine.*local files"):
+        data.load("tfds:imdb_reviews", data_dir=str(tmp_path))
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match=r"unknown dataset 'nope'.*reviews-zh"):
+        data.load("nope")
+
+
+def test_vectorizer_vocabulary_oov_padding_and_truncation():
+    import tensorflow as tf
+
+    vec = data.TextVectorizer(split="character", ngrams=(1, 2), max_length=4)
+    vec.adapt(["好看的书", "好看", "不好"], min_frequency=2)
+    assert vec.vocabularies[1] == ["好", "看"] and vec.vocabularies[2] == ["好看"]
+    out = vec(tf.constant(["好看极了好看", "", "书"]))
+    np.testing.assert_array_equal(out["tokens"].numpy(), [[2, 3, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(out["ngrams_2"].numpy()[0], [2, 1, 1, 0])
+    words = data.TextVectorizer(split="word", lowercase=False)
+    words.adapt(["The cat", "the dog"])
+    assert "The" in words.vocabularies[1] and "the" in words.vocabularies[1]
+    config = vec.get_config()
+    again = data.TextVectorizer.from_config(config)
+    np.testing.assert_array_equal(again(tf.constant(["好看"]))["tokens"], vec(tf.constant(["好看"]))["tokens"])
+
+
+def test_bucketing_cuts_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 120, size=2000)
+    ids = np.zeros((2000, 120), "int32")
+    for i, n in enumerate(lengths):
+        ids[i, :n] = rng.integers(2, 50, size=n)
+    features, labels = {"tokens": ids}, rng.integers(0, 2, size=2000)
+    plain = data.make_dataset(features, labels, batch_size=32, shuffle=True)
+    bucketed = data.make_dataset(features, labels, batch_size=32, shuffle=True,
+                                 boundaries=data.bucket_boundaries(lengths))
+    padded_plain, real = data.padding_ratio(plain)
+    padded_bucketed, real2 = data.padding_ratio(bucketed)
+    assert real == real2 == lengths.sum()
+    assert padded_bucketed / real < 1.15 < padded_plain / real
+    batch = next(iter(bucketed))
+    assert batch[0]["tokens"].shape[0] <= 32 and batch[1].shape[0] == batch[0]["tokens"].shape[0]

@@ -1,0 +1,280 @@
+"""Command-line entry points: ``tfseq-train``, ``tfseq-predict``, ``tfseq-data``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TRAIN_USAGE = """\
+usage: tfseq-train task=<name> [key=value ...]
+
+Trains the task's recipe (tasks/<name>.yaml) with dotted key=value overrides, writes a run
+folder (config, metrics.json, reports, plots, checkpoints, TensorBoard logs) and exports a
+SavedModel. Several values (model.cell=rnn,lstm,gru) run one after another and end with a
+comparison table.
+
+examples:
+  tfseq-train task=classify
+  tfseq-train task=classify data=tfds:imdb_reviews model.cell=lstm train.epochs=3
+  tfseq-train task=classify data.name=null data.train=train.csv data.text=review data.label=stars
+  tfseq-train task=classify model.cell=rnn,lstm,gru train.epochs=2
+  tfseq-train task=classify resume=true
+"""
+
+
+class UsageError(Exception):
+    """A bad command line or recipe: printed as one line, exit status 2."""
+
+
+def tasks_dir() -> Path:
+    """``$TFSEQ_TASKS``, else ``./tasks``, else the ``tasks/`` beside the tfseq package."""
+    for candidate in (os.environ.get("TFSEQ_TASKS"), "tasks", Path(__file__).resolve().parent.parent / "tasks"):
+        if candidate and (Path(candidate) / "classify.yaml").exists():
+            return Path(candidate)
+    raise UsageError("cannot find the task recipes (tasks/*.yaml); set TFSEQ_TASKS=<folder>")
+
+
+def available_tasks() -> list[str]:
+    from tfseq.train import TRAINERS
+
+    return sorted(p.stem for p in tasks_dir().glob("*.yaml") if p.stem in TRAINERS)
+
+
+def load_recipe(task: str):
+    from omegaconf import OmegaConf
+
+    if task not in available_tasks():
+        raise UsageError(f"unknown task {task!r}; tasks: {', '.join(available_tasks())}")
+    path = tasks_dir() / f"{task}.yaml"
+    try:
+        config = OmegaConf.load(path)
+    except Exception as error:  # yaml.YAMLError and friends
+        raise UsageError(f"{path}: malformed YAML: {' '.join(str(error).split())}") from None
+    return config
+
+
+def flat_keys(config, prefix="") -> list[tuple[str, object]]:
+    from omegaconf import DictConfig, OmegaConf
+
+    rows = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, DictConfig):
+            rows += flat_keys(value, name + ".")
+        else:
+            rows.append((name, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value))
+    return rows
+
+
+def help_text() -> str:
+    lines = [TRAIN_USAGE]
+    try:
+        for task in available_tasks():
+            lines.append(f"task={task} keys (defaults from {tasks_dir() / (task + '.yaml')}):")
+            for key, value in flat_keys(load_recipe(task)):
+                lines.append(f"  {key}={json.dumps(value) if not isinstance(value, str) else value}")
+    except UsageError as error:
+        lines.append(str(error))
+    return "\n".join(lines)
+
+
+def split_sweep(value: str) -> list[str]:
+    """``a,b,c`` -> three values; commas inside brackets or quotes do not split."""
+    if value.startswith(("[", "{", "'", '"')):
+        return [value]
+    return [v for v in value.split(",")] if "," in value else [value]
+
+
+def parse_overrides(arguments):
+    """``task=`` and the dotted overrides (each with its sweep values)."""
+    task, overrides = None, []
+    for argument in arguments:
+        if "=" not in argument:
+            raise UsageError(f"expected key=value, received {argument!r} (see tfseq-train --help)")
+        key, value = argument.split("=", 1)
+        if key == "task":
+            task = value
+            continue
+        if key == "data" and not value.startswith("{"):
+            key = "data.name"  # data=<name> is short for data.name=<name>
+        overrides.append((key, split_sweep(value)))
+    if task is None:
+        raise UsageError("missing task=<name>; tasks: " + ", ".join(available_tasks()))
+    return task, overrides
+
+
+def resolve(task, overrides):
+    """The recipe with one combination of overrides applied; unknown keys are errors."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    config = load_recipe(task)
+    OmegaConf.set_struct(config, True)
+    known = {key for key, _ in flat_keys(config)}
+    for key, value in overrides:
+        if key not in known:
+            close = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
+        try:
+            config = OmegaConf.merge(config, OmegaConf.from_dotlist([f"{key}={value}"]))
+        except OmegaConfBaseException as error:
+            raise UsageError(f"bad value for {key}: {' '.join(str(error).split())}") from None
+    return config
+
+
+def summary_table(rows) -> str:
+    header = ["run", "val acc", "test acc", "test macro F1", "baseline acc", "params", "train s"]
+    lines = [" | ".join(header), " | ".join("---" for _ in header)]
+    for label, metrics in rows:
+        test, val = metrics.get("test", {}), metrics.get("validation", {})
+        base = metrics.get("baseline", {}).get("test", {})
+        lines.append(" | ".join([
+            label, f"{val.get('accuracy', float('nan')):.4f}", f"{test.get('accuracy', float('nan')):.4f}",
+            f"{test.get('macro_f1', float('nan')):.4f}", f"{base.get('accuracy', float('nan')):.4f}",
+            f"{metrics.get('parameters', 0):,}", f"{metrics.get('train_seconds', 0):.0f}",
+        ]))
+    return "\n".join(lines)
+
+
+def run_one(task, config, log=print) -> dict:
+    from tfseq.train import TRAINERS
+    from tfseq.train.run_folder import RunFolder
+
+    run_path = config.run.dir
+    if config.resume and not run_path:
+        run_path = RunFolder.latest_unfinished(config.run.root, task)
+        log(f"resume: {'continuing ' + str(run_path) if run_path else 'no unfinished run found, starting anew'}")
+    run = RunFolder(config.run.root, task, path=run_path)
+    log(f"run folder: {run}")
+    metrics = TRAINERS[task](config, run, log=log).execute()
+    log(f"run folder: {run}")
+    return metrics
+
+
+def train_main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or any(a in ("-h", "--help", "help") for a in argv):
+        print(help_text())
+        return 0
+    try:
+        task, overrides = parse_overrides(argv)
+        combinations = list(itertools.product(*[[(k, v) for v in values] for k, values in overrides]))
+        configs = [(combo, resolve(task, combo)) for combo in combinations]
+    except UsageError as error:
+        print(f"tfseq-train: error: {error}", file=sys.stderr)
+        return 2
+    from tfseq.data import DataError
+    from tfseq.train.callbacks import TrainingDiverged
+
+    results = []
+    for combo, config in configs:
+        swept = [f"{k}={v}" for k, v in combo if len(dict(overrides)[k]) > 1]
+        label = " ".join(swept) or task
+        if swept:
+            print(f"\n=== {label} ===")
+        try:
+            metrics = run_one(task, config)
+        except (DataError, UsageError, TrainingDiverged, ValueError, FileNotFoundError) as error:
+            print(f"tfseq-train: error: {' '.join(str(error).split())}", file=sys.stderr)
+            return 2 if not isinstance(error, TrainingDiverged) else 3
+        results.append((label, metrics))
+        print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
+        test = metrics.get("test", {})
+        print("test: " + ", ".join(f"{k}={v:.4f}" for k, v in test.items()) +
+              (f"  |  baseline ({metrics['baseline']['model']}): accuracy={metrics['baseline']['test']['accuracy']:.4f}"
+               if "baseline" in metrics else ""))
+        if "export" in metrics:
+            print(f"exported: {metrics['export']}")
+    if len(results) > 1:
+        print("\n" + summary_table(results))
+    return 0
+
+
+# -- tfseq-predict ---------------------------------------------------------------------------
+def predict_main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="tfseq-predict",
+        description="Run an exported tfseq model (a SavedModel folder, or a task folder such as "
+                    "saved_models/classify, whose newest version is used) on raw text.",
+    )
+    parser.add_argument("export", help="SavedModel folder or saved_models/<task>")
+    parser.add_argument("text", nargs="*", help="texts to classify")
+    parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
+    parser.add_argument("--column", default="text", help="text column of --file (default: text)")
+    parser.add_argument("--output", help="write predictions to this CSV instead of printing")
+    args = parser.parse_args(argv)
+    try:
+        from tfseq.export import latest_version
+
+        folder = latest_version(args.export)
+        texts = list(args.text)
+        if args.file:
+            if args.file.endswith(".txt"):
+                from tfseq.data import read_plain_text
+
+                texts += read_plain_text(args.file)["text"].tolist()
+            else:
+                from tfseq.data import read_table
+
+                texts += read_table(args.file, text_column=args.column, label_column=None)["text"].tolist()
+        if not texts:
+            raise UsageError("no text given: pass texts as arguments or --file")
+    except (UsageError, FileNotFoundError, ValueError) as error:
+        print(f"tfseq-predict: error: {error}", file=sys.stderr)
+        return 2
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    outputs = serve(text=tf.constant(texts))
+    labels = [v.decode("utf-8") for v in outputs["label"].numpy()]
+    confidence = outputs["probabilities"].numpy().max(axis=-1)
+    if args.output:
+        import pandas as pd
+
+        from tfseq.train.run_folder import atomic_write
+
+        frame = pd.DataFrame({"text": texts, "label": labels, "confidence": confidence})
+        atomic_write(args.output, frame.to_csv(index=False))
+        print(f"wrote {len(texts)} predictions to {args.output}")
+    else:
+        for text, label, p in zip(texts, labels, confidence):
+            print(f"{label}\t{p:.3f}\t{text}")
+    return 0
+
+
+# -- tfseq-data -------------------------------------------------------------------------------
+def data_main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tfseq-data", description="List and describe datasets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="built-in datasets")
+    describe = sub.add_parser("describe", help="a dataset's card: source, license, sizes, labels")
+    describe.add_argument("name")
+    args = parser.parse_args(argv)
+    from tfseq import data
+
+    if args.command == "list":
+        for name, loader in data.BUILTIN.items():
+            print(f"{name:<18}{(loader.__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    try:
+        card = data.describe(args.name)
+    except data.DataError as error:
+        print(f"tfseq-data: error: {error}", file=sys.stderr)
+        return 2
+    for key, value in card.items():
+        print(f"{key}: {json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(train_main())

@@ -1,0 +1,102 @@
+"""SavedModel export: raw input in, readable answers out, versioned, written atomically.
+
+Layout (TensorFlow Serving's): ``<root>/<task>/<version>/`` with integer versions. A version is
+written into a hidden temporary folder beside it and renamed into place only when complete, so
+a reader never sees a half-written export and an existing version is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def next_version(task_dir: Path) -> int:
+    """1 + the largest integer version under ``task_dir`` (1 if none)."""
+    versions = [int(p.name) for p in task_dir.glob("*") if p.is_dir() and re.fullmatch(r"\d+", p.name)]
+    return max(versions, default=0) + 1
+
+
+def latest_version(path) -> Path:
+    """``path`` itself if it is a SavedModel, else its highest integer version folder."""
+    path = Path(path)
+    if (path / "saved_model.pb").exists():
+        return path
+    versions = sorted(
+        (p for p in path.glob("*") if re.fullmatch(r"\d+", p.name) and (p / "saved_model.pb").exists()),
+        key=lambda p: int(p.name),
+    )
+    if not versions:
+        raise FileNotFoundError(f"{path}: no SavedModel here (expected saved_model.pb or <version>/saved_model.pb)")
+    return versions[-1]
+
+
+def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
+    """Call ``write(tmp_folder)`` and publish the result as ``task_dir/<next version>``.
+
+    If another writer takes the same version number first, the next free one is used.
+    """
+    task_dir = Path(task_dir)
+    task_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=task_dir))
+    try:
+        write(tmp)
+        if metadata is not None:
+            (tmp / "tfseq.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+        while True:
+            target = task_dir / str(next_version(task_dir))
+            try:
+                os.rename(tmp, target)  # atomic on one filesystem; fails if target exists
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def export_text_classifier(model, class_names, export_root, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.TextClassifier` whose serving signature is
+    ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C]}``.
+
+    Empty text gives the prior-like answer of an all-padding input; overlong text is truncated
+    to the vectorizer's ``max_length``; unknown characters/words map to the OOV id.
+    """
+    import tensorflow as tf
+
+    if model.preprocessor is None:
+        raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
+    preprocessor = model.preprocessor
+    names = tf.constant([str(c) for c in class_names])
+    multilabel = model.head == "multilabel"
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+            self.preprocessor = preprocessor
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            ids = self.preprocessor(text)
+            outputs = self.model(ids, training=False)
+            if model.head == "binary":
+                outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+            if multilabel:
+                chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
+                label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
+            else:
+                label = tf.gather(names, tf.argmax(outputs, axis=-1))
+            return {"label": label, "probabilities": outputs}
+
+    module = Serving()
+
+    def write(folder):
+        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+
+    return write_atomically(Path(export_root) / "classify", write, metadata)

@@ -1,0 +1,214 @@
+"""Many-to-one: a recurrent text classifier (embedding -> cells -> pooling -> head)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq.layers import CELLS, SequencePooling
+
+HEADS = ("binary", "multiclass", "multilabel")
+
+
+def read_word_vectors(path, vocabulary, dim):
+    """An embedding matrix from a word2vec/GloVe text file (``word v1 v2 ...`` per line).
+
+    Rows of words missing from the file stay small random; ids 0 (padding) and 1 (OOV) too.
+    Returns ``(matrix, found)``.
+    """
+    from tfseq.data.dataset import DataError
+
+    index = {token: i + 2 for i, token in enumerate(vocabulary)}
+    matrix = np.random.default_rng(0).normal(scale=0.1, size=(len(vocabulary) + 2, dim)).astype("float32")
+    matrix[0] = 0.0
+    found = 0
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.rstrip().split(" ")
+            if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                continue  # word2vec header: "<count> <dim>"
+            if len(fields) != dim + 1:
+                raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
+            if fields[0] in index:
+                matrix[index[fields[0]]] = np.asarray(fields[1:], dtype="float32")
+                found += 1
+    return matrix, found
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class TextClassifier(keras.Model):
+    """Embedding -> (stacked, optionally bidirectional) tfseq cells -> pooling -> dense head.
+
+    Inputs are a dict of id tensors from :class:`~tfseq.data.TextVectorizer` (``tokens`` and
+    optional aligned ``ngrams_N``: their embeddings are summed per step, fastText-style). With a
+    ``preprocessor`` attached, ``fit``/``predict``/``evaluate`` also take raw strings.
+
+    Args:
+        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}`` (ids incl. padding and OOV).
+        num_classes: number of labels.
+        head: ``"multiclass"`` (softmax), ``"binary"`` (one sigmoid, needs 2 classes) or
+            ``"multilabel"`` (one sigmoid per label).
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``; units, layers, bidirectional: the stack.
+        pooling: ``"last"`` (final state), ``"max"``, ``"mean"``, ``"max+mean"``, ``"attention"``.
+        dropout: on embeddings (per channel) and before the head.
+        wide: add a linear bag-of-n-grams term to the logits (wide & deep).
+        embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
+        preprocessor: a ``TextVectorizer`` that maps raw strings to the input dict.
+
+    Example:
+        >>> vec = TextVectorizer(split="character"); vec.adapt(texts)
+        >>> model = TextClassifier({"tokens": vec.vocabulary_size()}, 2, preprocessor=vec)
+        >>> model.compile(); model.fit(np.array(texts), labels)
+    """
+
+    def __init__(self, vocabulary_sizes, num_classes, head="multiclass", cell="gru", units=128,
+                 layers=1, bidirectional=True, pooling="max", embedding_dim=128, dropout=0.3,
+                 wide=False, embedding_matrix=None, preprocessor=None, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
+        if head not in HEADS:
+            raise ValueError(f"Unknown head={head!r}: expected one of {HEADS}.")
+        if head == "binary" and num_classes != 2:
+            raise ValueError(f"head='binary' needs 2 classes, received num_classes={num_classes}.")
+        self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
+        if "tokens" not in self.vocabulary_sizes:
+            raise ValueError("vocabulary_sizes must include 'tokens'.")
+        self.num_classes, self.head, self.cell = int(num_classes), head, cell
+        self.units, self.num_layers, self.bidirectional = int(units), int(layers), bool(bidirectional)
+        self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
+        self.preprocessor = preprocessor
+        self.wide = bool(wide)
+
+        self.embeddings = {}
+        for key, size in self.vocabulary_sizes.items():
+            init = "uniform"
+            if key == "tokens" and embedding_matrix is not None:
+                init = keras.initializers.Constant(np.asarray(embedding_matrix))
+            self.embeddings[key] = keras.layers.Embedding(
+                size, self.embedding_dim, mask_zero=True, embeddings_initializer=init, name=f"embed_{key}"
+            )
+        self.embedding_dropout = keras.layers.SpatialDropout1D(self.dropout_rate)
+        self.recurrent = []
+        for index in range(self.num_layers):
+            last = index == self.num_layers - 1
+            layer = CELLS[cell](self.units, return_sequences=not (last and pooling == "last"))
+            self.recurrent.append(keras.layers.Bidirectional(layer) if self.bidirectional else layer)
+        self.pool = None if pooling == "last" else SequencePooling(pooling)
+        self.head_dropout = keras.layers.Dropout(self.dropout_rate)
+        outputs = 1 if head == "binary" else self.num_classes
+        activation = "softmax" if head == "multiclass" else "sigmoid"
+        self.classifier = keras.layers.Dense(outputs, dtype="float32", name="head")
+        self.activation = keras.layers.Activation(activation, dtype="float32")
+        # Wide & deep (Cheng et al. 2016): a linear bag-of-n-grams term added to the logits, so
+        # the recurrent part learns what bag-of-words misses (order, negation, long context).
+        self.wide_weights = {
+            key: keras.layers.Embedding(size, outputs, mask_zero=True, embeddings_initializer="zeros",
+                                        name=f"wide_{key}")
+            for key, size in self.vocabulary_sizes.items()
+        } if self.wide else {}
+        self.wide_pool = SequencePooling("mean") if self.wide else None
+
+    def call(self, inputs, training=False):
+        if not isinstance(inputs, dict):
+            inputs = {"tokens": inputs}
+        tokens = inputs["tokens"]
+        mask = ops.not_equal(tokens, 0)
+        x = self.embeddings["tokens"](tokens)
+        for key, layer in self.embeddings.items():
+            if key != "tokens":
+                x = x + layer(inputs[key])
+        x = self.embedding_dropout(x, training=training)
+        for layer in self.recurrent:
+            x = layer(x, mask=mask, training=training)
+        if self.pool is not None:
+            x = self.pool(x, mask=mask)
+        x = self.head_dropout(x, training=training)
+        logits = self.classifier(x)
+        for key, layer in self.wide_weights.items():
+            ids = inputs[key]
+            logits = logits + ops.cast(self.wide_pool(layer(ids), mask=ops.not_equal(ids, 0)), logits.dtype)
+        return self.activation(logits)
+
+    # -- the loss/metrics that fit the head -------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Defaults: Adam, the cross-entropy of the head, accuracy."""
+        if loss is None:
+            loss = {"binary": "binary_crossentropy", "multilabel": "binary_crossentropy",
+                    "multiclass": "sparse_categorical_crossentropy"}[self.head]
+        if metrics is None:
+            metrics = ["binary_accuracy" if self.head != "multiclass" else "sparse_categorical_accuracy"]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def probabilities(self, outputs):
+        """Per-class probabilities from the head's outputs (binary: [1 - p, p])."""
+        outputs = np.asarray(outputs)
+        return np.concatenate([1 - outputs, outputs], axis=-1) if self.head == "binary" else outputs
+
+    # -- raw strings through the attached preprocessor ----------------------------------------
+    def _strings_to_dataset(self, x, y=None, batch_size=None):
+        import tensorflow as tf
+
+        batch_size = batch_size or 32
+        if isinstance(x, tf.data.Dataset):
+            ds = x
+        else:
+            ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, dtype=object).astype(str), y) if y is not None else np.asarray(x, dtype=object).astype(str))
+            ds = ds.batch(batch_size)
+        pre = self.preprocessor
+
+        def apply(*element):
+            return (pre(element[0]),) + tuple(element[1:]) if len(element) > 1 else pre(element[0])
+
+        return ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def _takes_strings(self, x):
+        if self.preprocessor is None or x is None:
+            return False
+        import tensorflow as tf
+
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            first = spec[0] if isinstance(spec, tuple) else spec
+            return getattr(first, "dtype", None) == tf.string
+        if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "OUS"):
+            return len(x) > 0 and isinstance(np.asarray(x, dtype=object).ravel()[0], str)
+        return False
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        if self._takes_strings(x):
+            x, y = self._strings_to_dataset(x, y, batch_size), None
+            batch_size = None
+            if validation_data is not None and not hasattr(validation_data, "element_spec"):
+                validation_data = self._strings_to_dataset(*validation_data)
+            elif validation_data is not None and self._takes_strings(validation_data):
+                validation_data = self._strings_to_dataset(validation_data)
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        if self._takes_strings(x):
+            x, batch_size = self._strings_to_dataset(x, batch_size=batch_size), None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        if self._takes_strings(x):
+            x, y, batch_size = self._strings_to_dataset(x, y, batch_size), None, None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        config = {
+            "vocabulary_sizes": self.vocabulary_sizes, "num_classes": self.num_classes,
+            "head": self.head, "cell": self.cell, "units": self.units, "layers": self.num_layers,
+            "bidirectional": self.bidirectional, "pooling": self.pooling,
+            "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "wide": self.wide,
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("preprocessor"):
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)

@@ -1,0 +1,135 @@
+"""Many-to-one text classification: :class:`~tfseq.models.TextClassifier` on a task recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfseq import data
+from tfseq.data.vectorize import lengths_of
+from tfseq.models import TextClassifier, read_word_vectors
+from tfseq.train import plots
+from tfseq.train.trainer import Trainer
+
+
+def bag_of_words_baseline(dataset, split="character", seed=0) -> dict:
+    """TF-IDF + logistic regression (scikit-learn) on the same split: the bar to clear.
+
+    Character 1-3-grams for character-level recipes, word 1-2-grams otherwise.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+                  if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
+    features = vectorizer.fit_transform(dataset.train["text"])
+    model = LogisticRegression(max_iter=2000, random_state=seed).fit(features, dataset.train["label"])
+    result = {"model": f"TF-IDF ({'char 1-3' if split == 'character' else 'word 1-2'}-grams) + logistic regression"}
+    for name in ("validation", "test"):
+        frame = dataset.splits[name]
+        predicted = model.predict(vectorizer.transform(frame["text"]))
+        result[name] = {
+            "accuracy": float(accuracy_score(frame["label"], predicted)),
+            "macro_f1": float(f1_score(frame["label"], predicted, average="macro")),
+        }
+    return result
+
+
+class ClassifyTrainer(Trainer):
+    task = "classify"
+
+    def prepare(self):
+        cfg = self.config.data
+        self.dataset = data.load(
+            cfg.name or None, kind="classification", train=cfg.train, validation=cfg.validation,
+            test=cfg.test, text=cfg.text, label=cfg.label,
+        )
+        if self.dataset.kind != "classification":
+            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not classification")
+        self.class_names = self.dataset.labels
+        if len(self.class_names) < 2:
+            raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
+        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} classes={self.class_names}")
+        self.vectorizer = data.TextVectorizer(
+            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length)
+        self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens,
+                              min_frequency=cfg.min_frequency)
+        index = {name: i for i, name in enumerate(self.class_names)}
+        self.features, self.targets = {}, {}
+        for split, frame in self.dataset.splits.items():
+            ids = self.vectorizer(np.asarray(frame["text"].tolist(), dtype=object).astype(str)) if len(frame) else None
+            self.features[split] = {k: v.numpy() for k, v in ids.items()} if ids is not None else None
+            self.targets[split] = np.array([index.get(label, -1) for label in frame["label"]])
+        train = self.config.train
+        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"]))
+                      if train.bucket else None)
+        self.pipelines = {
+            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
+                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
+            for split in self.features if self.features[split] is not None
+        }
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def build_model(self):
+        cfg = self.config.model
+        sizes = {("tokens" if n == 1 else f"ngrams_{n}"): self.vectorizer.vocabulary_size(n)
+                 for n in self.vectorizer.ngrams}
+        matrix = None
+        if cfg.get("embeddings"):
+            matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
+            self.log(f"embeddings: {found} of {len(self.vectorizer.vocabularies[1])} tokens found in {cfg.embeddings}")
+        head = cfg.head
+        if head == "auto":
+            head = "multiclass"
+        model = TextClassifier(
+            sizes, len(self.class_names), head=head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
+            bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
+            dropout=cfg.dropout, wide=cfg.wide, embedding_matrix=matrix, preprocessor=self.vectorizer,
+        )
+        model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
+        return model
+
+    def baseline(self):
+        if not self.config.get("baseline", True):
+            return None
+        result = bag_of_words_baseline(self.dataset, self.config.data.split, int(self.config.seed))
+        self.log(f"baseline {result['model']}: test accuracy {result['test']['accuracy']:.4f}")
+        return result
+
+    def predict_split(self, split):
+        if self.features.get(split) is None:
+            return None
+        probabilities = self.model.probabilities(self.model.predict(
+            data.make_dataset(self.features[split], batch_size=256), verbose=0))
+        return probabilities
+
+    def evaluate(self):
+        from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss
+
+        metrics = {}
+        for split in ("validation", "test"):
+            probabilities = self.predict_split(split)
+            if probabilities is None:
+                continue
+            y_true, y_pred = self.targets[split], probabilities.argmax(axis=-1)
+            metrics[split] = {
+                "accuracy": float(accuracy_score(y_true, y_pred)),
+                "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+                "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1), labels=list(range(len(self.class_names))))),
+            }
+            if split == "test":
+                report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
+                                               target_names=self.class_names, digits=4, zero_division=0)
+                self.run.write_text("classification_report.txt", report)
+                self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(y_true, y_pred, self.class_names))
+        return metrics
+
+    def export(self):
+        if not self.config.export.get("enabled", True):
+            return None
+        from tfseq.export import export_text_classifier
+
+        return export_text_classifier(self.model, self.class_names, self.config.export.dir, metadata={
+            "task": "classify", "labels": self.class_names, "run": str(self.run),
+            "data": self.dataset.name, "max_length": self.config.data.max_length,
+        })

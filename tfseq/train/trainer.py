@@ -1,0 +1,114 @@
+"""The task-independent trainer: data -> model -> fit -> evaluate -> report -> export.
+
+A task subclasses :class:`Trainer` and fills in four steps: ``prepare`` (data and tf.data
+pipelines), ``build_model``, ``evaluate`` (metrics in the shared ``metrics.json`` shape) and
+``export``. Everything else -- optimizer, clipping, callbacks, early stopping, learning-rate
+schedule, TensorBoard, checkpoints, resume, NaN guard, run folder, learning curves -- lives here.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+from omegaconf import OmegaConf
+
+from tfseq.train import plots
+from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingDiverged
+from tfseq.train.run_folder import RunFolder
+
+
+class Trainer:
+    """Base trainer. ``config`` is the task's resolved OmegaConf recipe (see ``tasks/``)."""
+
+    task = "task"
+
+    def __init__(self, config, run: RunFolder, log=print):
+        self.config = config
+        self.run = run
+        self.log = log
+        self.model = None
+        self.history = None
+
+    # -- task steps ------------------------------------------------------------------------
+    def prepare(self):  # pragma: no cover - abstract
+        """Load data; set ``self.train_data`` and ``self.validation_data`` (tf.data)."""
+        raise NotImplementedError
+
+    def build_model(self) -> keras.Model:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def evaluate(self) -> dict:  # pragma: no cover - abstract
+        """``{"validation": {...}, "test": {...}, ...}`` with rates in [0, 1], losses in nats."""
+        raise NotImplementedError
+
+    def export(self):  # pragma: no cover - abstract
+        return None
+
+    def baseline(self) -> dict | None:
+        return None
+
+    # -- shared machinery ------------------------------------------------------------------
+    def optimizer(self):
+        train = self.config.train
+        name = str(train.optimizer).lower()
+        kwargs = {"learning_rate": float(train.learning_rate)}
+        if train.get("clipnorm"):
+            kwargs["clipnorm"] = float(train.clipnorm)
+        optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+                      "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+        if name not in optimizers:
+            raise ValueError(f"train.optimizer={name!r}: expected one of {sorted(optimizers)}")
+        return optimizers[name](**kwargs)
+
+    def callbacks(self) -> list:
+        train = self.config.train
+        callbacks = [
+            self.nan_guard,
+            keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
+            EpochCheckpoint(self.run.file("checkpoints")),
+            # Restores weights, optimizer and epoch after a crash or SIGKILL (resume=true).
+            keras.callbacks.BackupAndRestore(str(self.run.file("backup"))),
+        ]
+        if train.get("early_stopping"):
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=int(train.early_stopping), restore_best_weights=True))
+        if train.get("reduce_lr"):
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1))
+        return callbacks
+
+    def fit(self):
+        self.nan_guard = StopOnNaN()
+        self.model.compile(optimizer=self.optimizer())
+        start = time.perf_counter()
+        self.history = self.model.fit(
+            self.train_data, validation_data=self.validation_data,
+            epochs=int(self.config.train.epochs), callbacks=self.callbacks(),
+            verbose=int(self.config.train.get("verbose", 1)),
+        )
+        self.train_seconds = time.perf_counter() - start
+        if self.nan_guard.error:
+            raise TrainingDiverged(self.nan_guard.error)
+
+    def execute(self) -> dict:
+        """The whole run; returns the metrics written to ``metrics.json``."""
+        keras.utils.set_random_seed(int(self.config.seed))
+        self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
+        self.prepare()
+        self.model = self.build_model()
+        baseline = self.baseline()
+        self.fit()
+        metrics = self.evaluate()
+        metrics["train_seconds"] = round(self.train_seconds, 2)
+        metrics["epochs"] = len(self.history.history.get("loss", []))
+        metrics["parameters"] = int(self.model.count_params())
+        if baseline is not None:
+            metrics["baseline"] = baseline
+        if self.history.history:
+            self.run.save_figure("learning_curves.png", plots.learning_curves(self.history.history))
+        self.model.save(self.run.file("model.keras"))
+        exported = self.export()
+        if exported is not None:
+            metrics["export"] = str(exported)
+        self.run.write_json("metrics.json", metrics)
+        return metrics
