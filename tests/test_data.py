@@ -54,7 +54,7 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     good = write(tmp_path / "a.csv", "review,stars\nfine,pos\nbad,neg\n")
     frame = data.read_table(good, "review", "stars")
     assert list(frame.columns) == ["text", "label"] and len(frame) == 2
-    with pytest.raises(DataError, match=r"a.csv: missing column\(s\) \['text'\].*\['review', 'stars'\]"):
+    with pytest.raises(DataError, match=r"a.csv: missing column\(s\) \['text', 'label'\].*\['review', 'stars'\]"):
         data.read_table(good)
     with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
         data.read_table(write(tmp_path / "empty.csv", "  \n"))
@@ -101,7 +101,7 @@ def test_image_captions_from_csv(tmp_path):
     import keras
 
     (tmp_path / "img").mkdir()
-    keras.utils.save_img(tmp_path / "img" / "a.png", np.full((4, 6, 3), 255, "uint8"))
+    keras.utils.save_img(tmp_path / "img" / "a.png", np.linspace(0, 255, 72).reshape(4, 6, 3).astype("uint8"), scale=False)
     captions = write(tmp_path / "cap.csv", "image,caption\na.png,a white square\na.png,blank\n")
     frame = data.read_image_captions(tmp_path / "img", captions)
     assert len(frame) == 2 and frame["image"][0].shape == (4, 6, 3) and frame["image"][0].max() == 1.0

@@ -56,8 +56,18 @@ class TextVectorizer(keras.layers.Layer):
         self.lowercase = bool(lowercase)
         self.ngrams = ngrams
         self.max_length = max_length
-        self.vocabularies = {int(n): list(v) for n, v in (vocabularies or {}).items()}
+        self.vocabularies = vocabularies or {}
         self._lookups = None
+
+    # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
+    # (a dict with int keys cannot be saved by tf.saved_model).
+    @property
+    def vocabularies(self) -> dict[int, list[str]]:
+        return {n: list(tokens) for n, tokens in self._vocabulary_items}
+
+    @vocabularies.setter
+    def vocabularies(self, value):
+        self._vocabulary_items = tuple((int(n), tuple(tokens)) for n, tokens in dict(value).items())
 
     # -- vocabulary --------------------------------------------------------------------------
     def tokenize_python(self, text: str) -> list[str]:
@@ -79,32 +89,42 @@ class TextVectorizer(keras.layers.Layer):
                     "".join(tokens[i : i + n]) if self.split == "character" else " ".join(tokens[i : i + n])
                     for i in range(len(tokens) - n + 1)
                 )
-        self.vocabularies = {}
+        vocabularies = {}
         for n, counter in counters.items():
             cap = max_tokens.get(n) if isinstance(max_tokens, dict) else max_tokens
             items = [t for t, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_frequency]
-            self.vocabularies[n] = items[:cap] if cap else items
+            vocabularies[n] = items[:cap] if cap else items
+        self.vocabularies = vocabularies
         self._lookups = None
         return self
 
     def vocabulary_size(self, n=1) -> int:
         """Number of ids for order ``n``, padding and OOV included."""
-        return len(self.vocabularies[n]) + 2
+        return len(dict(self._vocabulary_items)[n]) + 2
 
     # -- graph ---------------------------------------------------------------------------------
     def _tables(self):
         import tensorflow as tf
 
         if self._lookups is None:
+            with tf.init_scope():  # tables live outside any tf.function/tf.data trace
+                return self._make_tables()
+        return self._lookups
+
+    def _make_tables(self):
+        import tensorflow as tf
+
+        if self._lookups is None:
             if not self.vocabularies:
                 raise ValueError("TextVectorizer has no vocabulary: call adapt(texts) first.")
-            self._lookups = {}
+            lookups = {}
             for n, vocab in self.vocabularies.items():
                 init = tf.lookup.KeyValueTensorInitializer(
                     tf.constant(vocab, dtype=tf.string) if vocab else tf.constant([""], tf.string),
                     tf.range(2, len(vocab) + 2, dtype=tf.int64) if vocab else tf.constant([OOV], tf.int64),
                 )
-                self._lookups[n] = tf.lookup.StaticHashTable(init, default_value=OOV)
+                lookups[_key(n)] = tf.lookup.StaticHashTable(init, default_value=OOV)
+            self._lookups = lookups
         return self._lookups
 
     def call(self, texts):
@@ -124,12 +144,17 @@ class TextVectorizer(keras.layers.Layer):
             tokens = tokens[:, : self.max_length]
         separator = "" if self.split == "character" else " "
         outputs = {}
-        for n, table in self._tables().items():
+        tables = self._tables()
+        for n in sorted(self.vocabularies):
+            table = tables[_key(n)]
             # The n-gram starting at token i joins tokens i .. i+n-1 (rows shorter than n: none).
             parts = [tokens[:, k : (k - n + 1) or None] for k in range(n)]
             grams = tf.strings.join(parts, separator) if n > 1 else tokens
             ids = tf.ragged.map_flat_values(table.lookup, grams)
-            outputs[_key(n)] = tf.cast(ids.to_tensor(default_value=PAD, shape=[None, tokens.bounding_shape()[1]]), tf.int32)
+            dense = tf.cast(ids.to_tensor(default_value=PAD), tf.int32)
+            # Every order is as wide as the tokens, so position t lines up across orders.
+            missing = tf.cast(tokens.bounding_shape()[1], tf.int32) - tf.shape(dense)[1]
+            outputs[_key(n)] = tf.pad(dense, [[0, 0], [0, missing]])
         return outputs
 
     def compute_output_spec(self, texts):

@@ -1,0 +1,153 @@
+"""Classification end to end on tiny data: model API, CLI, run folder, export, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from tfseq import cli, data
+from tfseq.models import TextClassifier
+
+POSITIVE = ["great fun movie", "loved it great", "wonderful great acting", "fun and wonderful", "great great"]
+NEGATIVE = ["boring bad movie", "hated it bad", "awful bad acting", "boring and awful", "bad bad"]
+
+
+def tiny_table(path, n=60, classes=("pos", "neg")):
+    rng = np.random.default_rng(0)
+    lines = ["text,label"]
+    for i in range(n):
+        label = classes[i % len(classes)]
+        words = (POSITIVE if label == classes[0] else NEGATIVE)[rng.integers(5)]
+        lines.append(f"{words} {i},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
+    texts = np.array(POSITIVE * 8 + NEGATIVE * 8)
+    labels = np.array([1] * 40 + [0] * 40)
+    vec = data.TextVectorizer(split="word", ngrams=(1, 2))
+    vec.adapt(texts)
+    model = TextClassifier({"tokens": vec.vocabulary_size(1), "ngrams_2": vec.vocabulary_size(2)}, 2,
+                           cell="lstm", units=8, embedding_dim=8, pooling="attention", wide=True,
+                           preprocessor=vec)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    history = model.fit(texts, labels, epochs=8, batch_size=16, verbose=0,
+                        callbacks=[keras.callbacks.History()])
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    probabilities = model.predict(np.array(["great fun", "awful bad", ""]), verbose=0)
+    assert probabilities.shape == (3, 2) and probabilities[0, 1] > 0.5 > probabilities[1, 1]
+    path = tmp_path / "clf.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(restored.predict(np.array(["great fun", "awful bad"]), verbose=0),
+                               probabilities[:2], atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean", "attention"])
+@pytest.mark.parametrize("head", ["binary", "multiclass", "multilabel"])
+def test_heads_and_pooling_shapes(pooling, head):
+    model = TextClassifier({"tokens": 20}, 2 if head == "binary" else 3, head=head, cell="rnn",
+                           units=4, embedding_dim=4, pooling=pooling, bidirectional=pooling != "last", layers=2)
+    out = model({"tokens": np.array([[2, 3, 4, 0], [5, 0, 0, 0], [0, 0, 0, 0]])})
+    assert out.shape == (3, 1 if head == "binary" else 3)
+    assert np.all(np.isfinite(np.asarray(out)))
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "tfseq.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TFSEQ_TASKS": os.path.abspath("tasks")})
+
+
+FAST = ["model.units=8", "model.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
+        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1"]
+
+
+@pytest.mark.slow
+def test_cli_trains_reports_exports_and_predicts(tmp_path):
+    train = tiny_table(tmp_path / "train.csv")
+    result = run_cli("task=classify", "data.name=null", f"data.train={train}", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list((tmp_path / "runs" / "classify").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["accuracy"] <= 1 and 0 <= metrics["validation"]["macro_f1"] <= 1
+    assert metrics["baseline"]["test"]["accuracy"] >= 0 and metrics["train_seconds"] > 0
+    for name in ("config.yaml", "classification_report.txt", "confusion_matrix.png", "learning_curves.png",
+                 "model.keras", "checkpoints/epoch-002.keras"):
+        assert (run / name).exists(), name
+    assert list((run / "tensorboard").rglob("events.out.tfevents*"))
+    export = tmp_path / "saved_models" / "classify" / "1"
+    assert (export / "saved_model.pb").exists() and f"run folder: runs/classify/{run.name}" in result.stdout
+
+    # The export loads in a fresh process that never imports tfseq, takes raw strings.
+    script = textwrap.dedent(f"""
+        import sys, tensorflow as tf
+        serve = tf.saved_model.load({str(export)!r}).signatures["serving_default"]
+        out = serve(text=tf.constant(["great fun movie", "", "zzz unknown words", "bad " * 5000]))
+        assert "tfseq" not in sys.modules
+        print(out["label"].numpy().tolist(), out["probabilities"].shape)
+    """)
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert "(4, 2)" in loaded.stdout
+
+    # The .keras model predicts what the export predicts.
+    predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(tmp_path / "saved_models" / "classify"),
+                              "great fun movie", "awful bad"], capture_output=True, text=True, timeout=300)
+    assert predict.returncode == 0, predict.stderr[-2000:]
+    assert len(predict.stdout.strip().splitlines()) == 2
+
+    # A second run never overwrites the first export.
+    again = run_cli("task=classify", "data.name=null", f"data.train={train}", *FAST, "baseline=false", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (tmp_path / "saved_models" / "classify" / "2" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["task=nope"], "unknown task 'nope'"),
+    (["task=classify", "model.celll=gru"], "unknown key 'model.celll'"),
+    (["task=classify", "model.cell=gru", "oops"], "expected key=value"),
+    (["model.cell=gru"], "missing task=<name>"),
+])
+def test_cli_usage_errors_are_one_line(args, message, capsys):
+    assert cli.train_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_data_errors_leave_nothing_behind(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\n" + "".join(f"t{i},a\n" for i in range(20)))
+    assert cli.train_main(["task=classify", "data.name=null", f"data.train={one}"]) == 2
+    assert "single class" in capsys.readouterr().err
+    assert cli.train_main(["task=classify", "data.name=null", f"data.train={one}", "data.text=review"]) == 2
+    assert "missing column(s) ['review']" in capsys.readouterr().err
+    assert not (tmp_path / "saved_models").exists()
+
+
+def test_malformed_recipe(tmp_path, monkeypatch, capsys):
+    (tmp_path / "classify.yaml").write_text("task: classify\nmodel: [unclosed\n")
+    monkeypatch.setenv("TFSEQ_TASKS", str(tmp_path))
+    assert cli.train_main(["task=classify"]) == 2
+    assert "malformed YAML" in capsys.readouterr().err
+
+
+def test_help_lists_tasks_and_keys(capsys):
+    assert cli.train_main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "task=classify keys" in out and "model.cell=gru" in out and "export.dir=saved_models" in out
+
+
+def test_sweep_values_split():
+    assert cli.split_sweep("rnn,lstm,gru") == ["rnn", "lstm", "gru"]
+    assert cli.split_sweep("[1,2]") == ["[1,2]"]
+    task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "model.cell=rnn,gru"])
+    assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("model.cell", ["rnn", "gru"])]
