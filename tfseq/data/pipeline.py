@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def bucket_boundaries(lengths, buckets: int = 12) -> list[int]:
+def bucket_boundaries(lengths, buckets: int = 40) -> list[int]:
     """Length quantiles of the training data: about as many examples fall in each bucket."""
     lengths = np.asarray(lengths)
     if lengths.size == 0:
