@@ -41,12 +41,12 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
         ds = tf.data.Dataset.from_tensor_slices((x, lengths, targets, target_lengths if target_lengths is not None else lengths))
     else:
         ds = tf.data.Dataset.from_tensor_slices((x, lengths))
-    ragged_targets = targets is not None and np.asarray(targets).ndim == 2
+    ragged_targets = targets is not None and target_lengths is not None
 
     def trim(feats, length, *rest):
         feats = {k: v[:length] for k, v in feats.items()}
         if not rest:
-            return (feats,)
+            return feats
         target, target_length = rest
         return feats, (target[:target_length] if ragged_targets else target)
 
@@ -56,11 +56,8 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     if shuffle:
         ds = ds.shuffle(min(n, 20000), seed=seed, reshuffle_each_iteration=True)
 
-    def length(*element):
-        return tf.shape(element[0][length_key])[0]
-
-    def dense(*element):
-        return element[0] if len(element) == 1 else (element[0], element[1])
+    def length(feats, *target):
+        return tf.shape(feats[length_key])[0]
 
     if boundaries:
         ds = ds.bucket_by_sequence_length(
@@ -70,7 +67,7 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
         )
     else:
         ds = ds.padded_batch(batch_size)
-    return ds.map(dense).prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _padded(values) -> np.ndarray:
