@@ -161,3 +161,20 @@ def test_bucketing_cuts_padding():
     assert padded_bucketed / real < 1.15 < padded_plain / real
     batch = next(iter(bucketed))
     assert batch[0]["tokens"].shape[0] <= 32 and batch[1].shape[0] == batch[0]["tokens"].shape[0]
+
+
+def test_bucket_boundaries_bound_the_waste_in_a_long_tail():
+    # Review-like lengths: most short, a tail 50x the median.
+    lengths = np.minimum(np.random.default_rng(1).lognormal(3.8, 0.8, size=5000).astype(int) + 1, 3000)
+    bounds = data.bucket_boundaries(lengths, max_waste=0.1)
+    assert bounds == sorted(set(bounds)) and bounds[-1] > lengths.max()
+    edges = [int(lengths.min())] + bounds
+    for lo, hi in zip(edges, edges[1:]):
+        assert hi - 1 <= max(lo * 1.1, lo + 1), (lo, hi)
+    # Any batch drawn from one bucket pads each example by at most 10% of its length.
+    bucket = np.searchsorted(bounds, lengths, side="right")
+    for b in np.unique(bucket):
+        members = lengths[bucket == b]
+        assert members.max() <= max(members.min() * 1.1, members.min() + 1)
+    with pytest.raises(ValueError, match="max_waste"):
+        data.bucket_boundaries(lengths, max_waste=0)

@@ -6,16 +6,29 @@ example; ``benchmarks/pipeline.py`` prints the padding it saves over pad-to-long
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
-def bucket_boundaries(lengths, buckets: int = 40) -> list[int]:
-    """Length quantiles of the training data: about as many examples fall in each bucket."""
+def bucket_boundaries(lengths, max_waste: float = 0.1) -> list[int]:
+    """Length buckets whose widths grow geometrically, so no bucket pads by more than ``max_waste``.
+
+    Each bucket ``[lo, hi)`` has ``hi <= lo * (1 + max_waste)`` (or width 1), so a batch drawn from
+    it pads each example by less than that fraction of its length, however long the tail of the
+    length distribution is. Equal-count (quantile) buckets cannot promise that: their last bucket
+    spans the whole tail, and long texts carry most of the tokens.
+    """
     lengths = np.asarray(lengths)
     if lengths.size == 0:
         return []
-    qs = np.quantile(lengths, np.linspace(0, 1, buckets + 1)[1:-1])
-    return sorted({int(q) + 1 for q in qs if q >= 1})
+    if max_waste <= 0:
+        raise ValueError(f"max_waste must be > 0, got {max_waste}")
+    low, high = max(int(lengths.min()), 1), int(lengths.max())
+    boundaries = [low]
+    while boundaries[-1] <= high:
+        boundaries.append(max(boundaries[-1] + 1, math.ceil(boundaries[-1] * (1 + max_waste))))
+    return boundaries[1:]
 
 
 def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bool = False,
