@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -44,9 +45,15 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
     assert probabilities.shape == (3, 2) and probabilities[0, 1] > 0.5 > probabilities[1, 1]
     path = tmp_path / "clf.keras"
     model.save(path)
-    restored = keras.saving.load_model(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "compile() was not called ... custom"
+        restored = keras.saving.load_model(path)
     np.testing.assert_allclose(restored.predict(np.array(["great fun", "awful bad"]), verbose=0),
                                probabilities[:2], atol=1e-6)
+    # Loaded compiled (optimizer state included): training simply continues.
+    assert restored.optimizer.iterations.numpy() == model.optimizer.iterations.numpy()
+    assert restored.loss == model.loss
+    restored.fit(texts, labels, epochs=1, batch_size=16, verbose=0)
 
 
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean", "attention"])
@@ -151,3 +158,10 @@ def test_sweep_values_split():
     assert cli.split_sweep("[1,2]") == ["[1,2]"]
     task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "model.cell=rnn,gru"])
     assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("model.cell", ["rnn", "gru"])]
+
+
+def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TFSEQ_TASKS", raising=False)
+    assert (cli.tasks_dir() / "classify.yaml").is_file()  # installed as the package tfseq.tasks
+    assert "classify" in cli.available_tasks()

@@ -32,10 +32,15 @@ class UsageError(Exception):
 
 
 def tasks_dir() -> Path:
-    """``$TFSEQ_TASKS``, else ``./tasks``, else the ``tasks/`` beside the tfseq package."""
-    for candidate in (os.environ.get("TFSEQ_TASKS"), "tasks", Path(__file__).resolve().parent.parent / "tasks"):
-        if candidate and (Path(candidate) / "classify.yaml").exists():
+    """``$TFSEQ_TASKS``, else ``./tasks``, else the recipes installed with tfseq (``tfseq.tasks``)."""
+    import importlib.resources
+
+    for candidate in (os.environ.get("TFSEQ_TASKS"), "tasks"):
+        if candidate and any(Path(candidate).glob("*.yaml")):
             return Path(candidate)
+    installed = importlib.resources.files("tfseq.tasks")
+    if installed.joinpath("classify.yaml").is_file():
+        return Path(str(installed))
     raise UsageError("cannot find the task recipes (tasks/*.yaml); set TFSEQ_TASKS=<folder>")
 
 

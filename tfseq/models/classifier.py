@@ -141,20 +141,30 @@ class TextClassifier(keras.Model):
             metrics = ["binary_accuracy" if self.head != "multiclass" else "sparse_categorical_accuracy"]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-compile on ``.keras`` load with the saved optimizer, loss and metrics."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def probabilities(self, outputs):
         """Per-class probabilities from the head's outputs (binary: [1 - p, p])."""
         outputs = np.asarray(outputs)
         return np.concatenate([1 - outputs, outputs], axis=-1) if self.head == "binary" else outputs
 
     # -- raw strings through the attached preprocessor ----------------------------------------
-    def _strings_to_dataset(self, x, y=None, batch_size=None):
+    def _strings_to_dataset(self, x, y=None, batch_size=None, shuffle=False):
         import tensorflow as tf
 
         batch_size = batch_size or 32
         if isinstance(x, tf.data.Dataset):
             ds = x
         else:
-            ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, dtype=object).astype(str), y) if y is not None else np.asarray(x, dtype=object).astype(str))
+            strings = np.asarray(x, dtype=object).astype(str)
+            ds = tf.data.Dataset.from_tensor_slices((strings, y) if y is not None else strings)
+            if shuffle:  # as Keras does for arrays: a new order every epoch
+                ds = ds.shuffle(len(strings), reshuffle_each_iteration=True)
             ds = ds.batch(batch_size)
         pre = self.preprocessor
 
@@ -178,8 +188,9 @@ class TextClassifier(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         if self._takes_strings(x):
-            x, y = self._strings_to_dataset(x, y, batch_size), None
-            batch_size = None
+            shuffle = kwargs.pop("shuffle", True) and not hasattr(x, "element_spec")
+            x, y = self._strings_to_dataset(x, y, batch_size, shuffle=shuffle), None
+            batch_size, kwargs["shuffle"] = None, False
             if validation_data is not None and not hasattr(validation_data, "element_spec"):
                 validation_data = self._strings_to_dataset(*validation_data)
             elif validation_data is not None and self._takes_strings(validation_data):

@@ -1,0 +1,1 @@
+"""The task recipes (``<task>.yaml``); installed with the package as ``tfseq.tasks``."""
