@@ -332,3 +332,19 @@ def test_forward_parity_under_another_backend(backend, tmp_path):
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity ok" in result.stdout
+
+
+@pytest.mark.parametrize("layer_class", [SimpleRNN, LSTM, GRU])
+@pytest.mark.parametrize("masked", [True, False])
+def test_graph_with_static_batch_and_unknown_length(layer_class, masked, rng):
+    # What Keras' predict/fit trace once input lengths vary: shape (B, None, D).
+    import tensorflow as tf
+
+    x = rng.normal(size=(2, 5, D)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool) if masked else np.ones((2, 5), bool)
+    for go_backwards in (False, True):
+        layer = layer_class(H, return_sequences=True, go_backwards=go_backwards, use_fused=False)
+        eager = np.asarray(layer(x, mask=mask))
+        traced = tf.function(lambda a, m: layer(a, mask=m), autograph=False, input_signature=[
+            tf.TensorSpec((2, None, D)), tf.TensorSpec((2, None), tf.bool)])
+        np.testing.assert_allclose(traced(x, mask), eager, atol=1e-6)

@@ -35,6 +35,7 @@ from keras.src import tree
 
 # Pre-activation added to a gate on masked steps: sigmoid(+-1e4) is exactly 1 or 0 in float16,
 # bfloat16 and float32, so the state is carried bit for bit and no gradient leaks through.
+NO_BOUND = 2**31 - 1  # loop iterations, when the number of time steps is not static
 HOLD = 1e4
 
 
@@ -313,17 +314,29 @@ class Recurrent(keras.layers.RNN):
         def step(projected, states):
             return cell.step(projected, list(states), recurrent_mask)
 
-        return keras_backend.rnn(
+        # Time-major: transpose the narrow inputs (D wide) once, then project all steps at once
+        # into the wide gate pre-activations (4H for LSTM), which the loop reads without another
+        # transpose, forward or backward.
+        time_major = ops.transpose(sequences, (1, 0, 2))
+        # ``input_length`` only bounds the loop's iterations (it stops at the last step anyway).
+        # Keras' loops replace a missing one by ``inputs.shape[1]`` -- the batch size, when
+        # time-major -- so give the static length, or no bound when it is unknown.
+        length = sequences.shape[1] or NO_BOUND
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0))
+        last_output, outputs, states = keras_backend.rnn(
             step,
-            cell.project_inputs(sequences),
+            cell.project_inputs(time_major),
             list(initial_state),
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
-            input_length=sequences.shape[1],
+            input_length=length,
+            time_major=True,
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
     def fused_loop(self, sequences, initial_state, mask):
         """The backend's fused kernel; masks handled by compaction + held state (module doc)."""
