@@ -165,3 +165,15 @@ def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
     monkeypatch.delenv("TFSEQ_TASKS", raising=False)
     assert (cli.tasks_dir() / "classify.yaml").is_file()  # installed as the package tfseq.tasks
     assert "classify" in cli.available_tasks()
+
+
+def test_token_dropout_only_in_training_and_never_on_padding():
+    model = TextClassifier({"tokens": 50}, 2, cell="gru", units=4, embedding_dim=4, token_dropout=0.5)
+    ids = np.array([[5, 6, 7, 8, 9, 10, 0, 0]] * 64)
+    dropped = np.asarray(model._drop_tokens(ids))
+    assert set(np.unique(dropped[:, 6:])) == {0}  # padding stays padding
+    oov = dropped[:, :6] == 1
+    assert 0.35 < oov.mean() < 0.65 and np.all((dropped[:, :6] == ids[:, :6]) | oov)
+    x = {"tokens": ids[:2]}
+    np.testing.assert_array_equal(model(x), model(x))  # inference is deterministic
+    assert TextClassifier.from_config(model.get_config()).token_dropout == 0.5

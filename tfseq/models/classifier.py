@@ -53,6 +53,8 @@ class TextClassifier(keras.Model):
         pooling: ``"last"`` (final state), ``"max"``, ``"mean"``, ``"max+mean"``, ``"attention"``.
         dropout: on embeddings (per channel) and before the head.
         wide: add a linear bag-of-n-grams term to the logits (wide & deep).
+        token_dropout: in training, replace this fraction of token and n-gram ids by the OOV id
+            (word dropout), so the model cannot lean on any single rare n-gram.
         embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
         preprocessor: a ``TextVectorizer`` that maps raw strings to the input dict.
 
@@ -64,7 +66,7 @@ class TextClassifier(keras.Model):
 
     def __init__(self, vocabulary_sizes, num_classes, head="multiclass", cell="gru", units=128,
                  layers=1, bidirectional=True, pooling="max", embedding_dim=128, dropout=0.3,
-                 wide=False, embedding_matrix=None, preprocessor=None, **kwargs):
+                 wide=False, token_dropout=0.0, embedding_matrix=None, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
@@ -80,6 +82,8 @@ class TextClassifier(keras.Model):
         self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
         self.preprocessor = preprocessor
         self.wide = bool(wide)
+        self.token_dropout = float(token_dropout)
+        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
 
         self.embeddings = {}
         for key, size in self.vocabulary_sizes.items():
@@ -113,6 +117,8 @@ class TextClassifier(keras.Model):
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict):
             inputs = {"tokens": inputs}
+        if training and self.token_dropout:
+            inputs = {key: self._drop_tokens(ids) for key, ids in inputs.items()}
         tokens = inputs["tokens"]
         mask = ops.not_equal(tokens, 0)
         x = self.embeddings["tokens"](tokens)
@@ -130,6 +136,11 @@ class TextClassifier(keras.Model):
             ids = inputs[key]
             logits = logits + ops.cast(self.wide_pool(layer(ids), mask=ops.not_equal(ids, 0)), logits.dtype)
         return self.activation(logits)
+
+    def _drop_tokens(self, ids):
+        """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""
+        drop = keras.random.uniform(ops.shape(ids), seed=self.seed_generator) < self.token_dropout
+        return ops.where(ops.logical_and(drop, ops.not_equal(ids, 0)), ops.ones_like(ids), ids)
 
     # -- the loss/metrics that fit the head -------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
@@ -213,6 +224,7 @@ class TextClassifier(keras.Model):
             "head": self.head, "cell": self.cell, "units": self.units, "layers": self.num_layers,
             "bidirectional": self.bidirectional, "pooling": self.pooling,
             "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "wide": self.wide,
+            "token_dropout": self.token_dropout,
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None,
         }
         return {**super().get_config(), **config}

@@ -84,7 +84,8 @@ class ClassifyTrainer(Trainer):
         model = TextClassifier(
             sizes, len(self.class_names), head=head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
             bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
-            dropout=cfg.dropout, wide=cfg.wide, embedding_matrix=matrix, preprocessor=self.vectorizer,
+            dropout=cfg.dropout, wide=cfg.wide, token_dropout=cfg.token_dropout,
+            embedding_matrix=matrix, preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model

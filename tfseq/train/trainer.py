@@ -55,6 +55,10 @@ class Trainer:
         kwargs = {"learning_rate": float(train.learning_rate)}
         if train.get("clipnorm"):
             kwargs["clipnorm"] = float(train.clipnorm)
+        if train.get("ema"):
+            # Polyak averaging: validation, checkpoints and the final model use the moving
+            # average of the weights (see SwapEMAWeights in callbacks()).
+            kwargs.update(use_ema=True, ema_momentum=float(train.ema))
         optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
                       "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
         if name not in optimizers:
@@ -64,6 +68,8 @@ class Trainer:
     def callbacks(self) -> list:
         train = self.config.train
         callbacks = [
+            # First, so every later callback (early stopping, checkpoints) sees the averaged weights.
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.get("ema") else []),
             self.nan_guard,
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
             EpochCheckpoint(self.run.file("checkpoints")),
