@@ -159,6 +159,7 @@ def test_bucketing_cuts_padding():
     padded_bucketed, real2 = data.padding_ratio(bucketed)
     assert real == real2 == lengths.sum()
     assert padded_bucketed / real < 1.15 < padded_plain / real
+    assert int(bucketed.cardinality()) == sum(1 for _ in bucketed)  # known before the first epoch
     batch = next(iter(bucketed))
     assert batch[0]["tokens"].shape[0] <= 32 and batch[1].shape[0] == batch[0]["tokens"].shape[0]
 

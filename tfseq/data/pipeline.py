@@ -78,6 +78,10 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False, drop_remainder=False,
         )
+        # Each bucket yields ceil(members / batch_size) batches whatever the shuffle order, so the
+        # epoch length is known: Keras then shows it in the first epoch's progress bar too.
+        members = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(int(np.sum(-(-members // batch_size)))))
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)

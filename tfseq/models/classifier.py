@@ -149,7 +149,9 @@ class TextClassifier(keras.Model):
             loss = {"binary": "binary_crossentropy", "multilabel": "binary_crossentropy",
                     "multiclass": "sparse_categorical_crossentropy"}[self.head]
         if metrics is None:
-            metrics = ["binary_accuracy" if self.head != "multiclass" else "sparse_categorical_accuracy"]
+            # Named "accuracy" for every head, so logs and callbacks can say "val_accuracy".
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy") if self.head != "multiclass"
+                       else keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):

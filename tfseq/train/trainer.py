@@ -76,11 +76,12 @@ class Trainer:
             # Restores weights, optimizer and epoch after a crash or SIGKILL (resume=true).
             keras.callbacks.BackupAndRestore(str(self.run.file("backup"))),
         ]
+        monitor = str(train.get("monitor", "val_loss"))
         if train.get("early_stopping"):
             callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(train.early_stopping), restore_best_weights=True))
+                monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True))
         if train.get("reduce_lr"):
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1))
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
         return callbacks
 
     def fit(self):
@@ -90,6 +91,7 @@ class Trainer:
         self.history = self.model.fit(
             self.train_data, validation_data=self.validation_data,
             epochs=int(self.config.train.epochs), callbacks=self.callbacks(),
+            shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
             verbose=int(self.config.train.get("verbose", 1)),
         )
         self.train_seconds = time.perf_counter() - start
