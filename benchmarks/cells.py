@@ -87,15 +87,19 @@ def torch_step_timer(kind, x, lengths):
     return call
 
 
-def best_of(call, repeats):
-    call()  # compile / warm up
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def interleaved(calls, repeats):
+    """Median seconds of each call, timed in turn (A B C A B C ...) so that a slow spell of a
+    shared machine hits every contender alike instead of skewing one side's median."""
+    for call in calls:  # compile / warm up
         call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        call()
+    times = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, spent in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - start)
+    return [float(np.median(spent)) for spent in times]
 
 
 def main():
@@ -125,10 +129,11 @@ def main():
             masks.append(("padded", ops.convert_to_tensor(np.arange(t)[None] < lengths[:, None])))
         for kind in ARGS.cells:
             ours_cls, keras_cls, _ = CELLS[kind]
-            torch_s = best_of(torch_step_timer(kind, x, lengths), ARGS.repeats) if have_torch else float("nan")
             for mask_name, mask in masks:
-                ours = best_of(keras_step_timer(ours_cls(h), x, mask), ARGS.repeats)
-                theirs = best_of(keras_step_timer(keras_cls(h), x, mask), ARGS.repeats)
+                calls = [keras_step_timer(ours_cls(h), x, mask), keras_step_timer(keras_cls(h), x, mask)]
+                if have_torch:  # torch.nn takes no mask: its unmasked time is the reference
+                    calls.append(torch_step_timer(kind, x, lengths))
+                ours, theirs, torch_s = (interleaved(calls, ARGS.repeats) + [float("nan")])[:3]
                 print(f"{str((b, t, d, h)):<22}{kind:<6}{mask_name:<8}{ours:>9.4f}{theirs:>9.4f}"
                       f"{torch_s:>9.4f}{ours / theirs:>12.2f}x{ours / torch_s:>12.2f}x", flush=True)
 

@@ -17,7 +17,6 @@ regression baseline fitted on the same split in the same run, and the published 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import subprocess
@@ -46,11 +45,10 @@ def polarity_files(shared: Path, folder: Path) -> list[str]:
     random.Random(0).shuffle(idx)
     cut = len(idx) // 10
     for name, rows in (("test.tsv", idx[:cut]), ("train.tsv", idx[cut:])):
-        with open(folder / name, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
-            writer.writerow(["text", "label"])
+        with open(folder / name, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write("text\tlabel\n")  # TSV as tfseq reads it: no quoting, so quotes stay as they are
             for i in rows:
-                writer.writerow([texts[i].replace("\t", " "), labels[i]])
+                handle.write(f"{' '.join(texts[i].split())}\t{labels[i]}\n")
     return ["data.name=null", f"data.train={folder / 'train.tsv'}", f"data.test={folder / 'test.tsv'}", *WORD_LEVEL]
 
 

@@ -54,7 +54,7 @@ class GRUCell(RecurrentCell):
         if self.reset_after:
             inner = ops.matmul(h_in, self.recurrent_kernel)
             if self.use_bias:
-                inner = inner + self.bias[1]
+                inner = ops.add(inner, self.bias[1])
             r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)

@@ -1,5 +1,6 @@
 """Task models: one file per kind of sequence task."""
 
 from tfseq.models.classifier import TextClassifier, read_word_vectors
+from tfseq.models.linear import TfidfLinear, fit_tfidf_linear
 
-__all__ = ["TextClassifier", "read_word_vectors"]
+__all__ = ["TextClassifier", "TfidfLinear", "fit_tfidf_linear", "read_word_vectors"]

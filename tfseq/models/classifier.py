@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.layers import CELLS, SequencePooling
+from tfseq.models.linear import TfidfLinear
 
 HEADS = ("binary", "multiclass", "multilabel")
 
@@ -52,7 +53,11 @@ class TextClassifier(keras.Model):
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``; units, layers, bidirectional: the stack.
         pooling: ``"last"`` (final state), ``"max"``, ``"mean"``, ``"max+mean"``, ``"attention"``.
         dropout: on embeddings (per channel) and before the head.
-        wide: add a linear bag-of-n-grams term to the logits (wide & deep).
+        wide: a linear bag-of-n-grams term added to the logits (wide & deep): ``"learned"``
+            (trained jointly; ``True`` means this), ``"tfidf"`` (a :class:`TfidfLinear` fitted
+            by scikit-learn before training -- see :func:`fit_tfidf_linear` -- and added only at
+            prediction, so the recurrent part learns on its own and the two experts' log-odds
+            add up), or ``None``.
         token_dropout: in training, replace this fraction of token and n-gram ids by the OOV id
             (word dropout), so the model cannot lean on any single rare n-gram.
         embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
@@ -81,7 +86,12 @@ class TextClassifier(keras.Model):
         self.units, self.num_layers, self.bidirectional = int(units), int(layers), bool(bidirectional)
         self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
         self.preprocessor = preprocessor
-        self.wide = bool(wide)
+        wide = {True: "learned", False: None, "none": None}.get(wide, wide)
+        if wide not in (None, "learned", "tfidf"):
+            raise ValueError(f"Unknown wide={wide!r}: expected None, 'learned' or 'tfidf'.")
+        if wide == "tfidf" and head == "multilabel":
+            raise ValueError("wide='tfidf' fits a multinomial logistic regression: not for head='multilabel'.")
+        self.wide = wide
         self.token_dropout = float(token_dropout)
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
 
@@ -111,8 +121,9 @@ class TextClassifier(keras.Model):
             key: keras.layers.Embedding(size, outputs, mask_zero=True, embeddings_initializer="zeros",
                                         name=f"wide_{key}")
             for key, size in self.vocabulary_sizes.items()
-        } if self.wide else {}
-        self.wide_pool = SequencePooling("mean") if self.wide else None
+        } if self.wide == "learned" else {}
+        self.wide_pool = SequencePooling("mean") if self.wide == "learned" else None
+        self.linear = TfidfLinear(self.vocabulary_sizes, outputs, name="tfidf_linear") if self.wide == "tfidf" else None
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict):
@@ -135,6 +146,8 @@ class TextClassifier(keras.Model):
         for key, layer in self.wide_weights.items():
             ids = inputs[key]
             logits = logits + ops.cast(self.wide_pool(layer(ids), mask=ops.not_equal(ids, 0)), logits.dtype)
+        if self.linear is not None and not training:
+            logits = logits + ops.cast(self.linear(inputs), logits.dtype)
         return self.activation(logits)
 
     def _drop_tokens(self, ids):

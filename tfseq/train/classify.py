@@ -7,6 +7,7 @@ import numpy as np
 from tfseq import data
 from tfseq.data.vectorize import lengths_of
 from tfseq.models import TextClassifier, read_word_vectors
+from tfseq.models.linear import fit_tfidf_linear
 from tfseq.train import plots
 from tfseq.train.trainer import Trainer
 
@@ -99,6 +100,13 @@ class ClassifyTrainer(Trainer):
             embedding_matrix=matrix, preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
+        if model.linear is not None:
+            validation = ((self.features["validation"], self.targets["validation"])
+                          if self.features.get("validation") is not None else None)
+            fitted = fit_tfidf_linear(model.linear, (self.features["train"], self.targets["train"]), validation,
+                                      seed=int(self.config.seed))
+            self.log(f"wide=tfidf: logistic regression on the model's n-gram ids, C={fitted['C']:g} "
+                     f"(validation accuracy {fitted['validation_accuracy']:.4f})")
         return model
 
     def baseline(self):
