@@ -1,9 +1,11 @@
 """The shared machinery of tfseq's recurrent layers.
 
 A *cell* holds the weights and the math of one time step; it never loops. It splits its step in
-two so that the sequence layer can hoist the input projection out of the loop:
+two, the input part and the recurrent part:
 
-* ``project_inputs(x)`` -> ``x @ kernel + input_bias`` for every time step at once (one big matmul),
+* ``project_inputs(x)`` -> ``x @ kernel + input_bias`` over any leading axes (the fused path
+  projects the whole sequence at once; the generic loop one step at a time, which is faster
+  under TensorFlow's while loop on a CPU),
 * ``step(projected_t, states, recurrent_mask)`` -> ``(output, new_states)``, the recurrent part.
 
 ``cell.call(inputs, states)`` chains both, so every cell also works one step at a time inside
