@@ -214,8 +214,8 @@ class TextClassifier(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         if self._takes_strings(x):
-            shuffle = kwargs.pop("shuffle", True) and not hasattr(x, "element_spec")
-            x, y = self._strings_to_dataset(x, y, batch_size, shuffle=shuffle), None
+            # A tf.data input keeps its own order; arrays are shuffled as Keras would.
+            x, y = self._strings_to_dataset(x, y, batch_size, shuffle=kwargs.pop("shuffle", True)), None
             batch_size, kwargs["shuffle"] = None, False
             if validation_data is not None and not hasattr(validation_data, "element_spec"):
                 validation_data = self._strings_to_dataset(*validation_data)

@@ -76,6 +76,24 @@ def bag_matrix(features: dict, vocabulary_sizes: dict):
     return sparse.hstack(blocks).tocsr()
 
 
+def select_logistic_regression(x_train, y_train, x_validation=None, y_validation=None,
+                               cs=(1.0, 4.0, 16.0), seed: int = 0):
+    """scikit-learn logistic regressions for each C; the most accurate on validation wins
+    (the smallest C among ties; the first C without validation data).
+
+    Returns ``(model, C, validation_accuracy)``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    best = None
+    for c in cs:
+        model = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x_train, np.asarray(y_train))
+        score = float(model.score(x_validation, y_validation)) if x_validation is not None else 0.0
+        if best is None or score > best[2]:
+            best = (model, c, score)
+    return best
+
+
 def fit_tfidf_linear(layer: TfidfLinear, train: tuple, validation: tuple | None = None,
                      cs=(1.0, 4.0, 16.0), seed: int = 0) -> dict:
     """Fit ``layer`` with scikit-learn on ``(features, class_ids)``; C chosen on ``validation``.
@@ -85,20 +103,13 @@ def fit_tfidf_linear(layer: TfidfLinear, train: tuple, validation: tuple | None 
     Returns ``{"C": ..., "validation_accuracy": ...}``.
     """
     from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.linear_model import LogisticRegression
 
     sizes = layer.vocabulary_sizes
     tfidf = TfidfTransformer(sublinear_tf=True)
     x_train = tfidf.fit_transform(bag_matrix(train[0], sizes))
-    y_train = np.asarray(train[1])
-    best = None
-    for c in cs:
-        model = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x_train, y_train)
-        score = (model.score(tfidf.transform(bag_matrix(validation[0], sizes)), validation[1])
-                 if validation is not None else 0.0)
-        if best is None or score > best[0]:
-            best = (score, c, model)
-    score, c, model = best
+    x_validation = tfidf.transform(bag_matrix(validation[0], sizes)) if validation is not None else None
+    model, c, score = select_logistic_regression(
+        x_train, train[1], x_validation, validation[1] if validation is not None else None, cs=cs, seed=seed)
     coef, intercept = model.coef_.T, model.intercept_  # (F, K) or (F, 1) for two classes
     if layer.outputs != coef.shape[1]:
         if coef.shape[1] != 1 or layer.outputs != 2:

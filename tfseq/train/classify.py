@@ -7,7 +7,7 @@ import numpy as np
 from tfseq import data
 from tfseq.data.vectorize import lengths_of
 from tfseq.models import TextClassifier, read_word_vectors
-from tfseq.models.linear import fit_tfidf_linear
+from tfseq.models.linear import fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.trainer import Trainer
 
@@ -19,22 +19,17 @@ def bag_of_words_baseline(dataset, split="character", seed=0) -> dict:
     frequencies; the inverse regularisation strength C is chosen on the validation split.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
     vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
                   if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
     features = vectorizer.fit_transform(dataset.train["text"])
     validation = dataset.splits["validation"]
-    candidates = []
-    for c in (1.0, 4.0, 16.0):
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, dataset.train["label"])
-        score = (accuracy_score(validation["label"], model.predict(vectorizer.transform(validation["text"])))
-                 if len(validation) else 0.0)
-        candidates.append((score, -c, model))
-    _, negative_c, model = max(candidates, key=lambda item: item[:2])
+    model, c, _ = select_logistic_regression(
+        features, dataset.train["label"],
+        *((vectorizer.transform(validation["text"]), validation["label"]) if len(validation) else ()), seed=seed)
     result = {"model": f"TF-IDF ({'char 1-3' if split == 'character' else 'word 1-2'}-grams) + "
-                       f"logistic regression (C={-negative_c:g}, chosen on validation)"}
+                       f"logistic regression (C={c:g}, chosen on validation)"}
     for name in ("validation", "test"):
         frame = dataset.splits[name]
         if not len(frame):
