@@ -5,9 +5,9 @@
 The peer is https://keras.io/examples/nlp/bidirectional_lstm_imdb/ as written there: vocabulary
 20k, sequences pre-padded/truncated to 200, Embedding(128), two Bidirectional(LSTM(64)), one
 sigmoid, batch 32, Adam, binary cross-entropy. Both models see the same tokens (our
-TextVectorizer: characters for reviews-zh, words for SST-2) and the same train/test split, in the
-same process. tfseq runs its own recipe (tasks/classify.yaml: length buckets, n-grams, BiGRU),
-with any overrides given after ``--``.
+TextVectorizer: characters for reviews-zh, words for SST-2) and the same train/validation/test
+split (benchmarks/classify_data.py), in the same process. tfseq runs its own recipe
+(tasks/classify.yaml: length buckets, n-grams, BiGRU), with any overrides given after ``--``.
 
 Speed is training examples per second, counted over the training phase of each epoch only
 (validation excluded for both). Accuracy is on the test split (SST-2: the GLUE dev set).
@@ -26,12 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import classify_data  # noqa: E402
 from tfseq import cli, data  # noqa: E402
 from tfseq.train.classify import ClassifyTrainer  # noqa: E402
 from tfseq.train.run_folder import RunFolder  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 class TrainPhaseTimer(keras.callbacks.Callback):
     """Seconds spent in the training batches of each epoch (not in validation)."""
@@ -53,14 +51,6 @@ class TrainPhaseTimer(keras.callbacks.Callback):
         if not self._stopped:
             self.seconds.append(time.perf_counter() - self._start)
             self._stopped = True
-
-
-def recipe_overrides(name, shared):
-    if name == "reviews-zh":
-        return ["data=reviews-zh"]
-    sst = Path(shared) / "sst2"
-    return ["data.name=null", f"data.train={sst / 'train.tsv'}", f"data.test={sst / 'dev.tsv'}",
-            "data.text=sentence", "data.split=word"]
 
 
 def run_tfseq(overrides, workdir):
@@ -114,17 +104,18 @@ def run_keras_recipe(trainer, epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["reviews-zh", "sst2"], choices=["reviews-zh", "sst2"])
-    parser.add_argument("--shared", default=str(SHARED))
+    parser.add_argument("--shared", type=Path, default=classify_data.SHARED)
     parser.add_argument("--keras-epochs", type=int, default=2, help="epochs of the Keras recipe (it uses 2)")
     parser.add_argument("overrides", nargs="*", help="tfseq recipe overrides, e.g. model.units=96")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.datasets:
-            if name == "sst2" and not (Path(args.shared) / "sst2" / "train.tsv").exists():
+            if name == "sst2" and not (args.shared / "sst2" / "train.tsv").exists():
                 print(f"(SST-2 skipped: {args.shared}/sst2 not found)")
                 continue
-            trainer, ours = run_tfseq(recipe_overrides(name, args.shared) + args.overrides, workdir)
+            dataset = classify_data.overrides(name, Path(workdir) / "data", args.shared)
+            trainer, ours = run_tfseq(dataset + args.overrides, workdir)
             theirs = run_keras_recipe(trainer, args.keras_epochs)
             rows.append((name, ours, theirs))
     print()
