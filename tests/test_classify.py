@@ -92,6 +92,9 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     assert list((run / "tensorboard").rglob("events.out.tfevents*"))
     export = tmp_path / "saved_models" / "classify" / "1"
     assert (export / "saved_model.pb").exists() and f"run folder: runs/classify/{run.name}" in result.stdout
+    # The recipe's bag-of-n-grams experts were fitted, and their mix with the network on validation.
+    assert "wide expert tfidf" in result.stdout and "wide expert nb" in result.stdout
+    assert "mix of logits fitted on validation: network" in result.stdout
 
     # The export loads in a fresh process that never imports tfseq, takes raw strings.
     script = textwrap.dedent(f"""

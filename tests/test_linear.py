@@ -1,4 +1,4 @@
-"""The in-graph TF-IDF + logistic regression term equals scikit-learn's."""
+"""The in-graph bag-of-n-grams experts equal scikit-learn's models; the fitted mix of logits."""
 
 import keras
 import numpy as np
@@ -7,7 +7,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from tfseq import data
-from tfseq.models import TextClassifier, TfidfLinear, fit_tfidf_linear
+from tfseq.models import BagLinear, TextClassifier, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.linear import bag_matrix
 
 TEXTS = ["good good fun film", "bad boring film", "fun and good", "awful bad bad plot", "",
@@ -26,7 +26,7 @@ def vectorized(classes=2):
 @pytest.mark.parametrize("classes,outputs", [(2, 2), (2, 1), (3, 3)])
 def test_logits_equal_scikit_learn(classes, outputs):
     features, labels, sizes = vectorized(classes)
-    layer = TfidfLinear(sizes, outputs)
+    layer = BagLinear(sizes, outputs)
     fitted = fit_tfidf_linear(layer, (features, labels), (features, labels), cs=(1.0,))
     assert fitted["C"] == 1.0
     # The same model, fitted directly on scikit-learn's own TF-IDF of the same bags.
@@ -42,19 +42,65 @@ def test_logits_equal_scikit_learn(classes, outputs):
     assert np.all(np.isfinite(logits)) and np.allclose(logits[empty], reference[empty], atol=1e-5)
 
 
+@pytest.mark.parametrize("classes,outputs", [(2, 2), (2, 1), (3, 3)])
+def test_nb_logits_equal_scikit_learn_on_ratio_scaled_binary_bags(classes, outputs):
+    from scipy import sparse
+
+    features, labels, sizes = vectorized(classes)
+    layer = BagLinear(sizes, outputs, weighting="nb")
+    fitted = fit_nb_linear(layer, (features, labels), (features, labels), cs=(1.0,))
+    assert fitted["C"] == 1.0 and 0.0 <= fitted["validation_accuracy"] <= 1.0
+    x = (bag_matrix(features, sizes) > 0).astype(float)
+    logits = np.asarray(layer(features))
+    for column, k in enumerate([1] if classes == 2 else range(classes)):
+        positive = labels == k
+        p = 1 + np.asarray(x[positive].sum(0)).ravel()
+        q = 1 + np.asarray(x[~positive].sum(0)).ravel()
+        r = np.log(p / p.sum()) - np.log(q / q.sum())
+        scaled = x @ sparse.diags(r)
+        reference = LogisticRegression(C=1.0, max_iter=3000, random_state=0).fit(scaled, positive.astype(int))
+        got = logits[:, 1] - logits[:, 0] if (classes, outputs) == (2, 2) else logits[:, column]
+        np.testing.assert_allclose(got, reference.decision_function(scaled), atol=1e-4)
+    with pytest.raises(ValueError, match="weighting"):
+        fit_tfidf_linear(layer, (features, labels))
+    with pytest.raises(ValueError, match="weighting"):
+        BagLinear(sizes, outputs, weighting="bm25")
+
+
+@pytest.mark.parametrize("head,outputs", [("multiclass", 3), ("binary", 1)])
+def test_expert_weights_learn_which_member_to_trust(head, outputs):
+    rng = np.random.default_rng(0)
+    n = 600
+    targets = rng.integers(0, 2 if head == "binary" else outputs, n)
+    truth = np.eye(2)[targets][:, 1:] * 2 - 1 if head == "binary" else np.eye(outputs)[targets] * 2 - 1
+    good = 3.0 * truth + rng.normal(size=truth.shape)  # informative logits
+    noise = 3.0 * rng.normal(size=truth.shape)  # an expert that knows nothing
+    w, b = fit_expert_weights(np.stack([noise, good], axis=1), targets, head=head)
+    assert w.shape == (2,) and b.shape == (outputs,)
+    assert w[1] > 0.5 and abs(w[0]) < 0.1 * w[1]
+
+
 def test_classifier_adds_the_fitted_expert_at_prediction_only(tmp_path):
     features, labels, sizes = vectorized()
-    model = TextClassifier(sizes, 2, cell="gru", units=4, embedding_dim=4, wide="tfidf")
+    model = TextClassifier(sizes, 2, cell="gru", units=4, embedding_dim=4, wide="tfidf+nb")
     model(features)
     x = {k: v[:4] for k, v in features.items()}
     before = np.asarray(model(x))
-    fit_tfidf_linear(model.linear, (features, labels), cs=(4.0,))
+    fit_tfidf_linear(model.experts["tfidf"], (features, labels), cs=(4.0,))
+    fit_nb_linear(model.experts["nb"], (features, labels), cs=(1.0,))
     after = np.asarray(model(x))
     assert not np.allclose(before, after)  # prediction includes the fitted logits
-    assert not model.linear.trainable_weights  # scikit-learn's fit is not changed by training
+    parts = np.asarray(model.logit_parts(x))  # network, tfidf, nb
+    assert parts.shape == (4, 3, 2)
+    np.testing.assert_allclose(parts[:, 1], np.asarray(model.experts["tfidf"](x)), atol=1e-6)
+    np.testing.assert_allclose(after, keras.ops.softmax(parts.sum(axis=1)), atol=1e-5)  # mix starts at ones
+    model.mix.w.assign([1.0, 0.0, 2.0])
+    mixed = np.asarray(model(x))
+    np.testing.assert_allclose(mixed, keras.ops.softmax(parts[:, 0] + 2 * parts[:, 2]), atol=1e-5)
+    assert not model.experts["tfidf"].trainable_weights and not model.mix.trainable_weights
     path = tmp_path / "m.keras"
     model.save(path)
-    np.testing.assert_allclose(np.asarray(keras.saving.load_model(path)(x)), after, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(keras.saving.load_model(path)(x)), mixed, atol=1e-6)
     with pytest.raises(ValueError, match="wide="):
         TextClassifier(sizes, 2, wide="deep")
     with pytest.raises(ValueError, match="multilabel"):

@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.layers import CELLS, SequencePooling
-from tfseq.models.linear import TfidfLinear
+from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
 
 HEADS = ("binary", "multiclass", "multilabel")
 
@@ -53,11 +53,13 @@ class TextClassifier(keras.Model):
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``; units, layers, bidirectional: the stack.
         pooling: ``"last"`` (final state), ``"max"``, ``"mean"``, ``"max+mean"``, ``"attention"``.
         dropout: on embeddings (per channel) and before the head.
-        wide: a linear bag-of-n-grams term added to the logits (wide & deep): ``"learned"``
-            (trained jointly; ``True`` means this), ``"tfidf"`` (a :class:`TfidfLinear` fitted
-            by scikit-learn before training -- see :func:`fit_tfidf_linear` -- and added only at
-            prediction, so the recurrent part learns on its own and the two experts' log-odds
-            add up), or ``None``.
+        wide: linear bag-of-n-grams terms added to the logits (wide & deep): ``"learned"``
+            (trained jointly; ``True`` means this); fitted experts ``"tfidf"``, ``"nb"`` or both,
+            ``"tfidf+nb"`` (:class:`BagLinear` layers fitted by scikit-learn before training --
+            :func:`fit_tfidf_linear`, :func:`fit_nb_linear` -- and added only at prediction, so
+            the recurrent part learns on its own; the mix of their log-odds with the network's
+            is ``mix`` (:class:`LogitMix`), ones until :func:`fit_expert_weights` fits it on
+            validation data); or ``None``.
         token_dropout: in training, replace this fraction of token and n-gram ids by the OOV id
             (word dropout), so the model cannot lean on any single rare n-gram.
         embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
@@ -87,10 +89,12 @@ class TextClassifier(keras.Model):
         self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
         self.preprocessor = preprocessor
         wide = {True: "learned", False: None, "none": None}.get(wide, wide)
-        if wide not in (None, "learned", "tfidf"):
-            raise ValueError(f"Unknown wide={wide!r}: expected None, 'learned' or 'tfidf'.")
-        if wide == "tfidf" and head == "multilabel":
-            raise ValueError("wide='tfidf' fits a multinomial logistic regression: not for head='multilabel'.")
+        experts = tuple(wide.split("+")) if wide not in (None, "learned") else ()
+        if any(name not in WEIGHTINGS for name in experts) or len(set(experts)) != len(experts):
+            raise ValueError(f"Unknown wide={wide!r}: expected None, 'learned', or fitted experts "
+                             f"{' / '.join(WEIGHTINGS)} joined by '+' (e.g. 'tfidf+nb').")
+        if experts and head == "multilabel":
+            raise ValueError(f"wide={wide!r} fits single-label logistic regressions: not for head='multilabel'.")
         self.wide = wide
         self.token_dropout = float(token_dropout)
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
@@ -123,11 +127,27 @@ class TextClassifier(keras.Model):
             for key, size in self.vocabulary_sizes.items()
         } if self.wide == "learned" else {}
         self.wide_pool = SequencePooling("mean") if self.wide == "learned" else None
-        self.linear = TfidfLinear(self.vocabulary_sizes, outputs, name="tfidf_linear") if self.wide == "tfidf" else None
+        self.experts = {name: BagLinear(self.vocabulary_sizes, outputs, weighting=name, name=f"{name}_linear")
+                        for name in experts}
+        self.mix = LogitMix(1 + len(experts), outputs, name="mix") if experts else None
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict):
             inputs = {"tokens": inputs}
+        logits = self.network_logits(inputs, training=training)
+        if self.experts and not training:
+            logits = self.mix([logits] + [ops.cast(e(inputs), logits.dtype) for e in self.experts.values()])
+        return self.activation(logits)
+
+    def logit_parts(self, inputs):
+        """(batch, 1 + experts, outputs): the network's logits, then each fitted expert's."""
+        if not isinstance(inputs, dict):
+            inputs = {"tokens": inputs}
+        logits = self.network_logits(inputs, training=False)
+        return ops.stack([logits] + [ops.cast(e(inputs), logits.dtype) for e in self.experts.values()], axis=1)
+
+    def network_logits(self, inputs, training=False):
+        """The recurrent network's logits (with the learned wide term, without fitted experts)."""
         if training and self.token_dropout:
             inputs = {key: self._drop_tokens(ids) for key, ids in inputs.items()}
         tokens = inputs["tokens"]
@@ -146,9 +166,7 @@ class TextClassifier(keras.Model):
         for key, layer in self.wide_weights.items():
             ids = inputs[key]
             logits = logits + ops.cast(self.wide_pool(layer(ids), mask=ops.not_equal(ids, 0)), logits.dtype)
-        if self.linear is not None and not training:
-            logits = logits + ops.cast(self.linear(inputs), logits.dtype)
-        return self.activation(logits)
+        return logits
 
     def _drop_tokens(self, ids):
         """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""

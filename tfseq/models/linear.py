@@ -1,11 +1,18 @@
-"""A TF-IDF + logistic-regression term inside the model: the bag-of-n-grams expert.
+"""Bag-of-n-grams linear models inside the model: the experts beside the recurrent network.
 
 Our notes contrast bag-of-words with learned sequence models; they also make different errors.
-:class:`TfidfLinear` computes, in ``keras.ops`` from the same id tensors the recurrent model
-reads, exactly the logits of a scikit-learn ``TfidfTransformer(sublinear_tf=True)`` +
-``LogisticRegression`` fitted by :func:`fit_tfidf_linear`. :class:`~tfseq.models.TextClassifier`
-adds them to its own logits at prediction (a product of the two experts), so the export still
-takes raw text and needs no scikit-learn.
+:class:`BagLinear` computes, in ``keras.ops`` from the same id tensors the recurrent model reads,
+exactly the logits of a scikit-learn linear model fitted on those ids:
+
+- ``weighting="tfidf"``: ``TfidfTransformer(sublinear_tf=True)`` + ``LogisticRegression``
+  (:func:`fit_tfidf_linear`);
+- ``weighting="nb"``: NBSVM (Wang & Manning 2012): binary presence features scaled by the
+  naive-Bayes log-count ratio, then a logistic regression (:func:`fit_nb_linear`). The ratio
+  folds into the coefficients, so in the graph it is a linear model over the distinct ids.
+
+:class:`~tfseq.models.TextClassifier` adds the experts' logits to its own at prediction, each
+with a weight fitted on validation data (:func:`fit_expert_weights`), so the export still takes
+raw text and needs no scikit-learn.
 """
 
 from __future__ import annotations
@@ -17,25 +24,35 @@ from keras import ops
 FIRST_ID = 2  # ids 0 (padding) and 1 (out of vocabulary) are not features, as in scikit-learn
 
 
+WEIGHTINGS = ("tfidf", "nb")
+
+
 @keras.saving.register_keras_serializable(package="tfseq")
-class TfidfLinear(keras.layers.Layer):
-    """Logits of a linear model over sublinear TF-IDF, L2-normalised bags of ids.
+class BagLinear(keras.layers.Layer):
+    """Logits of a linear model over the bag of ids of each text.
 
     Args:
         vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}``: one bag over all keys.
         outputs: number of logits.
+        weighting: ``"tfidf"`` (sublinear tf x idf, L2-normalised; :func:`fit_tfidf_linear`) or
+            ``"nb"`` (each distinct id counts once, no normalisation; :func:`fit_nb_linear`).
 
-    Weights (not trainable; set by :func:`fit_tfidf_linear`): ``idf_<key>`` (V,),
+    Weights (not trainable; set by the fit functions): ``idf_<key>`` (V,, tfidf only),
     ``coef_<key>`` (V, outputs) and ``intercept`` (outputs,). Until fitted, the logits are zero.
     """
 
-    def __init__(self, vocabulary_sizes, outputs, **kwargs):
+    def __init__(self, vocabulary_sizes, outputs, weighting="tfidf", **kwargs):
         super().__init__(**kwargs)
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"Unknown weighting={weighting!r}: expected one of {WEIGHTINGS}.")
         self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
         self.outputs = int(outputs)
+        self.weighting = weighting
         self.idf, self.coef = {}, {}
         for key, size in self.vocabulary_sizes.items():
-            self.idf[key] = self.add_weight(shape=(size,), initializer="zeros", trainable=False, name=f"idf_{key}")
+            if weighting == "tfidf":
+                self.idf[key] = self.add_weight(shape=(size,), initializer="zeros", trainable=False,
+                                                name=f"idf_{key}")
             self.coef[key] = self.add_weight(shape=(size, self.outputs), initializer="zeros", trainable=False,
                                              name=f"coef_{key}")
         self.intercept = self.add_weight(shape=(self.outputs,), initializer="zeros", trainable=False,
@@ -50,15 +67,20 @@ class TfidfLinear(keras.layers.Layer):
             # How often each position's id occurs in its text (B, T): a count per distinct id.
             same = ops.cast(ops.equal(ops.expand_dims(ids, 2), ops.expand_dims(ids, 1)), "float32")
             count = ops.maximum(ops.sum(same * ops.expand_dims(valid, 1), axis=2), 1.0)
-            weight = (1.0 + ops.log(count)) * ops.take(self.idf[key], ids)  # sublinear tf * idf
+            if self.weighting == "tfidf":
+                weight = (1.0 + ops.log(count)) * ops.take(self.idf[key], ids)  # sublinear tf * idf
+            else:
+                weight = ops.ones_like(count)  # binary: present or not
             share = valid * weight / count  # each occurrence carries 1/count of its id's weight
             squared = squared + ops.sum(share * weight, axis=1)
             dot = dot + ops.sum(ops.expand_dims(share, -1) * ops.take(self.coef[key], ids, axis=0), axis=1)
-        norm = ops.sqrt(ops.maximum(squared, 1e-12))
-        return dot / ops.expand_dims(norm, -1) + self.intercept
+        if self.weighting == "tfidf":
+            dot = dot / ops.expand_dims(ops.sqrt(ops.maximum(squared, 1e-12)), -1)
+        return dot + self.intercept
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "outputs": self.outputs}
+        return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "outputs": self.outputs,
+                "weighting": self.weighting}
 
 
 def bag_matrix(features: dict, vocabulary_sizes: dict):
@@ -94,38 +116,155 @@ def select_logistic_regression(x_train, y_train, x_validation=None, y_validation
     return best
 
 
-def fit_tfidf_linear(layer: TfidfLinear, train: tuple, validation: tuple | None = None,
-                     cs=(1.0, 4.0, 16.0), seed: int = 0) -> dict:
-    """Fit ``layer`` with scikit-learn on ``(features, class_ids)``; C chosen on ``validation``.
+def _store(layer: BagLinear, coef, intercept, classes, idf=None):
+    """Write scikit-learn's ``coef`` (F, K or 1) and ``intercept`` into ``layer``'s weights."""
+    coef, intercept = np.asarray(coef), np.asarray(intercept)
+    if layer.outputs != coef.shape[1]:
+        if coef.shape[1] != 1 or layer.outputs != 2:
+            raise ValueError(f"{layer.outputs} outputs cannot hold a model with {coef.shape[1]} logits")
+        # Two classes give one decision value d, stored as the logits (0, d): softmax is sigmoid(d).
+        coef = np.concatenate([np.zeros_like(coef), coef], axis=1)
+        intercept = np.concatenate([[0.0], intercept])
+    if list(classes) != list(range(len(classes))):
+        raise ValueError(f"labels must be class ids 0..K-1 (all present in train), got {list(classes)}")
+    start = 0
+    for key, size in layer.vocabulary_sizes.items():
+        if idf is not None:
+            column = np.zeros(size, "float32")
+            column[FIRST_ID:] = idf[start:start + size - FIRST_ID]
+            layer.idf[key].assign(column)
+        weights = np.zeros((size, layer.outputs), "float32")
+        weights[FIRST_ID:] = coef[start:start + size - FIRST_ID]
+        layer.coef[key].assign(weights)
+        start += size - FIRST_ID
+    layer.intercept.assign(np.asarray(intercept, "float32"))
 
-    Two classes give one decision value d, stored as the logits ``(0, d)`` when the layer has two
-    outputs (softmax of those is sigmoid(d)); more classes use the multinomial model.
+
+def fit_tfidf_linear(layer: BagLinear, train: tuple, validation: tuple | None = None,
+                     cs=(1.0, 4.0, 16.0), seed: int = 0) -> dict:
+    """Fit a ``weighting="tfidf"`` layer with scikit-learn on ``(features, class_ids)``.
+
+    C is chosen on ``validation``; more than two classes use the multinomial model.
     Returns ``{"C": ..., "validation_accuracy": ...}``.
     """
     from sklearn.feature_extraction.text import TfidfTransformer
 
+    if layer.weighting != "tfidf":
+        raise ValueError(f"fit_tfidf_linear needs weighting='tfidf', the layer has {layer.weighting!r}")
     sizes = layer.vocabulary_sizes
     tfidf = TfidfTransformer(sublinear_tf=True)
     x_train = tfidf.fit_transform(bag_matrix(train[0], sizes))
     x_validation = tfidf.transform(bag_matrix(validation[0], sizes)) if validation is not None else None
     model, c, score = select_logistic_regression(
         x_train, train[1], x_validation, validation[1] if validation is not None else None, cs=cs, seed=seed)
-    coef, intercept = model.coef_.T, model.intercept_  # (F, K) or (F, 1) for two classes
-    if layer.outputs != coef.shape[1]:
-        if coef.shape[1] != 1 or layer.outputs != 2:
-            raise ValueError(f"{layer.outputs} outputs cannot hold a model with {coef.shape[1]} logits")
-        coef = np.concatenate([np.zeros_like(coef), coef], axis=1)
-        intercept = np.concatenate([[0.0], intercept])
-    if list(model.classes_) != list(range(len(model.classes_))):
-        raise ValueError(f"labels must be class ids 0..K-1 (all present in train), got {model.classes_}")
-    start = 0
-    for key, size in sizes.items():
-        idf = np.zeros(size, "float32")
-        idf[FIRST_ID:] = tfidf.idf_[start:start + size - FIRST_ID]
-        weights = np.zeros((size, layer.outputs), "float32")
-        weights[FIRST_ID:] = coef[start:start + size - FIRST_ID]
-        layer.idf[key].assign(idf)
-        layer.coef[key].assign(weights)
-        start += size - FIRST_ID
-    layer.intercept.assign(np.asarray(intercept, "float32"))
+    _store(layer, model.coef_.T, model.intercept_, model.classes_, idf=tfidf.idf_)
     return {"C": c, "validation_accuracy": float(score)}
+
+
+def fit_nb_linear(layer: BagLinear, train: tuple, validation: tuple | None = None,
+                  cs=(0.1, 0.3, 1.0, 4.0), seed: int = 0, alpha: float = 1.0) -> dict:
+    """Fit a ``weighting="nb"`` layer: NBSVM's logistic-regression variant (Wang & Manning 2012).
+
+    Features are binary (is the id in the text); each is scaled by its naive-Bayes log-count
+    ratio ``r = log((p / |p|) / (q / |q|))`` with ``p``, ``q`` the smoothed (``alpha``) counts in
+    the class and outside it, and a logistic regression (C chosen on ``validation``) is fitted
+    on the scaled features. ``r`` then folds into the stored coefficients. More than two
+    classes: one such model per class against the rest, each giving that class's logit.
+    Returns ``{"C": ..., "validation_accuracy": ...}``.
+    """
+    from scipy import sparse
+
+    if layer.weighting != "nb":
+        raise ValueError(f"fit_nb_linear needs weighting='nb', the layer has {layer.weighting!r}")
+    x_train = (bag_matrix(train[0], layer.vocabulary_sizes) > 0).astype("float64")
+    x_validation = ((bag_matrix(validation[0], layer.vocabulary_sizes) > 0).astype("float64")
+                    if validation is not None else None)
+    y_train = np.asarray(train[1])
+    classes = np.unique(y_train)
+    targets = [classes[-1]] if len(classes) == 2 else list(classes)  # one-vs-rest beyond two classes
+
+    def ratio(positive):
+        p = alpha + np.asarray(x_train[positive].sum(axis=0)).ravel()
+        q = alpha + np.asarray(x_train[~positive].sum(axis=0)).ravel()
+        return np.log(p / p.sum()) - np.log(q / q.sum())
+
+    ratios = [ratio(y_train == k) for k in targets]
+    best = None
+    for c in cs:
+        models = [select_logistic_regression(x_train @ sparse.diags(r), (y_train == k).astype(int), cs=(c,),
+                                             seed=seed)[0] for k, r in zip(targets, ratios)]
+        coef = np.stack([r * m.coef_[0] for r, m in zip(ratios, models)], axis=1)  # (F, 1 or K)
+        intercept = np.array([m.intercept_[0] for m in models])
+        score = 0.0
+        if x_validation is not None:
+            logits = np.asarray(x_validation @ coef) + intercept
+            predicted = (logits[:, 0] > 0).astype(int) if len(targets) == 1 else logits.argmax(axis=1)
+            score = float((classes[predicted] == np.asarray(validation[1])).mean())
+        if best is None or score > best[0]:
+            best = (score, c, coef, intercept)
+    score, c, coef, intercept = best
+    _store(layer, coef, intercept, classes)
+    return {"C": c, "validation_accuracy": score}
+
+
+def fit_expert_weights(parts, targets, head: str = "multiclass", l2: float = 1e-3) -> tuple:
+    """Weights that mix the network's and the experts' logits, fitted on held-out data (stacking).
+
+    ``parts`` (N, 1 + E, outputs) are the logits of the network and of each expert; the mix is
+    ``sum_i w_i parts[:, i] + b``. ``w`` and ``b`` minimise the cross-entropy of ``targets``
+    (class ids; softmax over outputs, or a sigmoid of the one output for ``head="binary"``)
+    plus ``l2 |w|^2``. Returns ``(w, b)``.
+    """
+    from scipy.optimize import minimize
+
+    parts = np.asarray(parts, "float64")
+    n, members, outputs = parts.shape
+    targets = np.asarray(targets)
+    if head == "binary":
+        onehot = targets.reshape(n, 1).astype("float64")
+    else:
+        onehot = np.eye(outputs)[targets]
+
+    def loss(theta):
+        w, b = theta[:members], theta[members:]
+        z = np.einsum("nmo,m->no", parts, w) + b
+        if head == "binary":
+            p = 1.0 / (1.0 + np.exp(-z))
+            value = np.mean(np.logaddexp(0.0, z) - onehot * z)
+        else:
+            z = z - z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            value = -np.mean(np.sum(onehot * np.log(np.maximum(p, 1e-300)), axis=1))
+        g = (p - onehot) / n  # d loss / d z
+        grad_w = np.einsum("no,nmo->m", g, parts) + 2 * l2 * w
+        return value + l2 * np.sum(w ** 2), np.concatenate([grad_w, g.sum(axis=0)])
+
+    theta0 = np.concatenate([np.ones(members), np.zeros(outputs)])
+    result = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    return result.x[:members].astype("float32"), result.x[members:].astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class LogitMix(keras.layers.Layer):
+    """``sum_i w_i parts[i] + b`` over a list of logits: how the network and experts combine.
+
+    Not trainable by gradient: ``w`` starts at ones (a plain product of experts) and ``b`` at
+    zeros; :func:`fit_expert_weights` sets them from held-out predictions.
+    """
+
+    def __init__(self, members, outputs, **kwargs):
+        super().__init__(**kwargs)
+        self.members, self.outputs = int(members), int(outputs)
+        self.w = self.add_weight(shape=(self.members,), initializer="ones", trainable=False, name="w")
+        self.b = self.add_weight(shape=(self.outputs,), initializer="zeros", trainable=False, name="b")
+        self.built = True
+
+    def call(self, parts):
+        mixed = self.b
+        for i, part in enumerate(parts):
+            mixed = mixed + self.w[i] * part
+        return mixed
+
+    def get_config(self):
+        return {**super().get_config(), "members": self.members, "outputs": self.outputs}

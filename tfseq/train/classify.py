@@ -7,7 +7,7 @@ import numpy as np
 from tfseq import data
 from tfseq.data.vectorize import lengths_of
 from tfseq.models import TextClassifier, read_word_vectors
-from tfseq.models.linear import fit_tfidf_linear, select_logistic_regression
+from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.trainer import Trainer
 
@@ -95,14 +95,29 @@ class ClassifyTrainer(Trainer):
             embedding_matrix=matrix, preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
-        if model.linear is not None:
-            validation = ((self.features["validation"], self.targets["validation"])
-                          if self.features.get("validation") is not None else None)
-            fitted = fit_tfidf_linear(model.linear, (self.features["train"], self.targets["train"]), validation,
-                                      seed=int(self.config.seed))
-            self.log(f"wide=tfidf: logistic regression on the model's n-gram ids, C={fitted['C']:g} "
+        validation = ((self.features["validation"], self.targets["validation"])
+                      if self.features.get("validation") is not None else None)
+        fits = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
+                "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)")}
+        for name, expert in model.experts.items():
+            fit, title = fits[name]
+            fitted = fit(expert, (self.features["train"], self.targets["train"]), validation,
+                         seed=int(self.config.seed))
+            self.log(f"wide expert {name}: {title} on the model's n-gram ids, C={fitted['C']:g} "
                      f"(validation accuracy {fitted['validation_accuracy']:.4f})")
         return model
+
+    def fit(self):
+        super().fit()
+        if self.model.experts and self.features.get("validation") is not None:
+            # Stacking: how much each expert's log-odds count, fitted on validation predictions.
+            batches = data.make_dataset(self.features["validation"], batch_size=256)
+            parts = np.concatenate([np.asarray(self.model.logit_parts(x)) for x in batches])
+            w, b = fit_expert_weights(parts, self.targets["validation"], head=self.model.head)
+            self.model.mix.w.assign(w)
+            self.model.mix.b.assign(b)
+            names = ["network", *self.model.experts]
+            self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
 
     def baseline(self):
         if not self.config.get("baseline", True):
