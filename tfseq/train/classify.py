@@ -113,7 +113,8 @@ class ClassifyTrainer(Trainer):
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
             batches = data.make_dataset(self.features["validation"], batch_size=256)
             parts = np.concatenate([np.asarray(self.model.logit_parts(x)) for x in batches])
-            w, b = fit_expert_weights(parts, self.targets["validation"], head=self.model.head)
+            known = self.targets["validation"] >= 0  # labels never seen in train have no class id
+            w, b = fit_expert_weights(parts[known], self.targets["validation"][known], head=self.model.head)
             self.model.mix.w.assign(w)
             self.model.mix.b.assign(b)
             names = ["network", *self.model.experts]
