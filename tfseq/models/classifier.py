@@ -132,19 +132,23 @@ class TextClassifier(keras.Model):
         self.mix = LogitMix(1 + len(experts), outputs, name="mix") if experts else None
 
     def call(self, inputs, training=False):
-        if not isinstance(inputs, dict):
-            inputs = {"tokens": inputs}
-        logits = self.network_logits(inputs, training=training)
-        if self.experts and not training:
-            logits = self.mix([logits] + [ops.cast(e(inputs), logits.dtype) for e in self.experts.values()])
-        return self.activation(logits)
+        if training or not self.experts:
+            return self.activation(self.network_logits(self._as_dict(inputs), training=training))
+        return self.activation(self.mix(self._parts(inputs)))
 
     def logit_parts(self, inputs):
         """(batch, 1 + experts, outputs): the network's logits, then each fitted expert's."""
-        if not isinstance(inputs, dict):
-            inputs = {"tokens": inputs}
+        return ops.stack(self._parts(inputs), axis=1)
+
+    def _parts(self, inputs):
+        """Prediction logits of the network, then of each fitted expert, as a list."""
+        inputs = self._as_dict(inputs)
         logits = self.network_logits(inputs, training=False)
-        return ops.stack([logits] + [ops.cast(e(inputs), logits.dtype) for e in self.experts.values()], axis=1)
+        return [logits] + [ops.cast(e(inputs), logits.dtype) for e in self.experts.values()]
+
+    @staticmethod
+    def _as_dict(inputs):
+        return inputs if isinstance(inputs, dict) else {"tokens": inputs}
 
     def network_logits(self, inputs, training=False):
         """The recurrent network's logits (with the learned wide term, without fitted experts)."""

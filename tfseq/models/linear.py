@@ -189,10 +189,11 @@ def fit_nb_linear(layer: BagLinear, train: tuple, validation: tuple | None = Non
         return np.log(p / p.sum()) - np.log(q / q.sum())
 
     ratios = [ratio(y_train == k) for k in targets]
+    scaled = [x_train @ sparse.diags(r) for r in ratios]  # once, not once per C
     best = None
     for c in cs:
-        models = [select_logistic_regression(x_train @ sparse.diags(r), (y_train == k).astype(int), cs=(c,),
-                                             seed=seed)[0] for k, r in zip(targets, ratios)]
+        models = [select_logistic_regression(x, (y_train == k).astype(int), cs=(c,), seed=seed)[0]
+                  for k, x in zip(targets, scaled)]
         coef = np.stack([r * m.coef_[0] for r, m in zip(ratios, models)], axis=1)  # (F, 1 or K)
         intercept = np.array([m.intercept_[0] for m in models])
         score = 0.0
