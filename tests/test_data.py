@@ -145,6 +145,36 @@ def test_vectorizer_vocabulary_oov_padding_and_truncation():
     np.testing.assert_array_equal(again(tf.constant(["好看"]))["tokens"], vec(tf.constant(["好看"]))["tokens"])
 
 
+def test_char_ngrams_are_the_bag_scikit_learn_counts():
+    import tensorflow as tf
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = ["Déjà vu, again", "again and again", "vu", ""]
+    vec = data.TextVectorizer(split="word", char_ngrams=(2, 4), max_length=3)
+    vec.adapt(texts)
+    ids = vec(tf.constant(texts))["chars"].numpy()
+    # scikit-learn's char_wb analyzer on the same (lower-cased, truncated) words.
+    analyzer = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4)).build_analyzer()
+    names = ["", "<oov>", *vec.char_vocabulary]
+    for text, row in zip(texts, ids):
+        words = " ".join(vec.tokenize_python(text))
+        expected = sorted(g for w in words.split() for g in analyzer(w))
+        assert sorted(names[i] for i in row if i) == expected
+    assert vec.vocabulary_sizes()["chars"] == len(vec.char_vocabulary) + 2
+    again = data.TextVectorizer.from_config(vec.get_config())
+    np.testing.assert_array_equal(again(tf.constant(texts))["chars"], ids)
+    # Through the pipeline the bag keeps its own length, the aligned keys the tokens' length.
+    features = {k: v.numpy() for k, v in vec(tf.constant(texts)).items()}
+    for batch in data.make_dataset(features, np.arange(4), batch_size=4, boundaries=[2, 3]):
+        x = batch[0]
+        assert x["chars"].shape[1] == max(int((ids[i] > 0).sum()) for i in batch[1].numpy())
+        assert x["tokens"].shape[1] == max(int((features["tokens"][i] > 0).sum()) for i in batch[1].numpy())
+    with pytest.raises(ValueError, match="char_ngrams"):
+        data.TextVectorizer(split="character", char_ngrams=(2, 4))
+    with pytest.raises(ValueError, match="char_ngrams"):
+        data.TextVectorizer(split="word", char_ngrams=(3, 2))
+
+
 def test_bucketing_cuts_padding():
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 120, size=2000)

@@ -15,12 +15,25 @@ TEXTS = ["good good fun film", "bad boring film", "fun and good", "awful bad bad
 
 
 def vectorized(classes=2):
-    vec = data.TextVectorizer(split="word", ngrams=(1, 2))
+    # Word 1-2-grams and the words' character 2-4-grams (a bag in which grams repeat: "oo", "bad").
+    vec = data.TextVectorizer(split="word", ngrams=(1, 2), char_ngrams=(2, 4))
     vec.adapt(TEXTS[:-8])
     features = {k: v.numpy() for k, v in vec(np.array(TEXTS)).items()}
     labels = np.array([i % classes for i in range(len(TEXTS))])
-    sizes = {k: vec.vocabulary_size(1 if k == "tokens" else int(k.split("_")[1])) for k in features}
+    sizes = vec.vocabulary_sizes()
+    assert set(sizes) == set(features) == {"tokens", "ngrams_2", "chars"}
     return features, labels, sizes
+
+
+def test_distinct_counts_of_each_row():
+    from tfseq.models.linear import distinct_counts
+
+    ids = np.array([[5, 3, 5, 0, 0], [2, 2, 2, 2, 7], [0, 0, 0, 0, 0]], "int32")
+    distinct, counts = (np.asarray(t) for t in distinct_counts(ids))
+    for row, d, c in zip(ids, distinct, counts):
+        values, expected = np.unique(row, return_counts=True)
+        assert dict(zip(d[c > 0].tolist(), c[c > 0].tolist())) == dict(zip(values.tolist(), expected.tolist()))
+        assert np.all(d[c == 0] == 0)
 
 
 @pytest.mark.parametrize("classes,outputs", [(2, 2), (2, 1), (3, 3)])

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from tfseq.data.vectorize import aligned_keys
+
 
 def bucket_boundaries(lengths, max_waste: float = 0.1) -> list[int]:
     """Length buckets whose widths grow geometrically, so no bucket pads by more than ``max_waste``.
@@ -46,18 +48,20 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
 
     x = {key: _padded(value) for key, value in features.items()}
     n = len(x[length_key])
-    # Each example keeps its own length (trailing padding trimmed); batches re-pad.
+    # Each example keeps its own length (trailing padding trimmed); batches re-pad. Keys aligned
+    # with the tokens share their length; the "chars" bag keeps its own.
     lengths = _row_lengths(x[length_key])
+    own = {key: lengths if key in aligned_keys(x) else _row_lengths(value) for key, value in x.items()}
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
         target_lengths = _row_lengths(targets) if targets.ndim == 2 else None
-        ds = tf.data.Dataset.from_tensor_slices((x, lengths, targets, target_lengths if target_lengths is not None else lengths))
+        ds = tf.data.Dataset.from_tensor_slices((x, own, targets, target_lengths if target_lengths is not None else lengths))
     else:
-        ds = tf.data.Dataset.from_tensor_slices((x, lengths))
+        ds = tf.data.Dataset.from_tensor_slices((x, own))
     ragged_targets = targets is not None and target_lengths is not None
 
     def trim(feats, length, *rest):
-        feats = {k: v[:length] for k, v in feats.items()}
+        feats = {k: v[: length[k]] for k, v in feats.items()}
         if not rest:
             return feats
         target, target_length = rest

@@ -6,6 +6,12 @@ needs no segmenter), optionally lower-cases, truncates to ``max_length`` and map
 ``{"tokens": ids (batch, T), "ngrams_2": ids (batch, T)}`` where position t of ``ngrams_2`` is the
 bigram starting at token t, so a recurrent model reads both at every step.
 
+Word-level vectorizers can also emit ``chars``: the *bag* of character n-grams of the words
+(``char_ngrams=(2, 5)``; each word padded with a space on both sides, like fastText's subwords
+and scikit-learn's ``analyzer="char_wb"``; a padded word shorter than n has no n-grams). It is not aligned with the tokens; the
+bag-of-n-grams experts read it (spelling variants, morphology, words missing from the
+vocabulary), the recurrent network does not.
+
 The vocabulary is part of the layer's config: it is saved in ``.keras`` files and in exports.
 String ops are TensorFlow's (``tf.strings``); this layer lives at the data edge, not in models.
 """
@@ -20,8 +26,21 @@ import numpy as np
 PAD, OOV = 0, 1
 
 
+CHARS = "chars"
+
+
 def _key(n: int) -> str:
     return "tokens" if n == 1 else f"ngrams_{n}"
+
+
+def aligned_keys(keys) -> list[str]:
+    """The keys of a vectorizer's output that line up with the tokens (not the ``chars`` bag)."""
+    return [key for key in keys if key != CHARS]
+
+
+def _char_grams(word: str, orders) -> list[str]:
+    padded = f" {word} "
+    return [padded[i : i + n] for n in orders for i in range(len(padded) - n + 1)]
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -33,7 +52,10 @@ class TextVectorizer(keras.layers.Layer):
         lowercase: lower-case before splitting.
         ngrams: which n-gram orders to emit, aligned with the tokens; ``(1,)`` for tokens only.
         max_length: truncate longer texts to this many tokens (``None``: keep all).
+        char_ngrams: ``(lo, hi)``: also emit ``chars``, the bag of the words' character
+            lo..hi-grams (word split only; a character split has ``ngrams`` for that).
         vocabularies: ``{n: [token, ...]}`` (ids start at 2); set by :meth:`adapt`.
+        char_vocabulary: ``[gram, ...]`` of ``chars``; set by :meth:`adapt`.
 
     Example:
         >>> v = TextVectorizer(split="character", ngrams=(1, 2))
@@ -42,8 +64,8 @@ class TextVectorizer(keras.layers.Layer):
         TensorShape([1, 2])
     """
 
-    def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None,
-                 vocabularies=None, **kwargs):
+    def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
+                 vocabularies=None, char_vocabulary=None, **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
@@ -52,11 +74,19 @@ class TextVectorizer(keras.layers.Layer):
         ngrams = tuple(int(n) for n in ngrams)
         if 1 not in ngrams or any(n < 1 for n in ngrams):
             raise ValueError(f"ngrams must include 1 and be positive, received ngrams={ngrams}.")
+        if char_ngrams is not None:
+            char_ngrams = tuple(int(n) for n in char_ngrams)
+            if len(char_ngrams) != 2 or not 1 <= char_ngrams[0] <= char_ngrams[1]:
+                raise ValueError(f"char_ngrams must be (lo, hi) with 1 <= lo <= hi, received {char_ngrams}.")
+            if split != "word":
+                raise ValueError("char_ngrams is for split='word'; a character split takes ngrams=(1, 2, ...).")
         self.split = split
         self.lowercase = bool(lowercase)
         self.ngrams = ngrams
         self.max_length = max_length
+        self.char_ngrams = char_ngrams
         self.vocabularies = vocabularies or {}
+        self.char_vocabulary = tuple(char_vocabulary or ())
         self._lookups = None
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
@@ -79,9 +109,11 @@ class TextVectorizer(keras.layers.Layer):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
 
         ``max_tokens`` caps each order's vocabulary (ids 0 and 1 not counted); an int, or a dict
-        ``{n: cap}``.
+        ``{n: cap, "chars": cap}``.
         """
         counters = {n: collections.Counter() for n in self.ngrams}
+        chars = collections.Counter()
+        orders = range(self.char_ngrams[0], self.char_ngrams[1] + 1) if self.char_ngrams else ()
         for text in texts:
             tokens = self.tokenize_python(str(text))
             for n in self.ngrams:
@@ -89,18 +121,33 @@ class TextVectorizer(keras.layers.Layer):
                     "".join(tokens[i : i + n]) if self.split == "character" else " ".join(tokens[i : i + n])
                     for i in range(len(tokens) - n + 1)
                 )
-        vocabularies = {}
-        for n, counter in counters.items():
-            cap = max_tokens.get(n) if isinstance(max_tokens, dict) else max_tokens
+            for word in tokens if orders else ():
+                chars.update(_char_grams(word, orders))
+
+        def frequent(counter, cap):
             items = [t for t, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_frequency]
-            vocabularies[n] = items[:cap] if cap else items
-        self.vocabularies = vocabularies
+            return items[:cap] if cap else items
+
+        def cap(key):
+            return max_tokens.get(key) if isinstance(max_tokens, dict) else max_tokens
+
+        self.vocabularies = {n: frequent(counter, cap(n)) for n, counter in counters.items()}
+        self.char_vocabulary = tuple(frequent(chars, cap(CHARS))) if orders else ()
         self._lookups = None
         return self
 
     def vocabulary_size(self, n=1) -> int:
-        """Number of ids for order ``n``, padding and OOV included."""
+        """Number of ids for order ``n`` (or ``"chars"``), padding and OOV included."""
+        if n == CHARS:
+            return len(self.char_vocabulary) + 2
         return len(dict(self._vocabulary_items)[n]) + 2
+
+    def vocabulary_sizes(self) -> dict[str, int]:
+        """``{output key: number of ids}`` for every output (``tokens``, ``ngrams_N``, ``chars``)."""
+        sizes = {_key(n): self.vocabulary_size(n) for n in self.ngrams}
+        if self.char_ngrams:
+            sizes[CHARS] = self.vocabulary_size(CHARS)
+        return sizes
 
     # -- graph ---------------------------------------------------------------------------------
     def _tables(self):
@@ -117,13 +164,16 @@ class TextVectorizer(keras.layers.Layer):
         if self._lookups is None:
             if not self.vocabularies:
                 raise ValueError("TextVectorizer has no vocabulary: call adapt(texts) first.")
+            vocabularies = {_key(n): vocab for n, vocab in self.vocabularies.items()}
+            if self.char_ngrams:
+                vocabularies[CHARS] = list(self.char_vocabulary)
             lookups = {}
-            for n, vocab in self.vocabularies.items():
+            for key, vocab in vocabularies.items():
                 init = tf.lookup.KeyValueTensorInitializer(
                     tf.constant(vocab, dtype=tf.string) if vocab else tf.constant([""], tf.string),
                     tf.range(2, len(vocab) + 2, dtype=tf.int64) if vocab else tf.constant([OOV], tf.int64),
                 )
-                lookups[_key(n)] = tf.lookup.StaticHashTable(init, default_value=OOV)
+                lookups[key] = tf.lookup.StaticHashTable(init, default_value=OOV)
             self._lookups = lookups
         return self._lookups
 
@@ -155,10 +205,24 @@ class TextVectorizer(keras.layers.Layer):
             # Every order is as wide as the tokens, so position t lines up across orders.
             missing = tf.cast(tokens.bounding_shape()[1], tf.int32) - tf.shape(dense)[1]
             outputs[_key(n)] = tf.pad(dense, [[0, 0], [0, missing]])
+        if self.char_ngrams:
+            outputs[CHARS] = self._char_ids(tokens, tables[CHARS])
         return outputs
 
+    def _char_ids(self, words, table):
+        """(batch, grams) ids of the character n-grams of each row's words (a bag, 0-padded)."""
+        import tensorflow as tf
+
+        padded = tf.strings.join([" ", words.flat_values, " "])
+        chars = tf.strings.unicode_split(padded, "UTF-8", errors="replace")  # (words, chars)
+        lo, hi = self.char_ngrams
+        grams = tf.concat([tf.strings.ngrams(chars, n, separator="") for n in range(lo, hi + 1)], axis=1)
+        grams = words.with_flat_values(grams).merge_dims(1, 2)  # (batch, grams of all its words)
+        return tf.cast(tf.ragged.map_flat_values(table.lookup, grams).to_tensor(default_value=PAD), tf.int32)
+
     def compute_output_spec(self, texts):
-        return {_key(n): keras.KerasTensor((None, None), dtype="int32") for n in self.ngrams}
+        keys = [_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
+        return {key: keras.KerasTensor((None, None), dtype="int32") for key in keys}
 
     def get_config(self):
         return {
@@ -167,7 +231,9 @@ class TextVectorizer(keras.layers.Layer):
             "lowercase": self.lowercase,
             "ngrams": list(self.ngrams),
             "max_length": self.max_length,
+            "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
             "vocabularies": {str(n): v for n, v in self.vocabularies.items()},
+            "char_vocabulary": list(self.char_vocabulary),
         }
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq.data.vectorize import aligned_keys
 from tfseq.layers import CELLS, SequencePooling
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
 
@@ -42,11 +43,13 @@ class TextClassifier(keras.Model):
     """Embedding -> (stacked, optionally bidirectional) tfseq cells -> pooling -> dense head.
 
     Inputs are a dict of id tensors from :class:`~tfseq.data.TextVectorizer` (``tokens`` and
-    optional aligned ``ngrams_N``: their embeddings are summed per step, fastText-style). With a
+    optional aligned ``ngrams_N``: their embeddings are summed per step, fastText-style; an
+    optional ``chars`` bag of character n-grams is read by the wide terms only). With a
     ``preprocessor`` attached, ``fit``/``predict``/``evaluate`` also take raw strings.
 
     Args:
-        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}`` (ids incl. padding and OOV).
+        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ..., "chars": Vc}`` (ids incl. padding
+            and OOV).
         num_classes: number of labels.
         head: ``"multiclass"`` (softmax), ``"binary"`` (one sigmoid, needs 2 classes) or
             ``"multilabel"`` (one sigmoid per label).
@@ -67,7 +70,7 @@ class TextClassifier(keras.Model):
 
     Example:
         >>> vec = TextVectorizer(split="character"); vec.adapt(texts)
-        >>> model = TextClassifier({"tokens": vec.vocabulary_size()}, 2, preprocessor=vec)
+        >>> model = TextClassifier(vec.vocabulary_sizes(), 2, preprocessor=vec)
         >>> model.compile(); model.fit(np.array(texts), labels)
     """
 
@@ -100,7 +103,8 @@ class TextClassifier(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
 
         self.embeddings = {}
-        for key, size in self.vocabulary_sizes.items():
+        for key in aligned_keys(self.vocabulary_sizes):
+            size = self.vocabulary_sizes[key]
             init = "uniform"
             if key == "tokens" and embedding_matrix is not None:
                 init = keras.initializers.Constant(np.asarray(embedding_matrix))

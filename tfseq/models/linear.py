@@ -62,18 +62,15 @@ class BagLinear(keras.layers.Layer):
     def call(self, inputs):
         squared, dot = 0.0, 0.0
         for key in self.vocabulary_sizes:
-            ids = ops.convert_to_tensor(inputs[key], dtype="int32")
-            valid = ops.cast(ids >= FIRST_ID, "float32")
-            # How often each position's id occurs in its text (B, T): a count per distinct id.
-            same = ops.cast(ops.equal(ops.expand_dims(ids, 2), ops.expand_dims(ids, 1)), "float32")
-            count = ops.maximum(ops.sum(same * ops.expand_dims(valid, 1), axis=2), 1.0)
+            ids, count = distinct_counts(ops.convert_to_tensor(inputs[key], dtype="int32"))
+            valid = ops.cast(ids >= FIRST_ID, "float32")  # also 0 where a row has fewer distinct ids
             if self.weighting == "tfidf":
-                weight = (1.0 + ops.log(count)) * ops.take(self.idf[key], ids)  # sublinear tf * idf
+                weight = (1.0 + ops.log(ops.maximum(count, 1.0))) * ops.take(self.idf[key], ids)  # sublinear tf * idf
             else:
                 weight = ops.ones_like(count)  # binary: present or not
-            share = valid * weight / count  # each occurrence carries 1/count of its id's weight
-            squared = squared + ops.sum(share * weight, axis=1)
-            dot = dot + ops.sum(ops.expand_dims(share, -1) * ops.take(self.coef[key], ids, axis=0), axis=1)
+            weight = valid * weight
+            squared = squared + ops.sum(weight * weight, axis=1)
+            dot = dot + ops.sum(ops.expand_dims(weight, -1) * ops.take(self.coef[key], ids, axis=0), axis=1)
         if self.weighting == "tfidf":
             dot = dot / ops.expand_dims(ops.sqrt(ops.maximum(squared, 1e-12)), -1)
         return dot + self.intercept
@@ -81,6 +78,25 @@ class BagLinear(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "outputs": self.outputs,
                 "weighting": self.weighting}
+
+
+def distinct_counts(ids):
+    """Each row's distinct ids and how often each occurs: ``(ids, counts)``, both (batch, T).
+
+    Sorting puts equal ids next to each other; the k-th run of a row gives its k-th distinct id
+    and the run's length. Rows with fewer than T distinct ids end in entries with count 0. This
+    costs a sort, O(T log T) a row, where comparing every pair of positions costs O(T^2) memory.
+    """
+    ids = ops.sort(ids, axis=1)
+    width = ops.shape(ids)[1]
+    position = ops.expand_dims(ops.arange(width, dtype="int32"), 0) + ops.zeros_like(ids)
+    first = ops.concatenate([ops.ones_like(ids[:, :1], dtype="bool"),
+                             ops.not_equal(ids[:, 1:], ids[:, :-1])], axis=1)
+    starts = ops.sort(ops.where(first, position, width), axis=1)  # run starts, then `width`
+    ends = ops.concatenate([starts[:, 1:], ops.full_like(starts[:, :1], width)], axis=1)
+    distinct = ops.take_along_axis(ids, ops.minimum(starts, width - 1), axis=1)
+    distinct = ops.where(starts < width, distinct, ops.zeros_like(distinct))  # padding past the runs
+    return distinct, ops.cast(ends - starts, "float32")
 
 
 def bag_matrix(features: dict, vocabulary_sizes: dict):

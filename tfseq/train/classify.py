@@ -58,7 +58,8 @@ class ClassifyTrainer(Trainer):
             raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} classes={self.class_names}")
         self.vectorizer = data.TextVectorizer(
-            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length)
+            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
+            char_ngrams=tuple(cfg.char_ngrams) if cfg.get("char_ngrams") else None)
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens,
                               min_frequency=cfg.min_frequency)
         index = {name: i for i, name in enumerate(self.class_names)}
@@ -79,8 +80,7 @@ class ClassifyTrainer(Trainer):
 
     def build_model(self):
         cfg = self.config.model
-        sizes = {("tokens" if n == 1 else f"ngrams_{n}"): self.vectorizer.vocabulary_size(n)
-                 for n in self.vectorizer.ngrams}
+        sizes = self.vectorizer.vocabulary_sizes()
         matrix = None
         if cfg.get("embeddings"):
             matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
