@@ -180,3 +180,38 @@ def test_token_dropout_only_in_training_and_never_on_padding():
     x = {"tokens": ids[:2]}
     np.testing.assert_array_equal(model(x), model(x))  # inference is deterministic
     assert TextClassifier.from_config(model.get_config()).token_dropout == 0.5
+
+
+
+def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
+    from tfseq.train import TRAINERS
+    from tfseq.train.run_folder import RunFolder
+
+    train = tiny_table(tmp_path / "train.csv", n=80)
+    overrides = ["data.name=null", f"data.train={train}", *FAST, "data.char_ngrams=[2,4]", "train.epochs=1",
+                 "baseline=false", "export.enabled=false", f"run.dir={tmp_path / 'run'}"]
+    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    trainer = TRAINERS["classify"](config, RunFolder(config.run.root, "classify", path=config.run.dir),
+                                   log=lambda *a: None)
+    metrics = trainer.execute()
+    assert 0 <= metrics["test"]["accuracy"] <= 1
+    model = trainer.model
+    assert model.experts["nb"].vocabulary_sizes["chars"] > 2  # the words' character n-grams
+    assert "chars" not in model.embeddings  # the network reads the aligned keys only
+    chars = np.asarray(model.experts["nb"].coef["chars"])
+    assert np.abs(chars).sum() > 0  # fitted on them
+    assert not np.allclose(np.asarray(model.mix.w), 1.0)  # and mixed on validation
+    # The character bag is part of the saved model: raw text in, same answers after a round trip.
+    path = tmp_path / "m.keras"
+    model.save(path)
+    texts = np.array(["great fun movie", "awfull baad", ""])
+    np.testing.assert_allclose(keras.saving.load_model(path).predict(texts, verbose=0),
+                               model.predict(texts, verbose=0), atol=1e-5)
+    import tensorflow as tf
+
+    from tfseq.export import export_text_classifier
+
+    exported = export_text_classifier(model, trainer.class_names, tmp_path / "export")
+    serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
+                               model.predict(texts, verbose=0), atol=1e-5)
