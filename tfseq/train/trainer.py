@@ -79,7 +79,10 @@ class Trainer:
         monitor = str(train.get("monitor", "val_loss"))
         if train.get("early_stopping"):
             callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True))
+                monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True,
+                # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
+                # can score best on a small, noisy validation set when other parts carry it).
+                start_from_epoch=max(int(train.get("keep_from_epoch", 1)) - 1, 0)))
         if train.get("reduce_lr"):
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
         return callbacks
