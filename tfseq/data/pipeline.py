@@ -51,7 +51,8 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     # Each example keeps its own length (trailing padding trimmed); batches re-pad. Keys aligned
     # with the tokens share their length; the "chars" bag keeps its own.
     lengths = _row_lengths(x[length_key])
-    own = {key: lengths if key in aligned_keys(x) else _row_lengths(value) for key, value in x.items()}
+    aligned = aligned_keys(x)
+    own = {key: lengths if key in aligned else _row_lengths(value) for key, value in x.items()}
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
         target_lengths = _row_lengths(targets) if targets.ndim == 2 else None

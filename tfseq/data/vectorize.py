@@ -33,6 +33,10 @@ def _key(n: int) -> str:
     return "tokens" if n == 1 else f"ngrams_{n}"
 
 
+def _order(key: str) -> int:
+    return 1 if key == "tokens" else int(key.removeprefix("ngrams_"))
+
+
 def aligned_keys(keys) -> list[str]:
     """The keys of a vectorizer's output that line up with the tokens (not the ``chars`` bag)."""
     return [key for key in keys if key != CHARS]
@@ -136,18 +140,20 @@ class TextVectorizer(keras.layers.Layer):
         self._lookups = None
         return self
 
+    def output_keys(self) -> list[str]:
+        """The keys of the output dict: ``tokens``, ``ngrams_N`` per order, then ``chars``."""
+        return [_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
+
+    def _vocabulary(self, key: str) -> list[str]:
+        return list(self.char_vocabulary) if key == CHARS else list(dict(self._vocabulary_items)[_order(key)])
+
     def vocabulary_size(self, n=1) -> int:
         """Number of ids for order ``n`` (or ``"chars"``), padding and OOV included."""
-        if n == CHARS:
-            return len(self.char_vocabulary) + 2
-        return len(dict(self._vocabulary_items)[n]) + 2
+        return len(self._vocabulary(n if n == CHARS else _key(n))) + 2
 
     def vocabulary_sizes(self) -> dict[str, int]:
         """``{output key: number of ids}`` for every output (``tokens``, ``ngrams_N``, ``chars``)."""
-        sizes = {_key(n): self.vocabulary_size(n) for n in self.ngrams}
-        if self.char_ngrams:
-            sizes[CHARS] = self.vocabulary_size(CHARS)
-        return sizes
+        return {key: len(self._vocabulary(key)) + 2 for key in self.output_keys()}
 
     # -- graph ---------------------------------------------------------------------------------
     def _tables(self):
@@ -164,11 +170,9 @@ class TextVectorizer(keras.layers.Layer):
         if self._lookups is None:
             if not self.vocabularies:
                 raise ValueError("TextVectorizer has no vocabulary: call adapt(texts) first.")
-            vocabularies = {_key(n): vocab for n, vocab in self.vocabularies.items()}
-            if self.char_ngrams:
-                vocabularies[CHARS] = list(self.char_vocabulary)
             lookups = {}
-            for key, vocab in vocabularies.items():
+            for key in self.output_keys():
+                vocab = self._vocabulary(key)
                 init = tf.lookup.KeyValueTensorInitializer(
                     tf.constant(vocab, dtype=tf.string) if vocab else tf.constant([""], tf.string),
                     tf.range(2, len(vocab) + 2, dtype=tf.int64) if vocab else tf.constant([OOV], tf.int64),
@@ -221,8 +225,7 @@ class TextVectorizer(keras.layers.Layer):
         return tf.cast(tf.ragged.map_flat_values(table.lookup, grams).to_tensor(default_value=PAD), tf.int32)
 
     def compute_output_spec(self, texts):
-        keys = [_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
-        return {key: keras.KerasTensor((None, None), dtype="int32") for key in keys}
+        return {key: keras.KerasTensor((None, None), dtype="int32") for key in self.output_keys()}
 
     def get_config(self):
         return {

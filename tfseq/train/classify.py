@@ -59,7 +59,7 @@ class ClassifyTrainer(Trainer):
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} classes={self.class_names}")
         self.vectorizer = data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            char_ngrams=tuple(cfg.char_ngrams) if cfg.get("char_ngrams") else None)
+            char_ngrams=cfg.get("char_ngrams"))
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens,
                               min_frequency=cfg.min_frequency)
         index = {name: i for i, name in enumerate(self.class_names)}
