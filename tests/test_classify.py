@@ -89,6 +89,7 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     for name in ("config.yaml", "classification_report.txt", "confusion_matrix.png", "learning_curves.png",
                  "model.keras", "checkpoints/epoch-002.keras"):
         assert (run / name).exists(), name
+    assert not (run / "checkpoints" / "epoch-001.keras").exists()  # train.keep_checkpoints: 1
     assert list((run / "tensorboard").rglob("events.out.tfevents*"))
     export = tmp_path / "saved_models" / "classify" / "1"
     assert (export / "saved_model.pb").exists() and f"run folder: runs/classify/{run.name}" in result.stdout
@@ -215,3 +216,69 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
     np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
                                model.predict(texts, verbose=0), atol=1e-5)
+
+
+def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
+    from tfseq.train.callbacks import EpochCheckpoint
+
+    x, y = np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32")
+    for keep, expected in ((1, ["epoch-003.keras"]), (2, ["epoch-002.keras", "epoch-003.keras"]),
+                           (0, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        folder = tmp_path / f"keep-{keep}"
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochCheckpoint(folder, keep=keep)])
+        assert sorted(p.name for p in folder.iterdir()) == expected  # no temporary files left
+        assert keras.saving.load_model(folder / expected[-1]).count_params() == 4
+
+
+def test_nan_loss_stops_training_naming_epoch_and_step():
+    from tfseq.train.callbacks import StopOnNaN
+
+    x = np.ones((8, 2), "float32")
+    y = np.array([[0.0]] * 4 + [[np.nan]] * 4, "float32")  # the second batch's loss is NaN
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    guard = StopOnNaN()
+    history = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[guard])
+    assert len(history.epoch) == 1  # stopped in the first epoch
+    assert guard.error.startswith("loss became nan at epoch 1, step 2")
+    assert "train.clipnorm" in guard.error and "train.learning_rate" in guard.error
+
+
+@pytest.mark.slow
+def test_resume_continues_a_run_killed_with_sigkill(tmp_path):
+    import signal
+
+    train = tiny_table(tmp_path / "train.csv")
+    args = ["task=classify", "data.name=null", f"data.train={train}", *FAST, "train.epochs=3",
+            "train.verbose=2", "train.early_stopping=0", "model.wide=none", "baseline=false", "export.enabled=false"]
+    # The first run kills itself (SIGKILL: no cleanup, no finally) right after its second epoch.
+    killer = textwrap.dedent(f"""
+        import os, signal, sys, keras
+        from tfseq import cli
+        from tfseq.train.trainer import Trainer
+
+        class Kill(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 1:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        callbacks = Trainer.callbacks
+        Trainer.callbacks = lambda self: callbacks(self) + [Kill()]
+        sys.exit(cli.train_main({args!r}))
+    """)
+    killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "TFSEQ_TASKS": os.path.abspath("tasks")})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run,) = (tmp_path / "runs" / "classify").iterdir()
+    assert not (run / "metrics.json").exists() and (run / "checkpoints" / "epoch-002.keras").exists()
+
+    resumed = run_cli(*args, "resume=true", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"continuing runs/classify/{run.name}" in resumed.stdout
+    # Only the unfinished epoch is trained again; the finished two are kept.
+    assert "Epoch 3/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" not in resumed.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and 0 <= metrics["test"]["accuracy"] <= 1
+    assert list((tmp_path / "runs" / "classify").iterdir()) == [run]

@@ -37,11 +37,18 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Save the whole model (``.keras``) after every epoch, atomically (write, then rename)."""
+    """Save the whole model (``.keras``) after every epoch, atomically (write, then rename).
 
-    def __init__(self, folder):
+    ``keep`` is how many of the newest epoch files stay (0: all of them). Older ones are
+    removed only after the new one is complete, so a crash never leaves fewer than ``keep``.
+    A checkpoint of a model with large n-gram tables weighs hundreds of MB (weights plus
+    the optimizer's moments), so keeping every epoch fills a disk fast.
+    """
+
+    def __init__(self, folder, keep: int = 1):
         super().__init__()
         self.folder = Path(folder)
+        self.keep = int(keep)
 
     def on_epoch_end(self, epoch, logs=None):
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -54,3 +61,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        if self.keep > 0:
+            for old in sorted(self.folder.glob("epoch-*.keras"))[:-self.keep]:
+                old.unlink()

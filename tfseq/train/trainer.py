@@ -72,7 +72,7 @@ class Trainer:
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.get("ema") else []),
             self.nan_guard,
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
-            EpochCheckpoint(self.run.file("checkpoints")),
+            EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.get("keep_checkpoints", 1))),
             # Restores weights, optimizer and epoch after a crash or SIGKILL (resume=true).
             keras.callbacks.BackupAndRestore(str(self.run.file("backup"))),
         ]
@@ -111,7 +111,8 @@ class Trainer:
         self.fit()
         metrics = self.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
-        metrics["epochs"] = len(self.history.history.get("loss", []))
+        # Epochs of the whole run: a resumed run's history holds only the epochs after the restart.
+        metrics["epochs"] = self.history.epoch[-1] + 1 if self.history.epoch else 0
         metrics["parameters"] = int(self.model.count_params())
         if baseline is not None:
             metrics["baseline"] = baseline
