@@ -184,16 +184,21 @@ def test_token_dropout_only_in_training_and_never_on_padding():
 
 
 
-def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
+def in_process_trainer(tmp_path, *extra):
+    """A ClassifyTrainer on tiny data with the FAST recipe (one epoch) and ``extra`` overrides."""
     from tfseq.train import TRAINERS
     from tfseq.train.run_folder import RunFolder
 
     train = tiny_table(tmp_path / "train.csv", n=80)
-    overrides = ["data.name=null", f"data.train={train}", *FAST, "data.char_ngrams=[2,4]", "train.epochs=1",
-                 "baseline=false", "export.enabled=false", f"run.dir={tmp_path / 'run'}"]
+    overrides = ["data.name=null", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
+                 "export.enabled=false", f"run.dir={tmp_path / 'run'}", *extra]
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
-    trainer = TRAINERS["classify"](config, RunFolder(config.run.root, "classify", path=config.run.dir),
-                                   log=lambda *a: None)
+    return TRAINERS["classify"](config, RunFolder(config.run.root, "classify", path=config.run.dir),
+                                log=lambda *a: None)
+
+
+def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
+    trainer = in_process_trainer(tmp_path, "data.char_ngrams=[2,4]")
     metrics = trainer.execute()
     assert 0 <= metrics["test"]["accuracy"] <= 1
     model = trainer.model
@@ -282,3 +287,39 @@ def test_resume_continues_a_run_killed_with_sigkill(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and 0 <= metrics["test"]["accuracy"] <= 1
     assert list((tmp_path / "runs" / "classify").iterdir()) == [run]
+
+
+def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored(tmp_path, monkeypatch):
+    from tfseq.data.vectorize import concatenate_ids
+    from tfseq.models.linear import BagLinear
+    from tfseq.train.classify import EXPERT_FITS, ClassifyTrainer
+
+    order = []
+    for method in ("split_metrics", "refit_experts"):
+        original = getattr(ClassifyTrainer, method)
+        monkeypatch.setattr(ClassifyTrainer, method, lambda self, *a, _f=original, _m=method: (
+            order.append(a[0] if a else _m), _f(self, *a))[1])
+    trainer = in_process_trainer(tmp_path, "train.refit_experts=true")
+    metrics = trainer.execute()
+    # Validation is scored with the experts it chose C and the mix for, then they see its texts.
+    assert order == ["validation", "refit_experts", "test"]
+    assert metrics["validation"] == trainer.validation_metrics
+    features = trainer.features
+    both = (concatenate_ids(features["train"], features["validation"]),
+            np.concatenate([trainer.targets["train"], trainer.targets["validation"]]))
+    assert len(both[1]) == len(trainer.targets["train"]) + len(trainer.targets["validation"])
+    for name, expert in trainer.model.experts.items():
+        fresh = BagLinear(expert.vocabulary_sizes, expert.outputs, weighting=name)
+        fresh({k: v[:1] for k, v in features["train"].items()})
+        EXPERT_FITS[name][0](fresh, both, None, cs=(trainer.expert_c[name],))
+        texts = features["test"]
+        np.testing.assert_allclose(np.asarray(expert(texts)), np.asarray(fresh(texts)), atol=1e-5)
+
+
+def test_concatenate_ids_pads_each_key_to_the_widest():
+    from tfseq.data.vectorize import concatenate_ids
+
+    joined = concatenate_ids({"tokens": np.array([[2, 3]]), "chars": np.array([[4]])},
+                             {"tokens": np.array([[5, 6, 7], [8, 0, 0]]), "chars": np.array([[9, 10]] * 2)})
+    np.testing.assert_array_equal(joined["tokens"], [[2, 3, 0], [5, 6, 7], [8, 0, 0]])
+    np.testing.assert_array_equal(joined["chars"], [[4, 0], [9, 10], [9, 10]])

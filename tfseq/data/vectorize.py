@@ -240,6 +240,17 @@ class TextVectorizer(keras.layers.Layer):
         }
 
 
+def concatenate_ids(*features: dict) -> dict:
+    """Rows of several ``{key: (N_i, T_i) ids}`` dicts in one, each key padded to its widest ``T_i``."""
+    joined = {}
+    for key in features[0]:
+        arrays = [np.asarray(f[key]) for f in features]
+        width = max(a.shape[1] for a in arrays)
+        joined[key] = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD)
+                                      for a in arrays])
+    return joined
+
+
 def lengths_of(token_ids: np.ndarray) -> np.ndarray:
     """Number of non-padding ids per row."""
     return (np.asarray(token_ids) != PAD).sum(axis=-1)

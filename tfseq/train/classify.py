@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfseq import data
-from tfseq.data.vectorize import lengths_of
+from tfseq.data.vectorize import concatenate_ids, lengths_of
 from tfseq.models import TextClassifier, read_word_vectors
 from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
@@ -40,6 +40,11 @@ def bag_of_words_baseline(dataset, split="character", seed=0) -> dict:
             "macro_f1": float(f1_score(frame["label"], predicted, average="macro")),
         }
     return result
+
+
+# The fitted wide experts of TextClassifier(wide=...): scikit-learn fit and a title for the log.
+EXPERT_FITS = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
+               "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)")}
 
 
 class ClassifyTrainer(Trainer):
@@ -97,18 +102,19 @@ class ClassifyTrainer(Trainer):
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         validation = ((self.features["validation"], self.targets["validation"])
                       if self.features.get("validation") is not None else None)
-        fits = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
-                "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)")}
+        self.expert_c = {}
         for name, expert in model.experts.items():
-            fit, title = fits[name]
+            fit, title = EXPERT_FITS[name]
             fitted = fit(expert, (self.features["train"], self.targets["train"]), validation,
                          seed=int(self.config.seed))
+            self.expert_c[name] = fitted["C"]
             self.log(f"wide expert {name}: {title} on the model's n-gram ids, C={fitted['C']:g} "
                      f"(validation accuracy {fitted['validation_accuracy']:.4f})")
         return model
 
     def fit(self):
         super().fit()
+        self.predictions = {}
         if self.model.experts and self.features.get("validation") is not None:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
             batches = data.make_dataset(self.features["validation"], batch_size=256)
@@ -119,6 +125,25 @@ class ClassifyTrainer(Trainer):
             self.model.mix.b.assign(b)
             names = ["network", *self.model.experts]
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
+        # Validation scores the model as selected on it, before the refit below has seen it.
+        self.validation_metrics = self.split_metrics("validation")
+        if self.model.experts and self.features.get("validation") is not None and self.config.train.get(
+                "refit_experts", False):
+            self.refit_experts()
+
+    def refit_experts(self):
+        """Refit the experts on train + validation with the C chosen on validation (the mix is kept).
+
+        Validation has chosen C and the mix weights; the experts then learn from its texts too,
+        as scikit-learn's ``GridSearchCV(refit=True)`` does. Seconds of work, unlike the network.
+        """
+        known = self.targets["validation"] >= 0
+        validation = {k: v[known] for k, v in self.features["validation"].items()}
+        both = (concatenate_ids(self.features["train"], validation),
+                np.concatenate([self.targets["train"], self.targets["validation"][known]]))
+        for name, expert in self.model.experts.items():
+            EXPERT_FITS[name][0](expert, both, None, cs=(self.expert_c[name],), seed=int(self.config.seed))
+        self.log(f"wide experts refitted on train + validation ({len(both[1])} texts, C kept)")
 
     def baseline(self):
         if not self.config.get("baseline", True):
@@ -134,25 +159,32 @@ class ClassifyTrainer(Trainer):
             data.make_dataset(self.features[split], batch_size=256), verbose=0))
         return probabilities
 
-    def evaluate(self):
-        from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss
+    def split_metrics(self, split) -> dict | None:
+        """Accuracy, macro F1 and loss (nats) of the model on ``split``; None if it is empty."""
+        from sklearn.metrics import accuracy_score, f1_score, log_loss
 
-        metrics = {}
-        for split in ("validation", "test"):
-            probabilities = self.predict_split(split)
-            if probabilities is None:
-                continue
-            y_true, y_pred = self.targets[split], probabilities.argmax(axis=-1)
-            metrics[split] = {
-                "accuracy": float(accuracy_score(y_true, y_pred)),
-                "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
-                "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1), labels=list(range(len(self.class_names))))),
-            }
-            if split == "test":
-                report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
-                                               target_names=self.class_names, digits=4, zero_division=0)
-                self.run.write_text("classification_report.txt", report)
-                self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(y_true, y_pred, self.class_names))
+        probabilities = self.predict_split(split)
+        if probabilities is None:
+            return None
+        y_true, y_pred = self.targets[split], probabilities.argmax(axis=-1)
+        self.predictions[split] = y_pred
+        return {
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+            "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1), labels=list(range(len(self.class_names))))),
+        }
+
+    def evaluate(self):
+        from sklearn.metrics import classification_report
+
+        metrics = {"validation": self.validation_metrics, "test": self.split_metrics("test")}
+        metrics = {split: values for split, values in metrics.items() if values is not None}
+        if "test" in metrics:
+            y_true, y_pred = self.targets["test"], self.predictions["test"]
+            report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
+                                           target_names=self.class_names, digits=4, zero_division=0)
+            self.run.write_text("classification_report.txt", report)
+            self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
     def export(self):
