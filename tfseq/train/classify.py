@@ -114,8 +114,8 @@ class ClassifyTrainer(Trainer):
 
     def fit(self):
         super().fit()
-        self.predictions = {}
-        if self.model.experts and self.features.get("validation") is not None:
+        mixed = bool(self.model.experts) and self.features.get("validation") is not None
+        if mixed:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
             batches = data.make_dataset(self.features["validation"], batch_size=256)
             parts = np.concatenate([np.asarray(self.model.logit_parts(x)) for x in batches])
@@ -126,9 +126,8 @@ class ClassifyTrainer(Trainer):
             names = ["network", *self.model.experts]
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
-        self.validation_metrics = self.split_metrics("validation")
-        if self.model.experts and self.features.get("validation") is not None and self.config.train.get(
-                "refit_experts", False):
+        self.validation_metrics = self.split_metrics("validation", self.predict_split("validation"))
+        if mixed and self.config.train.get("refit_experts", False):
             self.refit_experts()
 
     def refit_experts(self):
@@ -159,15 +158,13 @@ class ClassifyTrainer(Trainer):
             data.make_dataset(self.features[split], batch_size=256), verbose=0))
         return probabilities
 
-    def split_metrics(self, split) -> dict | None:
-        """Accuracy, macro F1 and loss (nats) of the model on ``split``; None if it is empty."""
+    def split_metrics(self, split, probabilities) -> dict | None:
+        """Accuracy, macro F1 and loss (nats) of ``probabilities`` on ``split``; None if it is empty."""
         from sklearn.metrics import accuracy_score, f1_score, log_loss
 
-        probabilities = self.predict_split(split)
         if probabilities is None:
             return None
         y_true, y_pred = self.targets[split], probabilities.argmax(axis=-1)
-        self.predictions[split] = y_pred
         return {
             "accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
@@ -177,10 +174,11 @@ class ClassifyTrainer(Trainer):
     def evaluate(self):
         from sklearn.metrics import classification_report
 
-        metrics = {"validation": self.validation_metrics, "test": self.split_metrics("test")}
+        probabilities = self.predict_split("test")
+        metrics = {"validation": self.validation_metrics, "test": self.split_metrics("test", probabilities)}
         metrics = {split: values for split, values in metrics.items() if values is not None}
-        if "test" in metrics:
-            y_true, y_pred = self.targets["test"], self.predictions["test"]
+        if probabilities is not None:
+            y_true, y_pred = self.targets["test"], probabilities.argmax(axis=-1)
             report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
                                            target_names=self.class_names, digits=4, zero_division=0)
             self.run.write_text("classification_report.txt", report)
