@@ -223,34 +223,6 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
                                model.predict(texts, verbose=0), atol=1e-5)
 
 
-def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
-    from tfseq.train.callbacks import EpochCheckpoint
-
-    x, y = np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32")
-    for keep, expected in ((1, ["epoch-003.keras"]), (2, ["epoch-002.keras", "epoch-003.keras"]),
-                           (0, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-        model.compile(optimizer="sgd", loss="mse")
-        folder = tmp_path / f"keep-{keep}"
-        model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochCheckpoint(folder, keep=keep)])
-        assert sorted(p.name for p in folder.iterdir()) == expected  # no temporary files left
-        assert keras.saving.load_model(folder / expected[-1]).count_params() == 4
-
-
-def test_nan_loss_stops_training_naming_epoch_and_step():
-    from tfseq.train.callbacks import StopOnNaN
-
-    x = np.ones((8, 2), "float32")
-    y = np.array([[0.0]] * 4 + [[np.nan]] * 4, "float32")  # the second batch's loss is NaN
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    guard = StopOnNaN()
-    history = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[guard])
-    assert len(history.epoch) == 1  # stopped in the first epoch
-    assert guard.error.startswith("loss became nan at epoch 1, step 2")
-    assert "train.clipnorm" in guard.error and "train.learning_rate" in guard.error
-
-
 @pytest.mark.slow
 def test_resume_continues_a_run_killed_with_sigkill(tmp_path):
     import signal
@@ -282,10 +254,12 @@ def test_resume_continues_a_run_killed_with_sigkill(tmp_path):
     resumed = run_cli(*args, "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"continuing runs/classify/{run.name}" in resumed.stdout
+    assert "restoring the training state saved after epoch-002" in resumed.stdout
     # Only the unfinished epoch is trained again; the finished two are kept.
     assert "Epoch 3/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" not in resumed.stdout
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and 0 <= metrics["test"]["accuracy"] <= 1
+    assert not (run / "backup").exists()  # the resume state goes once the run is complete
     assert list((tmp_path / "runs" / "classify").iterdir()) == [run]
 
 

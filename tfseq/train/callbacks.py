@@ -1,13 +1,19 @@
-"""Callbacks every trainer uses: NaN guard with a useful message, atomic per-epoch checkpoints."""
+"""Callbacks every trainer uses: NaN guard with a useful message, atomic per-epoch checkpoints,
+and the training state a killed run resumes from."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 
 class TrainingDiverged(RuntimeError):
@@ -62,5 +68,117 @@ class EpochCheckpoint(keras.callbacks.Callback):
             if os.path.exists(tmp):
                 os.remove(tmp)
         if self.keep > 0:
-            for old in sorted(self.folder.glob("epoch-*.keras"))[:-self.keep]:
+            for old in _by_epoch(self.folder.glob("epoch-*.keras"))[:-self.keep]:
                 old.unlink()
+
+
+def _by_epoch(paths) -> list[Path]:
+    """``epoch-NNN*`` paths in epoch order (numeric: epoch-1000 comes after epoch-999)."""
+    numbered = [(int(m.group(1)), p) for p in paths if (m := re.match(r"epoch-(\d+)", p.name))]
+    return [p for _, p in sorted(numbered)]
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Everything a killed run needs to go on as if it had not stopped, saved after every epoch.
+
+    Keras' ``BackupAndRestore`` keeps the weights, the optimizer and the epoch, but rewrites them
+    in place (a kill during the write leaves a backup that cannot be read) and forgets the state
+    other callbacks carry. This callback also keeps early stopping's best score, patience count
+    and best weights, ReduceLROnPlateau's counters, which weights ``SwapEMAWeights`` has swapped
+    into the model, the history of every epoch and the training time so far. Each epoch's state
+    is written to a temporary folder and renamed to ``<folder>/epoch-NNN/``; older ones are
+    removed after that, so the newest complete state is always whole.
+
+    Put it after the callbacks it watches: its ``on_epoch_end`` then sees their state after the
+    epoch, and its ``on_train_begin`` restores them after they have reset themselves. A run that
+    had finished (last epoch, or stopped early) resumes with no epochs left to train.
+    """
+
+    FIELDS = {
+        keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
+        keras.callbacks.ReduceLROnPlateau: ("wait", "cooldown_counter", "best"),
+        keras.callbacks.SwapEMAWeights: ("_ema_weights_in_model",),
+    }
+
+    def __init__(self, folder, watched=()):
+        super().__init__()
+        self.folder = Path(folder)
+        self.watched = [c for c in watched if type(c) in self.FIELDS]
+        self.history: dict[str, list[float]] = {}  # every epoch's logs, restored ones included
+        self.epochs = 0  # epochs finished, restored ones included
+        self.seconds = 0.0  # training time, restored epochs included
+        self.restored_from = None
+
+    # -- restore ---------------------------------------------------------------------------
+    def latest(self) -> Path | None:
+        states = [p for p in _by_epoch(self.folder.glob("epoch-*")) if (p / "state.json").exists()]
+        return states[-1] if states else None
+
+    def on_train_begin(self, logs=None):
+        self._started, self._before = time.perf_counter(), 0.0
+        for partial in self.folder.glob(".tmp-*"):  # a state being written when the run was killed
+            shutil.rmtree(partial, ignore_errors=True)
+        latest = self.latest()
+        if latest is None:
+            return
+        state = json.loads((latest / "state.json").read_text())
+        if not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(latest / "model.weights.h5")  # weights and optimizer state
+        for callback, values in zip(self.watched, state["callbacks"]):
+            if values["class"] != type(callback).__name__:
+                raise ValueError(f"{latest}: saved with callback {values['class']}, "
+                                 f"this run has {type(callback).__name__}; resume with the same recipe")
+            for name in self.FIELDS[type(callback)]:
+                setattr(callback, name, values[name])
+            if values.get("best_weights"):
+                with np.load(latest / values["best_weights"]) as saved:
+                    callback.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+        self.history, self.epochs, self._before = state["history"], state["epochs"], state["seconds"]
+        self.seconds = self._before
+        # The next epoch to train; none when the run had finished its fit (killed while evaluating).
+        self.model._initial_epoch = self.params["epochs"] if state["finished"] else state["epochs"]
+        self.restored_from = latest
+
+    # -- save ------------------------------------------------------------------------------
+    def on_epoch_end(self, epoch, logs=None):
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # a diverged epoch (NaN weights) is never a state to resume from
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.epochs = epoch + 1
+        self.seconds = self._before + time.perf_counter() - self._started
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
+        try:
+            self.model.save_weights(tmp / "model.weights.h5")
+            callbacks = []
+            for i, callback in enumerate(self.watched):
+                values = {"class": type(callback).__name__,
+                          **{name: _plain(getattr(callback, name)) for name in self.FIELDS[type(callback)]}}
+                if getattr(callback, "best_weights", None) is not None:
+                    values["best_weights"] = f"best-weights-{i}.npz"
+                    np.savez(tmp / values["best_weights"],
+                             **{f"w{j}": w for j, w in enumerate(callback.best_weights)})
+                callbacks.append(values)
+            finished = bool(self.model.stop_training) or self.epochs >= self.params["epochs"]
+            (tmp / "state.json").write_text(json.dumps({
+                "epochs": self.epochs, "finished": finished, "seconds": self.seconds,
+                "history": self.history, "callbacks": callbacks}, indent=1))
+            target = self.folder / f"epoch-{self.epochs:03d}"
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+        for old in _by_epoch(p for p in self.folder.glob("epoch-*") if p != target):
+            shutil.rmtree(old)
+
+    def on_train_end(self, logs=None):
+        self.seconds = self._before + time.perf_counter() - self._started
+
+
+def _plain(value):
+    """A JSON value: numpy and backend scalars become Python numbers."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return float(np.asarray(value))

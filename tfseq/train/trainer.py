@@ -8,13 +8,13 @@ schedule, TensorBoard, checkpoints, resume, NaN guard, run folder, learning curv
 
 from __future__ import annotations
 
-import time
+import shutil
 
 import keras
 from omegaconf import OmegaConf
 
 from tfseq.train import plots
-from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingDiverged
+from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingDiverged, TrainingState
 from tfseq.train.run_folder import RunFolder
 
 
@@ -73,8 +73,6 @@ class Trainer:
             self.nan_guard,
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
             EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.get("keep_checkpoints", 1))),
-            # Restores weights, optimizer and epoch after a crash or SIGKILL (resume=true).
-            keras.callbacks.BackupAndRestore(str(self.run.file("backup"))),
         ]
         monitor = str(train.get("monitor", "val_loss"))
         if train.get("early_stopping"):
@@ -85,19 +83,24 @@ class Trainer:
                 start_from_epoch=max(int(train.get("keep_from_epoch", 1)) - 1, 0)))
         if train.get("reduce_lr"):
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
-        return callbacks
+        # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
+        self.state = TrainingState(self.run.file("backup"), watched=callbacks)
+        return callbacks + [self.state]
 
     def fit(self):
         self.nan_guard = StopOnNaN()
         self.model.compile(optimizer=self.optimizer())
-        start = time.perf_counter()
-        self.history = self.model.fit(
+        callbacks = self.callbacks()
+        if (latest := self.state.latest()) is not None:
+            self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
+        self.model.fit(
             self.train_data, validation_data=self.validation_data,
-            epochs=int(self.config.train.epochs), callbacks=self.callbacks(),
+            epochs=int(self.config.train.epochs), callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
             verbose=int(self.config.train.get("verbose", 1)),
         )
-        self.train_seconds = time.perf_counter() - start
+        # The whole run's, restored epochs included (Keras' History holds only this fit's epochs).
+        self.history, self.epochs, self.train_seconds = self.state.history, self.state.epochs, self.state.seconds
         if self.nan_guard.error:
             raise TrainingDiverged(self.nan_guard.error)
 
@@ -111,16 +114,17 @@ class Trainer:
         self.fit()
         metrics = self.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
-        # Epochs of the whole run: a resumed run's history holds only the epochs after the restart.
-        metrics["epochs"] = self.history.epoch[-1] + 1 if self.history.epoch else 0
+        metrics["epochs"] = self.epochs
         metrics["parameters"] = int(self.model.count_params())
         if baseline is not None:
             metrics["baseline"] = baseline
-        if self.history.history:
-            self.run.save_figure("learning_curves.png", plots.learning_curves(self.history.history))
+        if self.history:
+            self.run.save_figure("learning_curves.png", plots.learning_curves(self.history))
         self.model.save(self.run.file("model.keras"))
         exported = self.export()
         if exported is not None:
             metrics["export"] = str(exported)
         self.run.write_json("metrics.json", metrics)
+        # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
+        shutil.rmtree(self.state.folder, ignore_errors=True)
         return metrics

@@ -1,0 +1,97 @@
+"""The task-independent training machinery: checkpoints, NaN guard, resumable training state."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingState
+
+
+def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
+    x, y = np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32")
+    for keep, expected in ((1, ["epoch-003.keras"]), (2, ["epoch-002.keras", "epoch-003.keras"]),
+                           (0, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        folder = tmp_path / f"keep-{keep}"
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochCheckpoint(folder, keep=keep)])
+        assert sorted(p.name for p in folder.iterdir()) == expected  # no temporary files left
+        assert keras.saving.load_model(folder / expected[-1]).count_params() == 4
+
+
+def test_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
+    x = np.ones((8, 2), "float32")
+    y = np.array([[0.0]] * 4 + [[np.nan]] * 4, "float32")  # the second batch's loss is NaN
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    guard, state = StopOnNaN(), TrainingState(tmp_path / "backup")
+    history = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[guard, state])
+    assert len(history.epoch) == 1  # stopped in the first epoch
+    assert state.latest() is None  # NaN weights are no state to resume from
+    assert guard.error.startswith("loss became nan at epoch 1, step 2")
+    assert "train.clipnorm" in guard.error and "train.learning_rate" in guard.error
+
+
+class Crash(keras.callbacks.Callback):
+    """Stands in for a SIGKILL after an epoch: fit ends there, no on_train_end runs."""
+
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+def stateful_fit(folder, epochs=5, crash_after=None, early_stopping=True):
+    """Fit a tiny model with every stateful callback the trainer uses; returns model and state."""
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=0.5), loss="mse")
+    # min_delta so large that no epoch after the first improves: early stopping keeps epoch 1's
+    # weights and ReduceLROnPlateau halves the rate every epoch -- state a resume must carry.
+    watched = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True),
+               keras.callbacks.ReduceLROnPlateau(monitor="val_loss", min_delta=1e9, patience=0, factor=0.5)]
+    if early_stopping:
+        watched.append(keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e9, patience=9,
+                                                     restore_best_weights=True))
+    state = TrainingState(folder, watched=watched)
+    callbacks = watched + [state] + ([Crash(crash_after)] if crash_after else [])
+    try:
+        model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=8, shuffle=False, verbose=0,
+                  callbacks=callbacks)
+    except KeyboardInterrupt:
+        pass
+    return model, state
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_a_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path, early_stopping):
+    whole, whole_state = stateful_fit(tmp_path / "whole", early_stopping=early_stopping)
+    stopped, _ = stateful_fit(tmp_path / "resumed", crash_after=2, early_stopping=early_stopping)
+    assert [p.name for p in (tmp_path / "resumed").iterdir()] == ["epoch-002"]
+    resumed, state = stateful_fit(tmp_path / "resumed", early_stopping=early_stopping)
+
+    assert state.restored_from.name == "epoch-002" and state.epochs == 5
+    # Same weights (early stopping's best epoch, or the moving average), optimizer state,
+    # learning rate after four halvings, and the history of all five epochs.
+    for a, b in zip(whole.get_weights() + [v.numpy() for v in whole.optimizer.variables],
+                    resumed.get_weights() + [v.numpy() for v in resumed.optimizer.variables]):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    assert float(resumed.optimizer.learning_rate.numpy()) == pytest.approx(0.1 / 2 ** 4)
+    assert state.history.keys() == whole_state.history.keys() and len(state.history["loss"]) == 5
+    np.testing.assert_allclose(state.history["val_loss"], whole_state.history["val_loss"], rtol=1e-5)
+    assert state.seconds > 0
+
+    # A run killed after its fit (while evaluating) resumes with nothing left to train.
+    again, again_state = stateful_fit(tmp_path / "resumed", early_stopping=early_stopping)
+    assert again_state.epochs == 5 and len(again_state.history["loss"]) == 5
+    for a, b in zip(whole.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    saved = json.loads((tmp_path / "resumed" / "epoch-005" / "state.json").read_text())
+    assert saved["finished"] and saved["epochs"] == 5
