@@ -155,6 +155,16 @@ def test_help_lists_tasks_and_keys(capsys):
     assert cli.train_main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "task=classify keys" in out and "model.cell=gru" in out and "export.dir=saved_models" in out
+    # Each key with its recipe comment, continuation lines included.
+    assert "rnn | lstm | gru" in out.split("model.cell=gru")[1].splitlines()[0]
+    assert "fitted by scikit-learn, mixed by weights" in out.split("model.wide=")[1].splitlines()[0]
+
+
+def test_help_and_usage_errors_do_not_wait_for_tensorflow():
+    code = ("import sys; from tfseq import cli; cli.train_main(['--help']); cli.train_main(['task=nope']); "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
 
 def test_sweep_values_split():
@@ -186,14 +196,14 @@ def test_token_dropout_only_in_training_and_never_on_padding():
 
 def in_process_trainer(tmp_path, *extra):
     """A ClassifyTrainer on tiny data with the FAST recipe (one epoch) and ``extra`` overrides."""
-    from tfseq.train import TRAINERS
+    from tfseq.train import trainer_class
     from tfseq.train.run_folder import RunFolder
 
     train = tiny_table(tmp_path / "train.csv", n=80)
     overrides = ["data.name=null", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
                  "export.enabled=false", f"run.dir={tmp_path / 'run'}", *extra]
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
-    return TRAINERS["classify"](config, RunFolder(config.run.root, "classify", path=config.run.dir),
+    return trainer_class("classify")(config, RunFolder(config.run.root, "classify", path=config.run.dir),
                                 log=lambda *a: None)
 
 

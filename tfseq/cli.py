@@ -76,13 +76,36 @@ def flat_keys(config, prefix="") -> list[tuple[str, object]]:
     return rows
 
 
+def recipe_comments(path) -> dict[str, str]:
+    """The ``# ...`` comment of each dotted key in a recipe (continued on comment-only lines below)."""
+    import re
+
+    comments, parents, last = {}, [], None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        key = re.match(r"^( *)([\w.-]+):([^#]*)(?:#\s*(.*))?$", line)
+        if key:
+            indent = len(key.group(1))
+            parents = [(i, k) for i, k in parents if i < indent] + [(indent, key.group(2))]
+            last = ".".join(k for _, k in parents)
+            if key.group(4):
+                comments[last] = key.group(4).strip()
+        elif last in comments and (more := re.match(r"^ {2,}#\s*(.*)$", line)):
+            comments[last] += " " + more.group(1).strip()
+        else:
+            last = None
+    return comments
+
+
 def help_text() -> str:
     lines = [TRAIN_USAGE]
     try:
         for task in available_tasks():
-            lines.append(f"task={task} keys (defaults from {tasks_dir() / (task + '.yaml')}):")
-            for key, value in flat_keys(load_recipe(task)):
-                lines.append(f"  {key}={json.dumps(value) if not isinstance(value, str) else value}")
+            path = tasks_dir() / f"{task}.yaml"
+            lines.append(f"task={task} keys (defaults from {path}):")
+            rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
+                     recipe_comments(path).get(key, "")) for key, value in flat_keys(load_recipe(task))]
+            width = max(len(setting) for setting, _ in rows)
+            lines += [f"  {setting:<{width}}  {comment}".rstrip() for setting, comment in rows]
     except UsageError as error:
         lines.append(str(error))
     return "\n".join(lines)
@@ -148,7 +171,7 @@ def summary_table(rows) -> str:
 
 
 def run_one(task, config, log=print) -> dict:
-    from tfseq.train import TRAINERS
+    from tfseq.train import trainer_class
     from tfseq.train.run_folder import RunFolder
 
     run_path = config.run.dir
@@ -157,7 +180,7 @@ def run_one(task, config, log=print) -> dict:
         log(f"resume: {'continuing ' + str(run_path) if run_path else 'no unfinished run found, starting anew'}")
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
-    metrics = TRAINERS[task](config, run, log=log).execute()
+    metrics = trainer_class(task)(config, run, log=log).execute()
     log(f"run folder: {run}")
     return metrics
 

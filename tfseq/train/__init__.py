@@ -1,8 +1,27 @@
-"""Trainers: a shared base and one trainer per task."""
+"""Trainers: a shared base and one trainer per task.
 
-from tfseq.train.classify import ClassifyTrainer
-from tfseq.train.trainer import Trainer
+``TRAINERS`` names each task's trainer without importing it: TensorFlow takes seconds to load,
+and ``tfseq-train --help`` or a bad command line should not wait for it.
+"""
 
-TRAINERS = {"classify": ClassifyTrainer}
+from importlib import import_module
 
-__all__ = ["TRAINERS", "ClassifyTrainer", "Trainer"]
+TRAINERS = {"classify": "tfseq.train.classify:ClassifyTrainer"}  # task -> "module:class"
+
+
+def trainer_class(task: str):
+    module, name = TRAINERS[task].split(":")
+    return getattr(import_module(module), name)
+
+
+def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, imported on first use
+    if name == "Trainer":
+        return import_module("tfseq.train.trainer").Trainer
+    for path in TRAINERS.values():
+        if path.endswith(":" + name):
+            module, _ = path.split(":")
+            return getattr(import_module(module), name)
+    raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
+
+
+__all__ = ["TRAINERS", "ClassifyTrainer", "Trainer", "trainer_class"]
