@@ -207,6 +207,31 @@ def in_process_trainer(tmp_path, *extra):
                                 log=lambda *a: None)
 
 
+def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
+    import tensorflow as tf
+
+    train = tmp_path / "ml.jsonl"
+    with open(train, "w") as out:
+        for i in range(90):
+            kind, words = ("pos", POSITIVE[i % 5]) if i % 2 else ("neg", NEGATIVE[i % 5])
+            labels = [kind] + (["movie"] if "movie" in words else [])
+            out.write(json.dumps({"text": f"{words} {i}", "label": labels}) + "\n")
+    trainer = in_process_trainer(tmp_path, f"data.train={train}", "train.epochs=12", "train.learning_rate=0.02",
+                                 "train.ema=0", "train.early_stopping=0", "export.enabled=true",
+                                 f"export.dir={tmp_path / 'export'}", "baseline=true")
+    metrics = trainer.execute()
+    # Multi-hot targets, one sigmoid per label, the fitted (single-label) experts left out,
+    # reduce_lr watching the loss, exact-set accuracy and micro F1, a one-vs-rest baseline.
+    assert trainer.head == "multilabel" and trainer.class_names == ["movie", "neg", "pos"]
+    assert trainer.model.experts == {} and trainer.monitor() == "val_loss"
+    assert metrics["test"]["accuracy"] >= 0.9 and metrics["test"]["micro_f1"] >= 0.9
+    assert metrics["baseline"]["test"]["accuracy"] >= 0.9
+    assert "movie" in (tmp_path / "run" / "classification_report.txt").read_text()
+    serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    labels = serve(text=tf.constant(["great fun movie", "hated it bad"]))["label"].numpy().tolist()
+    assert labels == [b"movie,pos", b"neg"]
+
+
 def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     trainer = in_process_trainer(tmp_path, "data.char_ngrams=[2,4]")
     metrics = trainer.execute()

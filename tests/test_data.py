@@ -66,6 +66,23 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     assert data.read_table(jsonl)["label"].tolist() == ["1", "0"]
 
 
+def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
+    jsonl = write(tmp_path / "ml.jsonl", '{"text": "x", "label": ["pos", "funny"]}\n'
+                                         '{"text": "y", "label": []}\n{"text": "z", "label": "neg"}\n')
+    assert data.read_table(jsonl)["label"].tolist() == [("funny", "pos"), (), ("neg",)]
+    csv = write(tmp_path / "ml.csv", "text,label\nx,pos|funny\ny,\nz, neg \n")
+    assert data.read_table(csv, label_separator="|")["label"].tolist() == [("funny", "pos"), (), ("neg",)]
+    with pytest.raises(DataError, match=r"bad.jsonl:2: field 'label' is \{'a': 1\}; expected a list of labels"):
+        data.read_table(write(tmp_path / "bad.jsonl", '{"text": "x", "label": ["a"]}\n{"text": "y", "label": {"a": 1}}\n'))
+    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(20)))
+    dataset = data.load(train=str(train), label_separator="|")
+    assert dataset.multilabel and dataset.labels == ["a", "b"]
+    assert dataset.describe()["labels"]["a"] == len(dataset.train)
+    test = write(tmp_path / "test.csv", "text,label\nx,a\ny,b|c\n")
+    with pytest.raises(DataError, match=r"test.csv:3: field 'label' has label \('b', 'c'\), never seen in training"):
+        data.load(train=str(train), test=str(test), label_separator="|")
+
+
 def test_unseen_label_and_single_class_are_errors(tmp_path):
     train = write(tmp_path / "train.tsv", "text\tlabel\n" + "".join(f"t{i}\t{'ab'[i % 2]}\n" for i in range(20)))
     test = write(tmp_path / "test.tsv", "text\tlabel\nx\ta\ny\tc\n")

@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 READERS = {
-    "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label")),
+    "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label"),
+                                                    opts.get("label_separator")),
     "tagging": lambda path, opts: read_conll(path, tag_column=int(opts.get("tag_column", -1))),
     "seq2seq": lambda path, opts: read_parallel(path),
     "language-model": lambda path, opts: read_plain_text(path),
@@ -85,16 +86,19 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
 
 
 def _check_labels(frames, sources, validation, test, label_column):
-    known = set(frames["train"]["label"])
-    if len(known) < 2:
+    multilabel = any(isinstance(v, tuple) for v in frames["train"]["label"])
+    known = ({label for labels in frames["train"]["label"] for label in labels} if multilabel
+             else set(frames["train"]["label"]))
+    if len(known) < (1 if multilabel else 2):
         raise DataError(
-            f"{sources['train']}: field {label_column!r} has a single class {sorted(known)}; "
-            "a classifier needs at least two"
+            f"{sources['train']}: field {label_column!r} has " +
+            (f"a single class {sorted(known)}; a classifier needs at least two" if known else "no labels at all")
         )
     for split, path in (("validation", validation), ("test", test)):
         if not path:
             continue
-        unseen = ~frames[split]["label"].isin(known)
+        unseen = frames[split]["label"].map(
+            lambda value: not set(value if isinstance(value, tuple) else (value,)) <= known)
         if unseen.any():
             row = int(unseen.to_numpy().nonzero()[0][0])
             line = row + (1 if str(path).endswith((".jsonl", ".json")) else 2)

@@ -78,8 +78,15 @@ class Dataset:
         return self.splits["test"]
 
     @property
+    def multilabel(self) -> bool:
+        """Classification whose label cells are tuples of labels (any number per text)."""
+        return self.kind == "classification" and any(isinstance(v, tuple) for v in self.train["label"])
+
+    @property
     def labels(self) -> list[str]:
         """Sorted label (or tag) inventory of the training split."""
+        if self.multilabel:
+            return sorted({label for labels in self.train["label"] for label in labels})
         if self.kind == "classification":
             return sorted({str(v) for v in self.train["label"]})
         if self.kind == "tagging":
@@ -93,7 +100,8 @@ class Dataset:
         """The dataset's card with sizes and label inventory filled in."""
         card = {"name": self.name, "kind": self.kind, **self.card, "splits": self.sizes()}
         if self.kind == "classification":
-            counts = self.train["label"].astype(str).value_counts().sort_index()
+            labels = self.train["label"].explode().dropna() if self.multilabel else self.train["label"]
+            counts = labels.astype(str).value_counts().sort_index()
             card["labels"] = {str(k): int(v) for k, v in counts.items()}
         elif self.kind == "tagging":
             card["tags"] = self.labels

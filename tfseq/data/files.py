@@ -33,12 +33,16 @@ def _read_text(path) -> str:
     return text
 
 
-def read_table(path, text_column: str = "text", label_column: str | None = "label") -> pd.DataFrame:
+def read_table(path, text_column: str = "text", label_column: str | None = "label",
+               label_separator: str | None = None) -> pd.DataFrame:
     """A CSV, TSV or JSON-lines file as a DataFrame with columns ``text`` (and ``label``).
 
     Args:
         path: ``.csv``, ``.tsv``/``.tab`` or ``.jsonl``/``.json`` file, UTF-8.
         text_column, label_column: the user's column names; ``label_column=None`` for unlabeled.
+        label_separator: multi-label tables: each label cell holds a text's labels joined by this
+            (``"pos|funny"``; an empty cell: no label). JSON lines may hold lists instead
+            (``"label": ["pos", "funny"]``). Multi-label cells become sorted tuples of labels.
     """
     path = Path(path)
     _read_text(path)  # existence, encoding and emptiness, with clear messages
@@ -62,6 +66,9 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
     out = pd.DataFrame({"text": frame[text_column].astype(str).str.strip()})
     if label_column is not None:
         labels = frame[label_column]
+        if label_separator or labels.map(lambda v: isinstance(v, list)).any():
+            out["label"] = _label_sets(path, labels, label_column, label_separator)
+            return out
         empty = labels.isna() | (labels.astype(str).str.strip() == "")
         if empty.any():
             row = int(np.flatnonzero(empty.to_numpy())[0])
@@ -69,6 +76,24 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
             raise DataError(f"{path}:{line}: field {label_column!r} is empty; expected a label")
         out["label"] = labels.astype(str).str.strip()
     return out
+
+
+def _label_sets(path, labels: pd.Series, column: str, separator: str | None) -> list[tuple[str, ...]]:
+    """Multi-label cells (JSON lists, or strings joined by ``separator``) as sorted label tuples."""
+    first_line = 1 if Path(path).suffix.lower() in (".jsonl", ".json") else 2
+    sets = []
+    for row, value in enumerate(labels):
+        if isinstance(value, str) and separator:
+            items = value.split(separator)
+        elif isinstance(value, str):
+            items = [value]
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            items = [str(v) for v in value]
+        else:
+            raise DataError(f"{path}:{row + first_line}: field {column!r} is {value!r}; expected a list of "
+                            f"labels (JSON lines) or labels joined by data.label_separator")
+        sets.append(tuple(sorted({item.strip() for item in items if item.strip()})))
+    return sets
 
 
 def read_conll(path, tag_column: int = -1, word_column: int = 0) -> pd.DataFrame:

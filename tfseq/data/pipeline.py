@@ -40,7 +40,8 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     Args:
         features: dict of equal-length sequences of int ids, ragged or padded (0 = padding);
             the output of :class:`~tfseq.data.vectorize.TextVectorizer` or any such dict.
-        targets: array-like aligned with the features (labels, tag id lists, ...), or ``None``.
+        targets: one per example (class ids, or multi-hot float rows), or one per step (tag id
+            lists: ragged, or a 2-D integer array, trimmed like the features), or ``None``.
         boundaries: length buckets; ``None`` batches in order, padded to each batch's longest.
         shuffle, seed: reshuffled each epoch with a fixed seed, so runs are reproducible.
     """
@@ -55,7 +56,8 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     own = {key: lengths if key in aligned else _row_lengths(value) for key, value in x.items()}
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
-        target_lengths = _row_lengths(targets) if targets.ndim == 2 else None
+        per_step = targets.ndim == 2 and np.issubdtype(targets.dtype, np.integer)
+        target_lengths = _row_lengths(targets) if per_step else None
         ds = tf.data.Dataset.from_tensor_slices((x, own, targets, target_lengths if target_lengths is not None else lengths))
     else:
         ds = tf.data.Dataset.from_tensor_slices((x, own))

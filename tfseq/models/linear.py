@@ -117,15 +117,20 @@ def bag_matrix(features: dict, vocabulary_sizes: dict):
 def select_logistic_regression(x_train, y_train, x_validation=None, y_validation=None,
                                cs=(1.0, 4.0, 16.0), seed: int = 0):
     """scikit-learn logistic regressions for each C; the most accurate on validation wins
-    (the smallest C among ties; the first C without validation data).
+    (the smallest C among ties; the first C without validation data). Multi-hot ``y`` (2-D):
+    one regression per label (one-vs-rest), scored by exact-set accuracy.
 
     Returns ``(model, C, validation_accuracy)``.
     """
     from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
 
     best = None
     for c in cs:
-        model = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(x_train, np.asarray(y_train))
+        model = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+        if np.ndim(y_train) == 2:
+            model = OneVsRestClassifier(model)
+        model = model.fit(x_train, np.asarray(y_train))
         score = float(model.score(x_validation, y_validation)) if x_validation is not None else 0.0
         if best is None or score > best[2]:
             best = (model, c, score)

@@ -12,32 +12,41 @@ from tfseq.train import plots
 from tfseq.train.trainer import Trainer
 
 
-def bag_of_words_baseline(dataset, split="character", seed=0) -> dict:
+def bag_of_words_baseline(dataset, split="character", seed=0, multilabel=False) -> dict:
     """TF-IDF + logistic regression (scikit-learn) on the same split: the bar to clear.
 
     Character 1-3-grams for character-level recipes, word 1-2-grams otherwise; sublinear term
     frequencies; the inverse regularisation strength C is chosen on the validation split.
+    Multi-label: one logistic regression per label (one-vs-rest), exact-set accuracy.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
 
     vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
                   if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
     features = vectorizer.fit_transform(dataset.train["text"])
+    if multilabel:
+        binarizer = MultiLabelBinarizer(classes=dataset.labels)
+        encode = lambda labels: binarizer.fit_transform(  # noqa: E731 - labels never seen in train are dropped
+            [[v for v in (x if isinstance(x, tuple) else (x,)) if v in binarizer.classes] for x in labels])
+    else:
+        encode = lambda labels: labels  # noqa: E731
     validation = dataset.splits["validation"]
     model, c, _ = select_logistic_regression(
-        features, dataset.train["label"],
-        *((vectorizer.transform(validation["text"]), validation["label"]) if len(validation) else ()), seed=seed)
+        features, encode(dataset.train["label"]),
+        *((vectorizer.transform(validation["text"]), encode(validation["label"])) if len(validation) else ()),
+        seed=seed)
     result = {"model": f"TF-IDF ({'char 1-3' if split == 'character' else 'word 1-2'}-grams) + "
                        f"logistic regression (C={c:g}, chosen on validation)"}
     for name in ("validation", "test"):
         frame = dataset.splits[name]
         if not len(frame):
             continue
-        predicted = model.predict(vectorizer.transform(frame["text"]))
+        predicted, truth = model.predict(vectorizer.transform(frame["text"])), encode(frame["label"])
         result[name] = {
-            "accuracy": float(accuracy_score(frame["label"], predicted)),
-            "macro_f1": float(f1_score(frame["label"], predicted, average="macro")),
+            "accuracy": float(accuracy_score(truth, predicted)),
+            "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
         }
     return result
 
@@ -54,14 +63,21 @@ class ClassifyTrainer(Trainer):
         cfg = self.config.data
         self.dataset = data.load(
             cfg.name or None, kind="classification", train=cfg.train, validation=cfg.validation,
-            test=cfg.test, text=cfg.text, label=cfg.label,
+            test=cfg.test, text=cfg.text, label=cfg.label, label_separator=cfg.get("label_separator"),
         )
         if self.dataset.kind != "classification":
             raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not classification")
+        self.head = self.config.model.head
+        if self.head == "auto":
+            self.head = "multilabel" if self.dataset.multilabel else "multiclass"
+        if self.dataset.multilabel and self.head != "multilabel":
+            raise data.DataError(f"{self.dataset.name}: the labels are lists (multi-label); "
+                                 f"use model.head=multilabel (or auto), not {self.head}")
+        self.multilabel = self.head == "multilabel"
         self.class_names = self.dataset.labels
-        if len(self.class_names) < 2:
+        if len(self.class_names) < (1 if self.multilabel else 2):
             raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
-        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} classes={self.class_names}")
+        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {self.head} classes={self.class_names}")
         self.vectorizer = data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
             char_ngrams=cfg.get("char_ngrams"))
@@ -72,7 +88,7 @@ class ClassifyTrainer(Trainer):
         for split, frame in self.dataset.splits.items():
             ids = self.vectorizer(np.asarray(frame["text"].tolist(), dtype=object).astype(str)) if len(frame) else None
             self.features[split] = {k: v.numpy() for k, v in ids.items()} if ids is not None else None
-            self.targets[split] = np.array([index.get(label, -1) for label in frame["label"]])
+            self.targets[split] = self.encode_labels(frame["label"], index)
         train = self.config.train
         boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"]))
                       if train.bucket else None)
@@ -83,6 +99,20 @@ class ClassifyTrainer(Trainer):
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
+    def default_monitor(self):
+        # A multi-label head's (per-label) accuracy stays flat while it predicts no label at all,
+        # which would halve the learning rate epoch after epoch; its loss moves from the start.
+        return "val_loss" if self.multilabel else "val_accuracy"
+
+    def encode_labels(self, labels, index) -> np.ndarray:
+        """Class ids (-1: a label never seen in train), or multi-hot rows for multi-label heads."""
+        if not self.multilabel:
+            return np.array([index.get(label, -1) for label in labels])
+        hot = np.zeros((len(labels), len(index)), "float32")
+        for row, values in enumerate(labels):
+            hot[row, [index[v] for v in (values if isinstance(values, tuple) else (values,)) if v in index]] = 1
+        return hot
+
     def build_model(self):
         cfg = self.config.model
         sizes = self.vectorizer.vocabulary_sizes()
@@ -90,13 +120,15 @@ class ClassifyTrainer(Trainer):
         if cfg.get("embeddings"):
             matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
             self.log(f"embeddings: {found} of {len(self.vectorizer.vocabularies[1])} tokens found in {cfg.embeddings}")
-        head = cfg.head
-        if head == "auto":
-            head = "multiclass"
+        wide = cfg.wide
+        if self.multilabel and wide not in (None, False, "none", "learned"):
+            self.log(f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
+                     "this multi-label run trains the network alone (model.wide=none)")
+            wide = "none"
         model = TextClassifier(
-            sizes, len(self.class_names), head=head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
+            sizes, len(self.class_names), head=self.head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
             bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
-            dropout=cfg.dropout, wide=cfg.wide, token_dropout=cfg.token_dropout,
+            dropout=cfg.dropout, wide=wide, token_dropout=cfg.token_dropout,
             embedding_matrix=matrix, preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
@@ -147,7 +179,8 @@ class ClassifyTrainer(Trainer):
     def baseline(self):
         if not self.config.get("baseline", True):
             return None
-        result = bag_of_words_baseline(self.dataset, self.config.data.split, int(self.config.seed))
+        result = bag_of_words_baseline(self.dataset, self.config.data.split, int(self.config.seed),
+                                       multilabel=self.multilabel)
         self.log(f"baseline {result['model']}: test accuracy {result['test']['accuracy']:.4f}")
         return result
 
@@ -158,13 +191,29 @@ class ClassifyTrainer(Trainer):
             data.make_dataset(self.features[split], batch_size=256), verbose=0))
         return probabilities
 
+    def decide(self, probabilities) -> np.ndarray:
+        """Predicted class ids, or multi-hot rows (probability > 0.5) for multi-label heads."""
+        return (probabilities > 0.5).astype("float32") if self.multilabel else probabilities.argmax(axis=-1)
+
     def split_metrics(self, split, probabilities) -> dict | None:
-        """Accuracy, macro F1 and loss (nats) of ``probabilities`` on ``split``; None if it is empty."""
+        """Accuracy, macro F1 and loss (nats) of ``probabilities`` on ``split``; None if it is empty.
+
+        Multi-label: accuracy is exact-set accuracy (every label of a text right), the loss is the
+        binary cross-entropy per label, and micro F1 (over all label decisions) is added.
+        """
         from sklearn.metrics import accuracy_score, f1_score, log_loss
 
         if probabilities is None:
             return None
-        y_true, y_pred = self.targets[split], probabilities.argmax(axis=-1)
+        y_true, y_pred = self.targets[split], self.decide(probabilities)
+        if self.multilabel:
+            p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+            return {
+                "accuracy": float(accuracy_score(y_true, y_pred)),
+                "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+                "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+                "loss": float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))),
+            }
         return {
             "accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
@@ -178,11 +227,13 @@ class ClassifyTrainer(Trainer):
         metrics = {"validation": self.validation_metrics, "test": self.split_metrics("test", probabilities)}
         metrics = {split: values for split, values in metrics.items() if values is not None}
         if probabilities is not None:
-            y_true, y_pred = self.targets["test"], probabilities.argmax(axis=-1)
+            y_true, y_pred = self.targets["test"], self.decide(probabilities)
             report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
                                            target_names=self.class_names, digits=4, zero_division=0)
             self.run.write_text("classification_report.txt", report)
-            self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(y_true, y_pred, self.class_names))
+            if not self.multilabel:  # a confusion matrix needs one label per text
+                self.run.save_figure("confusion_matrix.png",
+                                     plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
     def export(self):

@@ -48,7 +48,16 @@ class Trainer:
     def baseline(self) -> dict | None:
         return None
 
+    def default_monitor(self) -> str:
+        """What ``train.monitor=auto`` watches for this task."""
+        return "val_loss"
+
     # -- shared machinery ------------------------------------------------------------------
+    def monitor(self) -> str:
+        """The log early stopping and reduce_lr watch: ``train.monitor``, or the task's choice."""
+        monitor = str(self.config.train.get("monitor", "auto"))
+        return self.default_monitor() if monitor == "auto" else monitor
+
     def optimizer(self):
         train = self.config.train
         name = str(train.optimizer).lower()
@@ -74,7 +83,7 @@ class Trainer:
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
             EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.get("keep_checkpoints", 1))),
         ]
-        monitor = str(train.get("monitor", "val_loss"))
+        monitor = self.monitor()
         if train.get("early_stopping"):
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True,
