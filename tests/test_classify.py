@@ -142,6 +142,8 @@ def test_cli_data_errors_leave_nothing_behind(tmp_path, capsys, monkeypatch):
     assert cli.train_main(["task=classify", "data.name=null", f"data.train={one}", "data.text=review"]) == 2
     assert "missing column(s) ['review']" in capsys.readouterr().err
     assert not (tmp_path / "saved_models").exists()
+    # No run folder either: resume=true must not take a run that never trained for a killed one.
+    assert not any((tmp_path / "runs" / "classify").iterdir())
 
 
 def test_malformed_recipe(tmp_path, monkeypatch, capsys):

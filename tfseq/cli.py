@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -180,7 +181,15 @@ def run_one(task, config, log=print) -> dict:
         log(f"resume: {'continuing ' + str(run_path) if run_path else 'no unfinished run found, starting anew'}")
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
-    metrics = trainer_class(task)(config, run, log=log).execute()
+    try:
+        metrics = trainer_class(task)(config, run, log=log).execute()
+    except Exception:
+        # Failed before training began (bad data, bad recipe): a folder holding only its config
+        # is no run, and must not become the "newest unfinished run" that resume=true continues.
+        if run_path is None and {p.name for p in run.path.iterdir()} <= {"config.yaml"}:
+            shutil.rmtree(run.path, ignore_errors=True)
+            log(f"run folder removed: {run} (the run failed before training began)")
+        raise
     log(f"run folder: {run}")
     return metrics
 
