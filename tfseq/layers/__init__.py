@@ -1,6 +1,7 @@
 """Recurrent cells and sequence layers with Keras/cuDNN-compatible weights."""
 
 from tfseq.layers.convert import from_torch, to_torch
+from tfseq.layers.crf import CRF
 from tfseq.layers.gru import GRU, GRUCell
 from tfseq.layers.lstm import LSTM, LSTMCell
 from tfseq.layers.pooling import SequencePooling
@@ -10,6 +11,6 @@ from tfseq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 __all__ = [
-    "CELLS", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
+    "CELLS", "CRF", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
     "SimpleRNNCell", "from_torch", "fused_ok", "to_torch",
 ]
