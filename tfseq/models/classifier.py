@@ -6,8 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfseq.data.vectorize import aligned_keys
-from tfseq.layers import CELLS, SequencePooling
+from tfseq.layers import SequencePooling
+from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
 
 HEADS = ("binary", "multiclass", "multilabel")
@@ -39,7 +39,7 @@ def read_word_vectors(path, vocabulary, dim):
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class TextClassifier(keras.Model):
+class TextClassifier(CarriesPreprocessor, keras.Model):
     """Embedding -> (stacked, optionally bidirectional) tfseq cells -> pooling -> dense head.
 
     Inputs are a dict of id tensors from :class:`~tfseq.data.TextVectorizer` (``tokens`` and
@@ -78,8 +78,6 @@ class TextClassifier(keras.Model):
                  layers=1, bidirectional=True, pooling="max", embedding_dim=128, dropout=0.3,
                  wide=False, token_dropout=0.0, embedding_matrix=None, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
-        if cell not in CELLS:
-            raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
         if head not in HEADS:
             raise ValueError(f"Unknown head={head!r}: expected one of {HEADS}.")
         if head == "binary" and num_classes != 2:
@@ -102,21 +100,10 @@ class TextClassifier(keras.Model):
         self.token_dropout = float(token_dropout)
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
 
-        self.embeddings = {}
-        for key in aligned_keys(self.vocabulary_sizes):
-            size = self.vocabulary_sizes[key]
-            init = "uniform"
-            if key == "tokens" and embedding_matrix is not None:
-                init = keras.initializers.Constant(np.asarray(embedding_matrix))
-            self.embeddings[key] = keras.layers.Embedding(
-                size, self.embedding_dim, mask_zero=True, embeddings_initializer=init, name=f"embed_{key}"
-            )
+        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
         self.embedding_dropout = keras.layers.SpatialDropout1D(self.dropout_rate)
-        self.recurrent = []
-        for index in range(self.num_layers):
-            last = index == self.num_layers - 1
-            layer = CELLS[cell](self.units, return_sequences=not (last and pooling == "last"))
-            self.recurrent.append(keras.layers.Bidirectional(layer) if self.bidirectional else layer)
+        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional,
+                                         sequences_out=pooling != "last")
         self.pool = None if pooling == "last" else SequencePooling(pooling)
         self.head_dropout = keras.layers.Dropout(self.dropout_rate)
         outputs = 1 if head == "binary" else self.num_classes
@@ -158,13 +145,8 @@ class TextClassifier(keras.Model):
         """The recurrent network's logits (with the learned wide term, without fitted experts)."""
         if training and self.token_dropout:
             inputs = {key: self._drop_tokens(ids) for key, ids in inputs.items()}
-        tokens = inputs["tokens"]
-        mask = ops.not_equal(tokens, 0)
-        x = self.embeddings["tokens"](tokens)
-        for key, layer in self.embeddings.items():
-            if key != "tokens":
-                x = x + layer(inputs[key])
-        x = self.embedding_dropout(x, training=training)
+        mask = ops.not_equal(inputs["tokens"], 0)
+        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
         for layer in self.recurrent:
             x = layer(x, mask=mask, training=training)
         if self.pool is not None:
@@ -177,9 +159,7 @@ class TextClassifier(keras.Model):
         return logits
 
     def _drop_tokens(self, ids):
-        """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""
-        drop = keras.random.uniform(ops.shape(ids), seed=self.seed_generator) < self.token_dropout
-        return ops.where(ops.logical_and(drop, ops.not_equal(ids, 0)), ops.ones_like(ids), ids)
+        return drop_tokens(ids, self.token_dropout, self.seed_generator)
 
     # -- the loss/metrics that fit the head -------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
@@ -265,14 +245,6 @@ class TextClassifier(keras.Model):
             "head": self.head, "cell": self.cell, "units": self.units, "layers": self.num_layers,
             "bidirectional": self.bidirectional, "pooling": self.pooling,
             "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "wide": self.wide,
-            "token_dropout": self.token_dropout,
-            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None,
+            "token_dropout": self.token_dropout, **self.preprocessor_config(),
         }
         return {**super().get_config(), **config}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("preprocessor"):
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)

@@ -1,0 +1,59 @@
+"""SequenceTagger: a label per step, trained with model.fit on tf.data or arrays, with or without a CRF."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfseq import data
+from tfseq.models import SequenceTagger
+
+WORDS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "runs": "VERB", "sees": "VERB",
+         "big": "ADJ", "small": "ADJ"}
+TAGS = sorted(set(WORDS.values()))
+
+
+def sentences(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        words = [str(rng.choice(["the", "a"])), *([str(rng.choice(["big", "small"]))] * int(rng.integers(0, 2))),
+                 str(rng.choice(["cat", "dog"])), str(rng.choice(["runs", "sees"]))]
+        out.append((" ".join(words), [TAGS.index(WORDS[w]) + 1 for w in words]))  # tag ids 1..K
+    return out
+
+
+@pytest.mark.parametrize("crf", [True, False])
+def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
+    pairs = sentences()
+    vec = data.TextVectorizer(split="word")
+    vec.adapt([t for t, _ in pairs])
+    ids = {k: v.numpy() for k, v in vec(np.array([t for t, _ in pairs], dtype=object)).items()}
+    tags = [np.array(t) for _, t in pairs]  # ragged: one id per word
+    train = data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0)
+    keras.utils.set_random_seed(0)
+    model = SequenceTagger(vec.vocabulary_sizes(), len(TAGS), units=16, embedding_dim=16, dropout=0.0,
+                           crf=crf, preprocessor=vec)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    history = model.fit(train, epochs=6, verbose=0, shuffle=False)  # the pipeline shuffles
+    assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]  # nats per tagged step
+
+    texts = ["the big dog sees", "a cat runs"]
+    predicted = model.tag(texts)
+    assert predicted.shape == (2, 4)
+    assert [TAGS[i - 1] for i in predicted[0]] == ["DET", "ADJ", "NOUN", "VERB"]
+    assert [TAGS[i - 1] for i in predicted[1][:3]] == ["DET", "NOUN", "VERB"] and predicted[1][3] == 0  # padding
+
+    path = tmp_path / "tagger.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, SequenceTagger) and (loaded.crf is not None) == crf
+    np.testing.assert_array_equal(loaded.tag(texts), predicted)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="must include 'tokens'"):
+        SequenceTagger({"words": 10}, 3)
+    with pytest.raises(ValueError, match="num_tags must be >= 1"):
+        SequenceTagger({"tokens": 10}, 0)
+    with pytest.raises(ValueError, match="Unknown cell='cnn'"):
+        SequenceTagger({"tokens": 10}, 3, cell="cnn")

@@ -1,0 +1,113 @@
+"""Synchronous many-to-many: a recurrent sequence tagger (a label per step), with a CRF on top.
+
+Tag ids follow the data layer's id sequences: ``1..num_tags`` are tags and ``0`` is padding,
+so per-step targets from :func:`tfseq.data.make_dataset` train it as they come.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq.layers import CRF
+from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class SequenceTagger(CarriesPreprocessor, keras.Model):
+    """Embedding -> (stacked, bidirectional) tfseq cells -> a score per tag and step -> CRF.
+
+    ``call`` returns the per-step tag scores (emissions, ``(batch, time, num_tags)``), on which
+    the loss is taken: the CRF's negative log-likelihood (``crf=True``; Lample et al. 2016) or
+    per-step softmax cross-entropy (``crf=False``), in nats per tagged step. :meth:`tag`
+    returns the best tag ids (Viterbi with the CRF, per-step argmax without), 0 at padding.
+
+    Args:
+        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}`` (aligned keys are summed).
+        num_tags: number of tags (ids ``1..num_tags``; 0 is padding).
+        cell, units, layers, bidirectional, embedding_dim, dropout, token_dropout,
+        embedding_matrix: as in :class:`~tfseq.models.TextClassifier`.
+        crf: a linear-chain CRF over the emissions (:class:`~tfseq.layers.CRF`).
+        preprocessor: a ``TextVectorizer``; then :meth:`tag` also takes raw strings.
+
+    Example:
+        >>> model = SequenceTagger({"tokens": 5000}, num_tags=9)
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(ids, tag_ids)      # (batch, time) each, 0 = padding
+        >>> model.tag(ids)               # (batch, time) best tag ids
+    """
+
+    def __init__(self, vocabulary_sizes, num_tags, cell="gru", units=128, layers=1, bidirectional=True,
+                 embedding_dim=128, dropout=0.3, crf=True, token_dropout=0.0, embedding_matrix=None,
+                 preprocessor=None, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
+        if "tokens" not in self.vocabulary_sizes:
+            raise ValueError("vocabulary_sizes must include 'tokens'.")
+        if int(num_tags) < 1:
+            raise ValueError(f"num_tags must be >= 1, got {num_tags}.")
+        self.num_tags, self.cell, self.units = int(num_tags), cell, int(units)
+        self.num_layers, self.bidirectional = int(layers), bool(bidirectional)
+        self.embedding_dim, self.dropout_rate, self.use_crf = int(embedding_dim), float(dropout), bool(crf)
+        self.token_dropout = float(token_dropout)
+        self.preprocessor = preprocessor
+        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
+        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
+        self.embedding_dropout = keras.layers.SpatialDropout1D(self.dropout_rate)
+        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional)
+        self.output_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
+        self.crf = CRF(self.num_tags, name="crf") if self.use_crf else None
+        if self.crf is not None:
+            self.crf.build()  # call() stops at the emissions: the loss and decode() use the CRF
+
+    def call(self, inputs, training=False):
+        inputs = inputs if isinstance(inputs, dict) else {"tokens": inputs}
+        if training and self.token_dropout:
+            inputs = {key: drop_tokens(ids, self.token_dropout, self.seed_generator) for key, ids in inputs.items()}
+        mask = ops.not_equal(inputs["tokens"], 0)
+        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
+        for layer in self.recurrent:
+            x = layer(x, mask=mask, training=training)
+        return self.emission(self.output_dropout(x, training=training))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Nats per tagged step: the CRF's negative log-likelihood, or softmax cross-entropy."""
+        tags = ops.cast(y, "int32")
+        mask = ops.not_equal(tags, 0)
+        steps = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
+        index = ops.maximum(tags - 1, 0)  # tag ids 1..K -> 0..K-1; padding is masked anyway
+        if self.crf is not None:
+            loss = -ops.sum(self.crf.log_likelihood(y_pred, index, mask)) / steps
+        else:
+            per_step = keras.losses.sparse_categorical_crossentropy(index, y_pred, from_logits=True)
+            loss = ops.sum(per_step * ops.cast(mask, per_step.dtype)) / steps
+        return loss + (ops.sum(self.losses) if self.losses else 0.0)
+
+    def decode(self, emissions, mask):
+        """Best tag ids ``1..num_tags`` per step from emissions, 0 where ``mask`` is False."""
+        mask = ops.cast(mask, "bool")
+        best = self.crf(emissions, mask=mask) if self.crf is not None else ops.argmax(emissions, axis=-1)
+        return ops.where(mask, ops.cast(best, "int32") + 1, ops.zeros_like(best, "int32"))
+
+    def tag(self, x, batch_size=256):
+        """Tag ids for a dict of id arrays, an id array, or (with a preprocessor) raw strings."""
+        if self.preprocessor is not None and isinstance(x, (list, tuple, np.ndarray)) and len(x) \
+                and isinstance(np.asarray(x, dtype=object).ravel()[0], str):
+            x = {k: ops.convert_to_numpy(v) for k, v in self.preprocessor(np.asarray(x, dtype=object).astype(str)).items()}
+        x = x if isinstance(x, dict) else {"tokens": np.asarray(x)}
+        rows = len(x["tokens"])
+        out = []
+        for start in range(0, rows, batch_size):
+            batch = {k: v[start:start + batch_size] for k, v in x.items()}
+            emissions = self(batch, training=False)
+            out.append(ops.convert_to_numpy(self.decode(emissions, ops.not_equal(batch["tokens"], 0))))
+        return np.concatenate(out) if out else np.zeros((0, 0), "int32")
+
+    def get_config(self):
+        return {**super().get_config(),
+                "vocabulary_sizes": self.vocabulary_sizes, "num_tags": self.num_tags, "cell": self.cell,
+                "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
+                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "crf": self.use_crf,
+                "token_dropout": self.token_dropout, **self.preprocessor_config()}
