@@ -25,6 +25,8 @@ examples:
   tfseq-train task=classify data.name=null data.train=train.csv data.text=review data.label=stars
   tfseq-train task=classify model.cell=rnn,lstm,gru train.epochs=2
   tfseq-train task=classify resume=true
+  tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
+  tfseq-train task=tag data.name=null data.train=train.txt data.test=test.txt   # CoNLL chunking
 """
 
 
@@ -158,14 +160,14 @@ def resolve(task, overrides):
 
 
 def summary_table(rows) -> str:
-    header = ["run", "val acc", "test acc", "test macro F1", "baseline acc", "params", "train s"]
+    header = ["run", "val acc", "test acc", "test F1", "baseline acc", "params", "train s"]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for label, metrics in rows:
         test, val = metrics.get("test", {}), metrics.get("validation", {})
         base = metrics.get("baseline", {}).get("test", {})
         lines.append(" | ".join([
             label, f"{val.get('accuracy', float('nan')):.4f}", f"{test.get('accuracy', float('nan')):.4f}",
-            f"{test.get('macro_f1', float('nan')):.4f}", f"{base.get('accuracy', float('nan')):.4f}",
+            f"{test.get('macro_f1', test.get('f1', float('nan'))):.4f}", f"{base.get('accuracy', float('nan')):.4f}",
             f"{metrics.get('parameters', 0):,}", f"{metrics.get('train_seconds', 0):.0f}",
         ]))
     return "\n".join(lines)
@@ -243,7 +245,7 @@ def predict_main(argv=None) -> int:
                     "saved_models/classify, whose newest version is used) on raw text.",
     )
     parser.add_argument("export", help="SavedModel folder or saved_models/<task>")
-    parser.add_argument("text", nargs="*", help="texts to classify")
+    parser.add_argument("text", nargs="*", help="texts to classify or tag")
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
     parser.add_argument("--output", help="write predictions to this CSV instead of printing")
@@ -271,19 +273,23 @@ def predict_main(argv=None) -> int:
 
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     outputs = serve(text=tf.constant(texts))
-    labels = [v.decode("utf-8") for v in outputs["label"].numpy()]
-    confidence = outputs["probabilities"].numpy().max(axis=-1)
+    if "tagged" in outputs:  # a tagger: each text's tokens with their tags
+        columns = {"text": texts, "tagged": [v.decode("utf-8") for v in outputs["tagged"].numpy()]}
+        lines = columns["tagged"]
+    else:  # a classifier: each text's label and its probability
+        labels = [v.decode("utf-8") for v in outputs["label"].numpy()]
+        confidence = outputs["probabilities"].numpy().max(axis=-1)
+        columns = {"text": texts, "label": labels, "confidence": confidence}
+        lines = [f"{label}\t{p:.3f}\t{text}" for text, label, p in zip(texts, labels, confidence)]
     if args.output:
         import pandas as pd
 
         from tfseq.train.run_folder import atomic_write
 
-        frame = pd.DataFrame({"text": texts, "label": labels, "confidence": confidence})
-        atomic_write(args.output, frame.to_csv(index=False))
+        atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False))
         print(f"wrote {len(texts)} predictions to {args.output}")
     else:
-        for text, label, p in zip(texts, labels, confidence):
-            print(f"{label}\t{p:.3f}\t{text}")
+        print("\n".join(lines))
     return 0
 
 

@@ -100,3 +100,49 @@ def export_text_classifier(model, class_names, export_root, metadata=None) -> Pa
         tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
 
     return write_atomically(Path(export_root) / "classify", write, metadata)
+
+
+def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.SequenceTagger` whose serving signature is
+    ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``.
+
+    ``tokens`` are each text's tokens as the model split them (original case), ``tags`` their
+    tags (``""`` past a text's end), ``tagged`` the readable ``token/TAG token/TAG ...``. Empty
+    text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
+    """
+    import tensorflow as tf
+
+    if model.preprocessor is None:
+        raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
+    preprocessor = model.preprocessor
+    names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+            self.preprocessor = preprocessor
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            ids = self.preprocessor(text)
+            # At least one (padding) step, so a batch of empty texts is no zero-length sequence.
+            ids = {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}
+            mask = tf.not_equal(ids["tokens"], 0)
+            best = self.model.decode(self.model(ids, training=False), mask)
+            tokens = self.preprocessor.tokens(text, lowercase=False)
+            tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
+            tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
+
+            def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
+                out = strings.to_tensor("")
+                return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
+
+            return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
+
+    module = Serving()
+
+    def write(folder):
+        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+
+    return write_atomically(Path(export_root) / "tag", write, metadata)

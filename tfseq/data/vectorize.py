@@ -181,21 +181,27 @@ class TextVectorizer(keras.layers.Layer):
             self._lookups = lookups
         return self._lookups
 
-    def call(self, texts):
+    def tokens(self, texts, lowercase=None):
+        """The (truncated) tokens of each text as a ragged string tensor, as ``call`` reads them;
+        ``lowercase=False`` keeps the original case (what a tagger's export shows back)."""
         import tensorflow as tf
 
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         if texts.shape.rank == 0:
             texts = texts[None]
-        if self.lowercase:
+        if self.lowercase if lowercase is None else lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
         if self.split == "word":
             tokens = tf.strings.split(texts)
         else:
             chars = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
             tokens = tf.ragged.boolean_mask(chars, tf.logical_not(tf.strings.regex_full_match(chars, r"\s")))
-        if self.max_length:
-            tokens = tokens[:, : self.max_length]
+        return tokens[:, : self.max_length] if self.max_length else tokens
+
+    def call(self, texts):
+        import tensorflow as tf
+
+        tokens = self.tokens(texts)
         separator = "" if self.split == "character" else " "
         outputs = {}
         tables = self._tables()

@@ -6,7 +6,10 @@ and ``tfseq-train --help`` or a bad command line should not wait for it.
 
 from importlib import import_module
 
-TRAINERS = {"classify": "tfseq.train.classify:ClassifyTrainer"}  # task -> "module:class"
+TRAINERS = {  # task -> "module:class"
+    "classify": "tfseq.train.classify:ClassifyTrainer",
+    "tag": "tfseq.train.tag:TagTrainer",
+}
 
 
 def trainer_class(task: str):
@@ -24,4 +27,4 @@ def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, impo
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 
-__all__ = ["TRAINERS", "ClassifyTrainer", "Trainer", "trainer_class"]
+__all__ = ["TRAINERS", "ClassifyTrainer", "TagTrainer", "Trainer", "trainer_class"]

@@ -1,0 +1,76 @@
+"""Tagging quality on real held-out data, against published figures.
+
+    python benchmarks/tag_quality.py [--datasets conll2000 pos-zh] [--embeddings glove] [-- key=value ...]
+
+Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag.yaml plus the dataset's
+overrides below and yours) and prints the test scores beside the most-frequent-tag baseline
+fitted on the same split in the same run:
+- conll2000: CoNLL-2000 chunking (../shared/data/conll2000, train.txt -> test.txt), chunk F1.
+  Published: the shared task's baseline (each word's most frequent chunk tag) 77.07; Huang, Xu and
+  Yu (2015) BiLSTM-CRF 94.46 (Senna embeddings, spelling and context features).
+- pos-zh: People's Daily part-of-speech tags (built in), token accuracy.
+``--embeddings glove`` initialises the English word embeddings with GloVe 6B 100-d
+(benchmarks/glove.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PUBLISHED = {
+    "conll2000": "F1: baseline 77.07, BiLSTM-CRF 94.46 (Huang et al. 2015)",
+    "pos-zh": "(no published figure for this split)",
+}
+
+
+def overrides(name: str, shared: Path, embeddings: str | None) -> list[str]:
+    if name == "pos-zh":
+        return ["data.name=pos-zh"]
+    folder = shared / "conll2000"
+    return ["data.name=null", f"data.train={folder / 'train.txt'}", f"data.test={folder / 'test.txt'}",
+            *([f"model.embeddings={embeddings}", "model.embedding_dim=100"] if embeddings else [])]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["conll2000"], choices=sorted(PUBLISHED))
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--embeddings", default="none",
+                        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py) or 'none'")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=200")
+    args = parser.parse_args()
+    vectors = None if args.embeddings == "none" else args.embeddings
+    if args.embeddings == "glove":
+        import glove
+
+        vectors = str(glove.fetch())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets:
+            if name == "conll2000" and not (args.shared / "conll2000").exists():
+                print(f"({name} skipped: {args.shared / 'conll2000'} not found)")
+                continue
+            run_dir = Path(tmp) / name
+            command = ["tfseq-train", "task=tag", "export.enabled=false", f"run.dir={run_dir}", "train.verbose=2",
+                       *overrides(name, args.shared, vectors), *args.overrides]
+            print("$", " ".join(command), flush=True)
+            subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
+            rows.append((name, json.loads((run_dir / "metrics.json").read_text())))
+    print("\n| data | tfseq test accuracy | chunk F1 | baseline (same split) accuracy / F1 | train s | published |")
+    print("|---|---|---|---|---|---|")
+    for name, m in rows:
+        test, base = m["test"], m.get("baseline", {}).get("test", {})
+        f1 = f"{test['f1']:.4f}" if "f1" in test else "-"
+        base_f1 = f" / {base['f1']:.4f}" if "f1" in base else ""
+        print(f"| {name} | {test['accuracy']:.4f} | {f1} | {base.get('accuracy', float('nan')):.4f}{base_f1} "
+              f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Tagging end to end on tiny CoNLL data: trainer, scores, baseline, export, tfseq-predict, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tfseq import cli
+from tfseq.train.tag import is_chunking, most_frequent_tag_baseline, tag_scores
+
+FAST = ["model.units=16", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
+
+
+def conll(path, n=200, seed=0):
+    """Chunked sentences: ``the big dog sees in the park`` as B-NP I-NP I-NP B-VP B-PP B-NP I-NP."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        words = [("the", "DT", "B-NP"), (str(rng.choice(["big", "small"])), "JJ", "I-NP"),
+                 (str(rng.choice(["cat", "dog", "Pound"])), "NN", "I-NP"), (str(rng.choice(["runs", "sees"])), "VBZ", "B-VP"),
+                 ("in", "IN", "B-PP"), ("the", "DT", "B-NP"), (str(rng.choice(["park", "house"])), "NN", "I-NP")]
+        lines += [" ".join(w) for w in (words[:4] if i % 3 == 0 else words)] + [""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_chunk_f1_is_conlleval_and_accuracy_counts_tokens():
+    assert is_chunking(["B-NP", "I-NP", "O", "B-VP"]) and not is_chunking(["n", "v", "B"])
+    truth = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "O"]]
+    predicted = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "B-NP"]]  # 3 true chunks found, one spurious
+    scores = tag_scores(truth, predicted, chunking=True)
+    assert scores["accuracy"] == pytest.approx(5 / 6)
+    assert scores["precision"] == pytest.approx(3 / 4) and scores["recall"] == 1.0
+    assert scores["f1"] == pytest.approx(2 * 0.75 / 1.75)
+    assert "f1" not in tag_scores([["n", "v"]], [["n", "n"]], chunking=False)
+
+
+def test_most_frequent_tag_baseline(tmp_path):
+    from tfseq import data
+
+    dataset = data.load(kind="tagging", train=str(conll(tmp_path / "train.txt")))
+    result = most_frequent_tag_baseline(dataset)
+    # "the" is B-NP everywhere; every word has one tag here, so the bar is perfect.
+    assert result["test"]["accuracy"] == 1.0 and result["test"]["f1"] == 1.0
+
+
+@pytest.mark.slow
+def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.chdir(tmp_path)
+    train = conll(tmp_path / "train.txt")
+    args = ["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=8",
+            "train.learning_rate=0.02", "train.early_stopping=0"]
+    assert cli.train_main(args) == 0
+    (run,) = (tmp_path / "runs" / "tag").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy", "f1", "precision", "recall", "loss"}
+    assert metrics["test"]["f1"] >= 0.9 and metrics["baseline"]["model"].startswith("most frequent")
+    assert "NP" in (run / "classification_report.txt").read_text()
+    assert (run / "confusion_matrix.png").exists() and (run / "learning_curves.png").exists()
+
+    serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    out = serve(text=tf.constant(["The small Pound runs in the house", "", "the cat"]))
+    assert out["tagged"].numpy()[0].decode() == "The/B-NP small/I-NP Pound/I-NP runs/B-VP in/B-PP the/B-NP house/I-NP"
+    assert out["tagged"].numpy()[1] == b"" and out["tags"].shape[1] == 7
+    assert out["tokens"].numpy()[2].tolist()[:3] == [b"the", b"cat", b""]
+
+    capsys.readouterr()
+    assert cli.predict_main([str(tmp_path / "saved_models" / "tag"), "the big dog sees"]) == 0
+    assert capsys.readouterr().out.strip() == "the/B-NP big/I-NP dog/I-NP sees/B-VP"
+
+
+def test_tag_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("the DT B-NP\ncat NN\n")
+    assert cli.train_main(["task=tag", "data.name=null", f"data.train={bad}", *FAST]) == 2
+    assert "bad.txt:2: expected 3 columns" in capsys.readouterr().err
+    # Multi-character tokens cannot be one-character tokens: said before any training.
+    assert cli.train_main(["task=tag", "data.name=null", f"data.train={conll(tmp_path / 't.txt')}",
+                           "data.split=character", *FAST]) == 2
+    assert "do not split back into" in capsys.readouterr().err
+    assert not any((tmp_path / "runs" / "tag").iterdir()) and not (tmp_path / "saved_models").exists()

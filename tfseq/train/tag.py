@@ -1,0 +1,180 @@
+"""Synchronous many-to-many: a tag per token (chunks, parts of speech, word segmentation).
+
+:class:`~tfseq.models.SequenceTagger` on a task recipe (``tasks/tag.yaml``). Scored by token
+accuracy and, for chunk tags (``B-NP``, ``I-NP``, ``O``), by CoNLL chunk F1 (seqeval, the
+conlleval definition); the bar is each word's most frequent training tag.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from tfseq import data
+from tfseq.data.vectorize import lengths_of
+from tfseq.models import SequenceTagger, read_word_vectors
+from tfseq.train import plots
+from tfseq.train.trainer import Trainer
+
+CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
+
+
+def is_chunking(tag_names) -> bool:
+    """Chunk tags (``B-NP``, ``I-NP``, ``O``, IOB or IOBES): scored by chunk F1 as well."""
+    return (any(t.startswith("B-") for t in tag_names)
+            and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tag_names))
+
+
+def tag_scores(truth: list[list[str]], predicted: list[list[str]], chunking: bool) -> dict:
+    """Token accuracy; with chunk tags also CoNLL chunk precision, recall and F1 (seqeval)."""
+    flat_true = [t for row in truth for t in row]
+    flat_pred = [t for row in predicted for t in row]
+    scores = {"accuracy": float(np.mean([a == b for a, b in zip(flat_true, flat_pred)])) if flat_true else 0.0}
+    if chunking:
+        from seqeval.metrics import f1_score, precision_score, recall_score
+
+        scores.update(f1=float(f1_score(truth, predicted)), precision=float(precision_score(truth, predicted)),
+                      recall=float(recall_score(truth, predicted)))
+    return scores
+
+
+def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
+    """Each word's most frequent training tag; unknown words get the most frequent tag overall.
+
+    The classic bar for tagging (CoNLL-2000's official chunking baseline: F1 77.07).
+    """
+    norm = (lambda w: w.lower()) if lowercase else (lambda w: w)
+    counts, overall = collections.defaultdict(collections.Counter), collections.Counter()
+    for tokens, tags in zip(dataset.train["tokens"], dataset.train["tags"]):
+        for token, tag in zip(tokens, tags):
+            counts[norm(token)][tag] += 1
+            overall[tag] += 1
+    best = {word: c.most_common(1)[0][0] for word, c in counts.items()}
+    fallback = overall.most_common(1)[0][0]
+    chunking = is_chunking(overall)
+    result = {"model": "most frequent training tag per word"}
+    for split in ("validation", "test"):
+        frame = dataset.splits[split]
+        if len(frame):
+            predicted = [[best.get(norm(t), fallback) for t in tokens] for tokens in frame["tokens"]]
+            result[split] = tag_scores([list(t) for t in frame["tags"]], predicted, chunking)
+    return result
+
+
+class TagTrainer(Trainer):
+    task = "tag"
+
+    def prepare(self):
+        cfg = self.config.data
+        self.dataset = data.load(cfg.name or None, kind="tagging", train=cfg.train, validation=cfg.validation,
+                                 test=cfg.test, tag_column=cfg.tag_column)
+        if self.dataset.kind != "tagging":
+            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not tagging")
+        self.tag_names = self.dataset.labels
+        self.chunking = is_chunking(self.tag_names)
+        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"
+                 f"{' (chunks: scored by CoNLL F1)' if self.chunking else ''}")
+        self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams),
+                                              max_length=cfg.max_length)
+        self.texts = {split: [self.joined(tokens, split, row) for row, tokens in enumerate(frame["tokens"])]
+                      for split, frame in self.dataset.splits.items()}
+        self.vectorizer.adapt(self.texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        index = {tag: i + 1 for i, tag in enumerate(self.tag_names)}  # 0 is padding
+        self.features, self.targets = {}, {}
+        for split, frame in self.dataset.splits.items():
+            if not len(frame):
+                self.features[split] = None
+                continue
+            ids = self.vectorizer(np.asarray(self.texts[split], dtype=object).astype(str))
+            self.features[split] = {k: v.numpy() for k, v in ids.items()}
+            # Tags never seen in training get id 0 (no loss); they still count as errors when scored.
+            self.targets[split] = [np.array([index.get(t, 0) for t in tags[: cfg.max_length]], "int32")
+                                   for tags in frame["tags"]]
+        cut = sum(len(t) > cfg.max_length for t in self.dataset.test["tokens"])
+        if cut:
+            self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
+        train = self.config.train
+        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"])) if train.bucket else None)
+        self.pipelines = {
+            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
+                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
+            for split in self.features if self.features[split] is not None
+        }
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def joined(self, tokens, split, row) -> str:
+        """A sentence's tokens as the text the vectorizer splits back into exactly those tokens."""
+        text = (" " if self.vectorizer.split == "word" else "").join(tokens)
+        if len(self.vectorizer.tokenize_python(text)) != min(len(tokens), self.vectorizer.max_length or len(tokens)):
+            raise data.DataError(
+                f"{self.dataset.name} ({split}, sentence {row + 1}): tokens {list(tokens)[:8]}... do not split back "
+                f"into {len(tokens)} tokens with data.split={self.vectorizer.split} (a token holds whitespace?)")
+        return text
+
+    def build_model(self):
+        cfg = self.config.model
+        matrix = None
+        if cfg.get("embeddings"):
+            matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
+            self.log(f"embeddings: {found} of {len(self.vectorizer.vocabularies[1])} tokens found in {cfg.embeddings}")
+        model = SequenceTagger(
+            self.vectorizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
+            layers=cfg.layers, bidirectional=cfg.bidirectional, embedding_dim=cfg.embedding_dim,
+            dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=matrix,
+            preprocessor=self.vectorizer)
+        model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
+        return model
+
+    def predict_tags(self, split) -> list[list[str]]:
+        ids = self.model.tag(self.features[split])
+        names = ["", *self.tag_names]
+        return [[names[i] for i in row[: len(target)]] for row, target in zip(ids, self.targets[split])]
+
+    def evaluate(self):
+        from sklearn.metrics import classification_report
+
+        metrics = {}
+        for split in ("validation", "test"):
+            if self.features.get(split) is None:
+                continue
+            truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.splits[split]["tags"],
+                                                                        self.targets[split])]
+            predicted = self.predict_tags(split)
+            metrics[split] = tag_scores(truth, predicted, self.chunking)
+            metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
+        if "test" in metrics:  # truth and predicted are the test split's
+            if self.chunking:
+                from seqeval.metrics import classification_report as chunk_report
+
+                report = chunk_report(truth, predicted, digits=4)
+            else:
+                flat_true = [t for row in truth for t in row]
+                report = classification_report(flat_true, [t for row in predicted for t in row], digits=4,
+                                               zero_division=0)
+            self.run.write_text("classification_report.txt", report)
+            if len(self.tag_names) <= 60:
+                flat_true = [self.tag_names.index(t) if t in self.tag_names else -1 for row in truth for t in row]
+                flat_pred = [self.tag_names.index(t) for row in predicted for t in row]
+                keep = [i for i, t in enumerate(flat_true) if t >= 0]
+                self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(
+                    np.array(flat_true)[keep], np.array(flat_pred)[keep], self.tag_names))
+        return metrics
+
+    def baseline(self):
+        if not self.config.get("baseline", True):
+            return None
+        result = most_frequent_tag_baseline(self.dataset, lowercase=bool(self.config.data.lowercase))
+        headline = "f1" if self.chunking else "accuracy"
+        self.log(f"baseline {result['model']}: test {headline} {result['test'][headline]:.4f}")
+        return result
+
+    def export(self):
+        if not self.config.export.get("enabled", True):
+            return None
+        from tfseq.export import export_sequence_tagger
+
+        return export_sequence_tagger(self.model, self.tag_names, self.config.export.dir, metadata={
+            "task": "tag", "tags": self.tag_names, "run": str(self.run), "data": self.dataset.name,
+            "max_length": self.config.data.max_length,
+        })
