@@ -6,12 +6,17 @@ so per-step targets from :func:`tfseq.data.make_dataset` train it as they come.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
 
 from tfseq.layers import CRF
 from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
+
+
+_TAG_STEPS = weakref.WeakKeyDictionary()  # model -> its compiled tag step
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -97,13 +102,32 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
                 and isinstance(np.asarray(x, dtype=object).ravel()[0], str):
             x = {k: ops.convert_to_numpy(v) for k, v in self.preprocessor(np.asarray(x, dtype=object).astype(str)).items()}
         x = x if isinstance(x, dict) else {"tokens": np.asarray(x)}
-        rows = len(x["tokens"])
-        out = []
-        for start in range(0, rows, batch_size):
-            batch = {k: v[start:start + batch_size] for k, v in x.items()}
-            emissions = self(batch, training=False)
-            out.append(ops.convert_to_numpy(self.decode(emissions, ops.not_equal(batch["tokens"], 0))))
-        return np.concatenate(out) if out else np.zeros((0, 0), "int32")
+        tokens = np.asarray(x["tokens"])
+        step = self._tag_function()
+        out = np.zeros(tokens.shape, "int32")
+        # Sentences of similar length share a batch, padded only to their own longest.
+        lengths = (tokens != 0).sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = max(int(lengths[rows].max()), 1)
+            batch = {k: np.asarray(v)[rows, :width] for k, v in x.items()}
+            out[rows, :width] = ops.convert_to_numpy(step(batch))
+        return out
+
+    def _tag_function(self):
+        """``ids -> tag ids`` for one batch; traced once under TensorFlow (as Keras' own predict
+        is), where the CRF's scans run op by op and ~30x slower when eager."""
+        if self not in _TAG_STEPS:  # kept off the model: a traced function is no state to save
+            def step(batch):
+                return self.decode(self(batch, training=False), ops.not_equal(batch["tokens"], 0))
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                step = tf.function(step, reduce_retracing=True)
+            _TAG_STEPS[self] = step
+        return _TAG_STEPS[self]
 
     def get_config(self):
         return {**super().get_config(),
