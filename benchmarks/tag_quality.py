@@ -6,8 +6,9 @@ Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag.yaml plus the 
 overrides below and yours) and prints the test scores beside the most-frequent-tag baseline
 fitted on the same split in the same run:
 - conll2000: CoNLL-2000 chunking (../shared/data/conll2000, train.txt -> test.txt), chunk F1.
-  Published: the shared task's baseline (each word's most frequent chunk tag) 77.07; Huang, Xu and
-  Yu (2015) BiLSTM-CRF 94.46 (Senna embeddings, spelling and context features).
+  Published: the shared task's baseline (each part-of-speech tag's most frequent chunk tag) 77.07;
+  Huang, Xu and Yu (2015) BiLSTM-CRF 94.46 (Senna embeddings, spelling and context features).
+  tfseq reads the words only (column 1), not the part-of-speech column.
 - pos-zh: People's Daily part-of-speech tags (built in), token accuracy.
 ``--embeddings glove`` initialises the English word embeddings with GloVe 6B 100-d
 (benchmarks/glove.py).
@@ -24,7 +25,7 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PUBLISHED = {
-    "conll2000": "F1: baseline 77.07, BiLSTM-CRF 94.46 (Huang et al. 2015)",
+    "conll2000": "F1: POS-tag baseline 77.07, BiLSTM-CRF 94.46 (Huang et al. 2015)",
     "pos-zh": "(no published figure for this split)",
 }
 
