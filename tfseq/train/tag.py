@@ -148,7 +148,7 @@ class TagTrainer(Trainer):
             if self.chunking:
                 from seqeval.metrics import classification_report as chunk_report
 
-                report = chunk_report(truth, predicted, digits=4)
+                report = chunk_report(truth, predicted, digits=4, zero_division=0)
             else:
                 flat_true = [t for row in truth for t in row]
                 report = classification_report(flat_true, [t for row in predicted for t in row], digits=4,
