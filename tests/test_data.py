@@ -126,17 +126,25 @@ def test_image_captions_from_csv(tmp_path):
         data.read_image_captions(tmp_path / "img", write(tmp_path / "c2.csv", "image,caption\nb.png,x\n"))
 
 
-def test_tfds_uses_real_load_with_mock_data():
+def test_tfds_uses_real_load_with_mock_data(monkeypatch):
     import tensorflow_datasets as tfds
 
+    from tfseq.data import tfds_source
+
+    monkeypatch.setattr(tfds_source, "_reachable", lambda: True)  # mock_data stands in for the network too
     with tfds.testing.mock_data(num_examples=12):
         ds = data.load("tfds:imdb_reviews")
     assert ds.kind == "classification" and len(ds.train) > 0
     assert set(ds.labels) <= {"neg", "pos"}
 
 
-def test_tfds_offline_gives_one_clear_message(tmp_path):
-    with pytest.raises(DataError, match=r"tfds:imdb_reviews is not on this machine.*local files"):
+def test_tfds_offline_gives_one_clear_message(tmp_path, monkeypatch):
+    from tfseq.data import tfds_source
+
+    assert not tfds_source._reachable(("127.0.0.1", 9), timeout=1.0)  # the probe: nothing listens there
+    # Offline, the message comes at once (tfds.load alone retried downloads for minutes).
+    monkeypatch.setattr(tfds_source, "_reachable", lambda: False)
+    with pytest.raises(DataError, match=r"tfds:imdb_reviews is not on this machine.*unreachable.*local files"):
         data.load("tfds:imdb_reviews", data_dir=str(tmp_path))
 
 

@@ -24,6 +24,20 @@ COLUMNS = {
 }
 
 
+PROBE = ("storage.googleapis.com", 443)  # where TFDS looks first for prepared datasets
+
+
+def _reachable(address=PROBE, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to ``address`` opens within ``timeout`` seconds."""
+    import socket
+
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _decode(value):
     if isinstance(value, bytes):
         return value.decode("utf-8")
@@ -51,6 +65,9 @@ def load_tfds(name: str, data_dir=None, features=None) -> Dataset:
         )
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared() and not _reachable():
+            # tfds.load would try the downloads for minutes (retries, timeouts) before failing.
+            raise ConnectionError(f"not prepared in {builder.data_dir} and {PROBE[0]} is unreachable")
         available = list(builder.info.splits.keys()) if builder.info.splits else []
         wanted = {"train": "train", "validation": "validation", "test": "test"}
         if "validation" not in available and available:
