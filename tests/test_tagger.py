@@ -57,3 +57,15 @@ def test_bad_arguments():
         SequenceTagger({"tokens": 10}, 0)
     with pytest.raises(ValueError, match="Unknown cell='cnn'"):
         SequenceTagger({"tokens": 10}, 3, cell="cnn")
+
+
+def test_targets_padded_narrower_than_the_inputs_still_train():
+    # A batch whose longest target row ends in 0s (say, a tag never seen in training) is
+    # trimmed narrower than its tokens by the pipeline: the loss aligns the two.
+    ids = np.array([[2, 3, 4, 0], [2, 5, 0, 0]])
+    tags = np.array([[1, 2, 0], [1, 2, 0]])  # width 3 against 4 token steps
+    model = SequenceTagger({"tokens": 6}, 2, units=4, embedding_dim=4)
+    model.compile(optimizer="adam")
+    assert np.isfinite(model.fit(ids, tags, epochs=1, verbose=0).history["loss"][0])
+    wide = np.array([[1, 2, 0, 0, 0], [1, 2, 0, 0, 0]])  # and wider than the inputs
+    assert np.isfinite(model.evaluate(ids, wide, verbose=0))

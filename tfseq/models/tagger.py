@@ -80,14 +80,18 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Nats per tagged step: the CRF's negative log-likelihood, or softmax cross-entropy."""
         tags = ops.cast(y, "int32")
+        # Targets may be padded to another width than the inputs (a batch's longest tag row can
+        # end in 0s): align them with the emissions' steps.
+        steps = ops.shape(y_pred)[1]
+        tags = ops.pad(tags[:, :steps], [[0, 0], [0, steps - ops.shape(tags[:, :steps])[1]]])
         mask = ops.not_equal(tags, 0)
-        steps = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
+        tagged = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
         index = ops.maximum(tags - 1, 0)  # tag ids 1..K -> 0..K-1; padding is masked anyway
         if self.crf is not None:
-            loss = -ops.sum(self.crf.log_likelihood(y_pred, index, mask)) / steps
+            loss = -ops.sum(self.crf.log_likelihood(y_pred, index, mask)) / tagged
         else:
             per_step = keras.losses.sparse_categorical_crossentropy(index, y_pred, from_logits=True)
-            loss = ops.sum(per_step * ops.cast(mask, per_step.dtype)) / steps
+            loss = ops.sum(per_step * ops.cast(mask, per_step.dtype)) / tagged
         return loss + (ops.sum(self.losses) if self.losses else 0.0)
 
     def decode(self, emissions, mask):
