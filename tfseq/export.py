@@ -60,46 +60,57 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def export_text_classifier(model, class_names, export_root, metadata=None) -> Path:
-    """Export a :class:`~tfseq.models.TextClassifier` whose serving signature is
-    ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C]}``.
-
-    Empty text gives the prior-like answer of an all-padding input; overlong text is truncated
-    to the vectorizer's ``max_length``; unknown characters/words map to the OOV id.
-    """
+def export_raw_text(model, task: str, answer, export_root, metadata=None) -> Path:
+    """Publish ``<export_root>/<task>/<version>/`` whose ``serving_default(text: string[batch])``
+    returns ``answer(module, text)``; ``module.model`` and ``module.preprocessor`` (the model's
+    ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq."""
     import tensorflow as tf
 
     if model.preprocessor is None:
         raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
-    preprocessor = model.preprocessor
-    names = tf.constant([str(c) for c in class_names])
-    multilabel = model.head == "multilabel"
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
             self.model = model
-            self.preprocessor = preprocessor
+            self.preprocessor = model.preprocessor
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(self, text):
-            ids = self.preprocessor(text)
-            outputs = self.model(ids, training=False)
-            if model.head == "binary":
-                outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
-            if multilabel:
-                chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
-                label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
-            else:
-                label = tf.gather(names, tf.argmax(outputs, axis=-1))
-            return {"label": label, "probabilities": outputs}
+            return answer(self, text)
 
     module = Serving()
 
     def write(folder):
         tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
 
-    return write_atomically(Path(export_root) / "classify", write, metadata)
+    return write_atomically(Path(export_root) / task, write, metadata)
+
+
+def export_text_classifier(model, class_names, export_root, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.TextClassifier` whose serving signature is
+    ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C]}``.
+
+    Empty text gives the prior-like answer of an all-padding input; overlong text is truncated
+    to the vectorizer's ``max_length``; unknown characters/words map to the OOV id. Multi-label:
+    ``label`` joins the labels above 0.5 with commas.
+    """
+    import tensorflow as tf
+
+    names = tf.constant([str(c) for c in class_names])
+
+    def answer(module, text):
+        outputs = module.model(module.preprocessor(text), training=False)
+        if model.head == "binary":
+            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+        if model.head == "multilabel":
+            chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
+            label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
+        else:
+            label = tf.gather(names, tf.argmax(outputs, axis=-1))
+        return {"label": label, "probabilities": outputs}
+
+    return export_raw_text(model, "classify", answer, export_root, metadata)
 
 
 def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path:
@@ -112,37 +123,21 @@ def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path
     """
     import tensorflow as tf
 
-    if model.preprocessor is None:
-        raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
-    preprocessor = model.preprocessor
     names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
 
-    class Serving(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-            self.preprocessor = preprocessor
+    def answer(module, text):
+        ids = module.preprocessor(text)
+        # At least one (padding) step, so a batch of empty texts is no zero-length sequence.
+        ids = {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}
+        best = module.model.decode(module.model(ids, training=False), tf.not_equal(ids["tokens"], 0))
+        tokens = module.preprocessor.tokens(text, lowercase=False)
+        tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
+        tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        def serve(self, text):
-            ids = self.preprocessor(text)
-            # At least one (padding) step, so a batch of empty texts is no zero-length sequence.
-            ids = {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}
-            mask = tf.not_equal(ids["tokens"], 0)
-            best = self.model.decode(self.model(ids, training=False), mask)
-            tokens = self.preprocessor.tokens(text, lowercase=False)
-            tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
-            tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
+        def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
+            out = strings.to_tensor("")
+            return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
 
-            def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
-                out = strings.to_tensor("")
-                return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
+        return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
 
-            return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
-
-    module = Serving()
-
-    def write(folder):
-        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
-
-    return write_atomically(Path(export_root) / "tag", write, metadata)
+    return export_raw_text(model, "tag", answer, export_root, metadata)
