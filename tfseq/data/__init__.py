@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfseq.data.builtin import BUILTIN
-from tfseq.data.dataset import SPLITS, DataError, Dataset, split_of
+from tfseq.data.dataset import SPLITS, DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
     read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
 )
@@ -21,7 +21,7 @@ from tfseq.data.vectorize import TextVectorizer
 
 __all__ = [
     "BUILTIN", "DataError", "Dataset", "TextVectorizer", "bucket_boundaries", "describe", "load",
-    "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll", "read_image_captions",
+    "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll", "read_image_captions",
     "read_parallel", "read_plain_text", "read_table",
 ]
 
@@ -79,32 +79,31 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         frames["train"] = frames["train"][~taken].reset_index(drop=True)
     sources = {"train": train, "validation": validation or f"{train} (10% by content hash)",
                "test": test or f"{train} (10% by content hash)"}
-    if kind == "classification":
-        _check_labels(frames, sources, validation, test, options.get("label", "label"))
     card = {"source": {s: str(p) for s, p in sources.items()}}
-    return Dataset(str(Path(train).name), kind, frames, card)
+    dataset = Dataset(str(Path(train).name), kind, frames, card)
+    if kind == "classification":
+        _check_labels(dataset, train, validation, test, options.get("label", "label"))
+    return dataset
 
 
-def _check_labels(frames, sources, validation, test, label_column):
-    multilabel = any(isinstance(v, tuple) for v in frames["train"]["label"])
-    known = ({label for labels in frames["train"]["label"] for label in labels} if multilabel
-             else set(frames["train"]["label"]))
-    if len(known) < (1 if multilabel else 2):
+def _check_labels(dataset, train, validation, test, label_column):
+    known = dataset.labels
+    if len(known) < (1 if dataset.multilabel else 2):
         raise DataError(
-            f"{sources['train']}: field {label_column!r} has " +
-            (f"a single class {sorted(known)}; a classifier needs at least two" if known else "no labels at all")
+            f"{train}: field {label_column!r} has " +
+            (f"a single class {known}; a classifier needs at least two" if known else "no labels at all")
         )
     for split, path in (("validation", validation), ("test", test)):
         if not path:
             continue
-        unseen = frames[split]["label"].map(
-            lambda value: not set(value if isinstance(value, tuple) else (value,)) <= known)
+        labels, inventory = dataset.splits[split]["label"], set(known)
+        unseen = labels.map(lambda value: not set(label_set(value)) <= inventory)
         if unseen.any():
             row = int(unseen.to_numpy().nonzero()[0][0])
             line = row + (1 if str(path).endswith((".jsonl", ".json")) else 2)
             raise DataError(
                 f"{path}:{line}: field {label_column!r} has label "
-                f"{frames[split]['label'].iloc[row]!r}, never seen in training (known: {sorted(known)})"
+                f"{labels.iloc[row]!r}, never seen in training (known: {known})"
             )
 
 

@@ -19,6 +19,12 @@ COLUMNS = {
 }
 
 
+def label_set(value) -> tuple:
+    """A classification label cell as a tuple of labels: multi-label cells already are tuples,
+    a single label is a set of one."""
+    return value if isinstance(value, tuple) else (value,)
+
+
 class DataError(ValueError):
     """Bad input data; the message names the file, line and field and what was expected."""
 
@@ -86,7 +92,7 @@ class Dataset:
     def labels(self) -> list[str]:
         """Sorted label (or tag) inventory of the training split."""
         if self.multilabel:
-            return sorted({label for labels in self.train["label"] for label in labels})
+            return sorted({label for labels in self.train["label"] for label in label_set(labels)})
         if self.kind == "classification":
             return sorted({str(v) for v in self.train["label"]})
         if self.kind == "tagging":

@@ -20,10 +20,9 @@ def trainer_class(task: str):
 def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, imported on first use
     if name == "Trainer":
         return import_module("tfseq.train.trainer").Trainer
-    for path in TRAINERS.values():
+    for task, path in TRAINERS.items():
         if path.endswith(":" + name):
-            module, _ = path.split(":")
-            return getattr(import_module(module), name)
+            return trainer_class(task)
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from tfseq import data
-from tfseq.data.vectorize import concatenate_ids, lengths_of
-from tfseq.models import TextClassifier, read_word_vectors
+from tfseq.data.vectorize import concatenate_ids
+from tfseq.models import TextClassifier
 from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.trainer import Trainer
+
+
+def multi_hot(labels, class_names) -> np.ndarray:
+    """Label cells as float32 multi-hot rows over ``class_names`` (labels never seen in train,
+    absent from ``class_names``, are dropped)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    known = set(class_names)
+    sets = [[label for label in data.label_set(value) if label in known] for value in labels]
+    return MultiLabelBinarizer(classes=list(class_names)).fit_transform(sets).astype("float32")
 
 
 def bag_of_words_baseline(dataset, split="character", seed=0, multilabel=False) -> dict:
@@ -21,17 +31,14 @@ def bag_of_words_baseline(dataset, split="character", seed=0, multilabel=False) 
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.preprocessing import MultiLabelBinarizer
 
     vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
                   if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
     features = vectorizer.fit_transform(dataset.train["text"])
-    if multilabel:
-        binarizer = MultiLabelBinarizer(classes=dataset.labels)
-        encode = lambda labels: binarizer.fit_transform(  # noqa: E731 - labels never seen in train are dropped
-            [[v for v in (x if isinstance(x, tuple) else (x,)) if v in binarizer.classes] for x in labels])
-    else:
-        encode = lambda labels: labels  # noqa: E731
+
+    def encode(labels):
+        return multi_hot(labels, dataset.labels) if multilabel else labels
+
     validation = dataset.splits["validation"]
     model, c, _ = select_logistic_regression(
         features, encode(dataset.train["label"]),
@@ -89,15 +96,7 @@ class ClassifyTrainer(Trainer):
             ids = self.vectorizer(np.asarray(frame["text"].tolist(), dtype=object).astype(str)) if len(frame) else None
             self.features[split] = {k: v.numpy() for k, v in ids.items()} if ids is not None else None
             self.targets[split] = self.encode_labels(frame["label"], index)
-        train = self.config.train
-        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"]))
-                      if train.bucket else None)
-        self.pipelines = {
-            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
-                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
-            for split in self.features if self.features[split] is not None
-        }
-        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+        self.make_pipelines()
 
     def default_monitor(self):
         # A multi-label head's (per-label) accuracy stays flat while it predicts no label at all,
@@ -106,20 +105,13 @@ class ClassifyTrainer(Trainer):
 
     def encode_labels(self, labels, index) -> np.ndarray:
         """Class ids (-1: a label never seen in train), or multi-hot rows for multi-label heads."""
-        if not self.multilabel:
-            return np.array([index.get(label, -1) for label in labels])
-        hot = np.zeros((len(labels), len(index)), "float32")
-        for row, values in enumerate(labels):
-            hot[row, [index[v] for v in (values if isinstance(values, tuple) else (values,)) if v in index]] = 1
-        return hot
+        if self.multilabel:
+            return multi_hot(labels, self.class_names)
+        return np.array([index.get(label, -1) for label in labels])
 
     def build_model(self):
         cfg = self.config.model
         sizes = self.vectorizer.vocabulary_sizes()
-        matrix = None
-        if cfg.get("embeddings"):
-            matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
-            self.log(f"embeddings: {found} of {len(self.vectorizer.vocabularies[1])} tokens found in {cfg.embeddings}")
         wide = cfg.wide
         if self.multilabel and wide not in (None, False, "none", "learned"):
             self.log(f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
@@ -129,7 +121,7 @@ class ClassifyTrainer(Trainer):
             sizes, len(self.class_names), head=self.head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
             bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
             dropout=cfg.dropout, wide=wide, token_dropout=cfg.token_dropout,
-            embedding_matrix=matrix, preprocessor=self.vectorizer,
+            embedding_matrix=self.word_vectors(), preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         validation = ((self.features["validation"], self.targets["validation"])

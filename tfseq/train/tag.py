@@ -12,8 +12,7 @@ import collections
 import numpy as np
 
 from tfseq import data
-from tfseq.data.vectorize import lengths_of
-from tfseq.models import SequenceTagger, read_word_vectors
+from tfseq.models import SequenceTagger
 from tfseq.train import plots
 from tfseq.train.trainer import Trainer
 
@@ -95,14 +94,7 @@ class TagTrainer(Trainer):
         cut = sum(len(t) > cfg.max_length for t in self.dataset.test["tokens"])
         if cut:
             self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
-        train = self.config.train
-        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"])) if train.bucket else None)
-        self.pipelines = {
-            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
-                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
-            for split in self.features if self.features[split] is not None
-        }
-        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+        self.make_pipelines()
 
     def joined(self, tokens, split, row) -> str:
         """A sentence's tokens as the text the vectorizer splits back into exactly those tokens."""
@@ -115,14 +107,10 @@ class TagTrainer(Trainer):
 
     def build_model(self):
         cfg = self.config.model
-        matrix = None
-        if cfg.get("embeddings"):
-            matrix, found = read_word_vectors(cfg.embeddings, self.vectorizer.vocabularies[1], int(cfg.embedding_dim))
-            self.log(f"embeddings: {found} of {len(self.vectorizer.vocabularies[1])} tokens found in {cfg.embeddings}")
         model = SequenceTagger(
             self.vectorizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
             layers=cfg.layers, bidirectional=cfg.bidirectional, embedding_dim=cfg.embedding_dim,
-            dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=matrix,
+            dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=self.word_vectors(),
             preprocessor=self.vectorizer)
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model
@@ -133,34 +121,38 @@ class TagTrainer(Trainer):
         return [[names[i] for i in row[: len(target)]] for row, target in zip(ids, self.targets[split])]
 
     def evaluate(self):
-        from sklearn.metrics import classification_report
-
-        metrics = {}
+        metrics, answers = {}, {}
         for split in ("validation", "test"):
             if self.features.get(split) is None:
                 continue
             truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.splits[split]["tags"],
                                                                         self.targets[split])]
-            predicted = self.predict_tags(split)
-            metrics[split] = tag_scores(truth, predicted, self.chunking)
+            answers[split] = truth, self.predict_tags(split)
+            metrics[split] = tag_scores(*answers[split], self.chunking)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
-        if "test" in metrics:  # truth and predicted are the test split's
-            if self.chunking:
-                from seqeval.metrics import classification_report as chunk_report
-
-                report = chunk_report(truth, predicted, digits=4, zero_division=0)
-            else:
-                flat_true = [t for row in truth for t in row]
-                report = classification_report(flat_true, [t for row in predicted for t in row], digits=4,
-                                               zero_division=0)
-            self.run.write_text("classification_report.txt", report)
-            if len(self.tag_names) <= 60:
-                flat_true = [self.tag_names.index(t) if t in self.tag_names else -1 for row in truth for t in row]
-                flat_pred = [self.tag_names.index(t) for row in predicted for t in row]
-                keep = [i for i, t in enumerate(flat_true) if t >= 0]
-                self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(
-                    np.array(flat_true)[keep], np.array(flat_pred)[keep], self.tag_names))
+        if "test" in answers:
+            self.report(*answers["test"])
         return metrics
+
+    def report(self, truth, predicted):
+        """The test split's per-tag (or per-chunk) report and, up to 60 tags, confusion matrix."""
+        from sklearn.metrics import classification_report
+
+        flat_true = [t for row in truth for t in row]
+        flat_pred = [t for row in predicted for t in row]
+        if self.chunking:
+            from seqeval.metrics import classification_report as chunk_report
+
+            report = chunk_report(truth, predicted, digits=4, zero_division=0)
+        else:
+            report = classification_report(flat_true, flat_pred, digits=4, zero_division=0)
+        self.run.write_text("classification_report.txt", report)
+        if len(self.tag_names) <= 60:
+            index = {tag: i for i, tag in enumerate(self.tag_names)}
+            seen = [i for i, tag in enumerate(flat_true) if tag in index]  # tags never seen in train: no row
+            self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(
+                np.array([index[flat_true[i]] for i in seen]), np.array([index[flat_pred[i]] for i in seen]),
+                self.tag_names))
 
     def baseline(self):
         if not self.config.get("baseline", True):

@@ -53,6 +53,35 @@ class Trainer:
         return "val_loss"
 
     # -- shared machinery ------------------------------------------------------------------
+    def make_pipelines(self):
+        """tf.data pipelines of ``self.features`` and ``self.targets`` for each non-empty split:
+        train shuffled with the seed every epoch, all batched by similar length (``train.bucket``).
+        Sets ``pipelines``, ``train_data`` and ``validation_data``."""
+        from tfseq import data
+        from tfseq.data.vectorize import lengths_of
+
+        train = self.config.train
+        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"]))
+                      if train.bucket else None)
+        self.pipelines = {
+            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
+                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
+            for split in self.features if self.features[split] is not None
+        }
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def word_vectors(self):
+        """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
+        ``self.vectorizer``'s vocabulary, or None when unset."""
+        from tfseq.models import read_word_vectors
+
+        path, vocabulary = self.config.model.get("embeddings"), self.vectorizer.vocabularies[1]
+        if not path:
+            return None
+        matrix, found = read_word_vectors(path, vocabulary, int(self.config.model.embedding_dim))
+        self.log(f"embeddings: {found} of {len(vocabulary)} tokens found in {path}")
+        return matrix
+
     def monitor(self) -> str:
         """The log early stopping and reduce_lr watch: ``train.monitor``, or the task's choice."""
         monitor = str(self.config.train.get("monitor", "auto"))
