@@ -57,7 +57,8 @@ def load(name: str | None = None, kind: str = "classification", **options) -> Da
 
 
 def load_files(kind="classification", train=None, validation=None, test=None, **options) -> Dataset:
-    """Users' files; a missing validation or test split is carved from train by content hash."""
+    """Users' files; a missing validation or test split is carved from train by content hash
+    (plain text for language models: the last 10% of its lines, test after validation)."""
     if not train:
         raise DataError("no training data: set data=<name> or data.train=<file>")
     if kind not in READERS:
@@ -68,6 +69,17 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         if path:
             frames[split] = read(path, options)
     key = {"classification": "text", "tagging": "tokens", "seq2seq": "source", "language-model": "text"}[kind]
+    carved_how = "10% by content hash"
+    if kind == "language-model" and len(frames) < 3:
+        # Text order matters to a language model (a hash split would scatter the lines of one
+        # passage over all splits): a missing split is the last 10% of the training lines.
+        carved_how = "a tail block of 10% of the lines"
+        rows = len(frames["train"])
+        missing = [split for split in ("test", "validation") if split not in frames]
+        for index, split in enumerate(missing):
+            start, end = rows - (index + 1) * rows // 10, rows - index * rows // 10
+            frames[split] = frames["train"].iloc[start:end].reset_index(drop=True)
+        frames["train"] = frames["train"].iloc[: rows - len(missing) * rows // 10].reset_index(drop=True)
     if len(frames) < 3:
         names = frames["train"][key].map(lambda v: split_of(" ".join(v) if isinstance(v, list) else str(v)))
         carved = {"validation": names == "validation", "test": names == "test"}
@@ -77,8 +89,8 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
                 frames[split] = frames["train"][carved[split]].reset_index(drop=True)
                 taken = carved[split] if taken is None else taken | carved[split]
         frames["train"] = frames["train"][~taken].reset_index(drop=True)
-    sources = {"train": train, "validation": validation or f"{train} (10% by content hash)",
-               "test": test or f"{train} (10% by content hash)"}
+    sources = {"train": train, "validation": validation or f"{train} ({carved_how})",
+               "test": test or f"{train} ({carved_how})"}
     card = {"source": {s: str(p) for s, p in sources.items()}}
     dataset = Dataset(str(Path(train).name), kind, frames, card)
     if kind == "classification":

@@ -53,6 +53,8 @@ class TextVectorizer(keras.layers.Layer):
 
     Args:
         split: ``"word"`` (whitespace) or ``"character"``.
+        keep_whitespace: a character split keeps spaces, tabs and line breaks as tokens (what a
+            character language model reads and writes); by default they are dropped.
         lowercase: lower-case before splitting.
         ngrams: which n-gram orders to emit, aligned with the tokens; ``(1,)`` for tokens only.
         max_length: truncate longer texts to this many tokens (``None``: keep all).
@@ -69,7 +71,7 @@ class TextVectorizer(keras.layers.Layer):
     """
 
     def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
-                 vocabularies=None, char_vocabulary=None, **kwargs):
+                 vocabularies=None, char_vocabulary=None, keep_whitespace=False, **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
@@ -84,14 +86,16 @@ class TextVectorizer(keras.layers.Layer):
                 raise ValueError(f"char_ngrams must be (lo, hi) with 1 <= lo <= hi, received {char_ngrams}.")
             if split != "word":
                 raise ValueError("char_ngrams is for split='word'; a character split takes ngrams=(1, 2, ...).")
+        if keep_whitespace and split != "character":
+            raise ValueError("keep_whitespace is for split='character'; a word split is on whitespace.")
         self.split = split
+        self.keep_whitespace = bool(keep_whitespace)
         self.lowercase = bool(lowercase)
         self.ngrams = ngrams
         self.max_length = max_length
         self.char_ngrams = char_ngrams
         self.vocabularies = vocabularies or {}
         self.char_vocabulary = tuple(char_vocabulary or ())
-        self._lookups = None
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
     # (a dict with int keys cannot be saved by tf.saved_model).
@@ -102,12 +106,17 @@ class TextVectorizer(keras.layers.Layer):
     @vocabularies.setter
     def vocabularies(self, value):
         self._vocabulary_items = tuple((int(n), tuple(tokens)) for n, tokens in dict(value).items())
+        self._lookups = None  # rebuilt from the new vocabulary on the next call
 
     # -- vocabulary --------------------------------------------------------------------------
-    def tokenize_python(self, text: str) -> list[str]:
+    def tokenize_python(self, text: str, truncate: bool = True) -> list[str]:
+        """``text``'s tokens as ``call`` reads them (cut at ``max_length`` if ``truncate``)."""
         text = text.lower() if self.lowercase else text
-        tokens = text.split() if self.split == "word" else [c for c in text if not c.isspace()]
-        return tokens[: self.max_length] if self.max_length else tokens
+        if self.split == "word":
+            tokens = text.split()
+        else:
+            tokens = list(text) if self.keep_whitespace else [c for c in text if not c.isspace()]
+        return tokens[: self.max_length] if self.max_length and truncate else tokens
 
     def adapt(self, texts, max_tokens=None, min_frequency=1):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
@@ -194,8 +203,9 @@ class TextVectorizer(keras.layers.Layer):
         if self.split == "word":
             tokens = tf.strings.split(texts)
         else:
-            chars = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-            tokens = tf.ragged.boolean_mask(chars, tf.logical_not(tf.strings.regex_full_match(chars, r"\s")))
+            tokens = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+            if not self.keep_whitespace:
+                tokens = tf.ragged.boolean_mask(tokens, tf.logical_not(tf.strings.regex_full_match(tokens, r"\s")))
         return tokens[:, : self.max_length] if self.max_length else tokens
 
     def call(self, texts):
@@ -237,6 +247,7 @@ class TextVectorizer(keras.layers.Layer):
         return {
             **super().get_config(),
             "split": self.split,
+            "keep_whitespace": self.keep_whitespace,
             "lowercase": self.lowercase,
             "ngrams": list(self.ngrams),
             "max_length": self.max_length,
