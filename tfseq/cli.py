@@ -159,15 +159,25 @@ def resolve(task, overrides):
     return config
 
 
+HEADLINES = ("f1", "accuracy", "perplexity")  # the first a run's test metrics have
+
+
+def headline(metrics: dict) -> str:
+    """The metric a run is judged by: chunk F1 for chunking, accuracy for classification and
+    tagging, perplexity for language models."""
+    test = metrics.get("test", {})
+    return next((key for key in HEADLINES if key in test), "loss")
+
+
 def summary_table(rows) -> str:
-    header = ["run", "val acc", "test acc", "test F1", "baseline acc", "params", "train s"]
+    key = headline(rows[0][1]) if rows else "accuracy"
+    header = ["run", f"val {key}", f"test {key}", f"baseline {key}", "params", "train s"]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for label, metrics in rows:
         test, val = metrics.get("test", {}), metrics.get("validation", {})
         base = metrics.get("baseline", {}).get("test", {})
         lines.append(" | ".join([
-            label, f"{val.get('accuracy', float('nan')):.4f}", f"{test.get('accuracy', float('nan')):.4f}",
-            f"{test.get('macro_f1', test.get('f1', float('nan'))):.4f}", f"{base.get('accuracy', float('nan')):.4f}",
+            label, *(f"{part.get(key, float('nan')):.4f}" for part in (val, test, base)),
             f"{metrics.get('parameters', 0):,}", f"{metrics.get('train_seconds', 0):.0f}",
         ]))
     return "\n".join(lines)
@@ -225,9 +235,10 @@ def train_main(argv=None) -> int:
         results.append((label, metrics))
         print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
         test = metrics.get("test", {})
+        key = headline(metrics)
+        base = metrics.get("baseline", {})
         print("test: " + ", ".join(f"{k}={v:.4f}" for k, v in test.items()) +
-              (f"  |  baseline ({metrics['baseline']['model']}): accuracy={metrics['baseline']['test']['accuracy']:.4f}"
-               if "baseline" in metrics else ""))
+              (f"  |  baseline ({base['model']}): {key}={base['test'][key]:.4f}" if key in base.get("test", {}) else ""))
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
     if len(results) > 1:
@@ -245,7 +256,7 @@ def predict_main(argv=None) -> int:
                     "saved_models/classify, whose newest version is used) on raw text.",
     )
     parser.add_argument("export", help="SavedModel folder or saved_models/<task>")
-    parser.add_argument("text", nargs="*", help="texts to classify or tag")
+    parser.add_argument("text", nargs="*", help="texts to classify, tag, or continue and score (language models)")
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
     parser.add_argument("--output", help="write predictions to this CSV instead of printing")
@@ -273,7 +284,13 @@ def predict_main(argv=None) -> int:
 
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     outputs = serve(text=tf.constant(texts))
-    if "tagged" in outputs:  # a tagger: each text's tokens with their tags
+    if "continuation" in outputs:  # a language model: each text continued, and its perplexity
+        continuations = [v.decode("utf-8") for v in outputs["continuation"].numpy()]
+        perplexity = outputs["perplexity"].numpy()
+        columns = {"text": texts, "continuation": continuations, "perplexity": perplexity}
+        lines = [f"{text}{more}\n(perplexity of the text as a line: {p:.3f})\n"
+                 for text, more, p in zip(texts, continuations, perplexity)]
+    elif "tagged" in outputs:  # a tagger: each text's tokens with their tags
         columns = {"text": texts, "tagged": [v.decode("utf-8") for v in outputs["tagged"].numpy()]}
         lines = columns["tagged"]
     else:  # a classifier: each text's label and its probability

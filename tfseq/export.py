@@ -60,10 +60,11 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def export_raw_text(model, task: str, answer, export_root, metadata=None) -> Path:
+def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None) -> Path:
     """Publish ``<export_root>/<task>/<version>/`` whose ``serving_default(text: string[batch])``
     returns ``answer(module, text)``; ``module.model`` and ``module.preprocessor`` (the model's
-    ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq."""
+    ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq.
+    ``track``: more variables ``answer`` uses (a sampler's seed), saved as ``module.<name>``."""
     import tensorflow as tf
 
     if model.preprocessor is None:
@@ -74,6 +75,8 @@ def export_raw_text(model, task: str, answer, export_root, metadata=None) -> Pat
             super().__init__()
             self.model = model
             self.preprocessor = model.preprocessor
+            for name, value in (track or {}).items():
+                setattr(self, name, value)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(self, text):
@@ -141,3 +144,44 @@ def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path
         return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
 
     return export_raw_text(model, "tag", answer, export_root, metadata)
+
+
+def export_language_model(model, export_root, length=200, sampler=None, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.LanguageModel` whose serving signature is
+    ``serving_default(text: string[batch]) -> {continuation: string[batch],
+    log_probability: float[batch], perplexity: float[batch]}``.
+
+    Each text is a prompt on a new line: ``continuation`` is the next ``length`` tokens chosen by
+    ``sampler`` (a :mod:`tfseq.decoding` sampler; default: sampling at temperature 1), and
+    ``log_probability`` / ``perplexity`` score the text as a whole line (its tokens and its end).
+    Empty text continues from a fresh line; overlong text is cut at the vectorizer's
+    ``max_length`` (its start is kept); unknown tokens map to the OOV id.
+    """
+    import tensorflow as tf
+
+    from tfseq import decoding
+
+    sampler = sampler or decoding.Sampling()
+    vocabulary = ["", "\ufffd", *model.preprocessor.vocabularies[1]]
+    vocabulary[model.line_end] = "\n"
+    pieces = tf.constant(vocabulary)
+    words = model.preprocessor.split == "word"
+
+    def answer(module, text):
+        ids = module.preprocessor(text)["tokens"]
+        batch, lengths = tf.shape(ids)[0], tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+        prompt = tf.concat([tf.fill([batch, 1], model.line_end), ids], axis=1)
+        line = tf.concat([prompt, tf.zeros([batch, 1], tf.int32)], axis=1)
+        line = tf.where(tf.range(tf.shape(line)[1])[None, :] == (lengths + 1)[:, None], model.line_end, line)
+        log_probability = tf.reduce_sum(module.model.token_log_probabilities(line), axis=1)
+        generated = module.model.generate_ids(prompt, length, sampler)
+        chosen = tf.ragged.boolean_mask(tf.gather(pieces, generated), generated != 0)
+        continuation = tf.strings.reduce_join(chosen, axis=-1, separator=" " if words else "")
+        if words:
+            continuation = tf.strings.regex_replace(continuation, " ?\n ?", "\n")
+        return {"continuation": continuation, "log_probability": log_probability,
+                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
+
+    seed = getattr(sampler, "seed_generator", None)
+    return export_raw_text(model, "lm", answer, export_root, metadata,
+                           track={"sampler_seed": seed.state} if seed is not None else None)

@@ -1,8 +1,9 @@
 """Task models: one file per kind of sequence task."""
 
 from tfseq.models.classifier import TextClassifier, read_word_vectors
+from tfseq.models.language_model import LanguageModel
 from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.tagger import SequenceTagger
 
-__all__ = ["BagLinear", "LogitMix", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
+__all__ = ["BagLinear", "LanguageModel", "LogitMix", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
            "read_word_vectors"]

@@ -6,17 +6,13 @@ so per-step targets from :func:`tfseq.data.make_dataset` train it as they come.
 
 from __future__ import annotations
 
-import weakref
-
 import keras
 import numpy as np
 from keras import ops
 
 from tfseq.layers import CRF
 from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
-
-
-_TAG_STEPS = weakref.WeakKeyDictionary()  # model -> its compiled tag step
+from tfseq.models.traced import traced
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -107,7 +103,9 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
             x = {k: ops.convert_to_numpy(v) for k, v in self.preprocessor(np.asarray(x, dtype=object).astype(str)).items()}
         x = x if isinstance(x, dict) else {"tokens": np.asarray(x)}
         tokens = np.asarray(x["tokens"])
-        step = self._tag_function()
+        # Traced once: under TensorFlow the CRF's scans run ~30x slower op by op.
+        step = traced(self, "tag", lambda batch: self.decode(self(batch, training=False),
+                                                             ops.not_equal(batch["tokens"], 0)))
         out = np.zeros(tokens.shape, "int32")
         # Sentences of similar length share a batch, padded only to their own longest.
         lengths = (tokens != 0).sum(axis=1)
@@ -118,20 +116,6 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
             batch = {k: np.asarray(v)[rows, :width] for k, v in x.items()}
             out[rows, :width] = ops.convert_to_numpy(step(batch))
         return out
-
-    def _tag_function(self):
-        """``ids -> tag ids`` for one batch; traced once under TensorFlow (as Keras' own predict
-        is), where the CRF's scans run op by op and ~30x slower when eager."""
-        if self not in _TAG_STEPS:  # kept off the model: a traced function is no state to save
-            def step(batch):
-                return self.decode(self(batch, training=False), ops.not_equal(batch["tokens"], 0))
-
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                step = tf.function(step, reduce_retracing=True)
-            _TAG_STEPS[self] = step
-        return _TAG_STEPS[self]
 
     def get_config(self):
         return {**super().get_config(),

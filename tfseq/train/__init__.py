@@ -9,6 +9,7 @@ from importlib import import_module
 TRAINERS = {  # task -> "module:class"
     "classify": "tfseq.train.classify:ClassifyTrainer",
     "tag": "tfseq.train.tag:TagTrainer",
+    "lm": "tfseq.train.lm:LanguageModelTrainer",
 }
 
 
@@ -26,4 +27,4 @@ def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, impo
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 
-__all__ = ["TRAINERS", "ClassifyTrainer", "TagTrainer", "Trainer", "trainer_class"]
+__all__ = ["TRAINERS", "ClassifyTrainer", "LanguageModelTrainer", "TagTrainer", "Trainer", "trainer_class"]

@@ -1,0 +1,168 @@
+"""Language models: the model's scoring and generation against recomputation, the n-gram bar,
+and the lm task end to end through the SavedModel and tfseq-predict."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tfseq import cli, data, decoding
+from tfseq.models import LanguageModel
+from tfseq.models.ngram import KneserNeyLM
+
+FAST = ["model.units=24", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0",
+        "data.steps=20", "baseline_order=3"]
+
+
+def tiny_model(cell="gru", layers=1, vocabulary=9, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = LanguageModel(vocabulary, line_end=2, cell=cell, units=8, layers=layers, embedding_dim=6)
+    model(np.zeros((1, 2), "int32"))
+    return model
+
+
+def full_pass_log_probabilities(model, ids):
+    """log p of each id given all before it, by one call on the whole row (no carried state)."""
+    logits = ops.convert_to_numpy(ops.log_softmax(model(ids[None, :-1]), axis=-1))[0]
+    return logits[np.arange(len(ids) - 1), ids[1:]]
+
+
+@pytest.mark.parametrize("cell,layers", [("gru", 1), ("lstm", 2), ("rnn", 1)])
+def test_stream_loss_carries_the_state_across_windows(cell, layers, rng):
+    model = tiny_model(cell, layers)
+    stream = rng.integers(1, 9, size=61).astype("int32")
+    exact = -full_pass_log_probabilities(model, stream).mean()
+    assert model.stream_loss(stream, segments=1, window=7) == pytest.approx(exact, rel=1e-5)
+    # Side by side rows: the same tokens, each row's first predicted from a fresh state.
+    assert model.stream_loss(stream, segments=3, window=5) == pytest.approx(
+        np.mean([-full_pass_log_probabilities(model, stream[i * 20:(i + 1) * 20 + 1]) for i in range(3)]), rel=1e-5)
+
+
+def test_score_is_the_lines_log_probability_and_padding_changes_nothing():
+    model = tiny_model("lstm")
+    rows = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 3, 4]], "int32")
+    scores = model.score(rows)
+    for row, ids in enumerate(rows):
+        line = np.array([2, *ids[ids != 0], 2], "int32")  # a fresh line, the tokens, the line end
+        expected = full_pass_log_probabilities(model, line).sum()
+        assert scores["log_probability"][row] == pytest.approx(expected, rel=1e-5)
+        assert scores["tokens"][row] == len(line) - 1
+    assert scores["perplexity"] == pytest.approx(np.exp(-scores["log_probability"] / scores["tokens"]))
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_greedy_generation_equals_rereading_the_whole_prefix(cell):
+    model = tiny_model(cell, layers=2)
+    prompts = np.array([[2, 3, 4, 5], [2, 6, 0, 0]], "int32")  # rows of different lengths
+    out = ops.convert_to_numpy(model.generate_ids(prompts, 6, decoding.Greedy()))
+    for row, prompt in enumerate(prompts):
+        prefix = list(prompt[prompt != 0])
+        for _ in range(6):
+            logits = ops.convert_to_numpy(model(np.array([prefix], "int32")))[0, -1]
+            prefix.append(int(np.argmax(logits)))
+        assert out[row].tolist() == prefix[-6:]
+    beam = ops.convert_to_numpy(model.generate_ids(prompts, 6, decoding.BeamSearch(1)))
+    assert beam.tolist() == out.tolist()
+
+
+def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
+    text = "the cat sat\nthe dog ran\n" * 60
+    vectorizer = data.TextVectorizer(split="character", lowercase=False, keep_whitespace=True).adapt([text])
+    vectorizer.vocabularies = {1: ["\n", *(t for t in vectorizer.vocabularies[1] if t != "\n")]}
+    assert vectorizer.tokenize_python("a b\n") == ["a", " ", "b", "\n"]
+    assert vectorizer(["a b\n"])["tokens"].shape[1] == 4  # the graph splits alike
+    index = {t: i + 2 for i, t in enumerate(vectorizer.vocabularies[1])}
+    stream = np.array([index[c] for c in text], "int32")
+    x = stream[:-1][: 20 * 65].reshape(-1, 20)
+    y = stream[1:][: 20 * 65].reshape(-1, 20)
+    keras.utils.set_random_seed(0)
+    model = LanguageModel(vectorizer.vocabulary_size(), line_end=2, units=32, embedding_dim=8, preprocessor=vectorizer)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(x, y, epochs=12, batch_size=16, verbose=0)
+    assert model.stream_loss(stream) < 0.35  # only "c"/"d" after "the " is uncertain: ln 2 / 12 chars
+    seen, unseen = model.score(["the cat sat", "tac eht"])["perplexity"]
+    assert seen < 1.5 < unseen
+    assert model.generate(["the c"], length=6, sampler=decoding.Greedy()) == ["at sat"]
+    path = tmp_path / "lm.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert np.allclose(loaded.score(["the dog ran"])["log_probability"], model.score(["the dog ran"])["log_probability"])
+    assert loaded.generate(["the d"], length=6, sampler=decoding.Greedy()) == ["og ran"]
+
+
+def test_kneser_ney_is_a_distribution_and_beats_unigrams():
+    rng = np.random.default_rng(0)
+    stream = np.tile([2, 3, 4, 5, 3, 4, 6], 50)
+    stream[rng.integers(0, len(stream), 30)] = 7
+    lm = KneserNeyLM(order=3, vocabulary_size=9).fit(stream)
+    for history in [(3, 4), (4, 5), (8, 8), (), (7,)]:
+        assert sum(lm.probability(history, t) for t in range(9)) == pytest.approx(1.0)
+    unigram = KneserNeyLM(order=1, vocabulary_size=9).fit(stream)
+    assert lm.stream_loss(stream[:100]) < 0.5 * unigram.stream_loss(stream[:100])
+    with pytest.raises(ValueError, match="order"):
+        KneserNeyLM(order=0)
+
+
+def lines(path, n=400):
+    rng = np.random.default_rng(0)
+    text = "\n".join(f"the {rng.choice(['cat', 'dog'])} {rng.choice(['sat', 'ran'])} on the mat" for _ in range(n))
+    path.write_text(text + "\n")
+    return path
+
+
+def test_plain_text_files_hold_out_their_last_lines(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(f"line {i}" for i in range(100)))
+    dataset = data.load(kind="language-model", train=str(path))
+    assert dataset.train["text"].tolist() == [f"line {i}" for i in range(80)]
+    assert dataset.validation["text"].tolist() == [f"line {i}" for i in range(80, 90)]
+    assert dataset.test["text"].tolist() == [f"line {i}" for i in range(90, 100)]
+
+
+@pytest.mark.slow
+def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train = lines(tmp_path / "train.txt")
+    args = ["task=lm", "data.name=null", f"data.train={train}", *FAST, "train.epochs=6",
+            "train.optimizer=adam", "train.learning_rate=0.02", "generate.length=12", "generate.prompts=[the]"]
+    assert cli.train_main(args) == 0
+    (run,) = (tmp_path / "runs" / "lm").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"loss", "perplexity", "bits_per_token", "tokens"}
+    # Per line: "cat"/"dog" and "sat"/"ran" are coin flips, the rest is fixed: about 2 bits in 23 chars.
+    assert metrics["test"]["perplexity"] < 1.4 and metrics["baseline"]["test"]["perplexity"] < 1.4
+    assert metrics["test"]["perplexity"] == pytest.approx(np.exp(metrics["test"]["loss"]))
+    assert (run / "samples.txt").read_text().startswith("--- prompt 'the' (sampling) ---\nthe ")
+
+    # The export needs no tfseq: a fresh Python that never imports it.
+    script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
+              "o = f(text=tf.constant(['the cat sat on the mat', 'xq zz', '']));"
+              "print(json.dumps({k: v.numpy().tolist() for k, v in o.items() if k != 'continuation'}));"
+              "print(json.dumps([c.decode() for c in o['continuation'].numpy()]))")
+    out = subprocess.run([sys.executable, "-c", script, metrics["export"]], capture_output=True, text=True, check=True)
+    scores, continuations = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
+    assert scores["perplexity"][0] < 2 < scores["perplexity"][1]
+    assert len(continuations) == 3 and all(len(c) == 12 for c in continuations)
+
+    capsys.readouterr()
+    assert cli.predict_main([str(tmp_path / "saved_models" / "lm"), "the dog"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("the dog") and "perplexity" in printed
+
+
+def test_lm_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    assert cli.train_main(["task=lm", "data.name=null", f"data.train={empty}", *FAST]) == 2
+    assert "empty.txt: the file is empty" in capsys.readouterr().err
+    assert cli.train_main(["task=lm", "data.name=pos-zh", *FAST]) == 2
+    assert "not plain text" in capsys.readouterr().err
+    assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",
+                           "data.split=bytes", *FAST]) == 2
+    assert "data.split='bytes'" in capsys.readouterr().err
+    assert not any((tmp_path / "runs" / "lm").iterdir()) and not (tmp_path / "saved_models").exists()

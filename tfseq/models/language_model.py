@@ -1,0 +1,212 @@
+"""Synchronous many-to-many, the next token: a recurrent language model that scores and generates.
+
+Text is a stream of token ids (characters or words) in which one id, ``line_end``, ends every
+line (``"\\n"`` for characters, ``"</s>"`` for words). It also starts every text the model scores
+or continues, so a sentence's probability is that of its tokens *and* its end, given a fresh line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq import decoding
+from tfseq.models.encoder import CarriesPreprocessor, recurrent_stack
+from tfseq.models.traced import traced
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class LanguageModel(CarriesPreprocessor, keras.Model):
+    """Embedding -> stacked tfseq cells -> a score for every next token.
+
+    ``call(ids)`` returns next-token logits ``(batch, time, vocabulary)``; ``fit`` takes
+    ``(ids, next ids)`` pairs and minimises cross-entropy in nats per token (0 = padding, no
+    loss). With ``initial_state=`` / ``return_state=True`` the recurrent state is carried across
+    calls (scoring a long stream, generating one token at a time).
+
+    Args:
+        vocabulary_size: number of ids (0 padding and 1 out-of-vocabulary included).
+        line_end: the id that ends a line and starts a text (see the module doc).
+        cell, units, layers: the recurrent stack (unidirectional: it must not see the future).
+        embedding_dim: size of the token embeddings.
+        dropout: on the embeddings and between/after the recurrent layers (Zaremba et al. 2014).
+        preprocessor: a ``TextVectorizer``: then :meth:`score` and :meth:`generate` take text.
+
+    Example:
+        >>> model = LanguageModel(vocabulary_size=70, line_end=2)
+        >>> model.compile(optimizer=keras.optimizers.SGD(1.0, clipnorm=1.0))
+        >>> model.fit(windows[:, :-1], windows[:, 1:])
+        >>> model.generate(["ROMEO:"], length=100)
+    """
+
+    def __init__(self, vocabulary_size, line_end, cell="gru", units=256, layers=1, embedding_dim=64,
+                 dropout=0.0, preprocessor=None, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.line_end = int(vocabulary_size), int(line_end)
+        if not 2 <= self.line_end < self.vocabulary_size:
+            raise ValueError(f"line_end={line_end} must be a token id in [2, {self.vocabulary_size}).")
+        self.cell, self.units, self.num_layers = cell, int(units), int(layers)
+        self.embedding_dim, self.dropout_rate = int(embedding_dim), float(dropout)
+        self.preprocessor = preprocessor
+        self.embedding = keras.layers.Embedding(self.vocabulary_size, self.embedding_dim, mask_zero=True,
+                                                name="embed_tokens")
+        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, bidirectional=False)
+        for layer in self.recurrent:
+            layer.return_state = True
+        self.dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in range(self.num_layers + 1)]
+        self.logits = keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token")
+
+    def build(self, input_shape=None):
+        self.embedding.build((None, None))
+        width = self.embedding_dim
+        for layer in self.recurrent:
+            layer.build((None, None, width))
+            width = self.units
+        self.logits.build((None, None, width))
+        self.built = True
+
+    def call(self, inputs, initial_state=None, return_state=False, training=False):
+        ids = inputs["tokens"] if isinstance(inputs, dict) else inputs
+        mask = ops.not_equal(ids, 0)
+        x = self.dropouts[0](self.embedding(ids), training=training)
+        states = []
+        for index, layer in enumerate(self.recurrent):
+            x, *state = layer(x, initial_state=None if initial_state is None else initial_state[index],
+                              mask=mask, training=training)
+            x = self.dropouts[index + 1](x, training=training)
+            states.append(state)
+        logits = self.logits(x)
+        return (logits, states) if return_state else logits
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Cross-entropy in nats per (non-padding) target token."""
+        targets = ops.cast(y, "int32")
+        mask = ops.cast(ops.not_equal(targets, 0), "float32")
+        per_token = keras.losses.sparse_categorical_crossentropy(targets, y_pred, from_logits=True)
+        loss = ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+        return loss + (ops.sum(self.losses) if self.losses else 0.0)
+
+    # -- scoring ----------------------------------------------------------------------------
+    def initial_state(self, batch_size):
+        """Zero states for ``batch_size`` rows: a list per layer (GRU/RNN: ``[h]``, LSTM: ``[h, c]``)."""
+        return [[ops.zeros((batch_size, self.units)) for _ in layer.cell.get_initial_state(1)]
+                for layer in self.recurrent]
+
+    def next_token(self, ids, state):
+        """One step: ``int32[batch]`` ids and the state -> next-token logits and the new state.
+        The ``next`` function the samplers of :mod:`tfseq.decoding` drive. Padding (0) holds
+        the state."""
+        logits, state = self(ids[:, None], initial_state=state, return_state=True)
+        return logits[:, 0], state
+
+    def token_log_probabilities(self, ids):
+        """``log p(ids[:, t] | ids[:, :t])`` for t >= 1, ``(batch, time - 1)``; 0 at padding."""
+        logits = ops.log_softmax(ops.cast(self(ids[:, :-1]), "float32"), axis=-1)
+        targets = ops.cast(ids[:, 1:], "int32")
+        chosen = ops.take_along_axis(logits, targets[:, :, None], axis=-1)[:, :, 0]
+        return ops.where(ops.not_equal(targets, 0), chosen, ops.zeros_like(chosen))
+
+    def text_ids(self, texts, end=True):
+        """``line_end + tokens (+ line_end)`` per text, right-padded, from raw strings (preprocessor)."""
+        if self.preprocessor is None:
+            raise ValueError("this LanguageModel has no preprocessor: pass token ids instead of text.")
+        tokens = ops.convert_to_numpy(self.preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"])
+        return self.frame_ids(tokens, end)
+
+    def frame_ids(self, tokens, end=True):
+        """Rows of ids (0-padded) after a ``line_end``, and followed by one if ``end``."""
+        tokens = np.asarray(tokens, "int32").reshape(len(tokens), -1)
+        lengths = (tokens != 0).sum(axis=1)
+        framed = np.zeros((len(tokens), tokens.shape[1] + 2), "int32")
+        framed[:, 0] = self.line_end
+        for row, (ids, n) in enumerate(zip(tokens, lengths)):
+            framed[row, 1:n + 1] = ids[ids != 0]
+            if end:
+                framed[row, n + 1] = self.line_end
+        return framed
+
+    def score(self, texts, batch_size=256) -> dict:
+        """Each text's log-probability (nats) as a line: its tokens and its end, given a new line.
+
+        Takes raw strings (with a preprocessor) or rows of token ids. Returns numpy arrays
+        ``log_probability``, ``tokens`` (scored, the end included) and ``perplexity``
+        (``exp(-log_probability / tokens)``).
+        """
+        is_text = len(texts) and isinstance(np.asarray(texts, dtype=object).ravel()[0], str)
+        ids = self.text_ids(texts) if is_text else self.frame_ids(texts)
+        step = traced(self, "score", lambda batch: ops.sum(self.token_log_probabilities(batch), axis=-1))
+        total = np.zeros(len(ids), "float64")
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
+            width = int((batch != 0).sum(axis=1).max())
+            total[start:start + batch_size] = ops.convert_to_numpy(step(batch[:, :width]))
+        counts = (ids != 0).sum(axis=1) - 1
+        return {"log_probability": total, "tokens": counts, "perplexity": np.exp(-total / np.maximum(counts, 1))}
+
+    def stream_loss(self, stream, segments=32, window=256) -> float:
+        """Mean cross-entropy (nats per token) of predicting every id of a long stream from all
+        the ids before it: the stream is cut into ``segments`` contiguous rows read side by side,
+        ``window`` steps at a time, each row's state carried across windows (only the first id
+        of each row is predicted without context). ``exp`` of it is the perplexity."""
+        stream = np.asarray(stream, "int32")
+        segments = max(1, min(segments, (len(stream) - 1) // 2))
+        width = (len(stream) - 1) // segments
+        inputs = stream[: segments * width].reshape(segments, width)
+        targets = stream[1: segments * width + 1].reshape(segments, width)
+
+        def step(x, y, state):
+            logits, state = self(x, initial_state=state, return_state=True)
+            nll = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            return ops.sum(nll), state
+
+        step = traced(self, "stream_loss", step)
+        state, total = self.initial_state(segments), 0.0
+        for start in range(0, width, window):
+            nll, state = step(inputs[:, start:start + window], targets[:, start:start + window], state)
+            total += float(nll)
+        return total / (segments * width)
+
+    # -- generation -------------------------------------------------------------------------
+    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False):
+        """Continue each row of ``prompt_ids`` (``line_end`` + tokens, right-padded) by ``length``
+        ids chosen by ``sampler`` (a :mod:`tfseq.decoding` sampler; default :class:`Sampling`).
+        Returns ``int32[batch, length]``, 0 after a row's ``line_end`` when ``stop_at_line_end``."""
+        sampler = sampler or decoding.Sampling()
+        logits, state = self(prompt_ids, return_state=True)
+        last = ops.maximum(ops.sum(ops.cast(ops.not_equal(prompt_ids, 0), "int32"), axis=1) - 1, 0)
+        # The masked recurrent layers hold each row's state from its last token on.
+        logits = ops.take_along_axis(logits, last[:, None, None], axis=1)[:, 0]
+        return sampler(self.next_token, logits, state, length, self.line_end if stop_at_line_end else None)
+
+    def generate(self, prompts=("",), length=200, sampler=None, stop_at_line_end=False) -> list[str]:
+        """Continuations of raw-text prompts (each starts a new line; ``""`` starts from nothing)."""
+        prompts = list(prompts)
+        framed = self.text_ids(prompts, end=False)  # no line end after the prompt: it goes on
+        # Traced once per sampler and length (a default sampler: once, its draws go on).
+        key = f"generate-{'default' if sampler is None else id(sampler)}-{length}-{stop_at_line_end}"
+        sampler = sampler or decoding.Sampling()
+        run = traced(self, key, lambda ids: self.generate_ids(ids, length, sampler, stop_at_line_end))
+        width = max(int((framed != 0).sum(axis=1).max()), 1)
+        ids = ops.convert_to_numpy(run(framed[:, :width]))
+        return [self.detokenize(row) for row in ids]
+
+    def detokenize(self, ids) -> str:
+        """Token ids -> text (characters joined as they are; words with spaces; line ends as
+        line breaks; out-of-vocabulary as ``�``)."""
+        vocabulary = ["", "\ufffd", *self.preprocessor.vocabularies[1]]
+        words = self.preprocessor.split == "word"
+        pieces = ["\n" if i == self.line_end else vocabulary[i] for i in np.asarray(ids) if i != 0]
+        return " ".join(pieces).replace(" \n ", "\n").replace(" \n", "\n") if words else "".join(pieces)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "vocabulary_size": self.vocabulary_size, "line_end": self.line_end, "cell": self.cell,
+                "units": self.units, "layers": self.num_layers, "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout_rate, **self.preprocessor_config()}
+
+
+def perplexity(loss_nats: float) -> float:
+    """``exp`` of a mean cross-entropy in nats (inf when it overflows)."""
+    return math.exp(loss_nats) if loss_nats < 700 else math.inf

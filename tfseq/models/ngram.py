@@ -1,0 +1,74 @@
+"""The bar a neural language model must clear: an interpolated Kneser-Ney n-gram model.
+
+Chen & Goodman (1998)'s interpolated Kneser-Ney with one absolute discount per order
+(``D = n1 / (n1 + 2 n2)``), the lower orders on continuation counts, a uniform distribution
+under the unigrams. It reads the same id streams as :class:`~tfseq.models.LanguageModel`, so
+both are scored on the same tokens.
+
+Hand-written (about 60 lines of counting) because the packages that have it are either pure
+Python per query (``nltk.lm``) or native builds that need a compiler (``kenlm``).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+
+
+class KneserNeyLM:
+    """Interpolated Kneser-Ney over integer token streams.
+
+    Example:
+        >>> lm = KneserNeyLM(order=5).fit(train_ids)
+        >>> lm.stream_loss(test_ids)          # nats per token; exp() is the perplexity
+    """
+
+    def __init__(self, order: int = 5, vocabulary_size: int | None = None):
+        if order < 1:
+            raise ValueError(f"order must be >= 1, received {order}.")
+        self.order, self.vocabulary_size = int(order), vocabulary_size
+
+    def fit(self, stream):
+        stream = [int(t) for t in np.asarray(stream).ravel()]
+        n = self.order
+        highest = collections.Counter(tuple(stream[i:i + n]) for i in range(len(stream) - n + 1))
+        # counts[k]: n-gram (length k+1) -> count (highest order) or continuation count (lower).
+        counts = {n - 1: highest}
+        for k in range(n - 2, -1, -1):
+            counts[k] = collections.Counter(gram[1:] for gram in counts[k + 1])
+        self.counts = counts
+        self.totals, self.types, self.discounts = {}, {}, {}
+        for k, table in counts.items():
+            totals, types = collections.Counter(), collections.Counter()
+            for gram, c in table.items():
+                totals[gram[:-1]] += c
+                types[gram[:-1]] += 1
+            self.totals[k], self.types[k] = totals, types
+            of = collections.Counter(table.values())
+            self.discounts[k] = of[1] / (of[1] + 2 * of[2]) if of[1] + of[2] else 0.5
+        self.vocabulary_size = self.vocabulary_size or (max(stream) + 1)
+        return self
+
+    def probability(self, history: tuple, token: int) -> float:
+        """``p(token | history)``; only the last ``order - 1`` history tokens count."""
+        p = 1.0 / self.vocabulary_size
+        history = tuple(history)[-(self.order - 1):] if self.order > 1 else ()
+        for k in range(0, len(history) + 1):  # unigrams first, then longer contexts
+            context = history[len(history) - k:] if k else ()
+            total = self.totals[k].get(context, 0)
+            if not total:
+                break  # an unseen context: longer ones are unseen too
+            d = self.discounts[k]
+            c = self.counts[k].get(context + (token,), 0)
+            p = max(c - d, 0.0) / total + d * self.types[k][context] / total * p
+        return p
+
+    def stream_loss(self, stream) -> float:
+        """Mean ``-log p`` (nats) of every id of ``stream`` after the first, given those before."""
+        stream = [int(t) for t in np.asarray(stream).ravel()]
+        context = self.order - 1
+        total = sum(-math.log(self.probability(tuple(stream[max(0, i - context):i]), stream[i]))
+                    for i in range(1, len(stream)))
+        return total / max(len(stream) - 1, 1)

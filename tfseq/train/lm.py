@@ -1,0 +1,156 @@
+"""Synchronous many-to-many, the next token: a language model that scores and generates text.
+
+:class:`~tfseq.models.LanguageModel` on a task recipe (``tasks/lm.yaml``). Each split's lines
+become one token stream, every line ended by the line-end token (``"\\n"`` for characters,
+``"</s>"`` for words). Training reads windows of ``data.steps`` tokens (truncated
+backpropagation through time); scoring reads every held-out token with all the text before it
+(the state carried across windows). Metrics: cross-entropy in nats per token, perplexity and bits
+per token; the bar is an interpolated Kneser-Ney n-gram model on the same tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from tfseq import data, decoding
+from tfseq.models import LanguageModel
+from tfseq.models.language_model import perplexity
+from tfseq.models.ngram import KneserNeyLM
+from tfseq.train.trainer import Trainer
+
+LINE_END = {"character": "\n", "word": "</s>"}
+
+
+def stream_metrics(loss: float, tokens: int) -> dict:
+    """Cross-entropy (nats per token), perplexity and bits per token of ``tokens`` scored ids."""
+    return {"loss": loss, "perplexity": perplexity(loss), "bits_per_token": loss / math.log(2),
+            "tokens": int(tokens)}
+
+
+def windows(stream: np.ndarray, steps: int):
+    """``(inputs, targets)``: consecutive non-overlapping windows of ``steps`` ids and the ids
+    one step later (the last partial window is dropped)."""
+    count = (len(stream) - 1) // steps
+    if count < 1:
+        raise data.DataError(f"{len(stream)} tokens are fewer than one window of data.steps={steps} (+1)")
+    return (stream[: count * steps].reshape(count, steps), stream[1: count * steps + 1].reshape(count, steps))
+
+
+class LanguageModelTrainer(Trainer):
+    task = "lm"
+
+    def prepare(self):
+        cfg = self.config.data
+        self.dataset = data.load(cfg.name or None, kind="language-model", train=cfg.train,
+                                 validation=cfg.validation, test=cfg.test)
+        if self.dataset.kind != "language-model":
+            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not plain text")
+        split = str(cfg.split)
+        if split not in LINE_END:
+            raise ValueError(f"data.split={split!r}: expected one of {sorted(LINE_END)}")
+        # Lines, wherever the source put its line breaks (a TFDS text is one row).
+        self.lines = {name: [line for text in frame["text"] for line in str(text).split("\n") if line.strip()]
+                      for name, frame in self.dataset.splits.items()}
+        if not self.lines["train"]:
+            raise data.DataError(f"{self.dataset.name}: the training split has no text")
+        self.vectorizer = data.TextVectorizer(split=split, lowercase=cfg.lowercase, max_length=cfg.max_length,
+                                              keep_whitespace=split == "character")
+        self.vectorizer.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        end = LINE_END[split]
+        # The line end is id 2 whatever its frequency (it is no token the split itself yields).
+        self.vectorizer.vocabularies = {1: [end, *(t for t in self.vectorizer.vocabularies[1] if t != end)]}
+        self.line_end = 2
+        index = {token: i + 2 for i, token in enumerate(self.vectorizer.vocabularies[1])}
+        self.streams = {}
+        for name, lines in self.lines.items():
+            ids = []
+            for line in lines:
+                ids.extend(index.get(t, data.vectorize.OOV) for t in self.vectorizer.tokenize_python(line, truncate=False))
+                ids.append(self.line_end)
+            self.streams[name] = np.asarray(ids, "int32")
+        sizes = {name: len(ids) for name, ids in self.streams.items()}
+        self.log(f"data: {self.dataset.name} {sizes} tokens ({split}s), vocabulary "
+                 f"{len(index) + 2} ids; training windows of {cfg.steps} tokens")
+        import tensorflow as tf
+
+        seed, batch = int(self.config.seed), int(self.config.train.batch_size)
+        self.pipelines = {}
+        for name, ids in self.streams.items():
+            if len(ids) < 2:
+                continue
+            x, y = windows(ids, int(cfg.steps))
+            pipeline = tf.data.Dataset.from_tensor_slices((x, y))
+            if name == "train":
+                pipeline = pipeline.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def build_model(self):
+        cfg = self.config.model
+        model = LanguageModel(self.vectorizer.vocabulary_size(), self.line_end, cell=cfg.cell, units=cfg.units,
+                              layers=cfg.layers, embedding_dim=cfg.embedding_dim, dropout=cfg.dropout,
+                              preprocessor=self.vectorizer)
+        model(np.zeros((1, 2), "int32"))  # build the weights
+        return model
+
+    def evaluate(self):
+        metrics = {}
+        for name in ("validation", "test"):
+            stream = self.streams.get(name)
+            if stream is not None and len(stream) > 1:
+                started = time.perf_counter()
+                metrics[name] = stream_metrics(self.model.stream_loss(stream), len(stream) - 1)
+                self.log(f"{name}: perplexity {metrics[name]['perplexity']:.3f} "
+                         f"({metrics[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)")
+        self.write_samples()
+        return metrics
+
+    def sampler(self):
+        cfg = self.config.generate
+        if cfg.sampler == "beam":
+            return decoding.BeamSearch(int(cfg.beams))
+        if cfg.sampler == "greedy":
+            return decoding.Greedy()
+        return decoding.Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p), seed=int(self.config.seed))
+
+    def write_samples(self):
+        """``samples.txt``: a continuation of each of ``generate.prompts``."""
+        cfg = self.config.generate
+        prompts = [str(p) for p in cfg.prompts]
+        if not prompts:
+            return
+        texts = self.model.generate(prompts, length=int(cfg.length), sampler=self.sampler())
+        shown = [f"--- prompt {prompt!r} ({cfg.sampler}) ---\n{prompt}{text}\n" for prompt, text in zip(prompts, texts)]
+        self.run.write_text("samples.txt", "\n".join(shown))
+        self.log("samples:\n" + "\n".join(shown))
+
+    def baseline(self):
+        if not self.config.get("baseline", True):
+            return None
+        order = int(self.config.get("baseline_order", 5))
+        started = time.perf_counter()
+        lm = KneserNeyLM(order, vocabulary_size=self.vectorizer.vocabulary_size()).fit(self.streams["train"])
+        result = {"model": f"interpolated Kneser-Ney {order}-gram"}
+        for name in ("validation", "test"):
+            stream = self.streams.get(name)
+            if stream is not None and len(stream) > 1:
+                result[name] = stream_metrics(lm.stream_loss(stream), len(stream) - 1)
+        if "test" in result:
+            self.log(f"baseline {result['model']}: test perplexity {result['test']['perplexity']:.3f} "
+                     f"({time.perf_counter() - started:.0f} s)")
+        return result
+
+    def export(self):
+        if not self.config.export.get("enabled", True):
+            return None
+        from tfseq.export import export_language_model
+
+        cfg = self.config.generate
+        return export_language_model(self.model, self.config.export.dir, length=int(cfg.length),
+                                     sampler=self.sampler(), metadata={
+            "task": "lm", "run": str(self.run), "data": self.dataset.name, "split": self.vectorizer.split,
+            "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")},
+        })
