@@ -64,7 +64,7 @@ def main():
             command = ["tfseq-train", "task=lm", "data.name=null", *(f"data.{n}={f}" for n, f in
                                                                      zip(("train", "validation", "test"), files)),
                        "export.enabled=false", f"run.dir={run_dir}", "train.verbose=2", f"train.epochs={args.epochs}",
-                       "generate.prompts=[ROMEO:]", "generate.length=300", *RECIPES[recipe], *args.overrides]
+                       'generate.prompts=["ROMEO:"]', "generate.length=300", *RECIPES[recipe], *args.overrides]
             print("$", " ".join(command), flush=True)
             subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
             rows.append((recipe, json.loads((run_dir / "metrics.json").read_text())))

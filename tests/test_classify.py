@@ -126,6 +126,8 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     (["task=classify", "model.celll=gru"], "unknown key 'model.celll'"),
     (["task=classify", "model.cell=gru", "oops"], "expected key=value"),
     (["model.cell=gru"], "missing task=<name>"),
+    (["task=lm", "generate.prompts=[ROMEO:]"], "bad value for generate.prompts: '[ROMEO:]'"),  # YAML syntax
+    (["task=classify", "train.epochs=many"], "bad value for train.epochs"),
 ])
 def test_cli_usage_errors_are_one_line(args, message, capsys):
     assert cli.train_main(args) == 2

@@ -141,6 +141,7 @@ def parse_overrides(arguments):
 
 def resolve(task, overrides):
     """The recipe with one combination of overrides applied; unknown keys are errors."""
+    import yaml  # OmegaConf parses each value as YAML
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -154,9 +155,20 @@ def resolve(task, overrides):
             raise UsageError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
         try:
             config = OmegaConf.merge(config, OmegaConf.from_dotlist([f"{key}={value}"]))
-        except OmegaConfBaseException as error:
-            raise UsageError(f"bad value for {key}: {' '.join(str(error).split())}") from None
+        except (OmegaConfBaseException, yaml.YAMLError) as error:
+            hint = " (quote YAML values that hold ':', e.g. key='[\"a: b\"]')" if isinstance(error, yaml.YAMLError) else ""
+            raise UsageError(f"bad value for {key}: {value!r}: {' '.join(str(error).split())}{hint}") from None
+        check_type(key, OmegaConf.select(load_recipe(task), key), OmegaConf.select(config, key))
     return config
+
+
+def check_type(key, default, value):
+    """A number or flag in the recipe takes a number or flag, or null (``train.epochs=many``
+    fails here, not minutes later inside training)."""
+    expected = {bool: (bool,), int: (int, float), float: (int, float)}.get(type(default))
+    if expected and value is not None and (not isinstance(value, expected) or (type(default) is not bool and isinstance(value, bool))):
+        raise UsageError(f"bad value for {key}: {value!r}: expected {'true/false' if expected == (bool,) else 'a number'}"
+                         f" (default {default!r})")
 
 
 HEADLINES = ("f1", "accuracy", "perplexity")  # the first a run's test metrics have

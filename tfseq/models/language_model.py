@@ -165,7 +165,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         state, total = self.initial_state(segments), 0.0
         for start in range(0, width, window):
             nll, state = step(inputs[:, start:start + window], targets[:, start:start + window], state)
-            total += float(nll)
+            total += float(ops.convert_to_numpy(nll))
         return total / (segments * width)
 
     # -- generation -------------------------------------------------------------------------
