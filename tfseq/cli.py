@@ -268,7 +268,7 @@ def predict_main(argv=None) -> int:
                     "saved_models/classify, whose newest version is used) on raw text.",
     )
     parser.add_argument("export", help="SavedModel folder or saved_models/<task>")
-    parser.add_argument("text", nargs="*", help="texts to classify, tag, or continue and score (language models)")
+    parser.add_argument("text", nargs="*", help="texts to classify, tag, transform (seq2seq), or continue and score (language models)")
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
     parser.add_argument("--output", help="write predictions to this CSV instead of printing")
@@ -302,6 +302,10 @@ def predict_main(argv=None) -> int:
         columns = {"text": texts, "continuation": continuations, "perplexity": perplexity}
         lines = [f"{text}{more}\n(perplexity of the text as a line: {p:.3f})\n"
                  for text, more, p in zip(texts, continuations, perplexity)]
+    elif "target" in outputs:  # seq2seq: each source and its output
+        targets = [v.decode("utf-8") for v in outputs["target"].numpy()]
+        columns = {"text": texts, "target": targets}
+        lines = [f"{text}\t{target}" for text, target in zip(texts, targets)]
     elif "tagged" in outputs:  # a tagger: each text's tokens with their tags
         columns = {"text": texts, "tagged": [v.decode("utf-8") for v in outputs["tagged"].numpy()]}
         lines = columns["tagged"]

@@ -185,3 +185,32 @@ def export_language_model(model, export_root, length=200, sampler=None, metadata
     seed = getattr(sampler, "seed_generator", None)
     return export_raw_text(model, "lm", answer, export_root, metadata,
                            track={"sampler_seed": seed.state} if seed is not None else None)
+
+
+def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.Seq2Seq` whose serving signature is
+    ``serving_default(text: string[batch]) -> {target: string[batch]}``: each source text's
+    output, decoded by ``sampler`` (default greedy) up to ``max_length`` tokens, tokens joined
+    by spaces (word targets) or not. Empty text gets the model's answer to an empty source;
+    overlong text is cut at the source vectorizer's ``max_length``."""
+    import tensorflow as tf
+
+    from tfseq.models.seq2seq import END
+
+    vocabulary = ["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]]
+    pieces = tf.constant(vocabulary)
+    separator = " " if model.target_preprocessor.split == "word" else ""
+
+    def answer(module, text):
+        source = module.preprocessor(text)["tokens"]
+        source = tf.pad(source, [[0, 0], [0, tf.maximum(1 - tf.shape(source)[1], 0)]])  # >= 1 step
+        ids = module.model.translate_ids(source, max_length, sampler)
+        before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
+        chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
+        return {"target": tf.strings.reduce_join(chosen, axis=-1, separator=separator)}
+
+    model.preprocessor = model.source_preprocessor  # what export_raw_text saves and serves with
+    try:
+        return export_raw_text(model, "seq2seq", answer, export_root, metadata)
+    finally:
+        del model.preprocessor

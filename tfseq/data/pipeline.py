@@ -49,10 +49,11 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
 
     x = {key: _padded(value) for key, value in features.items()}
     n = len(x[length_key])
-    # Each example keeps its own length (trailing padding trimmed); batches re-pad. Keys aligned
-    # with the tokens share their length; the "chars" bag keeps its own.
+    # Each example keeps its own length (trailing padding trimmed); batches re-pad.
     lengths = _row_lengths(x[length_key])
-    aligned = aligned_keys(x)
+    # Keys aligned with the tokens (n-grams) share their length; others (a "chars" bag, a
+    # seq2seq target) keep their own.
+    aligned = [key for key in aligned_keys(x) if key == length_key or key.startswith("ngrams_")]
     own = {key: lengths if key in aligned else _row_lengths(value) for key, value in x.items()}
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)

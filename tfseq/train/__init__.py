@@ -10,6 +10,7 @@ TRAINERS = {  # task -> "module:class"
     "classify": "tfseq.train.classify:ClassifyTrainer",
     "tag": "tfseq.train.tag:TagTrainer",
     "lm": "tfseq.train.lm:LanguageModelTrainer",
+    "seq2seq": "tfseq.train.seq2seq:Seq2SeqTrainer",
 }
 
 
@@ -27,4 +28,4 @@ def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, impo
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 
-__all__ = ["TRAINERS", "ClassifyTrainer", "LanguageModelTrainer", "TagTrainer", "Trainer", "trainer_class"]
+__all__ = ["TRAINERS", "ClassifyTrainer", "LanguageModelTrainer", "Seq2SeqTrainer", "TagTrainer", "Trainer", "trainer_class"]

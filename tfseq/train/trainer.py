@@ -53,19 +53,21 @@ class Trainer:
         return "val_loss"
 
     # -- shared machinery ------------------------------------------------------------------
-    def make_pipelines(self):
+    def make_pipelines(self, length_key="tokens"):
         """tf.data pipelines of ``self.features`` and ``self.targets`` for each non-empty split:
-        train shuffled with the seed every epoch, all batched by similar length (``train.bucket``).
-        Sets ``pipelines``, ``train_data`` and ``validation_data``."""
+        train shuffled with the seed every epoch, all batched by similar length of
+        ``features[length_key]`` (``train.bucket``). Sets ``pipelines``, ``train_data`` and
+        ``validation_data``."""
         from tfseq import data
         from tfseq.data.vectorize import lengths_of
 
         train = self.config.train
-        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"]["tokens"]))
+        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"][length_key]))
                       if train.bucket else None)
         self.pipelines = {
             split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
-                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries)
+                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries,
+                                     length_key=length_key)
             for split in self.features if self.features[split] is not None
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")

@@ -1,0 +1,103 @@
+"""Seq2seq: decoding against teacher-forced recomputation, scores, and the task end to end."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tfseq import cli, decoding
+from tfseq.models import Seq2Seq
+from tfseq.models.seq2seq import END, START
+from tfseq.train.seq2seq import sequence_scores
+
+FAST = ["model.units=32", "model.embedding_dim=16", "train.batch_size=32", "train.verbose=0", "model.dropout=0"]
+
+
+def tiny_model(cell="gru", attention="luong", layers=1, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = Seq2Seq(7, 9, cell=cell, units=8, layers=layers, embedding_dim=6, attention=attention)
+    model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
+    return model
+
+
+@pytest.mark.parametrize("cell,attention,layers", [("gru", "luong", 1), ("lstm", "luong", 2), ("gru", "none", 1)])
+def test_greedy_decoding_equals_teacher_forced_rereading(cell, attention, layers):
+    model = tiny_model(cell, attention, layers)
+    source = np.array([[3, 4, 5, 6], [2, 3, 0, 0]], "int32")
+    out = ops.convert_to_numpy(model.translate_ids(source, 5, decoding.Greedy()))
+    for row in range(len(source)):
+        prefix = [START]
+        for _ in range(5):
+            logits = model({"source": source[row:row + 1], "target": np.array([prefix], "int32")})
+            prefix.append(int(np.argmax(ops.convert_to_numpy(logits)[0, -1])))
+        expected = prefix[1:]
+        if END in expected:  # padding after the end
+            cut = expected.index(END) + 1
+            expected = expected[:cut] + [0] * (5 - cut)
+        assert out[row].tolist() == expected
+    # Source padding changes nothing; a beam of one is greedy.
+    wider = np.pad(source, ((0, 0), (0, 3)))
+    assert ops.convert_to_numpy(model.translate_ids(wider, 5, decoding.Greedy())).tolist() == out.tolist()
+    assert ops.convert_to_numpy(model.translate_ids(source, 5, decoding.BeamSearch(1))).tolist() == out.tolist()
+
+
+def test_sequence_scores_take_the_nearest_of_several_references():
+    references = {"read": [["R", "IY1", "D"], ["R", "EH1", "D"]], "cat": [["K", "AE1", "T"]]}
+    predicted = {"read": ["R", "EH1", "D"], "cat": ["K", "AE1"]}
+    scores = sequence_scores(references, predicted)
+    assert scores["accuracy"] == 0.5
+    assert scores["token_error_rate"] == pytest.approx(1 / 6)  # one deletion in six reference phonemes
+
+
+def reversal(path, n=1500, seed=0):
+    """source: a letter string; target: its letters reversed, space-separated."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        word = "".join(rng.choice(list("abcdef"), size=rng.integers(2, 6)))
+        lines.append(f"{word}\t{' '.join(reversed(word.upper()))}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train = reversal(tmp_path / "train.tsv")
+    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "train.epochs=12",
+            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8"]
+    assert cli.train_main(args) == 0
+    (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy", "token_error_rate", "loss"}
+    assert metrics["test"]["accuracy"] >= 0.9 and metrics["test"]["token_error_rate"] <= 0.05
+    assert (run / "examples.txt").read_text().count("\t") >= 3
+
+    loaded = keras.saving.load_model(run / "model.keras")
+    assert loaded.translate(["abcd", "fed"], max_length=8) == ["D C B A", "D E F"]
+
+    script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
+              "print(json.dumps([t.decode() for t in f(text=tf.constant(['cafe', '', 'xyz']))['target'].numpy()]))")
+    out = subprocess.run([sys.executable, "-c", script, metrics["export"]], capture_output=True, text=True, check=True)
+    targets = json.loads(out.stdout.strip().splitlines()[-1])
+    assert targets[0] == "E F A C" and len(targets) == 3
+
+    capsys.readouterr()
+    assert cli.predict_main([str(tmp_path / "saved_models" / "seq2seq"), "bad"]) == 0
+    assert capsys.readouterr().out.strip() == "bad\tD A B"
+
+
+def test_seq2seq_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("abc\tC B A\nno tab here\n")
+    assert cli.train_main(["task=seq2seq", "data.name=null", f"data.train={bad}", *FAST]) == 2
+    assert "bad.tsv:2: expected 'source<TAB>target'" in capsys.readouterr().err
+    assert cli.train_main(["task=seq2seq", "data.name=reviews-zh", *FAST]) == 2
+    assert "not source/target pairs" in capsys.readouterr().err
+    assert cli.train_main(["task=seq2seq", "model.attention=bahdanau", f"data.train={bad}", *FAST]) == 2
+    assert not any((tmp_path / "runs" / "seq2seq").iterdir()) and not (tmp_path / "saved_models").exists()

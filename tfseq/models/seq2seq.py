@@ -1,0 +1,205 @@
+"""Asynchronous many-to-many: an encoder-decoder with attention, trained with teacher forcing.
+
+The encoder reads the source (a word's letters, a sentence's words); the decoder writes the
+target one token at a time from ``start`` to ``end``, reading at each step its previous token
+and, through attention, every encoder output (Luong et al. 2015, "general" scores). Training
+feeds the decoder the true previous tokens (teacher forcing), so the whole target runs in one
+pass; decoding feeds back its own choices through any :mod:`tfseq.decoding` sampler.
+
+Target ids: 0 padding, 1 out of vocabulary, ``start`` (2) and ``end`` (3), then the tokens.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq import decoding
+from tfseq.models.encoder import recurrent_stack
+from tfseq.models.traced import traced
+
+START, END = 2, 3
+ATTENTION = ("luong", "none")
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class Seq2Seq(keras.Model):
+    """Embedding -> (bidirectional) encoder cells; embedding -> decoder cells -> attention -> softmax.
+
+    ``call({"source": (B, S) ids, "target": (B, T) ids})`` returns ``(B, T, target vocabulary)``
+    logits of the next target token; ``fit`` takes the decoder's input (``start`` + target) as
+    ``"target"`` and the target + ``end`` as labels (0 = padding, no loss), in nats per token.
+
+    Args:
+        source_vocabulary, target_vocabulary: numbers of ids (padding and OOV included; the
+            target's also ``start`` and ``end``).
+        cell, units, layers: both recurrent stacks; the encoder is ``bidirectional`` (its
+            outputs are ``2 * units`` wide then).
+        embedding_dim: source and target embeddings.
+        attention: ``"luong"`` (every decoder step reads a weighted sum of the encoder outputs)
+            or ``"none"`` (the decoder sees the source only through its initial state).
+        dropout: on embeddings and recurrent outputs.
+        source_preprocessor, target_preprocessor: ``TextVectorizer`` s; with them
+            :meth:`translate` takes and returns text.
+
+    Example:
+        >>> model = Seq2Seq(30, 80, units=128)
+        >>> model.compile(optimizer="adam")
+        >>> model.fit({"source": src, "target": tgt_in}, tgt_out)
+        >>> model.translate_ids(src, max_length=20, sampler=decoding.BeamSearch(4))
+    """
+
+    def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
+                 embedding_dim=64, attention="luong", dropout=0.0, source_preprocessor=None,
+                 target_preprocessor=None, **kwargs):
+        super().__init__(**kwargs)
+        if attention not in ATTENTION:
+            raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
+        self.source_vocabulary, self.target_vocabulary = int(source_vocabulary), int(target_vocabulary)
+        if self.target_vocabulary <= END:
+            raise ValueError(f"target_vocabulary={target_vocabulary} leaves no room for tokens after start/end.")
+        self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
+        self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
+        self.source_preprocessor, self.target_preprocessor = source_preprocessor, target_preprocessor
+        self.source_embedding = keras.layers.Embedding(self.source_vocabulary, self.embedding_dim, mask_zero=True,
+                                                       name="embed_source")
+        self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
+                                                       name="embed_target")
+        self.encoder = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional)
+        self.decoder = recurrent_stack(cell, self.units, self.num_layers, bidirectional=False)
+        for layer in self.decoder:
+            layer.return_state = True
+        # The decoder starts from the encoder's summary (its masked mean), one state per layer.
+        self.bridge = keras.layers.Dense(self.units, activation="tanh", name="bridge")
+        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        if attention == "luong":
+            self.query = keras.layers.Dense(self.memory_width, use_bias=False, name="attention_query")
+            self.combine = keras.layers.Dense(self.units, activation="tanh", name="attention_combine")
+        self.logits = keras.layers.Dense(self.target_vocabulary, dtype="float32", name="next_token")
+
+    @property
+    def memory_width(self) -> int:
+        return self.units * (2 if self.bidirectional else 1)
+
+    def build(self, input_shape=None):
+        self.source_embedding.build((None, None))
+        self.target_embedding.build((None, None))
+        width = self.embedding_dim
+        for layer in self.encoder:
+            layer.build((None, None, width))
+            width = self.memory_width
+        self.bridge.build((None, self.memory_width))
+        width = self.embedding_dim
+        for layer in self.decoder:
+            layer.build((None, None, width))
+            width = self.units
+        if self.attention == "luong":
+            self.query.build((None, None, self.units))
+            self.combine.build((None, None, self.units + self.memory_width))
+        self.logits.build((None, None, self.units))
+        self.built = True
+
+    # -- the two halves ---------------------------------------------------------------------
+    def encode(self, source, training=False):
+        """``[decoder states per layer, memory (B, S, width), memory mask (B, S)]``: the state
+        the decoder starts from (any nest rides along in :mod:`tfseq.decoding`'s loops)."""
+        mask = ops.not_equal(source, 0)
+        x = self.dropout(self.source_embedding(source), training=training)
+        for layer in self.encoder:
+            x = self.dropout(layer(x, mask=mask, training=training), training=training)
+        weights = ops.cast(mask, x.dtype)[:, :, None]
+        summary = ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        start = self.bridge(summary)
+        states = [[start for _ in layer.cell.get_initial_state(1)] for layer in self.decoder]
+        return [states, x, ops.cast(mask, "float32")]
+
+    def decode(self, target, state, training=False):
+        """Logits ``(B, T, V)`` for the decoder inputs ``target`` from ``state``; and the new state."""
+        states, memory, memory_mask = state
+        mask = ops.not_equal(target, 0)
+        x = self.dropout(self.target_embedding(target), training=training)
+        new_states = []
+        for index, layer in enumerate(self.decoder):
+            x, *layer_state = layer(x, initial_state=states[index], mask=mask, training=training)
+            x = self.dropout(x, training=training)
+            new_states.append(layer_state)
+        if self.attention == "luong":
+            scores = ops.matmul(self.query(x), ops.transpose(memory, (0, 2, 1)))  # (B, T, S)
+            scores = ops.where(ops.cast(memory_mask[:, None, :], "bool"), scores, -1e9)
+            context = ops.matmul(ops.softmax(ops.cast(scores, "float32"), axis=-1), ops.cast(memory, "float32"))
+            x = self.dropout(self.combine(ops.concatenate([x, ops.cast(context, x.dtype)], axis=-1)),
+                             training=training)
+        return self.logits(x), [new_states, memory, memory_mask]
+
+    def call(self, inputs, training=False):
+        logits, _ = self.decode(inputs["target"], self.encode(inputs["source"], training), training)
+        return logits
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Cross-entropy in nats per (non-padding) target token."""
+        targets = ops.cast(y, "int32")
+        mask = ops.cast(ops.not_equal(targets, 0), "float32")
+        per_token = keras.losses.sparse_categorical_crossentropy(targets, y_pred, from_logits=True)
+        loss = ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+        return loss + (ops.sum(self.losses) if self.losses else 0.0)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def next_token(self, ids, state):
+        """One decoder step for :mod:`tfseq.decoding`: ``int32[batch]`` -> logits, state."""
+        logits, state = self.decode(ids[:, None], state)
+        return logits[:, 0], state
+
+    def translate_ids(self, source, max_length: int, sampler=None):
+        """``int32[batch, max_length]`` target ids (``end`` included, then 0) for ``source`` ids."""
+        sampler = sampler or decoding.Greedy()
+        state = self.encode(source)
+        logits, state = self.next_token(ops.full((ops.shape(source)[0],), START, "int32"), state)
+        return sampler(self.next_token, logits, state, max_length, END)
+
+    def translate(self, texts, max_length=50, sampler=None, batch_size=256) -> list[str]:
+        """Targets for raw source texts (needs the preprocessors), batched by source length."""
+        source = ops.convert_to_numpy(self.source_preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"])
+        ids = self.translate_source_ids(source, max_length, sampler, batch_size)
+        return [self.detokenize(row) for row in ids]
+
+    def translate_source_ids(self, source, max_length=50, sampler=None, batch_size=256) -> np.ndarray:
+        """:meth:`translate_ids` over many rows of source ids, traced once, batched by length."""
+        source = np.asarray(source, "int32")
+        key = f"translate-{'greedy' if sampler is None else id(sampler)}-{max_length}"
+        run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
+        out = np.zeros((len(source), max_length), "int32")
+        lengths = (source != 0).sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            out[rows] = ops.convert_to_numpy(run(source[rows, :max(int(lengths[rows].max()), 1)]))
+        return out
+
+    def detokenize(self, ids) -> str:
+        """Target ids -> text: tokens up to ``end``, joined by spaces (word targets) or not."""
+        vocabulary = ["", "\ufffd", "", "", *self.target_preprocessor.vocabularies[1][2:]]
+        tokens = []
+        for i in np.asarray(ids):
+            if i == END or i == 0:
+                break
+            tokens.append(vocabulary[i])
+        return (" " if self.target_preprocessor.split == "word" else "").join(tokens)
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {**super().get_config(),
+                "source_vocabulary": self.source_vocabulary, "target_vocabulary": self.target_vocabulary,
+                "cell": self.cell, "units": self.units, "layers": self.num_layers,
+                "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
+                "attention": self.attention, "dropout": self.dropout_rate,
+                "source_preprocessor": serialize(self.source_preprocessor) if self.source_preprocessor else None,
+                "target_preprocessor": serialize(self.target_preprocessor) if self.target_preprocessor else None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("source_preprocessor", "target_preprocessor"):
+            if config.get(key):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

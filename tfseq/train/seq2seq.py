@@ -1,0 +1,133 @@
+"""Asynchronous many-to-many: sequence to sequence (grapheme-to-phoneme, translation).
+
+:class:`~tfseq.models.Seq2Seq` on a task recipe (``tasks/seq2seq.yaml``), trained with teacher
+forcing and decoded greedily or by beam search. Scores per distinct source (a word with several
+pronunciations counts once, right if the output is any of them): ``accuracy`` (exact match; for
+grapheme-to-phoneme, 1 - WER) and ``token_error_rate`` (edit distance to the nearest reference
+over the reference's length, summed over the corpus; PER for phonemes, WER for words).
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from tfseq import data, decoding
+from tfseq.models import Seq2Seq
+from tfseq.models.seq2seq import END, START
+from tfseq.train.trainer import Trainer
+
+SPECIALS = ("<s>", "</s>")  # ids 2 and 3 (START, END) of the target vocabulary
+
+
+def sequence_scores(references: dict, predicted: dict) -> dict:
+    """``references``: source -> list of token lists; ``predicted``: source -> token list.
+
+    ``accuracy``: share of sources whose output equals one of their references;
+    ``token_error_rate``: sum over sources of the edit distance to the nearest reference,
+    over the sum of that reference's lengths (Levenshtein on tokens, rapidfuzz).
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    right = edits = length = 0
+    for source, options in references.items():
+        output = predicted[source]
+        distances = [Levenshtein.distance(output, reference) for reference in options]
+        nearest = int(np.argmin(distances))
+        right += distances[nearest] == 0
+        edits += distances[nearest]
+        length += len(options[nearest])
+    return {"accuracy": right / max(len(references), 1), "token_error_rate": edits / max(length, 1)}
+
+
+class Seq2SeqTrainer(Trainer):
+    task = "seq2seq"
+
+    def prepare(self):
+        cfg = self.config.data
+        self.dataset = data.load(cfg.name or None, kind="seq2seq", train=cfg.train, validation=cfg.validation,
+                                 test=cfg.test)
+        if self.dataset.kind != "seq2seq":
+            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not source/target pairs")
+        self.source_vectorizer = data.TextVectorizer(split=cfg.source_split, lowercase=cfg.lowercase,
+                                                     max_length=cfg.max_length)
+        self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)
+        self.target_vectorizer = data.TextVectorizer(split=cfg.target_split, lowercase=cfg.target_lowercase,
+                                                     max_length=cfg.max_length)
+        self.target_vectorizer.adapt(self.dataset.train["target"], max_tokens=cfg.max_tokens)
+        tokens = [t for t in self.target_vectorizer.vocabularies[1] if t not in SPECIALS]
+        self.target_vectorizer.vocabularies = {1: [*SPECIALS, *tokens]}
+        index = {token: i + 2 for i, token in enumerate(self.target_vectorizer.vocabularies[1])}
+        self.features, self.targets, self.references = {}, {}, {}
+        for split, frame in self.dataset.splits.items():
+            if not len(frame):
+                self.features[split] = None
+                continue
+            source = self.source_vectorizer(np.asarray(frame["source"], dtype=object).astype(str))["tokens"].numpy()
+            target = [[index.get(t, data.vectorize.OOV) for t in self.target_vectorizer.tokenize_python(str(text))]
+                      for text in frame["target"]]
+            self.features[split] = {"source": source, "target": [[START, *ids] for ids in target]}
+            self.targets[split] = [[*ids, END] for ids in target]
+            self.references[split] = collections.defaultdict(list)
+            for text, reference in zip(frame["source"], frame["target"]):
+                self.references[split][str(text)].append(self.target_vectorizer.tokenize_python(str(reference)))
+        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source "
+                 f"{self.source_vectorizer.vocabulary_size()}, target {len(index) + 2} ids")
+        self.make_pipelines(length_key="source")
+
+    def build_model(self):
+        cfg = self.config.model
+        model = Seq2Seq(self.source_vectorizer.vocabulary_size(), self.target_vectorizer.vocabulary_size(),
+                        cell=cfg.cell, units=cfg.units, layers=cfg.layers, bidirectional=cfg.bidirectional,
+                        embedding_dim=cfg.embedding_dim, attention=cfg.attention, dropout=cfg.dropout,
+                        source_preprocessor=self.source_vectorizer, target_preprocessor=self.target_vectorizer)
+        model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
+        return model
+
+    def sampler(self):
+        cfg = self.config.generate
+        return decoding.BeamSearch(int(cfg.beams)) if cfg.sampler == "beam" else decoding.Greedy()
+
+    def evaluate(self):
+        metrics, sampler = {}, self.sampler()
+        for split in ("validation", "test"):
+            if self.features.get(split) is None:
+                continue
+            # One output per distinct source (its rows share the source ids).
+            frame = self.dataset.splits[split]
+            first = {}
+            for row, text in enumerate(frame["source"]):
+                first.setdefault(str(text), row)
+            rows = list(first.values())
+            ids = self.model.translate_source_ids(self.features[split]["source"][rows],
+                                                  int(self.config.generate.max_length), sampler)
+            outputs = {text: self.model.detokenize(row).split(" ") if self.target_vectorizer.split == "word"
+                       else list(self.model.detokenize(row)) for text, row in zip(first, ids)}
+            outputs = {text: [t for t in tokens if t] for text, tokens in outputs.items()}
+            metrics[split] = sequence_scores(self.references[split], outputs)
+            metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
+            if split == "test":
+                self.write_examples(first, outputs)
+        return metrics
+
+    def write_examples(self, sources, outputs, count=50):
+        """``examples.txt``: the first test sources, the model's output, and the references."""
+        lines = []
+        for text in list(sources)[:count]:
+            references = [" ".join(r) for r in self.references["test"][text]]
+            mark = "ok " if outputs[text] in self.references["test"][text] else "ERR"
+            lines.append(f"{mark}\t{text}\t{' '.join(outputs[text])}\t(reference: {' | '.join(references)})")
+        self.run.write_text("examples.txt", "\n".join(lines) + "\n")
+
+    def export(self):
+        if not self.config.export.get("enabled", True):
+            return None
+        from tfseq.export import export_seq2seq
+
+        cfg = self.config.generate
+        return export_seq2seq(self.model, self.config.export.dir, max_length=int(cfg.max_length),
+                              sampler=self.sampler(), metadata={
+            "task": "seq2seq", "run": str(self.run), "data": self.dataset.name,
+            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length},
+        })
