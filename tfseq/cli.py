@@ -27,6 +27,10 @@ examples:
   tfseq-train task=classify resume=true
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
   tfseq-train task=tag data.name=null data.train=train.txt data.test=test.txt   # CoNLL chunking
+  tfseq-train task=lm                           # a character language model of People's Daily (text-zh)
+  tfseq-train task=lm data.name=null data.train=input.txt train.optimizer=sgd train.learning_rate=1
+  tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
+  tfseq-train task=seq2seq data.name=null data.train=pairs.tsv data.source_split=word
 """
 
 

@@ -60,21 +60,23 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None) -> Path:
+def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None, preprocessor=None) -> Path:
     """Publish ``<export_root>/<task>/<version>/`` whose ``serving_default(text: string[batch])``
     returns ``answer(module, text)``; ``module.model`` and ``module.preprocessor`` (the model's
     ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq.
-    ``track``: more variables ``answer`` uses (a sampler's seed), saved as ``module.<name>``."""
+    ``track``: more variables ``answer`` uses (a sampler's seed), saved as ``module.<name>``;
+    ``preprocessor``: the one that reads ``text`` if not ``model.preprocessor``."""
     import tensorflow as tf
 
-    if model.preprocessor is None:
+    preprocessor = preprocessor or getattr(model, "preprocessor", None)
+    if preprocessor is None:
         raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
             self.model = model
-            self.preprocessor = model.preprocessor
+            self.preprocessor = preprocessor
             for name, value in (track or {}).items():
                 setattr(self, name, value)
 
@@ -209,8 +211,4 @@ def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=Non
         chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
         return {"target": tf.strings.reduce_join(chosen, axis=-1, separator=separator)}
 
-    model.preprocessor = model.source_preprocessor  # what export_raw_text saves and serves with
-    try:
-        return export_raw_text(model, "seq2seq", answer, export_root, metadata)
-    finally:
-        del model.preprocessor
+    return export_raw_text(model, "seq2seq", answer, export_root, metadata, preprocessor=model.source_preprocessor)
