@@ -15,6 +15,7 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.models.encoder import CarriesPreprocessor, recurrent_stack
+from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -83,10 +84,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Cross-entropy in nats per (non-padding) target token."""
         targets = ops.cast(y, "int32")
-        mask = ops.cast(ops.not_equal(targets, 0), "float32")
-        per_token = keras.losses.sparse_categorical_crossentropy(targets, y_pred, from_logits=True)
-        loss = ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
-        return loss + (ops.sum(self.losses) if self.losses else 0.0)
+        return total_loss(self, masked_mean(token_cross_entropy(targets, y_pred), ops.not_equal(targets, 0)))
 
     # -- scoring ----------------------------------------------------------------------------
     def initial_state(self, batch_size):

@@ -12,6 +12,7 @@ from keras import ops
 
 from tfseq.layers import CRF
 from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
+from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
 
@@ -81,14 +82,13 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
         steps = ops.shape(y_pred)[1]
         tags = ops.pad(tags[:, :steps], [[0, 0], [0, steps - ops.shape(tags[:, :steps])[1]]])
         mask = ops.not_equal(tags, 0)
-        tagged = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
         index = ops.maximum(tags - 1, 0)  # tag ids 1..K -> 0..K-1; padding is masked anyway
         if self.crf is not None:
+            tagged = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
             loss = -ops.sum(self.crf.log_likelihood(y_pred, index, mask)) / tagged
         else:
-            per_step = keras.losses.sparse_categorical_crossentropy(index, y_pred, from_logits=True)
-            loss = ops.sum(per_step * ops.cast(mask, per_step.dtype)) / tagged
-        return loss + (ops.sum(self.losses) if self.losses else 0.0)
+            loss = masked_mean(token_cross_entropy(index, y_pred), mask)
+        return total_loss(self, loss)
 
     def decode(self, emissions, mask):
         """Best tag ids ``1..num_tags`` per step from emissions, 0 where ``mask`` is False."""

@@ -8,6 +8,7 @@ schedule, TensorBoard, checkpoints, resume, NaN guard, run folder, learning curv
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import keras
@@ -144,14 +145,50 @@ class Trainer:
         if self.nan_guard.error:
             raise TrainingDiverged(self.nan_guard.error)
 
+    def distribution(self):
+        """The ``tf.distribute`` strategy of ``train.distribute`` (None for ``none``).
+
+        ``mirrored``: synchronous data parallelism over every local GPU (the CPU if none);
+        ``cpu:N``: over N logical CPU devices, which runs the multi-device path (per-replica
+        batches, all-reduced gradients) on a machine without GPUs. ``train.batch_size`` is the
+        global batch, split across the replicas.
+        """
+        name = str(self.config.train.get("distribute", "none") or "none")
+        if name == "none":
+            return None
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(f"train.distribute={name} needs KERAS_BACKEND=tensorflow (tf.distribute)")
+        import tensorflow as tf
+
+        if name == "mirrored":
+            return tf.distribute.MirroredStrategy()
+        if name.startswith("cpu:") and name[4:].isdigit() and int(name[4:]) >= 1:
+            count = int(name[4:])
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            try:
+                tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+            except RuntimeError:  # TensorFlow already started: fine if it has those devices
+                pass
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+            if len(devices) != count:
+                raise ValueError(f"train.distribute={name}: TensorFlow already runs on {len(devices)} CPU "
+                                 f"device(s) in this process; start a new process for {count}")
+            return tf.distribute.MirroredStrategy(devices)
+        raise ValueError(f"train.distribute={name!r}: expected none, mirrored or cpu:N")
+
     def execute(self) -> dict:
         """The whole run; returns the metrics written to ``metrics.json``."""
+        strategy = self.distribution()  # first: CPU devices are split before TensorFlow starts
         keras.utils.set_random_seed(int(self.config.seed))
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         self.prepare()
-        self.model = self.build_model()
-        baseline = self.baseline()
-        self.fit()
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            if strategy:
+                self.log(f"distribute: {strategy.num_replicas_in_sync} replicas "
+                         f"({', '.join(strategy.extended.worker_devices)})")
+            self.model = self.build_model()
+            baseline = self.baseline()
+            self.fit()
         metrics = self.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
         metrics["epochs"] = self.epochs
