@@ -253,7 +253,7 @@ def train_main(argv=None) -> int:
         test = metrics.get("test", {})
         key = headline(metrics)
         base = metrics.get("baseline", {})
-        print("test: " + ", ".join(f"{k}={v:.4f}" for k, v in test.items()) +
+        print("test: " + ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in test.items()) +
               (f"  |  baseline ({base['model']}): {key}={base['test'][key]:.4f}" if key in base.get("test", {}) else ""))
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
