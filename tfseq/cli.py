@@ -299,6 +299,11 @@ def predict_main(argv=None) -> int:
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    inputs = list(serve.structured_input_signature[1])
+    if inputs != ["text"]:
+        print(f"tfseq-predict: error: {folder} takes {inputs}, not text: call it from Python, e.g. "
+              f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)", file=sys.stderr)
+        return 2
     outputs = serve(text=tf.constant(texts))
     if "continuation" in outputs:  # a language model: each text continued, and its perplexity
         continuations = [v.decode("utf-8") for v in outputs["continuation"].numpy()]

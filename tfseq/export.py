@@ -212,3 +212,33 @@ def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=Non
         return {"target": tf.strings.reduce_join(chosen, axis=-1, separator=separator)}
 
     return export_raw_text(model, "seq2seq", answer, export_root, metadata, preprocessor=model.source_preprocessor)
+
+
+def export_captioner(model, image_shape, export_root, max_length=20, sampler=None, metadata=None) -> Path:
+    """Export a :class:`~tfseq.models.Captioner` whose serving signature is
+    ``serving_default(image: float32[batch, *image_shape]) -> {caption: string[batch]}``
+    (pixels in [0, 1], as in training), decoded by ``sampler`` (default greedy)."""
+    import tensorflow as tf
+
+    from tfseq.models.seq2seq import END
+
+    vocabulary = tf.constant(["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]])
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32, name="image")])
+        def serve(self, image):
+            ids = self.model.translate_ids(image, max_length, sampler)
+            before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
+            words = tf.ragged.boolean_mask(tf.gather(vocabulary, ids), before_end & (ids != 0))
+            return {"caption": tf.strings.reduce_join(words, axis=-1, separator=" ")}
+
+    module = Serving()
+
+    def write(folder):
+        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+
+    return write_atomically(Path(export_root) / "caption", write, metadata)

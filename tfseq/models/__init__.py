@@ -1,10 +1,11 @@
 """Task models: one file per kind of sequence task."""
 
+from tfseq.models.captioner import Captioner
 from tfseq.models.classifier import TextClassifier, read_word_vectors
 from tfseq.models.language_model import LanguageModel
 from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.tagger import SequenceTagger
 
-__all__ = ["BagLinear", "LanguageModel", "LogitMix", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
+__all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
            "read_word_vectors"]

@@ -50,6 +50,13 @@ def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, seq
     return stack
 
 
+def build_once(layer, input_shape):
+    """Build ``layer`` unless it is built: a model's ``build()`` may come after a method (decoding)
+    already called, and so built, some of its layers."""
+    if not layer.built:
+        layer.build(input_shape)
+
+
 def drop_tokens(ids, rate: float, seed_generator):
     """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""
     drop = keras.random.uniform(ops.shape(ids), seed=seed_generator) < rate

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
-from tfseq.models.encoder import CarriesPreprocessor, recurrent_stack
+from tfseq.models.encoder import CarriesPreprocessor, build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
@@ -60,12 +60,12 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         self.logits = keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token")
 
     def build(self, input_shape=None):
-        self.embedding.build((None, None))
+        build_once(self.embedding, (None, None))
         width = self.embedding_dim
         for layer in self.recurrent:
-            layer.build((None, None, width))
+            build_once(layer, (None, None, width))
             width = self.units
-        self.logits.build((None, None, width))
+        build_once(self.logits, (None, None, width))
         self.built = True
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):

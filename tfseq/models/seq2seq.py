@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
-from tfseq.models.encoder import recurrent_stack
+from tfseq.models.encoder import build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
@@ -63,11 +63,9 @@ class Seq2Seq(keras.Model):
         self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
         self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
         self.source_preprocessor, self.target_preprocessor = source_preprocessor, target_preprocessor
-        self.source_embedding = keras.layers.Embedding(self.source_vocabulary, self.embedding_dim, mask_zero=True,
-                                                       name="embed_source")
+        self.make_encoder()
         self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
                                                        name="embed_target")
-        self.encoder = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional)
         self.decoder = recurrent_stack(cell, self.units, self.num_layers, bidirectional=False)
         for layer in self.decoder:
             layer.return_state = True
@@ -79,36 +77,51 @@ class Seq2Seq(keras.Model):
             self.combine = keras.layers.Dense(self.units, activation="tanh", name="attention_combine")
         self.logits = keras.layers.Dense(self.target_vocabulary, dtype="float32", name="next_token")
 
-    @property
-    def memory_width(self) -> int:
-        return self.units * (2 if self.bidirectional else 1)
+    # -- the encoder: what a subclass with another kind of source replaces ------------------
+    def make_encoder(self):
+        self.source_embedding = keras.layers.Embedding(self.source_vocabulary, self.embedding_dim, mask_zero=True,
+                                                       name="embed_source")
+        self.encoder = recurrent_stack(self.cell, self.units, self.num_layers, self.bidirectional)
 
-    def build(self, input_shape=None):
-        self.source_embedding.build((None, None))
-        self.target_embedding.build((None, None))
+    def build_encoder(self, source_shape=None):
+        build_once(self.source_embedding, (None, None))
         width = self.embedding_dim
         for layer in self.encoder:
-            layer.build((None, None, width))
+            build_once(layer, (None, None, width))
             width = self.memory_width
-        self.bridge.build((None, self.memory_width))
+
+    @property
+    def memory_width(self) -> int:
+        """Features per encoder output (what attention reads)."""
+        return self.units * (2 if self.bidirectional else 1)
+
+    def encode_memory(self, source, training=False):
+        """``(memory (B, S, memory_width), mask (B, S))``: the encoder outputs attention reads."""
+        mask = ops.not_equal(source, 0)
+        x = self.dropout(self.source_embedding(source), training=training)
+        for layer in self.encoder:
+            x = self.dropout(layer(x, mask=mask, training=training), training=training)
+        return x, mask
+
+    def build(self, input_shape=None):
+        self.build_encoder(input_shape.get("source") if isinstance(input_shape, dict) else None)
+        build_once(self.target_embedding, (None, None))
+        build_once(self.bridge, (None, self.memory_width))
         width = self.embedding_dim
         for layer in self.decoder:
-            layer.build((None, None, width))
+            build_once(layer, (None, None, width))
             width = self.units
         if self.attention == "luong":
-            self.query.build((None, None, self.units))
-            self.combine.build((None, None, self.units + self.memory_width))
-        self.logits.build((None, None, self.units))
+            build_once(self.query, (None, None, self.units))
+            build_once(self.combine, (None, None, self.units + self.memory_width))
+        build_once(self.logits, (None, None, self.units))
         self.built = True
 
     # -- the two halves ---------------------------------------------------------------------
     def encode(self, source, training=False):
         """``[decoder states per layer, memory (B, S, width), memory mask (B, S)]``: the state
         the decoder starts from (any nest rides along in :mod:`tfseq.decoding`'s loops)."""
-        mask = ops.not_equal(source, 0)
-        x = self.dropout(self.source_embedding(source), training=training)
-        for layer in self.encoder:
-            x = self.dropout(layer(x, mask=mask, training=training), training=training)
+        x, mask = self.encode_memory(source, training)
         weights = ops.cast(mask, x.dtype)[:, :, None]
         summary = ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
         start = self.bridge(summary)

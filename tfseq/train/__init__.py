@@ -11,6 +11,7 @@ TRAINERS = {  # task -> "module:class"
     "tag": "tfseq.train.tag:TagTrainer",
     "lm": "tfseq.train.lm:LanguageModelTrainer",
     "seq2seq": "tfseq.train.seq2seq:Seq2SeqTrainer",
+    "caption": "tfseq.train.caption:CaptionTrainer",
 }
 
 
@@ -28,4 +29,4 @@ def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, impo
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 
-__all__ = ["TRAINERS", "ClassifyTrainer", "LanguageModelTrainer", "Seq2SeqTrainer", "TagTrainer", "Trainer", "trainer_class"]
+__all__ = ["TRAINERS", "CaptionTrainer", "ClassifyTrainer", "LanguageModelTrainer", "Seq2SeqTrainer", "TagTrainer", "Trainer", "trainer_class"]

@@ -21,12 +21,13 @@ from tfseq.train.trainer import Trainer
 SPECIALS = ("<s>", "</s>")  # ids 2 and 3 (START, END) of the target vocabulary
 
 
-def sequence_scores(references: dict, predicted: dict) -> dict:
+def sequence_scores(references: dict, predicted: dict, bleu: bool = False) -> dict:
     """``references``: source -> list of token lists; ``predicted``: source -> token list.
 
     ``accuracy``: share of sources whose output equals one of their references;
     ``token_error_rate``: sum over sources of the edit distance to the nearest reference,
-    over the sum of that reference's lengths (Levenshtein on tokens, rapidfuzz).
+    over the sum of that reference's lengths (Levenshtein on tokens, rapidfuzz);
+    with ``bleu``, ``bleu``: corpus BLEU-4 against all references (sacrebleu, as a fraction).
     """
     from rapidfuzz.distance import Levenshtein
 
@@ -38,7 +39,18 @@ def sequence_scores(references: dict, predicted: dict) -> dict:
         right += distances[nearest] == 0
         edits += distances[nearest]
         length += len(options[nearest])
-    return {"accuracy": right / max(len(references), 1), "token_error_rate": edits / max(length, 1)}
+    scores = {"accuracy": right / max(len(references), 1), "token_error_rate": edits / max(length, 1)}
+    if bleu:
+        import sacrebleu
+
+        sources = list(references)
+        streams = max(len(references[s]) for s in sources)
+        # sacrebleu takes reference streams of equal length: repeat a source's first reference
+        # (a repeated reference changes no clipped count and no closest length).
+        refs = [[" ".join(references[s][min(k, len(references[s]) - 1)]) for s in sources] for k in range(streams)]
+        scores["bleu"] = sacrebleu.corpus_bleu([" ".join(predicted[s]) for s in sources], refs,
+                                               tokenize="none").score / 100
+    return scores
 
 
 class Seq2SeqTrainer(Trainer):
@@ -105,7 +117,8 @@ class Seq2SeqTrainer(Trainer):
             outputs = {text: self.model.detokenize(row).split(" ") if self.target_vectorizer.split == "word"
                        else list(self.model.detokenize(row)) for text, row in zip(first, ids)}
             outputs = {text: [t for t in tokens if t] for text, tokens in outputs.items()}
-            metrics[split] = sequence_scores(self.references[split], outputs)
+            metrics[split] = sequence_scores(self.references[split], outputs,
+                                             bleu=self.config.data.source_split == "word")
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
             if split == "test":
                 self.write_examples(first, outputs)

@@ -1,0 +1,142 @@
+"""One-to-many: image captioning.
+
+:class:`~tfseq.models.Captioner` on a task recipe (``tasks/caption.yaml``): the built-in
+``digits-captions`` (scikit-learn's handwritten digits side by side, captioned with their names)
+or a folder of images with a captions file. Trained with teacher forcing, decoded greedily or by
+beam search, scored per distinct image against all its captions: exact-match ``accuracy``,
+``token_error_rate`` (word error rate) and corpus ``bleu``.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+
+import numpy as np
+
+from tfseq import data, decoding
+from tfseq.data.dataset import split_of
+from tfseq.models import Captioner
+from tfseq.models.seq2seq import END, START
+from tfseq.train.seq2seq import SPECIALS, sequence_scores
+from tfseq.train.trainer import Trainer
+
+
+def image_key(image) -> str:
+    """A digest of an image's pixels: its captions share it (and a split)."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+class CaptionTrainer(Trainer):
+    task = "caption"
+
+    def load(self):
+        cfg = self.config.data
+        if cfg.name:
+            dataset = data.load(cfg.name)
+            if dataset.kind != "captioning":
+                raise data.DataError(f"data={dataset.name!r} is a {dataset.kind} dataset, not images with captions")
+            return dataset.name, dataset.splits
+        if not cfg.images or not cfg.captions:
+            raise data.DataError("set data=<name>, or data.images=<folder> and data.captions=<CSV or COCO JSON>")
+        frame = data.read_image_captions(cfg.images, cfg.captions)
+        owner = frame["image"].map(lambda image: split_of(image_key(image)))
+        splits = {split: frame[owner == split].reset_index(drop=True) for split in ("train", "validation", "test")}
+        return str(cfg.captions), splits
+
+    def prepare(self):
+        cfg = self.config.data
+        self.name, self.splits = self.load()
+        shapes = {tuple(np.shape(image)) for frame in self.splits.values() for image in frame["image"]}
+        if len(shapes) != 1:
+            raise data.DataError(f"{self.name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
+        self.vectorizer = data.TextVectorizer(split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
+        self.vectorizer.adapt(self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
+        words = [t for t in self.vectorizer.vocabularies[1] if t not in SPECIALS]
+        self.vectorizer.vocabularies = {1: [*SPECIALS, *words]}
+        index = {token: i + 2 for i, token in enumerate(self.vectorizer.vocabularies[1])}
+        self.images, self.references, self.pipelines = {}, {}, {}
+        import tensorflow as tf
+
+        for split, frame in self.splits.items():
+            if not len(frame):
+                continue
+            captions = [[index.get(t, data.vectorize.OOV) for t in self.vectorizer.tokenize_python(str(c))]
+                        for c in frame["caption"]]
+            width = max(len(c) for c in captions) + 1
+            decoder_in, target = np.zeros((len(frame), width), "int32"), np.zeros((len(frame), width), "int32")
+            for row, ids in enumerate(captions):
+                decoder_in[row, : len(ids) + 1] = [START, *ids]
+                target[row, : len(ids) + 1] = [*ids, END]
+            images = np.stack(frame["image"].to_numpy()).astype("float32")
+            # One answer per distinct image, right if it is any of the image's captions.
+            keys = [image_key(image) for image in frame["image"]]
+            references = collections.defaultdict(list)
+            for key, caption in zip(keys, frame["caption"]):
+                references[key].append(self.vectorizer.tokenize_python(str(caption)))
+            first = dict(zip(keys[::-1], range(len(keys) - 1, -1, -1)))  # key -> its first row
+            self.images[split] = images[sorted(first.values())]
+            self.references[split] = {key: references[key] for key in sorted(first, key=first.get)}
+            pipeline = tf.data.Dataset.from_tensor_slices(({"source": images, "target": decoder_in}, target))
+            if split == "train":
+                pipeline = pipeline.shuffle(len(frame), seed=int(self.config.seed), reshuffle_each_iteration=True)
+            self.pipelines[split] = pipeline.batch(int(self.config.train.batch_size)).prefetch(tf.data.AUTOTUNE)
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+        self.log(f"data: {self.name} {({s: len(f) for s, f in self.splits.items()})} captions of "
+                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {len(index) + 2} ids")
+
+    def build_model(self):
+        cfg = self.config.model
+        model = Captioner(self.vectorizer.vocabulary_size(), filters=tuple(cfg.filters), cell=cfg.cell,
+                          units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
+                          attention=cfg.attention, dropout=cfg.dropout, target_preprocessor=self.vectorizer)
+        model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
+        return model
+
+    def sampler(self):
+        cfg = self.config.generate
+        return decoding.BeamSearch(int(cfg.beams)) if cfg.sampler == "beam" else decoding.Greedy()
+
+    def evaluate(self):
+        metrics, sampler = {}, self.sampler()
+        for split in ("validation", "test"):
+            if split not in self.images:
+                continue
+            captions = self.model.caption(self.images[split], int(self.config.generate.max_length), sampler)
+            outputs = {key: caption.split() for key, caption in zip(self.references[split], captions)}
+            metrics[split] = sequence_scores(self.references[split], outputs, bleu=True)
+            metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
+            if split == "test":
+                self.write_examples(self.references[split], outputs)
+        return metrics
+
+    def write_examples(self, references, outputs, count=50):
+        """``examples.txt``: the first test images' captions and references; ``examples.png``."""
+        keys = list(references)[:count]
+        lines = [f"{'ok ' if outputs[k] in references[k] else 'ERR'}\t{' '.join(outputs[k])}\t"
+                 f"(reference: {' | '.join(' '.join(r) for r in references[k])})" for k in keys]
+        self.run.write_text("examples.txt", "\n".join(lines) + "\n")
+        import matplotlib.pyplot as plt
+
+        shown = min(8, len(keys))
+        figure, axes = plt.subplots(shown, 1, figsize=(4, 1.1 * shown), squeeze=False)
+        for axis, key, image in zip(axes[:, 0], keys, self.images["test"]):
+            axis.imshow(image, cmap="gray_r" if np.ndim(image) == 2 else None)
+            axis.set_title(" ".join(outputs[key]), fontsize=8)
+            axis.axis("off")
+        figure.tight_layout()
+        self.run.save_figure("examples.png", figure)
+        plt.close(figure)
+
+    def export(self):
+        if not self.config.export.get("enabled", True):
+            return None
+        from tfseq.export import export_captioner
+
+        cfg = self.config.generate
+        return export_captioner(self.model, self.images["train"].shape[1:], self.config.export.dir,
+                                max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
+            "task": "caption", "run": str(self.run), "data": self.name,
+            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length},
+        })
+
