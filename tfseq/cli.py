@@ -31,6 +31,8 @@ examples:
   tfseq-train task=lm data.name=null data.train=input.txt train.optimizer=sgd train.learning_rate=1
   tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
   tfseq-train task=seq2seq data.name=null data.train=pairs.tsv data.source_split=word
+  tfseq-train task=caption                      # captions for built-in images of handwritten digits
+  tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
 """
 
 
