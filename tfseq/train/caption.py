@@ -14,7 +14,7 @@ import hashlib
 
 import numpy as np
 
-from tfseq import data, decoding
+from tfseq import data
 from tfseq.data.dataset import split_of
 from tfseq.models import Captioner
 from tfseq.models.seq2seq import END, START
@@ -93,9 +93,6 @@ class CaptionTrainer(Trainer):
         model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
-    def sampler(self):
-        cfg = self.config.generate
-        return decoding.BeamSearch(int(cfg.beams)) if cfg.sampler == "beam" else decoding.Greedy()
 
     def evaluate(self):
         metrics, sampler = {}, self.sampler()

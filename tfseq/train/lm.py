@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from tfseq import data, decoding
+from tfseq import data
 from tfseq.models import LanguageModel
 from tfseq.models.language_model import perplexity
 from tfseq.models.ngram import KneserNeyLM
@@ -108,13 +108,6 @@ class LanguageModelTrainer(Trainer):
         self.write_samples()
         return metrics
 
-    def sampler(self):
-        cfg = self.config.generate
-        if cfg.sampler == "beam":
-            return decoding.BeamSearch(int(cfg.beams))
-        if cfg.sampler == "greedy":
-            return decoding.Greedy()
-        return decoding.Sampling(float(cfg.temperature), int(cfg.top_k), float(cfg.top_p), seed=int(self.config.seed))
 
     def write_samples(self):
         """``samples.txt``: a continuation of each of ``generate.prompts``."""

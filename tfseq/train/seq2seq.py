@@ -13,7 +13,7 @@ import collections
 
 import numpy as np
 
-from tfseq import data, decoding
+from tfseq import data
 from tfseq.models import Seq2Seq
 from tfseq.models.seq2seq import END, START
 from tfseq.train.trainer import Trainer
@@ -97,9 +97,6 @@ class Seq2SeqTrainer(Trainer):
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
-    def sampler(self):
-        cfg = self.config.generate
-        return decoding.BeamSearch(int(cfg.beams)) if cfg.sampler == "beam" else decoding.Greedy()
 
     def evaluate(self):
         metrics, sampler = {}, self.sampler()

@@ -90,6 +90,22 @@ class Trainer:
         monitor = str(self.config.train.get("monitor", "auto"))
         return self.default_monitor() if monitor == "auto" else monitor
 
+    def sampler(self):
+        """The :mod:`tfseq.decoding` sampler of the recipe's ``generate`` section (tasks that
+        generate: language models, seq2seq, captioning)."""
+        from tfseq import decoding
+
+        cfg = self.config.generate
+        name = str(cfg.sampler)
+        if name == "beam":
+            return decoding.BeamSearch(int(cfg.get("beams", 4)))
+        if name == "greedy":
+            return decoding.Greedy()
+        if name == "sampling":
+            return decoding.Sampling(float(cfg.get("temperature", 1.0)), int(cfg.get("top_k", 0)),
+                                     float(cfg.get("top_p", 1.0)), seed=int(self.config.seed))
+        raise ValueError(f"generate.sampler={name!r}: expected one of greedy, sampling, beam")
+
     def optimizer(self):
         train = self.config.train
         name = str(train.optimizer).lower()
@@ -179,6 +195,8 @@ class Trainer:
     def execute(self) -> dict:
         """The whole run; returns the metrics written to ``metrics.json``."""
         strategy = self.distribution()  # first: CPU devices are split before TensorFlow starts
+        if "generate" in self.config:
+            self.sampler()  # a bad generate.* says so now, not after training
         keras.utils.set_random_seed(int(self.config.seed))
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         self.prepare()
