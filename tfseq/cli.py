@@ -32,6 +32,7 @@ examples:
   tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
   tfseq-train task=seq2seq data.name=null data.train=pairs.tsv data.source_split=word
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
+  tfseq-train task=word2vec                     # word2vec vectors (skip-gram) of text-zh's characters
   tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
 """
 

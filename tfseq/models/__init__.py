@@ -6,6 +6,7 @@ from tfseq.models.language_model import LanguageModel
 from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.tagger import SequenceTagger
+from tfseq.models.word2vec import Word2Vec, skipgram_examples
 
 __all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
-           "read_word_vectors"]
+           "read_word_vectors", "skipgram_examples", "Word2Vec"]

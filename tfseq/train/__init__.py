@@ -12,6 +12,7 @@ TRAINERS = {  # task -> "module:class"
     "lm": "tfseq.train.lm:LanguageModelTrainer",
     "seq2seq": "tfseq.train.seq2seq:Seq2SeqTrainer",
     "caption": "tfseq.train.caption:CaptionTrainer",
+    "word2vec": "tfseq.train.word2vec:Word2VecTrainer",
 }
 
 
@@ -29,4 +30,4 @@ def __getattr__(name):  # tfseq.train.Trainer, tfseq.train.ClassifyTrainer, impo
     raise AttributeError(f"module 'tfseq.train' has no attribute {name!r}")
 
 
-__all__ = ["TRAINERS", "CaptionTrainer", "ClassifyTrainer", "LanguageModelTrainer", "Seq2SeqTrainer", "TagTrainer", "Trainer", "trainer_class"]
+__all__ = ["TRAINERS", "CaptionTrainer", "ClassifyTrainer", "LanguageModelTrainer", "Seq2SeqTrainer", "TagTrainer", "Trainer", "Word2VecTrainer", "trainer_class"]

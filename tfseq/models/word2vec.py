@@ -1,0 +1,124 @@
+"""Learned word embeddings: word2vec (Mikolov et al. 2013), skip-gram or CBOW, negative sampling.
+
+Skip-gram predicts each context word from the centre word; CBOW predicts the centre word from
+the mean of its context. Either way, instead of a softmax over the vocabulary, each true pair is
+scored against ``negatives`` words drawn from the unigram distribution raised to 3/4, with a
+logistic loss: ``-log s(u_o . v_c) - sum_k log s(-u_k . v_c)``.
+
+:func:`skipgram_examples` builds the training examples from token ids (frequent-word
+subsampling, a random window per position, the negatives), so ``model.fit`` trains it like any
+Keras model; :meth:`Word2Vec.most_similar` reads the result.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq.models.losses import total_loss
+
+
+def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0):
+    """Training examples from a stream (or rows) of token ids; 0 is padding, 1 out of vocabulary.
+
+    Returns ``(inputs, None)``-style dict arrays for :class:`Word2Vec`:
+    skip-gram: ``{"centre": (N,), "context": (N,), "negatives": (N, k)}``;
+    CBOW: ``{"context": (N, 2 * window) (0-padded), "centre": (N,), "negatives": (N, k)}``.
+    Frequent words are dropped with probability ``1 - sqrt(subsample / frequency)``; each position
+    draws its window size from 1..window (nearer words count more), as the original tool does.
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(ids).ravel()
+    counts = np.bincount(ids, minlength=vocabulary_size).astype("float64")
+    counts[:2] = 0  # padding and OOV are neither centres, contexts nor negatives
+    frequency = counts / max(counts.sum(), 1)
+    keep = rng.random(len(ids)) < np.sqrt(subsample / np.maximum(frequency[ids], 1e-12))
+    ids = ids[keep & (ids > 1)]
+    noise = counts ** 0.75
+    noise /= noise.sum()
+    spans = rng.integers(1, window + 1, size=len(ids))
+    centres, contexts = [], []
+    for offset in range(1, window + 1):
+        near = spans >= offset
+        for sign in (-1, 1):
+            shifted = np.arange(len(ids)) + sign * offset
+            valid = near & (shifted >= 0) & (shifted < len(ids))
+            centres.append(np.flatnonzero(valid))
+            contexts.append(shifted[valid])
+    centre_positions, context_positions = np.concatenate(centres), np.concatenate(contexts)
+    if cbow:  # column k holds the context word of the k-th (offset, side), 0 where there is none
+        table = np.zeros((len(ids), 2 * window), "int32")
+        for column, (c, o) in enumerate(zip(centres, contexts)):
+            table[c, column] = ids[o]
+        rows = np.flatnonzero(table.any(axis=1))
+        examples = {"context": table[rows], "centre": ids[rows].astype("int32")}
+    else:
+        examples = {"centre": ids[centre_positions].astype("int32"), "context": ids[context_positions].astype("int32")}
+    examples["negatives"] = rng.choice(len(noise), size=(len(examples["centre"]), negatives), p=noise).astype("int32")
+    return examples
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class Word2Vec(keras.Model):
+    """Two embedding tables (words as centres ``v``, as contexts ``u``) trained by negative sampling.
+
+    ``fit`` takes the dict of :func:`skipgram_examples` (no labels). :attr:`vectors` are the
+    centre embeddings, the ones word2vec publishes; :meth:`most_similar` ranks by cosine.
+
+    Example:
+        >>> examples = skipgram_examples(stream, vocabulary_size=5000)
+        >>> model = Word2Vec(5000, dim=100)
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(examples, batch_size=1024, epochs=3)
+        >>> model.most_similar(ids_of["king"])
+    """
+
+    def __init__(self, vocabulary_size, dim=100, cbow=False, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.dim, self.cbow = int(vocabulary_size), int(dim), bool(cbow)
+        scale = 0.5 / self.dim
+        self.centre = keras.layers.Embedding(self.vocabulary_size, self.dim, name="centre_vectors",
+                                             embeddings_initializer=keras.initializers.RandomUniform(-scale, scale))
+        self.context = keras.layers.Embedding(self.vocabulary_size, self.dim, name="context_vectors",
+                                              embeddings_initializer="zeros")
+
+    def build(self, input_shape=None):
+        self.centre.build((None,))
+        self.context.build((None,))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        """Logits of the true pair ``(batch,)`` and of the negatives ``(batch, k)``."""
+        if self.cbow:  # the mean of the context words predicts the centre word
+            mask = ops.cast(ops.not_equal(inputs["context"], 0), "float32")[:, :, None]
+            query = ops.sum(self.centre(inputs["context"]) * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+            target = self.context(inputs["centre"])
+        else:  # the centre word predicts one context word
+            query = self.centre(inputs["centre"])
+            target = self.context(inputs["context"])
+        positive = ops.sum(query * target, axis=-1)
+        negative = ops.einsum("bd,bkd->bk", query, self.context(inputs["negatives"]))
+        return {"positive": positive, "negative": negative}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Negative-sampling loss, nats per example."""
+        loss = -ops.log_sigmoid(y_pred["positive"]) - ops.sum(ops.log_sigmoid(-y_pred["negative"]), axis=-1)
+        return total_loss(self, ops.mean(loss))
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The word vectors, ``(vocabulary_size, dim)``: row i is id i."""
+        return ops.convert_to_numpy(self.centre.embeddings)
+
+    def most_similar(self, token_id: int, top: int = 10) -> list[tuple[int, float]]:
+        """The ``top`` ids nearest to ``token_id`` by cosine, with their similarities."""
+        vectors = self.vectors
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = unit @ unit[token_id]
+        similarity[[0, 1, token_id]] = -np.inf  # padding, OOV and the word itself
+        best = np.argsort(-similarity)[:top]
+        return [(int(i), float(similarity[i])) for i in best]
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim, "cbow": self.cbow}

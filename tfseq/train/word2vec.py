@@ -1,0 +1,83 @@
+"""Word embeddings: word2vec (skip-gram or CBOW with negative sampling) on plain text.
+
+:class:`~tfseq.models.Word2Vec` on a task recipe (``tasks/word2vec.yaml``). Writes the vectors in
+the word2vec text format (``vectors.txt`` in the run folder: a header line, then ``word v1 v2 ...``),
+which the other tasks read back with ``model.embeddings=<run>/vectors.txt``, and the nearest
+neighbours of the most frequent words (``neighbours.txt``). Scored by the negative-sampling loss
+on held-out text (nats per example).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfseq import data
+from tfseq.models import Word2Vec, skipgram_examples
+from tfseq.train.trainer import Trainer
+
+
+class Word2VecTrainer(Trainer):
+    task = "word2vec"
+
+    def prepare(self):
+        cfg = self.config.data
+        self.dataset = data.load(cfg.name or None, kind="language-model", train=cfg.train,
+                                 validation=cfg.validation, test=cfg.test)
+        if self.dataset.kind != "language-model":
+            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not plain text")
+        self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
+        self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        self.vocabulary = self.vectorizer.vocabularies[1]
+        index = {token: i + 2 for i, token in enumerate(self.vocabulary)}
+        model_cfg = self.config.model
+        import tensorflow as tf
+
+        self.examples, self.pipelines = {}, {}
+        for split, frame in self.dataset.splits.items():
+            stream = np.array([index.get(t, data.vectorize.OOV) for text in frame["text"]
+                               for t in self.vectorizer.tokenize_python(str(text), truncate=False)], "int32")
+            if len(stream) < 2:
+                continue
+            self.examples[split] = skipgram_examples(
+                stream, len(index) + 2, window=int(model_cfg.window), negatives=int(model_cfg.negatives),
+                subsample=float(model_cfg.subsample), cbow=model_cfg.architecture == "cbow",
+                seed=int(self.config.seed) + ("train", "validation", "test").index(split))
+            pipeline = tf.data.Dataset.from_tensor_slices(self.examples[split])
+            if split == "train":
+                pipeline = pipeline.shuffle(min(len(self.examples[split]["centre"]), 1_000_000),
+                                            seed=int(self.config.seed), reshuffle_each_iteration=True)
+            self.pipelines[split] = pipeline.batch(int(self.config.train.batch_size)).prefetch(tf.data.AUTOTUNE)
+        if "train" not in self.examples:
+            raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+        self.log(f"data: {self.dataset.name} vocabulary {len(index) + 2} ids; training examples "
+                 f"{({s: len(e['centre']) for s, e in self.examples.items()})} ({model_cfg.architecture})")
+
+    def build_model(self):
+        cfg = self.config.model
+        if cfg.architecture not in ("skipgram", "cbow"):
+            raise ValueError(f"model.architecture={cfg.architecture!r}: expected skipgram or cbow")
+        model = Word2Vec(self.vectorizer.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow")
+        model.build()
+        return model
+
+    def evaluate(self):
+        metrics = {split: {"loss": float(self.model.evaluate(self.pipelines[split], verbose=0))}
+                   for split in ("validation", "test") if split in self.pipelines}
+        self.write_vectors()
+        return metrics
+
+    def write_vectors(self):
+        """``vectors.txt`` (word2vec text format) and ``neighbours.txt`` (the 30 most frequent
+        words' 8 nearest)."""
+        vectors = self.model.vectors
+        lines = [f"{len(self.vocabulary)} {vectors.shape[1]}"]
+        lines += [f"{word} " + " ".join(f"{v:.5f}" for v in vectors[i + 2])
+                  for i, word in enumerate(self.vocabulary) if word.strip() and " " not in word]
+        self.run.write_text("vectors.txt", "\n".join(lines) + "\n")
+        shown = []
+        for i, word in enumerate(self.vocabulary[:30]):
+            near = self.model.most_similar(i + 2, top=8)
+            shown.append(f"{word}\t" + " ".join(f"{self.vocabulary[j - 2]}({s:.2f})" for j, s in near))
+        self.run.write_text("neighbours.txt", "\n".join(shown) + "\n")
+        self.log("nearest neighbours:\n" + "\n".join(shown[:10]))
