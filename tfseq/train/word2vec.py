@@ -71,10 +71,9 @@ class Word2VecTrainer(Trainer):
         """``vectors.txt`` (word2vec text format) and ``neighbours.txt`` (the 30 most frequent
         words' 8 nearest)."""
         vectors = self.model.vectors
-        lines = [f"{len(self.vocabulary)} {vectors.shape[1]}"]
-        lines += [f"{word} " + " ".join(f"{v:.5f}" for v in vectors[i + 2])
-                  for i, word in enumerate(self.vocabulary) if word.strip() and " " not in word]
-        self.run.write_text("vectors.txt", "\n".join(lines) + "\n")
+        rows = [f"{word} " + " ".join(f"{v:.5f}" for v in vectors[i + 2])
+                for i, word in enumerate(self.vocabulary) if word.strip() and " " not in word]
+        self.run.write_text("vectors.txt", "\n".join([f"{len(rows)} {vectors.shape[1]}", *rows]) + "\n")
         shown = []
         for i, word in enumerate(self.vocabulary[:30]):
             near = self.model.most_similar(i + 2, top=8)
