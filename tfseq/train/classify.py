@@ -68,12 +68,8 @@ class ClassifyTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = data.load(
-            cfg.name or None, kind="classification", train=cfg.train, validation=cfg.validation,
-            test=cfg.test, text=cfg.text, label=cfg.label, label_separator=cfg.get("label_separator"),
-        )
-        if self.dataset.kind != "classification":
-            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not classification")
+        self.dataset = self.load_dataset("classification", "classification", text=cfg.text, label=cfg.label,
+                                         label_separator=cfg.get("label_separator"))
         self.head = self.config.model.head
         if self.head == "auto":
             self.head = "multilabel" if self.dataset.multilabel else "multiclass"

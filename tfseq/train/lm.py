@@ -44,10 +44,7 @@ class LanguageModelTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = data.load(cfg.name or None, kind="language-model", train=cfg.train,
-                                 validation=cfg.validation, test=cfg.test)
-        if self.dataset.kind != "language-model":
-            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not plain text")
+        self.dataset = self.load_dataset("language-model", "plain text")
         split = str(cfg.split)
         if split not in LINE_END:
             raise ValueError(f"data.split={split!r}: expected one of {sorted(LINE_END)}")

@@ -58,10 +58,7 @@ class Seq2SeqTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = data.load(cfg.name or None, kind="seq2seq", train=cfg.train, validation=cfg.validation,
-                                 test=cfg.test)
-        if self.dataset.kind != "seq2seq":
-            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not source/target pairs")
+        self.dataset = self.load_dataset("seq2seq", "source/target pairs")
         self.source_vectorizer = data.TextVectorizer(split=cfg.source_split, lowercase=cfg.lowercase,
                                                      max_length=cfg.max_length)
         self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)

@@ -67,10 +67,7 @@ class TagTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = data.load(cfg.name or None, kind="tagging", train=cfg.train, validation=cfg.validation,
-                                 test=cfg.test, tag_column=cfg.tag_column)
-        if self.dataset.kind != "tagging":
-            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not tagging")
+        self.dataset = self.load_dataset("tagging", "tagging", tag_column=cfg.tag_column)
         self.tag_names = self.dataset.labels
         self.chunking = is_chunking(self.tag_names)
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"

@@ -54,6 +54,18 @@ class Trainer:
         return "val_loss"
 
     # -- shared machinery ------------------------------------------------------------------
+    def load_dataset(self, kind: str, described: str, **options):
+        """``data=<name>`` or the ``data.train/validation/test`` files read as ``kind``; a dataset
+        of another kind is an error that says it is not ``described``."""
+        from tfseq import data
+
+        cfg = self.config.data
+        dataset = data.load(cfg.name or None, kind=kind, train=cfg.train, validation=cfg.validation,
+                            test=cfg.test, **options)
+        if dataset.kind != kind:
+            raise data.DataError(f"data={dataset.name!r} is a {dataset.kind} dataset, not {described}")
+        return dataset
+
     def make_pipelines(self, length_key="tokens"):
         """tf.data pipelines of ``self.features`` and ``self.targets`` for each non-empty split:
         train shuffled with the seed every epoch, all batched by similar length of

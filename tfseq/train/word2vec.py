@@ -21,10 +21,7 @@ class Word2VecTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = data.load(cfg.name or None, kind="language-model", train=cfg.train,
-                                 validation=cfg.validation, test=cfg.test)
-        if self.dataset.kind != "language-model":
-            raise data.DataError(f"data={self.dataset.name!r} is a {self.dataset.kind} dataset, not plain text")
+        self.dataset = self.load_dataset("language-model", "plain text")
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.vocabulary = self.vectorizer.vocabularies[1]
