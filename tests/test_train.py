@@ -139,22 +139,36 @@ def test_two_cpu_replicas_train_the_same_weights_as_one_device(tmp_path):
     np.testing.assert_allclose(weights["cpu:2"], weights["none"], atol=1e-6)
 
 
-@pytest.mark.slow
-def test_a_task_trains_on_two_cpu_replicas(tmp_path):
-    import subprocess
-    import sys
-
+def two_replica_lm(tmp_path):
     text = tmp_path / "t.txt"
     # At least a batch of validation windows: Keras 3.15's evaluate() under a strategy reduces
     # its first batch across replicas, which fails when that batch splits unevenly.
     text.write_text("".join(f"the {'cat' if i % 3 else 'dog'} sat on the mat\n" for i in range(400)))
     args = ["task=lm", "data.name=null", f"data.train={text}", "model.units=16", "model.embedding_dim=8",
             "train.batch_size=16", "data.steps=20", "train.epochs=2", "train.learning_rate=0.02", "baseline=false",
-            "generate.prompts=[the]",
-            "generate.length=5", "train.verbose=0", "train.distribute=cpu:2", f"run.dir={tmp_path / 'run'}",
-            f"export.dir={tmp_path / 'saved_models'}"]
+            "generate.prompts=[the]", "generate.length=5"]
+    return args, lambda metrics: metrics["test"]["perplexity"] < 3
+
+
+def two_replica_classify(tmp_path):
+    from test_classify import FAST, tiny_table
+
+    # The wide experts are fitted and the mix is set inside the strategy's scope.
+    args = ["task=classify", "data.name=null", f"data.train={tiny_table(tmp_path / 'train.csv', n=400)}", *FAST]
+    return args, lambda metrics: metrics["test"]["accuracy"] > 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["lm", "classify"])
+def test_a_task_trains_on_two_cpu_replicas(tmp_path, task):
+    import subprocess
+    import sys
+
+    args, good = {"lm": two_replica_lm, "classify": two_replica_classify}[task](tmp_path)
+    args += ["train.verbose=0", "train.distribute=cpu:2", f"run.dir={tmp_path / 'run'}",
+             f"export.dir={tmp_path / 'saved_models'}"]
     done = subprocess.run([sys.executable, "-m", "tfseq.cli", *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distribute: 2 replicas" in done.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["test"]["perplexity"] < 3 and (tmp_path / "saved_models" / "lm" / "1" / "saved_model.pb").exists()
+    assert good(metrics) and (tmp_path / "saved_models" / task / "1" / "saved_model.pb").exists()
