@@ -141,11 +141,11 @@ def test_two_cpu_replicas_train_the_same_weights_as_one_device(tmp_path):
 
 def two_replica_lm(tmp_path):
     text = tmp_path / "t.txt"
-    # At least a batch of validation windows: Keras 3.15's evaluate() under a strategy reduces
-    # its first batch across replicas, which fails when that batch splits unevenly.
+    # 45 validation windows, fewer than a batch: an uneven first batch, which Keras' evaluate()
+    # cannot split across the replicas unless the trainer cuts it (data.even_first_batch).
     text.write_text("".join(f"the {'cat' if i % 3 else 'dog'} sat on the mat\n" for i in range(400)))
     args = ["task=lm", "data.name=null", f"data.train={text}", "model.units=16", "model.embedding_dim=8",
-            "train.batch_size=16", "data.steps=20", "train.epochs=2", "train.learning_rate=0.02", "baseline=false",
+            "train.batch_size=64", "data.steps=20", "train.epochs=2", "train.learning_rate=0.05", "baseline=false",
             "generate.prompts=[the]", "generate.length=5"]
     return args, lambda metrics: metrics["test"]["perplexity"] < 3
 
@@ -172,3 +172,20 @@ def test_a_task_trains_on_two_cpu_replicas(tmp_path, task):
     assert "distribute: 2 replicas" in done.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert good(metrics) and (tmp_path / "saved_models" / task / "1" / "saved_model.pb").exists()
+
+
+def test_even_first_batch_cuts_the_first_batch_to_a_multiple_of_the_replicas():
+    import tensorflow as tf
+
+    from tfseq import data
+
+    x = np.arange(21, dtype="int32")
+    ds = tf.data.Dataset.from_tensor_slices(({"tokens": x}, x * 10)).batch(5)
+    cut = data.even_first_batch(ds, 2)
+    batches = [(b[0]["tokens"].numpy().tolist(), b[1].numpy().tolist()) for b in cut]
+    assert [len(rows) for rows, _ in batches] == [4, 1, 5, 5, 5, 1]
+    assert sum((rows for rows, _ in batches), []) == x.tolist()  # every row once, in order
+    assert all(np.array_equal(np.array(t), np.array(rows) * 10) for rows, t in batches)
+    assert data.even_first_batch(ds, 5) is ds  # already even: untouched
+    with pytest.raises(ValueError, match="first batch has 1 row"):
+        data.even_first_batch(tf.data.Dataset.from_tensor_slices(x[:1]).batch(4), 2)

@@ -15,14 +15,14 @@ from tfseq.data.dataset import SPLITS, DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
     read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
 )
-from tfseq.data.pipeline import bucket_boundaries, make_dataset, padding_ratio
+from tfseq.data.pipeline import bucket_boundaries, even_first_batch, make_dataset, padding_ratio
 from tfseq.data.tfds_source import load_tfds
 from tfseq.data.vectorize import TextVectorizer
 
 __all__ = [
-    "BUILTIN", "DataError", "Dataset", "TextVectorizer", "bucket_boundaries", "describe", "load",
-    "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll", "read_image_captions",
-    "read_parallel", "read_plain_text", "read_table",
+    "BUILTIN", "DataError", "Dataset", "TextVectorizer", "bucket_boundaries", "describe", "even_first_batch",
+    "load", "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll",
+    "read_image_captions", "read_parallel", "read_plain_text", "read_table",
 ]
 
 READERS = {

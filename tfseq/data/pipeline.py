@@ -95,6 +95,38 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def even_first_batch(ds, replicas: int, name: str = "validation"):
+    """``ds`` with its first batch cut to a multiple of ``replicas`` rows (the rest follows as a
+    batch of its own), so that Keras 3 can evaluate it under a ``tf.distribute`` strategy.
+
+    Keras' ``evaluate()`` (and so ``fit(validation_data=...)``) averages the first batch across
+    the replicas to learn the input shapes, which fails when the replicas get different numbers
+    of rows (keras-team/keras#19246). A length-bucketed split whose buckets never fill starts
+    with a remainder of any size. Needs a pipeline that yields the same batches every pass
+    (not reshuffled).
+    """
+    import tensorflow as tf
+
+    if replicas <= 1:
+        return ds
+    first = next(iter(ds.take(1)), None)
+    if first is None:
+        return ds
+    size = int(tf.shape(tf.nest.flatten(first)[0])[0])
+    cut = size // replicas * replicas
+    if cut == size:
+        return ds
+    if cut == 0:
+        raise ValueError(f"the {name} split's first batch has {size} row(s), fewer than the {replicas} replicas "
+                         "of train.distribute: give it more rows, or train without train.distribute")
+
+    def rows(start, stop):
+        return lambda *batch: tf.nest.map_structure(lambda t: t[start:stop], batch if len(batch) > 1 else batch[0])
+
+    head = ds.take(1)
+    return head.map(rows(0, cut)).concatenate(head.map(rows(cut, None))).concatenate(ds.skip(1))
+
+
 def _padded(values) -> np.ndarray:
     """Rows of ids as one int32 matrix, right-padded with 0."""
     if hasattr(values, "to_tensor"):

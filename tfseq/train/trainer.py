@@ -30,6 +30,7 @@ class Trainer:
         self.log = log
         self.model = None
         self.history = None
+        self.strategy = None  # the tf.distribute strategy of train.distribute, set by execute()
 
     # -- task steps ------------------------------------------------------------------------
     def prepare(self):  # pragma: no cover - abstract
@@ -162,8 +163,13 @@ class Trainer:
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
             self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
+        from tfseq import data
+
+        validation = self.validation_data
+        if validation is not None and self.strategy is not None:
+            validation = data.even_first_batch(validation, self.strategy.num_replicas_in_sync)
         self.model.fit(
-            self.train_data, validation_data=self.validation_data,
+            self.train_data, validation_data=validation,
             epochs=int(self.config.train.epochs), callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
             verbose=int(self.config.train.get("verbose", 1)),
@@ -206,7 +212,7 @@ class Trainer:
 
     def execute(self) -> dict:
         """The whole run; returns the metrics written to ``metrics.json``."""
-        strategy = self.distribution()  # first: CPU devices are split before TensorFlow starts
+        self.strategy = strategy = self.distribution()  # first: CPU devices are split before TensorFlow starts
         if "generate" in self.config:
             self.sampler()  # a bad generate.* says so now, not after training
         keras.utils.set_random_seed(int(self.config.seed))
