@@ -27,6 +27,8 @@ def tiny_model(cell="gru", attention="luong", layers=1, seed=0):
 @pytest.mark.parametrize("cell,attention,layers", [("gru", "luong", 1), ("lstm", "luong", 2), ("gru", "none", 1)])
 def test_greedy_decoding_equals_teacher_forced_rereading(cell, attention, layers):
     model = tiny_model(cell, attention, layers)
+    if layers > 1:  # GNMT-style: the layers above the first read [layer below, attention context]
+        assert model.decoder[1].cell.kernel.shape[0] == 8 + (16 if attention == "luong" else 0)
     source = np.array([[3, 4, 5, 6], [2, 3, 0, 0]], "int32")
     out = ops.convert_to_numpy(model.translate_ids(source, 5, decoding.Greedy()))
     for row in range(len(source)):

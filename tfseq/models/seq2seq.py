@@ -2,7 +2,11 @@
 
 The encoder reads the source (a word's letters, a sentence's words); the decoder writes the
 target one token at a time from ``start`` to ``end``, reading at each step its previous token
-and, through attention, every encoder output (Luong et al. 2015, "general" scores). Training
+and, through attention, every encoder output (Luong et al. 2015, "general" scores). With
+several decoder layers the bottom layer asks the question and every layer above it reads the
+answer (the attention context) beside the layer below, as in GNMT (Wu et al. 2016): the upper
+layers' state then remembers what was attended, which a one-layer Luong decoder only gets from
+input feeding, a step-by-step loop that would cost the decoder its one-pass (cuDNN) layers. Training
 feeds the decoder the true previous tokens (teacher forcing), so the whole target runs in one
 pass; decoding feeds back its own choices through any :mod:`tfseq.decoding` sampler.
 
@@ -110,7 +114,7 @@ class Seq2Seq(keras.Model):
         width = self.embedding_dim
         for layer in self.decoder:
             build_once(layer, (None, None, width))
-            width = self.units
+            width = self.units + (self.memory_width if self.attention == "luong" else 0)  # upper layers
         if self.attention == "luong":
             build_once(self.query, (None, None, self.units))
             build_once(self.combine, (None, None, self.units + self.memory_width))
@@ -133,18 +137,25 @@ class Seq2Seq(keras.Model):
         states, memory, memory_mask = state
         mask = ops.not_equal(target, 0)
         x = self.dropout(self.target_embedding(target), training=training)
-        new_states = []
+        new_states, context = [], None
         for index, layer in enumerate(self.decoder):
+            if context is not None:  # layers above the first read the context beside the layer below
+                x = ops.concatenate([x, context], axis=-1)
             x, *layer_state = layer(x, initial_state=states[index], mask=mask, training=training)
             x = self.dropout(x, training=training)
             new_states.append(layer_state)
-        if self.attention == "luong":
-            scores = ops.matmul(self.query(x), ops.transpose(memory, (0, 2, 1)))  # (B, T, S)
-            scores = ops.where(ops.cast(memory_mask[:, None, :], "bool"), scores, -1e9)
-            context = ops.matmul(ops.softmax(ops.cast(scores, "float32"), axis=-1), ops.cast(memory, "float32"))
-            x = self.dropout(self.combine(ops.concatenate([x, ops.cast(context, x.dtype)], axis=-1)),
-                             training=training)
+            if index == 0 and self.attention == "luong":
+                context = self.attend(x, memory, memory_mask)
+        if context is not None:
+            x = self.dropout(self.combine(ops.concatenate([x, context], axis=-1)), training=training)
         return self.logits(x), [new_states, memory, memory_mask]
+
+    def attend(self, query, memory, memory_mask):
+        """Luong "general" attention: ``(B, T, memory_width)`` weighted sums of ``memory``."""
+        scores = ops.matmul(self.query(query), ops.transpose(memory, (0, 2, 1)))  # (B, T, S)
+        scores = ops.where(ops.cast(memory_mask[:, None, :], "bool"), scores, -1e9)
+        context = ops.matmul(ops.softmax(ops.cast(scores, "float32"), axis=-1), ops.cast(memory, "float32"))
+        return ops.cast(context, query.dtype)
 
     def call(self, inputs, training=False):
         logits, _ = self.decode(inputs["target"], self.encode(inputs["source"], training), training)
