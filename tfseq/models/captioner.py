@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.models.seq2seq import Seq2Seq
-from tfseq.models.traced import traced
+from tfseq.models.traced import in_batches, traced
 from tfseq.models.encoder import build_once
 
 
@@ -79,9 +79,7 @@ class Captioner(Seq2Seq):
         images = np.asarray(images, "float32")
         key = f"caption-{'greedy' if sampler is None else id(sampler)}-{max_length}"
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
-        ids = np.concatenate([ops.convert_to_numpy(run(images[i:i + batch_size]))
-                              for i in range(0, len(images), batch_size)])
-        return [self.detokenize(row) for row in ids]
+        return [self.detokenize(row) for row in in_batches(run, images, batch_size)]
 
     def get_config(self):
         config = super().get_config()

@@ -16,7 +16,7 @@ from keras import ops
 from tfseq import decoding
 from tfseq.models.encoder import CarriesPreprocessor, build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
-from tfseq.models.traced import traced
+from tfseq.models.traced import in_batches, traced
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class LanguageModel(CarriesPreprocessor, keras.Model):
@@ -135,11 +135,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         is_text = len(texts) and isinstance(np.asarray(texts, dtype=object).ravel()[0], str)
         ids = self.text_ids(texts) if is_text else self.frame_ids(texts)
         step = traced(self, "score", lambda batch: ops.sum(self.token_log_probabilities(batch), axis=-1))
-        total = np.zeros(len(ids), "float64")
-        for start in range(0, len(ids), batch_size):
-            batch = ids[start:start + batch_size]
-            width = int((batch != 0).sum(axis=1).max())
-            total[start:start + batch_size] = ops.convert_to_numpy(step(batch[:, :width]))
+        total = in_batches(step, ids, batch_size, by_length=True).astype("float64")
         counts = (ids != 0).sum(axis=1) - 1
         return {"log_probability": total, "tokens": counts, "perplexity": np.exp(-total / np.maximum(counts, 1))}
 

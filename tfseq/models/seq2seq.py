@@ -22,7 +22,7 @@ from keras import ops
 from tfseq import decoding
 from tfseq.models.encoder import build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
-from tfseq.models.traced import traced
+from tfseq.models.traced import in_batches, traced
 
 START, END = 2, 3
 ATTENTION = ("luong", "none")
@@ -187,16 +187,9 @@ class Seq2Seq(keras.Model):
 
     def translate_source_ids(self, source, max_length=50, sampler=None, batch_size=256) -> np.ndarray:
         """:meth:`translate_ids` over many rows of source ids, traced once, batched by length."""
-        source = np.asarray(source, "int32")
         key = f"translate-{'greedy' if sampler is None else id(sampler)}-{max_length}"
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
-        out = np.zeros((len(source), max_length), "int32")
-        lengths = (source != 0).sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            out[rows] = ops.convert_to_numpy(run(source[rows, :max(int(lengths[rows].max()), 1)]))
-        return out
+        return in_batches(run, np.asarray(source, "int32"), batch_size, by_length=True).reshape(-1, max_length)
 
     def detokenize(self, ids) -> str:
         """Target ids -> text: tokens up to ``end``, joined by spaces (word targets) or not."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import weakref
 
 import keras
+import numpy as np
+from keras import ops
 
 _TRACED = weakref.WeakKeyDictionary()  # model -> {name: traced function}; kept off the model: no state to save
 
@@ -21,3 +23,25 @@ def traced(model, name: str, function):
             function = tf.function(function, reduce_retracing=True)
         functions[name] = function
     return functions[name]
+
+
+def in_batches(run, rows, batch_size: int, by_length: bool = False) -> np.ndarray:
+    """``run`` over ``rows`` ``batch_size`` at a time; outputs concatenated in the rows' order.
+
+    ``by_length``: ``rows`` are right-padded ids (0); each batch holds rows of similar length,
+    cut to its longest, so a traced ``run`` sees few distinct widths and little padding.
+    """
+    rows = np.asarray(rows)
+    lengths = (rows != 0).sum(axis=1) if by_length else None
+    order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(rows))
+    outputs = []
+    for start in range(0, len(rows), batch_size):
+        index = order[start:start + batch_size]
+        batch = rows[index][:, :max(int(lengths[index].max()), 1)] if by_length else rows[index]
+        outputs.append(ops.convert_to_numpy(run(batch)))
+    if not outputs:
+        return np.zeros((0,))
+    out = np.concatenate(outputs)
+    result = np.empty_like(out)
+    result[order] = out
+    return result
