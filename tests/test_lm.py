@@ -94,6 +94,26 @@ def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
     assert loaded.generate(["the d"], length=6, sampler=decoding.Greedy()) == ["og ran"]
 
 
+def test_training_windows_start_at_a_new_offset_every_epoch():
+    from tfseq.train.lm import shifted_windows
+
+    stream = np.arange(100, dtype="int32") + 2
+    epochs = []
+    for _ in range(6):
+        windows = [(x.numpy(), y.numpy()) for x, y in shifted_windows(stream, 7, seed=3)]
+        assert len(windows) == 13  # the same count whatever the offset
+        for x, y in windows:  # contiguous slices of the stream; targets one id later
+            assert np.array_equal(x, np.arange(x[0], x[0] + 7)) and np.array_equal(y, x + 1)
+        starts = [int(x[0]) - 2 for x, _ in windows]
+        assert np.all(np.diff(starts) == 7) and 0 <= starts[0] < 7
+        epochs.append(starts[0])
+    assert len(set(epochs)) == 1  # a new pipeline with the same seed starts where the last did
+    # Iterating one pipeline again (a new epoch) moves the offset:
+    dataset = shifted_windows(stream, 7, seed=3)
+    offsets = [int(next(iter(dataset))[0][0]) - 2 for _ in range(6)]
+    assert len(set(offsets)) > 1
+
+
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():
     rng = np.random.default_rng(0)
     stream = np.tile([2, 3, 4, 5, 3, 4, 6], 50)

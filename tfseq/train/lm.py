@@ -3,7 +3,7 @@
 :class:`~tfseq.models.LanguageModel` on a task recipe (``tasks/lm.yaml``). Each split's lines
 become one token stream, every line ended by the line-end token (``"\\n"`` for characters,
 ``"</s>"`` for words). Training reads windows of ``data.steps`` tokens (truncated
-backpropagation through time); scoring reads every held-out token with all the text before it
+backpropagation through time), cut at a new random offset every epoch; scoring reads every held-out token with all the text before it
 (the state carried across windows). Metrics: cross-entropy in nats per token, perplexity and bits
 per token; the bar is an interpolated Kneser-Ney n-gram model on the same tokens.
 """
@@ -28,6 +28,29 @@ def stream_metrics(loss: float, tokens: int) -> dict:
     """Cross-entropy (nats per token), perplexity and bits per token of ``tokens`` scored ids."""
     return {"loss": loss, "perplexity": perplexity(loss), "bits_per_token": loss / math.log(2),
             "tokens": int(tokens)}
+
+
+def shifted_windows(stream: np.ndarray, steps: int, seed: int):
+    """A ``tf.data.Dataset`` of ``(inputs, targets)`` windows of ``steps`` ids (targets one id
+    later) that start at a new random offset in ``[0, steps)`` every epoch (every iteration of
+    the dataset), so that each id is read at every position of a window over the epochs, not
+    always at the same one. The number of windows is the same for every offset."""
+    import tensorflow as tf
+
+    count = (len(stream) - steps) // steps
+    if count < 1:
+        raise data.DataError(f"{len(stream)} tokens are fewer than two windows of data.steps={steps}")
+    ids = tf.constant(np.asarray(stream, "int32"))
+    span = count * steps
+
+    def at(offset):
+        x = tf.reshape(ids[offset: offset + span], (count, steps))
+        y = tf.reshape(ids[offset + 1: offset + span + 1], (count, steps))
+        return tf.data.Dataset.from_tensor_slices((x, y))
+
+    offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return (offsets.flat_map(lambda r: at(tf.cast(r % steps, "int32")))
+            .apply(tf.data.experimental.assert_cardinality(count)))
 
 
 def windows(stream: np.ndarray, steps: int):
@@ -78,10 +101,11 @@ class LanguageModelTrainer(Trainer):
         for name, ids in self.streams.items():
             if len(ids) < 2:
                 continue
-            x, y = windows(ids, int(cfg.steps))
-            pipeline = tf.data.Dataset.from_tensor_slices((x, y))
-            if name == "train":
-                pipeline = pipeline.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            if name == "train":  # a new window offset and order every epoch
+                pipeline = shifted_windows(ids, int(cfg.steps), seed)
+                pipeline = pipeline.shuffle(int(pipeline.cardinality()), seed=seed, reshuffle_each_iteration=True)
+            else:
+                pipeline = tf.data.Dataset.from_tensor_slices(windows(ids, int(cfg.steps)))
             self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
