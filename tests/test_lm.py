@@ -112,6 +112,11 @@ def test_training_windows_start_at_a_new_offset_every_epoch():
     dataset = shifted_windows(stream, 7, seed=3)
     offsets = [int(next(iter(dataset))[0][0]) - 2 for _ in range(6)]
     assert len(set(offsets)) > 1
+    # A stream of one window and a little: offsets only as far as the targets allow.
+    short = np.arange(10, dtype="int32")
+    for _ in range(3):
+        for x, y in shifted_windows(short, 7, seed=None):
+            assert len(x) == 7 and x[0] <= 2 and np.array_equal(y, x + 1)
 
 
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():

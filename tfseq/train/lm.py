@@ -3,9 +3,10 @@
 :class:`~tfseq.models.LanguageModel` on a task recipe (``tasks/lm.yaml``). Each split's lines
 become one token stream, every line ended by the line-end token (``"\\n"`` for characters,
 ``"</s>"`` for words). Training reads windows of ``data.steps`` tokens (truncated
-backpropagation through time), cut at a new random offset every epoch; scoring reads every held-out token with all the text before it
-(the state carried across windows). Metrics: cross-entropy in nats per token, perplexity and bits
-per token; the bar is an interpolated Kneser-Ney n-gram model on the same tokens.
+backpropagation through time), cut at a new random offset every epoch; scoring reads every
+held-out token with all the text before it (the state carried across windows). Metrics:
+cross-entropy in nats per token, perplexity and bits per token; the bar is an interpolated
+Kneser-Ney n-gram model on the same tokens.
 """
 
 from __future__ import annotations
@@ -37,19 +38,20 @@ def shifted_windows(stream: np.ndarray, steps: int, seed: int):
     always at the same one. The number of windows is the same for every offset."""
     import tensorflow as tf
 
-    count = (len(stream) - steps) // steps
-    if count < 1:
-        raise data.DataError(f"{len(stream)} tokens are fewer than two windows of data.steps={steps}")
-    ids = tf.constant(np.asarray(stream, "int32"))
+    if len(stream) - 1 < steps:
+        raise data.DataError(f"{len(stream)} tokens are fewer than one window of data.steps={steps} (+1)")
+    count = max(1, (len(stream) - steps) // steps)
     span = count * steps
+    offsets = min(steps, len(stream) - span)  # offsets 0 .. offsets - 1 leave room for the targets
+    ids = tf.constant(np.asarray(stream, "int32"))
 
     def at(offset):
         x = tf.reshape(ids[offset: offset + span], (count, steps))
         y = tf.reshape(ids[offset + 1: offset + span + 1], (count, steps))
         return tf.data.Dataset.from_tensor_slices((x, y))
 
-    offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    return (offsets.flat_map(lambda r: at(tf.cast(r % steps, "int32")))
+    starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return (starts.flat_map(lambda r: at(tf.cast(r % offsets, "int32")))
             .apply(tf.data.experimental.assert_cardinality(count)))
 
 
