@@ -11,8 +11,8 @@
   lines then the .neg lines; idx = list(range(len(X))); random.Random(0).shuffle(idx); the first
   10% of idx are the test set (issue 4's split); validation is carved from the rest by tfseq.
 
-English sets are split into words with word bigrams, and the bag-of-n-grams experts also see the
-words' character 2-5-grams; ``embeddings`` (a GloVe/word2vec text file,
+English sets are split into words with word bigrams, read by two recurrent layers, and the
+bag-of-n-grams experts also see the words' character 2-5-grams; ``embeddings`` (a GloVe/word2vec text file,
 see ``benchmarks/glove.py``) initialises the word embeddings.
 """
 
@@ -25,7 +25,9 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NAMES = ("reviews-zh", "sst2", "polarity")
 
-WORD_LEVEL = ["data.split=word", "data.ngrams=[1,2]", "data.max_length=100", "data.char_ngrams=[2,5]"]
+# Two recurrent layers: chosen on validation (SST-2 mean 0.8400 -> 0.8470, polarity 0.8054 -> 0.8132).
+WORD_LEVEL = ["data.split=word", "data.ngrams=[1,2]", "data.max_length=100", "data.char_ngrams=[2,5]",
+              "model.layers=2"]
 
 
 def _write_tsv(path: Path, rows) -> str:
