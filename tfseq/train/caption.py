@@ -93,7 +93,6 @@ class CaptionTrainer(Trainer):
         model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
-
     def evaluate(self):
         metrics, sampler = {}, self.sampler()
         for split in ("validation", "test"):

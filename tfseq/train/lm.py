@@ -131,7 +131,6 @@ class LanguageModelTrainer(Trainer):
         self.write_samples()
         return metrics
 
-
     def write_samples(self):
         """``samples.txt``: a continuation of each of ``generate.prompts``."""
         cfg = self.config.generate

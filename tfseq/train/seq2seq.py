@@ -94,7 +94,6 @@ class Seq2SeqTrainer(Trainer):
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
-
     def evaluate(self):
         metrics, sampler = {}, self.sampler()
         for split in ("validation", "test"):
