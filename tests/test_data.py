@@ -181,8 +181,8 @@ def test_char_ngrams_are_the_bag_scikit_learn_counts():
     # scikit-learn's char_wb analyzer on the same (lower-cased, truncated) words.
     analyzer = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4)).build_analyzer()
     names = ["", "<oov>", *vec.char_vocabulary]
-    for text, row in zip(texts, ids):
-        words = " ".join(vec.tokenize_python(text))
+    for tokens, row in zip(vec.tokenize(texts), ids):
+        words = " ".join(tokens)
         expected = sorted(g for w in words.split() for g in analyzer(w))
         assert sorted(names[i] for i in row if i) == expected
     assert vec.vocabulary_sizes()["chars"] == len(vec.char_vocabulary) + 2

@@ -25,6 +25,13 @@ import numpy as np
 
 PAD, OOV = 0, 1
 
+# The tokenization rule's character classes (RE2 syntax; see TextVectorizer.tokens).
+# Whitespace: Unicode's White_Space property (what Python's str.split() splits at) and the
+# zero-width space, which some scripts use between words.
+WHITESPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\p{Z}\x{200B}]"
+# Control characters that are not whitespace, and the byte-order mark: removed.
+CONTROL = r"[\x{00}-\x{08}\x{0E}-\x{1B}\x{7F}-\x{84}\x{86}-\x{9F}\x{FEFF}]"
+
 
 CHARS = "chars"
 
@@ -109,14 +116,17 @@ class TextVectorizer(keras.layers.Layer):
         self._lookups = None  # rebuilt from the new vocabulary on the next call
 
     # -- vocabulary --------------------------------------------------------------------------
-    def tokenize_python(self, text: str, truncate: bool = True) -> list[str]:
-        """``text``'s tokens as ``call`` reads them (cut at ``max_length`` if ``truncate``)."""
-        text = text.lower() if self.lowercase else text
-        if self.split == "word":
-            tokens = text.split()
-        else:
-            tokens = list(text) if self.keep_whitespace else [c for c in text if not c.isspace()]
-        return tokens[: self.max_length] if self.max_length and truncate else tokens
+    def tokenize(self, texts, truncate: bool = True, batch_size: int = 8192) -> list[list[str]]:
+        """Each text's tokens as Python strings, by the same graph ops as ``call`` and exports
+        (:meth:`tokens`), so ids made in Python for training equal the ids an export makes."""
+        import tensorflow as tf
+
+        texts = [str(text) for text in texts]
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            tokens = self.tokens(tf.constant(texts[start : start + batch_size], tf.string), truncate=truncate)
+            rows += [[token.decode("utf-8") for token in row] for row in tokens.to_list()]
+        return rows
 
     def adapt(self, texts, max_tokens=None, min_frequency=1):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
@@ -127,8 +137,7 @@ class TextVectorizer(keras.layers.Layer):
         counters = {n: collections.Counter() for n in self.ngrams}
         chars = collections.Counter()
         orders = range(self.char_ngrams[0], self.char_ngrams[1] + 1) if self.char_ngrams else ()
-        for text in texts:
-            tokens = self.tokenize_python(str(text))
+        for tokens in self.tokenize(texts):
             for n in self.ngrams:
                 counters[n].update(
                     "".join(tokens[i : i + n]) if self.split == "character" else " ".join(tokens[i : i + n])
@@ -190,23 +199,37 @@ class TextVectorizer(keras.layers.Layer):
             self._lookups = lookups
         return self._lookups
 
-    def tokens(self, texts, lowercase=None):
-        """The (truncated) tokens of each text as a ragged string tensor, as ``call`` reads them;
-        ``lowercase=False`` keeps the original case (what a tagger's export shows back)."""
+    def tokens(self, texts, lowercase=None, truncate=True):
+        """The tokens of each text as a ragged string tensor: the one tokenization rule, used by
+        ``call``, :meth:`tokenize` (training ids made in Python) and every export.
+
+        The rule: invalid UTF-8 becomes U+FFFD; control characters (C0/C1 other than whitespace)
+        and the byte-order mark are removed; then the text is lower-cased (``lowercase``; Unicode
+        default case mapping, so ``"İ"`` becomes ``"i̇"``), and split. A word split separates at
+        any run of Unicode whitespace (space, tab, line breaks, U+00A0, U+3000, U+2000-U+200A,
+        ...) and at the zero-width space U+200B; a character split yields each code point
+        (combining marks and emoji modifiers are their own tokens), dropping that whitespace
+        unless ``keep_whitespace``. Nothing else is normalised. ``truncate``: cut each text at
+        ``max_length`` tokens; ``lowercase=False`` keeps the original case (what a tagger's
+        export shows back)."""
         import tensorflow as tf
 
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         if texts.shape.rank == 0:
             texts = texts[None]
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        texts = tf.strings.regex_replace(texts, CONTROL, "")
+        if not self.keep_whitespace:
+            texts = tf.strings.regex_replace(texts, WHITESPACE, " ")
         if self.lowercase if lowercase is None else lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
         if self.split == "word":
-            tokens = tf.strings.split(texts)
+            tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
         else:
-            tokens = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+            tokens = tf.strings.unicode_split(texts, "UTF-8")
             if not self.keep_whitespace:
-                tokens = tf.ragged.boolean_mask(tokens, tf.logical_not(tf.strings.regex_full_match(tokens, r"\s")))
-        return tokens[:, : self.max_length] if self.max_length else tokens
+                tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
+        return tokens[:, : self.max_length] if self.max_length and truncate else tokens
 
     def call(self, texts):
         import tensorflow as tf

@@ -74,13 +74,13 @@ class Seq2SeqTrainer(Trainer):
                 self.features[split] = None
                 continue
             source = self.source_vectorizer(np.asarray(frame["source"], dtype=object).astype(str))["tokens"].numpy()
-            target = [[index.get(t, data.vectorize.OOV) for t in self.target_vectorizer.tokenize_python(str(text))]
-                      for text in frame["target"]]
+            tokenized = self.target_vectorizer.tokenize(frame["target"])
+            target = [[index.get(t, data.vectorize.OOV) for t in tokens] for tokens in tokenized]
             self.features[split] = {"source": source, "target": [[START, *ids] for ids in target]}
             self.targets[split] = [[*ids, END] for ids in target]
             self.references[split] = collections.defaultdict(list)
-            for text, reference in zip(frame["source"], frame["target"]):
-                self.references[split][str(text)].append(self.target_vectorizer.tokenize_python(str(reference)))
+            for text, reference in zip(frame["source"], tokenized):
+                self.references[split][str(text)].append(reference)
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source "
                  f"{self.source_vectorizer.vocabulary_size()}, target {len(index) + 2} ids")
         self.make_pipelines(length_key="source")

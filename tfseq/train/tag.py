@@ -74,8 +74,7 @@ class TagTrainer(Trainer):
                  f"{' (chunks: scored by CoNLL F1)' if self.chunking else ''}")
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams),
                                               max_length=cfg.max_length)
-        self.texts = {split: [self.joined(tokens, split, row) for row, tokens in enumerate(frame["tokens"])]
-                      for split, frame in self.dataset.splits.items()}
+        self.texts = {split: self.joined(frame["tokens"], split) for split, frame in self.dataset.splits.items()}
         self.vectorizer.adapt(self.texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         index = {tag: i + 1 for i, tag in enumerate(self.tag_names)}  # 0 is padding
         self.features, self.targets = {}, {}
@@ -93,14 +92,16 @@ class TagTrainer(Trainer):
             self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
         self.make_pipelines()
 
-    def joined(self, tokens, split, row) -> str:
-        """A sentence's tokens as the text the vectorizer splits back into exactly those tokens."""
-        text = (" " if self.vectorizer.split == "word" else "").join(tokens)
-        if len(self.vectorizer.tokenize_python(text)) != min(len(tokens), self.vectorizer.max_length or len(tokens)):
-            raise data.DataError(
-                f"{self.dataset.name} ({split}, sentence {row + 1}): tokens {list(tokens)[:8]}... do not split back "
-                f"into {len(tokens)} tokens with data.split={self.vectorizer.split} (a token holds whitespace?)")
-        return text
+    def joined(self, sentences, split) -> list[str]:
+        """Each sentence's tokens as the text the vectorizer splits back into exactly those tokens."""
+        texts = [(" " if self.vectorizer.split == "word" else "").join(tokens) for tokens in sentences]
+        for row, (tokens, split_back) in enumerate(zip(sentences, self.vectorizer.tokenize(texts))):
+            if len(split_back) != min(len(tokens), self.vectorizer.max_length or len(tokens)):
+                raise data.DataError(
+                    f"{self.dataset.name} ({split}, sentence {row + 1}): tokens {list(tokens)[:8]}... do not split "
+                    f"back into {len(tokens)} tokens with data.split={self.vectorizer.split} (a token holds "
+                    f"whitespace or a control character?)")
+        return texts
 
     def build_model(self):
         cfg = self.config.model
