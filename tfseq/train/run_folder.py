@@ -7,20 +7,12 @@ half-written result, and a new run never reuses an existing folder.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from tfseq.atomic import atomic_write
 
-def atomic_write(path, data: bytes | str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "wb") as out:
-        out.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
-    return path
+__all__ = ["RunFolder", "atomic_write"]
 
 
 class RunFolder:

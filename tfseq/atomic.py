@@ -1,0 +1,81 @@
+"""Atomic writes that leave files as ``open()`` would: complete or absent, and readable.
+
+``tempfile.mkstemp`` and ``mkdtemp`` create private files (0600) and folders (0700), which is
+right while they are being written and wrong once they are published: TensorFlow Serving under
+another user, or a teammate, could not read an export. Everything written through here gets the
+permissions the process's umask gives a new file or folder (0644 / 0755 under umask 022).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, without changing it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting, then put back at once
+    os.umask(mask)
+    return mask
+
+
+def publishable(path) -> Path:
+    """Give ``path`` (a file, or a folder and everything in it) the permissions a new file or
+    folder gets under the umask: 0666 or 0777 less the umask."""
+    path, mask = Path(path), current_umask()
+    paths = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in paths:
+        if not item.is_symlink():
+            os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
+    return path
+
+
+def atomic_write(path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(publishable(tmp), path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+@contextmanager
+def temporary_file(folder, suffix=""):
+    """A temporary file's path in ``folder`` (removed afterwards if still there); publish it with
+    ``os.replace(publishable(tmp), target)``."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    os.close(handle)
+    try:
+        yield Path(tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextmanager
+def temporary_folder(parent, prefix=".tmp-"):
+    """A temporary folder in ``parent`` (removed afterwards if still there); publish it with
+    ``os.rename(publishable(tmp), target)``."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield tmp
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
