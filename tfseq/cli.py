@@ -22,15 +22,15 @@ comparison table.
 examples:
   tfseq-train task=classify
   tfseq-train task=classify data=tfds:imdb_reviews model.cell=lstm train.epochs=3
-  tfseq-train task=classify data.name=null data.train=train.csv data.text=review data.label=stars
+  tfseq-train task=classify data.train=train.csv data.text=review data.label=stars
   tfseq-train task=classify model.cell=rnn,lstm,gru train.epochs=2
   tfseq-train task=classify resume=true
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
-  tfseq-train task=tag data.name=null data.train=train.txt data.test=test.txt   # CoNLL chunking
+  tfseq-train task=tag data.train=train.txt data.test=test.txt   # CoNLL chunking
   tfseq-train task=lm                           # a character language model of People's Daily (text-zh)
-  tfseq-train task=lm data.name=null data.train=input.txt train.optimizer=sgd train.learning_rate=1
+  tfseq-train task=lm data.train=input.txt train.optimizer=sgd train.learning_rate=1
   tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
-  tfseq-train task=seq2seq data.name=null data.train=pairs.tsv data.source_split=word
+  tfseq-train task=seq2seq data.train=pairs.tsv data.source_split=word
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
   tfseq-train task=word2vec                     # word2vec vectors (skip-gram) of text-zh's characters
   tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
@@ -147,25 +147,32 @@ def parse_overrides(arguments):
 
 
 def resolve(task, overrides):
-    """The recipe with one combination of overrides applied; unknown keys are errors."""
+    """The recipe with one combination of overrides applied, checked: unknown keys, values of the
+    wrong type and unknown choices are errors here, before any data is read. Files given on the
+    command line (``data.train=...``) replace the recipe's built-in dataset."""
     import yaml  # OmegaConf parses each value as YAML
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from tfseq import recipes
 
     config = load_recipe(task)
     OmegaConf.set_struct(config, True)
     known = {key for key, _ in flat_keys(config)}
     for key, value in overrides:
         if key not in known:
-            close = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise UsageError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
+            raise UsageError(str(recipes.unknown_key(key, known, task)))
         try:
             config = OmegaConf.merge(config, OmegaConf.from_dotlist([f"{key}={value}"]))
         except (OmegaConfBaseException, yaml.YAMLError) as error:
             hint = " (quote YAML values that hold ':', e.g. key='[\"a: b\"]')" if isinstance(error, yaml.YAMLError) else ""
             raise UsageError(f"bad value for {key}: {value!r}: {' '.join(str(error).split())}{hint}") from None
         check_type(key, OmegaConf.select(load_recipe(task), key), OmegaConf.select(config, key))
+    try:
+        recipes.files_replace_builtin(config, {key for key, _ in overrides})
+        recipes.check_choices(config)
+    except recipes.RecipeError as error:
+        raise UsageError(str(error)) from None
     return config
 
 
@@ -293,7 +300,8 @@ def predict_main(argv=None) -> int:
             else:
                 from tfseq.data import read_table
 
-                texts += read_table(args.file, text_column=args.column, label_column=None)["text"].tolist()
+                texts += read_table(args.file, text_column=args.column, label_column=None,
+                                    choose="--column <name>")["text"].tolist()
         if not texts:
             raise UsageError("no text given: pass texts as arguments or --file")
     except (UsageError, FileNotFoundError, ValueError) as error:

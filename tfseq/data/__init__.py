@@ -15,12 +15,15 @@ from tfseq.data.dataset import SPLITS, DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
     read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
 )
-from tfseq.data.pipeline import bucket_boundaries, even_first_batch, make_dataset, padding_ratio
+from tfseq.data.pipeline import (
+    Epochs, bucket_boundaries, epoch_seed, even_first_batch, make_dataset, padding_ratio, shuffled_epochs,
+)
 from tfseq.data.tfds_source import load_tfds
 from tfseq.data.vectorize import TextVectorizer
 
 __all__ = [
-    "BUILTIN", "DataError", "Dataset", "TextVectorizer", "bucket_boundaries", "describe", "even_first_batch",
+    "BUILTIN", "DataError", "Dataset", "Epochs", "TextVectorizer", "bucket_boundaries", "describe", "epoch_seed",
+    "even_first_batch", "shuffled_epochs",
     "load", "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll",
     "read_image_captions", "read_parallel", "read_plain_text", "read_table",
 ]
@@ -44,6 +47,10 @@ def load(name: str | None = None, kind: str = "classification", **options) -> Da
         options: ``train=``, ``validation=``, ``test=`` file paths; ``text=``/``label=`` column
             names for tables; ``tag_column=`` for CoNLL; ``data_dir=`` for TFDS.
     """
+    files = [split for split in ("train", "validation", "test") if options.get(split)]
+    if name and files:
+        raise DataError(f"dataset {name!r} and data.{files[0]}={options[files[0]]} were both given: use the "
+                        f"built-in dataset or your files, not both (name=None to use the files)")
     if name and name.startswith("tfds:"):
         return load_tfds(name[5:], data_dir=options.get("data_dir"))
     if name:

@@ -34,7 +34,8 @@ def _read_text(path) -> str:
 
 
 def read_table(path, text_column: str = "text", label_column: str | None = "label",
-               label_separator: str | None = None) -> pd.DataFrame:
+               label_separator: str | None = None,
+               choose: str = "data.text=<column> data.label=<column>") -> pd.DataFrame:
     """A CSV, TSV or JSON-lines file as a DataFrame with columns ``text`` (and ``label``).
 
     Args:
@@ -43,6 +44,7 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
         label_separator: multi-label tables: each label cell holds a text's labels joined by this
             (``"pos|funny"``; an empty cell: no label). JSON lines may hold lists instead
             (``"label": ["pos", "funny"]``). Multi-label cells become sorted tuples of labels.
+        choose: how the user picks other columns, for the error message (tfseq-predict: ``--column``).
     """
     path = Path(path)
     _read_text(path)  # existence, encoding and emptiness, with clear messages
@@ -61,7 +63,7 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
     if missing:
         raise DataError(
             f"{path}: missing column(s) {missing}; the file has columns {list(frame.columns)} "
-            f"(choose with data.text=<column> data.label=<column>)"
+            f"(choose with {choose})"
         )
     out = pd.DataFrame({"text": frame[text_column].astype(str).str.strip()})
     if label_column is not None:

@@ -1,0 +1,93 @@
+"""The command line checks a recipe before any work: files replace the built-in dataset, unknown
+keys and choices fail at once with a suggestion."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tfseq import cli, recipes
+
+# Each task's file keys (one of them is enough to mean "my files").
+FILES = {"classify": "data.train", "tag": "data.train", "lm": "data.train", "seq2seq": "data.train",
+         "word2vec": "data.train", "caption": "data.images"}
+
+
+@pytest.mark.parametrize("task,key", sorted(FILES.items()))
+def test_files_given_replace_the_builtin_dataset(task, key):
+    assert cli.resolve(task, []).data.name  # every recipe defaults to a built-in dataset
+    assert cli.resolve(task, [(key, "mine.txt")]).data.name is None
+    # data=<name> as well is a contradiction: an error, never one of the two silently.
+    with pytest.raises(cli.UsageError, match=f"both given.*not both"):
+        cli.resolve(task, [("data.name", "reviews-zh"), (key, "mine.txt")])
+    # Naming the built-in dataset null, as before, still works.
+    assert cli.resolve(task, [("data.name", "null"), (key, "mine.txt")]).data.name is None
+
+
+def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
+    from tfseq import data
+
+    with pytest.raises(data.DataError, match="both given"):
+        data.load("reviews-zh", train=str(tmp_path / "mine.csv"))
+
+
+@pytest.mark.parametrize("task,override,message", [
+    ("classify", "model.cell=lstmm", "model.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
+    ("classify", "model.pooling=", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
+    ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
+    ("lm", "generate.sampler=", "generate.sampler=None: expected one of sampling, greedy, beam"),
+    ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
+    ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
+    ("classify", "data.split=words", "data.split='words': expected one of word, character (did you mean word?)"),
+    ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of word, character"),
+    ("classify", "model.head=binaryy", "model.head='binaryy'"),
+    ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored or cpu:N"),
+    ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean model.cell?"),
+    ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
+    ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
+])
+def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, override, message, tmp_path):
+    started = time.perf_counter()
+    code = ("import sys; from tfseq import cli; code = cli.train_main(sys.argv[1:]); "
+            "print(code, sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, f"task={task}", override], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={"TFSEQ_TASKS": str(cli.tasks_dir().resolve()),
+                                                        "PATH": "/usr/bin:/bin"})
+    elapsed = time.perf_counter() - started
+    assert out.stdout.strip() == "2 []", out.stderr[-2000:]  # no TensorFlow, no data library loaded
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_recipe_default_is_a_valid_choice():
+    for task in cli.available_tasks():
+        recipes.check_choices(cli.load_recipe(task))
+
+
+def test_choices_are_the_ones_the_code_accepts():
+    from tfseq.layers import CELLS
+    from tfseq.layers.pooling import MODES
+    from tfseq.models.linear import WEIGHTINGS
+    from tfseq.models.seq2seq import ATTENTION
+    from tfseq.train.trainer import OPTIMIZERS, Trainer
+
+    assert set(recipes.CHOICES["model.cell"]) == set(CELLS)
+    assert set(recipes.CHOICES["model.pooling"]) == {"last", *MODES}
+    assert set(recipes.CHOICES["train.optimizer"]) == set(OPTIMIZERS)
+    assert set(recipes.CHOICES["model.attention"]) == set(ATTENTION)
+    assert {"tfidf", "nb"} == set(WEIGHTINGS)
+    for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
+        trainer = Trainer.__new__(Trainer)
+        trainer.config = cli.resolve("lm", [("generate.sampler", sampler)])
+        assert trainer.sampler() is not None
+
+
+def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
+    table = tmp_path / "x.csv"
+    table.write_text("review\nfine\n")
+    (tmp_path / "saved_model.pb").write_bytes(b"")  # the column is checked before the model loads
+    assert cli.predict_main([str(tmp_path), "--file", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s) ['text']" in err and "--column" in err and "data.text" not in err

@@ -1,0 +1,81 @@
+"""Checks on a resolved recipe that need no TensorFlow, so a bad value fails at parse time, in
+well under a second, before any data is read or any model is built.
+
+The choices are restated here (importing the modules that own them would load TensorFlow);
+``tests/test_cli.py`` checks that they equal the owners' (``tfseq.layers.CELLS``, pooling modes,
+optimizers, samplers).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+# Keys that name users' files. Giving one replaces the recipe's built-in dataset (data.name).
+FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.captions")
+
+CHOICES = {
+    "data.split": ("word", "character"),
+    "data.source_split": ("word", "character"),
+    "data.target_split": ("word", "character"),
+    "model.cell": ("rnn", "lstm", "gru"),
+    "model.pooling": ("last", "max", "mean", "max+mean", "attention"),
+    "model.head": ("auto", "binary", "multiclass", "multilabel"),
+    "model.wide": ("tfidf+nb", "tfidf", "nb", "nb+tfidf", "learned", "none"),
+    "model.attention": ("luong", "none"),
+    "model.architecture": ("skipgram", "cbow"),
+    "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
+    "generate.sampler": ("sampling", "greedy", "beam"),
+}
+
+PATTERNS = {  # key -> (regular expression, what it means)
+    "train.distribute": (r"none|mirrored|cpu:[1-9]\d*", "none, mirrored or cpu:N"),
+}
+
+
+class RecipeError(ValueError):
+    """A recipe value that cannot work; the message names the key and what it accepts."""
+
+
+def unknown_key(key: str, known, task: str) -> RecipeError:
+    """The error for an override of a key the recipe does not have, with the closest known keys."""
+    known = sorted(known)
+    leaf = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [
+        k for k in known if k.rsplit(".", 1)[-1] == leaf]  # the right name in another section
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
+
+
+def check_choices(config) -> None:
+    """Every enumerated value of ``config`` (an OmegaConf recipe) is one it accepts."""
+    from omegaconf import OmegaConf
+
+    for key, choices in CHOICES.items():
+        value = OmegaConf.select(config, key, default="<absent>")
+        if value == "<absent>" or (value is None and key == "model.wide"):
+            continue
+        if str(value).lower() not in choices:
+            close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RecipeError(f"{key}={value!r}: expected one of {', '.join(choices)}{hint}")
+    for key, (pattern, meaning) in PATTERNS.items():
+        value = OmegaConf.select(config, key, default=None)
+        if value is not None and not re.fullmatch(pattern, str(value)):
+            raise RecipeError(f"{key}={value!r}: expected {meaning}")
+
+
+def files_replace_builtin(config, given) -> None:
+    """Users' files replace the recipe's built-in dataset: a file key among the ``given`` keys
+    (the command line's) sets ``data.name`` to null, unless ``data.name`` was given too, which
+    is an error (a built-in dataset or files, not both)."""
+    from omegaconf import OmegaConf
+
+    files = [key for key in FILE_KEYS if key in given and OmegaConf.select(config, key, default=None)]
+    if not files or not OmegaConf.select(config, "data.name", default=None):
+        return
+    if "data.name" in given:
+        raise RecipeError(
+            f"data.name={config.data.name} and {files[0]}={OmegaConf.select(config, files[0])} were both given: "
+            f"train on the built-in dataset or on your files, not both (drop data.name to use the files)")
+    config.data.name = None
