@@ -78,8 +78,10 @@ FAST = ["model.units=8", "model.embedding_dim=8", "train.epochs=2", "train.batch
 @pytest.mark.slow
 def test_cli_trains_reports_exports_and_predicts(tmp_path):
     train = tiny_table(tmp_path / "train.csv")
-    result = run_cli("task=classify", "data.name=null", f"data.train={train}", *FAST, cwd=tmp_path)
+    # The simple form: a training file replaces the recipe's built-in dataset.
+    result = run_cli("task=classify", f"data.train={train}", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "data: train.csv {'train': 48, 'validation': " in result.stdout
     runs = list((tmp_path / "runs" / "classify").iterdir())
     assert len(runs) == 1
     run = runs[0]
@@ -87,9 +89,10 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     assert 0 <= metrics["test"]["accuracy"] <= 1 and 0 <= metrics["validation"]["macro_f1"] <= 1
     assert metrics["baseline"]["test"]["accuracy"] >= 0 and metrics["train_seconds"] > 0
     for name in ("config.yaml", "classification_report.txt", "confusion_matrix.png", "learning_curves.png",
-                 "model.keras", "checkpoints/epoch-002.keras"):
+                 "model.keras"):
         assert (run / name).exists(), name
-    assert not (run / "checkpoints" / "epoch-001.keras").exists()  # train.keep_checkpoints: 1
+    assert not (run / "checkpoints").exists()  # train.keep_checkpoints: 0 (model.keras holds the weights)
+    assert len(metrics["history"]["val_accuracy"]) == metrics["epochs"] == 2
     assert list((run / "tensorboard").rglob("events.out.tfevents*"))
     export = tmp_path / "saved_models" / "classify" / "1"
     assert (export / "saved_model.pb").exists() and f"run folder: runs/classify/{run.name}" in result.stdout
@@ -111,9 +114,10 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
 
     # The .keras model predicts what the export predicts.
     predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(tmp_path / "saved_models" / "classify"),
-                              "great fun movie", "awful bad"], capture_output=True, text=True, timeout=300)
+                              "great fun movie", "awful bad", "", "  "], capture_output=True, text=True, timeout=300)
     assert predict.returncode == 0, predict.stderr[-2000:]
-    assert len(predict.stdout.strip().splitlines()) == 2
+    lines = predict.stdout.rstrip("\n").splitlines()
+    assert len(lines) == 4 and lines[2].split("\t")[:2] == lines[3].split("\t")[:2]  # no tokens: the prior
 
     # A second run never overwrites the first export.
     again = run_cli("task=classify", "data.name=null", f"data.train={train}", *FAST, "baseline=false", cwd=tmp_path)
@@ -256,50 +260,65 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
 
     from tfseq.export import export_text_classifier
 
-    exported = export_text_classifier(model, trainer.class_names, tmp_path / "export")
+    exported = export_text_classifier(model, trainer.class_names, tmp_path / "export", prior=[0.3, 0.7])
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    # The same answers; the text without tokens gets the prior.
     np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
-                               model.predict(texts, verbose=0), atol=1e-5)
+                               [*model.predict(texts[:2], verbose=0), [0.3, 0.7]], atol=1e-5)
 
 
 @pytest.mark.slow
-def test_resume_continues_a_run_killed_with_sigkill(tmp_path):
+def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
     import signal
 
     train = tiny_table(tmp_path / "train.csv")
-    args = ["task=classify", "data.name=null", f"data.train={train}", *FAST, "train.epochs=3",
-            "train.verbose=2", "train.early_stopping=0", "model.wide=none", "baseline=false", "export.enabled=false"]
-    # The first run kills itself (SIGKILL: no cleanup, no finally) right after its second epoch.
+    # Dropout, token dropout and shuffling all draw random numbers; early stopping and
+    # reduce_lr carry counters from epoch to epoch.
+    args = [f"data.train={train}", *FAST, "train.epochs=4", "train.verbose=2", "train.keep_checkpoints=1",
+            "model.dropout=0.3", "model.token_dropout=0.2", "baseline=false", "export.enabled=false"]
+    # The first run kills itself (SIGKILL: no cleanup, no finally) in the middle of its third epoch.
     killer = textwrap.dedent(f"""
         import os, signal, sys, keras
         from tfseq import cli
         from tfseq.train.trainer import Trainer
 
         class Kill(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                if epoch == 1:
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if self.epoch == 2 and batch == 1:
                     os.kill(os.getpid(), signal.SIGKILL)
 
         callbacks = Trainer.callbacks
         Trainer.callbacks = lambda self: callbacks(self) + [Kill()]
-        sys.exit(cli.train_main({args!r}))
+        sys.exit(cli.train_main({["task=classify", "run.root=killed", *args]!r}))
     """)
     killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, capture_output=True, text=True,
                             timeout=600, env={**os.environ, "TFSEQ_TASKS": os.path.abspath("tasks")})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    (run,) = (tmp_path / "runs" / "classify").iterdir()
+    (run,) = (tmp_path / "killed" / "classify").iterdir()
     assert not (run / "metrics.json").exists() and (run / "checkpoints" / "epoch-002.keras").exists()
 
-    resumed = run_cli(*args, "resume=true", cwd=tmp_path)
+    resumed = run_cli("task=classify", "run.root=killed", *args, "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"continuing runs/classify/{run.name}" in resumed.stdout
+    assert f"continuing killed/classify/{run.name}" in resumed.stdout
     assert "restoring the training state saved after epoch-002" in resumed.stdout
-    # Only the unfinished epoch is trained again; the finished two are kept.
-    assert "Epoch 3/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" not in resumed.stdout
+    # Only the unfinished epochs are trained again; the finished two are kept.
+    assert "Epoch 3/4" in resumed.stdout and "Epoch 1/4" not in resumed.stdout and "Epoch 2/4" not in resumed.stdout
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["epochs"] == 3 and 0 <= metrics["test"]["accuracy"] <= 1
+    assert metrics["epochs"] == 4 and 0 <= metrics["test"]["accuracy"] <= 1
     assert not (run / "backup").exists()  # the resume state goes once the run is complete
-    assert list((tmp_path / "runs" / "classify").iterdir()) == [run]
+    assert list((tmp_path / "killed" / "classify").iterdir()) == [run]
+
+    whole = run_cli("task=classify", "run.root=whole", *args, cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    (uninterrupted,) = (tmp_path / "whole" / "classify").iterdir()
+    expected = json.loads((uninterrupted / "metrics.json").read_text())
+    # Every epoch after the kill, and the final scores, are those of the run that was never killed.
+    assert len(metrics["history"]["loss"]) == 4
+    assert metrics["history"] == expected["history"]
+    assert metrics["test"] == expected["test"] and metrics["validation"] == expected["validation"]
 
 
 def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored(tmp_path, monkeypatch):

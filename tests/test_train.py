@@ -12,7 +12,7 @@ from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingState
 def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
     x, y = np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32")
     for keep, expected in ((1, ["epoch-003.keras"]), (2, ["epoch-002.keras", "epoch-003.keras"]),
-                           (0, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
+                           (-1, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
         folder = tmp_path / f"keep-{keep}"

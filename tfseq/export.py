@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
+
+from tfseq.atomic import publishable, temporary_folder
 
 
 def next_version(task_dir: Path) -> int:
@@ -36,17 +36,17 @@ def latest_version(path) -> Path:
 
 
 def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
-    """Call ``write(tmp_folder)`` and publish the result as ``task_dir/<next version>``.
+    """Call ``write(tmp_folder)`` and publish the result as ``task_dir/<next version>``, readable
+    as the umask allows (0755 folders, 0644 files under umask 022).
 
     If another writer takes the same version number first, the next free one is used.
     """
     task_dir = Path(task_dir)
-    task_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=task_dir))
-    try:
+    with temporary_folder(task_dir, prefix=".tmp-export-") as tmp:
         write(tmp)
         if metadata is not None:
             (tmp / "tfseq.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+        publishable(tmp)
         while True:
             target = task_dir / str(next_version(task_dir))
             try:
@@ -55,9 +55,6 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
             except OSError:
                 if not target.exists():
                     raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None, preprocessor=None) -> Path:
@@ -92,22 +89,39 @@ def export_raw_text(model, task: str, answer, export_root, metadata=None, track=
     return write_atomically(Path(export_root) / task, write, metadata)
 
 
-def export_text_classifier(model, class_names, export_root, metadata=None) -> Path:
+def at_least_one_step(ids: dict) -> tuple[dict, object]:
+    """``ids`` padded to at least one step (a batch of texts without tokens is no zero-length
+    sequence, which recurrent layers cannot run), and which rows have a token at all."""
+    import tensorflow as tf
+
+    has_tokens = tf.reduce_any(tf.not_equal(ids["tokens"], 0), axis=1)
+    return {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}, has_tokens
+
+
+def export_text_classifier(model, class_names, export_root, metadata=None, prior=None) -> Path:
     """Export a :class:`~tfseq.models.TextClassifier` whose serving signature is
     ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C]}``.
 
-    Empty text gives the prior-like answer of an all-padding input; overlong text is truncated
-    to the vectorizer's ``max_length``; unknown characters/words map to the OOV id. Multi-label:
-    ``label`` joins the labels above 0.5 with commas.
+    A text without tokens (empty, whitespace or control characters only) gets ``prior``: the
+    training labels' frequencies (uniform if not given), and its most frequent label. Overlong
+    text is truncated to the vectorizer's ``max_length``; unknown characters/words map to the OOV
+    id. Multi-label: ``label`` joins the labels above 0.5 with commas (``prior``: each label's
+    frequency).
     """
+    import numpy as np
     import tensorflow as tf
 
     names = tf.constant([str(c) for c in class_names])
+    if prior is None:
+        prior = np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
+    prior = tf.constant(np.asarray(prior, "float32").reshape(1, len(class_names)))
 
     def answer(module, text):
-        outputs = module.model(module.preprocessor(text), training=False)
+        ids, has_tokens = at_least_one_step(module.preprocessor(text))
+        outputs = module.model(ids, training=False)
         if model.head == "binary":
             outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+        outputs = tf.where(has_tokens[:, None], outputs, prior)
         if model.head == "multilabel":
             chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
             label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
@@ -131,9 +145,7 @@ def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path
     names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
 
     def answer(module, text):
-        ids = module.preprocessor(text)
-        # At least one (padding) step, so a batch of empty texts is no zero-length sequence.
-        ids = {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}
+        ids, _ = at_least_one_step(module.preprocessor(text))
         best = module.model.decode(module.model(ids, training=False), tf.not_equal(ids["tokens"], 0))
         tokens = module.preprocessor.tokens(text, lowercase=False)
         tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
@@ -193,8 +205,9 @@ def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=Non
     """Export a :class:`~tfseq.models.Seq2Seq` whose serving signature is
     ``serving_default(text: string[batch]) -> {target: string[batch]}``: each source text's
     output, decoded by ``sampler`` (default greedy) up to ``max_length`` tokens, tokens joined
-    by spaces (word targets) or not. Empty text gets the model's answer to an empty source;
-    overlong text is cut at the source vectorizer's ``max_length``."""
+    by spaces (word targets) or not. A text without tokens (empty, whitespace or control
+    characters only) gets an empty target; overlong text is cut at the source vectorizer's
+    ``max_length``."""
     import tensorflow as tf
 
     from tfseq.models.seq2seq import END
@@ -204,12 +217,12 @@ def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=Non
     separator = " " if model.target_preprocessor.split == "word" else ""
 
     def answer(module, text):
-        source = module.preprocessor(text)["tokens"]
-        source = tf.pad(source, [[0, 0], [0, tf.maximum(1 - tf.shape(source)[1], 0)]])  # >= 1 step
-        ids = module.model.translate_ids(source, max_length, sampler)
+        source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
+        ids = module.model.translate_ids(source["tokens"], max_length, sampler)
         before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
         chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
-        return {"target": tf.strings.reduce_join(chosen, axis=-1, separator=separator)}
+        target = tf.strings.reduce_join(chosen, axis=-1, separator=separator)
+        return {"target": tf.where(has_tokens, target, "")}
 
     return export_raw_text(model, "seq2seq", answer, export_root, metadata, preprocessor=model.source_preprocessor)
 

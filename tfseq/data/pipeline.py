@@ -33,8 +33,47 @@ def bucket_boundaries(lengths, max_waste: float = 0.1) -> list[int]:
     return boundaries[1:]
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of one epoch: a function of the run's seed and the epoch number alone,
+    so a resumed run shuffles its epochs as the uninterrupted run did."""
+    return (int(seed) * 1_000_003 + int(epoch)) % 2**31
+
+
+class Epochs:
+    """Training data whose every epoch is made from its number: ``one_epoch(epoch)`` returns that
+    epoch's batches, ``steps`` of them.
+
+    ``tf.data``'s ``reshuffle_each_iteration`` draws each epoch's order from how many times the
+    dataset was iterated in this process, so a run resumed at epoch 3 would replay epoch 1's
+    order (and Keras starts an extra iterator now and then). Here the order of epoch ``e``
+    depends on ``(seed, e)`` alone; :meth:`dataset` chains epochs ``first .. last - 1`` for
+    ``model.fit(..., steps_per_epoch=steps)``.
+    """
+
+    def __init__(self, one_epoch, steps: int):
+        self.one_epoch, self.steps = one_epoch, int(steps)
+
+    def dataset(self, first: int, last: int):
+        import functools
+
+        import tensorflow as tf
+
+        epochs = [self.one_epoch(epoch) for epoch in range(first, max(last, first + 1))]
+        return functools.reduce(lambda a, b: a.concatenate(b), epochs).prefetch(tf.data.AUTOTUNE)
+
+    def __iter__(self):  # the first epoch's batches
+        return iter(self.one_epoch(0))
+
+
+def shuffled_epochs(ds, size: int, batch_size: int, seed: int) -> Epochs:
+    """``ds`` (``size`` examples) shuffled anew each epoch by :func:`epoch_seed`, in batches."""
+    return Epochs(lambda epoch: ds.shuffle(min(size, 1_000_000), seed=epoch_seed(seed, epoch))
+                  .batch(batch_size), steps=-(-size // batch_size))
+
+
 def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bool = False,
-                 seed: int = 0, boundaries=None, length_key: str = "tokens", cache: bool = True):
+                 seed: int = 0, boundaries=None, length_key: str = "tokens", cache: bool = True,
+                 epochs: bool = False):
     """A batched ``tf.data.Dataset`` of ``(features, targets)`` (or features alone).
 
     Args:
@@ -44,6 +83,8 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
             lists: ragged, or a 2-D integer array, trimmed like the features), or ``None``.
         boundaries: length buckets; ``None`` batches in order, padded to each batch's longest.
         shuffle, seed: reshuffled each epoch with a fixed seed, so runs are reproducible.
+        epochs: return :class:`Epochs` (each epoch's order from ``(seed, epoch)``: what trainers
+            use, so that resuming is exact) instead of a dataset.
     """
     import tensorflow as tf
 
@@ -74,25 +115,37 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(min(n, 20000), seed=seed, reshuffle_each_iteration=True)
+    examples = ds
 
     def length(feats, *target):
         return tf.shape(feats[length_key])[0]
 
     if boundaries:
-        ds = ds.bucket_by_sequence_length(
-            length, bucket_boundaries=list(boundaries),
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            pad_to_bucket_boundary=False, drop_remainder=False,
-        )
         # Each bucket yields ceil(members / batch_size) batches whatever the shuffle order, so the
         # epoch length is known: Keras then shows it in the first epoch's progress bar too.
         members = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(int(np.sum(-(-members // batch_size)))))
+        steps = int(np.sum(-(-members // batch_size)))
     else:
-        ds = ds.padded_batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        steps = -(-n // batch_size)
+
+    def one_epoch(epoch=None):
+        ds = examples
+        if shuffle:  # a given epoch's order depends on it alone; otherwise a new one every pass
+            ds = ds.shuffle(min(n, 20000), seed=seed if epoch is None else epoch_seed(seed, epoch),
+                            reshuffle_each_iteration=epoch is None)
+        if boundaries:
+            ds = ds.bucket_by_sequence_length(
+                length, bucket_boundaries=list(boundaries),
+                bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+                pad_to_bucket_boundary=False, drop_remainder=False,
+            )
+        else:
+            ds = ds.padded_batch(batch_size)
+        return ds.apply(tf.data.experimental.assert_cardinality(steps))
+
+    if epochs:
+        return Epochs(one_epoch, steps)
+    return one_epoch().prefetch(tf.data.AUTOTUNE)
 
 
 def even_first_batch(ds, replicas: int, name: str = "validation"):

@@ -8,12 +8,13 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from tfseq.atomic import publishable, temporary_file, temporary_folder
 
 
 class TrainingDiverged(RuntimeError):
@@ -45,7 +46,7 @@ class StopOnNaN(keras.callbacks.Callback):
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save the whole model (``.keras``) after every epoch, atomically (write, then rename).
 
-    ``keep`` is how many of the newest epoch files stay (0: all of them). Older ones are
+    ``keep`` is how many of the newest epoch files stay (-1: all of them). Older ones are
     removed only after the new one is complete, so a crash never leaves fewer than ``keep``.
     A checkpoint of a model with large n-gram tables weighs hundreds of MB (weights plus
     the optimizer's moments), so keeping every epoch fills a disk fast.
@@ -57,16 +58,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.keep = int(keep)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"epoch-{epoch + 1:03d}.keras"
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=self.folder)
-        os.close(handle)
-        try:
+        with temporary_file(self.folder, suffix=".keras") as tmp:
             self.model.save(tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            os.replace(publishable(tmp), target)
         if self.keep > 0:
             for old in _by_epoch(self.folder.glob("epoch-*.keras"))[:-self.keep]:
                 old.unlink()
@@ -114,6 +109,15 @@ class TrainingState(keras.callbacks.Callback):
         states = [p for p in _by_epoch(self.folder.glob("epoch-*")) if (p / "state.json").exists()]
         return states[-1] if states else None
 
+    def first_epoch(self, epochs: int) -> int:
+        """The epoch (from 0) that training starts with: 0, or where the saved state ends (``epochs``
+        if that run had finished training)."""
+        latest = self.latest()
+        if latest is None:
+            return 0
+        state = json.loads((latest / "state.json").read_text())
+        return epochs if state["finished"] else state["epochs"]
+
     def on_train_begin(self, logs=None):
         self._started, self._before = time.perf_counter(), 0.0
         for partial in self.folder.glob(".tmp-*"):  # a state being written when the run was killed
@@ -125,6 +129,9 @@ class TrainingState(keras.callbacks.Callback):
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(latest / "model.weights.h5")  # weights and optimizer state
+        with np.load(latest / "random-states.npz") as saved:  # dropout's and token dropout's seeds
+            for variable, value in zip(_random_states(self.model), (saved[k] for k in saved.files)):
+                variable.assign(value)
         for callback, values in zip(self.watched, state["callbacks"]):
             if values["class"] != type(callback).__name__:
                 raise ValueError(f"{latest}: saved with callback {values['class']}, "
@@ -148,10 +155,9 @@ class TrainingState(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         self.epochs = epoch + 1
         self.seconds = self._before + time.perf_counter() - self._started
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
-        try:
+        with temporary_folder(self.folder) as tmp:
             self.model.save_weights(tmp / "model.weights.h5")
+            np.savez(tmp / "random-states.npz", *[np.asarray(v) for v in _random_states(self.model)])
             callbacks = []
             for i, callback in enumerate(self.watched):
                 values = {"class": type(callback).__name__,
@@ -166,15 +172,19 @@ class TrainingState(keras.callbacks.Callback):
                 "epochs": self.epochs, "finished": finished, "seconds": self.seconds,
                 "history": self.history, "callbacks": callbacks}, indent=1))
             target = self.folder / f"epoch-{self.epochs:03d}"
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+            os.replace(publishable(tmp), target)
         for old in _by_epoch(p for p in self.folder.glob("epoch-*") if p != target):
             shutil.rmtree(old)
 
     def on_train_end(self, logs=None):
         self.seconds = self._before + time.perf_counter() - self._started
+
+
+def _random_states(model) -> list:
+    """The states of the model's random seed generators (dropout, token dropout): Keras keeps
+    them beside the weights, not in them, so a weights file alone would restart them."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights and "seed_generator" in v.path]
 
 
 def _plain(value):

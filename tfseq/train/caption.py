@@ -32,6 +32,9 @@ class CaptionTrainer(Trainer):
 
     def load(self):
         cfg = self.config.data
+        if cfg.name and (cfg.images or cfg.captions):
+            raise data.DataError(f"data.name={cfg.name} and data.images/data.captions were both given: use the "
+                                 f"built-in dataset or your files, not both (data.name=null to use the files)")
         if cfg.name:
             dataset = data.load(cfg.name)
             if dataset.kind != "captioning":
@@ -61,8 +64,8 @@ class CaptionTrainer(Trainer):
         for split, frame in self.splits.items():
             if not len(frame):
                 continue
-            captions = [[index.get(t, data.vectorize.OOV) for t in self.vectorizer.tokenize_python(str(c))]
-                        for c in frame["caption"]]
+            tokenized = self.vectorizer.tokenize(frame["caption"])
+            captions = [[index.get(t, data.vectorize.OOV) for t in tokens] for tokens in tokenized]
             width = max(len(c) for c in captions) + 1
             decoder_in, target = np.zeros((len(frame), width), "int32"), np.zeros((len(frame), width), "int32")
             for row, ids in enumerate(captions):
@@ -72,15 +75,15 @@ class CaptionTrainer(Trainer):
             # One answer per distinct image, right if it is any of the image's captions.
             keys = [image_key(image) for image in frame["image"]]
             references = collections.defaultdict(list)
-            for key, caption in zip(keys, frame["caption"]):
-                references[key].append(self.vectorizer.tokenize_python(str(caption)))
+            for key, tokens in zip(keys, tokenized):
+                references[key].append(tokens)
             first = dict(zip(keys[::-1], range(len(keys) - 1, -1, -1)))  # key -> its first row
             self.images[split] = images[sorted(first.values())]
             self.references[split] = {key: references[key] for key in sorted(first, key=first.get)}
             pipeline = tf.data.Dataset.from_tensor_slices(({"source": images, "target": decoder_in}, target))
-            if split == "train":
-                pipeline = pipeline.shuffle(len(frame), seed=int(self.config.seed), reshuffle_each_iteration=True)
-            self.pipelines[split] = pipeline.batch(int(self.config.train.batch_size)).prefetch(tf.data.AUTOTUNE)
+            batch = int(self.config.train.batch_size)
+            self.pipelines[split] = (data.shuffled_epochs(pipeline, len(frame), batch, int(self.config.seed))
+                                     if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(f"data: {self.name} {({s: len(f) for s, f in self.splits.items()})} captions of "
                  f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {len(index) + 2} ids")

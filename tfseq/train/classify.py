@@ -229,7 +229,10 @@ class ClassifyTrainer(Trainer):
             return None
         from tfseq.export import export_text_classifier
 
-        return export_text_classifier(self.model, self.class_names, self.config.export.dir, metadata={
+        train = self.targets["train"]
+        prior = (train.mean(axis=0) if self.multilabel
+                 else np.bincount(train[train >= 0], minlength=len(self.class_names)) / max((train >= 0).sum(), 1))
+        return export_text_classifier(self.model, self.class_names, self.config.export.dir, prior=prior, metadata={
             "task": "classify", "labels": self.class_names, "run": str(self.run),
             "data": self.dataset.name, "max_length": self.config.data.max_length,
         })

@@ -31,11 +31,12 @@ def stream_metrics(loss: float, tokens: int) -> dict:
             "tokens": int(tokens)}
 
 
-def shifted_windows(stream: np.ndarray, steps: int, seed: int):
-    """A ``tf.data.Dataset`` of ``(inputs, targets)`` windows of ``steps`` ids (targets one id
-    later) that start at a new random offset in ``[0, steps)`` every epoch (every iteration of
-    the dataset), so that each id is read at every position of a window over the epochs, not
-    always at the same one. The number of windows is the same for every offset."""
+def shifted_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size: int = 32) -> data.Epochs:
+    """The training batches of each epoch: ``(inputs, targets)`` windows of ``steps`` ids
+    (targets one id later) that start at a random offset in ``[0, steps)`` drawn for each epoch
+    from ``(seed, epoch)``, so that each id is read at every position of a window over the
+    epochs, not always at the same one; shuffled, in batches. The number of windows is the same
+    for every offset."""
     import tensorflow as tf
 
     if len(stream) - 1 < steps:
@@ -45,14 +46,15 @@ def shifted_windows(stream: np.ndarray, steps: int, seed: int):
     offsets = min(steps, len(stream) - span)  # offsets 0 .. offsets - 1 leave room for the targets
     ids = tf.constant(np.asarray(stream, "int32"))
 
-    def at(offset):
+    def one_epoch(epoch):
+        seed_pair = tf.stack([tf.constant(int(seed), tf.int64), tf.cast(epoch, tf.int64)])
+        offset = tf.random.stateless_uniform([], seed_pair, maxval=offsets, dtype=tf.int32)
         x = tf.reshape(ids[offset: offset + span], (count, steps))
         y = tf.reshape(ids[offset + 1: offset + span + 1], (count, steps))
-        return tf.data.Dataset.from_tensor_slices((x, y))
+        windows = tf.data.Dataset.from_tensor_slices((x, y))
+        return windows.shuffle(count, seed=data.epoch_seed(seed, epoch)).batch(batch_size)
 
-    starts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    return (starts.flat_map(lambda r: at(tf.cast(r % offsets, "int32")))
-            .apply(tf.data.experimental.assert_cardinality(count)))
+    return data.Epochs(one_epoch, steps=-(-count // batch_size))
 
 
 def windows(stream: np.ndarray, steps: int):
@@ -89,8 +91,8 @@ class LanguageModelTrainer(Trainer):
         self.streams = {}
         for name, lines in self.lines.items():
             ids = []
-            for line in lines:
-                ids.extend(index.get(t, data.vectorize.OOV) for t in self.vectorizer.tokenize_python(line, truncate=False))
+            for tokens in self.vectorizer.tokenize(lines, truncate=False):
+                ids.extend(index.get(t, data.vectorize.OOV) for t in tokens)
                 ids.append(self.line_end)
             self.streams[name] = np.asarray(ids, "int32")
         sizes = {name: len(ids) for name, ids in self.streams.items()}
@@ -104,11 +106,10 @@ class LanguageModelTrainer(Trainer):
             if len(ids) < 2:
                 continue
             if name == "train":  # a new window offset and order every epoch
-                pipeline = shifted_windows(ids, int(cfg.steps), seed)
-                pipeline = pipeline.shuffle(int(pipeline.cardinality()), seed=seed, reshuffle_each_iteration=True)
+                self.pipelines[name] = shifted_windows(ids, int(cfg.steps), seed, batch)
             else:
                 pipeline = tf.data.Dataset.from_tensor_slices(windows(ids, int(cfg.steps)))
-            self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
+                self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
     def build_model(self):

@@ -19,6 +19,10 @@ from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingDiverged, 
 from tfseq.train.run_folder import RunFolder
 
 
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+              "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
 class Trainer:
     """Base trainer. ``config`` is the task's resolved OmegaConf recipe (see ``tasks/``)."""
 
@@ -34,7 +38,8 @@ class Trainer:
 
     # -- task steps ------------------------------------------------------------------------
     def prepare(self):  # pragma: no cover - abstract
-        """Load data; set ``self.train_data`` and ``self.validation_data`` (tf.data)."""
+        """Load data; set ``self.train_data`` (:class:`tfseq.data.Epochs`, or a tf.data dataset
+        whose order is the same every epoch) and ``self.validation_data`` (tf.data)."""
         raise NotImplementedError
 
     def build_model(self) -> keras.Model:  # pragma: no cover - abstract
@@ -69,7 +74,7 @@ class Trainer:
 
     def make_pipelines(self, length_key="tokens"):
         """tf.data pipelines of ``self.features`` and ``self.targets`` for each non-empty split:
-        train shuffled with the seed every epoch, all batched by similar length of
+        train shuffled anew every epoch (:class:`tfseq.data.Epochs`), all batched by similar length of
         ``features[length_key]`` (``train.bucket``). Sets ``pipelines``, ``train_data`` and
         ``validation_data``."""
         from tfseq import data
@@ -81,7 +86,7 @@ class Trainer:
         self.pipelines = {
             split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
                                      shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries,
-                                     length_key=length_key)
+                                     length_key=length_key, epochs=split == "train")
             for split in self.features if self.features[split] is not None
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
@@ -129,11 +134,9 @@ class Trainer:
             # Polyak averaging: validation, checkpoints and the final model use the moving
             # average of the weights (see SwapEMAWeights in callbacks()).
             kwargs.update(use_ema=True, ema_momentum=float(train.ema))
-        optimizers = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-                      "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-        if name not in optimizers:
-            raise ValueError(f"train.optimizer={name!r}: expected one of {sorted(optimizers)}")
-        return optimizers[name](**kwargs)
+        if name not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer={name!r}: expected one of {sorted(OPTIMIZERS)}")
+        return OPTIMIZERS[name](**kwargs)
 
     def callbacks(self) -> list:
         train = self.config.train
@@ -142,8 +145,10 @@ class Trainer:
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.get("ema") else []),
             self.nan_guard,
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
-            EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.get("keep_checkpoints", 1))),
         ]
+        if int(train.get("keep_checkpoints", 0)):
+            # Off by default: model.keras holds the kept weights and backup/ the resume state.
+            callbacks.append(EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.keep_checkpoints)))
         monitor = self.monitor()
         if train.get("early_stopping"):
             callbacks.append(keras.callbacks.EarlyStopping(
@@ -168,9 +173,11 @@ class Trainer:
         validation = self.validation_data
         if validation is not None and self.strategy is not None:
             validation = data.even_first_batch(validation, self.strategy.num_replicas_in_sync)
+        epochs, train, steps = int(self.config.train.epochs), self.train_data, None
+        if isinstance(train, data.Epochs):  # each epoch's order from its number: resuming is exact
+            train, steps = train.dataset(self.state.first_epoch(epochs), epochs), train.steps
         self.model.fit(
-            self.train_data, validation_data=validation,
-            epochs=int(self.config.train.epochs), callbacks=callbacks,
+            train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
             verbose=int(self.config.train.get("verbose", 1)),
         )
@@ -228,6 +235,7 @@ class Trainer:
         metrics = self.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
         metrics["epochs"] = self.epochs
+        metrics["history"] = self.history  # every epoch's training and validation logs
         metrics["parameters"] = int(self.model.count_params())
         if baseline is not None:
             metrics["baseline"] = baseline

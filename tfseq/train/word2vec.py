@@ -31,8 +31,9 @@ class Word2VecTrainer(Trainer):
 
         self.examples, self.pipelines = {}, {}
         for split, frame in self.dataset.splits.items():
-            stream = np.array([index.get(t, data.vectorize.OOV) for text in frame["text"]
-                               for t in self.vectorizer.tokenize_python(str(text), truncate=False)], "int32")
+            stream = np.array([index.get(t, data.vectorize.OOV)
+                               for tokens in self.vectorizer.tokenize(frame["text"], truncate=False)
+                               for t in tokens], "int32")
             if len(stream) < 2:
                 continue
             self.examples[split] = skipgram_examples(
@@ -40,10 +41,9 @@ class Word2VecTrainer(Trainer):
                 subsample=float(model_cfg.subsample), cbow=model_cfg.architecture == "cbow",
                 seed=int(self.config.seed) + ("train", "validation", "test").index(split))
             pipeline = tf.data.Dataset.from_tensor_slices(self.examples[split])
-            if split == "train":
-                pipeline = pipeline.shuffle(min(len(self.examples[split]["centre"]), 1_000_000),
-                                            seed=int(self.config.seed), reshuffle_each_iteration=True)
-            self.pipelines[split] = pipeline.batch(int(self.config.train.batch_size)).prefetch(tf.data.AUTOTUNE)
+            size, batch = len(self.examples[split]["centre"]), int(self.config.train.batch_size)
+            self.pipelines[split] = (data.shuffled_epochs(pipeline, size, batch, int(self.config.seed))
+                                     if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
         if "train" not in self.examples:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")

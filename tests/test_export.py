@@ -1,0 +1,154 @@
+"""Exports answer every batch, read text as training did, and are readable by others.
+
+The models are tiny and untrained: what is checked is what the serving graph does with hard
+input, through plain ``tf.saved_model.load``, not what a model has learned.
+"""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfseq import data, export
+from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
+from tfseq.train.seq2seq import SPECIALS
+
+TEXTS = ["good film", "bad plot", "a good plot", "good good"]
+# Texts without a single token, alone and beside ordinary ones; and an empty batch.
+NO_TOKENS = ["", "   ", "\x00", "\u3000\u00a0\t", "\u200b\x07"]
+BATCHES = [[text] for text in NO_TOKENS] + [["good film", "", "\x00abc", "   ", "bad"], []]
+
+
+def vectorizer(**options):
+    return data.TextVectorizer(**options).adapt(TEXTS)
+
+
+def load(path):
+    return tf.saved_model.load(str(path)).signatures["serving_default"]
+
+
+def serve_each(serve, batches=BATCHES):
+    """The answers to every batch, as numpy; each batch also answered row by row."""
+    for batch in batches:
+        whole = {k: v.numpy() for k, v in serve(text=tf.constant(batch, tf.string)).items()}
+        assert all(len(v) == len(batch) for v in whole.values())
+        for row, text in enumerate(batch):  # a row's answer does not depend on its neighbours
+            alone = serve(text=tf.constant([text]))
+            for key, value in whole.items():
+                single, value = np.asarray(alone[key].numpy()[0]), np.asarray(value[row])
+                if value.ndim == 1:  # per token, padded to the batch's width
+                    width = min(len(single), len(value))
+                    assert not any(single[width:]) and not any(value[width:])
+                    single, value = single[:width], value[:width]
+                if value.dtype.kind in "OSUbiu":  # strings and ids: exactly
+                    np.testing.assert_array_equal(single, value)
+                else:
+                    np.testing.assert_allclose(single, value, atol=1e-5)
+        yield batch, whole
+
+
+def has_tokens(text, vec):
+    return bool(vec.tokenize([text])[0])
+
+
+@pytest.mark.parametrize("head", ["multiclass", "binary", "multilabel"])
+def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path, head):
+    vec = vectorizer(split="word", ngrams=(1, 2))
+    model = TextClassifier(vec.vocabulary_sizes(), 2, head=head, cell="gru", units=4, embedding_dim=4,
+                           wide=None if head == "multilabel" else "tfidf+nb", preprocessor=vec)
+    model(vec(tf.constant(TEXTS)))
+    prior = [0.25, 0.75] if head != "multilabel" else [0.7, 0.2]
+    serve = load(export.export_text_classifier(model, ["neg", "pos"], tmp_path, prior=prior))
+    for batch, out in serve_each(serve):
+        for text, label, probabilities in zip(batch, out["label"], out["probabilities"]):
+            if has_tokens(text, vec):
+                np.testing.assert_allclose(probabilities, model.probabilities(model.predict([text], verbose=0))[0],
+                                           atol=1e-5)
+            else:
+                np.testing.assert_allclose(probabilities, prior)
+                assert label.decode() == ("neg" if head == "multilabel" else "pos")
+
+
+def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
+    vec = vectorizer(split="word", lowercase=True)
+    model = SequenceTagger(vec.vocabulary_sizes(), 3, units=4, embedding_dim=4, preprocessor=vec)
+    model(vec(tf.constant(TEXTS)))
+    serve = load(export.export_sequence_tagger(model, ["A", "B", "C"], tmp_path))
+    for batch, out in serve_each(serve):
+        for text, tagged, tags in zip(batch, out["tagged"], out["tags"]):
+            words = vec.tokenize([text], )[0]
+            assert len(tagged.decode().split()) == len(words) and sum(t != b"" for t in tags) == len(words)
+    out = serve(text=tf.constant(["Good\u3000FILM"]))
+    assert out["tagged"].numpy()[0].decode().split(" ")[0].startswith("Good/")  # split at U+3000, case kept
+
+
+def test_language_model_export_answers_every_batch(tmp_path):
+    vec = data.TextVectorizer(split="character", lowercase=False, keep_whitespace=True).adapt(TEXTS)
+    vec.vocabularies = {1: ["\n", *vec.vocabularies[1]]}
+    model = LanguageModel(vec.vocabulary_size(), line_end=2, units=4, embedding_dim=4, preprocessor=vec)
+    model(np.zeros((1, 2), "int32"))
+    from tfseq import decoding
+
+    serve = load(export.export_language_model(model, tmp_path, length=5, sampler=decoding.Greedy()))
+    for batch, out in serve_each(serve):
+        assert all(len(c.decode()) <= 5 for c in out["continuation"])
+        assert np.all(np.isfinite(out["perplexity"])) and np.all(out["log_probability"] <= 0)
+
+
+def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_path):
+    source = vectorizer(split="character")
+    target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"])
+    target.vocabularies = {1: [*SPECIALS, *target.vocabularies[1]]}
+    model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
+                    source_preprocessor=source, target_preprocessor=target)
+    model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
+    serve = load(export.export_seq2seq(model, tmp_path, max_length=4))
+    for batch, out in serve_each(serve):
+        for text, answer in zip(batch, out["target"]):
+            assert (answer == b"") if not has_tokens(text, source) else len(answer.split()) <= 4
+
+
+HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
+        "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123"]
+# The rule, spelled out (lower-cased word and character splits of the strings above).
+WORDS = [["好", "看", "书"], ["a", "b", "cd"], ["i̇stanbul", "işik"], ["e\u0301", "👍🏽", "x"], ["hi", "there"],
+         ["ａ", "ｂｃ"], ["tab", "here", "new", "line"], ["zero", "width"], ["bell"], ["mixed中文english", "123"]]
+
+
+@pytest.mark.parametrize("split", ["word", "character"])
+def test_one_tokenization_rule_in_python_training_and_in_the_export(tmp_path, split):
+    vec = data.TextVectorizer(split=split, lowercase=True).adapt(HARD)
+    tokens = vec.tokenize(HARD)
+    if split == "word":
+        assert tokens == WORDS
+    else:
+        assert tokens == [[c for c in "".join(words)] for words in WORDS]
+    # Ids the way the lm/seq2seq trainers make them (Python), the classify/tag trainers (the
+    # layer) and an export (a SavedModel holding the vectorizer) are the same ids.
+    index = {token: i + 2 for i, token in enumerate(vec.vocabularies[1])}
+    python_ids = [[index.get(t, 1) for t in row] for row in tokens]
+    layer_ids = [[i for i in row if i] for row in vec(tf.constant(HARD))["tokens"].numpy().tolist()]
+    path = export.export_raw_text(vec, "ids", lambda module, text: {"ids": module.preprocessor(text)["tokens"]},
+                                  tmp_path, preprocessor=vec)
+    served = load(path)(text=tf.constant(HARD))["ids"].numpy().tolist()
+    assert python_ids == layer_ids == [[i for i in row if i] for row in served]
+
+
+def test_exports_and_run_files_are_readable_as_the_umask_allows(tmp_path):
+    from tfseq.atomic import atomic_write
+
+    previous = os.umask(0o022)
+    try:
+        vec = vectorizer(split="word")
+        path = export.export_raw_text(vec, "ids", lambda module, text: {"ids": module.preprocessor(text)["tokens"]},
+                                      tmp_path, preprocessor=vec)
+        file = atomic_write(tmp_path / "metrics.json", "{}")
+        os.umask(0o027)
+        private = atomic_write(tmp_path / "team.json", "{}")
+    finally:
+        os.umask(previous)
+    modes = {p.relative_to(tmp_path): stat.S_IMODE(p.stat().st_mode) for p in [path, *path.rglob("*")]}
+    assert all(mode == (0o755 if (tmp_path / p).is_dir() else 0o644) for p, mode in modes.items()), modes
+    assert stat.S_IMODE(file.stat().st_mode) == 0o644 and stat.S_IMODE(private.stat().st_mode) == 0o640
