@@ -170,7 +170,7 @@ def resolve(task, overrides):
         check_type(key, OmegaConf.select(load_recipe(task), key), OmegaConf.select(config, key))
     try:
         recipes.files_replace_builtin(config, {key for key, _ in overrides})
-        recipes.check_choices(config)
+        recipes.check_choices(config, load_recipe(task))
     except recipes.RecipeError as error:
         raise UsageError(str(error)) from None
     return config

@@ -15,9 +15,9 @@ import re
 FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.captions")
 
 CHOICES = {
-    "data.split": ("word", "character"),
-    "data.source_split": ("word", "character"),
-    "data.target_split": ("word", "character"),
+    "data.split": ("auto", "word", "character"),
+    "data.source_split": ("auto", "word", "character"),
+    "data.target_split": ("auto", "word", "character"),
     "model.cell": ("rnn", "lstm", "gru"),
     "model.pooling": ("last", "max", "mean", "max+mean", "attention"),
     "model.head": ("auto", "binary", "multiclass", "multilabel"),
@@ -30,6 +30,20 @@ CHOICES = {
 
 PATTERNS = {  # key -> (regular expression, what it means)
     "train.distribute": (r"none|mirrored|cpu:[1-9]\d*", "none, mirrored or cpu:N"),
+}
+
+
+def _orders(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(n, int) and n >= 1 for n in value)
+
+
+# Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
+AUTO = {  # key -> (accepts the value, what it accepts)
+    "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+                        "auto, a positive number of tokens or null"),
+    "data.ngrams": (lambda v: _orders(v) and 1 in v, "auto or a list of n-gram orders holding 1, e.g. [1, 2]"),
+    "data.char_ngrams": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
+                         "auto, [lo, hi] or null"),
 }
 
 
@@ -47,8 +61,9 @@ def unknown_key(key: str, known, task: str) -> RecipeError:
     return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
 
 
-def check_choices(config) -> None:
-    """Every enumerated value of ``config`` (an OmegaConf recipe) is one it accepts."""
+def check_choices(config, recipe=None) -> None:
+    """Every enumerated value of ``config`` (an OmegaConf recipe) is one it accepts; ``auto`` is
+    accepted where the task's ``recipe`` (its defaults) has it."""
     from omegaconf import OmegaConf
 
     for key, choices in CHOICES.items():
@@ -59,6 +74,12 @@ def check_choices(config) -> None:
             close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise RecipeError(f"{key}={value!r}: expected one of {', '.join(choices)}{hint}")
+    for key, (accepts, meaning) in AUTO.items():
+        value = OmegaConf.select(config, key, default="<absent>")
+        value = OmegaConf.to_container(value) if hasattr(value, "_metadata") else value
+        automatic = recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"
+        if value != "<absent>" and not (value == "auto" and automatic) and not accepts(value):
+            raise RecipeError(f"{key}={value!r}: expected {meaning if automatic else meaning.removeprefix('auto, ').removeprefix('auto or ')}")
     for key, (pattern, meaning) in PATTERNS.items():
         value = OmegaConf.select(config, key, default=None)
         if value is not None and not re.fullmatch(pattern, str(value)):

@@ -81,6 +81,7 @@ class ClassifyTrainer(Trainer):
         if len(self.class_names) < (1 if self.multilabel else 2):
             raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {self.head} classes={self.class_names}")
+        self.choose_text_defaults(self.dataset.train["text"])
         self.vectorizer = data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
             char_ngrams=cfg.get("char_ngrams"))
@@ -93,6 +94,23 @@ class ClassifyTrainer(Trainer):
             self.features[split] = {k: v.numpy() for k, v in ids.items()} if ids is not None else None
             self.targets[split] = self.encode_labels(frame["label"], index)
         self.make_pipelines()
+
+    def choose_text_defaults(self, texts):
+        """The ``auto`` keys of ``data``: the split by the script, then n-gram orders, the experts'
+        character n-grams and the truncation length for that split."""
+        from tfseq.data.language import length_cap
+
+        split = self.auto_split("data.split", texts)
+        if self.auto("data.ngrams"):
+            self.choose("data.ngrams", [1, 2, 3, 4] if split == "character" else [1, 2],
+                        "character 1-4-grams" if split == "character" else "words and word bigrams")
+        if self.auto("data.char_ngrams"):
+            self.choose("data.char_ngrams", [2, 5] if split == "word" else None,
+                        "the experts also read the words' character 2-5-grams" if split == "word"
+                        else "a character split has its character n-grams in data.ngrams")
+        if self.auto("data.max_length"):
+            tokens = data.TextVectorizer(split=split, lowercase=False).tokenize(texts, truncate=False)
+            self.choose("data.max_length", *length_cap([len(row) for row in tokens]))
 
     def default_monitor(self):
         # A multi-label head's (per-label) accuracy stays flat while it predicts no label at all,

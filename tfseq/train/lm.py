@@ -72,7 +72,7 @@ class LanguageModelTrainer(Trainer):
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("language-model", "plain text")
-        split = str(cfg.split)
+        split = self.auto_split("data.split", self.dataset.train["text"])
         if split not in LINE_END:
             raise ValueError(f"data.split={split!r}: expected one of {sorted(LINE_END)}")
         # Lines, wherever the source put its line breaks (a TFDS text is one row).
@@ -88,6 +88,7 @@ class LanguageModelTrainer(Trainer):
         self.vectorizer.vocabularies = {1: [end, *(t for t in self.vectorizer.vocabularies[1] if t != end)]}
         self.line_end = 2
         index = {token: i + 2 for i, token in enumerate(self.vectorizer.vocabularies[1])}
+        self.prompts_in_vocabulary(index)
         self.streams = {}
         for name, lines in self.lines.items():
             ids = []
@@ -111,6 +112,18 @@ class LanguageModelTrainer(Trainer):
                 pipeline = tf.data.Dataset.from_tensor_slices(windows(ids, int(cfg.steps)))
                 self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def prompts_in_vocabulary(self, index):
+        """A ``generate.prompts`` entry none of whose tokens the model knows (the recipe's Chinese
+        prompt on English text) is replaced by the first word of the training text."""
+        prompts = [str(p) for p in self.config.generate.prompts]
+        tokens = self.vectorizer.tokenize(prompts)
+        foreign = [p for p, row in zip(prompts, tokens) if row and not any(t in index for t in row)]
+        if foreign:
+            start = self.lines["train"][0].split()[0]
+            self.choose("generate.prompts", [start if p in foreign else p for p in prompts],
+                        f"{', '.join(map(repr, foreign))}: no token of it is in the training vocabulary; "
+                        f"the first word of the training text instead")
 
     def build_model(self):
         cfg = self.config.model

@@ -59,6 +59,8 @@ class Seq2SeqTrainer(Trainer):
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("seq2seq", "source/target pairs")
+        self.auto_split("data.source_split", self.dataset.train["source"])
+        self.auto_split("data.target_split", self.dataset.train["target"])
         self.source_vectorizer = data.TextVectorizer(split=cfg.source_split, lowercase=cfg.lowercase,
                                                      max_length=cfg.max_length)
         self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)

@@ -72,6 +72,10 @@ class TagTrainer(Trainer):
         self.chunking = is_chunking(self.tag_names)
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"
                  f"{' (chunks: scored by CoNLL F1)' if self.chunking else ''}")
+        if self.auto("data.split"):
+            single = all(len(token) == 1 for tokens in self.dataset.train["tokens"] for token in tokens)
+            self.choose("data.split", "character" if single else "word",
+                        "every training token is one character" if single else "the training tokens are words")
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams),
                                               max_length=cfg.max_length)
         self.texts = {split: self.joined(frame["tokens"], split) for split, frame in self.dataset.splits.items()}

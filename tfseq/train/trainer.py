@@ -60,6 +60,26 @@ class Trainer:
         return "val_loss"
 
     # -- shared machinery ------------------------------------------------------------------
+    def choose(self, key: str, value, reason: str):
+        """Set the recipe's ``auto`` value of ``key`` to what the data calls for: printed with the
+        reason, and kept in the run's config.yaml."""
+        OmegaConf.update(self.config, key, value, merge=False)
+        self.log(f"auto: {key}={value if not isinstance(value, (list, tuple)) else list(value)} ({reason})")
+        return value
+
+    def auto(self, key: str) -> bool:
+        """Whether the recipe leaves ``key`` to the data (``auto``)."""
+        return str(OmegaConf.select(self.config, key, default=None)) == "auto"
+
+    def auto_split(self, key: str, texts):
+        """``key`` (``data.split`` and friends): the recipe's, or for ``auto`` words or characters
+        by the script of ``texts`` (:func:`tfseq.data.language.detect_split`)."""
+        from tfseq.data.language import detect_split
+
+        if self.auto(key):
+            self.choose(key, *detect_split(texts))
+        return str(OmegaConf.select(self.config, key))
+
     def load_dataset(self, kind: str, described: str, **options):
         """``data=<name>`` or the ``data.train/validation/test`` files read as ``kind``; a dataset
         of another kind is an error that says it is not ``described``."""
@@ -225,6 +245,7 @@ class Trainer:
         keras.utils.set_random_seed(int(self.config.seed))
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         self.prepare()
+        self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))  # with the auto keys chosen
         with strategy.scope() if strategy else contextlib.nullcontext():
             if strategy:
                 self.log(f"distribute: {strategy.num_replicas_in_sync} replicas "

@@ -22,6 +22,7 @@ class Word2VecTrainer(Trainer):
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("language-model", "plain text")
+        self.auto_split("data.split", self.dataset.train["text"])
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.vocabulary = self.vectorizer.vocabularies[1]

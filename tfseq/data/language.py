@@ -1,0 +1,91 @@
+"""Defaults that depend on the language of the data, decided from the training text.
+
+A recipe key set to ``auto`` is replaced by what these functions choose, and the trainer prints
+the choice and the reason in one line and records it in the run's ``config.yaml`` (and, through
+the vectorizer's config, in the export, so serving reads text as training did).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+# Scripts written without spaces between words: Han (Chinese, Japanese kanji), kana, Thai, Lao,
+# Khmer, Myanmar, Tibetan. Text in them is read character by character.
+UNSPACED = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+
+
+def _unspaced(character: str) -> bool:
+    point = ord(character)
+    return any(lo <= point <= hi for lo, hi in UNSPACED)
+
+
+def sample(texts, size: int = 5000, seed: int = 0) -> list[str]:
+    """Up to ``size`` of ``texts``, drawn evenly (a decision that needs no more)."""
+    texts = [str(t) for t in texts]
+    return texts if len(texts) <= size else random.Random(seed).sample(texts, size)
+
+
+def detect_split(texts) -> tuple[str, str]:
+    """``("word" | "character", reason)`` for ``texts``.
+
+    Characters when at least half of the letters belong to scripts written without spaces
+    (Chinese, Japanese, Thai, ...), or when most texts are a single whitespace-separated token
+    (words to spell out, as in grapheme-to-phoneme); words otherwise, and for text without
+    letters (digits, symbols, emoji).
+    """
+    texts = sample(texts)
+    letters = unspaced = 0
+    for text in texts:
+        for character in text:
+            if character.isalpha():
+                letters += 1
+                unspaced += _unspaced(character)
+    single = sum(len(text.split()) <= 1 for text in texts)
+    share = unspaced / letters if letters else 0.0
+    if not letters:
+        return "word", "the texts have no letters"
+    if share >= 0.5:
+        return "character", f"{share:.0%} of the letters are in scripts written without spaces"
+    if single > len(texts) / 2:
+        return "character", f"{single / len(texts):.0%} of the texts are a single word"
+    return "word", f"{1 - share:.0%} of the letters are in scripts that separate words by spaces"
+
+
+def has_case(texts) -> tuple[bool, str]:
+    """Whether ``texts`` use upper and lower case (Latin, Greek, Cyrillic, ...): case then tells
+    something (names, sentence starts) that lower-casing would lose."""
+    texts = sample(texts)
+    letters = cased = 0
+    for text in texts:
+        for character in text:
+            if character.isalpha():
+                letters += 1
+                cased += character.isupper()
+    share = cased / letters if letters else 0.0
+    return share >= 0.01, f"{share:.1%} of the letters are upper case"
+
+
+def length_cap(lengths, percentile: float = 95, step: int = 50, cap: int = 400) -> tuple[int, str]:
+    """A truncation length from the training lengths (tokens): their ``percentile``, rounded up
+    to a multiple of ``step``, at most ``cap``; with the reason."""
+    lengths = sorted(int(n) for n in lengths)
+    if not lengths:
+        return step, "no training texts"
+    rank = min(len(lengths) - 1, max(0, math.ceil(percentile / 100 * len(lengths)) - 1))
+    value = min(cap, max(step, step * math.ceil(lengths[rank] / step)))
+    cut = sum(n > value for n in lengths) / len(lengths)
+    return value, (f"the {percentile:g}th percentile of training lengths is {lengths[rank]} tokens, rounded up "
+                   f"to a multiple of {step}, at most {cap}; cuts {cut:.1%} of the training texts")
