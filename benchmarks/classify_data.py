@@ -68,7 +68,7 @@ def sst2_files(shared: Path, folder: Path) -> list[str]:
     test = pd.read_csv(shared / "sst2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype={"label": str})
     return ["data.name=null", f"data.train={_write_tsv(folder / 'sst2-train.tsv', train)}",
             f"data.validation={_write_tsv(folder / 'sst2-validation.tsv', validation)}",
-            f"data.test={_write_tsv(folder / 'sst2-dev.tsv', zip(test['sentence'], test['label']))}", *WORD_LEVEL]
+            f"data.test={_write_tsv(folder / 'sst2-dev.tsv', zip(test['sentence'], test['label']))}"]
 
 
 def polarity_files(shared: Path, folder: Path) -> list[str]:
@@ -81,18 +81,52 @@ def polarity_files(shared: Path, folder: Path) -> list[str]:
     cut = len(idx) // 10
     return ["data.name=null",
             f"data.train={_write_tsv(folder / 'polarity-train.tsv', ((texts[i], labels[i]) for i in idx[cut:]))}",
-            f"data.test={_write_tsv(folder / 'polarity-test.tsv', ((texts[i], labels[i]) for i in idx[:cut]))}",
-            *WORD_LEVEL]
+            f"data.test={_write_tsv(folder / 'polarity-test.tsv', ((texts[i], labels[i]) for i in idx[:cut]))}"]
 
 
-def overrides(name: str, folder: Path, shared: Path = SHARED, embeddings: str | None = None) -> list[str]:
-    """Recipe overrides for ``name``; files it needs are written into ``folder``."""
+# Debian's package archive: each package's one-line description and its archive section. The
+# package lists apt keeps (/var/lib/apt/lists, after apt-get update) hold them offline.
+DEBIAN_SECTIONS = ("games", "graphics", "net", "science", "sound")
+
+
+def debian_files(folder: Path, lists: Path = Path("/var/lib/apt/lists")) -> list[str]:
+    """``debian-topics``: short English texts in five topics (packages' descriptions by section).
+
+    Every distinct description of a package in one of :data:`DEBIAN_SECTIONS` (a description
+    found in two sections is dropped); tfseq carves validation and test by content hash.
+    """
+    import subprocess
+
+    found = sorted(lists.glob("*_main_binary-amd64_Packages*"))
+    if not found:
+        raise FileNotFoundError(f"no Debian package lists in {lists}: run apt-get update first")
+    text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(found[0])], capture_output=True,
+                          text=True, check=True).stdout
+    sections: dict[str, set] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
+        section = fields.get("Section", "").rsplit("/", 1)[-1]
+        if section in DEBIAN_SECTIONS and fields.get("Description"):
+            sections.setdefault(" ".join(fields["Description"].split()), set()).add(section)
+    rows = [(description, next(iter(names))) for description, names in sorted(sections.items()) if len(names) == 1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return [f"data.train={_write_tsv(folder / 'debian-topics.tsv', rows)}"]
+
+
+def overrides(name: str, folder: Path, shared: Path = SHARED, embeddings: str | None = None,
+              recipe: bool = True) -> list[str]:
+    """Recipe overrides for ``name``; files it needs are written into ``folder``. ``recipe``: also
+    the benchmark's recipe overrides for English sets (WORD_LEVEL); without them, the files and
+    nothing else (the shipped defaults)."""
     if name == "reviews-zh":
         return ["data=reviews-zh"]
+    if name == "debian-topics":
+        return debian_files(folder)
     if not shared.exists():
         raise FileNotFoundError(f"{name} needs {shared} (the shared datasets folder)")
     folder.mkdir(parents=True, exist_ok=True)
     found = sst2_files(shared, folder) if name == "sst2" else polarity_files(shared, folder)
+    found = [f for f in found if f != "data.name=null"] + (WORD_LEVEL if recipe else [])
     if embeddings:
         found += [f"model.embeddings={embeddings}", f"model.embedding_dim={vector_dim(embeddings)}"]
     return found
