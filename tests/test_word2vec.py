@@ -62,3 +62,65 @@ def test_word2vec_task_writes_vectors_other_tasks_read(tmp_path, monkeypatch):
     assert found == 2 and matrix.shape == (5, 8)
     neighbours = dict(line.split("\t") for line in (run / "neighbours.txt").read_text().splitlines())
     assert neighbours["cat"].split()[0][:3] in ("dog", "pet")
+
+
+def word_vectors():
+    from tfseq.models import WordVectors
+
+    # Two directions: royalty (axis 0) and gender (axis 1), plus an unrelated word.
+    table = {"king": [1, 1, 0], "queen": [1, -1, 0], "man": [0, 1, 0.1], "woman": [0, -1, 0.1],
+             "prince": [0.9, 1.1, 0], "apple": [0, 0, 1]}
+    return WordVectors(list(table), np.array(list(table.values()), "float32"))
+
+
+def test_word_vectors_answer_analogies_by_word():
+    vectors = word_vectors()
+    assert vectors.most_similar(positive=["king", "woman"], negative=["man"], top=1)[0][0] == "queen"
+    assert vectors.most_similar("king", top=1)[0][0] == "prince"  # the query word itself is left out
+    assert "king" in vectors and len(vectors) == 6 and vectors["apple"].tolist() == [0, 0, 1]
+    with pytest.raises(KeyError, match="'emperor' is not among the 6 words"):
+        vectors.most_similar(positive=["emperor"])
+
+
+def test_analogy_file_accuracy_skips_unknown_words(tmp_path):
+    from tfseq.data import DataError
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text(": royalty\nman king woman queen\nMan Woman King Queen\nman king woman emperor\n"
+                         ": fruit\nking queen apple pear\n")
+    result = word_vectors().evaluate_analogies(questions)
+    assert result["sections"]["royalty"] == {"accuracy": 1.0, "correct": 2, "questions": 2, "skipped": 1}
+    assert result["sections"]["fruit"]["questions"] == 0 and result["skipped"] == 2
+    assert (result["accuracy"], result["correct"], result["questions"]) == (1.0, 2, 2)
+    questions.write_text(": royalty\nman king woman\n")
+    with pytest.raises(DataError, match=r"questions.txt:2: expected ': section' or four words"):
+        word_vectors().evaluate_analogies(questions)
+
+
+def test_word_vectors_files_round_trip_in_both_formats(tmp_path):
+    from tfseq.data import DataError
+    from tfseq.models import WordVectors
+
+    vectors = word_vectors()
+    vectors.save(tmp_path / "w2v.txt")
+    assert (tmp_path / "w2v.txt").read_text().startswith("6 3\nking 1.00000 1.00000 0.00000\n")
+    again = WordVectors.load(tmp_path / "w2v.txt")
+    assert again.words == vectors.words and np.allclose(again.vectors, vectors.vectors)
+    (tmp_path / "glove.txt").write_text("the 0.1 0.2\nof 0.3 0.4\n")  # GloVe: no header
+    assert WordVectors.load(tmp_path / "glove.txt").words == ["the", "of"]
+    assert len(WordVectors.load(tmp_path / "w2v.txt", limit=2)) == 2
+    (tmp_path / "bad.txt").write_text("the 0.1 0.2\nof 0.3\n")
+    with pytest.raises(DataError, match=r"bad.txt:2: expected a word and 2 numbers"):
+        WordVectors.load(tmp_path / "bad.txt")
+
+
+def test_word2vec_model_takes_words_and_keeps_them_in_keras_files(tmp_path):
+    model = Word2Vec(5, dim=4, vocabulary=["a", "b", "c"])
+    model.build()
+    assert {word for word, _ in model.most_similar(positive=["a"], top=2)} == {"b", "c"}
+    assert {i for i, _ in model.most_similar(2, top=2)} == {3, 4}  # ids still work
+    model.save(tmp_path / "w2v.keras")
+    restored = keras.saving.load_model(tmp_path / "w2v.keras")
+    assert restored.vocabulary == ("a", "b", "c") and np.allclose(restored.vectors, model.vectors)
+    with pytest.raises(ValueError, match="vocabulary has 2 words"):
+        Word2Vec(5, vocabulary=["a", "b"])

@@ -7,6 +7,7 @@ from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.tagger import SequenceTagger
 from tfseq.models.word2vec import Word2Vec, skipgram_examples
+from tfseq.models.word_vectors import WordVectors
 
 __all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
-           "read_word_vectors", "skipgram_examples", "Word2Vec"]
+           "read_word_vectors", "skipgram_examples", "Word2Vec", "WordVectors"]

@@ -7,7 +7,8 @@ logistic loss: ``-log s(u_o . v_c) - sum_k log s(-u_k . v_c)``.
 
 :func:`skipgram_examples` builds the training examples from token ids (frequent-word
 subsampling, a random window per position, the negatives), so ``model.fit`` trains it like any
-Keras model; :meth:`Word2Vec.most_similar` reads the result.
+Keras model; :meth:`Word2Vec.most_similar` and :meth:`Word2Vec.word_vectors` (a
+:class:`~tfseq.models.WordVectors`: neighbours, analogies, files) read the result.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.models.losses import total_loss
+from tfseq.models.word_vectors import WordVectors
 
 
 def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0):
@@ -65,18 +67,23 @@ class Word2Vec(keras.Model):
 
     ``fit`` takes the dict of :func:`skipgram_examples` (no labels). :attr:`vectors` are the
     centre embeddings, the ones word2vec publishes; :meth:`most_similar` ranks by cosine.
+    ``vocabulary``: the words of ids 2, 3, ... (saved with the model), so that queries take words.
 
     Example:
         >>> examples = skipgram_examples(stream, vocabulary_size=5000)
-        >>> model = Word2Vec(5000, dim=100)
+        >>> model = Word2Vec(5000, dim=100, vocabulary=words)
         >>> model.compile(optimizer="adam")
         >>> model.fit(examples, batch_size=1024, epochs=3)
-        >>> model.most_similar(ids_of["king"])
+        >>> model.most_similar(positive=["king", "woman"], negative=["man"])
     """
 
-    def __init__(self, vocabulary_size, dim=100, cbow=False, **kwargs):
+    def __init__(self, vocabulary_size, dim=100, cbow=False, vocabulary=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size, self.dim, self.cbow = int(vocabulary_size), int(dim), bool(cbow)
+        self.vocabulary = tuple(str(w) for w in vocabulary) if vocabulary is not None else None
+        if self.vocabulary is not None and len(self.vocabulary) != self.vocabulary_size - 2:
+            raise ValueError(f"vocabulary has {len(self.vocabulary)} words; ids 2..{self.vocabulary_size - 1} "
+                             f"need {self.vocabulary_size - 2}")
         scale = 0.5 / self.dim
         self.centre = keras.layers.Embedding(self.vocabulary_size, self.dim, name="centre_vectors",
                                              embeddings_initializer=keras.initializers.RandomUniform(-scale, scale))
@@ -111,14 +118,19 @@ class Word2Vec(keras.Model):
         """The word vectors, ``(vocabulary_size, dim)``: row i is id i."""
         return ops.convert_to_numpy(self.centre.embeddings)
 
-    def most_similar(self, token_id: int, top: int = 10) -> list[tuple[int, float]]:
-        """The ``top`` ids nearest to ``token_id`` by cosine, with their similarities."""
-        vectors = self.vectors
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        similarity = unit @ unit[token_id]
-        similarity[[0, 1, token_id]] = -np.inf  # padding, OOV and the word itself
-        best = np.argsort(-similarity)[:top]
-        return [(int(i), float(similarity[i])) for i in best]
+    def word_vectors(self) -> WordVectors:
+        """The vectors of ids 2, 3, ... by word (ids as strings without a ``vocabulary``)."""
+        words = self.vocabulary or [str(i) for i in range(2, self.vocabulary_size)]
+        return WordVectors(words, self.vectors[2:])
+
+    def most_similar(self, positive=(), negative=(), top: int = 10) -> list[tuple]:
+        """The ``top`` words nearest to ``positive`` minus ``negative`` words by cosine (see
+        :meth:`WordVectors.most_similar`); ``most_similar(token_id)`` ranks ids instead."""
+        if isinstance(positive, (int, np.integer)):  # an id: (id, similarity) pairs
+            return [(int(word) if self.vocabulary is None else self.vocabulary.index(word) + 2, score)
+                    for word, score in self.most_similar(self.word_vectors().words[positive - 2], top=top)]
+        return self.word_vectors().most_similar(positive, negative, top)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim, "cbow": self.cbow}
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim, "cbow": self.cbow,
+                "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None}

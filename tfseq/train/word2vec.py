@@ -55,7 +55,8 @@ class Word2VecTrainer(Trainer):
         cfg = self.config.model
         if cfg.architecture not in ("skipgram", "cbow"):
             raise ValueError(f"model.architecture={cfg.architecture!r}: expected skipgram or cbow")
-        model = Word2Vec(self.vectorizer.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow")
+        model = Word2Vec(self.vectorizer.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow",
+                         vocabulary=self.vocabulary)
         model.build()
         return model
 
@@ -68,13 +69,13 @@ class Word2VecTrainer(Trainer):
     def write_vectors(self):
         """``vectors.txt`` (word2vec text format) and ``neighbours.txt`` (the 30 most frequent
         words' 8 nearest)."""
-        vectors = self.model.vectors
-        rows = [f"{word} " + " ".join(f"{v:.5f}" for v in vectors[i + 2])
-                for i, word in enumerate(self.vocabulary) if word.strip() and " " not in word]
-        self.run.write_text("vectors.txt", "\n".join([f"{len(rows)} {vectors.shape[1]}", *rows]) + "\n")
-        shown = []
-        for i, word in enumerate(self.vocabulary[:30]):
-            near = self.model.most_similar(i + 2, top=8)
-            shown.append(f"{word}\t" + " ".join(f"{self.vocabulary[j - 2]}({s:.2f})" for j, s in near))
+        from tfseq.models import WordVectors
+
+        everything = self.model.word_vectors()
+        kept = [i for i, word in enumerate(everything.words) if word.strip() and " " not in word]
+        vectors = WordVectors([everything.words[i] for i in kept], everything.vectors[kept])
+        vectors.save(self.run.file("vectors.txt"))
+        shown = [f"{word}\t" + " ".join(f"{near}({s:.2f})" for near, s in vectors.most_similar(word, top=8))
+                 for word in vectors.words[:30]]
         self.run.write_text("neighbours.txt", "\n".join(shown) + "\n")
         self.log("nearest neighbours:\n" + "\n".join(shown[:10]))

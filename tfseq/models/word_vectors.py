@@ -1,0 +1,140 @@
+"""Word vectors without training code: load a word2vec/GloVe text file, find neighbours and
+analogies, score an analogy questions file (gensim's ``KeyedVectors`` in small, numpy only).
+
+    >>> vectors = WordVectors.load("runs/word2vec/<run>/vectors.txt")
+    >>> vectors.most_similar(positive=["king", "woman"], negative=["man"], top=1)
+    [('queen', 0.71)]
+    >>> vectors.evaluate_analogies("questions-words.txt")["accuracy"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class WordVectors:
+    """``words`` and their ``vectors`` (one row each), compared by cosine similarity.
+
+    Args:
+        words: the words, most frequent first (as word2vec and GloVe files list them).
+        vectors: ``(len(words), dim)`` array.
+    """
+
+    def __init__(self, words, vectors):
+        self.words = [str(w) for w in words]
+        self.vectors = np.asarray(vectors, "float32")
+        if self.vectors.ndim != 2 or len(self.words) != len(self.vectors):
+            raise ValueError(f"expected one vector per word: {len(self.words)} words, vectors of shape "
+                             f"{self.vectors.shape}")
+        self.index = {word: i for i, word in enumerate(self.words)}
+        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+        self.unit = self.vectors / np.maximum(norms, 1e-12)
+
+    # -- files ----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path, limit: int | None = None) -> WordVectors:
+        """A word2vec (``<count> <dim>`` header) or GloVe (no header) text file; ``limit``: the
+        first that many words only. A line of the wrong width is an error naming file and line."""
+        from tfseq.data.dataset import DataError
+
+        words, rows, dim = [], [], None
+        with open(path, encoding="utf-8", errors="strict") as handle:
+            for number, line in enumerate(handle, 1):
+                fields = line.rstrip("\n").rstrip().split(" ")
+                if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                    continue  # word2vec header
+                if not line.strip():
+                    continue
+                dim = dim or len(fields) - 1
+                if len(fields) != dim + 1 or dim < 1:
+                    raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
+                words.append(fields[0])
+                rows.append(np.asarray(fields[1:], "float32"))
+                if limit and len(words) >= limit:
+                    break
+        if not words:
+            raise DataError(f"{path}: no word vectors in the file")
+        return cls(words, np.stack(rows))
+
+    def save(self, path) -> Path:
+        """The word2vec text format (a ``<count> <dim>`` header, then ``word v1 v2 ...``)."""
+        from tfseq.atomic import atomic_write
+
+        lines = [f"{len(self.words)} {self.vectors.shape[1]}"]
+        lines += [f"{word} " + " ".join(f"{v:.5f}" for v in row) for word, row in zip(self.words, self.vectors)]
+        return atomic_write(path, "\n".join(lines) + "\n")
+
+    # -- queries --------------------------------------------------------------------------------
+    def __len__(self):
+        return len(self.words)
+
+    def __contains__(self, word):
+        return word in self.index
+
+    def __getitem__(self, word) -> np.ndarray:
+        return self.vectors[self._id(word)]
+
+    def _id(self, word) -> int:
+        if word not in self.index:
+            raise KeyError(f"{word!r} is not among the {len(self.words)} words")
+        return self.index[word]
+
+    def most_similar(self, positive=(), negative=(), top: int = 10) -> list[tuple[str, float]]:
+        """The ``top`` words nearest to the sum of the ``positive`` words' unit vectors minus the
+        ``negative`` ones' (3CosAdd: ``king - man + woman``), the query words left out."""
+        positive = [positive] if isinstance(positive, str) else list(positive)
+        negative = [negative] if isinstance(negative, str) else list(negative)
+        if not positive and not negative:
+            raise ValueError("most_similar needs at least one positive or negative word")
+        query = sum(self.unit[self._id(w)] for w in positive) - sum((self.unit[self._id(w)] for w in negative),
+                                                                     np.zeros(self.unit.shape[1], "float32"))
+        similarity = self.unit @ (query / max(np.linalg.norm(query), 1e-12))
+        similarity[[self.index[w] for w in (*positive, *negative)]] = -np.inf
+        best = np.argsort(-similarity)[:top]
+        return [(self.words[i], float(similarity[i])) for i in best]
+
+    def evaluate_analogies(self, path, restrict: int | None = 30000, lowercase: bool = True) -> dict:
+        """Accuracy on an analogy questions file (``: section`` lines, then ``a b c d`` lines: a is
+        to b as c is to d), as word2vec's ``compute-accuracy`` and gensim score it: the answer is
+        the nearest word to ``b - a + c`` among the first ``restrict`` words, the three question
+        words left out; a question with a word outside those is skipped (counted apart)."""
+        from tfseq.data.dataset import DataError
+
+        limit = min(restrict or len(self.words), len(self.words))
+        words = [w.lower() for w in self.words[:limit]] if lowercase else self.words[:limit]
+        index = {}
+        for i, word in enumerate(words):
+            index.setdefault(word, i)  # the most frequent spelling of a lower-cased word
+        unit = self.unit[:limit]
+        sections, section = {}, None
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith(":"):
+                section = sections.setdefault(line[1:].strip(), {"questions": [], "skipped": 0})
+                continue
+            fields = line.lower().split() if lowercase else line.split()
+            if not fields:
+                continue
+            if len(fields) != 4 or section is None:
+                raise DataError(f"{path}:{number}: expected ': section' or four words 'a b c d', found {line!r}")
+            if all(f in index for f in fields):
+                section["questions"].append([index[f] for f in fields])
+            else:
+                section["skipped"] += 1
+        result, correct_all, total_all = {"sections": {}}, 0, 0
+        for name, found in sections.items():
+            questions = np.asarray(found["questions"], "int64").reshape(-1, 4)
+            correct = 0
+            for start in range(0, len(questions), 512):
+                batch = questions[start : start + 512]
+                query = unit[batch[:, 1]] - unit[batch[:, 0]] + unit[batch[:, 2]]
+                scores = query @ unit.T
+                np.put_along_axis(scores, batch[:, :3], -np.inf, axis=1)
+                correct += int((scores.argmax(axis=1) == batch[:, 3]).sum())
+            result["sections"][name] = {"accuracy": correct / len(questions) if len(questions) else float("nan"),
+                                        "correct": correct, "questions": len(questions), "skipped": found["skipped"]}
+            correct_all, total_all = correct_all + correct, total_all + len(questions)
+        result.update(accuracy=correct_all / total_all if total_all else float("nan"), correct=correct_all,
+                      questions=total_all, skipped=sum(s["skipped"] for s in sections.values()))
+        return result
