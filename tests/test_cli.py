@@ -91,3 +91,15 @@ def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
     assert cli.predict_main([str(tmp_path), "--file", str(table)]) == 2
     err = capsys.readouterr().err
     assert "missing column(s) ['text']" in err and "--column" in err and "data.text" not in err
+
+
+def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
+    from tfseq.train import trainer_class
+
+    config = cli.resolve("lm-classic", [])
+    assert "lm-classic" in cli.available_tasks() and config.task == "lm" and "base" not in config
+    assert (config.model.cell, config.model.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
+    assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
+    assert not config.train.early_stopping and not config.train.reduce_lr and list(config.generate.prompts) == [""]
+    assert trainer_class(config.task).__name__ == "LanguageModelTrainer"
+    assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2

@@ -28,7 +28,7 @@ examples:
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
   tfseq-train task=tag data.train=train.txt data.test=test.txt   # CoNLL chunking
   tfseq-train task=lm                           # a character language model of People's Daily (text-zh)
-  tfseq-train task=lm data.train=input.txt train.optimizer=sgd train.learning_rate=1
+  tfseq-train task=lm-classic data.train=input.txt  # the notes' recipe: SGD at rate 1, clipping, no early stop
   tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
   tfseq-train task=seq2seq data.train=pairs.tsv data.source_split=word
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
@@ -54,13 +54,24 @@ def tasks_dir() -> Path:
     raise UsageError("cannot find the task recipes (tasks/*.yaml); set TFSEQ_TASKS=<folder>")
 
 
+def recipe_base(path) -> str | None:
+    """The recipe a recipe file builds on (its ``base:`` line), if any."""
+    import re
+
+    match = re.search(r"^base:\s*([\w-]+)", Path(path).read_text(encoding="utf-8"), re.MULTILINE)
+    return match.group(1) if match else None
+
+
 def available_tasks() -> list[str]:
+    """Recipes of a trainer: ``tasks/<trainer>.yaml``, and variants (``lm-classic.yaml``) whose
+    ``base:`` names one of those."""
     from tfseq.train import TRAINERS
 
-    return sorted(p.stem for p in tasks_dir().glob("*.yaml") if p.stem in TRAINERS)
+    return sorted(p.stem for p in tasks_dir().glob("*.yaml") if p.stem in TRAINERS or recipe_base(p) in TRAINERS)
 
 
 def load_recipe(task: str):
+    """The recipe ``tasks/<task>.yaml``, over its ``base:`` recipe's keys if it names one."""
     from omegaconf import OmegaConf
 
     if task not in available_tasks():
@@ -70,7 +81,8 @@ def load_recipe(task: str):
         config = OmegaConf.load(path)
     except Exception as error:  # yaml.YAMLError and friends
         raise UsageError(f"{path}: malformed YAML: {' '.join(str(error).split())}") from None
-    return config
+    base = config.pop("base", None)
+    return OmegaConf.merge(load_recipe(base), config) if base else config
 
 
 def flat_keys(config, prefix="") -> list[tuple[str, object]]:
@@ -111,9 +123,11 @@ def help_text() -> str:
     try:
         for task in available_tasks():
             path = tasks_dir() / f"{task}.yaml"
-            lines.append(f"task={task} keys (defaults from {path}):")
+            base = recipe_base(path)
+            comments = {**(recipe_comments(tasks_dir() / f"{base}.yaml") if base else {}), **recipe_comments(path)}
+            lines.append(f"task={task} keys (defaults from {path}{f' over {base}.yaml' if base else ''}):")
             rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
-                     recipe_comments(path).get(key, "")) for key, value in flat_keys(load_recipe(task))]
+                     comments.get(key, "")) for key, value in flat_keys(load_recipe(task))]
             width = max(len(setting) for setting, _ in rows)
             lines += [f"  {setting:<{width}}  {comment}".rstrip() for setting, comment in rows]
     except UsageError as error:
@@ -220,7 +234,7 @@ def run_one(task, config, log=print) -> dict:
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
     try:
-        metrics = trainer_class(task)(config, run, log=log).execute()
+        metrics = trainer_class(config.task)(config, run, log=log).execute()
     except Exception:
         # Failed before training began (bad data, bad recipe): a folder holding only its config
         # is no run, and must not become the "newest unfinished run" that resume=true continues.
