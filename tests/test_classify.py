@@ -92,6 +92,10 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
                  "model.keras"):
         assert (run / name).exists(), name
     assert not (run / "checkpoints").exists()  # train.keep_checkpoints: 0 (model.keras holds the weights)
+    # config.yaml is the recipe as run: data.max_length was auto, and is what the data chose.
+    written = (run / "config.yaml").read_text().split("model:")[0]
+    assert "max_length: 50" in written and "auto" not in written
+    assert "auto: data.max_length=50 (the 95th percentile of training lengths is" in result.stdout
     assert len(metrics["history"]["val_accuracy"]) == metrics["epochs"] == 2
     assert list((run / "tensorboard").rglob("events.out.tfevents*"))
     export = tmp_path / "saved_models" / "classify" / "1"

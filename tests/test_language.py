@@ -82,14 +82,6 @@ def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
     assert fixed.config.data.split == "character" and fixed.config.data.max_length == 7
 
 
-def test_run_config_records_the_choices(tmp_path):
-    trainer, _ = trainer_on(tmp_path, ENGLISH, "train.epochs=1", "model.units=4", "model.embedding_dim=4",
-                            "baseline=false", "export.enabled=false", "train.verbose=0")
-    trainer.execute()
-    written = (trainer.run.path / "config.yaml").read_text()
-    assert "split: word" in written and "max_length: 50" in written and "auto" not in written.split("data:")[1].split("model:")[0]
-
-
 def test_auto_is_refused_where_a_task_has_no_auto(capsys):
     assert cli.train_main(["task=tag", "data.ngrams=auto"]) == 2
     assert "data.ngrams='auto': expected a list of n-gram orders" in capsys.readouterr().err
