@@ -152,3 +152,19 @@ def test_exports_and_run_files_are_readable_as_the_umask_allows(tmp_path):
     modes = {p.relative_to(tmp_path): stat.S_IMODE(p.stat().st_mode) for p in [path, *path.rglob("*")]}
     assert all(mode == (0o755 if (tmp_path / p).is_dir() else 0o644) for p, mode in modes.items()), modes
     assert stat.S_IMODE(file.stat().st_mode) == 0o644 and stat.S_IMODE(private.stat().st_mode) == 0o640
+
+
+def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
+    import keras
+
+    vec = vectorizer(split="word", ngrams=(1, 2))
+    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4, preprocessor=vec)
+    model.compile(optimizer=keras.optimizers.Adam(use_ema=True))  # moments and an average: 3x the weights
+    model.fit(np.array(TEXTS), np.array([1, 0, 0, 1]), epochs=1, verbose=0)
+    path = export.export_text_classifier(model, ["neg", "pos"], tmp_path)
+    saved = tf.train.list_variables(str(path / "variables" / "variables"))
+    values = sum(int(np.prod(shape)) for name, shape in saved if "VARIABLE_VALUE" in name)
+    assert values == model.count_params() + sum(int(np.prod(v.shape)) for v in model.variables
+                                                 if v.path.startswith("seed_generator"))
+    np.testing.assert_allclose(load(path)(text=tf.constant(TEXTS))["probabilities"].numpy(),
+                               model.predict(np.array(TEXTS), verbose=0), atol=1e-5)

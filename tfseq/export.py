@@ -59,7 +59,7 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
 
 def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None, preprocessor=None) -> Path:
     """Publish ``<export_root>/<task>/<version>/`` whose ``serving_default(text: string[batch])``
-    returns ``answer(module, text)``; ``module.model`` and ``module.preprocessor`` (the model's
+    returns ``answer(module, text)``; the model's weights and ``module.preprocessor`` (the model's
     ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq.
     ``track``: more variables ``answer`` uses (a sampler's seed), saved as ``module.<name>``;
     ``preprocessor``: the one that reads ``text`` if not ``model.preprocessor``."""
@@ -72,7 +72,9 @@ def export_raw_text(model, task: str, answer, export_root, metadata=None, track=
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
-            self.model = model
+            # The weights, not the model: the model would bring its optimizer along (Adam's two
+            # moments and the weight average), three times the weights again.
+            self.model_variables = list(model.variables)
             self.preprocessor = preprocessor
             for name, value in (track or {}).items():
                 setattr(self, name, value)
@@ -118,7 +120,7 @@ def export_text_classifier(model, class_names, export_root, metadata=None, prior
 
     def answer(module, text):
         ids, has_tokens = at_least_one_step(module.preprocessor(text))
-        outputs = module.model(ids, training=False)
+        outputs = model(ids, training=False)
         if model.head == "binary":
             outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
         outputs = tf.where(has_tokens[:, None], outputs, prior)
@@ -146,7 +148,7 @@ def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path
 
     def answer(module, text):
         ids, _ = at_least_one_step(module.preprocessor(text))
-        best = module.model.decode(module.model(ids, training=False), tf.not_equal(ids["tokens"], 0))
+        best = model.decode(model(ids, training=False), tf.not_equal(ids["tokens"], 0))
         tokens = module.preprocessor.tokens(text, lowercase=False)
         tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
         tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
@@ -187,8 +189,8 @@ def export_language_model(model, export_root, length=200, sampler=None, metadata
         prompt = tf.concat([tf.fill([batch, 1], model.line_end), ids], axis=1)
         line = tf.concat([prompt, tf.zeros([batch, 1], tf.int32)], axis=1)
         line = tf.where(tf.range(tf.shape(line)[1])[None, :] == (lengths + 1)[:, None], model.line_end, line)
-        log_probability = tf.reduce_sum(module.model.token_log_probabilities(line), axis=1)
-        generated = module.model.generate_ids(prompt, length, sampler)
+        log_probability = tf.reduce_sum(model.token_log_probabilities(line), axis=1)
+        generated = model.generate_ids(prompt, length, sampler)
         chosen = tf.ragged.boolean_mask(tf.gather(pieces, generated), generated != 0)
         continuation = tf.strings.reduce_join(chosen, axis=-1, separator=" " if words else "")
         if words:
@@ -218,7 +220,7 @@ def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=Non
 
     def answer(module, text):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        ids = module.model.translate_ids(source["tokens"], max_length, sampler)
+        ids = model.translate_ids(source["tokens"], max_length, sampler)
         before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
         chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
         target = tf.strings.reduce_join(chosen, axis=-1, separator=separator)
@@ -240,11 +242,11 @@ def export_captioner(model, image_shape, export_root, max_length=20, sampler=Non
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
-            self.model = model
+            self.model_variables = list(model.variables)  # the weights, not the optimizer
 
         @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32, name="image")])
         def serve(self, image):
-            ids = self.model.translate_ids(image, max_length, sampler)
+            ids = model.translate_ids(image, max_length, sampler)
             before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
             words = tf.ragged.boolean_mask(tf.gather(vocabulary, ids), before_end & (ids != 0))
             return {"caption": tf.strings.reduce_join(words, axis=-1, separator=" ")}
