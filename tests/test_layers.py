@@ -348,3 +348,20 @@ def test_graph_with_static_batch_and_unknown_length(layer_class, masked, rng):
         traced = tf.function(lambda a, m: layer(a, mask=m), autograph=False, input_signature=[
             tf.TensorSpec((2, None, D)), tf.TensorSpec((2, None), tf.bool)])
         np.testing.assert_allclose(traced(x, mask), eager, atol=1e-6)
+
+
+def test_gpu_benchmark_script_smoke_runs_on_the_cpu():
+    """benchmarks/gpu.sh --cpu: the GPU benchmark's code path (torch backend, path report) on
+    tiny shapes, so the script is known to run when a GPU is lent."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    out = subprocess.run(["bash", "benchmarks/gpu.sh", "--cpu"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHON": sys.executable})
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("(4, 6, 3, 5)")]
+    assert len(rows) >= 6  # rnn, lstm, gru; unmasked and right-padded
+    paths = {(row[4], row[5]): row[-1] for row in rows}
+    # A right-padded mask keeps tfseq on the fused kernel; Keras' own layer falls back to its loop.
+    assert paths[("lstm", "padded")] == "fused/loop" and paths[("gru", "padded")] == "fused/loop"
