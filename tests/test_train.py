@@ -189,3 +189,56 @@ def test_even_first_batch_cuts_the_first_batch_to_a_multiple_of_the_replicas():
     assert data.even_first_batch(ds, 5) is ds  # already even: untouched
     with pytest.raises(ValueError, match="first batch has 1 row"):
         data.even_first_batch(tf.data.Dataset.from_tensor_slices(x[:1]).batch(4), 2)
+
+
+def small_run(tmp_path, task):
+    """Overrides for a seconds-long run of ``task`` on the test files' tiny data."""
+    if task == "classify":
+        from test_classify import FAST, tiny_table
+
+        return [f"data.train={tiny_table(tmp_path / 'train.csv')}", *FAST, "train.epochs=1"]
+    if task == "tag":
+        from test_tag import FAST, conll
+
+        return [f"data.train={conll(tmp_path / 'train.txt', n=60)}", *FAST, "train.epochs=1"]
+    from test_lm import FAST, lines
+
+    return [f"data.train={lines(tmp_path / 'train.txt', n=80)}", *FAST, "train.epochs=1", "generate.length=3"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classify", "tag", "lm"])
+def test_mixed_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_outputs(tmp_path, task):
+    from tfseq import cli
+    from tfseq.train import trainer_class
+    from tfseq.train.run_folder import RunFolder
+
+    overrides = [*small_run(tmp_path, task), "train.precision=mixed_bfloat16", "baseline=false",
+                 f"export.dir={tmp_path / 'export'}", f"run.dir={tmp_path / 'run'}"]
+    config = cli.resolve(task, [tuple(o.split("=", 1)) for o in overrides])
+    logged = []
+    trainer = trainer_class(task)(config, RunFolder(path=config.run.dir), log=logged.append)
+    metrics = trainer.execute()
+    assert keras.config.dtype_policy().name == "float32"  # the run's policy does not leak
+    model = trainer.model
+    assert "precision: mixed_bfloat16, jit_compile: False" in logged
+    recurrent = [layer for layer in model._flatten_layers() if "gru" in layer.name.lower()]
+    assert recurrent and all(layer.compute_dtype == "bfloat16" for layer in recurrent)
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    assert all(np.isfinite(v) for v in metrics["history"]["loss"])
+    headline = {"classify": "accuracy", "tag": "accuracy", "lm": "perplexity"}[task]
+    assert np.isfinite(metrics["test"][headline])
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    out = serve(text=tf.constant(["the big dog", ""]))
+    floats = [v for v in out.values() if v.dtype.is_floating]
+    assert all(v.dtype == tf.float32 and np.all(np.isfinite(v.numpy())) for v in floats)
+
+
+def test_cells_that_may_take_cudnn_are_not_jit_compiled_under_tensorflow():
+    from tfseq.layers import GRU, LSTM, SimpleRNN
+
+    assert not LSTM(4).supports_jit and not GRU(4).supports_jit  # as keras.layers.LSTM/GRU
+    assert SimpleRNN(4).supports_jit and GRU(4, use_fused=False).supports_jit
+    assert GRU(4, activation="relu").supports_jit  # not cuDNN's: always the loop

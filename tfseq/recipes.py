@@ -26,6 +26,8 @@ CHOICES = {
     "model.architecture": ("skipgram", "cbow"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "generate.sampler": ("sampling", "greedy", "beam"),
+    "train.precision": ("float32", "mixed_bfloat16", "mixed_float16"),
+    "train.jit_compile": ("auto", "true", "false"),
 }
 
 PATTERNS = {  # key -> (regular expression, what it means)

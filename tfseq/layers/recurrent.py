@@ -245,6 +245,10 @@ class Recurrent(keras.layers.RNN):
             **kwargs,
         )
         self.use_fused = bool(use_fused)
+        if keras.backend.backend() == "tensorflow" and self.use_fused and fused_ok(cell, unroll):
+            # As Keras' LSTM/GRU: TensorFlow's cuDNN kernels do not compile with XLA, so a model
+            # holding a layer that may take them is not jit-compiled (jit_compile="auto").
+            self.supports_jit = False
 
     @property
     def units(self):

@@ -118,9 +118,11 @@ class TextClassifier(CarriesPreprocessor, keras.Model):
             for key, size in self.vocabulary_sizes.items()
         } if self.wide == "learned" else {}
         self.wide_pool = SequencePooling("mean") if self.wide == "learned" else None
-        self.experts = {name: BagLinear(self.vocabulary_sizes, outputs, weighting=name, name=f"{name}_linear")
-                        for name in experts}
-        self.mix = LogitMix(1 + len(experts), outputs, name="mix") if experts else None
+        # The experts and their mix are logistic regressions fitted by scikit-learn: float32, as
+        # the head, whatever the dtype policy.
+        self.experts = {name: BagLinear(self.vocabulary_sizes, outputs, weighting=name, name=f"{name}_linear",
+                                        dtype="float32") for name in experts}
+        self.mix = LogitMix(1 + len(experts), outputs, name="mix", dtype="float32") if experts else None
 
     def call(self, inputs, training=False):
         if training or not self.experts:

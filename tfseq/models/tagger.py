@@ -60,7 +60,9 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
         self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional)
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
-        self.crf = CRF(self.num_tags, name="crf") if self.use_crf else None
+        # float32 under mixed precision too: the forward algorithm's log-sum-exps over long
+        # sentences need its range and precision.
+        self.crf = CRF(self.num_tags, name="crf", dtype="float32") if self.use_crf else None
         if self.crf is not None:
             self.crf.build()  # call() stops at the emissions: the loss and decode() use the CRF
 

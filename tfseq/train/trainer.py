@@ -182,9 +182,15 @@ class Trainer:
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
         return callbacks + [self.state]
 
+    def jit_compile(self):
+        """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
+        value = self.config.train.get("jit_compile", "auto")
+        return "auto" if str(value) == "auto" else bool(value)
+
     def fit(self):
         self.nan_guard = StopOnNaN()
-        self.model.compile(optimizer=self.optimizer())
+        self.model.compile(optimizer=self.optimizer(), jit_compile=self.jit_compile())
+        self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
             self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
@@ -238,7 +244,16 @@ class Trainer:
         raise ValueError(f"train.distribute={name!r}: expected none, mirrored or cpu:N")
 
     def execute(self) -> dict:
-        """The whole run; returns the metrics written to ``metrics.json``."""
+        """The whole run; returns the metrics written to ``metrics.json``. ``train.precision``
+        is Keras' dtype policy while the run builds and trains its model (restored afterwards)."""
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(str(self.config.train.get("precision", "float32")))
+        try:
+            return self._execute()
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def _execute(self) -> dict:
         self.strategy = strategy = self.distribution()  # first: CPU devices are split before TensorFlow starts
         if "generate" in self.config:
             self.sampler()  # a bad generate.* says so now, not after training
