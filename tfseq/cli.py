@@ -17,8 +17,8 @@ usage: tfseq-train task=<name> [key=value ...]
 Trains the task's recipe (tasks/<name>.yaml) with dotted key=value overrides, writes a run
 folder (config, metrics.json, reports, plots, TensorBoard logs, the model; epoch checkpoints on
 request) and exports a SavedModel. A data file given (data.train=...) replaces the recipe's
-built-in dataset; keys set to auto are chosen from the training text and printed. Several values (model.cell=rnn,lstm,gru) run one after another and end with a
-comparison table.
+built-in dataset; keys set to auto are chosen from the training text and printed. Several
+values (model.cell=rnn,lstm,gru) run one after another and end with a comparison table.
 
 examples:
   tfseq-train task=classify
