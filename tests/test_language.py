@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli
-from tfseq.data.language import detect_split, has_case, length_cap
+from tfseq.data.language import detect_split, length_cap
 
 ENGLISH = ["the film was great fun", "a dull and boring plot", "I loved the acting", "not worth it at all"]
 CHINESE = ["这本书很好看", "质量太差了", "物流很快，包装也好", "不推荐购买"]
@@ -28,8 +28,7 @@ def test_detect_split_by_script(texts, split):
     assert chosen == split and reason
 
 
-def test_case_and_length_cap():
-    assert has_case(ENGLISH)[0] and not has_case(CHINESE)[0] and not has_case(["all lower case"])[0]
+def test_length_cap():
     assert length_cap(range(1, 101)) == (100, length_cap(range(1, 101))[1])  # 95 -> 100
     assert length_cap([3] * 100)[0] == 50 and length_cap([2000] * 100)[0] == 400
     value, reason = length_cap(list(range(1, 190)) + [5000] * 5)

@@ -64,20 +64,6 @@ def detect_split(texts) -> tuple[str, str]:
     return "word", f"{1 - share:.0%} of the letters are in scripts that separate words by spaces"
 
 
-def has_case(texts) -> tuple[bool, str]:
-    """Whether ``texts`` use upper and lower case (Latin, Greek, Cyrillic, ...): case then tells
-    something (names, sentence starts) that lower-casing would lose."""
-    texts = sample(texts)
-    letters = cased = 0
-    for text in texts:
-        for character in text:
-            if character.isalpha():
-                letters += 1
-                cased += character.isupper()
-    share = cased / letters if letters else 0.0
-    return share >= 0.01, f"{share:.1%} of the letters are upper case"
-
-
 def length_cap(lengths, percentile: float = 95, step: int = 50, cap: int = 400) -> tuple[int, str]:
     """A truncation length from the training lengths (tokens): their ``percentile``, rounded up
     to a multiple of ``step``, at most ``cap``; with the reason."""
