@@ -66,7 +66,7 @@ def sst2_files(shared: Path, folder: Path) -> list[str]:
     train = [(t, label) for t, label in rows.items() if t not in pieces]
     validation = [(t, rows[t]) for t in sorted(held)]
     test = pd.read_csv(shared / "sst2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype={"label": str})
-    return ["data.name=null", f"data.train={_write_tsv(folder / 'sst2-train.tsv', train)}",
+    return [f"data.train={_write_tsv(folder / 'sst2-train.tsv', train)}",
             f"data.validation={_write_tsv(folder / 'sst2-validation.tsv', validation)}",
             f"data.test={_write_tsv(folder / 'sst2-dev.tsv', zip(test['sentence'], test['label']))}"]
 
@@ -79,8 +79,7 @@ def polarity_files(shared: Path, folder: Path) -> list[str]:
     idx = list(range(len(texts)))
     random.Random(0).shuffle(idx)
     cut = len(idx) // 10
-    return ["data.name=null",
-            f"data.train={_write_tsv(folder / 'polarity-train.tsv', ((texts[i], labels[i]) for i in idx[cut:]))}",
+    return [f"data.train={_write_tsv(folder / 'polarity-train.tsv', ((texts[i], labels[i]) for i in idx[cut:]))}",
             f"data.test={_write_tsv(folder / 'polarity-test.tsv', ((texts[i], labels[i]) for i in idx[:cut]))}"]
 
 
@@ -126,7 +125,7 @@ def overrides(name: str, folder: Path, shared: Path = SHARED, embeddings: str | 
         raise FileNotFoundError(f"{name} needs {shared} (the shared datasets folder)")
     folder.mkdir(parents=True, exist_ok=True)
     found = sst2_files(shared, folder) if name == "sst2" else polarity_files(shared, folder)
-    found = [f for f in found if f != "data.name=null"] + (WORD_LEVEL if recipe else [])
+    found += WORD_LEVEL if recipe else []
     if embeddings:
         found += [f"model.embeddings={embeddings}", f"model.embedding_dim={vector_dim(embeddings)}"]
     return found

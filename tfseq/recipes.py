@@ -40,12 +40,12 @@ def _orders(value) -> bool:
 
 
 # Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
-AUTO = {  # key -> (accepts the value, what it accepts)
+AUTO = {  # key -> (accepts the value, what it accepts besides auto)
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
-                        "auto, a positive number of tokens or null"),
-    "data.ngrams": (lambda v: _orders(v) and 1 in v, "auto or a list of n-gram orders holding 1, e.g. [1, 2]"),
+                        "a positive number of tokens or null"),
+    "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),
     "data.char_ngrams": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
-                         "auto, [lo, hi] or null"),
+                         "[lo, hi] or null"),
 }
 
 
@@ -81,7 +81,7 @@ def check_choices(config, recipe=None) -> None:
         value = OmegaConf.to_container(value) if hasattr(value, "_metadata") else value
         automatic = recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"
         if value != "<absent>" and not (value == "auto" and automatic) and not accepts(value):
-            raise RecipeError(f"{key}={value!r}: expected {meaning if automatic else meaning.removeprefix('auto, ').removeprefix('auto or ')}")
+            raise RecipeError(f"{key}={value!r}: expected {'auto, ' if automatic else ''}{meaning}")
     for key, (pattern, meaning) in PATTERNS.items():
         value = OmegaConf.select(config, key, default=None)
         if value is not None and not re.fullmatch(pattern, str(value)):

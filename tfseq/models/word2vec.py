@@ -126,10 +126,11 @@ class Word2Vec(keras.Model):
     def most_similar(self, positive=(), negative=(), top: int = 10) -> list[tuple]:
         """The ``top`` words nearest to ``positive`` minus ``negative`` words by cosine (see
         :meth:`WordVectors.most_similar`); ``most_similar(token_id)`` ranks ids instead."""
+        vectors = self.word_vectors()
         if isinstance(positive, (int, np.integer)):  # an id: (id, similarity) pairs
-            return [(int(word) if self.vocabulary is None else self.vocabulary.index(word) + 2, score)
-                    for word, score in self.most_similar(self.word_vectors().words[positive - 2], top=top)]
-        return self.word_vectors().most_similar(positive, negative, top)
+            return [(vectors.index[word] + 2, score)
+                    for word, score in vectors.most_similar(vectors.words[positive - 2], top=top)]
+        return vectors.most_similar(positive, negative, top)
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim, "cbow": self.cbow,

@@ -113,10 +113,7 @@ class TrainingState(keras.callbacks.Callback):
         """The epoch (from 0) that training starts with: 0, or where the saved state ends (``epochs``
         if that run had finished training)."""
         latest = self.latest()
-        if latest is None:
-            return 0
-        state = json.loads((latest / "state.json").read_text())
-        return epochs if state["finished"] else state["epochs"]
+        return 0 if latest is None else _next_epoch(json.loads((latest / "state.json").read_text()), epochs)
 
     def on_train_begin(self, logs=None):
         self._started, self._before = time.perf_counter(), 0.0
@@ -143,8 +140,7 @@ class TrainingState(keras.callbacks.Callback):
                     callback.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
         self.history, self.epochs, self._before = state["history"], state["epochs"], state["seconds"]
         self.seconds = self._before
-        # The next epoch to train; none when the run had finished its fit (killed while evaluating).
-        self.model._initial_epoch = self.params["epochs"] if state["finished"] else state["epochs"]
+        self.model._initial_epoch = _next_epoch(state, self.params["epochs"])
         self.restored_from = latest
 
     # -- save ------------------------------------------------------------------------------
@@ -178,6 +174,12 @@ class TrainingState(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.seconds = self._before + time.perf_counter() - self._started
+
+
+def _next_epoch(state: dict, epochs: int) -> int:
+    """The epoch (from 0) a saved ``state`` resumes with; none left (``epochs``) when that run
+    had finished its fit (killed while evaluating)."""
+    return epochs if state["finished"] else state["epochs"]
 
 
 def _random_states(model) -> list:
