@@ -19,22 +19,16 @@ def read_word_vectors(path, vocabulary, dim):
     Rows of words missing from the file stay small random; ids 0 (padding) and 1 (OOV) too.
     Returns ``(matrix, found)``.
     """
-    from tfseq.data.dataset import DataError
+    from tfseq.models.word_vectors import vector_lines
 
     index = {token: i + 2 for i, token in enumerate(vocabulary)}
     matrix = np.random.default_rng(0).normal(scale=0.1, size=(len(vocabulary) + 2, dim)).astype("float32")
     matrix[0] = 0.0
     found = 0
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.rstrip().split(" ")
-            if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
-                continue  # word2vec header: "<count> <dim>"
-            if len(fields) != dim + 1:
-                raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
-            if fields[0] in index:
-                matrix[index[fields[0]]] = np.asarray(fields[1:], dtype="float32")
-                found += 1
+    for word, values in vector_lines(path, dim):
+        if word in index:
+            matrix[index[word]] = np.asarray(values, dtype="float32")
+            found += 1
     return matrix, found
 
 

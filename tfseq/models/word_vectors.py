@@ -14,6 +14,23 @@ from pathlib import Path
 import numpy as np
 
 
+def vector_lines(path, dim: int | None = None):
+    """``(word, values)`` for each line of a word2vec (``<count> <dim>`` header) or GloVe (no
+    header) text file, ``values`` as strings. Every line must hold a word and ``dim`` numbers
+    (``None``: as many as the first line); one that does not is an error naming file and line."""
+    from tfseq.data.dataset import DataError
+
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.rstrip().split(" ")
+            if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                continue  # word2vec header
+            dim = dim or len(fields) - 1
+            if dim < 1 or len(fields) != dim + 1:
+                raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
+            yield fields[0], fields[1:]
+
+
 class WordVectors:
     """``words`` and their ``vectors`` (one row each), compared by cosine similarity.
 
@@ -39,21 +56,12 @@ class WordVectors:
         first that many words only. A line of the wrong width is an error naming file and line."""
         from tfseq.data.dataset import DataError
 
-        words, rows, dim = [], [], None
-        with open(path, encoding="utf-8", errors="strict") as handle:
-            for number, line in enumerate(handle, 1):
-                fields = line.rstrip("\n").rstrip().split(" ")
-                if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
-                    continue  # word2vec header
-                if not line.strip():
-                    continue
-                dim = dim or len(fields) - 1
-                if len(fields) != dim + 1 or dim < 1:
-                    raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
-                words.append(fields[0])
-                rows.append(np.asarray(fields[1:], "float32"))
-                if limit and len(words) >= limit:
-                    break
+        words, rows = [], []
+        for word, values in vector_lines(path):
+            words.append(word)
+            rows.append(np.asarray(values, "float32"))
+            if limit and len(words) >= limit:
+                break
         if not words:
             raise DataError(f"{path}: no word vectors in the file")
         return cls(words, np.stack(rows))
