@@ -3,7 +3,7 @@
     python benchmarks/classify_quality.py [--datasets reviews-zh sst2 polarity] [--embeddings glove]
                                           [-- key=value ...]
 
-Each dataset runs `tfseq-train task=classify` (the recipe in tasks/classify.yaml plus the
+Each dataset runs `tfseq-train task=classify` (the recipe in tasks/classify/classify.yaml plus the
 dataset's overrides in benchmarks/classify_data.py and yours) and prints test accuracy beside the
 TF-IDF + logistic regression baseline fitted on the same split in the same run, and published
 figures: reviews-zh, TF-IDF + LR (issue 4); SST-2 (GLUE dev), LSTM 0.849 and BiLSTM + GloVe

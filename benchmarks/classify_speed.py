@@ -7,7 +7,7 @@ The peer is https://keras.io/examples/nlp/bidirectional_lstm_imdb/ as written th
 sigmoid, batch 32, Adam, binary cross-entropy. Both models see the same tokens (our
 TextVectorizer: characters for reviews-zh, words for SST-2) and the same train/validation/test
 split (benchmarks/classify_data.py), in the same process. tfseq runs its own recipe
-(tasks/classify.yaml: length buckets, n-grams, BiGRU), with any overrides given after ``--``.
+(tasks/classify/classify.yaml: length buckets, n-grams, BiGRU), with any overrides given after ``--``.
 
 Speed is training examples per second, counted over the training phase of each epoch only
 (validation excluded for both). Accuracy is on the test split (SST-2: the GLUE dev set).
@@ -28,8 +28,10 @@ import numpy as np  # noqa: E402
 
 import classify_data  # noqa: E402
 from tfseq import cli, data  # noqa: E402
-from tfseq.train.classify import ClassifyTrainer  # noqa: E402
+from tfseq.tasks.classify import ClassifyTask  # noqa: E402
 from tfseq.train.run_folder import RunFolder  # noqa: E402
+from tfseq.train.trainer import Trainer  # noqa: E402
+
 
 class TrainPhaseTimer(keras.callbacks.Callback):
     """Seconds spent in the training batches of each epoch (not in validation)."""
@@ -56,17 +58,17 @@ class TrainPhaseTimer(keras.callbacks.Callback):
 def run_tfseq(overrides, workdir):
     timer = TrainPhaseTimer()
 
-    class Timed(ClassifyTrainer):
+    class Timed(Trainer):
         def callbacks(self):
             return super().callbacks() + [timer]
 
     task, pairs = cli.parse_overrides(["task=classify", "baseline=false", "export.enabled=false",
                                        f"run.root={workdir}", "train.verbose=2", *overrides])
     config = cli.resolve(task, [(key, values[0]) for key, values in pairs])
-    trainer = Timed(config, RunFolder(config.run.root, task), log=print)
-    metrics = trainer.execute()
-    n = len(trainer.targets["train"])
-    return trainer, {
+    task = ClassifyTask(config, RunFolder(config.run.root, task), log=print)
+    metrics = Timed(task).execute()
+    n = len(task.targets["train"])
+    return task, {
         "examples_per_second": n * len(timer.seconds) / sum(timer.seconds),
         "accuracy": metrics["test"]["accuracy"], "epochs": len(timer.seconds),
         "parameters": metrics["parameters"],

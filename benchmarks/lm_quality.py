@@ -13,7 +13,7 @@ mostly easy, characters than nanoGPT's split does.
 Recipes:
 - classic: the notes' character GRU recipe: GRU(256), 35 steps, batch 32, SGD at rate 1,
   gradient norm clipped to 1.
-- adam: the same network trained with Adam at 0.003 (tasks/lm.yaml's default optimizer).
+- adam: the same network trained with Adam at 0.003 (tasks/lm/lm.yaml's default optimizer).
 
 Published (same text, the last 10% as validation): nanoGPT's character transformer 1.4697 nats
 (6 layers, 10.7M parameters, A100); its CPU configuration (4 layers of 128, 2,000 iterations)

@@ -2,7 +2,7 @@
 
     python benchmarks/tag_quality.py [--datasets conll2000 pos-zh] [--embeddings glove] [-- key=value ...]
 
-Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag.yaml plus the dataset's
+Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag/tag.yaml plus the dataset's
 overrides below and yours) and prints the test scores beside the most-frequent-tag baseline
 fitted on the same split in the same run:
 - conll2000: CoNLL-2000 chunking (../shared/data/conll2000, train.txt -> test.txt), chunk F1.

@@ -68,7 +68,7 @@ def test_heads_and_pooling_shapes(pooling, head):
 
 def run_cli(*args, cwd):
     return subprocess.run([sys.executable, "-m", "tfseq.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "TFSEQ_TASKS": os.path.abspath("tasks")})
+                          text=True, timeout=600)
 
 
 FAST = ["model.units=8", "model.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
@@ -156,11 +156,21 @@ def test_cli_data_errors_leave_nothing_behind(tmp_path, capsys, monkeypatch):
     assert not any((tmp_path / "runs" / "classify").iterdir())
 
 
-def test_malformed_recipe(tmp_path, monkeypatch, capsys):
-    (tmp_path / "classify.yaml").write_text("task: classify\nmodel: [unclosed\n")
-    monkeypatch.setenv("TFSEQ_TASKS", str(tmp_path))
-    assert cli.train_main(["task=classify"]) == 2
-    assert "malformed YAML" in capsys.readouterr().err
+def test_malformed_or_unknown_recipe_file(tmp_path, capsys):
+    (tmp_path / "mine.yaml").write_text("task: classify\nmodel: [unclosed\n")
+    assert cli.train_main([f"task={tmp_path / 'mine.yaml'}"]) == 2
+    assert "mine.yaml: malformed YAML" in capsys.readouterr().err
+    (tmp_path / "other.yaml").write_text("task: parse\n")
+    assert cli.train_main([f"task={tmp_path / 'other.yaml'}"]) == 2
+    assert "task: 'parse' is no registered task" in capsys.readouterr().err
+    assert cli.train_main([f"task={tmp_path / 'missing.yaml'}"]) == 2
+    assert "missing.yaml: no such recipe file" in capsys.readouterr().err
+
+
+def test_a_recipe_file_of_your_own_over_a_registered_one(tmp_path):
+    (tmp_path / "small.yaml").write_text("base: classify\nmodel:\n  units: 12\n")
+    config = cli.resolve(str(tmp_path / "small.yaml"), [("train.epochs", "1")])
+    assert (config.task, config.model.units, config.train.epochs, config.model.cell) == ("classify", 12, 1, "gru")
 
 
 def test_help_lists_tasks_and_keys(capsys):
@@ -188,9 +198,8 @@ def test_sweep_values_split():
 
 def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TFSEQ_TASKS", raising=False)
-    assert (cli.tasks_dir() / "classify.yaml").is_file()  # installed as the package tfseq.tasks
-    assert "classify" in cli.available_tasks()
+    assert cli.recipe_path("classify").is_file()  # installed with the package tfseq.tasks
+    assert "classify" in cli.available_tasks() and cli.resolve("classify", []).task == "classify"
 
 
 def test_token_dropout_only_in_training_and_never_on_padding():
@@ -207,16 +216,17 @@ def test_token_dropout_only_in_training_and_never_on_padding():
 
 
 def in_process_trainer(tmp_path, *extra):
-    """A ClassifyTrainer on tiny data with the FAST recipe (one epoch) and ``extra`` overrides."""
-    from tfseq.train import trainer_class
+    """A classify Trainer on tiny data with the FAST recipe (one epoch) and ``extra`` overrides."""
+    from tfseq.tasks.classify import ClassifyTask
     from tfseq.train.run_folder import RunFolder
+    from tfseq.train.trainer import Trainer
 
     train = tiny_table(tmp_path / "train.csv", n=80)
     overrides = ["data.name=null", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
                  "export.enabled=false", f"run.dir={tmp_path / 'run'}", *extra]
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
-    return trainer_class("classify")(config, RunFolder(config.run.root, "classify", path=config.run.dir),
-                                log=lambda *a: None)
+    return Trainer(ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir),
+                                log=lambda *a: None))
 
 
 def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
@@ -234,7 +244,7 @@ def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
     metrics = trainer.execute()
     # Multi-hot targets, one sigmoid per label, the fitted (single-label) experts left out,
     # reduce_lr watching the loss, exact-set accuracy and micro F1, a one-vs-rest baseline.
-    assert trainer.head == "multilabel" and trainer.class_names == ["movie", "neg", "pos"]
+    assert trainer.task.head == "multilabel" and trainer.task.class_names == ["movie", "neg", "pos"]
     assert trainer.model.experts == {} and trainer.monitor() == "val_loss"
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["test"]["micro_f1"] >= 0.9
     assert metrics["baseline"]["test"]["accuracy"] >= 0.9
@@ -262,9 +272,10 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
                                model.predict(texts, verbose=0), atol=1e-5)
     import tensorflow as tf
 
-    from tfseq.export import export_text_classifier
+    from tfseq import export
+    from tfseq.tasks.classify import classifier_serving
 
-    exported = export_text_classifier(model, trainer.class_names, tmp_path / "export", prior=[0.3, 0.7])
+    exported = export.save(classifier_serving(model, trainer.task.class_names, prior=[0.3, 0.7]), tmp_path / "export")
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
     # The same answers; the text without tokens gets the prior.
     np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
@@ -299,7 +310,7 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
         sys.exit(cli.train_main({["task=classify", "run.root=killed", *args]!r}))
     """)
     killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "TFSEQ_TASKS": os.path.abspath("tasks")})
+                            timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     (run,) = (tmp_path / "killed" / "classify").iterdir()
     assert not (run / "metrics.json").exists() and (run / "checkpoints" / "epoch-002.keras").exists()
@@ -328,26 +339,27 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
 def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored(tmp_path, monkeypatch):
     from tfseq.data.vectorize import concatenate_ids
     from tfseq.models.linear import BagLinear
-    from tfseq.train.classify import EXPERT_FITS, ClassifyTrainer
+    from tfseq.tasks.classify import EXPERT_FITS, ClassifyTask
 
     order = []
     for method in ("split_metrics", "refit_experts"):
-        original = getattr(ClassifyTrainer, method)
-        monkeypatch.setattr(ClassifyTrainer, method, lambda self, *a, _f=original, _m=method: (
+        original = getattr(ClassifyTask, method)
+        monkeypatch.setattr(ClassifyTask, method, lambda self, *a, _f=original, _m=method: (
             order.append(a[0] if a else _m), _f(self, *a))[1])
     trainer = in_process_trainer(tmp_path, "train.refit_experts=true")
     metrics = trainer.execute()
     # Validation is scored with the experts it chose C and the mix for, then they see its texts.
     assert order == ["validation", "refit_experts", "test"]
-    assert metrics["validation"] == trainer.validation_metrics
-    features = trainer.features
+    task = trainer.task
+    assert metrics["validation"] == task.validation_metrics
+    features = task.features
     both = (concatenate_ids(features["train"], features["validation"]),
-            np.concatenate([trainer.targets["train"], trainer.targets["validation"]]))
-    assert len(both[1]) == len(trainer.targets["train"]) + len(trainer.targets["validation"])
+            np.concatenate([task.targets["train"], task.targets["validation"]]))
+    assert len(both[1]) == len(task.targets["train"]) + len(task.targets["validation"])
     for name, expert in trainer.model.experts.items():
         fresh = BagLinear(expert.vocabulary_sizes, expert.outputs, weighting=name)
         fresh({k: v[:1] for k, v in features["train"].items()})
-        EXPERT_FITS[name][0](fresh, both, None, cs=(trainer.expert_c[name],))
+        EXPERT_FITS[name][0](fresh, both, None, cs=(task.expert_c[name],))
         texts = features["test"]
         np.testing.assert_allclose(np.asarray(expert(texts)), np.asarray(fresh(texts)), atol=1e-5)
 

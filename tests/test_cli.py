@@ -52,8 +52,7 @@ def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, ov
     code = ("import sys; from tfseq import cli; code = cli.train_main(sys.argv[1:]); "
             "print(code, sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, f"task={task}", override], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path, env={"TFSEQ_TASKS": str(cli.tasks_dir().resolve()),
-                                                        "PATH": "/usr/bin:/bin"})
+                         timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     elapsed = time.perf_counter() - started
     assert out.stdout.strip() == "2 []", out.stderr[-2000:]  # no TensorFlow, no data library loaded
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -71,7 +70,8 @@ def test_choices_are_the_ones_the_code_accepts():
     from tfseq.layers.pooling import MODES
     from tfseq.models.linear import WEIGHTINGS
     from tfseq.models.seq2seq import ATTENTION
-    from tfseq.train.trainer import OPTIMIZERS, Trainer
+    from tfseq.train.task import Task
+    from tfseq.train.trainer import OPTIMIZERS
 
     assert set(recipes.CHOICES["model.cell"]) == set(CELLS)
     assert set(recipes.CHOICES["model.pooling"]) == {"last", *MODES}
@@ -79,9 +79,8 @@ def test_choices_are_the_ones_the_code_accepts():
     assert set(recipes.CHOICES["model.attention"]) == set(ATTENTION)
     assert {"tfidf", "nb"} == set(WEIGHTINGS)
     for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
-        trainer = Trainer.__new__(Trainer)
-        trainer.config = cli.resolve("lm", [("generate.sampler", sampler)])
-        assert trainer.sampler() is not None
+        task = Task(cli.resolve("lm", [("generate.sampler", sampler)]), run=None)
+        assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
 
 
 def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
@@ -94,12 +93,12 @@ def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
 
 
 def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
-    from tfseq.train import trainer_class
+    from tfseq import tasks
 
     config = cli.resolve("lm-classic", [])
     assert "lm-classic" in cli.available_tasks() and config.task == "lm" and "base" not in config
     assert (config.model.cell, config.model.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
     assert not config.train.early_stopping and not config.train.reduce_lr and list(config.generate.prompts) == [""]
-    assert trainer_class(config.task).__name__ == "LanguageModelTrainer"
+    assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
     assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2

@@ -13,12 +13,20 @@ import tensorflow as tf
 
 from tfseq import data, export
 from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
-from tfseq.train.seq2seq import SPECIALS
+from tfseq.tasks.classify import classifier_serving
+from tfseq.tasks.lm import language_model_serving
+from tfseq.tasks.seq2seq import SPECIALS, seq2seq_serving
+from tfseq.tasks.tag import tagger_serving
 
 TEXTS = ["good film", "bad plot", "a good plot", "good good"]
 # Texts without a single token, alone and beside ordinary ones; and an empty batch.
 NO_TOKENS = ["", "   ", "\x00", "\u3000\u00a0\t", "\u200b\x07"]
 BATCHES = [[text] for text in NO_TOKENS] + [["good film", "", "\x00abc", "   ", "bad"], []]
+
+
+def ids_serving(vec):
+    """An export that answers the ids ``vec`` gives each text."""
+    return export.Serving(lambda module, text: {"ids": module.preprocessor(text)["tokens"]}, [], vec)
 
 
 def vectorizer(**options):
@@ -60,7 +68,7 @@ def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path,
                            wide=None if head == "multilabel" else "tfidf+nb", preprocessor=vec)
     model(vec(tf.constant(TEXTS)))
     prior = [0.25, 0.75] if head != "multilabel" else [0.7, 0.2]
-    serve = load(export.export_text_classifier(model, ["neg", "pos"], tmp_path, prior=prior))
+    serve = load(export.save(classifier_serving(model, ["neg", "pos"], prior=prior), tmp_path / "classify"))
     for batch, out in serve_each(serve):
         for text, label, probabilities in zip(batch, out["label"], out["probabilities"]):
             if has_tokens(text, vec):
@@ -75,7 +83,7 @@ def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
     vec = vectorizer(split="word", lowercase=True)
     model = SequenceTagger(vec.vocabulary_sizes(), 3, units=4, embedding_dim=4, preprocessor=vec)
     model(vec(tf.constant(TEXTS)))
-    serve = load(export.export_sequence_tagger(model, ["A", "B", "C"], tmp_path))
+    serve = load(export.save(tagger_serving(model, ["A", "B", "C"]), tmp_path / "tag"))
     for batch, out in serve_each(serve):
         for text, tagged, tags in zip(batch, out["tagged"], out["tags"]):
             words = vec.tokenize([text], )[0]
@@ -91,7 +99,7 @@ def test_language_model_export_answers_every_batch(tmp_path):
     model(np.zeros((1, 2), "int32"))
     from tfseq import decoding
 
-    serve = load(export.export_language_model(model, tmp_path, length=5, sampler=decoding.Greedy()))
+    serve = load(export.save(language_model_serving(model, length=5, sampler=decoding.Greedy()), tmp_path / "lm"))
     for batch, out in serve_each(serve):
         assert all(len(c.decode()) <= 5 for c in out["continuation"])
         assert np.all(np.isfinite(out["perplexity"])) and np.all(out["log_probability"] <= 0)
@@ -104,7 +112,7 @@ def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_
     model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
                     source_preprocessor=source, target_preprocessor=target)
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
-    serve = load(export.export_seq2seq(model, tmp_path, max_length=4))
+    serve = load(export.save(seq2seq_serving(model, max_length=4), tmp_path / "seq2seq"))
     for batch, out in serve_each(serve):
         for text, answer in zip(batch, out["target"]):
             assert (answer == b"") if not has_tokens(text, source) else len(answer.split()) <= 4
@@ -130,8 +138,7 @@ def test_one_tokenization_rule_in_python_training_and_in_the_export(tmp_path, sp
     index = {token: i + 2 for i, token in enumerate(vec.vocabularies[1])}
     python_ids = [[index.get(t, 1) for t in row] for row in tokens]
     layer_ids = [[i for i in row if i] for row in vec(tf.constant(HARD))["tokens"].numpy().tolist()]
-    path = export.export_raw_text(vec, "ids", lambda module, text: {"ids": module.preprocessor(text)["tokens"]},
-                                  tmp_path, preprocessor=vec)
+    path = export.save(ids_serving(vec), tmp_path / "ids")
     served = load(path)(text=tf.constant(HARD))["ids"].numpy().tolist()
     assert python_ids == layer_ids == [[i for i in row if i] for row in served]
 
@@ -142,8 +149,7 @@ def test_exports_and_run_files_are_readable_as_the_umask_allows(tmp_path):
     previous = os.umask(0o022)
     try:
         vec = vectorizer(split="word")
-        path = export.export_raw_text(vec, "ids", lambda module, text: {"ids": module.preprocessor(text)["tokens"]},
-                                      tmp_path, preprocessor=vec)
+        path = export.save(ids_serving(vec), tmp_path / "ids")
         file = atomic_write(tmp_path / "metrics.json", "{}")
         os.umask(0o027)
         private = atomic_write(tmp_path / "team.json", "{}")
@@ -161,7 +167,7 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
     model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(use_ema=True))  # moments and an average: 3x the weights
     model.fit(np.array(TEXTS), np.array([1, 0, 0, 1]), epochs=1, verbose=0)
-    path = export.export_text_classifier(model, ["neg", "pos"], tmp_path)
+    path = export.save(classifier_serving(model, ["neg", "pos"]), tmp_path / "classify")
     saved = tf.train.list_variables(str(path / "variables" / "variables"))
     values = sum(int(np.prod(shape)) for name, shape in saved if "VARIABLE_VALUE" in name)
     assert values == model.count_params() + sum(int(np.prod(v.shape)) for v in model.variables

@@ -36,7 +36,8 @@ def test_length_cap():
 
 
 def trainer_on(tmp_path, texts, *extra, task="classify"):
-    from tfseq.train import trainer_class
+    """The ``task`` of a recipe over a small table of ``texts`` (not trained), and its log."""
+    from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
 
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def trainer_on(tmp_path, texts, *extra, task="classify"):
     config = cli.resolve(task, [("data.train", str(table)), ("run.dir", str(tmp_path / "run")),
                                 *(tuple(e.split("=", 1)) for e in extra)])
     logged = []
-    return trainer_class(task)(config, RunFolder(path=config.run.dir), log=logged.append), logged
+    return tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append), logged
 
 
 def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
@@ -61,8 +62,8 @@ def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
     assert any(line.startswith("auto: data.split=word (") for line in logged)
     assert trainer.vectorizer.split == "word" and trainer.vectorizer.char_ngrams == (2, 5)
     # The export splits as training did: its ids are the training ids.
-    path = export.export_raw_text(trainer.vectorizer, "ids", lambda m, text: {"ids": m.preprocessor(text)["tokens"]},
-                                  tmp_path / "export", preprocessor=trainer.vectorizer)
+    path = export.save(export.Serving(lambda m, text: {"ids": m.preprocessor(text)["tokens"]}, [],
+                                      trainer.vectorizer), tmp_path / "export")
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     texts = trainer.dataset.train["text"].tolist()
     ids = served(text=tf.constant(texts))["ids"].numpy()
@@ -91,12 +92,12 @@ def test_auto_is_refused_where_a_task_has_no_auto(capsys):
 def test_lm_prompt_foreign_to_the_data_is_replaced_by_its_first_word(tmp_path):
     text = tmp_path / "book.txt"
     text.write_text("First Citizen: before we proceed\nAll: speak, speak\n" * 20)
-    from tfseq.train import trainer_class
+    from tfseq.tasks.lm import LanguageModelTask
     from tfseq.train.run_folder import RunFolder
 
     config = cli.resolve("lm", [("data.train", str(text)), ("run.dir", str(tmp_path / "run"))])
     logged = []
-    trainer = trainer_class("lm")(config, RunFolder(path=config.run.dir), log=logged.append)
+    trainer = LanguageModelTask(config, RunFolder(path=config.run.dir), log=logged.append)
     trainer.prepare()
     assert list(trainer.config.generate.prompts) == ["", "First"]
     assert any("'中国': no token of it is in the training vocabulary" in line for line in logged)

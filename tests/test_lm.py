@@ -95,7 +95,7 @@ def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
 
 
 def test_training_windows_start_at_a_new_offset_every_epoch():
-    from tfseq.train.lm import shifted_windows
+    from tfseq.tasks.lm import shifted_windows
 
     stream = np.arange(100, dtype="int32") + 2
 

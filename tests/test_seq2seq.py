@@ -12,7 +12,7 @@ from keras import ops
 from tfseq import cli, decoding
 from tfseq.models import Seq2Seq
 from tfseq.models.seq2seq import END, START
-from tfseq.train.seq2seq import sequence_scores
+from tfseq.tasks.seq2seq import sequence_scores
 
 FAST = ["model.units=32", "model.embedding_dim=16", "train.batch_size=32", "train.verbose=0", "model.dropout=0"]
 

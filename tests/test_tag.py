@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli
-from tfseq.train.tag import is_chunking, most_frequent_tag_baseline, tag_scores
+from tfseq.tasks.tag import is_chunking, most_frequent_tag_baseline, tag_scores
 
 FAST = ["model.units=16", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
 

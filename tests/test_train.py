@@ -99,13 +99,11 @@ def test_a_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path, early_stop
 
 DISTRIBUTED_FIT = """
 import sys, contextlib, numpy as np, keras
-from omegaconf import OmegaConf
 from tfseq.models import LanguageModel
-from tfseq.train.trainer import Trainer
+from tfseq.train.trainer import distribution
 import tensorflow as tf
 
-config = OmegaConf.create({"train": {"distribute": sys.argv[1]}})
-strategy = Trainer(config, run=None).distribution()
+strategy = distribution(sys.argv[1])
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 x, y = (rng.integers(2, 20, size=(96, 20)).astype("int32") for _ in range(2))
@@ -210,14 +208,15 @@ def small_run(tmp_path, task):
 @pytest.mark.parametrize("task", ["classify", "tag", "lm"])
 def test_mixed_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_outputs(tmp_path, task):
     from tfseq import cli
-    from tfseq.train import trainer_class
+    from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
+    from tfseq.train.trainer import Trainer
 
     overrides = [*small_run(tmp_path, task), "train.precision=mixed_bfloat16", "baseline=false",
                  f"export.dir={tmp_path / 'export'}", f"run.dir={tmp_path / 'run'}"]
     config = cli.resolve(task, [tuple(o.split("=", 1)) for o in overrides])
     logged = []
-    trainer = trainer_class(task)(config, RunFolder(path=config.run.dir), log=logged.append)
+    trainer = Trainer(tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append))
     metrics = trainer.execute()
     assert keras.config.dtype_policy().name == "float32"  # the run's policy does not leak
     model = trainer.model

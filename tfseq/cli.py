@@ -12,9 +12,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TRAIN_USAGE = """\
-usage: tfseq-train task=<name> [key=value ...]
+usage: tfseq-train task=<name or recipe.yaml> [key=value ...]
 
-Trains the task's recipe (tasks/<name>.yaml) with dotted key=value overrides, writes a run
+Trains a task's recipe (tasks/<task>/<name>.yaml, or a YAML file of your own whose base: or
+task: names one) with dotted key=value overrides, writes a run
 folder (config, metrics.json, reports, plots, TensorBoard logs, the model; epoch checkpoints on
 request) and exports a SavedModel. A data file given (data.train=...) replaces the recipe's
 built-in dataset; keys set to auto are chosen from the training text and printed. Several
@@ -26,6 +27,7 @@ examples:
   tfseq-train task=classify data.train=train.csv data.text=review data.label=stars
   tfseq-train task=classify model.cell=rnn,lstm,gru train.epochs=2
   tfseq-train task=classify resume=true
+  tfseq-train task=my-classify.yaml             # base: classify, and only the keys you change
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
   tfseq-train task=tag data.train=train.txt data.test=test.txt   # CoNLL chunking
   tfseq-train task=lm                           # a character language model of People's Daily (text-zh)
@@ -42,48 +44,43 @@ class UsageError(Exception):
     """A bad command line or recipe: printed as one line, exit status 2."""
 
 
-def tasks_dir() -> Path:
-    """``$TFSEQ_TASKS``, else ``./tasks``, else the recipes installed with tfseq (``tfseq.tasks``)."""
-    import importlib.resources
+def recipe_path(task: str) -> Path:
+    """The YAML file of ``task=<name>``: a registered recipe (:mod:`tfseq.tasks`), or a recipe
+    file of your own (``task=my-recipe.yaml``, whose ``task:`` or ``base:`` names a registered one)."""
+    from tfseq import tasks
 
-    for candidate in (os.environ.get("TFSEQ_TASKS"), "tasks"):
-        if candidate and any(Path(candidate).glob("*.yaml")):
-            return Path(candidate)
-    installed = importlib.resources.files("tfseq.tasks")
-    if installed.joinpath("classify.yaml").is_file():
-        return Path(str(installed))
-    raise UsageError("cannot find the task recipes (tasks/*.yaml); set TFSEQ_TASKS=<folder>")
-
-
-def recipe_base(path) -> str | None:
-    """The recipe a recipe file builds on (its ``base:`` line), if any."""
-    import re
-
-    match = re.search(r"^base:\s*([\w-]+)", Path(path).read_text(encoding="utf-8"), re.MULTILINE)
-    return match.group(1) if match else None
+    if task.endswith((".yaml", ".yml")):
+        if not Path(task).is_file():
+            raise UsageError(f"{task}: no such recipe file")
+        return Path(task)
+    if task not in tasks.RECIPES:
+        raise UsageError(f"unknown task {task!r}; tasks: {', '.join(available_tasks())}")
+    return tasks.RECIPES[task]
 
 
 def available_tasks() -> list[str]:
-    """Recipes of a trainer: ``tasks/<trainer>.yaml``, and variants (``lm-classic.yaml``) whose
-    ``base:`` names one of those."""
-    from tfseq.train import TRAINERS
+    """The registered recipes (``tfseq-train task=<name>``)."""
+    from tfseq import tasks
 
-    return sorted(p.stem for p in tasks_dir().glob("*.yaml") if p.stem in TRAINERS or recipe_base(p) in TRAINERS)
+    return sorted(tasks.RECIPES)
 
 
 def load_recipe(task: str):
-    """The recipe ``tasks/<task>.yaml``, over its ``base:`` recipe's keys if it names one."""
+    """The recipe of ``task``, over its ``base:`` recipe's keys if it names one."""
     from omegaconf import OmegaConf
 
-    if task not in available_tasks():
-        raise UsageError(f"unknown task {task!r}; tasks: {', '.join(available_tasks())}")
-    path = tasks_dir() / f"{task}.yaml"
+    path = recipe_path(task)
     try:
         config = OmegaConf.load(path)
     except Exception as error:  # yaml.YAMLError and friends
         raise UsageError(f"{path}: malformed YAML: {' '.join(str(error).split())}") from None
     base = config.pop("base", None)
-    return OmegaConf.merge(load_recipe(base), config) if base else config
+    config = OmegaConf.merge(load_recipe(base), config) if base else config
+    from tfseq import tasks
+
+    if config.get("task") not in tasks.TASKS:
+        raise UsageError(f"{path}: task: {config.get('task')!r} is no registered task ({', '.join(sorted(tasks.TASKS))})")
+    return config
 
 
 def flat_keys(config, prefix="") -> list[tuple[str, object]]:
@@ -120,13 +117,15 @@ def recipe_comments(path) -> dict[str, str]:
 
 
 def help_text() -> str:
+    from omegaconf import OmegaConf
+
     lines = [TRAIN_USAGE]
     try:
         for task in available_tasks():
-            path = tasks_dir() / f"{task}.yaml"
-            base = recipe_base(path)
-            comments = {**(recipe_comments(tasks_dir() / f"{base}.yaml") if base else {}), **recipe_comments(path)}
-            lines.append(f"task={task} keys (defaults from {path}{f' over {base}.yaml' if base else ''}):")
+            path = recipe_path(task)
+            base = OmegaConf.load(path).get("base")
+            comments = {**(recipe_comments(recipe_path(base)) if base else {}), **recipe_comments(path)}
+            lines.append(f"task={task} keys (defaults from {path}{f' over {base}' if base else ''}):")
             rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
                      comments.get(key, "")) for key, value in flat_keys(load_recipe(task))]
             width = max(len(setting) for setting, _ in rows)
@@ -200,14 +199,9 @@ def check_type(key, default, value):
                          f" (default {default!r})")
 
 
-HEADLINES = ("f1", "accuracy", "perplexity")  # the first a run's test metrics have
-
-
 def headline(metrics: dict) -> str:
-    """The metric a run is judged by: chunk F1 for chunking, accuracy for classification and
-    tagging, perplexity for language models."""
-    test = metrics.get("test", {})
-    return next((key for key in HEADLINES if key in test), "loss")
+    """The metric a run is judged by, as its task said (``metrics.json``'s ``headline``)."""
+    return metrics.get("headline") or "loss"
 
 
 def summary_table(rows) -> str:
@@ -225,9 +219,11 @@ def summary_table(rows) -> str:
 
 
 def run_one(task, config, log=print) -> dict:
-    from tfseq.train import trainer_class
+    from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
+    from tfseq.train.trainer import Trainer
 
+    task = Path(task).stem  # task=my-recipe.yaml runs in runs/my-recipe/
     run_path = config.run.dir
     if config.resume and not run_path:
         run_path = RunFolder.latest_unfinished(config.run.root, task)
@@ -235,7 +231,7 @@ def run_one(task, config, log=print) -> dict:
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
     try:
-        metrics = trainer_class(config.task)(config, run, log=log).execute()
+        metrics = Trainer(tasks.task_class(config.task)(config, run, log=log)).execute()
     except Exception:
         # Failed before training began (bad data, bad recipe): a folder holding only its config
         # is no run, and must not become the "newest unfinished run" that resume=true continues.
@@ -330,25 +326,17 @@ def predict_main(argv=None) -> int:
         print(f"tfseq-predict: error: {folder} takes {inputs}, not text: call it from Python, e.g. "
               f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)", file=sys.stderr)
         return 2
+    from tfseq.export import metadata
+
+    declared = metadata(folder)
     outputs = serve(text=tf.constant(texts))
-    if "continuation" in outputs:  # a language model: each text continued, and its perplexity
-        continuations = [v.decode("utf-8") for v in outputs["continuation"].numpy()]
-        perplexity = outputs["perplexity"].numpy()
-        columns = {"text": texts, "continuation": continuations, "perplexity": perplexity}
-        lines = [f"{text}{more}\n(perplexity of the text as a line: {p:.3f})\n"
-                 for text, more, p in zip(texts, continuations, perplexity)]
-    elif "target" in outputs:  # seq2seq: each source and its output
-        targets = [v.decode("utf-8") for v in outputs["target"].numpy()]
-        columns = {"text": texts, "target": targets}
-        lines = [f"{text}\t{target}" for text, target in zip(texts, targets)]
-    elif "tagged" in outputs:  # a tagger: each text's tokens with their tags
-        columns = {"text": texts, "tagged": [v.decode("utf-8") for v in outputs["tagged"].numpy()]}
-        lines = columns["tagged"]
-    else:  # a classifier: each text's label and its probability
-        labels = [v.decode("utf-8") for v in outputs["label"].numpy()]
-        confidence = outputs["probabilities"].numpy().max(axis=-1)
-        columns = {"text": texts, "label": labels, "confidence": confidence}
-        lines = [f"{label}\t{p:.3f}\t{text}" for text, label, p in zip(texts, labels, confidence)]
+    rows = [{"text": text} for text in texts]
+    for name, values in outputs.items():
+        for row, value in zip(rows, values.numpy()):
+            row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+    columns = {name: [row[name] for row in rows] for name in ["text", *declared.get("columns", outputs)]}
+    show = declared.get("show") or "\t".join(f"{{{name}}}" for name in columns)
+    lines = [show.format(**row) for row in rows]
     if args.output:
         import pandas as pd
 

@@ -7,10 +7,12 @@ a reader never sees a half-written export and an existing version is never overw
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 from pathlib import Path
+from typing import Any, Callable
 
 from tfseq.atomic import publishable, temporary_folder
 
@@ -57,38 +59,71 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
                     raise
 
 
-def export_raw_text(model, task: str, answer, export_root, metadata=None, track=None, preprocessor=None) -> Path:
-    """Publish ``<export_root>/<task>/<version>/`` whose ``serving_default(text: string[batch])``
-    returns ``answer(module, text)``; the model's weights and ``module.preprocessor`` (the model's
-    ``TextVectorizer``) are saved with it, so the export takes raw text and needs no tfseq.
-    ``track``: more variables ``answer`` uses (a sampler's seed), saved as ``module.<name>``;
-    ``preprocessor``: the one that reads ``text`` if not ``model.preprocessor``."""
+@dataclasses.dataclass
+class Serving:
+    """What an export answers: a task's :meth:`~tfseq.train.task.Task.serving` returns one.
+
+    Args:
+        answer: ``answer(module, **inputs) -> dict of tensors``, traced into the SavedModel's
+            ``serving_default`` signature (``module.preprocessor`` and every ``track`` name are
+            attributes of ``module``).
+        variables: the weights the answer reads (``model.variables``: not the model, which would
+            bring its optimizer along, three times the weights again).
+        preprocessor: the :class:`~tfseq.data.TextVectorizer` that turns the raw text into ids,
+            saved with the export (so it needs no tfseq).
+        inputs: the signature's inputs (default: ``text``, a batch of strings).
+        track: more state the answer reads (a sampler's seed), saved as ``module.<name>``.
+        show: how ``tfseq-predict`` prints one answer: a ``str.format`` pattern over ``text`` and
+            the outputs; ``columns``: the outputs ``tfseq-predict --output`` writes.
+        metadata: written to ``tfseq.json`` beside the SavedModel (labels, data, settings).
+    """
+
+    answer: Callable
+    variables: list
+    preprocessor: Any = None
+    inputs: dict | None = None
+    track: dict = dataclasses.field(default_factory=dict)
+    show: str | None = None
+    columns: tuple = ()
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+def save(serving: Serving, task_dir) -> Path:
+    """Publish ``serving`` as ``task_dir/<next version>/``: a SavedModel whose
+    ``serving_default`` is ``serving.answer``, and ``tfseq.json`` (its metadata and how
+    ``tfseq-predict`` shows its answers)."""
     import tensorflow as tf
 
-    preprocessor = preprocessor or getattr(model, "preprocessor", None)
-    if preprocessor is None:
-        raise ValueError("export needs a model with a preprocessor (TextVectorizer) attached.")
+    inputs = serving.inputs or {"text": tf.TensorSpec([None], tf.string)}
+    names = list(inputs)
+    specs = [tf.TensorSpec(spec.shape, spec.dtype, name=name) for name, spec in inputs.items()]
 
-    class Serving(tf.Module):
+    class Module(tf.Module):
         def __init__(self):
             super().__init__()
-            # The weights, not the model: the model would bring its optimizer along (Adam's two
-            # moments and the weight average), three times the weights again.
-            self.model_variables = list(model.variables)
-            self.preprocessor = preprocessor
-            for name, value in (track or {}).items():
+            self.model_variables = list(serving.variables)
+            if serving.preprocessor is not None:
+                self.preprocessor = serving.preprocessor
+            for name, value in serving.track.items():
                 setattr(self, name, value)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        def serve(self, text):
-            return answer(self, text)
+        @tf.function(input_signature=specs)
+        def serve(self, *args):
+            return serving.answer(self, **dict(zip(names, args)))
 
-    module = Serving()
+    module = Module()
 
     def write(folder):
         tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
 
-    return write_atomically(Path(export_root) / task, write, metadata)
+    metadata = {**serving.metadata, "inputs": names, "show": serving.show, "columns": list(serving.columns)}
+    return write_atomically(task_dir, write, metadata)
+
+
+def metadata(path) -> dict:
+    """An export's ``tfseq.json`` (empty if it has none)."""
+    file = latest_version(path) / "tfseq.json"
+    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
 
 
 def at_least_one_step(ids: dict) -> tuple[dict, object]:
@@ -98,162 +133,3 @@ def at_least_one_step(ids: dict) -> tuple[dict, object]:
 
     has_tokens = tf.reduce_any(tf.not_equal(ids["tokens"], 0), axis=1)
     return {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}, has_tokens
-
-
-def export_text_classifier(model, class_names, export_root, metadata=None, prior=None) -> Path:
-    """Export a :class:`~tfseq.models.TextClassifier` whose serving signature is
-    ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C]}``.
-
-    A text without tokens (empty, whitespace or control characters only) gets ``prior``: the
-    training labels' frequencies (uniform if not given), and its most frequent label. Overlong
-    text is truncated to the vectorizer's ``max_length``; unknown characters/words map to the OOV
-    id. Multi-label: ``label`` joins the labels above 0.5 with commas (``prior``: each label's
-    frequency).
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    names = tf.constant([str(c) for c in class_names])
-    if prior is None:
-        prior = np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
-    prior = tf.constant(np.asarray(prior, "float32").reshape(1, len(class_names)))
-
-    def answer(module, text):
-        ids, has_tokens = at_least_one_step(module.preprocessor(text))
-        outputs = model(ids, training=False)
-        if model.head == "binary":
-            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
-        outputs = tf.where(has_tokens[:, None], outputs, prior)
-        if model.head == "multilabel":
-            chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
-            label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
-        else:
-            label = tf.gather(names, tf.argmax(outputs, axis=-1))
-        return {"label": label, "probabilities": outputs}
-
-    return export_raw_text(model, "classify", answer, export_root, metadata)
-
-
-def export_sequence_tagger(model, tag_names, export_root, metadata=None) -> Path:
-    """Export a :class:`~tfseq.models.SequenceTagger` whose serving signature is
-    ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``.
-
-    ``tokens`` are each text's tokens as the model split them (original case), ``tags`` their
-    tags (``""`` past a text's end), ``tagged`` the readable ``token/TAG token/TAG ...``. Empty
-    text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
-    """
-    import tensorflow as tf
-
-    names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
-
-    def answer(module, text):
-        ids, _ = at_least_one_step(module.preprocessor(text))
-        best = model.decode(model(ids, training=False), tf.not_equal(ids["tokens"], 0))
-        tokens = module.preprocessor.tokens(text, lowercase=False)
-        tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
-        tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
-
-        def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
-            out = strings.to_tensor("")
-            return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
-
-        return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
-
-    return export_raw_text(model, "tag", answer, export_root, metadata)
-
-
-def export_language_model(model, export_root, length=200, sampler=None, metadata=None) -> Path:
-    """Export a :class:`~tfseq.models.LanguageModel` whose serving signature is
-    ``serving_default(text: string[batch]) -> {continuation: string[batch],
-    log_probability: float[batch], perplexity: float[batch]}``.
-
-    Each text is a prompt on a new line: ``continuation`` is the next ``length`` tokens chosen by
-    ``sampler`` (a :mod:`tfseq.decoding` sampler; default: sampling at temperature 1), and
-    ``log_probability`` / ``perplexity`` score the text as a whole line (its tokens and its end).
-    Empty text continues from a fresh line; overlong text is cut at the vectorizer's
-    ``max_length`` (its start is kept); unknown tokens map to the OOV id.
-    """
-    import tensorflow as tf
-
-    from tfseq import decoding
-
-    sampler = sampler or decoding.Sampling()
-    vocabulary = ["", "\ufffd", *model.preprocessor.vocabularies[1]]
-    vocabulary[model.line_end] = "\n"
-    pieces = tf.constant(vocabulary)
-    words = model.preprocessor.split == "word"
-
-    def answer(module, text):
-        ids = module.preprocessor(text)["tokens"]
-        batch, lengths = tf.shape(ids)[0], tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        prompt = tf.concat([tf.fill([batch, 1], model.line_end), ids], axis=1)
-        line = tf.concat([prompt, tf.zeros([batch, 1], tf.int32)], axis=1)
-        line = tf.where(tf.range(tf.shape(line)[1])[None, :] == (lengths + 1)[:, None], model.line_end, line)
-        log_probability = tf.reduce_sum(model.token_log_probabilities(line), axis=1)
-        generated = model.generate_ids(prompt, length, sampler)
-        chosen = tf.ragged.boolean_mask(tf.gather(pieces, generated), generated != 0)
-        continuation = tf.strings.reduce_join(chosen, axis=-1, separator=" " if words else "")
-        if words:
-            continuation = tf.strings.regex_replace(continuation, " ?\n ?", "\n")
-        return {"continuation": continuation, "log_probability": log_probability,
-                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
-
-    seed = getattr(sampler, "seed_generator", None)
-    return export_raw_text(model, "lm", answer, export_root, metadata,
-                           track={"sampler_seed": seed.state} if seed is not None else None)
-
-
-def export_seq2seq(model, export_root, max_length=30, sampler=None, metadata=None) -> Path:
-    """Export a :class:`~tfseq.models.Seq2Seq` whose serving signature is
-    ``serving_default(text: string[batch]) -> {target: string[batch]}``: each source text's
-    output, decoded by ``sampler`` (default greedy) up to ``max_length`` tokens, tokens joined
-    by spaces (word targets) or not. A text without tokens (empty, whitespace or control
-    characters only) gets an empty target; overlong text is cut at the source vectorizer's
-    ``max_length``."""
-    import tensorflow as tf
-
-    from tfseq.models.seq2seq import END
-
-    vocabulary = ["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]]
-    pieces = tf.constant(vocabulary)
-    separator = " " if model.target_preprocessor.split == "word" else ""
-
-    def answer(module, text):
-        source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        ids = model.translate_ids(source["tokens"], max_length, sampler)
-        before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
-        chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
-        target = tf.strings.reduce_join(chosen, axis=-1, separator=separator)
-        return {"target": tf.where(has_tokens, target, "")}
-
-    return export_raw_text(model, "seq2seq", answer, export_root, metadata, preprocessor=model.source_preprocessor)
-
-
-def export_captioner(model, image_shape, export_root, max_length=20, sampler=None, metadata=None) -> Path:
-    """Export a :class:`~tfseq.models.Captioner` whose serving signature is
-    ``serving_default(image: float32[batch, *image_shape]) -> {caption: string[batch]}``
-    (pixels in [0, 1], as in training), decoded by ``sampler`` (default greedy)."""
-    import tensorflow as tf
-
-    from tfseq.models.seq2seq import END
-
-    vocabulary = tf.constant(["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]])
-
-    class Serving(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.model_variables = list(model.variables)  # the weights, not the optimizer
-
-        @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32, name="image")])
-        def serve(self, image):
-            ids = model.translate_ids(image, max_length, sampler)
-            before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
-            words = tf.ragged.boolean_mask(tf.gather(vocabulary, ids), before_end & (ids != 0))
-            return {"caption": tf.strings.reduce_join(words, axis=-1, separator=" ")}
-
-    module = Serving()
-
-    def write(folder):
-        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
-
-    return write_atomically(Path(export_root) / "caption", write, metadata)

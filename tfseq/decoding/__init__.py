@@ -61,6 +61,9 @@ class Greedy(Sampler):
     def choose(self, logits):
         return ops.argmax(logits, axis=-1)
 
+    def get_config(self) -> dict:
+        return {}
+
 
 class Sampling(Sampler):
     """A token drawn from the softmax of ``logits / temperature``.
@@ -81,7 +84,10 @@ class Sampling(Sampler):
         if top_k < 0:
             raise ValueError(f"top_k must be >= 0, received {top_k}.")
         self.temperature, self.top_k, self.top_p = float(temperature), int(top_k), float(top_p)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed, self.seed_generator = seed, keras.random.SeedGenerator(seed)
+
+    def get_config(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "seed": self.seed}
 
     def choose(self, logits):
         logits = logits / self.temperature
@@ -110,6 +116,9 @@ class BeamSearch:
         if beams < 1:
             raise ValueError(f"beams must be >= 1, received {beams}.")
         self.beams, self.length_penalty = int(beams), float(length_penalty)
+
+    def get_config(self) -> dict:
+        return {"beams": self.beams, "length_penalty": self.length_penalty}
 
     def __call__(self, next_fn, logits, state, length: int, end_id: int | None = None):
         k = self.beams
@@ -159,11 +168,20 @@ def _as_lists(state):
 SAMPLERS = {"greedy": Greedy, "sampling": Sampling, "beam": BeamSearch}
 
 
-def get(name: str, **options):
-    """A sampler by name (``greedy``, ``sampling``, ``beam``) with its options."""
+def get(name: str, **config):
+    """A sampler by name (``greedy``, ``sampling``, ``beam``) from its ``get_config()``;
+    ``get(s.name, **s.get_config())`` rebuilds ``s``. Keys the sampler does not take are
+    ignored, so one recipe section (``generate``) can hold every sampler's options.
+
+    >>> get("beam", beams=8).get_config()
+    {'beams': 8, 'length_penalty': 0.0}
+    """
+    import inspect
+
     if name not in SAMPLERS:
         raise ValueError(f"Unknown sampler {name!r}: expected one of {sorted(SAMPLERS)}.")
-    return SAMPLERS[name](**options)
+    takes = inspect.signature(SAMPLERS[name]).parameters
+    return SAMPLERS[name](**{key: value for key, value in config.items() if key in takes})
 
 
 __all__ = ["BeamSearch", "Greedy", "SAMPLERS", "Sampler", "Sampling", "get"]

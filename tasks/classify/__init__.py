@@ -6,10 +6,11 @@ import numpy as np
 
 from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
+from tfseq.export import Serving, at_least_one_step
 from tfseq.models import TextClassifier
 from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
-from tfseq.train.trainer import Trainer
+from tfseq.train.task import Task
 
 
 def multi_hot(labels, class_names) -> np.ndarray:
@@ -63,8 +64,7 @@ EXPERT_FITS = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
                "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)")}
 
 
-class ClassifyTrainer(Trainer):
-    task = "classify"
+class ClassifyTask(Task):
 
     def prepare(self):
         cfg = self.config.data
@@ -150,8 +150,7 @@ class ClassifyTrainer(Trainer):
                      f"(validation accuracy {fitted['validation_accuracy']:.4f})")
         return model
 
-    def fit(self):
-        super().fit()
+    def after_fit(self):
         mixed = bool(self.model.experts) and self.features.get("validation") is not None
         if mixed:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
@@ -242,15 +241,46 @@ class ClassifyTrainer(Trainer):
                                      plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
-    def export(self):
-        if not self.config.export.get("enabled", True):
-            return None
-        from tfseq.export import export_text_classifier
-
+    def serving(self):
         train = self.targets["train"]
         prior = (train.mean(axis=0) if self.multilabel
                  else np.bincount(train[train >= 0], minlength=len(self.class_names)) / max((train >= 0).sum(), 1))
-        return export_text_classifier(self.model, self.class_names, self.config.export.dir, prior=prior, metadata={
-            "task": "classify", "labels": self.class_names, "run": str(self.run),
-            "data": self.dataset.name, "max_length": self.config.data.max_length,
-        })
+        return classifier_serving(self.model, self.class_names, prior=prior, metadata={
+            "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+
+
+def classifier_serving(model, class_names, prior=None, metadata=None) -> Serving:
+    """A :class:`~tfseq.models.TextClassifier`'s export:
+    ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C],
+    confidence: float[batch]}``.
+
+    A text without tokens (empty, whitespace or control characters only) gets ``prior``: the
+    training labels' frequencies (uniform if not given), and its most frequent label. Overlong
+    text is truncated to the vectorizer's ``max_length``; unknown characters/words map to the OOV
+    id. Multi-label: ``label`` joins the labels above 0.5 with commas (``prior``: each label's
+    frequency) and ``confidence`` is the least sure decision's probability.
+    """
+    import tensorflow as tf
+
+    names = tf.constant([str(c) for c in class_names])
+    if prior is None:
+        prior = np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
+    prior = tf.constant(np.asarray(prior, "float32").reshape(1, len(class_names)))
+
+    def answer(module, text):
+        ids, has_tokens = at_least_one_step(module.preprocessor(text))
+        outputs = model(ids, training=False)
+        if model.head == "binary":
+            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+        outputs = tf.where(has_tokens[:, None], outputs, prior)
+        if model.head == "multilabel":
+            chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
+            label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
+            confidence = tf.reduce_min(tf.maximum(outputs, 1.0 - outputs), axis=-1)
+        else:
+            label = tf.gather(names, tf.argmax(outputs, axis=-1))
+            confidence = tf.reduce_max(outputs, axis=-1)
+        return {"label": label, "probabilities": outputs, "confidence": confidence}
+
+    return Serving(answer, model.variables, model.preprocessor, show="{label}\t{confidence:.3f}\t{text}",
+                   columns=("label", "confidence"), metadata=metadata or {})

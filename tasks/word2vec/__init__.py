@@ -1,6 +1,6 @@
 """Word embeddings: word2vec (skip-gram or CBOW with negative sampling) on plain text.
 
-:class:`~tfseq.models.Word2Vec` on a task recipe (``tasks/word2vec.yaml``). Writes the vectors in
+:class:`~tfseq.models.Word2Vec` on a task recipe (``tasks/word2vec/word2vec.yaml``). Writes the vectors in
 the word2vec text format (``vectors.txt`` in the run folder: a header line, then ``word v1 v2 ...``),
 which the other tasks read back with ``model.embeddings=<run>/vectors.txt``, and the nearest
 neighbours of the most frequent words (``neighbours.txt``). Scored by the negative-sampling loss
@@ -13,11 +13,11 @@ import numpy as np
 
 from tfseq import data
 from tfseq.models import Word2Vec, skipgram_examples
-from tfseq.train.trainer import Trainer
+from tfseq.train.task import Task
 
 
-class Word2VecTrainer(Trainer):
-    task = "word2vec"
+class Word2VecTask(Task):
+    headline = "loss"
 
     def prepare(self):
         cfg = self.config.data

@@ -1,6 +1,6 @@
 """Synchronous many-to-many: a tag per token (chunks, parts of speech, word segmentation).
 
-:class:`~tfseq.models.SequenceTagger` on a task recipe (``tasks/tag.yaml``). Scored by token
+:class:`~tfseq.models.SequenceTagger` on a task recipe (``tasks/tag/tag.yaml``). Scored by token
 accuracy and, for chunk tags (``B-NP``, ``I-NP``, ``O``), by CoNLL chunk F1 (seqeval, the
 conlleval definition); the bar is each word's most frequent training tag.
 """
@@ -12,9 +12,10 @@ import collections
 import numpy as np
 
 from tfseq import data
+from tfseq.export import Serving, at_least_one_step
 from tfseq.models import SequenceTagger
 from tfseq.train import plots
-from tfseq.train.trainer import Trainer
+from tfseq.train.task import Task
 
 CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
 
@@ -62,8 +63,7 @@ def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
     return result
 
 
-class TagTrainer(Trainer):
-    task = "tag"
+class TagTask(Task):
 
     def prepare(self):
         cfg = self.config.data
@@ -160,16 +160,42 @@ class TagTrainer(Trainer):
         if not self.config.get("baseline", True):
             return None
         result = most_frequent_tag_baseline(self.dataset, lowercase=bool(self.config.data.lowercase))
-        headline = "f1" if self.chunking else "accuracy"
+        headline = self.headline_of(result)
         self.log(f"baseline {result['model']}: test {headline} {result['test'][headline]:.4f}")
         return result
 
-    def export(self):
-        if not self.config.export.get("enabled", True):
-            return None
-        from tfseq.export import export_sequence_tagger
+    def headline_of(self, metrics):
+        return "f1" if self.chunking else "accuracy"
 
-        return export_sequence_tagger(self.model, self.tag_names, self.config.export.dir, metadata={
-            "task": "tag", "tags": self.tag_names, "run": str(self.run), "data": self.dataset.name,
-            "max_length": self.config.data.max_length,
-        })
+    def serving(self):
+        return tagger_serving(self.model, self.tag_names, metadata={
+            "tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+
+
+def tagger_serving(model, tag_names, metadata=None) -> Serving:
+    """A :class:`~tfseq.models.SequenceTagger`'s export:
+    ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``.
+
+    ``tokens`` are each text's tokens as the model split them (original case), ``tags`` their
+    tags (``""`` past a text's end), ``tagged`` the readable ``token/TAG token/TAG ...``. Empty
+    text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
+    """
+    import tensorflow as tf
+
+    names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
+
+    def answer(module, text):
+        ids, _ = at_least_one_step(module.preprocessor(text))
+        best = model.decode(model(ids, training=False), tf.not_equal(ids["tokens"], 0))
+        tokens = module.preprocessor.tokens(text, lowercase=False)
+        tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
+        tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
+
+        def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
+            out = strings.to_tensor("")
+            return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
+
+        return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
+
+    return Serving(answer, model.variables, model.preprocessor, show="{tagged}", columns=("tagged",),
+                   metadata=metadata or {})

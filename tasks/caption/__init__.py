@@ -1,6 +1,6 @@
 """One-to-many: image captioning.
 
-:class:`~tfseq.models.Captioner` on a task recipe (``tasks/caption.yaml``): the built-in
+:class:`~tfseq.models.Captioner` on a task recipe (``tasks/caption/caption.yaml``): the built-in
 ``digits-captions`` (scikit-learn's handwritten digits side by side, captioned with their names)
 or a folder of images with a captions file. Trained with teacher forcing, decoded greedily or by
 beam search, scored per distinct image against all its captions: exact-match ``accuracy``,
@@ -16,10 +16,11 @@ import numpy as np
 
 from tfseq import data
 from tfseq.data.dataset import split_of
+from tfseq.export import Serving
 from tfseq.models import Captioner
 from tfseq.models.seq2seq import END, START
-from tfseq.train.seq2seq import SPECIALS, sequence_scores
-from tfseq.train.trainer import Trainer
+from tfseq.tasks.seq2seq import SPECIALS, sequence_scores, target_text
+from tfseq.train.task import Task
 
 
 def image_key(image) -> str:
@@ -27,8 +28,7 @@ def image_key(image) -> str:
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
-class CaptionTrainer(Trainer):
-    task = "caption"
+class CaptionTask(Task):
 
     def load(self):
         cfg = self.config.data
@@ -49,10 +49,10 @@ class CaptionTrainer(Trainer):
 
     def prepare(self):
         cfg = self.config.data
-        self.name, self.splits = self.load()
+        self.data_name, self.splits = self.load()
         shapes = {tuple(np.shape(image)) for frame in self.splits.values() for image in frame["image"]}
         if len(shapes) != 1:
-            raise data.DataError(f"{self.name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
+            raise data.DataError(f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
         self.vectorizer = data.TextVectorizer(split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
         self.vectorizer.adapt(self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
         words = [t for t in self.vectorizer.vocabularies[1] if t not in SPECIALS]
@@ -85,7 +85,7 @@ class CaptionTrainer(Trainer):
             self.pipelines[split] = (data.shuffled_epochs(pipeline, len(frame), batch, int(self.config.seed))
                                      if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
-        self.log(f"data: {self.name} {({s: len(f) for s, f in self.splits.items()})} captions of "
+        self.log(f"data: {self.data_name} {({s: len(f) for s, f in self.splits.items()})} captions of "
                  f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {len(index) + 2} ids")
 
     def build_model(self):
@@ -127,15 +127,21 @@ class CaptionTrainer(Trainer):
         self.run.save_figure("examples.png", figure)
         plt.close(figure)
 
-    def export(self):
-        if not self.config.export.get("enabled", True):
-            return None
-        from tfseq.export import export_captioner
-
+    def serving(self):
         cfg = self.config.generate
-        return export_captioner(self.model, self.images["train"].shape[1:], self.config.export.dir,
-                                max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
-            "task": "caption", "run": str(self.run), "data": self.name,
-            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length},
-        })
+        return captioner_serving(self.model, self.images["train"].shape[1:], max_length=int(cfg.max_length),
+                                 sampler=self.sampler(), metadata={
+            "data": self.data_name, "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length}})
 
+
+def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=None) -> Serving:
+    """A :class:`~tfseq.models.Captioner`'s export: ``serving_default(image: float32[batch,
+    *image_shape]) -> {caption: string[batch]}`` (pixels in [0, 1], as in training), decoded by
+    ``sampler`` (default greedy)."""
+    import tensorflow as tf
+
+    def answer(module, image):
+        return {"caption": target_text(model, model.translate_ids(image, max_length, sampler), " ")}
+
+    return Serving(answer, model.variables, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
+                   columns=("caption",), metadata=metadata or {})

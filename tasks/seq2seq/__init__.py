@@ -1,6 +1,6 @@
 """Asynchronous many-to-many: sequence to sequence (grapheme-to-phoneme, translation).
 
-:class:`~tfseq.models.Seq2Seq` on a task recipe (``tasks/seq2seq.yaml``), trained with teacher
+:class:`~tfseq.models.Seq2Seq` on a task recipe (``tasks/seq2seq/seq2seq.yaml``), trained with teacher
 forcing and decoded greedily or by beam search. Scores per distinct source (a word with several
 pronunciations counts once, right if the output is any of them): ``accuracy`` (exact match; for
 grapheme-to-phoneme, 1 - WER) and ``token_error_rate`` (edit distance to the nearest reference
@@ -14,9 +14,10 @@ import collections
 import numpy as np
 
 from tfseq import data
+from tfseq.export import Serving, at_least_one_step
 from tfseq.models import Seq2Seq
 from tfseq.models.seq2seq import END, START
-from tfseq.train.trainer import Trainer
+from tfseq.train.task import Task
 
 SPECIALS = ("<s>", "</s>")  # ids 2 and 3 (START, END) of the target vocabulary
 
@@ -53,8 +54,7 @@ def sequence_scores(references: dict, predicted: dict, bleu: bool = False) -> di
     return scores
 
 
-class Seq2SeqTrainer(Trainer):
-    task = "seq2seq"
+class Seq2SeqTask(Task):
 
     def prepare(self):
         cfg = self.config.data
@@ -128,14 +128,37 @@ class Seq2SeqTrainer(Trainer):
             lines.append(f"{mark}\t{text}\t{' '.join(outputs[text])}\t(reference: {' | '.join(references)})")
         self.run.write_text("examples.txt", "\n".join(lines) + "\n")
 
-    def export(self):
-        if not self.config.export.get("enabled", True):
-            return None
-        from tfseq.export import export_seq2seq
-
+    def serving(self):
         cfg = self.config.generate
-        return export_seq2seq(self.model, self.config.export.dir, max_length=int(cfg.max_length),
-                              sampler=self.sampler(), metadata={
-            "task": "seq2seq", "run": str(self.run), "data": self.dataset.name,
-            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length},
-        })
+        return seq2seq_serving(self.model, max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
+            "data": self.dataset.name,
+            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length}})
+
+
+def target_text(model, ids, separator):
+    """Output ids up to the end token as text: the target vocabulary's tokens joined by ``separator``."""
+    import tensorflow as tf
+
+    pieces = tf.constant(["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]])
+    before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
+    chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
+    return tf.strings.reduce_join(chosen, axis=-1, separator=separator)
+
+
+def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Serving:
+    """A :class:`~tfseq.models.Seq2Seq`'s export: ``serving_default(text: string[batch]) ->
+    {target: string[batch]}``: each source text's output, decoded by ``sampler`` (default greedy)
+    up to ``max_length`` tokens, tokens joined by spaces (word targets) or not. A text without
+    tokens (empty, whitespace or control characters only) gets an empty target; overlong text is
+    cut at the source vectorizer's ``max_length``."""
+    import tensorflow as tf
+
+    separator = " " if model.target_preprocessor.split == "word" else ""
+
+    def answer(module, text):
+        source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
+        target = target_text(model, model.translate_ids(source["tokens"], max_length, sampler), separator)
+        return {"target": tf.where(has_tokens, target, "")}
+
+    return Serving(answer, model.variables, model.source_preprocessor, show="{text}\t{target}",
+                   columns=("target",), metadata=metadata or {})

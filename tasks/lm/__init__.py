@@ -1,6 +1,6 @@
 """Synchronous many-to-many, the next token: a language model that scores and generates text.
 
-:class:`~tfseq.models.LanguageModel` on a task recipe (``tasks/lm.yaml``). Each split's lines
+:class:`~tfseq.models.LanguageModel` on a task recipe (``tasks/lm/lm.yaml``). Each split's lines
 become one token stream, every line ended by the line-end token (``"\\n"`` for characters,
 ``"</s>"`` for words). Training reads windows of ``data.steps`` tokens (truncated
 backpropagation through time), cut at a new random offset every epoch; scoring reads every
@@ -17,10 +17,11 @@ import time
 import numpy as np
 
 from tfseq import data
+from tfseq.export import Serving
 from tfseq.models import LanguageModel
 from tfseq.models.language_model import perplexity
 from tfseq.models.ngram import KneserNeyLM
-from tfseq.train.trainer import Trainer
+from tfseq.train.task import Task
 
 LINE_END = {"character": "\n", "word": "</s>"}
 
@@ -66,8 +67,8 @@ def windows(stream: np.ndarray, steps: int):
     return (stream[: count * steps].reshape(count, steps), stream[1: count * steps + 1].reshape(count, steps))
 
 
-class LanguageModelTrainer(Trainer):
-    task = "lm"
+class LanguageModelTask(Task):
+    headline = "perplexity"
 
     def prepare(self):
         cfg = self.config.data
@@ -172,14 +173,51 @@ class LanguageModelTrainer(Trainer):
                      f"({time.perf_counter() - started:.0f} s)")
         return result
 
-    def export(self):
-        if not self.config.export.get("enabled", True):
-            return None
-        from tfseq.export import export_language_model
-
+    def serving(self):
         cfg = self.config.generate
-        return export_language_model(self.model, self.config.export.dir, length=int(cfg.length),
-                                     sampler=self.sampler(), metadata={
-            "task": "lm", "run": str(self.run), "data": self.dataset.name, "split": self.vectorizer.split,
-            "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")},
-        })
+        return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(), metadata={
+            "data": self.dataset.name, "split": self.vectorizer.split,
+            "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
+
+
+def language_model_serving(model, length=200, sampler=None, metadata=None) -> Serving:
+    """A :class:`~tfseq.models.LanguageModel`'s export:
+    ``serving_default(text: string[batch]) -> {continuation: string[batch],
+    log_probability: float[batch], perplexity: float[batch]}``.
+
+    Each text is a prompt on a new line: ``continuation`` is the next ``length`` tokens chosen by
+    ``sampler`` (a :mod:`tfseq.decoding` sampler; default: sampling at temperature 1), and
+    ``log_probability`` / ``perplexity`` score the text as a whole line (its tokens and its end).
+    Empty text continues from a fresh line; overlong text is cut at the vectorizer's
+    ``max_length`` (its start is kept); unknown tokens map to the OOV id.
+    """
+    import tensorflow as tf
+
+    from tfseq import decoding
+
+    sampler = sampler or decoding.Sampling()
+    vocabulary = ["", "\ufffd", *model.preprocessor.vocabularies[1]]
+    vocabulary[model.line_end] = "\n"
+    pieces = tf.constant(vocabulary)
+    words = model.preprocessor.split == "word"
+
+    def answer(module, text):
+        ids = module.preprocessor(text)["tokens"]
+        batch, lengths = tf.shape(ids)[0], tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+        prompt = tf.concat([tf.fill([batch, 1], model.line_end), ids], axis=1)
+        line = tf.concat([prompt, tf.zeros([batch, 1], tf.int32)], axis=1)
+        line = tf.where(tf.range(tf.shape(line)[1])[None, :] == (lengths + 1)[:, None], model.line_end, line)
+        log_probability = tf.reduce_sum(model.token_log_probabilities(line), axis=1)
+        generated = model.generate_ids(prompt, length, sampler)
+        chosen = tf.ragged.boolean_mask(tf.gather(pieces, generated), generated != 0)
+        continuation = tf.strings.reduce_join(chosen, axis=-1, separator=" " if words else "")
+        if words:
+            continuation = tf.strings.regex_replace(continuation, " ?\n ?", "\n")
+        return {"continuation": continuation, "log_probability": log_probability,
+                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
+
+    seed = getattr(sampler, "seed_generator", None)
+    return Serving(answer, model.variables, model.preprocessor,
+                   track={"sampler_seed": seed.state} if seed is not None else {},
+                   show="{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n",
+                   columns=("continuation", "perplexity"), metadata=metadata or {})

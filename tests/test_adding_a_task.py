@@ -1,0 +1,114 @@
+"""A seventh task, written and registered from this file alone, trains, exports and answers
+raw text through ``tfseq-train`` and ``tfseq-predict`` (README: "Adding a task")."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfseq import cli, data, export, tasks
+from tfseq.layers import GRU
+from tfseq.train.task import Task
+
+RECIPE = """\
+task: negation         # the registered task this recipe runs
+seed: 0
+resume: false
+data:
+  sentences: 600       # how many sentences to make
+model:
+  units: 16
+train:
+  epochs: 12
+  batch_size: 32
+  optimizer: adam
+  learning_rate: 0.02
+  verbose: 0
+run:
+  root: runs
+  dir: null
+export:
+  dir: saved_models
+"""
+
+
+class Negation(Task):
+    """Toy many-to-one task: is a sentence negated (does it hold "not")? A GRU over word ids."""
+
+    WORDS = ["the", "film", "plot", "was", "is", "good", "fun", "long", "very", "a"]
+
+    def sentences(self):
+        rng = np.random.default_rng(int(self.config.seed))
+        texts, labels = [], []
+        for _ in range(int(self.config.data.sentences)):
+            words = list(rng.choice(self.WORDS, size=rng.integers(2, 8)))
+            negated = int(rng.integers(2))
+            if negated:
+                words.insert(int(rng.integers(len(words) + 1)), "not")
+            texts.append(" ".join(words))
+            labels.append(negated)
+        return np.array(texts), np.array(labels, "float32")
+
+    def prepare(self):
+        texts, labels = self.sentences()
+        self.vectorizer = data.TextVectorizer(split="word").adapt(texts[:400])
+        ids = self.vectorizer(texts)["tokens"]
+        batch = int(self.config.train.batch_size)
+        self.splits = {"train": (ids[:400], labels[:400]), "validation": (ids[400:500], labels[400:500]),
+                       "test": (ids[500:], labels[500:])}
+        self.pipelines = {name: tf.data.Dataset.from_tensor_slices(split).batch(batch)
+                          for name, split in self.splits.items()}
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines["validation"]
+
+    def build_model(self):
+        inputs = keras.Input((None,), dtype="int32")
+        x = keras.layers.Embedding(self.vectorizer.vocabulary_size(), 8, mask_zero=True)(inputs)
+        x = GRU(int(self.config.model.units))(x)
+        return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+    def compile_options(self):
+        return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
+
+    def evaluate(self):
+        return {name: dict(zip(["loss", "accuracy"], self.model.evaluate(self.pipelines[name], verbose=0)))
+                for name in ("validation", "test")}
+
+    def serving(self):
+        model = self.model
+
+        def answer(module, text):
+            ids, _ = export.at_least_one_step(module.preprocessor(text))
+            p = model(ids["tokens"], training=False)[:, 0]
+            return {"answer": tf.where(p > 0.5, "negated", "plain"), "probability": p}
+
+        return export.Serving(answer, model.variables, self.vectorizer, show="{answer}\t{probability:.2f}\t{text}",
+                              columns=("answer", "probability"))
+
+
+@pytest.mark.slow
+def test_a_task_registered_from_a_test_file_trains_exports_and_predicts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+    monkeypatch.setattr(tasks, "RECIPES", dict(tasks.RECIPES))
+    (tmp_path / "negation.yaml").write_text(RECIPE)
+    tasks.register("negation", Negation, recipe=tmp_path / "negation.yaml")  # the one line
+
+    assert "negation" in cli.available_tasks()
+    assert cli.train_main(["--help"]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "data.sentences=600" in line]
+    assert line.endswith("how many sentences to make")
+    assert cli.train_main(["task=negation", "model.unit=4"]) == 2  # recipe keys are checked like any task's
+    assert "did you mean model.units?" in capsys.readouterr().err
+
+    code = cli.train_main(["task=negation", f"run.root={tmp_path / 'runs'}", f"export.dir={tmp_path / 'saved'}"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "test: loss=" in out and "exported: " in out
+    (run,) = (tmp_path / "runs" / "negation").iterdir()
+    assert {"config.yaml", "metrics.json", "model.keras", "learning_curves.png"} <= {p.name for p in run.iterdir()}
+    assert export.metadata(tmp_path / "saved" / "negation")["task"] == "negation"
+
+    assert cli.predict_main([str(tmp_path / "saved" / "negation"), "the film was not good", "the film was good",
+                             ""]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines[:2]] == ["negated", "plain"]
+    assert lines[2].startswith(("negated", "plain"))  # an empty text gets an answer too

@@ -1,0 +1,155 @@
+"""A task: what one kind of sequence problem needs besides training itself.
+
+A task (``tasks/<name>/``) subclasses :class:`Task` and fills in its steps: ``prepare`` (data,
+vocabularies and tf.data pipelines), ``build_model``, ``evaluate`` (metrics in the shared
+``metrics.json`` shape, reports, plots) and ``serving`` (what its export answers). The generic
+:class:`~tfseq.train.trainer.Trainer` runs them; it knows nothing of what is inside.
+
+Example (the whole of a task; the README's "Adding a task" has it with its recipe)::
+
+    class Parity(Task):
+        def prepare(self):
+            ...  # set self.train_data and self.validation_data (tf.data)
+
+        def build_model(self):
+            return keras.Sequential([...])
+
+        def evaluate(self):
+            return {"test": {"accuracy": ...}}
+"""
+
+from __future__ import annotations
+
+import keras
+from omegaconf import OmegaConf
+
+from tfseq.train.run_folder import RunFolder
+
+
+class Task:
+    """One task's steps. ``config`` is its resolved recipe (``tasks/<name>/<name>.yaml`` with the
+    command line's overrides); ``run`` the run folder its reports go to; ``log`` prints."""
+
+    headline = "accuracy"  # the test metric a run is judged by (the summary tables' column)
+
+    def __init__(self, config, run: RunFolder, log=print):
+        self.config = config
+        self.run = run
+        self.log = log
+        self.model = None  # set by the trainer once build_model() has built it
+        self.train_data = self.validation_data = None
+
+    @property
+    def name(self) -> str:
+        return str(self.config.task)
+
+    # -- the steps a task fills in -----------------------------------------------------------
+    def prepare(self):  # pragma: no cover - abstract
+        """Load data; set ``self.train_data`` (:class:`tfseq.data.Epochs`, or a tf.data dataset
+        whose order is the same every epoch) and ``self.validation_data`` (tf.data or None)."""
+        raise NotImplementedError
+
+    def build_model(self) -> keras.Model:  # pragma: no cover - abstract
+        """The model, built (its weights made) and not compiled: it has its own ``compute_loss``."""
+        raise NotImplementedError
+
+    def compile_options(self) -> dict:
+        """More ``model.compile`` arguments (``loss``, ``metrics``) for a model that does not
+        compute its own loss; the trainer sets the optimizer and ``jit_compile``."""
+        return {}
+
+    def after_fit(self):
+        """A step after training, before ``evaluate`` (the classifier fits its expert mix here)."""
+
+    def evaluate(self) -> dict:  # pragma: no cover - abstract
+        """``{"validation": {...}, "test": {...}}`` with rates in [0, 1] and losses in nats;
+        reports and plots go to ``self.run``."""
+        raise NotImplementedError
+
+    def baseline(self) -> dict | None:
+        """The bar to clear, scored on the same splits (``{"model": ..., "test": {...}}``)."""
+        return None
+
+    def serving(self):
+        """What the export answers (a :class:`tfseq.export.Serving`), or None to export nothing."""
+        return None
+
+    def default_monitor(self) -> str:
+        """What ``train.monitor=auto`` watches."""
+        return "val_loss"
+
+    def headline_of(self, metrics: dict) -> str:
+        """The test metric this run is judged by."""
+        return self.headline
+
+    # -- helpers tasks share ---------------------------------------------------------------
+    def choose(self, key: str, value, reason: str):
+        """Set the recipe's ``auto`` value of ``key`` to what the data calls for: printed with the
+        reason, and kept in the run's config.yaml."""
+        OmegaConf.update(self.config, key, value, merge=False)
+        self.log(f"auto: {key}={value if not isinstance(value, (list, tuple)) else list(value)} ({reason})")
+        return value
+
+    def auto(self, key: str) -> bool:
+        """Whether the recipe leaves ``key`` to the data (``auto``)."""
+        return str(OmegaConf.select(self.config, key, default=None)) == "auto"
+
+    def auto_split(self, key: str, texts):
+        """``key`` (``data.split`` and friends): the recipe's, or for ``auto`` words or characters
+        by the script of ``texts`` (:func:`tfseq.data.language.detect_split`)."""
+        from tfseq.data.language import detect_split
+
+        if self.auto(key):
+            self.choose(key, *detect_split(texts))
+        return str(OmegaConf.select(self.config, key))
+
+    def load_dataset(self, kind: str, described: str, **options):
+        """``data=<name>`` or the ``data.train/validation/test`` files read as ``kind``; a dataset
+        of another kind is an error that says it is not ``described``."""
+        from tfseq import data
+
+        cfg = self.config.data
+        dataset = data.load(cfg.name or None, kind=kind, train=cfg.train, validation=cfg.validation,
+                            test=cfg.test, **options)
+        if dataset.kind != kind:
+            raise data.DataError(f"data={dataset.name!r} is a {dataset.kind} dataset, not {described}")
+        return dataset
+
+    def make_pipelines(self, length_key="tokens"):
+        """tf.data pipelines of ``self.features`` and ``self.targets`` for each non-empty split:
+        train shuffled anew every epoch (:class:`tfseq.data.Epochs`), all batched by similar length of
+        ``features[length_key]`` (``train.bucket``). Sets ``pipelines``, ``train_data`` and
+        ``validation_data``."""
+        from tfseq import data
+        from tfseq.data.vectorize import lengths_of
+
+        train = self.config.train
+        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"][length_key]))
+                      if train.bucket else None)
+        self.pipelines = {
+            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
+                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries,
+                                     length_key=length_key, epochs=split == "train")
+            for split in self.features if self.features[split] is not None
+        }
+        self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
+
+    def word_vectors(self):
+        """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
+        ``self.vectorizer``'s vocabulary, or None when unset."""
+        from tfseq.models import read_word_vectors
+
+        path, vocabulary = self.config.model.get("embeddings"), self.vectorizer.vocabularies[1]
+        if not path:
+            return None
+        matrix, found = read_word_vectors(path, vocabulary, int(self.config.model.embedding_dim))
+        self.log(f"embeddings: {found} of {len(vocabulary)} tokens found in {path}")
+        return matrix
+
+    def sampler(self):
+        """The :mod:`tfseq.decoding` sampler of the recipe's ``generate`` section (tasks that
+        generate: language models, seq2seq, captioning), seeded by the recipe's ``seed``."""
+        from tfseq import decoding
+
+        cfg = OmegaConf.to_container(self.config.generate)
+        return decoding.get(str(cfg.pop("sampler")), seed=int(self.config.seed), **cfg)
