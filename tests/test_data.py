@@ -170,6 +170,23 @@ def test_vectorizer_vocabulary_oov_padding_and_truncation():
     np.testing.assert_array_equal(again(tf.constant(["好看"]))["tokens"], vec(tf.constant(["好看"]))["tokens"])
 
 
+def test_vectorizer_both_ways_ids_in_python_equal_the_layer_and_read_back_as_text():
+    import tensorflow as tf
+
+    words = data.TextVectorizer(split="word").adapt(["the cat sat", "the dog sat down"], reserved=("<s>", "</s>"))
+    assert words.vocabularies[1][:2] == ["<s>", "</s>"]  # ids 2 and 3 whatever their frequency
+    texts = ["The cat  sat\u3000down", "a dog", ""]
+    layer = [[i for i in row if i] for row in words(tf.constant(texts))["tokens"].numpy().tolist()]
+    assert words.token_ids(texts) == layer == [[5, 6, 4, 8], [1, 7], []]  # sat, the: 2 each (ties: a-z)
+    back = words.detokenize(words(tf.constant(texts))["tokens"]).numpy().tolist()
+    assert back == [b"the cat sat down", b"\xef\xbf\xbd dog", b""]  # normalised text; OOV reads U+FFFD
+    ids = [[2, 4, 6, 3, 5], [4, 2, 2, 0, 0]]
+    assert words.detokenize(ids, end=3, drop=(2,)).numpy().tolist() == [b"sat cat", b"sat"]
+    assert words.detokenize(ids, replace={2: "\n"}).numpy().tolist() == [b"\nsat cat </s> the", b"sat\n\n"]
+    chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(["ab c"], reserved=("\n",))
+    assert chars.detokenize([chars.token_ids(["a b"])[0]], replace={2: "\n"}).numpy().tolist() == [b"a b"]
+
+
 def test_char_ngrams_are_the_bag_scikit_learn_counts():
     import tensorflow as tf
     from sklearn.feature_extraction.text import CountVectorizer

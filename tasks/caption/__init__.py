@@ -19,7 +19,7 @@ from tfseq.data.dataset import split_of
 from tfseq.export import Serving
 from tfseq.models import Captioner
 from tfseq.models.seq2seq import END, START
-from tfseq.tasks.seq2seq import SPECIALS, sequence_scores, target_text
+from tfseq.tasks.seq2seq import SPECIALS, sequence_scores
 from tfseq.train.task import Task
 
 
@@ -54,10 +54,7 @@ class CaptionTask(Task):
         if len(shapes) != 1:
             raise data.DataError(f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
         self.vectorizer = data.TextVectorizer(split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
-        self.vectorizer.adapt(self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
-        words = [t for t in self.vectorizer.vocabularies[1] if t not in SPECIALS]
-        self.vectorizer.vocabularies = {1: [*SPECIALS, *words]}
-        index = {token: i + 2 for i, token in enumerate(self.vectorizer.vocabularies[1])}
+        self.vectorizer.adapt(self.splits["train"]["caption"], max_tokens=cfg.max_tokens, reserved=SPECIALS)
         self.images, self.references, self.pipelines = {}, {}, {}
         import tensorflow as tf
 
@@ -65,7 +62,7 @@ class CaptionTask(Task):
             if not len(frame):
                 continue
             tokenized = self.vectorizer.tokenize(frame["caption"])
-            captions = [[index.get(t, data.vectorize.OOV) for t in tokens] for tokens in tokenized]
+            captions = self.vectorizer.lookup(tokenized)
             width = max(len(c) for c in captions) + 1
             decoder_in, target = np.zeros((len(frame), width), "int32"), np.zeros((len(frame), width), "int32")
             for row, ids in enumerate(captions):
@@ -86,7 +83,7 @@ class CaptionTask(Task):
                                      if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(f"data: {self.data_name} {({s: len(f) for s, f in self.splits.items()})} captions of "
-                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {len(index) + 2} ids")
+                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {self.vectorizer.vocabulary_size()} ids")
 
     def build_model(self):
         cfg = self.config.model
@@ -141,7 +138,7 @@ def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=
     import tensorflow as tf
 
     def answer(module, image):
-        return {"caption": target_text(model, model.translate_ids(image, max_length, sampler), " ")}
+        return {"caption": model.detokenize(model.translate_ids(image, max_length, sampler))}
 
     return Serving(answer, model.variables, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
                    columns=("caption",), metadata=metadata or {})

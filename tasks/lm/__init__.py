@@ -83,23 +83,17 @@ class LanguageModelTask(Task):
             raise data.DataError(f"{self.dataset.name}: the training split has no text")
         self.vectorizer = data.TextVectorizer(split=split, lowercase=cfg.lowercase, max_length=cfg.max_length,
                                               keep_whitespace=split == "character")
-        self.vectorizer.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
-        end = LINE_END[split]
         # The line end is id 2 whatever its frequency (it is no token the split itself yields).
-        self.vectorizer.vocabularies = {1: [end, *(t for t in self.vectorizer.vocabularies[1] if t != end)]}
+        self.vectorizer.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency,
+                              reserved=(LINE_END[split],))
         self.line_end = 2
-        index = {token: i + 2 for i, token in enumerate(self.vectorizer.vocabularies[1])}
-        self.prompts_in_vocabulary(index)
-        self.streams = {}
-        for name, lines in self.lines.items():
-            ids = []
-            for tokens in self.vectorizer.tokenize(lines, truncate=False):
-                ids.extend(index.get(t, data.vectorize.OOV) for t in tokens)
-                ids.append(self.line_end)
-            self.streams[name] = np.asarray(ids, "int32")
+        self.prompts_in_vocabulary()
+        self.streams = {name: np.asarray([i for ids in self.vectorizer.token_ids(lines, truncate=False)
+                                          for i in (*ids, self.line_end)], "int32")
+                        for name, lines in self.lines.items()}
         sizes = {name: len(ids) for name, ids in self.streams.items()}
         self.log(f"data: {self.dataset.name} {sizes} tokens ({split}s), vocabulary "
-                 f"{len(index) + 2} ids; training windows of {cfg.steps} tokens")
+                 f"{self.vectorizer.vocabulary_size()} ids; training windows of {cfg.steps} tokens")
         import tensorflow as tf
 
         seed, batch = int(self.config.seed), int(self.config.train.batch_size)
@@ -114,12 +108,12 @@ class LanguageModelTask(Task):
                 self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
-    def prompts_in_vocabulary(self, index):
+    def prompts_in_vocabulary(self):
         """A ``generate.prompts`` entry none of whose tokens the model knows (the recipe's Chinese
         prompt on English text) is replaced by the first word of the training text."""
         prompts = [str(p) for p in self.config.generate.prompts]
-        tokens = self.vectorizer.tokenize(prompts)
-        foreign = [p for p, row in zip(prompts, tokens) if row and not any(t in index for t in row)]
+        ids = self.vectorizer.token_ids(prompts)
+        foreign = [p for p, row in zip(prompts, ids) if row and all(i == data.vectorize.OOV for i in row)]
         if foreign:
             start = self.lines["train"][0].split()[0]
             self.choose("generate.prompts", [start if p in foreign else p for p in prompts],
@@ -196,23 +190,12 @@ def language_model_serving(model, length=200, sampler=None, metadata=None) -> Se
     from tfseq import decoding
 
     sampler = sampler or decoding.Sampling()
-    vocabulary = ["", "\ufffd", *model.preprocessor.vocabularies[1]]
-    vocabulary[model.line_end] = "\n"
-    pieces = tf.constant(vocabulary)
-    words = model.preprocessor.split == "word"
 
     def answer(module, text):
         ids = module.preprocessor(text)["tokens"]
-        batch, lengths = tf.shape(ids)[0], tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        prompt = tf.concat([tf.fill([batch, 1], model.line_end), ids], axis=1)
-        line = tf.concat([prompt, tf.zeros([batch, 1], tf.int32)], axis=1)
-        line = tf.where(tf.range(tf.shape(line)[1])[None, :] == (lengths + 1)[:, None], model.line_end, line)
-        log_probability = tf.reduce_sum(model.token_log_probabilities(line), axis=1)
-        generated = model.generate_ids(prompt, length, sampler)
-        chosen = tf.ragged.boolean_mask(tf.gather(pieces, generated), generated != 0)
-        continuation = tf.strings.reduce_join(chosen, axis=-1, separator=" " if words else "")
-        if words:
-            continuation = tf.strings.regex_replace(continuation, " ?\n ?", "\n")
+        lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+        log_probability = tf.reduce_sum(model.token_log_probabilities(model.frame_ids(ids)), axis=1)
+        continuation = model.detokenize(model.generate_ids(model.frame_ids(ids, end=False), length, sampler))
         return {"continuation": continuation, "log_probability": log_probability,
                 "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
 

@@ -66,10 +66,7 @@ class Seq2SeqTask(Task):
         self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)
         self.target_vectorizer = data.TextVectorizer(split=cfg.target_split, lowercase=cfg.target_lowercase,
                                                      max_length=cfg.max_length)
-        self.target_vectorizer.adapt(self.dataset.train["target"], max_tokens=cfg.max_tokens)
-        tokens = [t for t in self.target_vectorizer.vocabularies[1] if t not in SPECIALS]
-        self.target_vectorizer.vocabularies = {1: [*SPECIALS, *tokens]}
-        index = {token: i + 2 for i, token in enumerate(self.target_vectorizer.vocabularies[1])}
+        self.target_vectorizer.adapt(self.dataset.train["target"], max_tokens=cfg.max_tokens, reserved=SPECIALS)
         self.features, self.targets, self.references = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             if not len(frame):
@@ -77,14 +74,14 @@ class Seq2SeqTask(Task):
                 continue
             source = self.source_vectorizer(np.asarray(frame["source"], dtype=object).astype(str))["tokens"].numpy()
             tokenized = self.target_vectorizer.tokenize(frame["target"])
-            target = [[index.get(t, data.vectorize.OOV) for t in tokens] for tokens in tokenized]
+            target = self.target_vectorizer.lookup(tokenized)
             self.features[split] = {"source": source, "target": [[START, *ids] for ids in target]}
             self.targets[split] = [[*ids, END] for ids in target]
             self.references[split] = collections.defaultdict(list)
             for text, reference in zip(frame["source"], tokenized):
                 self.references[split][str(text)].append(reference)
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source "
-                 f"{self.source_vectorizer.vocabulary_size()}, target {len(index) + 2} ids")
+                 f"{self.source_vectorizer.vocabulary_size()}, target {self.target_vectorizer.vocabulary_size()} ids")
         self.make_pipelines(length_key="source")
 
     def build_model(self):
@@ -109,9 +106,9 @@ class Seq2SeqTask(Task):
             rows = list(first.values())
             ids = self.model.translate_source_ids(self.features[split]["source"][rows],
                                                   int(self.config.generate.max_length), sampler)
-            outputs = {text: self.model.detokenize(row).split(" ") if self.target_vectorizer.split == "word"
-                       else list(self.model.detokenize(row)) for text, row in zip(first, ids)}
-            outputs = {text: [t for t in tokens if t] for text, tokens in outputs.items()}
+            words = self.target_vectorizer.split == "word"
+            outputs = {text: [t for t in (output.split(" ") if words else output) if t]
+                       for text, output in zip(first, self.model.texts(ids))}
             metrics[split] = sequence_scores(self.references[split], outputs,
                                              bleu=self.config.data.source_split == "word")
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
@@ -135,16 +132,6 @@ class Seq2SeqTask(Task):
             "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length}})
 
 
-def target_text(model, ids, separator):
-    """Output ids up to the end token as text: the target vocabulary's tokens joined by ``separator``."""
-    import tensorflow as tf
-
-    pieces = tf.constant(["", "\ufffd", "", "", *model.target_preprocessor.vocabularies[1][2:]])
-    before_end = tf.equal(tf.cumsum(tf.cast(ids == END, tf.int32), axis=1), 0)
-    chosen = tf.ragged.boolean_mask(tf.gather(pieces, ids), before_end & (ids != 0))
-    return tf.strings.reduce_join(chosen, axis=-1, separator=separator)
-
-
 def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Serving:
     """A :class:`~tfseq.models.Seq2Seq`'s export: ``serving_default(text: string[batch]) ->
     {target: string[batch]}``: each source text's output, decoded by ``sampler`` (default greedy)
@@ -153,11 +140,9 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Servin
     cut at the source vectorizer's ``max_length``."""
     import tensorflow as tf
 
-    separator = " " if model.target_preprocessor.split == "word" else ""
-
     def answer(module, text):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        target = target_text(model, model.translate_ids(source["tokens"], max_length, sampler), separator)
+        target = model.detokenize(model.translate_ids(source["tokens"], max_length, sampler))
         return {"target": tf.where(has_tokens, target, "")}
 
     return Serving(answer, model.variables, model.source_preprocessor, show="{text}\t{target}",

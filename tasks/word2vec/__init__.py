@@ -26,19 +26,18 @@ class Word2VecTask(Task):
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.vocabulary = self.vectorizer.vocabularies[1]
-        index = {token: i + 2 for i, token in enumerate(self.vocabulary)}
         model_cfg = self.config.model
         import tensorflow as tf
 
         self.examples, self.pipelines = {}, {}
         for split, frame in self.dataset.splits.items():
-            stream = np.array([index.get(t, data.vectorize.OOV)
-                               for tokens in self.vectorizer.tokenize(frame["text"], truncate=False)
-                               for t in tokens], "int32")
+            stream = np.array([i for ids in self.vectorizer.token_ids(frame["text"], truncate=False) for i in ids],
+                              "int32")
             if len(stream) < 2:
                 continue
             self.examples[split] = skipgram_examples(
-                stream, len(index) + 2, window=int(model_cfg.window), negatives=int(model_cfg.negatives),
+                stream, self.vectorizer.vocabulary_size(), window=int(model_cfg.window),
+                negatives=int(model_cfg.negatives),
                 subsample=float(model_cfg.subsample), cbow=model_cfg.architecture == "cbow",
                 seed=int(self.config.seed) + ("train", "validation", "test").index(split))
             pipeline = tf.data.Dataset.from_tensor_slices(self.examples[split])
@@ -48,7 +47,7 @@ class Word2VecTask(Task):
         if "train" not in self.examples:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
-        self.log(f"data: {self.dataset.name} vocabulary {len(index) + 2} ids; training examples "
+        self.log(f"data: {self.dataset.name} vocabulary {self.vectorizer.vocabulary_size()} ids; training examples "
                  f"{({s: len(e['centre']) for s, e in self.examples.items()})} ({model_cfg.architecture})")
 
     def build_model(self):

@@ -128,11 +128,50 @@ class TextVectorizer(keras.layers.Layer):
             rows += [[token.decode("utf-8") for token in row] for row in tokens.to_list()]
         return rows
 
-    def adapt(self, texts, max_tokens=None, min_frequency=1):
+    def token_ids(self, texts, truncate: bool = True) -> list[list[int]]:
+        """Each text's token ids as Python lists (no padding): the ids ``call`` gives, for
+        training data made in Python (streams, decoder inputs)."""
+        return self.lookup(self.tokenize(texts, truncate))
+
+    def lookup(self, rows) -> list[list[int]]:
+        """Rows of tokens (:meth:`tokenize`'s) -> rows of their ids (1: out of vocabulary)."""
+        index = {token: i + 2 for i, token in enumerate(self.vocabularies[1])}
+        return [[index.get(token, OOV) for token in row] for row in rows]
+
+    def detokenize(self, ids, end=None, drop=(), replace=None):
+        """Token ids -> text, in TensorFlow ops (exports use it inside their graph): each row of
+        ``ids`` (``int[batch, T]``) up to its first ``end`` id, without padding and ``drop`` ids,
+        tokens joined by spaces (word split) or nothing (character split); the OOV id reads
+        ``U+FFFD``; ``replace``: ``{id: text}`` for ids that read otherwise (a language model's
+        line end as a line break, which words then meet without a space). Returns ``string[batch]``.
+
+            >>> v.detokenize(v(["good film"])["tokens"]).numpy()
+            array([b'good film'], dtype=object)
+        """
+        import tensorflow as tf
+
+        pieces = ["", "\ufffd", *self.vocabularies[1]]
+        for i, text in (replace or {}).items():
+            pieces[i] = text
+        ids = tf.cast(tf.convert_to_tensor(ids), tf.int32)
+        keep = tf.not_equal(ids, PAD)
+        if end is not None:
+            keep &= tf.equal(tf.cumsum(tf.cast(tf.equal(ids, end), tf.int32), axis=1), 0)
+        for i in drop:
+            keep &= tf.not_equal(ids, i)
+        chosen = tf.ragged.boolean_mask(tf.gather(tf.constant(pieces), ids), keep)
+        if self.split == "character":
+            return tf.strings.reduce_join(chosen, axis=-1)
+        # Words never hold whitespace: a line break here is a replaced id, and needs no spaces.
+        return tf.strings.regex_replace(tf.strings.reduce_join(chosen, axis=-1, separator=" "), " ?\n ?", "\n")
+
+    def adapt(self, texts, max_tokens=None, min_frequency=1, reserved=()):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
 
         ``max_tokens`` caps each order's vocabulary (ids 0 and 1 not counted); an int, or a dict
-        ``{n: cap, "chars": cap}``.
+        ``{n: cap, "chars": cap}``. ``reserved``: tokens that take the first token ids (2, 3, ...)
+        whatever their frequency, and are never split off the text: a sequence's start and end,
+        a language model's line end.
         """
         counters = {n: collections.Counter() for n in self.ngrams}
         chars = collections.Counter()
@@ -154,6 +193,9 @@ class TextVectorizer(keras.layers.Layer):
             return max_tokens.get(key) if isinstance(max_tokens, dict) else max_tokens
 
         self.vocabularies = {n: frequent(counter, cap(n)) for n, counter in counters.items()}
+        if reserved:
+            tokens = [t for t in self.vocabularies[1] if t not in reserved]
+            self.vocabularies = {**self.vocabularies, 1: [*reserved, *tokens]}
         self.char_vocabulary = tuple(frequent(chars, cap(CHARS))) if orders else ()
         self._lookups = None
         return self

@@ -79,7 +79,7 @@ class Captioner(Seq2Seq):
         images = np.asarray(images, "float32")
         key = f"caption-{'greedy' if sampler is None else id(sampler)}-{max_length}"
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
-        return [self.detokenize(row) for row in in_batches(run, images, batch_size)]
+        return self.texts(in_batches(run, images, batch_size))
 
     def get_config(self):
         config = super().get_config()

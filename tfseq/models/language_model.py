@@ -110,20 +110,20 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         """``line_end + tokens (+ line_end)`` per text, right-padded, from raw strings (preprocessor)."""
         if self.preprocessor is None:
             raise ValueError("this LanguageModel has no preprocessor: pass token ids instead of text.")
-        tokens = ops.convert_to_numpy(self.preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"])
-        return self.frame_ids(tokens, end)
+        tokens = self.preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"]
+        return ops.convert_to_numpy(self.frame_ids(tokens, end))
 
     def frame_ids(self, tokens, end=True):
-        """Rows of ids (0-padded) after a ``line_end``, and followed by one if ``end``."""
-        tokens = np.asarray(tokens, "int32").reshape(len(tokens), -1)
-        lengths = (tokens != 0).sum(axis=1)
-        framed = np.zeros((len(tokens), tokens.shape[1] + 2), "int32")
-        framed[:, 0] = self.line_end
-        for row, (ids, n) in enumerate(zip(tokens, lengths)):
-            framed[row, 1:n + 1] = ids[ids != 0]
-            if end:
-                framed[row, n + 1] = self.line_end
-        return framed
+        """A text as a line: its right-padded ids after a ``line_end``, then one more if ``end``
+        (``(batch, time + 2)``). In ``keras.ops``, so an export frames its text the same way."""
+        tokens = ops.cast(tokens, "int32")
+        batch = ops.shape(tokens)[0]
+        framed = ops.concatenate([ops.full((batch, 1), self.line_end, "int32"), tokens,
+                                  ops.zeros((batch, 1), "int32")], axis=1)
+        if not end:
+            return framed
+        after = ops.sum(ops.cast(ops.not_equal(tokens, 0), "int32"), axis=1) + 1
+        return ops.where(ops.equal(ops.arange(ops.shape(framed)[1])[None, :], after[:, None]), self.line_end, framed)
 
     def score(self, texts, batch_size=256) -> dict:
         """Each text's log-probability (nats) as a line: its tokens and its end, given a new line.
@@ -133,7 +133,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         (``exp(-log_probability / tokens)``).
         """
         is_text = len(texts) and isinstance(np.asarray(texts, dtype=object).ravel()[0], str)
-        ids = self.text_ids(texts) if is_text else self.frame_ids(texts)
+        ids = self.text_ids(texts) if is_text else ops.convert_to_numpy(self.frame_ids(np.asarray(texts, "int32")))
         step = traced(self, "score", lambda batch: ops.sum(self.token_log_probabilities(batch), axis=-1))
         total = in_batches(step, ids, batch_size, by_length=True).astype("float64")
         counts = (ids != 0).sum(axis=1) - 1
@@ -184,15 +184,12 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         run = traced(self, key, lambda ids: self.generate_ids(ids, length, sampler, stop_at_line_end))
         width = max(int((framed != 0).sum(axis=1).max()), 1)
         ids = ops.convert_to_numpy(run(framed[:, :width]))
-        return [self.detokenize(row) for row in ids]
+        return [text.decode("utf-8") for text in self.detokenize(ids).numpy()]
 
-    def detokenize(self, ids) -> str:
-        """Token ids -> text (characters joined as they are; words with spaces; line ends as
-        line breaks; out-of-vocabulary as ``�``)."""
-        vocabulary = ["", "\ufffd", *self.preprocessor.vocabularies[1]]
-        words = self.preprocessor.split == "word"
-        pieces = ["\n" if i == self.line_end else vocabulary[i] for i in np.asarray(ids) if i != 0]
-        return " ".join(pieces).replace(" \n ", "\n").replace(" \n", "\n") if words else "".join(pieces)
+    def detokenize(self, ids):
+        """Token ids -> text, ``string[batch]`` (characters joined as they are; words with spaces;
+        line ends as line breaks; out-of-vocabulary as ``�``): the preprocessor's rule."""
+        return self.preprocessor.detokenize(ids, replace={self.line_end: "\n"})
 
     def get_config(self):
         return {**super().get_config(),

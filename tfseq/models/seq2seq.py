@@ -182,8 +182,7 @@ class Seq2Seq(keras.Model):
     def translate(self, texts, max_length=50, sampler=None, batch_size=256) -> list[str]:
         """Targets for raw source texts (needs the preprocessors), batched by source length."""
         source = ops.convert_to_numpy(self.source_preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"])
-        ids = self.translate_source_ids(source, max_length, sampler, batch_size)
-        return [self.detokenize(row) for row in ids]
+        return self.texts(self.translate_source_ids(source, max_length, sampler, batch_size))
 
     def translate_source_ids(self, source, max_length=50, sampler=None, batch_size=256) -> np.ndarray:
         """:meth:`translate_ids` over many rows of source ids, traced once, batched by length."""
@@ -191,15 +190,14 @@ class Seq2Seq(keras.Model):
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
         return in_batches(run, np.asarray(source, "int32"), batch_size, by_length=True).reshape(-1, max_length)
 
-    def detokenize(self, ids) -> str:
-        """Target ids -> text: tokens up to ``end``, joined by spaces (word targets) or not."""
-        vocabulary = ["", "\ufffd", "", "", *self.target_preprocessor.vocabularies[1][2:]]
-        tokens = []
-        for i in np.asarray(ids):
-            if i == END or i == 0:
-                break
-            tokens.append(vocabulary[i])
-        return (" " if self.target_preprocessor.split == "word" else "").join(tokens)
+    def detokenize(self, ids):
+        """Target ids -> text, ``string[batch]``: tokens up to ``end``, joined by spaces (word
+        targets) or not, by the target preprocessor's rule (graph ops: exports use it too)."""
+        return self.target_preprocessor.detokenize(ids, end=END, drop=(START,))
+
+    def texts(self, ids) -> list[str]:
+        """:meth:`detokenize` as Python strings."""
+        return [text.decode("utf-8") for text in self.detokenize(ops.convert_to_numpy(ids)).numpy()]
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object
