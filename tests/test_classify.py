@@ -205,7 +205,9 @@ def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
 def test_token_dropout_only_in_training_and_never_on_padding():
     model = TextClassifier({"tokens": 50}, 2, cell="gru", units=4, embedding_dim=4, token_dropout=0.5)
     ids = np.array([[5, 6, 7, 8, 9, 10, 0, 0]] * 64)
-    dropped = np.asarray(model._drop_tokens(ids))
+    from tfseq.models.backbone import drop_tokens
+
+    dropped = np.asarray(drop_tokens(ids, model.backbone.token_dropout, model.backbone.seed_generator))
     assert set(np.unique(dropped[:, 6:])) == {0}  # padding stays padding
     oov = dropped[:, :6] == 1
     assert 0.35 < oov.mean() < 0.65 and np.all((dropped[:, :6] == ids[:, :6]) | oov)
@@ -260,7 +262,7 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     assert 0 <= metrics["test"]["accuracy"] <= 1
     model = trainer.model
     assert model.experts["nb"].vocabulary_sizes["chars"] > 2  # the words' character n-grams
-    assert "chars" not in model.embeddings  # the network reads the aligned keys only
+    assert "chars" not in model.backbone.embeddings  # the network reads the aligned keys only
     chars = np.asarray(model.experts["nb"].coef["chars"])
     assert np.abs(chars).sum() > 0  # fitted on them
     assert not np.allclose(np.asarray(model.mix.w), 1.0)  # and mixed on validation

@@ -14,7 +14,7 @@ from keras import ops
 
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.traced import in_batches, traced
-from tfseq.models.encoder import build_once
+from tfseq.models.backbone import build_once
 
 
 @keras.saving.register_keras_serializable(package="tfseq")

@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.layers import SequencePooling
-from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
 
 HEADS = ("binary", "multiclass", "multilabel")
@@ -92,12 +92,10 @@ class TextClassifier(CarriesPreprocessor, keras.Model):
             raise ValueError(f"wide={wide!r} fits single-label logistic regressions: not for head='multilabel'.")
         self.wide = wide
         self.token_dropout = float(token_dropout)
-        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
-
-        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
-        self.embedding_dropout = keras.layers.SpatialDropout1D(self.dropout_rate)
-        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional,
-                                         sequences_out=pooling != "last")
+        self.backbone = RecurrentBackbone(
+            self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
+            dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
+            embedding_matrix=embedding_matrix, sequences_out=pooling != "last", name="backbone")
         self.pool = None if pooling == "last" else SequencePooling(pooling)
         self.head_dropout = keras.layers.Dropout(self.dropout_rate)
         outputs = 1 if head == "binary" else self.num_classes
@@ -139,12 +137,8 @@ class TextClassifier(CarriesPreprocessor, keras.Model):
 
     def network_logits(self, inputs, training=False):
         """The recurrent network's logits (with the learned wide term, without fitted experts)."""
-        if training and self.token_dropout:
-            inputs = {key: self._drop_tokens(ids) for key, ids in inputs.items()}
         mask = ops.not_equal(inputs["tokens"], 0)
-        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
-        for layer in self.recurrent:
-            x = layer(x, mask=mask, training=training)
+        x = self.backbone(inputs, training=training)
         if self.pool is not None:
             x = self.pool(x, mask=mask)
         x = self.head_dropout(x, training=training)
@@ -153,9 +147,6 @@ class TextClassifier(CarriesPreprocessor, keras.Model):
             ids = inputs[key]
             logits = logits + ops.cast(self.wide_pool(layer(ids), mask=ops.not_equal(ids, 0)), logits.dtype)
         return logits
-
-    def _drop_tokens(self, ids):
-        return drop_tokens(ids, self.token_dropout, self.seed_generator)
 
     # -- the loss/metrics that fit the head -------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
-from tfseq.models.encoder import CarriesPreprocessor, build_once, recurrent_stack
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -51,33 +51,18 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         self.cell, self.units, self.num_layers = cell, int(units), int(layers)
         self.embedding_dim, self.dropout_rate = int(embedding_dim), float(dropout)
         self.preprocessor = preprocessor
-        self.embedding = keras.layers.Embedding(self.vocabulary_size, self.embedding_dim, mask_zero=True,
-                                                name="embed_tokens")
-        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, bidirectional=False)
-        for layer in self.recurrent:
-            layer.return_state = True
-        self.dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in range(self.num_layers + 1)]
+        self.backbone = RecurrentBackbone(self.vocabulary_size, cell, self.units, self.num_layers,
+                                          embedding_dim=self.embedding_dim, dropout=self.dropout_rate,
+                                          between_layers=True, return_state=True, name="backbone")
         self.logits = keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token")
 
     def build(self, input_shape=None):
-        build_once(self.embedding, (None, None))
-        width = self.embedding_dim
-        for layer in self.recurrent:
-            build_once(layer, (None, None, width))
-            width = self.units
-        build_once(self.logits, (None, None, width))
+        build_once(self.backbone, (None, None))
+        build_once(self.logits, (None, None, self.units))
         self.built = True
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):
-        ids = inputs["tokens"] if isinstance(inputs, dict) else inputs
-        mask = ops.not_equal(ids, 0)
-        x = self.dropouts[0](self.embedding(ids), training=training)
-        states = []
-        for index, layer in enumerate(self.recurrent):
-            x, *state = layer(x, initial_state=None if initial_state is None else initial_state[index],
-                              mask=mask, training=training)
-            x = self.dropouts[index + 1](x, training=training)
-            states.append(state)
+        x, states = self.backbone(inputs, initial_state=initial_state, training=training)
         logits = self.logits(x)
         return (logits, states) if return_state else logits
 
@@ -89,8 +74,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     # -- scoring ----------------------------------------------------------------------------
     def initial_state(self, batch_size):
         """Zero states for ``batch_size`` rows: a list per layer (GRU/RNN: ``[h]``, LSTM: ``[h, c]``)."""
-        return [[ops.zeros((batch_size, self.units)) for _ in layer.cell.get_initial_state(1)]
-                for layer in self.recurrent]
+        return self.backbone.initial_state(batch_size)
 
     def next_token(self, ids, state):
         """One step: ``int32[batch]`` ids and the state -> next-token logits and the new state.

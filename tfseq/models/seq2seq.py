@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
-from tfseq.models.encoder import build_once, recurrent_stack
+from tfseq.models.backbone import RecurrentBackbone, build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -83,16 +83,12 @@ class Seq2Seq(keras.Model):
 
     # -- the encoder: what a subclass with another kind of source replaces ------------------
     def make_encoder(self):
-        self.source_embedding = keras.layers.Embedding(self.source_vocabulary, self.embedding_dim, mask_zero=True,
-                                                       name="embed_source")
-        self.encoder = recurrent_stack(self.cell, self.units, self.num_layers, self.bidirectional)
+        self.encoder = RecurrentBackbone(self.source_vocabulary, self.cell, self.units, self.num_layers,
+                                         self.bidirectional, self.embedding_dim, dropout=self.dropout_rate,
+                                         between_layers=True, name="encoder")
 
     def build_encoder(self, source_shape=None):
-        build_once(self.source_embedding, (None, None))
-        width = self.embedding_dim
-        for layer in self.encoder:
-            build_once(layer, (None, None, width))
-            width = self.memory_width
+        build_once(self.encoder, (None, None))
 
     @property
     def memory_width(self) -> int:
@@ -101,11 +97,7 @@ class Seq2Seq(keras.Model):
 
     def encode_memory(self, source, training=False):
         """``(memory (B, S, memory_width), mask (B, S))``: the encoder outputs attention reads."""
-        mask = ops.not_equal(source, 0)
-        x = self.dropout(self.source_embedding(source), training=training)
-        for layer in self.encoder:
-            x = self.dropout(layer(x, mask=mask, training=training), training=training)
-        return x, mask
+        return self.encoder(source, training=training), ops.not_equal(source, 0)
 
     def build(self, input_shape=None):
         self.build_encoder(input_shape.get("source") if isinstance(input_shape, dict) else None)

@@ -11,7 +11,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.layers import CRF
-from tfseq.models.encoder import CarriesPreprocessor, drop_tokens, embed, recurrent_stack, token_embeddings
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
@@ -54,10 +54,10 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
         self.embedding_dim, self.dropout_rate, self.use_crf = int(embedding_dim), float(dropout), bool(crf)
         self.token_dropout = float(token_dropout)
         self.preprocessor = preprocessor
-        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
-        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
-        self.embedding_dropout = keras.layers.SpatialDropout1D(self.dropout_rate)
-        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional)
+        self.backbone = RecurrentBackbone(
+            self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
+            dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
+            embedding_matrix=embedding_matrix, name="backbone")
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
         # float32 under mixed precision too: the forward algorithm's log-sum-exps over long
@@ -67,13 +67,7 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
             self.crf.build()  # call() stops at the emissions: the loss and decode() use the CRF
 
     def call(self, inputs, training=False):
-        inputs = inputs if isinstance(inputs, dict) else {"tokens": inputs}
-        if training and self.token_dropout:
-            inputs = {key: drop_tokens(ids, self.token_dropout, self.seed_generator) for key, ids in inputs.items()}
-        mask = ops.not_equal(inputs["tokens"], 0)
-        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
-        for layer in self.recurrent:
-            x = layer(x, mask=mask, training=training)
+        x = self.backbone(inputs, training=training)
         return self.emission(self.output_dropout(x, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

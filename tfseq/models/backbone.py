@@ -1,0 +1,175 @@
+"""The part every task model shares: :class:`RecurrentBackbone`, token ids -> summed
+embeddings -> (stacked, bidirectional) tfseq cells -> per-step features; and the helpers of
+the models' own parts (decoders, builds, a preprocessor carried in ``.keras`` files).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfseq.data.vectorize import aligned_keys
+from tfseq.layers import CELLS
+
+
+def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None) -> dict:
+    """One ``Embedding`` per key aligned with the tokens (``tokens``, ``ngrams_N``); id 0 masks.
+
+    ``matrix``: initial ``tokens`` vectors (see :func:`tfseq.models.read_word_vectors`).
+    """
+    layers = {}
+    for key in aligned_keys(vocabulary_sizes):
+        init = "uniform"
+        if key == "tokens" and matrix is not None:
+            init = keras.initializers.Constant(np.asarray(matrix))
+        layers[key] = keras.layers.Embedding(vocabulary_sizes[key], dim, mask_zero=True,
+                                             embeddings_initializer=init, name=f"embed_{key}")
+    return layers
+
+
+def embed(embeddings: dict, inputs: dict):
+    """The tokens' embeddings plus their aligned n-grams' (fastText-style), ``(batch, time, dim)``."""
+    x = embeddings["tokens"](inputs["tokens"])
+    for key, layer in embeddings.items():
+        if key != "tokens":
+            x = x + layer(inputs[key])
+    return x
+
+
+def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True) -> list:
+    """``layers`` tfseq cells, each wrapped in ``Bidirectional`` if asked; all but the last
+    return sequences, the last does if ``sequences_out``."""
+    if cell not in CELLS:
+        raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
+    stack = []
+    for index in range(layers):
+        layer = CELLS[cell](units, return_sequences=sequences_out or index < layers - 1)
+        stack.append(keras.layers.Bidirectional(layer) if bidirectional else layer)
+    return stack
+
+
+def build_once(layer, input_shape):
+    """Build ``layer`` unless it is built: a model's ``build()`` may come after a method (decoding)
+    already called, and so built, some of its layers."""
+    if not layer.built:
+        layer.build(input_shape)
+
+
+def drop_tokens(ids, rate: float, seed_generator):
+    """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""
+    drop = keras.random.uniform(ops.shape(ids), seed=seed_generator) < rate
+    return ops.where(ops.logical_and(drop, ops.not_equal(ids, 0)), ops.ones_like(ids), ids)
+
+
+@keras.saving.register_keras_serializable(package="tfseq")
+class RecurrentBackbone(keras.layers.Layer):
+    """Token ids -> per-step features: the embeddings and recurrent stack of every task model
+    (keras-hub's backbone; the classifier pools it, the tagger tags each step, the language
+    model predicts the next token from it, seq2seq attends over it).
+
+    Args:
+        vocabulary_sizes: ``{"tokens": n, "ngrams_2": m, ...}`` (a ``TextVectorizer``'s
+            ``vocabulary_sizes()``; its ``chars`` bag is not read here), or an int: tokens only.
+            Each aligned key has an embedding; they are summed (fastText-style).
+        cell: ``rnn``, ``lstm`` or ``gru`` (:mod:`tfseq.layers`); ``units`` per direction.
+        layers, bidirectional: the stack; ``embedding_dim``: the embeddings' width.
+        dropout: rate on the embeddings and, with ``between_layers``, on each layer's output.
+        spatial: drop whole embedding channels (``SpatialDropout1D``), not single values.
+        token_dropout: in training, replace this fraction of ids by the OOV id (Iyyer et al. 2015).
+        embedding_matrix: initial ``tokens`` vectors (:func:`tfseq.models.read_word_vectors`).
+        sequences_out: the last layer returns every step (else its final output).
+        return_state: the call also returns each layer's final states (to carry on, or decode).
+
+    Call arguments:
+        inputs: ``int[batch, time]`` ids (0: padding, masked) or a dict of aligned id arrays.
+        initial_state: a list of per-layer states (``return_state`` backbones).
+
+    Example:
+        >>> backbone = RecurrentBackbone({"tokens": 100}, cell="lstm", units=8, embedding_dim=4)
+        >>> backbone(np.array([[5, 6, 0]])).shape
+        (1, 3, 8)
+    """
+
+    def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
+                 dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
+                 sequences_out=True, return_state=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(vocabulary_sizes, int):
+            vocabulary_sizes = {"tokens": vocabulary_sizes}
+        self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
+        if "tokens" not in self.vocabulary_sizes:
+            raise ValueError("vocabulary_sizes must include 'tokens'.")
+        self.cell, self.units, self.num_layers = cell, int(units), int(layers)
+        self.bidirectional, self.embedding_dim = bool(bidirectional), int(embedding_dim)
+        self.dropout_rate, self.spatial, self.between_layers = float(dropout), bool(spatial), bool(between_layers)
+        self.token_dropout = float(token_dropout)
+        self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
+        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
+        dropout_layer = keras.layers.SpatialDropout1D if self.spatial else keras.layers.Dropout
+        self.embedding_dropout = dropout_layer(self.dropout_rate)
+        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional, self.sequences_out)
+        for layer in self.recurrent:
+            layer.return_state = self.return_state
+        self.layer_dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in self.recurrent
+                               ] if self.between_layers else []
+        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
+
+    @property
+    def output_width(self) -> int:
+        """Features per step."""
+        return self.units * (2 if self.bidirectional else 1)
+
+    def build(self, input_shape=None):
+        for layer in self.embeddings.values():
+            build_once(layer, (None, None))
+        width = self.embedding_dim
+        for layer in self.recurrent:
+            build_once(layer, (None, None, width))
+            width = self.output_width
+        self.built = True
+
+    def initial_state(self, batch_size):
+        """Zero states for ``batch_size`` rows: a list per layer (GRU/RNN: ``[h]``, LSTM: ``[h, c]``)."""
+        return [[ops.zeros((batch_size, self.units)) for _ in layer.cell.get_initial_state(1)]
+                for layer in self.recurrent]
+
+    def call(self, inputs, initial_state=None, training=False):
+        inputs = inputs if isinstance(inputs, dict) else {"tokens": inputs}
+        inputs = {key: inputs[key] for key in self.embeddings}
+        if training and self.token_dropout:
+            inputs = {key: drop_tokens(ids, self.token_dropout, self.seed_generator) for key, ids in inputs.items()}
+        mask = ops.not_equal(inputs["tokens"], 0)
+        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
+        states = []
+        for index, layer in enumerate(self.recurrent):
+            start = None if initial_state is None else initial_state[index]
+            x = layer(x, mask=mask, training=training, **({"initial_state": start} if start is not None else {}))
+            if self.return_state:
+                x, *state = x
+                states.append(state)
+            if self.layer_dropouts:
+                x = self.layer_dropouts[index](x, training=training)
+        return (x, states) if self.return_state else x
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "cell": self.cell,
+                "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
+                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
+                "between_layers": self.between_layers, "token_dropout": self.token_dropout,
+                "sequences_out": self.sequences_out, "return_state": self.return_state}
+
+
+class CarriesPreprocessor:
+    """Serialization for models with an attached ``preprocessor`` (a ``TextVectorizer``):
+    ``.keras`` files then hold the vocabulary too, and the loaded model takes raw strings."""
+
+    def preprocessor_config(self) -> dict:
+        return {"preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("preprocessor"):
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
