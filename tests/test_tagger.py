@@ -69,3 +69,20 @@ def test_targets_padded_narrower_than_the_inputs_still_train():
     assert np.isfinite(model.fit(ids, tags, epochs=1, verbose=0).history["loss"][0])
     wide = np.array([[1, 2, 0, 0, 0], [1, 2, 0, 0, 0]])  # and wider than the inputs
     assert np.isfinite(model.evaluate(ids, wide, verbose=0))
+
+
+def test_fit_predict_and_evaluate_take_raw_strings():
+    pairs = sentences()
+    texts = np.array([t for t, _ in pairs])
+    tags = keras.utils.pad_sequences([t for _, t in pairs], padding="post")  # one id per word, 0-padded
+    vec = data.TextVectorizer(split="word").adapt(texts)
+    keras.utils.set_random_seed(0)
+    model = SequenceTagger(vec.vocabulary_sizes(), len(TAGS), units=16, embedding_dim=16, dropout=0.0,
+                           preprocessor=vec)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    history = model.fit(texts, tags, batch_size=16, epochs=6, verbose=0, validation_data=(texts[:32], tags[:32]))
+    assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]
+    assert model.evaluate(texts[:32], tags[:32], verbose=0) < 0.1
+    emissions = model.predict(["the big dog sees"], verbose=0)  # per-step scores of each tag
+    assert emissions.shape == (1, 4, len(TAGS))
+    assert [TAGS[i] for i in emissions[0].argmax(-1)] == ["DET", "ADJ", "NOUN", "VERB"]

@@ -173,3 +173,63 @@ class CarriesPreprocessor:
         if config.get("preprocessor"):
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
+
+
+class TakesText(CarriesPreprocessor):
+    """``fit``, ``predict`` and ``evaluate`` on raw strings (a list, an array or a tf.data
+    dataset of them) for models that read one text per example (classifier, tagger): the texts
+    go through the attached preprocessor in the tf.data pipeline; ids work as before.
+    ``y`` stays as given (class ids, multi-hot rows, padded tag ids)."""
+
+    def _strings_to_dataset(self, x, y=None, batch_size=None, shuffle=False):
+        import tensorflow as tf
+
+        batch_size = batch_size or 32
+        if isinstance(x, tf.data.Dataset):
+            ds = x
+        else:
+            strings = np.asarray(x, dtype=object).astype(str)
+            ds = tf.data.Dataset.from_tensor_slices((strings, y) if y is not None else strings)
+            if shuffle:  # as Keras does for arrays: a new order every epoch
+                ds = ds.shuffle(len(strings), reshuffle_each_iteration=True)
+            ds = ds.batch(batch_size)
+        pre = self.preprocessor
+
+        def apply(*element):
+            return (pre(element[0]),) + tuple(element[1:]) if len(element) > 1 else pre(element[0])
+
+        return ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def _takes_strings(self, x):
+        if self.preprocessor is None or x is None:
+            return False
+        import tensorflow as tf
+
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            first = spec[0] if isinstance(spec, tuple) else spec
+            return getattr(first, "dtype", None) == tf.string
+        if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "OUS"):
+            return len(x) > 0 and isinstance(np.asarray(x, dtype=object).ravel()[0], str)
+        return False
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        if self._takes_strings(x):
+            # A tf.data input keeps its own order; arrays are shuffled as Keras would.
+            x, y = self._strings_to_dataset(x, y, batch_size, shuffle=kwargs.pop("shuffle", True)), None
+            batch_size, kwargs["shuffle"] = None, False
+            if validation_data is not None and not hasattr(validation_data, "element_spec"):
+                validation_data = self._strings_to_dataset(*validation_data)
+            elif validation_data is not None and self._takes_strings(validation_data):
+                validation_data = self._strings_to_dataset(validation_data)
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        if self._takes_strings(x):
+            x, batch_size = self._strings_to_dataset(x, batch_size=batch_size), None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        if self._takes_strings(x):
+            x, y, batch_size = self._strings_to_dataset(x, y, batch_size), None, None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)

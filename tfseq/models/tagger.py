@@ -11,13 +11,13 @@ import numpy as np
 from keras import ops
 
 from tfseq.layers import CRF
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone
+from tfseq.models.backbone import RecurrentBackbone, TakesText
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class SequenceTagger(CarriesPreprocessor, keras.Model):
+class SequenceTagger(TakesText, keras.Model):
     """Embedding -> (stacked, bidirectional) tfseq cells -> a score per tag and step -> CRF.
 
     ``call`` returns the per-step tag scores (emissions, ``(batch, time, num_tags)``), on which
@@ -31,7 +31,8 @@ class SequenceTagger(CarriesPreprocessor, keras.Model):
         cell, units, layers, bidirectional, embedding_dim, dropout, token_dropout,
         embedding_matrix: as in :class:`~tfseq.models.TextClassifier`.
         crf: a linear-chain CRF over the emissions (:class:`~tfseq.layers.CRF`).
-        preprocessor: a ``TextVectorizer``; then :meth:`tag` also takes raw strings.
+        preprocessor: a ``TextVectorizer``; then ``fit``, ``predict``, ``evaluate`` and :meth:`tag`
+            also take raw strings.
 
     Example:
         >>> model = SequenceTagger({"tokens": 5000}, num_tags=9)
