@@ -42,7 +42,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("classify", "data.split=words", "data.split='words': expected one of auto, word, character (did you mean word?)"),
     ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, character"),
     ("classify", "model.head=binaryy", "model.head='binaryy'"),
-    ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored or cpu:N"),
+    ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N"),
     ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean model.cell?"),
     ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
     ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),

@@ -172,6 +172,63 @@ def test_a_task_trains_on_two_cpu_replicas(tmp_path, task):
     assert good(metrics) and (tmp_path / "saved_models" / task / "1" / "saved_model.pb").exists()
 
 
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    args, good = two_replica_classify(tmp_path)
+    args += ["train.verbose=0", "train.distribute=multi_worker", "train.epochs=2", f"run.root={tmp_path / 'runs'}",
+             f"export.dir={tmp_path / 'saved_models'}"]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "tfseq.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
+                                                                                             "index": index}})})
+        for index in range(2)]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    digests = [re.findall(r"multi_worker: weights sha256 (\w+)", out) for out, _ in outputs]
+    assert len(digests[0]) == 1 and digests[0] == digests[1]  # the same weights on both
+    assert "not the chief" in outputs[1][0] and "not the chief" not in outputs[0][0]
+    (run,) = (tmp_path / "runs" / "classify").iterdir()  # one run folder, one export: the chief's
+    assert good(json.loads((run / "metrics.json").read_text()))
+    assert [p.name for p in (tmp_path / "saved_models" / "classify").iterdir()] == ["1"]
+
+
+def test_multi_worker_needs_a_cluster_in_tf_config(monkeypatch):
+    from tfseq.train.trainer import chief
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="needs \\$TF_CONFIG"):
+        chief()
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG is not a cluster and task"):
+        chief()
+    cluster = {"worker": ["a:1", "b:1"]}
+    for task, expected in [({"type": "worker", "index": 0}, True), ({"type": "worker", "index": 1}, False)]:
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+        assert chief() is expected
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {**cluster, "chief": ["c:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert chief() is False
+
+
 def test_even_first_batch_cuts_the_first_batch_to_a_multiple_of_the_replicas():
     import tensorflow as tf
 

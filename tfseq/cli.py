@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -37,6 +38,7 @@ examples:
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
   tfseq-train task=word2vec                     # word2vec vectors (skip-gram) of text-zh's characters
   tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
+  TF_CONFIG=... tfseq-train task=classify train.distribute=multi_worker  # several machines (README)
 """
 
 
@@ -224,6 +226,17 @@ def run_one(task, config, log=print) -> dict:
     from tfseq.train.trainer import Trainer
 
     task = Path(task).stem  # task=my-recipe.yaml runs in runs/my-recipe/
+    if str(config.train.get("distribute")) == "multi_worker":
+        from tfseq.train.trainer import chief
+
+        if config.resume:
+            raise UsageError("resume=true with train.distribute=multi_worker: not supported (each worker "
+                             "would need the chief's training state); start the run anew")
+        if not chief():  # trains like the chief; what it writes goes to a scratch folder, then away
+            with tempfile.TemporaryDirectory(prefix="tfseq-worker-") as scratch:
+                config.run.dir, config.export.dir = f"{scratch}/run", f"{scratch}/export"
+                log("multi_worker: not the chief; its run folder and export are scratch, removed at the end")
+                return Trainer(tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log)).execute()
     run_path = config.run.dir
     if config.resume and not run_path:
         run_path = RunFolder.latest_unfinished(config.run.root, task)

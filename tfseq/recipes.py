@@ -31,7 +31,7 @@ CHOICES = {
 }
 
 PATTERNS = {  # key -> (regular expression, what it means)
-    "train.distribute": (r"none|mirrored|cpu:[1-9]\d*", "none, mirrored or cpu:N"),
+    "train.distribute": (r"none|mirrored|multi_worker|cpu:[1-9]\d*", "none, mirrored, multi_worker or cpu:N"),
 }
 
 

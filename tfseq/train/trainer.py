@@ -90,6 +90,8 @@ class Trainer:
         self.nan_guard = StopOnNaN()
         self.model.compile(optimizer=self.optimizer(), jit_compile=self.jit_compile(), **self.task.compile_options())
         self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
+        if str(self.config.train.get("distribute")) == "multi_worker":
+            build_from_local_batch(self.model)
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
             self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
@@ -110,6 +112,8 @@ class Trainer:
         self.history, self.epochs, self.train_seconds = self.state.history, self.state.epochs, self.state.seconds
         if self.nan_guard.error:
             raise TrainingDiverged(self.nan_guard.error)
+        if str(self.config.train.get("distribute")) == "multi_worker":  # every worker must say the same
+            self.log(f"multi_worker: weights sha256 {weights_digest(self.model)}")
         self.task.after_fit()
 
     def execute(self) -> dict:
@@ -163,6 +167,8 @@ def distribution(name: str):
     """The ``tf.distribute`` strategy of ``train.distribute=<name>`` (None for ``none``).
 
     ``mirrored``: synchronous data parallelism over every local GPU (the CPU if none);
+    ``multi_worker``: the same over several machines (``MultiWorkerMirroredStrategy``; each
+    worker runs the same command with its own ``TF_CONFIG``, see :func:`chief`);
     ``cpu:N``: over N logical CPU devices, which runs the multi-device path (per-replica
     batches, all-reduced gradients) on a machine without GPUs. ``train.batch_size`` is the
     global batch, split across the replicas.
@@ -175,6 +181,9 @@ def distribution(name: str):
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        chief()  # a missing or malformed TF_CONFIG says so before TensorFlow waits for workers
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name.startswith("cpu:") and name[4:].isdigit() and int(name[4:]) >= 1:
         count = int(name[4:])
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -187,4 +196,62 @@ def distribution(name: str):
             raise ValueError(f"train.distribute={name}: TensorFlow already runs on {len(devices)} CPU "
                              f"device(s) in this process; start a new process for {count}")
         return tf.distribute.MirroredStrategy(devices)
-    raise ValueError(f"train.distribute={name!r}: expected none, mirrored or cpu:N")
+    raise ValueError(f"train.distribute={name!r}: expected none, mirrored, multi_worker or cpu:N")
+
+
+def build_from_local_batch(model):
+    """Keras 3.15 builds a distributed model's metrics and optimizer from the first batch
+    averaged across replicas, in one ``strategy.reduce`` of the whole batch, which
+    ``MultiWorkerMirroredStrategy`` cannot do for a nest (a dict of ids): it raises "Attempt to
+    convert a value ({'tokens': PerReplica...". The build needs only the batch's shapes and
+    dtypes, which this worker's own part of it has."""
+    import tensorflow as tf
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: model.distribute_strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+                break
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+    # And it averages each step's logs with strategy.reduce("MEAN", value, axis=0), which fails
+    # on a scalar ("Invalid reduction dimension 0 ...", tensorflow/tensorflow#72388): one-element
+    # logs average to the same scalar.
+    for name in ("train_step", "test_step"):
+        step = getattr(model, name)
+        setattr(model, name, lambda data, step=step: keras.tree.map_structure(
+            lambda value: keras.ops.reshape(value, (1,)), step(data)))
+
+
+def weights_digest(model) -> str:
+    """A SHA-256 of every weight's bytes: equal on workers that trained in sync."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(keras.ops.convert_to_numpy(variable).tobytes())
+    return digest.hexdigest()
+
+
+def chief() -> bool:
+    """Whether this process writes the run folder and the export of a ``train.distribute=
+    multi_worker`` run: the ``chief`` of ``$TF_CONFIG``'s cluster, or worker 0 if it names none.
+    Every worker trains, evaluates and saves alike (their collective operations must match);
+    the others write into a scratch folder that is removed at the end."""
+    import json
+    import os
+
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise ValueError('train.distribute=multi_worker needs $TF_CONFIG, e.g. {"cluster": {"worker": '
+                         '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+    try:
+        config = json.loads(text)
+        kind, index, cluster = config["task"]["type"], int(config["task"]["index"]), config["cluster"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"$TF_CONFIG is not a cluster and task ({error!r}): {text[:200]}") from None
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
