@@ -81,7 +81,8 @@ def load_recipe(task: str):
     from tfseq import tasks
 
     if config.get("task") not in tasks.TASKS:
-        raise UsageError(f"{path}: task: {config.get('task')!r} is no registered task ({', '.join(sorted(tasks.TASKS))})")
+        raise UsageError(f"{path}: task: {config.get('task')!r} is no registered task "
+                         f"({', '.join(sorted(tasks.TASKS))})")
     return config
 
 

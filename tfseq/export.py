@@ -133,3 +133,73 @@ def at_least_one_step(ids: dict) -> tuple[dict, object]:
 
     has_tokens = tf.reduce_any(tf.not_equal(ids["tokens"], 0), axis=1)
     return {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}, has_tokens
+
+
+@dataclasses.dataclass
+class Lite:
+    """What a TFLite export holds: a task's :meth:`~tfseq.train.task.Task.lite` returns one.
+
+    Args:
+        model: the Keras model; ``call(model, ids)`` gives the scores (default ``model(ids)``).
+        preprocessor: its ``TextVectorizer``: the inputs are its output keys, ``int32[1, T]``.
+        outputs: what the scores are, for ``tfseq.json`` (``"probabilities over labels"``).
+        metadata: more of ``tfseq.json`` (labels, tags, the line-end id).
+    """
+
+    model: Any
+    preprocessor: Any
+    outputs: str
+    call: Callable | None = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+def vocabulary_settings(vec) -> dict:
+    """A ``TextVectorizer``'s rule and vocabularies as JSON data (``vocabulary.json``), which
+    :class:`tfseq.lite.Preprocessor` reads."""
+    return {"split": vec.split, "lowercase": vec.lowercase, "keep_whitespace": vec.keep_whitespace,
+            "max_length": vec.max_length, "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
+            "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()}}
+
+
+def save_tflite(lite: Lite, task_dir) -> Path:
+    """Publish ``task_dir/<next version>/`` with ``model.tflite`` (ids in, scores out; TFLite's
+    builtin operations only, so the stock interpreter runs it), ``vocabulary.json`` (the
+    tokenization settings and vocabularies), ``preprocess.py`` (:mod:`tfseq.lite`: text -> ids in
+    plain Python) and ``tfseq.json``. One text per call (batch 1), any length up to the
+    vectorizer's ``max_length``.
+
+    The recurrent layers are traced on their generic loop (a TFLite ``WHILE``), not the fused
+    kernel, and the weights are frozen into constants: TFLite cannot read variables inside a loop.
+    """
+    import shutil
+
+    import tensorflow as tf
+    # Freezing: what tf.lite's own converters use, and the one way to constants for a WHILE body.
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from tfseq import lite as app_side
+    from tfseq.layers.recurrent import Recurrent
+
+    model, vec = lite.model, lite.preprocessor
+    specs = {key: tf.TensorSpec([1, None], tf.int32, name=key) for key in vec.output_keys()}
+    call = lite.call or (lambda m, ids: m(ids, training=False))
+    recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
+    fused = [layer.use_fused for layer in recurrent]
+    try:
+        for layer in recurrent:
+            layer.use_fused = False
+        function = tf.function(lambda ids: call(model, ids), input_signature=[specs])
+        frozen = convert_variables_to_constants_v2(function.get_concrete_function())
+    finally:
+        for layer, value in zip(recurrent, fused):
+            layer.use_fused = value
+    blob = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
+
+    def write(folder):
+        (folder / "model.tflite").write_bytes(blob)
+        (folder / "vocabulary.json").write_text(json.dumps(vocabulary_settings(vec), ensure_ascii=False),
+                                                encoding="utf-8")
+        shutil.copyfile(app_side.__file__, folder / "preprocess.py")
+
+    metadata = {**lite.metadata, "inputs": list(specs), "outputs": lite.outputs}
+    return write_atomically(task_dir, write, metadata)

@@ -6,7 +6,7 @@ import numpy as np
 
 from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
-from tfseq.export import Serving, at_least_one_step
+from tfseq.export import Lite, Serving, at_least_one_step
 from tfseq.models import TextClassifier
 from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
@@ -241,12 +241,41 @@ class ClassifyTask(Task):
                                      plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
-    def serving(self):
+    def prior(self) -> np.ndarray:
+        """The training labels' frequencies: what a text without tokens is answered."""
         train = self.targets["train"]
-        prior = (train.mean(axis=0) if self.multilabel
-                 else np.bincount(train[train >= 0], minlength=len(self.class_names)) / max((train >= 0).sum(), 1))
-        return classifier_serving(self.model, self.class_names, prior=prior, metadata={
+        if self.multilabel:
+            return train.mean(axis=0)
+        return np.bincount(train[train >= 0], minlength=len(self.class_names)) / max((train >= 0).sum(), 1)
+
+    def lite(self):
+        return classifier_lite(self.model, self.class_names, prior=self.prior())
+
+    def serving(self):
+        return classifier_serving(self.model, self.class_names, prior=self.prior(), metadata={
             "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+
+
+def classifier_lite(model, class_names, prior=None) -> Lite:
+    """A :class:`~tfseq.models.TextClassifier` as TFLite: ``probabilities`` over ``labels``
+    (binary heads too), ``prior`` for a text without tokens, as the SavedModel answers."""
+    import tensorflow as tf
+
+    prior = tf.constant(np.asarray(default_prior(model, class_names) if prior is None else prior, "float32"))
+
+    def call(model, ids):
+        outputs = model(ids, training=False)
+        if model.head == "binary":
+            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+        return tf.where(tf.reduce_any(ids["tokens"] != 0, axis=1)[:, None], outputs, prior[None])
+
+    return Lite(model, model.preprocessor, "probabilities over labels", call=call,
+                metadata={"labels": [str(c) for c in class_names]})
+
+
+def default_prior(model, class_names) -> np.ndarray:
+    """Uniform over the classes (multi-label: 0.5 each), when the training frequencies are unknown."""
+    return np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
 
 
 def classifier_serving(model, class_names, prior=None, metadata=None) -> Serving:
@@ -264,7 +293,7 @@ def classifier_serving(model, class_names, prior=None, metadata=None) -> Serving
 
     names = tf.constant([str(c) for c in class_names])
     if prior is None:
-        prior = np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
+        prior = default_prior(model, class_names)
     prior = tf.constant(np.asarray(prior, "float32").reshape(1, len(class_names)))
 
     def answer(module, text):

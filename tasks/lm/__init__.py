@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from tfseq import data
-from tfseq.export import Serving
+from tfseq.export import Lite, Serving
 from tfseq.models import LanguageModel
 from tfseq.models.language_model import perplexity
 from tfseq.models.ngram import KneserNeyLM
@@ -167,11 +167,21 @@ class LanguageModelTask(Task):
                      f"({time.perf_counter() - started:.0f} s)")
         return result
 
+    def lite(self):
+        return language_model_lite(self.model)
+
     def serving(self):
         cfg = self.config.generate
         return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(), metadata={
             "data": self.dataset.name, "split": self.vectorizer.split,
             "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
+
+
+def language_model_lite(model) -> Lite:
+    """A :class:`~tfseq.models.LanguageModel` as TFLite: next-token logits at every step of
+    ``line_end`` + the text's ids (a line starts with the line-end id)."""
+    return Lite(model, model.preprocessor, "next-token logits per step (vocabulary ids)",
+                metadata={"line_end": model.line_end})
 
 
 def language_model_serving(model, length=200, sampler=None, metadata=None) -> Serving:

@@ -12,7 +12,7 @@ import collections
 import numpy as np
 
 from tfseq import data
-from tfseq.export import Serving, at_least_one_step
+from tfseq.export import Lite, Serving, at_least_one_step
 from tfseq.models import SequenceTagger
 from tfseq.train import plots
 from tfseq.train.task import Task
@@ -167,9 +167,24 @@ class TagTask(Task):
     def headline_of(self, metrics):
         return "f1" if self.chunking else "accuracy"
 
+    def lite(self):
+        return tagger_lite(self.model, self.tag_names)
+
     def serving(self):
         return tagger_serving(self.model, self.tag_names, metadata={
             "tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+
+
+def tagger_lite(model, tag_names) -> Lite:
+    """A :class:`~tfseq.models.SequenceTagger` as TFLite: per-token scores of ``tags``; with a
+    CRF, the best path also weighs ``crf`` (``start``, ``end``, ``transitions[from][to]``),
+    which ``tfseq.json`` holds (a Viterbi search in the app; the argmax without one)."""
+    crf = None
+    if model.crf is not None:
+        crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
+               for name in ("start", "end", "transitions")}
+    return Lite(model, model.preprocessor, "scores of tags per token (emissions)",
+                metadata={"tags": [str(t) for t in tag_names], "crf": crf})
 
 
 def tagger_serving(model, tag_names, metadata=None) -> Serving:

@@ -74,6 +74,11 @@ class Task:
         """What the export answers (a :class:`tfseq.export.Serving`), or None to export nothing."""
         return None
 
+    def lite(self):
+        """What a TFLite export holds (a :class:`tfseq.export.Lite`: ids in, scores out), or None
+        if the task has none; written when the recipe sets ``export.tflite``."""
+        return None
+
     def default_monitor(self) -> str:
         """What ``train.monitor=auto`` watches."""
         return "val_loss"

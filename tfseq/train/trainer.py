@@ -127,7 +127,8 @@ class Trainer:
             keras.config.set_dtype_policy(previous)
 
     def _execute(self) -> dict:
-        self.strategy = strategy = distribution(str(self.config.train.get("distribute", "none") or "none"))  # first: CPU devices are split before TensorFlow starts
+        # First: CPU devices are split, and workers joined, before TensorFlow starts.
+        self.strategy = strategy = distribution(str(self.config.train.get("distribute", "none") or "none"))
         task = self.task
         if "generate" in self.config:
             task.sampler()  # a bad generate.* says so now, not after training
@@ -157,6 +158,11 @@ class Trainer:
         if serving is not None:
             serving.metadata = {"task": task.name, "run": str(self.run), **serving.metadata}
             metrics["export"] = str(export.save(serving, Path(self.config.export.dir) / task.name))
+        lite = task.lite() if OmegaConf.select(self.config, "export.tflite", default=False) else None
+        if lite is not None:
+            lite.metadata = {"task": task.name, "run": str(self.run), **lite.metadata}
+            folder = Path(self.config.export.dir) / f"{task.name}-tflite"
+            metrics["export_tflite"] = str(export.save_tflite(lite, folder))
         self.run.write_json("metrics.json", metrics)
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)

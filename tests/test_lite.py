@@ -1,0 +1,95 @@
+"""TFLite exports: the stock interpreter runs them (builtin operations only) and answers as the
+Keras model does; the app-side preprocessing in plain Python makes the ids the vectorizer makes."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfseq import data, export
+from tfseq.lite import Preprocessor
+from tfseq.models import LanguageModel, SequenceTagger, TextClassifier
+from tfseq.tasks.classify import classifier_lite
+from tfseq.tasks.lm import language_model_lite
+from tfseq.tasks.tag import tagger_lite
+
+TEXTS = ["the good film", "a bad plot", "a good plot and a good cast", "good good", "Ｇood\u3000FILM"]
+HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
+        "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123", "", "  \x00",
+        "ΟΔΟΣ σοφός", "ǅemal ß ﬁ"]
+VECTORIZERS = [dict(split="word", ngrams=(1, 2), char_ngrams=(2, 5)), dict(split="word", lowercase=False),
+               dict(split="character", ngrams=(1, 2, 3)), dict(split="character", keep_whitespace=True, max_length=6)]
+
+
+@pytest.mark.parametrize("options", VECTORIZERS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_app_side_preprocessing_makes_the_vectorizers_ids(options):
+    vec = data.TextVectorizer(**options).adapt(TEXTS + HARD)
+    pre = Preprocessor(json.loads(json.dumps(export.vocabulary_settings(vec))))  # through JSON, as shipped
+    layer = {k: v.numpy() for k, v in vec(tf.constant(HARD)).items()}
+    for row, text in enumerate(HARD):
+        feeds = pre(text)
+        assert set(feeds) == set(layer)
+        for key, ids in feeds.items():
+            expected = layer[key][row][layer[key][row] != 0] if key == "chars" else layer[key][row]
+            width = max(int((layer["tokens"][row] != 0).sum()), 1) if key != "chars" else len(expected)
+            np.testing.assert_array_equal(ids[0][: width], expected[: width], err_msg=f"{text!r} {key}")
+            assert ids.shape == (1, max(width, 1)) and ids.dtype == np.int32
+
+
+def interpreter(folder):
+    return tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
+
+
+def ids_of(vec, text):
+    """One text's ids as the vectorizer makes them, at least one step wide."""
+    return {k: v.numpy() if v.shape[1] else np.zeros((1, 1), "int32") for k, v in vec(tf.constant([text])).items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, cell):
+    vec = data.TextVectorizer(split="word", ngrams=(1, 2), char_ngrams=(2, 4), max_length=12).adapt(TEXTS)
+    classifier = TextClassifier(vec.vocabulary_sizes(), 3, cell=cell, units=8, embedding_dim=8, wide="tfidf+nb",
+                                preprocessor=vec)
+    tagger = SequenceTagger(vec.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
+                            preprocessor=vec)
+    chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(TEXTS, reserved=("\n",))
+    lm = LanguageModel(chars.vocabulary_size(), 2, cell=cell, units=8, embedding_dim=8, layers=2, preprocessor=chars)
+    for model, v in ((classifier, vec), (tagger, vec), (lm, chars)):
+        model(ids_of(v, "a good film") if model is not lm else np.array([[2, 3]]))
+    cases = [(classifier_lite(classifier, ["a", "b", "c"]), classifier, vec),
+             (tagger_lite(tagger, ["A", "B", "C", "D"]), tagger, vec), (language_model_lite(lm), lm, chars)]
+    for lite, model, v in cases:
+        folder = export.save_tflite(lite, tmp_path / model.name)
+        assert {p.name for p in folder.iterdir()} == {"model.tflite", "vocabulary.json", "preprocess.py", "tfseq.json"}
+        runner = interpreter(folder)
+        ops = {detail["op_name"] for detail in runner._get_ops_details()}
+        assert "WHILE" in ops and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), ops
+        pre = Preprocessor.load(folder)
+        for text in ["a good film", "the plot", "Ｇood\u3000FILM and a good cast, a bad plot", "", "unknown words"]:
+            expected = model(ids_of(v, text), training=False)
+            if model is classifier and not text:  # no tokens: the prior, as the SavedModel answers
+                expected = np.full((1, 3), 1 / 3)
+            np.testing.assert_allclose(pre.predict(runner, text), np.asarray(expected), atol=1e-4, err_msg=text)
+    meta = json.loads((tmp_path / tagger.name / "1" / "tfseq.json").read_text())
+    assert meta["tags"] == ["A", "B", "C", "D"] and len(meta["crf"]["transitions"]) == 4
+
+
+@pytest.mark.slow
+def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree(tmp_path):
+    from pathlib import Path
+
+    from test_classify import in_process_trainer
+
+    trainer = in_process_trainer(tmp_path, "export.enabled=true", "export.tflite=true",
+                                 f"export.dir={tmp_path / 'saved'}")
+    metrics = trainer.execute()
+    folder = Path(metrics["export_tflite"])
+    assert folder == tmp_path / "saved" / "classify-tflite" / "1"
+    assert json.loads((folder / "tfseq.json").read_text())["labels"] == trainer.task.class_names
+    pre, runner = Preprocessor.load(folder), interpreter(folder)
+    serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
+    for text in ["great fun movie", "awful boring plot", "", "words it never saw"]:
+        np.testing.assert_allclose(pre.predict(runner, text), serve(text=tf.constant([text]))["probabilities"],
+                                   atol=1e-4, err_msg=text)

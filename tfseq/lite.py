@@ -1,0 +1,94 @@
+"""The app side of a TFLite export: text -> the ids ``model.tflite`` takes, in plain Python.
+
+TFLite's builtin operations have no string processing, so an export written with
+``export.tflite=true`` takes ids, and this file travels beside it (``preprocess.py``): it needs
+only the standard library and numpy, and splits text by the same rule as
+:meth:`tfseq.data.TextVectorizer.tokens` (tested against it on hard strings)::
+
+    from preprocess import Preprocessor
+    pre = Preprocessor.load("saved_models/classify-tflite/1")
+    feeds = pre("This film was great")          # {"tokens": int32[1, T], ...}
+    interpreter = tf.lite.Interpreter("saved_models/classify-tflite/1/model.tflite")
+    scores = pre.predict(interpreter, "This film was great")   # resize, set, invoke, read
+
+The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
+whitespace (Unicode's, and U+200B) becomes a space unless the vocabulary keeps it; the text is
+lower-cased if the model was; a word split cuts at runs of spaces, a character split takes each
+code point (spaces dropped unless kept). Ids: 0 padding, 1 out of vocabulary, tokens from 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufeff]")
+# Unicode's White_Space (the separators Zs, Zl, Zp and the controls that are whitespace) and U+200B.
+WHITESPACE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u200b \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+class Preprocessor:
+    """Text -> ``{key: int32[1, T]}`` ids for a TFLite export (see the module docstring).
+
+    Args:
+        settings: ``vocabulary.json`` of the export: ``split``, ``lowercase``, ``keep_whitespace``,
+            ``max_length``, ``char_ngrams`` and the vocabularies (``tokens``, ``ngrams_N``, ``chars``).
+    """
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self.split, self.lowercase = settings["split"], settings["lowercase"]
+        self.keep_whitespace, self.max_length = settings.get("keep_whitespace", False), settings.get("max_length")
+        self.char_ngrams = settings.get("char_ngrams")
+        self.index = {key: {token: i + 2 for i, token in enumerate(tokens)}
+                      for key, tokens in settings["vocabularies"].items()}
+
+    @classmethod
+    def load(cls, folder) -> "Preprocessor":
+        return cls(json.loads((Path(folder) / "vocabulary.json").read_text(encoding="utf-8")))
+
+    def tokens(self, text: str) -> list[str]:
+        """The text's tokens, cut at ``max_length``."""
+        text = CONTROL.sub("", text)
+        if not self.keep_whitespace:
+            text = WHITESPACE.sub(" ", text)
+        if self.lowercase:
+            text = text.lower()
+        tokens = text.split() if self.split == "word" else [c for c in text if self.keep_whitespace or c != " "]
+        return tokens[: self.max_length] if self.max_length else tokens
+
+    def __call__(self, text: str) -> dict:
+        """One text's ids: every aligned key as wide as its tokens (at least one step), and the
+        ``chars`` bag of the words' character n-grams if the model reads it."""
+        tokens = self.tokens(text)
+        separator = "" if self.split == "character" else " "
+        feeds = {}
+        for key, index in self.index.items():
+            if key == "chars":
+                lo, hi = self.char_ngrams
+                grams = [f" {w} "[i:i + n] for w in tokens for n in range(lo, hi + 1) for i in range(len(w) + 3 - n)]
+                ids = [index.get(g, 1) for g in grams]
+            else:
+                n = 1 if key == "tokens" else int(key.removeprefix("ngrams_"))
+                ids = [index.get(separator.join(tokens[i:i + n]), 1) for i in range(len(tokens) - n + 1)]
+                ids += [0] * (len(tokens) - len(ids))
+            feeds[key] = np.asarray([ids or [0]], "int32")
+        return feeds
+
+    def predict(self, interpreter, text: str) -> np.ndarray:
+        """The export's scores for ``text``: its inputs resized to the text's ids, set, invoked
+        (``interpreter``: a ``tf.lite.Interpreter`` or LiteRT's, of the export's ``model.tflite``)."""
+        feeds = self(text)
+        inputs = {detail["name"]: detail for detail in interpreter.get_input_details()}
+        index = {key: next(d["index"] for name, d in inputs.items() if name == key or name.endswith(f"_{key}")
+                           or f"{key}:" in name) for key in feeds}
+        for key, ids in feeds.items():
+            interpreter.resize_tensor_input(index[key], ids.shape)
+        interpreter.allocate_tensors()
+        for key, ids in feeds.items():
+            interpreter.set_tensor(index[key], ids)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
