@@ -15,7 +15,8 @@ from tfseq import data, export
 from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 from tfseq.tasks.lm import language_model_serving
-from tfseq.tasks.seq2seq import SPECIALS, seq2seq_serving
+from tfseq.models.seq2seq import SPECIALS
+from tfseq.tasks.seq2seq import seq2seq_serving
 from tfseq.tasks.tag import tagger_serving
 
 TEXTS = ["good film", "bad plot", "a good plot", "good good"]

@@ -13,13 +13,14 @@ import collections
 import hashlib
 
 import numpy as np
+from keras.utils import pad_sequences
 
 from tfseq import data
 from tfseq.data.dataset import split_of
 from tfseq.export import Serving
 from tfseq.models import Captioner
-from tfseq.models.seq2seq import END, START
-from tfseq.tasks.seq2seq import SPECIALS, sequence_scores
+from tfseq.models.seq2seq import SPECIALS, teacher_forcing
+from tfseq.tasks.seq2seq import sequence_scores
 from tfseq.train.task import Task
 
 
@@ -62,12 +63,8 @@ class CaptionTask(Task):
             if not len(frame):
                 continue
             tokenized = self.vectorizer.tokenize(frame["caption"])
-            captions = self.vectorizer.lookup(tokenized)
-            width = max(len(c) for c in captions) + 1
-            decoder_in, target = np.zeros((len(frame), width), "int32"), np.zeros((len(frame), width), "int32")
-            for row, ids in enumerate(captions):
-                decoder_in[row, : len(ids) + 1] = [START, *ids]
-                target[row, : len(ids) + 1] = [*ids, END]
+            decoder_in, target = (pad_sequences(rows, padding="post", dtype="int32")
+                                  for rows in teacher_forcing(self.vectorizer.lookup(tokenized)))
             images = np.stack(frame["image"].to_numpy()).astype("float32")
             # One answer per distinct image, right if it is any of the image's captions.
             keys = [image_key(image) for image in frame["image"]]

@@ -16,10 +16,9 @@ import numpy as np
 from tfseq import data
 from tfseq.export import Serving, at_least_one_step
 from tfseq.models import Seq2Seq
-from tfseq.models.seq2seq import END, START
+from tfseq.models.seq2seq import SPECIALS, teacher_forcing
 from tfseq.train.task import Task
 
-SPECIALS = ("<s>", "</s>")  # ids 2 and 3 (START, END) of the target vocabulary
 
 
 def sequence_scores(references: dict, predicted: dict, bleu: bool = False) -> dict:
@@ -74,9 +73,8 @@ class Seq2SeqTask(Task):
                 continue
             source = self.source_vectorizer(np.asarray(frame["source"], dtype=object).astype(str))["tokens"].numpy()
             tokenized = self.target_vectorizer.tokenize(frame["target"])
-            target = self.target_vectorizer.lookup(tokenized)
-            self.features[split] = {"source": source, "target": [[START, *ids] for ids in target]}
-            self.targets[split] = [[*ids, END] for ids in target]
+            decoder_in, self.targets[split] = teacher_forcing(self.target_vectorizer.lookup(tokenized))
+            self.features[split] = {"source": source, "target": decoder_in}
             self.references[split] = collections.defaultdict(list)
             for text, reference in zip(frame["source"], tokenized):
                 self.references[split][str(text)].append(reference)

@@ -25,6 +25,15 @@ from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
 START, END = 2, 3
+SPECIALS = ("<s>", "</s>")  # the target vocabulary's first tokens (adapt(reserved=SPECIALS)): ids START, END
+
+
+def teacher_forcing(rows) -> tuple[list, list]:
+    """Rows of target ids -> the decoder's inputs ``[START, *ids]`` and what it must predict at
+    each of their steps, ``[*ids, END]``: in training the decoder reads the true previous token
+    (teacher forcing), not its own guess."""
+    return [[START, *ids] for ids in rows], [[*ids, END] for ids in rows]
+
 ATTENTION = ("luong", "none")
 
 
