@@ -5,14 +5,18 @@ vocabularies and tf.data pipelines), ``build_model``, ``evaluate`` (metrics in t
 ``metrics.json`` shape, reports, plots) and ``serving`` (what its export answers). The generic
 :class:`~tfseq.train.trainer.Trainer` runs them; it knows nothing of what is inside.
 
-Example (the whole of a task; the README's "Adding a task" has it with its recipe)::
+Example (the shape of a task; the README's "Adding a task" and tests/test_adding_a_task.py
+have a whole one, with its recipe and export)::
 
-    class Parity(Task):
+    class Negation(Task):
         def prepare(self):
             ...  # set self.train_data and self.validation_data (tf.data)
 
         def build_model(self):
             return keras.Sequential([...])
+
+        def compile_options(self):
+            return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
 
         def evaluate(self):
             return {"test": {"accuracy": ...}}
@@ -50,7 +54,8 @@ class Task:
         raise NotImplementedError
 
     def build_model(self) -> keras.Model:  # pragma: no cover - abstract
-        """The model, built (its weights made) and not compiled: it has its own ``compute_loss``."""
+        """The model, built (its weights made), not compiled: the trainer compiles it (tfseq's
+        models compute their own loss; another model says its loss in :meth:`compile_options`)."""
         raise NotImplementedError
 
     def compile_options(self) -> dict:
