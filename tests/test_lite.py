@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfseq import data, export
+from tfseq import cli, data, export
 from tfseq.lite import Preprocessor
 from tfseq.models import LanguageModel, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_lite
@@ -74,6 +74,16 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
             np.testing.assert_allclose(pre.predict(runner, text), np.asarray(expected), atol=1e-4, err_msg=text)
     meta = json.loads((tmp_path / tagger.name / "1" / "tfseq.json").read_text())
     assert meta["tags"] == ["A", "B", "C", "D"] and len(meta["crf"]["transitions"]) == 4
+    # tfseq-predict on the TFLite exports: the CRF's best path (Viterbi in numpy), the perplexity.
+    text = "Ｇood\u3000FILM and a good cast"
+    (row,), _, _ = cli.tflite_answers(tmp_path / tagger.name / "1", meta, [text])
+    ids = ids_of(vec, text)
+    best = np.asarray(tagger.decode(tagger(ids, training=False), ids["tokens"] != 0))[0]
+    assert row["tagged"] == " ".join(f"{t}/{'ABCD'[i - 1]}" for t, i in zip(["Ｇood", "FILM", "and", "a", "good",
+                                                                          "cast"], best))
+    meta = json.loads((tmp_path / lm.name / "1" / "tfseq.json").read_text())
+    (row,), _, _ = cli.tflite_answers(tmp_path / lm.name / "1", meta, [text])
+    np.testing.assert_allclose(row["perplexity"], lm.score([text])["perplexity"][0], rtol=1e-4)
 
 
 @pytest.mark.slow
@@ -90,6 +100,14 @@ def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree
     assert json.loads((folder / "tfseq.json").read_text())["labels"] == trainer.task.class_names
     pre, runner = Preprocessor.load(folder), interpreter(folder)
     serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
-    for text in ["great fun movie", "awful boring plot", "", "words it never saw"]:
+    texts = ["great fun movie", "awful boring plot", "", "words it never saw"]
+    for text in texts:
         np.testing.assert_allclose(pre.predict(runner, text), serve(text=tf.constant([text]))["probabilities"],
                                    atol=1e-4, err_msg=text)
+    # tfseq-predict answers alike from either export.
+    answers = []
+    for export_folder in (metrics["export"], folder):
+        assert cli.predict_main([str(export_folder), *texts, "--output", str(tmp_path / "answers.csv")]) == 0
+        answers.append((tmp_path / "answers.csv").read_text())
+        (tmp_path / "answers.csv").unlink()
+    assert answers[0] == answers[1] and answers[0].startswith("text,label,confidence")

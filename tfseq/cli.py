@@ -303,10 +303,11 @@ def predict_main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="tfseq-predict",
-        description="Run an exported tfseq model (a SavedModel folder, or a task folder such as "
-                    "saved_models/classify, whose newest version is used) on raw text.",
+        description="Run an exported tfseq model (a SavedModel or TFLite export folder, or a task folder "
+                    "such as saved_models/classify, whose newest version is used) on raw text.",
     )
-    parser.add_argument("export", help="SavedModel folder or saved_models/<task>")
+    parser.add_argument("export", help="an export (SavedModel or TFLite) or its task folder: saved_models/<task>, "
+                                       "saved_models/<task>-tflite")
     parser.add_argument("text", nargs="*", help="texts to classify, tag, transform (seq2seq), or continue and score (language models)")
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
@@ -334,33 +335,73 @@ def predict_main(argv=None) -> int:
         return 2
     import tensorflow as tf
 
+    from tfseq.export import metadata
+
+    declared = metadata(folder)
+    if (folder / "model.tflite").exists():
+        rows, show, names = tflite_answers(folder, declared, texts)
+        return write_answers(args, rows, names, show)
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     inputs = list(serve.structured_input_signature[1])
     if inputs != ["text"]:
         print(f"tfseq-predict: error: {folder} takes {inputs}, not text: call it from Python, e.g. "
               f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)", file=sys.stderr)
         return 2
-    from tfseq.export import metadata
-
-    declared = metadata(folder)
     outputs = serve(text=tf.constant(texts))
     rows = [{"text": text} for text in texts]
     for name, values in outputs.items():
         for row, value in zip(rows, values.numpy()):
             row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
-    columns = {name: [row[name] for row in rows] for name in ["text", *declared.get("columns", outputs)]}
-    show = declared.get("show") or "\t".join(f"{{{name}}}" for name in columns)
-    lines = [show.format(**row) for row in rows]
+    return write_answers(args, rows, declared.get("columns", list(outputs)), declared.get("show"))
+
+
+def write_answers(args, rows, names, show) -> int:
+    """Print each row by the export's ``show`` pattern, or write the columns to ``--output``."""
+    columns = {name: [row[name] for row in rows] for name in ["text", *names]}
     if args.output:
         import pandas as pd
 
         from tfseq.train.run_folder import atomic_write
 
         atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False))
-        print(f"wrote {len(texts)} predictions to {args.output}")
+        print(f"wrote {len(rows)} predictions to {args.output}")
     else:
-        print("\n".join(lines))
+        show = show or "\t".join(f"{{{name}}}" for name in columns)
+        print("\n".join(show.format(**row) for row in rows))
     return 0
+
+
+def tflite_answers(folder, declared, texts):
+    """A TFLite export's answers (classify, tag, lm), shown as its SavedModel's are: through its
+    own ``preprocess.py`` rule (:mod:`tfseq.lite`) and the stock interpreter."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfseq.lite import Preprocessor, viterbi
+
+    pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
+    rows = []
+    for text in texts:
+        if "labels" in declared:
+            p = pre.predict(interpreter, text)[0]
+            rows.append({"text": text, "label": declared["labels"][int(p.argmax())], "confidence": p.max()})
+        elif "tags" in declared:
+            tokens = pre.tokens(text, lowercase=False)
+            scores = pre.predict(interpreter, text)[0][: len(tokens)]
+            path = (viterbi(scores, **declared["crf"]) if declared.get("crf") else scores.argmax(-1)) if tokens else []
+            rows.append({"text": text, "tagged": " ".join(f"{t}/{declared['tags'][i]}" for t, i in zip(tokens, path))})
+        else:  # a language model: the text's perplexity as a line
+            line = pre.line(text, declared["line_end"])
+            logits = pre.predict(interpreter, text, line)[0][:-1].astype("float64")
+            log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+                - logits.max(-1, keepdims=True)
+            ids = line["tokens"][0][1:]
+            rows.append({"text": text, "perplexity": float(np.exp(-log_p[np.arange(len(ids)), ids].mean()))})
+    if "labels" in declared:
+        return rows, "{label}\t{confidence:.3f}\t{text}", ["label", "confidence"]
+    if "tags" in declared:
+        return rows, "{tagged}", ["tagged"]
+    return rows, "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ["perplexity"]
 
 
 # -- tfseq-data -------------------------------------------------------------------------------

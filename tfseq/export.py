@@ -23,17 +23,24 @@ def next_version(task_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
+EXPORT_FILES = ("saved_model.pb", "model.tflite")
+
+
 def latest_version(path) -> Path:
-    """``path`` itself if it is a SavedModel, else its highest integer version folder."""
+    """``path`` itself if it is an export (a SavedModel or a TFLite export), else its highest
+    integer version folder."""
     path = Path(path)
-    if (path / "saved_model.pb").exists():
+
+    def is_export(folder):
+        return any((folder / name).exists() for name in EXPORT_FILES)
+
+    if is_export(path):
         return path
-    versions = sorted(
-        (p for p in path.glob("*") if re.fullmatch(r"\d+", p.name) and (p / "saved_model.pb").exists()),
-        key=lambda p: int(p.name),
-    )
+    versions = sorted((p for p in path.glob("*") if re.fullmatch(r"\d+", p.name) and is_export(p)),
+                      key=lambda p: int(p.name))
     if not versions:
-        raise FileNotFoundError(f"{path}: no SavedModel here (expected saved_model.pb or <version>/saved_model.pb)")
+        raise FileNotFoundError(f"{path}: no export here (expected saved_model.pb or model.tflite, or "
+                                f"<version>/ holding one)")
     return versions[-1]
 
 

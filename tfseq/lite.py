@@ -50,12 +50,13 @@ class Preprocessor:
     def load(cls, folder) -> "Preprocessor":
         return cls(json.loads((Path(folder) / "vocabulary.json").read_text(encoding="utf-8")))
 
-    def tokens(self, text: str) -> list[str]:
-        """The text's tokens, cut at ``max_length``."""
+    def tokens(self, text: str, lowercase: bool | None = None) -> list[str]:
+        """The text's tokens, cut at ``max_length`` (``lowercase=False``: in their own case, to
+        show them back)."""
         text = CONTROL.sub("", text)
         if not self.keep_whitespace:
             text = WHITESPACE.sub(" ", text)
-        if self.lowercase:
+        if self.lowercase if lowercase is None else lowercase:
             text = text.lower()
         tokens = text.split() if self.split == "word" else [c for c in text if self.keep_whitespace or c != " "]
         return tokens[: self.max_length] if self.max_length else tokens
@@ -78,10 +79,15 @@ class Preprocessor:
             feeds[key] = np.asarray([ids or [0]], "int32")
         return feeds
 
-    def predict(self, interpreter, text: str) -> np.ndarray:
+    def line(self, text: str, line_end: int) -> dict:
+        """A language model's input: the text as a line, ``line_end`` + its ids + ``line_end``."""
+        ids = [i for i in self(text)["tokens"][0] if i]
+        return {"tokens": np.asarray([[line_end, *ids, line_end]], "int32")}
+
+    def predict(self, interpreter, text: str, feeds: dict | None = None) -> np.ndarray:
         """The export's scores for ``text``: its inputs resized to the text's ids, set, invoked
         (``interpreter``: a ``tf.lite.Interpreter`` or LiteRT's, of the export's ``model.tflite``)."""
-        feeds = self(text)
+        feeds = feeds or self(text)
         inputs = {detail["name"]: detail for detail in interpreter.get_input_details()}
         index = {key: next(d["index"] for name, d in inputs.items() if name == key or name.endswith(f"_{key}")
                            or f"{key}:" in name) for key in feeds}
@@ -92,3 +98,19 @@ class Preprocessor:
             interpreter.set_tensor(index[key], ids)
         interpreter.invoke()
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def viterbi(emissions, start, end, transitions) -> list[int]:
+    """The best tag path (tag indexes) of one sentence's ``emissions`` (``[T, tags]``) under a
+    linear-chain CRF's ``start``, ``end`` and ``transitions[from][to]`` scores (a tagger
+    export's ``tfseq.json`` ``crf``)."""
+    emissions, transitions = np.asarray(emissions, "float64"), np.asarray(transitions, "float64")
+    score, back = np.asarray(start, "float64") + emissions[0], []
+    for step in emissions[1:]:
+        total = score[:, None] + transitions + step[None, :]
+        back.append(total.argmax(axis=0))
+        score = total.max(axis=0)
+    path = [int((score + np.asarray(end, "float64")).argmax())]
+    for pointers in reversed(back):
+        path.append(int(pointers[path[-1]]))
+    return path[::-1]
