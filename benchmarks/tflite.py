@@ -45,6 +45,7 @@ def timed(answer, texts, repeats=3) -> np.ndarray:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--texts", type=int, default=100, help="texts to answer, one at a time (default 100)")
+    parser.add_argument("--quantize", action="store_true", help="export.tflite_quantize=true (8-bit weights)")
     parser.add_argument("overrides", nargs="*", help="tfseq-train overrides (after --)")
     args = parser.parse_args(argv)
     import tensorflow as tf
@@ -55,7 +56,8 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory() as tmp:
         command = ["tfseq-train", "task=classify", "export.tflite=true", f"export.dir={tmp}/saved",
-                   f"run.dir={tmp}/run", "train.verbose=2", "baseline=false", *args.overrides]
+                   f"run.dir={tmp}/run", "train.verbose=2", "baseline=false",
+                   *(["export.tflite_quantize=true"] if args.quantize else []), *args.overrides]
         print("$", " ".join(command), flush=True)
         subprocess.run(command, check=True)
         metrics = json.loads(Path(f"{tmp}/run/metrics.json").read_text())
@@ -73,7 +75,10 @@ def main(argv=None):
         lite_ms = timed(lambda t: pre.predict(interpreter, t), texts)
         rows = [("SavedModel (raw text, TensorFlow)", folder_size(saved), saved_ms),
                 ("TFLite (preprocess.py + interpreter)", folder_size(lite), lite_ms)]
-        print(f"\n{len(texts)} test texts of {dataset.name}, one at a time; largest probability gap {gap:.2e}")
+        agree = np.mean([pre.predict(interpreter, t).argmax() == serve(text=tf.constant([t]))["probabilities"].numpy()
+                         .argmax() for t in texts])
+        print(f"\n{len(texts)} test texts of {dataset.name}, one at a time; largest probability gap {gap:.2e}, "
+              f"same label for {agree:.0%}{' (8-bit weights)' if args.quantize else ''}")
         print("export | size MB | median ms | p90 ms")
         print("--- | --- | --- | ---")
         for label, size, ms in rows:

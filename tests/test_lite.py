@@ -111,3 +111,16 @@ def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree
         answers.append((tmp_path / "answers.csv").read_text())
         (tmp_path / "answers.csv").unlink()
     assert answers[0] == answers[1] and answers[0].startswith("text,label,confidence")
+
+
+def test_quantized_export_is_smaller_and_close(tmp_path):
+    vec = data.TextVectorizer(split="word", ngrams=(1, 2)).adapt(TEXTS * 50 + [f"word{i}" for i in range(3000)])
+    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="lstm", units=32, embedding_dim=32, preprocessor=vec)
+    model(ids_of(vec, "a good film"))
+    plain = export.save_tflite(classifier_lite(model, ["neg", "pos"]), tmp_path / "plain")
+    small = export.save_tflite(classifier_lite(model, ["neg", "pos"]), tmp_path / "small", quantize=True)
+    assert (small / "model.tflite").stat().st_size < 0.4 * (plain / "model.tflite").stat().st_size
+    assert json.loads((small / "tfseq.json").read_text())["quantized"] is True
+    pre = Preprocessor.load(small)
+    for text in ["a good film", "a bad plot word7"]:
+        np.testing.assert_allclose(pre.predict(interpreter(small), text), model(ids_of(vec, text)), atol=0.02)

@@ -162,7 +162,8 @@ class Trainer:
         if lite is not None:
             lite.metadata = {"task": task.name, "run": str(self.run), **lite.metadata}
             folder = Path(self.config.export.dir) / f"{task.name}-tflite"
-            metrics["export_tflite"] = str(export.save_tflite(lite, folder))
+            quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
+            metrics["export_tflite"] = str(export.save_tflite(lite, folder, quantize=quantize))
         self.run.write_json("metrics.json", metrics)
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)
