@@ -187,6 +187,24 @@ def test_vectorizer_both_ways_ids_in_python_equal_the_layer_and_read_back_as_tex
     assert chars.detokenize([chars.token_ids(["a b"])[0]], replace={2: "\n"}).numpy().tolist() == [b"a b"]
 
 
+def test_token_chars_are_each_tokens_own_grams_in_its_case_aligned_with_the_tokens():
+    import tensorflow as tf
+
+    vec = data.TextVectorizer(split="word", token_chars=(2, 3)).adapt(["The cat", "the Cat sat"])
+    assert "Th" in vec.token_char_vocabulary and " C" in vec.token_char_vocabulary  # case kept
+    out = vec(tf.constant(["The cat", "", "sat The cat mat"]))
+    assert out["token_chars"].shape[:2] == out["tokens"].shape and out["token_chars"].shape[0] == 3
+    index = {g: i + 2 for i, g in enumerate(vec.token_char_vocabulary)}
+    grams = [" T", "Th", "he", "e ", " Th", "The", "he "]  # " The " 2-grams, then 3-grams
+    assert out["token_chars"].numpy()[0, 0].tolist()[:7] == [index[g] for g in grams]
+    assert not out["token_chars"].numpy()[1].any()
+    again = data.TextVectorizer.from_config(vec.get_config())
+    np.testing.assert_array_equal(again(tf.constant(["The cat", "", "sat The cat mat"]))["token_chars"],
+                                  out["token_chars"])
+    with pytest.raises(ValueError, match="token_chars must be"):
+        data.TextVectorizer(split="character", token_chars=(2, 3))
+
+
 def test_char_ngrams_are_the_bag_scikit_learn_counts():
     import tensorflow as tf
     from sklearn.feature_extraction.text import CountVectorizer

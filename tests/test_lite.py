@@ -19,6 +19,7 @@ HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301
         "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123", "", "  \x00",
         "ΟΔΟΣ σοφός", "ǅemal ß ﬁ"]
 VECTORIZERS = [dict(split="word", ngrams=(1, 2), char_ngrams=(2, 5)), dict(split="word", lowercase=False),
+               dict(split="word", token_chars=(2, 4)),
                dict(split="character", ngrams=(1, 2, 3)), dict(split="character", keep_whitespace=True, max_length=6)]
 
 
@@ -31,6 +32,12 @@ def test_app_side_preprocessing_makes_the_vectorizers_ids(options):
         feeds = pre(text)
         assert set(feeds) == set(layer)
         for key, ids in feeds.items():
+            if key == "token_chars":  # (tokens, grams): each token's grams, padded to the batch's most
+                width = max(int((layer["tokens"][row] != 0).sum()), 1)
+                assert ids.shape[:2] == (1, width)
+                for got, expected in zip(ids[0], layer[key][row][:width]):
+                    np.testing.assert_array_equal(got[got != 0], expected[expected != 0], err_msg=text)
+                continue
             expected = layer[key][row][layer[key][row] != 0] if key == "chars" else layer[key][row]
             width = max(int((layer["tokens"][row] != 0).sum()), 1) if key != "chars" else len(expected)
             np.testing.assert_array_equal(ids[0][: width], expected[: width], err_msg=f"{text!r} {key}")
@@ -43,7 +50,8 @@ def interpreter(folder):
 
 def ids_of(vec, text):
     """One text's ids as the vectorizer makes them, at least one step wide."""
-    return {k: v.numpy() if v.shape[1] else np.zeros((1, 1), "int32") for k, v in vec(tf.constant([text])).items()}
+    ids, _ = export.at_least_one_step(vec(tf.constant([text])))
+    return {k: v.numpy() for k, v in ids.items()}
 
 
 @pytest.mark.slow
@@ -52,14 +60,15 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
     vec = data.TextVectorizer(split="word", ngrams=(1, 2), char_ngrams=(2, 4), max_length=12).adapt(TEXTS)
     classifier = TextClassifier(vec.vocabulary_sizes(), 3, cell=cell, units=8, embedding_dim=8, wide="tfidf+nb",
                                 preprocessor=vec)
-    tagger = SequenceTagger(vec.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
-                            preprocessor=vec)
+    words = data.TextVectorizer(split="word", ngrams=(1, 2), token_chars=(2, 4), lowercase=True).adapt(TEXTS)
+    tagger = SequenceTagger(words.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
+                            preprocessor=words)
     chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(TEXTS, reserved=("\n",))
     lm = LanguageModel(chars.vocabulary_size(), 2, cell=cell, units=8, embedding_dim=8, layers=2, preprocessor=chars)
-    for model, v in ((classifier, vec), (tagger, vec), (lm, chars)):
+    for model, v in ((classifier, vec), (tagger, words), (lm, chars)):
         model(ids_of(v, "a good film") if model is not lm else np.array([[2, 3]]))
     cases = [(classifier_lite(classifier, ["a", "b", "c"]), classifier, vec),
-             (tagger_lite(tagger, ["A", "B", "C", "D"]), tagger, vec), (language_model_lite(lm), lm, chars)]
+             (tagger_lite(tagger, ["A", "B", "C", "D"]), tagger, words), (language_model_lite(lm), lm, chars)]
     for lite, model, v in cases:
         folder = export.save_tflite(lite, tmp_path / model.name)
         assert {p.name for p in folder.iterdir()} == {"model.tflite", "vocabulary.json", "preprocess.py", "tfseq.json"}
@@ -77,7 +86,7 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
     # tfseq-predict on the TFLite exports: the CRF's best path (Viterbi in numpy), the perplexity.
     text = "Ｇood\u3000FILM and a good cast"
     (row,), _, _ = cli.tflite_answers(tmp_path / tagger.name / "1", meta, [text])
-    ids = ids_of(vec, text)
+    ids = ids_of(words, text)
     best = np.asarray(tagger.decode(tagger(ids, training=False), ids["tokens"] != 0))[0]
     assert row["tagged"] == " ".join(f"{t}/{'ABCD'[i - 1]}" for t, i in zip(["Ｇood", "FILM", "and", "a", "good",
                                                                           "cast"], best))

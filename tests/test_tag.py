@@ -53,6 +53,7 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
     args = ["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=8",
             "train.learning_rate=0.02", "train.early_stopping=0"]
     assert cli.train_main(args) == 0
+    assert "auto: data.token_chars=[2, 4] (each word's character 2-4-grams, in its case)" in capsys.readouterr().out
     (run,) = (tmp_path / "runs" / "tag").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "f1", "precision", "recall", "loss"}

@@ -139,7 +139,11 @@ def at_least_one_step(ids: dict) -> tuple[dict, object]:
     import tensorflow as tf
 
     has_tokens = tf.reduce_any(tf.not_equal(ids["tokens"], 0), axis=1)
-    return {k: tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]]) for k, v in ids.items()}, has_tokens
+
+    def pad(v):  # the time axis (1) only: token_chars has a third
+        return tf.pad(v, [[0, 0], [0, tf.maximum(1 - tf.shape(v)[1], 0)]] + [[0, 0]] * (v.shape.rank - 2))
+
+    return {k: pad(v) for k, v in ids.items()}, has_tokens
 
 
 @dataclasses.dataclass
@@ -165,6 +169,7 @@ def vocabulary_settings(vec) -> dict:
     :class:`tfseq.lite.Preprocessor` reads."""
     return {"split": vec.split, "lowercase": vec.lowercase, "keep_whitespace": vec.keep_whitespace,
             "max_length": vec.max_length, "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
+            "token_chars": list(vec.token_chars) if vec.token_chars else None,
             "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()}}
 
 
@@ -189,7 +194,8 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     from tfseq.layers.recurrent import Recurrent
 
     model, vec = lite.model, lite.preprocessor
-    specs = {key: tf.TensorSpec([1, None], tf.int32, name=key) for key in vec.output_keys()}
+    specs = {key: tf.TensorSpec([1, None, None] if key == "token_chars" else [1, None], tf.int32, name=key)
+             for key in vec.output_keys()}
     call = lite.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
     fused = [layer.use_fused for layer in recurrent]

@@ -42,7 +42,7 @@ class Preprocessor:
         self.settings = settings
         self.split, self.lowercase = settings["split"], settings["lowercase"]
         self.keep_whitespace, self.max_length = settings.get("keep_whitespace", False), settings.get("max_length")
-        self.char_ngrams = settings.get("char_ngrams")
+        self.char_ngrams, self.token_chars = settings.get("char_ngrams"), settings.get("token_chars")
         self.index = {key: {token: i + 2 for i, token in enumerate(tokens)}
                       for key, tokens in settings["vocabularies"].items()}
 
@@ -68,6 +68,13 @@ class Preprocessor:
         separator = "" if self.split == "character" else " "
         feeds = {}
         for key, index in self.index.items():
+            if key == "token_chars":  # (1, tokens, grams): each token's own grams, in its case
+                lo, hi = self.token_chars
+                rows = [[index.get(f" {w} "[i:i + n], 1) for n in range(lo, hi + 1) for i in range(len(w) + 3 - n)]
+                        for w in self.tokens(text, lowercase=False)]
+                width = max((len(row) for row in rows), default=0)
+                feeds[key] = np.asarray([[row + [0] * (width - len(row)) for row in rows] or [[0]]], "int32")
+                continue
             if key == "chars":
                 lo, hi = self.char_ngrams
                 grams = [f" {w} "[i:i + n] for w in tokens for n in range(lo, hi + 1) for i in range(len(w) + 3 - n)]

@@ -46,6 +46,8 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),
     "data.char_ngrams": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
                          "[lo, hi] or null"),
+    "data.token_chars": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
+                         "[lo, hi] or null"),
 }
 
 

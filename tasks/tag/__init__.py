@@ -76,8 +76,13 @@ class TagTask(Task):
             single = all(len(token) == 1 for tokens in self.dataset.train["tokens"] for token in tokens)
             self.choose("data.split", "character" if single else "word",
                         "every training token is one character" if single else "the training tokens are words")
+        if self.auto("data.token_chars"):
+            # CoNLL-2000, words only, seed 0: validation loss 0.1664 with [2, 4], 0.2131 without.
+            self.choose("data.token_chars", [2, 4] if cfg.split == "word" else None,
+                        "each word's character 2-4-grams, in its case" if cfg.split == "word"
+                        else "a character split: each token is one character")
         self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams),
-                                              max_length=cfg.max_length)
+                                              max_length=cfg.max_length, token_chars=cfg.token_chars)
         self.texts = {split: self.joined(frame["tokens"], split) for split, frame in self.dataset.splits.items()}
         self.vectorizer.adapt(self.texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         index = {tag: i + 1 for i, tag in enumerate(self.tag_names)}  # 0 is padding

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from tfseq.data.vectorize import aligned_keys
+from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 
 
 def bucket_boundaries(lengths, max_waste: float = 0.1) -> list[int]:
@@ -94,7 +94,7 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     lengths = _row_lengths(x[length_key])
     # Keys aligned with the tokens (n-grams) share their length; others (a "chars" bag, a
     # seq2seq target) keep their own.
-    aligned = [key for key in aligned_keys(x) if key == length_key or key.startswith("ngrams_")]
+    aligned = [key for key in aligned_keys(x) if key in (length_key, TOKEN_CHARS) or key.startswith("ngrams_")]
     own = {key: lengths if key in aligned else _row_lengths(value) for key, value in x.items()}
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)

@@ -34,6 +34,7 @@ CONTROL = r"[\x{00}-\x{08}\x{0E}-\x{1B}\x{7F}-\x{84}\x{86}-\x{9F}\x{FEFF}]"
 
 
 CHARS = "chars"
+TOKEN_CHARS = "token_chars"  # each token's own character n-grams, (batch, time, grams), case kept
 
 
 def _key(n: int) -> str:
@@ -69,6 +70,10 @@ class TextVectorizer(keras.layers.Layer):
             lo..hi-grams (word split only; a character split has ``ngrams`` for that).
         vocabularies: ``{n: [token, ...]}`` (ids start at 2); set by :meth:`adapt`.
         char_vocabulary: ``[gram, ...]`` of ``chars``; set by :meth:`adapt`.
+        token_chars: ``(lo, hi)``: also emit ``token_chars``, ``(batch, time, grams)``: each
+            token's own character lo..hi-grams in the token's original case (word split only):
+            spelling, suffixes and capitals, aligned with the tokens for a tagger to read.
+        token_char_vocabulary: ``[gram, ...]`` of ``token_chars``; set by :meth:`adapt`.
 
     Example:
         >>> v = TextVectorizer(split="character", ngrams=(1, 2))
@@ -78,7 +83,8 @@ class TextVectorizer(keras.layers.Layer):
     """
 
     def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
-                 vocabularies=None, char_vocabulary=None, keep_whitespace=False, **kwargs):
+                 vocabularies=None, char_vocabulary=None, keep_whitespace=False, token_chars=None,
+                 token_char_vocabulary=None, **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
@@ -93,6 +99,11 @@ class TextVectorizer(keras.layers.Layer):
                 raise ValueError(f"char_ngrams must be (lo, hi) with 1 <= lo <= hi, received {char_ngrams}.")
             if split != "word":
                 raise ValueError("char_ngrams is for split='word'; a character split takes ngrams=(1, 2, ...).")
+        if token_chars is not None:
+            token_chars = tuple(int(n) for n in token_chars)
+            if len(token_chars) != 2 or not 1 <= token_chars[0] <= token_chars[1] or split != "word":
+                raise ValueError(f"token_chars must be (lo, hi) with 1 <= lo <= hi, for split='word'; received "
+                                 f"{token_chars} with split={split!r}.")
         if keep_whitespace and split != "character":
             raise ValueError("keep_whitespace is for split='character'; a word split is on whitespace.")
         self.split = split
@@ -103,6 +114,8 @@ class TextVectorizer(keras.layers.Layer):
         self.char_ngrams = char_ngrams
         self.vocabularies = vocabularies or {}
         self.char_vocabulary = tuple(char_vocabulary or ())
+        self.token_chars = token_chars
+        self.token_char_vocabulary = tuple(token_char_vocabulary or ())
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
     # (a dict with int keys cannot be saved by tf.saved_model).
@@ -116,7 +129,7 @@ class TextVectorizer(keras.layers.Layer):
         self._lookups = None  # rebuilt from the new vocabulary on the next call
 
     # -- vocabulary --------------------------------------------------------------------------
-    def tokenize(self, texts, truncate: bool = True, batch_size: int = 8192) -> list[list[str]]:
+    def tokenize(self, texts, truncate: bool = True, batch_size: int = 8192, lowercase=None) -> list[list[str]]:
         """Each text's tokens as Python strings, by the same graph ops as ``call`` and exports
         (:meth:`tokens`), so ids made in Python for training equal the ids an export makes."""
         import tensorflow as tf
@@ -124,7 +137,7 @@ class TextVectorizer(keras.layers.Layer):
         texts = [str(text) for text in texts]
         rows = []
         for start in range(0, len(texts), batch_size):
-            tokens = self.tokens(tf.constant(texts[start : start + batch_size], tf.string), truncate=truncate)
+            tokens = self.tokens(tf.constant(texts[start : start + batch_size], tf.string), lowercase, truncate)
             rows += [[token.decode("utf-8") for token in row] for row in tokens.to_list()]
         return rows
 
@@ -174,7 +187,11 @@ class TextVectorizer(keras.layers.Layer):
         a language model's line end.
         """
         counters = {n: collections.Counter() for n in self.ngrams}
-        chars = collections.Counter()
+        chars, token_chars = collections.Counter(), collections.Counter()
+        if self.token_chars:
+            for words in self.tokenize(texts, lowercase=False):
+                for word in words:
+                    token_chars.update(_char_grams(word, range(self.token_chars[0], self.token_chars[1] + 1)))
         orders = range(self.char_ngrams[0], self.char_ngrams[1] + 1) if self.char_ngrams else ()
         for tokens in self.tokenize(texts):
             for n in self.ngrams:
@@ -197,19 +214,23 @@ class TextVectorizer(keras.layers.Layer):
             tokens = [t for t in self.vocabularies[1] if t not in reserved]
             self.vocabularies = {**self.vocabularies, 1: [*reserved, *tokens]}
         self.char_vocabulary = tuple(frequent(chars, cap(CHARS))) if orders else ()
+        self.token_char_vocabulary = tuple(frequent(token_chars, cap(TOKEN_CHARS))) if self.token_chars else ()
         self._lookups = None
         return self
 
     def output_keys(self) -> list[str]:
         """The keys of the output dict: ``tokens``, ``ngrams_N`` per order, then ``chars``."""
-        return [_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
+        return ([_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
+                + ([TOKEN_CHARS] if self.token_chars else []))
 
     def _vocabulary(self, key: str) -> list[str]:
-        return list(self.char_vocabulary) if key == CHARS else list(dict(self._vocabulary_items)[_order(key)])
+        if key in (CHARS, TOKEN_CHARS):
+            return list(self.char_vocabulary if key == CHARS else self.token_char_vocabulary)
+        return list(dict(self._vocabulary_items)[_order(key)])
 
     def vocabulary_size(self, n=1) -> int:
         """Number of ids for order ``n`` (or ``"chars"``), padding and OOV included."""
-        return len(self._vocabulary(n if n == CHARS else _key(n))) + 2
+        return len(self._vocabulary(n if n in (CHARS, TOKEN_CHARS) else _key(n))) + 2
 
     def vocabulary_sizes(self) -> dict[str, int]:
         """``{output key: number of ids}`` for every output (``tokens``, ``ngrams_N``, ``chars``)."""
@@ -292,21 +313,35 @@ class TextVectorizer(keras.layers.Layer):
             outputs[_key(n)] = tf.pad(dense, [[0, 0], [0, missing]])
         if self.char_ngrams:
             outputs[CHARS] = self._char_ids(tokens, tables[CHARS])
+        if self.token_chars:
+            grams = self._token_grams(self.tokens(texts, lowercase=False), self.token_chars)
+            ids = tf.cast(tf.ragged.map_flat_values(tables[TOKEN_CHARS].lookup, grams).to_tensor(PAD), tf.int32)
+            missing = tf.cast(tokens.bounding_shape()[1], tf.int32) - tf.shape(ids)[1]
+            outputs[TOKEN_CHARS] = tf.pad(ids, [[0, 0], [0, missing], [0, 0]])
         return outputs
+
+    @staticmethod
+    def _token_grams(words, orders):
+        """(batch, words, grams): each word's character n-grams, the word padded with a space
+        on both sides (fastText's subwords)."""
+        import tensorflow as tf
+
+        padded = tf.strings.join([" ", words.flat_values, " "])
+        chars = tf.strings.unicode_split(padded, "UTF-8", errors="replace")  # (words, chars)
+        grams = tf.concat([tf.strings.ngrams(chars, n, separator="") for n in range(orders[0], orders[1] + 1)],
+                          axis=1)
+        return words.with_flat_values(grams)
 
     def _char_ids(self, words, table):
         """(batch, grams) ids of the character n-grams of each row's words (a bag, 0-padded)."""
         import tensorflow as tf
 
-        padded = tf.strings.join([" ", words.flat_values, " "])
-        chars = tf.strings.unicode_split(padded, "UTF-8", errors="replace")  # (words, chars)
-        lo, hi = self.char_ngrams
-        grams = tf.concat([tf.strings.ngrams(chars, n, separator="") for n in range(lo, hi + 1)], axis=1)
-        grams = words.with_flat_values(grams).merge_dims(1, 2)  # (batch, grams of all its words)
+        grams = self._token_grams(words, self.char_ngrams).merge_dims(1, 2)  # (batch, grams of all its words)
         return tf.cast(tf.ragged.map_flat_values(table.lookup, grams).to_tensor(default_value=PAD), tf.int32)
 
     def compute_output_spec(self, texts):
-        return {key: keras.KerasTensor((None, None), dtype="int32") for key in self.output_keys()}
+        return {key: keras.KerasTensor((None, None, None) if key == TOKEN_CHARS else (None, None), dtype="int32")
+                for key in self.output_keys()}
 
     def get_config(self):
         return {
@@ -319,6 +354,8 @@ class TextVectorizer(keras.layers.Layer):
             "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
             "vocabularies": {str(n): v for n, v in self.vocabularies.items()},
             "char_vocabulary": list(self.char_vocabulary),
+            "token_chars": list(self.token_chars) if self.token_chars else None,
+            "token_char_vocabulary": list(self.token_char_vocabulary),
         }
 
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfseq.data.vectorize import aligned_keys
+from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 from tfseq.layers import CELLS
 
 
@@ -29,10 +29,15 @@ def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None) -> dict:
 
 
 def embed(embeddings: dict, inputs: dict):
-    """The tokens' embeddings plus their aligned n-grams' (fastText-style), ``(batch, time, dim)``."""
+    """The tokens' embeddings plus their aligned n-grams' and the mean of each token's own
+    character n-grams' (``token_chars``; fastText's subwords), ``(batch, time, dim)``."""
     x = embeddings["tokens"](inputs["tokens"])
     for key, layer in embeddings.items():
-        if key != "tokens":
+        if key == TOKEN_CHARS:
+            grams = layer(inputs[key])  # (batch, time, grams, dim)
+            present = ops.expand_dims(ops.cast(ops.not_equal(inputs[key], 0), grams.dtype), -1)
+            x = x + ops.sum(grams * present, axis=2) / ops.maximum(ops.sum(present, axis=2), 1.0)
+        elif key != "tokens":
             x = x + layer(inputs[key])
     return x
 
