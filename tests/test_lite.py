@@ -85,13 +85,13 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
     assert meta["tags"] == ["A", "B", "C", "D"] and len(meta["crf"]["transitions"]) == 4
     # tfseq-predict on the TFLite exports: the CRF's best path (Viterbi in numpy), the perplexity.
     text = "Ｇood\u3000FILM and a good cast"
-    (row,), _, _ = cli.tflite_answers(tmp_path / tagger.name / "1", meta, [text])
+    row = Preprocessor.load(tmp_path / tagger.name / "1").answer(interpreter(tmp_path / tagger.name / "1"), text, meta)
     ids = ids_of(words, text)
     best = np.asarray(tagger.decode(tagger(ids, training=False), ids["tokens"] != 0))[0]
     assert row["tagged"] == " ".join(f"{t}/{'ABCD'[i - 1]}" for t, i in zip(["Ｇood", "FILM", "and", "a", "good",
                                                                           "cast"], best))
     meta = json.loads((tmp_path / lm.name / "1" / "tfseq.json").read_text())
-    (row,), _, _ = cli.tflite_answers(tmp_path / lm.name / "1", meta, [text])
+    row = Preprocessor.load(tmp_path / lm.name / "1").answer(interpreter(tmp_path / lm.name / "1"), text, meta)
     np.testing.assert_allclose(row["perplexity"], lm.score([text])["perplexity"][0], rtol=1e-4)
 
 

@@ -338,9 +338,12 @@ def predict_main(argv=None) -> int:
     from tfseq.export import metadata
 
     declared = metadata(folder)
-    if (folder / "model.tflite").exists():
-        rows, show, names = tflite_answers(folder, declared, texts)
-        return write_answers(args, rows, names, show)
+    if (folder / "model.tflite").exists():  # answered through the export's own preprocess.py rule
+        from tfseq.lite import Preprocessor
+
+        pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
+        rows = [{"text": text, **pre.answer(interpreter, text, declared)} for text in texts]
+        return write_answers(args, rows, declared["columns"], declared["show"])
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     inputs = list(serve.structured_input_signature[1])
     if inputs != ["text"]:
@@ -369,39 +372,6 @@ def write_answers(args, rows, names, show) -> int:
         show = show or "\t".join(f"{{{name}}}" for name in columns)
         print("\n".join(show.format(**row) for row in rows))
     return 0
-
-
-def tflite_answers(folder, declared, texts):
-    """A TFLite export's answers (classify, tag, lm), shown as its SavedModel's are: through its
-    own ``preprocess.py`` rule (:mod:`tfseq.lite`) and the stock interpreter."""
-    import numpy as np
-    import tensorflow as tf
-
-    from tfseq.lite import Preprocessor, viterbi
-
-    pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
-    rows = []
-    for text in texts:
-        if "labels" in declared:
-            p = pre.predict(interpreter, text)[0]
-            rows.append({"text": text, "label": declared["labels"][int(p.argmax())], "confidence": p.max()})
-        elif "tags" in declared:
-            tokens = pre.tokens(text, lowercase=False)
-            scores = pre.predict(interpreter, text)[0][: len(tokens)]
-            path = (viterbi(scores, **declared["crf"]) if declared.get("crf") else scores.argmax(-1)) if tokens else []
-            rows.append({"text": text, "tagged": " ".join(f"{t}/{declared['tags'][i]}" for t, i in zip(tokens, path))})
-        else:  # a language model: the text's perplexity as a line
-            line = pre.line(text, declared["line_end"])
-            logits = pre.predict(interpreter, text, line)[0][:-1].astype("float64")
-            log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
-                - logits.max(-1, keepdims=True)
-            ids = line["tokens"][0][1:]
-            rows.append({"text": text, "perplexity": float(np.exp(-log_p[np.arange(len(ids)), ids].mean()))})
-    if "labels" in declared:
-        return rows, "{label}\t{confidence:.3f}\t{text}", ["label", "confidence"]
-    if "tags" in declared:
-        return rows, "{tagged}", ["tagged"]
-    return rows, "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ["perplexity"]
 
 
 # -- tfseq-data -------------------------------------------------------------------------------

@@ -154,12 +154,18 @@ class Lite:
         model: the Keras model; ``call(model, ids)`` gives the scores (default ``model(ids)``).
         preprocessor: its ``TextVectorizer``: the inputs are its output keys, ``int32[1, T]``.
         outputs: what the scores are, for ``tfseq.json`` (``"probabilities over labels"``).
+        answer: how :meth:`tfseq.lite.Preprocessor.answer` reads them: ``labels``, ``tags`` or
+            ``line`` (a language model's perplexity of the text as a line).
+        show, columns: how ``tfseq-predict`` shows an answer, as in :class:`Serving`.
         metadata: more of ``tfseq.json`` (labels, tags, the line-end id).
     """
 
     model: Any
     preprocessor: Any
     outputs: str
+    answer: str
+    show: str
+    columns: tuple
     call: Callable | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
 
@@ -194,8 +200,9 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     from tfseq.layers.recurrent import Recurrent
 
     model, vec = lite.model, lite.preprocessor
-    specs = {key: tf.TensorSpec([1, None, None] if key == "token_chars" else [1, None], tf.int32, name=key)
-             for key in vec.output_keys()}
+    # One text: batch 1, every other axis (time; token_chars' grams) as long as the text needs.
+    specs = {key: tf.TensorSpec([1, *spec.shape[1:]], tf.int32, name=key)
+             for key, spec in vec.compute_output_spec(None).items()}
     call = lite.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
     fused = [layer.use_fused for layer in recurrent]
@@ -218,5 +225,6 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
                                                 encoding="utf-8")
         shutil.copyfile(app_side.__file__, folder / "preprocess.py")
 
-    metadata = {**lite.metadata, "inputs": list(specs), "outputs": lite.outputs, "quantized": quantize}
+    metadata = {**lite.metadata, "inputs": list(specs), "outputs": lite.outputs, "answer": lite.answer,
+                "show": lite.show, "columns": list(lite.columns), "quantized": quantize}
     return write_atomically(task_dir, write, metadata)

@@ -10,6 +10,8 @@ only the standard library and numpy, and splits text by the same rule as
     feeds = pre("This film was great")          # {"tokens": int32[1, T], ...}
     interpreter = tf.lite.Interpreter("saved_models/classify-tflite/1/model.tflite")
     scores = pre.predict(interpreter, "This film was great")   # resize, set, invoke, read
+    declared = json.loads(Path("saved_models/classify-tflite/1/tfseq.json").read_text())
+    pre.answer(interpreter, "This film was great", declared)   # {"label": ..., "confidence": ...}
 
 The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
 whitespace (Unicode's, and U+200B) becomes a space unless the vocabulary keeps it; the text is
@@ -69,16 +71,13 @@ class Preprocessor:
         feeds = {}
         for key, index in self.index.items():
             if key == "token_chars":  # (1, tokens, grams): each token's own grams, in its case
-                lo, hi = self.token_chars
-                rows = [[index.get(f" {w} "[i:i + n], 1) for n in range(lo, hi + 1) for i in range(len(w) + 3 - n)]
+                rows = [[index.get(g, 1) for g in char_grams(w, *self.token_chars)]
                         for w in self.tokens(text, lowercase=False)]
                 width = max((len(row) for row in rows), default=0)
                 feeds[key] = np.asarray([[row + [0] * (width - len(row)) for row in rows] or [[0]]], "int32")
                 continue
-            if key == "chars":
-                lo, hi = self.char_ngrams
-                grams = [f" {w} "[i:i + n] for w in tokens for n in range(lo, hi + 1) for i in range(len(w) + 3 - n)]
-                ids = [index.get(g, 1) for g in grams]
+            if key == "chars":  # the bag of all the words' grams
+                ids = [index.get(g, 1) for w in tokens for g in char_grams(w, *self.char_ngrams)]
             else:
                 n = 1 if key == "tokens" else int(key.removeprefix("ngrams_"))
                 ids = [index.get(separator.join(tokens[i:i + n]), 1) for i in range(len(tokens) - n + 1)]
@@ -90,6 +89,25 @@ class Preprocessor:
         """A language model's input: the text as a line, ``line_end`` + its ids + ``line_end``."""
         ids = [i for i in self(text)["tokens"][0] if i]
         return {"tokens": np.asarray([[line_end, *ids, line_end]], "int32")}
+
+    def answer(self, interpreter, text: str, declared: dict) -> dict:
+        """``text``'s readable answer from the export whose ``tfseq.json`` is ``declared``, by
+        its ``answer``: ``labels`` (label and confidence), ``tags`` (``token/TAG ...``, the CRF's
+        best path if it has one) or ``line`` (the perplexity of the text as a line)."""
+        if declared["answer"] == "labels":
+            p = self.predict(interpreter, text)[0]
+            return {"label": declared["labels"][int(p.argmax())], "confidence": p.max()}
+        if declared["answer"] == "tags":
+            tokens = self.tokens(text, lowercase=False)
+            scores = self.predict(interpreter, text)[0][: len(tokens)]
+            path = (viterbi(scores, **declared["crf"]) if declared.get("crf") else scores.argmax(-1)) if tokens else []
+            return {"tagged": " ".join(f"{t}/{declared['tags'][i]}" for t, i in zip(tokens, path))}
+        line = self.line(text, declared["line_end"])
+        logits = self.predict(interpreter, text, line)[0][:-1].astype("float64")
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        ids = line["tokens"][0][1:]
+        return {"perplexity": float(np.exp(-log_p[np.arange(len(ids)), ids].mean()))}
 
     def predict(self, interpreter, text: str, feeds: dict | None = None) -> np.ndarray:
         """The export's scores for ``text``: its inputs resized to the text's ids, set, invoked
@@ -105,6 +123,13 @@ class Preprocessor:
             interpreter.set_tensor(index[key], ids)
         interpreter.invoke()
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def char_grams(word: str, lo: int, hi: int) -> list[str]:
+    """The word's character lo..hi-grams, the word padded with a space on both sides (a padded
+    word shorter than n has no n-grams): the vectorizer's ``_char_grams``."""
+    padded = f" {word} "
+    return [padded[i:i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
 
 
 def viterbi(emissions, start, end, transitions) -> list[int]:

@@ -13,6 +13,10 @@ from tfseq.train import plots
 from tfseq.train.task import Task
 
 
+# How tfseq-predict shows an answer of either export (tfseq.json's show and columns).
+SHOW, COLUMNS = "{label}\t{confidence:.3f}\t{text}", ("label", "confidence")
+
+
 def multi_hot(labels, class_names) -> np.ndarray:
     """Label cells as float32 multi-hot rows over ``class_names`` (labels never seen in train,
     absent from ``class_names``, are dropped)."""
@@ -269,7 +273,7 @@ def classifier_lite(model, class_names, prior=None) -> Lite:
             outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
         return tf.where(tf.reduce_any(ids["tokens"] != 0, axis=1)[:, None], outputs, prior[None])
 
-    return Lite(model, model.preprocessor, "probabilities over labels", call=call,
+    return Lite(model, model.preprocessor, "probabilities over labels", "labels", SHOW, COLUMNS, call=call,
                 metadata={"labels": [str(c) for c in class_names]})
 
 
@@ -311,5 +315,4 @@ def classifier_serving(model, class_names, prior=None, metadata=None) -> Serving
             confidence = tf.reduce_max(outputs, axis=-1)
         return {"label": label, "probabilities": outputs, "confidence": confidence}
 
-    return Serving(answer, model.variables, model.preprocessor, show="{label}\t{confidence:.3f}\t{text}",
-                   columns=("label", "confidence"), metadata=metadata or {})
+    return Serving(answer, model.variables, model.preprocessor, show=SHOW, columns=COLUMNS, metadata=metadata or {})

@@ -180,7 +180,8 @@ class LanguageModelTask(Task):
 def language_model_lite(model) -> Lite:
     """A :class:`~tfseq.models.LanguageModel` as TFLite: next-token logits at every step of
     ``line_end`` + the text's ids (a line starts with the line-end id)."""
-    return Lite(model, model.preprocessor, "next-token logits per step (vocabulary ids)",
+    return Lite(model, model.preprocessor, "next-token logits per step (vocabulary ids)", "line",
+                "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ("perplexity",),
                 metadata={"line_end": model.line_end})
 
 

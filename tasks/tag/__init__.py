@@ -188,7 +188,7 @@ def tagger_lite(model, tag_names) -> Lite:
     if model.crf is not None:
         crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
                for name in ("start", "end", "transitions")}
-    return Lite(model, model.preprocessor, "scores of tags per token (emissions)",
+    return Lite(model, model.preprocessor, "scores of tags per token (emissions)", "tags", "{tagged}", ("tagged",),
                 metadata={"tags": [str(t) for t in tag_names], "crf": crf})
 
 
