@@ -188,12 +188,13 @@ class TextVectorizer(keras.layers.Layer):
         """
         counters = {n: collections.Counter() for n in self.ngrams}
         chars, token_chars = collections.Counter(), collections.Counter()
-        if self.token_chars:
-            for words in self.tokenize(texts, lowercase=False):
+        rows = self.tokenize(texts)
+        if self.token_chars:  # from the words in their own case (the same rows when not lower-cased)
+            for words in self.tokenize(texts, lowercase=False) if self.lowercase else rows:
                 for word in words:
                     token_chars.update(_char_grams(word, range(self.token_chars[0], self.token_chars[1] + 1)))
         orders = range(self.char_ngrams[0], self.char_ngrams[1] + 1) if self.char_ngrams else ()
-        for tokens in self.tokenize(texts):
+        for tokens in rows:
             for n in self.ngrams:
                 counters[n].update(
                     "".join(tokens[i : i + n]) if self.split == "character" else " ".join(tokens[i : i + n])

@@ -90,7 +90,8 @@ class Trainer:
         self.nan_guard = StopOnNaN()
         self.model.compile(optimizer=self.optimizer(), jit_compile=self.jit_compile(), **self.task.compile_options())
         self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
-        if str(self.config.train.get("distribute")) == "multi_worker":
+        multi_worker = str(self.config.train.get("distribute")) == "multi_worker"
+        if multi_worker:
             build_from_local_batch(self.model)
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
@@ -112,7 +113,7 @@ class Trainer:
         self.history, self.epochs, self.train_seconds = self.state.history, self.state.epochs, self.state.seconds
         if self.nan_guard.error:
             raise TrainingDiverged(self.nan_guard.error)
-        if str(self.config.train.get("distribute")) == "multi_worker":  # every worker must say the same
+        if multi_worker:  # every worker must say the same
             self.log(f"multi_worker: weights sha256 {weights_digest(self.model)}")
         self.task.after_fit()
 
@@ -143,7 +144,7 @@ class Trainer:
             self.model = task.model = task.build_model()
             baseline = task.baseline()
             self.fit()
-        metrics = {"headline": None, **task.evaluate()}
+        metrics = task.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
         metrics["epochs"] = self.epochs
         metrics["history"] = self.history  # every epoch's training and validation logs
@@ -155,12 +156,13 @@ class Trainer:
             self.run.save_figure("learning_curves.png", plots.learning_curves(self.history))
         self.model.save(self.run.file("model.keras"))
         serving = task.serving() if OmegaConf.select(self.config, "export.enabled", default=True) else None
+        written_by = {"task": task.name, "run": str(self.run)}
         if serving is not None:
-            serving.metadata = {"task": task.name, "run": str(self.run), **serving.metadata}
+            serving.metadata = {**written_by, **serving.metadata}
             metrics["export"] = str(export.save(serving, Path(self.config.export.dir) / task.name))
         lite = task.lite() if OmegaConf.select(self.config, "export.tflite", default=False) else None
         if lite is not None:
-            lite.metadata = {"task": task.name, "run": str(self.run), **lite.metadata}
+            lite.metadata = {**written_by, **lite.metadata}
             folder = Path(self.config.export.dir) / f"{task.name}-tflite"
             quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
             metrics["export_tflite"] = str(export.save_tflite(lite, folder, quantize=quantize))
