@@ -40,7 +40,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
     ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
     ("classify", "data.split=words", "data.split='words': expected one of auto, word, character (did you mean word?)"),
-    ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, character"),
+    ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, wordpunct, subword, character"),
     ("classify", "model.head=binaryy", "model.head='binaryy'"),
     ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N"),
     ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean model.cell?"),

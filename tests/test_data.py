@@ -187,6 +187,22 @@ def test_vectorizer_both_ways_ids_in_python_equal_the_layer_and_read_back_as_tex
     assert chars.detokenize([chars.token_ids(["a b"])[0]], replace={2: "\n"}).numpy().tolist() == [b"a b"]
 
 
+def test_wordpunct_cuts_punctuation_from_words_and_gives_the_spacing_back():
+    import tensorflow as tf
+
+    vec = data.TextVectorizer(split="wordpunct")
+    texts = ["Go.", "  Hello,  world! ", "", " \t ", "C'est l'été (3.5%)...", "中国人民", "a\u2581b"]
+    tokens = vec.tokenize(texts)
+    assert tokens[:2] == [["\u2581go", "."], ["\u2581hello", ",", "\u2581world", "!"]]  # "go" in "Go." is "go"
+    assert tokens[2:4] == [[], []] and tokens[6] == ["\u2581a", "\u2581b"]  # the mark reads as a space
+    assert tokens[4] == ["\u2581c", "'", "est", "\u2581l", "'", "été", "\u2581(", "3", ".", "5", "%)..."]
+    spaced = ["go.", "hello, world!", "", "", "c'est l'été (3.5%)...", "中国人民", "a b"]
+    assert [vec.join(row) for row in tokens] == spaced
+    vec.adapt(texts)
+    assert [t.decode() for t in vec.detokenize(vec(tf.constant(texts))["tokens"]).numpy()] == spaced
+    assert data.TextVectorizer.from_config(vec.get_config()).tokenize(["Go!"]) == [["\u2581go", "!"]]
+
+
 def test_token_chars_are_each_tokens_own_grams_in_its_case_aligned_with_the_tokens():
     import tensorflow as tf
 

@@ -28,6 +28,18 @@ def test_detect_split_by_script(texts, split):
     assert chosen == split and reason
 
 
+@pytest.mark.parametrize("texts,split", [
+    (["Go.", "Hello, world!", "I'm here."], "wordpunct"),  # translation pairs: punctuation on words
+    (["AE1 B IY0", "K AE1 T", "D AO1 G"], "word"),  # phonemes: no punctuation
+    (ENGLISH, "word"),
+    (CHINESE, "character"),
+])
+def test_detect_split_with_punctuation_cuts_it_from_words(texts, split):
+    chosen, reason = detect_split(texts, punctuation=True)
+    assert chosen == split and reason
+    assert detect_split(texts)[0] == ("word" if split == "wordpunct" else split)
+
+
 def test_length_cap():
     assert length_cap(range(1, 101)) == (100, length_cap(range(1, 101))[1])  # 95 -> 100
     assert length_cap([3] * 100)[0] == 50 and length_cap([2000] * 100)[0] == 400

@@ -17,9 +17,10 @@ from tfseq.tasks.tag import tagger_lite
 TEXTS = ["the good film", "a bad plot", "a good plot and a good cast", "good good", "Ｇood\u3000FILM"]
 HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
         "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123", "", "  \x00",
-        "ΟΔΟΣ σοφός", "ǅemal ß ﬁ"]
+        "ΟΔΟΣ σοφός", "ǅemal ß ﬁ", "Go. \"Hi,\" (he said)... l'été 3.5% e\u0301t\u00e9!", "a\u2581b_c--d"]
 VECTORIZERS = [dict(split="word", ngrams=(1, 2), char_ngrams=(2, 5)), dict(split="word", lowercase=False),
                dict(split="word", token_chars=(2, 4)),
+               dict(split="wordpunct", ngrams=(1, 2), char_ngrams=(2, 4)), dict(split="wordpunct", token_chars=(1, 3)),
                dict(split="character", ngrams=(1, 2, 3)), dict(split="character", keep_whitespace=True, max_length=6)]
 
 

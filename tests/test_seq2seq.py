@@ -105,3 +105,59 @@ def test_seq2seq_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monk
     assert cli.train_main(["task=seq2seq", "generate.sampler=nucleus", *FAST]) == 2
     assert "generate.sampler='nucleus': expected one of sampling, greedy, beam" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "seq2seq").iterdir()) and not (tmp_path / "saved_models").exists()
+
+
+def phrases(path, n=1500, seed=0):
+    """source: 'Cat sees dog.'-like sentences; target: word-for-word 'chat voit chien.' with the
+    same punctuation attached to the last word (what a whitespace split would learn as new words)."""
+    words = {"cat": "chat", "dog": "chien", "sees": "voit", "likes": "aime", "bird": "oiseau"}
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        source = list(rng.choice(list(words), size=rng.integers(1, 4)))
+        mark = str(rng.choice([".", "!", "?", "..."]))
+        target = " ".join(words[w] for w in source) + mark
+        lines.append(f"{' '.join(source).capitalize()}{mark}\t{target}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train = phrases(tmp_path / "train.tsv")
+    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "model.layers=1", "train.epochs=8",
+            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8"]
+    assert cli.train_main(args) == 0
+    log = capsys.readouterr().out
+    assert "auto: data.source_split=wordpunct" in log and "auto: data.target_split=wordpunct" in log
+    (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy", "token_error_rate", "bleu", "loss"}
+    assert metrics["test"]["bleu"] > 80 and metrics["test"]["accuracy"] > 0.8  # sacrebleu's 0-100 scale
+    assert cli.predict_main([str(tmp_path / "saved_models" / "seq2seq"), "Dog likes bird!", "  cat... "]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!",
+                                                             "  cat... \tchat..."]
+
+
+@pytest.mark.slow
+def test_subword_translation_trains_exports_and_answers_through_sentencepiece(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("tensorflow_text")
+    monkeypatch.chdir(tmp_path)
+    train = phrases(tmp_path / "train.tsv")
+    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "model.layers=1", "train.epochs=8",
+            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=12",
+            "data.source_split=subword", "data.target_split=subword", "data.subwords=30"]
+    assert cli.train_main(args) == 0
+    (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
+    model = keras.saving.load_model(run / "model.keras")
+    pieces = model.target_preprocessor.tokenize(["chien aime oiseau!"])[0]
+    assert "".join(pieces) == "\u2581chien\u2581aime\u2581oiseau!" and len(model.target_preprocessor.vocabularies[1]) <= 40
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["bleu"] > 80
+    # A fresh process: tfseq-predict loads TensorFlow Text's ops for the SentencePiece export.
+    script = "import sys; from tfseq.cli import predict_main; sys.exit(predict_main(sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "saved_models" / "seq2seq"),
+                          "Dog likes bird!", ""], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip("\n").splitlines() == ["Dog likes bird!\tchien aime oiseau!", "\t"]

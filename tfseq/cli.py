@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -344,6 +345,8 @@ def predict_main(argv=None) -> int:
         pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
         rows = [{"text": text, **pre.answer(interpreter, text, declared)} for text in texts]
         return write_answers(args, rows, declared["columns"], declared["show"])
+    for module in declared.get("requires", []):  # ops the graph holds beyond TensorFlow's (SentencePiece)
+        importlib.import_module(module)
     serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
     inputs = list(serve.structured_input_signature[1])
     if inputs != ["text"]:

@@ -15,14 +15,17 @@ only the standard library and numpy, and splits text by the same rule as
 
 The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
 whitespace (Unicode's, and U+200B) becomes a space unless the vocabulary keeps it; the text is
-lower-cased if the model was; a word split cuts at runs of spaces, a character split takes each
-code point (spaces dropped unless kept). Ids: 0 padding, 1 out of vocabulary, tokens from 2.
+lower-cased if the model was; a word split cuts at runs of spaces, a wordpunct split also cuts
+each word into runs of word characters (letters, marks, digits, "_") and runs of other characters,
+marking the first with U+2581; a character split takes each code point (spaces dropped unless kept). Ids: 0 padding, 1 out of vocabulary, tokens from 2.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,17 @@ import numpy as np
 CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufeff]")
 # Unicode's White_Space (the separators Zs, Zl, Zp and the controls that are whitespace) and U+200B.
 WHITESPACE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u200b \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+SPACE_MARK = "\u2581"
+
+
+def wordpunct(text: str) -> list[str]:
+    """A wordpunct split of whitespace-normalised text: each word's runs, the first marked."""
+    tokens = []
+    for word in text.replace(SPACE_MARK, " ").split():
+        runs = ["".join(run) for _, run in itertools.groupby(
+            word, lambda c: c == "_" or unicodedata.category(c)[0] in "LMN")]
+        tokens += [SPACE_MARK + runs[0], *runs[1:]]
+    return tokens
 
 
 class Preprocessor:
@@ -60,7 +74,10 @@ class Preprocessor:
             text = WHITESPACE.sub(" ", text)
         if self.lowercase if lowercase is None else lowercase:
             text = text.lower()
-        tokens = text.split() if self.split == "word" else [c for c in text if self.keep_whitespace or c != " "]
+        if self.split == "character":
+            tokens = [c for c in text if self.keep_whitespace or c != " "]
+        else:
+            tokens = wordpunct(text) if self.split == "wordpunct" else text.split()
         return tokens[: self.max_length] if self.max_length else tokens
 
     def __call__(self, text: str) -> dict:

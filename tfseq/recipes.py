@@ -16,8 +16,8 @@ FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.
 
 CHOICES = {
     "data.split": ("auto", "word", "character"),
-    "data.source_split": ("auto", "word", "character"),
-    "data.target_split": ("auto", "word", "character"),
+    "data.source_split": ("auto", "word", "wordpunct", "subword", "character"),
+    "data.target_split": ("auto", "word", "wordpunct", "subword", "character"),
     "model.cell": ("rnn", "lstm", "gru"),
     "model.pooling": ("last", "max", "mean", "max+mean", "attention"),
     "model.head": ("auto", "binary", "multiclass", "multilabel"),

@@ -97,7 +97,7 @@ class CaptionTask(Task):
                 continue
             captions = self.model.caption(self.images[split], int(self.config.generate.max_length), sampler)
             outputs = {key: caption.split() for key, caption in zip(self.references[split], captions)}
-            metrics[split] = sequence_scores(self.references[split], outputs, bleu=True)
+            metrics[split] = sequence_scores(self.references[split], outputs, join=" ".join)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
             if split == "test":
                 self.write_examples(self.references[split], outputs)

@@ -21,13 +21,14 @@ from tfseq.train.task import Task
 
 
 
-def sequence_scores(references: dict, predicted: dict, bleu: bool = False) -> dict:
+def sequence_scores(references: dict, predicted: dict, join=None) -> dict:
     """``references``: source -> list of token lists; ``predicted``: source -> token list.
 
     ``accuracy``: share of sources whose output equals one of their references;
     ``token_error_rate``: sum over sources of the edit distance to the nearest reference,
     over the sum of that reference's lengths (Levenshtein on tokens, rapidfuzz);
-    with ``bleu``, ``bleu``: corpus BLEU-4 against all references (sacrebleu, as a fraction).
+    with ``join`` (tokens -> text), ``bleu``: corpus BLEU-4 of the joined texts against all
+    their references, sacrebleu's (0-100, its standard ``13a`` tokenizer: the figure papers report).
     """
     from rapidfuzz.distance import Levenshtein
 
@@ -40,16 +41,15 @@ def sequence_scores(references: dict, predicted: dict, bleu: bool = False) -> di
         edits += distances[nearest]
         length += len(options[nearest])
     scores = {"accuracy": right / max(len(references), 1), "token_error_rate": edits / max(length, 1)}
-    if bleu:
+    if join is not None:
         import sacrebleu
 
         sources = list(references)
         streams = max(len(references[s]) for s in sources)
         # sacrebleu takes reference streams of equal length: repeat a source's first reference
         # (a repeated reference changes no clipped count and no closest length).
-        refs = [[" ".join(references[s][min(k, len(references[s]) - 1)]) for s in sources] for k in range(streams)]
-        scores["bleu"] = sacrebleu.corpus_bleu([" ".join(predicted[s]) for s in sources], refs,
-                                               tokenize="none").score / 100
+        refs = [[join(references[s][min(k, len(references[s]) - 1)]) for s in sources] for k in range(streams)]
+        scores["bleu"] = sacrebleu.corpus_bleu([join(predicted[s]) for s in sources], refs).score
     return scores
 
 
@@ -58,13 +58,13 @@ class Seq2SeqTask(Task):
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("seq2seq", "source/target pairs")
-        self.auto_split("data.source_split", self.dataset.train["source"])
-        self.auto_split("data.target_split", self.dataset.train["target"])
+        self.auto_split("data.source_split", self.dataset.train["source"], punctuation=True)
+        self.auto_split("data.target_split", self.dataset.train["target"], punctuation=True)
         self.source_vectorizer = data.TextVectorizer(split=cfg.source_split, lowercase=cfg.lowercase,
-                                                     max_length=cfg.max_length)
+                                                     max_length=cfg.max_length, subwords=cfg.subwords)
         self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)
         self.target_vectorizer = data.TextVectorizer(split=cfg.target_split, lowercase=cfg.target_lowercase,
-                                                     max_length=cfg.max_length)
+                                                     max_length=cfg.max_length, subwords=cfg.subwords)
         self.target_vectorizer.adapt(self.dataset.train["target"], max_tokens=cfg.max_tokens, reserved=SPECIALS)
         self.features, self.targets, self.references = {}, {}, {}
         for split, frame in self.dataset.splits.items():
@@ -104,11 +104,12 @@ class Seq2SeqTask(Task):
             rows = list(first.values())
             ids = self.model.translate_source_ids(self.features[split]["source"][rows],
                                                   int(self.config.generate.max_length), sampler)
-            words = self.target_vectorizer.split == "word"
-            outputs = {text: [t for t in (output.split(" ") if words else output) if t]
-                       for text, output in zip(first, self.model.texts(ids))}
+            # The outputs' tokens, as the references were made: the target vectorizer's rule.
+            tokens = self.target_vectorizer.tokenize(self.model.texts(ids), truncate=False)
+            outputs = dict(zip(first, tokens))
+            translation = self.config.data.source_split != "character"  # (not grapheme-to-phoneme)
             metrics[split] = sequence_scores(self.references[split], outputs,
-                                             bleu=self.config.data.source_split == "word")
+                                             join=self.target_vectorizer.join if translation else None)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
             if split == "test":
                 self.write_examples(first, outputs)
@@ -117,10 +118,11 @@ class Seq2SeqTask(Task):
     def write_examples(self, sources, outputs, count=50):
         """``examples.txt``: the first test sources, the model's output, and the references."""
         lines = []
+        join = self.target_vectorizer.join
         for text in list(sources)[:count]:
-            references = [" ".join(r) for r in self.references["test"][text]]
+            references = [join(r) for r in self.references["test"][text]]
             mark = "ok " if outputs[text] in self.references["test"][text] else "ERR"
-            lines.append(f"{mark}\t{text}\t{' '.join(outputs[text])}\t(reference: {' | '.join(references)})")
+            lines.append(f"{mark}\t{text}\t{join(outputs[text])}\t(reference: {' | '.join(references)})")
         self.run.write_text("examples.txt", "\n".join(lines) + "\n")
 
     def serving(self):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import unicodedata
 
 # Scripts written without spaces between words: Han (Chinese, Japanese kanji), kana, Thai, Lao,
 # Khmer, Myanmar, Tibetan. Text in them is read character by character.
@@ -38,13 +39,15 @@ def sample(texts, size: int = 5000, seed: int = 0) -> list[str]:
     return texts if len(texts) <= size else random.Random(seed).sample(texts, size)
 
 
-def detect_split(texts) -> tuple[str, str]:
-    """``("word" | "character", reason)`` for ``texts``.
+def detect_split(texts, punctuation: bool = False) -> tuple[str, str]:
+    """``("word" | "wordpunct" | "character", reason)`` for ``texts``.
 
     Characters when at least half of the letters belong to scripts written without spaces
     (Chinese, Japanese, Thai, ...), or when most texts are a single whitespace-separated token
     (words to spell out, as in grapheme-to-phoneme); words otherwise, and for text without
-    letters (digits, symbols, emoji).
+    letters (digits, symbols, emoji). With ``punctuation``, words become ``wordpunct`` when at
+    least 5% of the texts hold a word with punctuation attached (``"Go."``, ``"l'homme"``): they
+    are then split apart, as a translation's tokens should be.
     """
     texts = sample(texts)
     letters = unspaced = 0
@@ -61,7 +64,17 @@ def detect_split(texts) -> tuple[str, str]:
         return "character", f"{share:.0%} of the letters are in scripts written without spaces"
     if single > len(texts) / 2:
         return "character", f"{single / len(texts):.0%} of the texts are a single word"
-    return "word", f"{1 - share:.0%} of the letters are in scripts that separate words by spaces"
+    reason = f"{1 - share:.0%} of the letters are in scripts that separate words by spaces"
+    attached = sum(any(_mixed(word) for word in text.split()) for text in texts) / max(len(texts), 1)
+    if punctuation and attached >= 0.05:
+        return "wordpunct", f"{reason}; {attached:.0%} of the texts attach punctuation to a word"
+    return "word", reason
+
+
+def _mixed(word: str) -> bool:
+    """Whether ``word`` has both word characters (letters, marks, digits, _) and others."""
+    kinds = {c == "_" or unicodedata.category(c)[0] in "LMN" for c in word}
+    return len(kinds) == 2
 
 
 def length_cap(lengths, percentile: float = 95, step: int = 50, cap: int = 400) -> tuple[int, str]:

@@ -31,6 +31,14 @@ PAD, OOV = 0, 1
 WHITESPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\p{Z}\x{200B}]"
 # Control characters that are not whitespace, and the byte-order mark: removed.
 CONTROL = r"[\x{00}-\x{08}\x{0E}-\x{1B}\x{7F}-\x{84}\x{86}-\x{9F}\x{FEFF}]"
+# The wordpunct split: runs of word characters (letters, marks, digits, "_"), runs of anything
+# else that is not whitespace (NLTK's wordpunct_tokenize, in Unicode); a token that starts a
+# whitespace-separated word carries SPACE_MARK in front (SentencePiece's U+2581), so
+# detokenizing gives back the text's spacing ("Go." -> "▁go" "." -> "go.").
+SPACE_MARK = "\u2581"
+WORD_RUN = r"[\pL\pM\pN_]+|[^\pL\pM\pN_ \x{2581}]+"
+SPLITS = ("word", "wordpunct", "subword", "character")
+MARKED = ("wordpunct", "subword")  # splits whose tokens carry SPACE_MARK: joined without spaces
 
 
 CHARS = "chars"
@@ -60,7 +68,10 @@ class TextVectorizer(keras.layers.Layer):
     """Raw strings -> dict of padded int32 id tensors.
 
     Args:
-        split: ``"word"`` (whitespace) or ``"character"``.
+        split: ``"word"`` (whitespace), ``"wordpunct"`` (words and punctuation apart, spacing
+            kept by a word-start mark: translation), ``"subword"`` (SentencePiece pieces, a
+            unigram model trained by :meth:`adapt`; run in the graph by TensorFlow Text) or
+            ``"character"``.
         keep_whitespace: a character split keeps spaces, tabs and line breaks as tokens (what a
             character language model reads and writes); by default they are dropped.
         lowercase: lower-case before splitting.
@@ -74,6 +85,8 @@ class TextVectorizer(keras.layers.Layer):
             token's own character lo..hi-grams in the token's original case (word split only):
             spelling, suffixes and capitals, aligned with the tokens for a tagger to read.
         token_char_vocabulary: ``[gram, ...]`` of ``token_chars``; set by :meth:`adapt`.
+        subwords: the number of pieces :meth:`adapt` asks SentencePiece for (``split="subword"``).
+        subword_model: the trained SentencePiece model, base64; set by :meth:`adapt`.
 
     Example:
         >>> v = TextVectorizer(split="character", ngrams=(1, 2))
@@ -84,12 +97,12 @@ class TextVectorizer(keras.layers.Layer):
 
     def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
                  vocabularies=None, char_vocabulary=None, keep_whitespace=False, token_chars=None,
-                 token_char_vocabulary=None, **kwargs):
+                 token_char_vocabulary=None, subwords=8000, subword_model=None, **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
-        if split not in ("word", "character"):
-            raise ValueError(f"split must be 'word' or 'character', received split={split!r}.")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, received split={split!r}.")
         ngrams = tuple(int(n) for n in ngrams)
         if 1 not in ngrams or any(n < 1 for n in ngrams):
             raise ValueError(f"ngrams must include 1 and be positive, received ngrams={ngrams}.")
@@ -97,12 +110,12 @@ class TextVectorizer(keras.layers.Layer):
             char_ngrams = tuple(int(n) for n in char_ngrams)
             if len(char_ngrams) != 2 or not 1 <= char_ngrams[0] <= char_ngrams[1]:
                 raise ValueError(f"char_ngrams must be (lo, hi) with 1 <= lo <= hi, received {char_ngrams}.")
-            if split != "word":
-                raise ValueError("char_ngrams is for split='word'; a character split takes ngrams=(1, 2, ...).")
+            if split not in ("word", "wordpunct"):
+                raise ValueError("char_ngrams is for a word split; a character split takes ngrams=(1, 2, ...).")
         if token_chars is not None:
             token_chars = tuple(int(n) for n in token_chars)
-            if len(token_chars) != 2 or not 1 <= token_chars[0] <= token_chars[1] or split != "word":
-                raise ValueError(f"token_chars must be (lo, hi) with 1 <= lo <= hi, for split='word'; received "
+            if len(token_chars) != 2 or not 1 <= token_chars[0] <= token_chars[1] or split not in ("word", "wordpunct"):
+                raise ValueError(f"token_chars must be (lo, hi) with 1 <= lo <= hi, for a word split; received "
                                  f"{token_chars} with split={split!r}.")
         if keep_whitespace and split != "character":
             raise ValueError("keep_whitespace is for split='character'; a word split is on whitespace.")
@@ -116,6 +129,7 @@ class TextVectorizer(keras.layers.Layer):
         self.char_vocabulary = tuple(char_vocabulary or ())
         self.token_chars = token_chars
         self.token_char_vocabulary = tuple(token_char_vocabulary or ())
+        self.subwords, self.subword_model, self._pieces = int(subwords), subword_model, None
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
     # (a dict with int keys cannot be saved by tf.saved_model).
@@ -175,8 +189,19 @@ class TextVectorizer(keras.layers.Layer):
         chosen = tf.ragged.boolean_mask(tf.gather(tf.constant(pieces), ids), keep)
         if self.split == "character":
             return tf.strings.reduce_join(chosen, axis=-1)
+        if self.split in MARKED:
+            text = tf.strings.regex_replace(tf.strings.reduce_join(chosen, axis=-1), SPACE_MARK, " ")
+            return tf.strings.strip(tf.strings.regex_replace(text, " ?\n ?", "\n"))
         # Words never hold whitespace: a line break here is a replaced id, and needs no spaces.
         return tf.strings.regex_replace(tf.strings.reduce_join(chosen, axis=-1, separator=" "), " ?\n ?", "\n")
+
+    def join(self, tokens) -> str:
+        """One row of tokens (:meth:`tokenize`'s) -> text, as :meth:`detokenize` joins them."""
+        if self.split == "character":
+            return "".join(tokens)
+        if self.split in MARKED:
+            return "".join(tokens).replace(SPACE_MARK, " ").strip()
+        return " ".join(tokens)
 
     def adapt(self, texts, max_tokens=None, min_frequency=1, reserved=()):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
@@ -188,6 +213,8 @@ class TextVectorizer(keras.layers.Layer):
         """
         counters = {n: collections.Counter() for n in self.ngrams}
         chars, token_chars = collections.Counter(), collections.Counter()
+        if self.split == "subword":
+            self._train_pieces(texts)
         rows = self.tokenize(texts)
         if self.token_chars:  # from the words in their own case (the same rows when not lower-cased)
             for words in self.tokenize(texts, lowercase=False) if self.lowercase else rows:
@@ -218,6 +245,40 @@ class TextVectorizer(keras.layers.Layer):
         self.token_char_vocabulary = tuple(frequent(token_chars, cap(TOKEN_CHARS))) if self.token_chars else ()
         self._lookups = None
         return self
+
+    def _train_pieces(self, texts):
+        """``subword_model``: a SentencePiece unigram model of about ``subwords`` pieces trained
+        on ``texts`` after this layer's own normalisation (SentencePiece's is off)."""
+        import base64
+        import io
+
+        import sentencepiece
+
+        normalized = [t.decode("utf-8") for t in self._normalize(texts).numpy()]
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(t for t in normalized if t.strip()), model_writer=model,
+            vocab_size=self.subwords, hard_vocab_limit=False, model_type="unigram",
+            normalization_rule_name="identity", input_sentence_size=2_000_000, shuffle_input_sentence=True,
+            num_threads=2, minloglevel=2)
+        self.subword_model, self._pieces = base64.b64encode(model.getvalue()).decode("ascii"), None
+
+    def _sentencepiece(self):
+        if self._pieces is None:
+            import base64
+
+            try:
+                import tensorflow_text
+            except ImportError as error:
+                raise ImportError("split='subword' runs SentencePiece in the graph with TensorFlow Text: "
+                                  "pip install tensorflow-text sentencepiece") from error
+            if not self.subword_model:
+                raise ValueError("split='subword' has no SentencePiece model yet: call adapt() first.")
+            import tensorflow as tf
+
+            self._pieces = tensorflow_text.SentencepieceTokenizer(base64.b64decode(self.subword_model),
+                                                                  out_type=tf.string)
+        return self._pieces
 
     def output_keys(self) -> list[str]:
         """The keys of the output dict: ``tokens``, ``ngrams_N`` per order, then ``chars``."""
@@ -273,9 +334,32 @@ class TextVectorizer(keras.layers.Layer):
         any run of Unicode whitespace (space, tab, line breaks, U+00A0, U+3000, U+2000-U+200A,
         ...) and at the zero-width space U+200B; a character split yields each code point
         (combining marks and emoji modifiers are their own tokens), dropping that whitespace
-        unless ``keep_whitespace``. Nothing else is normalised. ``truncate``: cut each text at
+        unless ``keep_whitespace``. A wordpunct split then cuts each word into runs of word
+        characters and runs of other characters, the first marked ``"▁"`` (``"Go, Jo!"`` ->
+        ``"▁go" "," "▁jo" "!"``). A subword split gives the normalised text to SentencePiece
+        (pieces marked the same way: ``"▁trans" "lation"``). Nothing else is normalised. ``truncate``: cut each text at
         ``max_length`` tokens; ``lowercase=False`` keeps the original case (what a tagger's
         export shows back)."""
+        import tensorflow as tf
+
+        texts = self._normalize(texts, lowercase)
+        if self.split == "subword":
+            tokens = self._sentencepiece().tokenize(texts)
+        if self.split == "wordpunct":
+            texts = " " + tf.strings.regex_replace(texts, SPACE_MARK, " ")  # the mark is read as a space
+            texts = tf.strings.regex_replace(texts, " +([^ ])", " " + SPACE_MARK + r"\1")
+            texts = tf.strings.regex_replace(tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "), SPACE_MARK + " +",
+                                             SPACE_MARK)
+        if self.split in ("word", "wordpunct"):
+            tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
+        elif self.split == "character":
+            tokens = tf.strings.unicode_split(texts, "UTF-8")
+            if not self.keep_whitespace:
+                tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
+        return tokens[:, : self.max_length] if self.max_length and truncate else tokens
+
+    def _normalize(self, texts, lowercase=None):
+        """The rule's first part (see :meth:`tokens`), ``string[batch]`` -> ``string[batch]``."""
         import tensorflow as tf
 
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
@@ -287,13 +371,7 @@ class TextVectorizer(keras.layers.Layer):
             texts = tf.strings.regex_replace(texts, WHITESPACE, " ")
         if self.lowercase if lowercase is None else lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
-        if self.split == "word":
-            tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
-        else:
-            tokens = tf.strings.unicode_split(texts, "UTF-8")
-            if not self.keep_whitespace:
-                tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
-        return tokens[:, : self.max_length] if self.max_length and truncate else tokens
+        return texts
 
     def call(self, texts):
         import tensorflow as tf
@@ -357,6 +435,8 @@ class TextVectorizer(keras.layers.Layer):
             "char_vocabulary": list(self.char_vocabulary),
             "token_chars": list(self.token_chars) if self.token_chars else None,
             "token_char_vocabulary": list(self.token_char_vocabulary),
+            "subwords": self.subwords,
+            "subword_model": self.subword_model,
         }
 
 

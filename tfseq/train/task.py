@@ -104,13 +104,14 @@ class Task:
         """Whether the recipe leaves ``key`` to the data (``auto``)."""
         return str(OmegaConf.select(self.config, key, default=None)) == "auto"
 
-    def auto_split(self, key: str, texts):
+    def auto_split(self, key: str, texts, punctuation: bool = False):
         """``key`` (``data.split`` and friends): the recipe's, or for ``auto`` words or characters
-        by the script of ``texts`` (:func:`tfseq.data.language.detect_split`)."""
+        by the script of ``texts`` (:func:`tfseq.data.language.detect_split`; ``punctuation``:
+        wordpunct where words carry punctuation)."""
         from tfseq.data.language import detect_split
 
         if self.auto(key):
-            self.choose(key, *detect_split(texts))
+            self.choose(key, *detect_split(texts, punctuation))
         return str(OmegaConf.select(self.config, key))
 
     def load_dataset(self, kind: str, described: str, **options):
