@@ -137,6 +137,52 @@ def test_kneser_ney_is_a_distribution_and_beats_unigrams():
         KneserNeyLM(order=0)
 
 
+@pytest.mark.parametrize("order", [1, 3, 5])
+def test_interpolated_graph_n_gram_equals_kneser_ney_and_mixes_with_the_network(order):
+    from tfseq.tasks.lm import Interpolated, mixture_log_probabilities
+
+    rng = np.random.default_rng(order)
+    stream = rng.integers(2, 9, 600).astype("int32")
+    stream[::7] = 3  # some structure: contexts seen often, others once or never
+    lm = KneserNeyLM(order=order, vocabulary_size=9).fit(stream)
+    model = tiny_model()
+    mixed = Interpolated(model, lm.arrays(), weight=0.3)
+    histories = [(4, 5, 6, 7), (3, 3, 3, 3), (8, 8, 8, 8), (0, 0, 0, 2), (0, 0, 0, 0), (5, 1, 1, 3)]
+    width = order - 1
+    history = np.array([h[len(h) - width:] if width else () for h in histories], "int32").reshape(len(histories), width)
+    got = mixed.ngram_probabilities(history, np.tile(np.arange(9), (len(histories), 1))).numpy()
+    for row, h in enumerate(history):
+        expected = [lm.probability(tuple(int(i) for i in h if i), t) for t in range(9)]
+        np.testing.assert_allclose(got[row], expected, rtol=1e-5)
+    # Scoring lines: the network's and the n-gram model's probabilities of each id, mixed.
+    ids = np.array([[2, 4, 5, 6, 2, 0], [2, 3, 3, 2, 0, 0]], "int32")
+    scores = mixed.token_log_probabilities(ids).numpy()
+    network = np.exp(ops.convert_to_numpy(model.token_log_probabilities(ids)))
+    for row in range(2):
+        n = int((ids[row] != 0).sum()) - 1
+        kn = [lm.probability(tuple(ids[row, max(0, t - width): t]) if width else (), ids[row, t]) for t in range(1, n + 1)]
+        np.testing.assert_allclose(scores[row, :n], mixture_log_probabilities(network[row, :n], kn, 0.3), rtol=1e-5)
+        assert not scores[row, n:].any()
+    # Generating: greedy from the mixture equals the argmax of the mixture re-scored at each step.
+    out = mixed.generate_ids(ids[:1, :3], 4, decoding.Greedy()).numpy()[0]
+    prefix = list(ids[0, :3])
+    for token in out:
+        logits = ops.convert_to_numpy(model(np.array([prefix], "int32")))[0, -1]
+        h = np.array([([0] * width + prefix)[-width:]] if width else [[]], "int32").reshape(1, width)
+        p = mixed.next_distribution(logits[None], h).numpy()[0]
+        assert token == int(np.argmax(p))
+        prefix.append(int(token))
+
+
+def test_the_network_weight_is_fitted_on_the_mixture_loss():
+    from tfseq.tasks.lm import fit_weight
+
+    network, ngram = np.array([0.9, 0.9, 0.1, 0.9]), np.array([0.5, 0.5, 0.5, 0.5])
+    # 3 log(0.5 + 0.4 w) + log(0.5 - 0.4 w) is largest at w = 0.625: both help, a weight inside (0, 1)
+    assert fit_weight(network, ngram) == pytest.approx(0.625, abs=0.006)
+    assert fit_weight(network, network / 2) == 1.0 and fit_weight(network / 2, network) == 0.0
+
+
 def lines(path, n=400):
     rng = np.random.default_rng(0)
     text = "\n".join(f"the {rng.choice(['cat', 'dog'])} {rng.choice(['sat', 'ran'])} on the mat" for _ in range(n))
@@ -166,6 +212,11 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     # Per line: "cat"/"dog" and "sat"/"ran" are coin flips, the rest is fixed: about 2 bits in 23 chars.
     assert metrics["test"]["perplexity"] < 1.4 and metrics["baseline"]["test"]["perplexity"] < 1.4
     assert metrics["test"]["perplexity"] == pytest.approx(np.exp(metrics["test"]["loss"]))
+    # The model users get is the mixture, weighted on validation: no worse there than either part.
+    weight = metrics["interpolation"]["weight"]
+    assert 0 <= weight <= 1 and metrics["network"]["test"]["tokens"] == metrics["test"]["tokens"]
+    assert metrics["validation"]["loss"] <= min(metrics["network"]["validation"]["loss"],
+                                                metrics["baseline"]["validation"]["loss"] + 1e-3) + 1e-9
     assert (run / "samples.txt").read_text().startswith("--- prompt 'the' (sampling) ---\nthe ")
 
     # The export needs no tfseq: a fresh Python that never imports it.
@@ -177,6 +228,16 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     scores, continuations = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
     assert scores["perplexity"][0] < 2 < scores["perplexity"][1]
     assert len(continuations) == 3 and all(len(c) == 12 for c in continuations)
+    # The export scores with the same mixture as metrics.json.
+    from tfseq.tasks.lm import Interpolated
+
+    model = keras.saving.load_model(run / "model.keras")
+    lm = KneserNeyLM(3, vocabulary_size=model.vocabulary_size)
+    lm.fit(np.concatenate([[*ids, 2] for ids in model.preprocessor.token_ids(
+        [t for t in train.read_text().splitlines()[: int(0.8 * 400)] if t.strip()])]).astype("int32"))
+    expected = Interpolated(model, lm.arrays(), weight).token_log_probabilities(
+        model.text_ids(["the cat sat on the mat"])).numpy().sum()
+    assert scores["log_probability"][0] == pytest.approx(expected, rel=1e-4)
 
     capsys.readouterr()
     assert cli.predict_main([str(tmp_path / "saved_models" / "lm"), "the dog"]) == 0

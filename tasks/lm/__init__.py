@@ -6,7 +6,10 @@ become one token stream, every line ended by the line-end token (``"\\n"`` for c
 backpropagation through time), cut at a new random offset every epoch; scoring reads every
 held-out token with all the text before it (the state carried across windows). Metrics:
 cross-entropy in nats per token, perplexity and bits per token; the bar is an interpolated
-Kneser-Ney n-gram model on the same tokens.
+Kneser-Ney n-gram model on the same tokens. With ``model.interpolate`` (the default), the model
+users get (the export, the metrics, the samples) mixes the network's next-token probabilities
+with that n-gram model's, ``w p_net + (1 - w) p_ngram``, the weight ``w`` fitted on validation
+(:class:`Interpolated`); ``metrics.json``'s ``network`` holds the network's scores alone.
 """
 
 from __future__ import annotations
@@ -129,16 +132,48 @@ class LanguageModelTask(Task):
         return model
 
     def evaluate(self):
-        metrics = {}
+        network, log_p = {}, {}
         for name in ("validation", "test"):
             stream = self.streams.get(name)
             if stream is not None and len(stream) > 1:
                 started = time.perf_counter()
-                metrics[name] = stream_metrics(self.model.stream_loss(stream), len(stream) - 1)
-                self.log(f"{name}: perplexity {metrics[name]['perplexity']:.3f} "
-                         f"({metrics[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)")
+                log_p[name] = self.model.stream_log_probabilities(stream)
+                network[name] = stream_metrics(float(-log_p[name].mean()), len(log_p[name]))
+                self.log(f"{name}: perplexity {network[name]['perplexity']:.3f} "
+                         f"({network[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)")
+        self.interpolated = None
+        if not self.config.model.get("interpolate", False):
+            self.write_samples()
+            return network
+        if "validation" not in log_p:
+            raise data.DataError("model.interpolate fits its weight on the validation split, and there is none")
+        # The n-gram model's probabilities of the same ids (the network scores the first n of them).
+        ngram = {name: self.ngram_probabilities(name)[: len(lp)] for name, lp in log_p.items()}
+        weight = fit_weight(np.exp(log_p["validation"]), ngram["validation"])
+        mixed = {name: mixture_log_probabilities(np.exp(lp), ngram[name], weight) for name, lp in log_p.items()}
+        metrics = {name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in mixed.items()}
+        metrics["network"] = network
+        metrics["interpolation"] = {"weight": weight, "ngram": self.ngram_name}
+        self.interpolated = Interpolated(self.model, self.ngram.arrays(), weight)
+        for name in mixed:
+            self.log(f"{name}, interpolated (network weight {weight:.2f}, {self.ngram_name}): perplexity "
+                     f"{metrics[name]['perplexity']:.3f} ({metrics[name]['bits_per_token']:.3f} bits per token)")
         self.write_samples()
         return metrics
+
+    @property
+    def ngram_name(self) -> str:
+        return f"interpolated Kneser-Ney {int(self.config.get('baseline_order', 5))}-gram"
+
+    def ngram_probabilities(self, name: str) -> np.ndarray:
+        """The Kneser-Ney model's ``p`` of ``streams[name][1:]`` (fitted on the training stream once)."""
+        if getattr(self, "ngram", None) is None:
+            self.ngram = KneserNeyLM(int(self.config.get("baseline_order", 5)),
+                                     vocabulary_size=self.vectorizer.vocabulary_size()).fit(self.streams["train"])
+            self.ngram_p = {}
+        if name not in self.ngram_p:
+            self.ngram_p[name] = self.ngram.token_probabilities(self.streams[name])
+        return self.ngram_p[name]
 
     def write_samples(self):
         """``samples.txt``: a continuation of each of ``generate.prompts``."""
@@ -146,7 +181,7 @@ class LanguageModelTask(Task):
         prompts = [str(p) for p in cfg.prompts]
         if not prompts:
             return
-        texts = self.model.generate(prompts, length=int(cfg.length), sampler=self.sampler())
+        texts = (self.interpolated or self.model).generate(prompts, length=int(cfg.length), sampler=self.sampler())
         shown = [f"--- prompt {prompt!r} ({cfg.sampler}) ---\n{prompt}{text}\n" for prompt, text in zip(prompts, texts)]
         self.run.write_text("samples.txt", "\n".join(shown))
         self.log("samples:\n" + "\n".join(shown))
@@ -154,14 +189,13 @@ class LanguageModelTask(Task):
     def baseline(self):
         if not self.config.get("baseline", True):
             return None
-        order = int(self.config.get("baseline_order", 5))
         started = time.perf_counter()
-        lm = KneserNeyLM(order, vocabulary_size=self.vectorizer.vocabulary_size()).fit(self.streams["train"])
-        result = {"model": f"interpolated Kneser-Ney {order}-gram"}
+        result = {"model": self.ngram_name}
         for name in ("validation", "test"):
             stream = self.streams.get(name)
             if stream is not None and len(stream) > 1:
-                result[name] = stream_metrics(lm.stream_loss(stream), len(stream) - 1)
+                p = self.ngram_probabilities(name)
+                result[name] = stream_metrics(float(-np.log(p).mean()), len(p))
         if "test" in result:
             self.log(f"baseline {result['model']}: test perplexity {result['test']['perplexity']:.3f} "
                      f"({time.perf_counter() - started:.0f} s)")
@@ -172,8 +206,11 @@ class LanguageModelTask(Task):
 
     def serving(self):
         cfg = self.config.generate
-        return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(), metadata={
-            "data": self.dataset.name, "split": self.vectorizer.split,
+        interpolation = {"interpolation": {"weight": self.interpolated.weight, "ngram": self.ngram_name}
+                         } if self.interpolated else {}
+        return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(),
+                                      interpolated=self.interpolated, metadata={
+            "data": self.dataset.name, "split": self.vectorizer.split, **interpolation,
             "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
 
 
@@ -185,7 +222,7 @@ def language_model_lite(model) -> Lite:
                 metadata={"line_end": model.line_end})
 
 
-def language_model_serving(model, length=200, sampler=None, metadata=None) -> Serving:
+def language_model_serving(model, length=200, sampler=None, metadata=None, interpolated=None) -> Serving:
     """A :class:`~tfseq.models.LanguageModel`'s export:
     ``serving_default(text: string[batch]) -> {continuation: string[batch],
     log_probability: float[batch], perplexity: float[batch]}``.
@@ -194,24 +231,161 @@ def language_model_serving(model, length=200, sampler=None, metadata=None) -> Se
     ``sampler`` (a :mod:`tfseq.decoding` sampler; default: sampling at temperature 1), and
     ``log_probability`` / ``perplexity`` score the text as a whole line (its tokens and its end).
     Empty text continues from a fresh line; overlong text is cut at the vectorizer's
-    ``max_length`` (its start is kept); unknown tokens map to the OOV id.
+    ``max_length`` (its start is kept); unknown tokens map to the OOV id. With ``interpolated``
+    (an :class:`Interpolated` of ``model``) the scores and the continuation are the mixture's.
     """
     import tensorflow as tf
 
     from tfseq import decoding
 
     sampler = sampler or decoding.Sampling()
+    scorer = interpolated or model
 
     def answer(module, text):
         ids = module.preprocessor(text)["tokens"]
         lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        log_probability = tf.reduce_sum(model.token_log_probabilities(model.frame_ids(ids)), axis=1)
-        continuation = model.detokenize(model.generate_ids(model.frame_ids(ids, end=False), length, sampler))
+        log_probability = tf.reduce_sum(scorer.token_log_probabilities(model.frame_ids(ids)), axis=1)
+        continuation = model.detokenize(scorer.generate_ids(model.frame_ids(ids, end=False), length, sampler))
         return {"continuation": continuation, "log_probability": log_probability,
                 "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
 
     seed = getattr(sampler, "seed_generator", None)
-    return Serving(answer, model.variables, model.preprocessor,
-                   track={"sampler_seed": seed.state} if seed is not None else {},
+    track = {"sampler_seed": seed.state} if seed is not None else {}
+    if interpolated is not None:
+        track["ngram"] = interpolated.tables
+    return Serving(answer, model.variables, model.preprocessor, track=track,
                    show="{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n",
                    columns=("continuation", "perplexity"), metadata=metadata or {})
+
+
+def fit_weight(network_p: np.ndarray, ngram_p: np.ndarray) -> float:
+    """The network's weight in ``w p_net + (1 - w) p_ngram`` that minimises the mean negative
+    log-likelihood of these ids (a grid of 0.01: the loss is convex in ``w``)."""
+    grid = np.linspace(0.0, 1.0, 101)
+    losses = [-mixture_log_probabilities(network_p, ngram_p, w).mean() for w in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def mixture_log_probabilities(network_p, ngram_p, weight: float) -> np.ndarray:
+    return np.log(weight * np.asarray(network_p, "float64") + (1 - weight) * np.asarray(ngram_p, "float64"))
+
+
+
+class Interpolated:
+    """A :class:`~tfseq.models.LanguageModel` mixed with a Kneser-Ney n-gram model in graph
+    ops: ``p(token | history) = weight * p_net + (1 - weight) * p_ngram``. It scores and
+    generates as the model does (``token_log_probabilities``, ``generate_ids``, ``generate``),
+    so an export can answer with either. The n-gram model is
+    :meth:`~tfseq.models.KneserNeyLM.arrays` held in ``tables`` (a ``tf.Module``: an export
+    tracks it) and looked up by binary search.
+    """
+
+    def __init__(self, model, arrays: dict, weight: float):
+        import tensorflow as tf
+
+        self.model, self.weight = model, float(weight)
+        self.order, self.size = int(arrays["order"]), int(arrays["vocabulary_size"])
+        self.tables = tf.Module()
+        for key in ("trie_keys", "trie_nodes", "gram_keys"):
+            setattr(self.tables, key, tf.Variable(arrays[key], trainable=False, name=key))
+        for key in ("gammas", "gram_terms"):
+            setattr(self.tables, key, tf.Variable(np.asarray(arrays[key], "float32"), trainable=False, name=key))
+
+    @staticmethod
+    def _lookup(keys, values, queries, default):
+        """``values`` at ``queries`` in the sorted ``keys`` (``default`` where absent)."""
+        import tensorflow as tf
+
+        flat = tf.reshape(queries, [-1])
+        index = tf.minimum(tf.searchsorted(keys, flat), tf.maximum(tf.size(keys) - 1, 0))
+        found = tf.equal(tf.gather(keys, index), flat) if keys.shape[0] else tf.zeros_like(flat, tf.bool)
+        chosen = tf.gather(values, index) if keys.shape[0] else tf.fill(tf.shape(flat), default)
+        return tf.reshape(tf.where(found, chosen, tf.cast(default, values.dtype)), tf.shape(queries))
+
+    def ngram_probabilities(self, history, tokens):
+        """``p_ngram(tokens[b, j] | history[b])``: ``history`` ``int[batch, order - 1]`` (the
+        newest id last; 0 where the text had none), ``tokens`` ``int[batch, n]``."""
+        import tensorflow as tf
+
+        t = self.tables
+        history, tokens = tf.cast(history, tf.int64), tf.cast(tokens, tf.int64)
+        p = tf.fill(tf.shape(tokens), 1.0 / self.size)
+        node = tf.zeros(tf.shape(tokens)[:1], tf.int64)  # the empty context
+        for k in range(self.order):
+            if k:  # one token further back: the child of the node by history[:, -k]
+                child = self._lookup(t.trie_keys, t.trie_nodes, node * self.size + history[:, -k], -1)
+                node = tf.where(node >= 0, child, -1)
+            seen = node >= 0
+            term = self._lookup(t.gram_keys, t.gram_terms, node[:, None] * self.size + tokens, 0.0)
+            gamma = tf.gather(t.gammas, tf.maximum(node, 0))[:, None]
+            p = tf.where(seen[:, None], term + gamma * p, p)
+        return p
+
+    def histories(self, ids):
+        """``(batch, time - 1, order - 1)``: the ids before each of ``ids[:, 1:]`` (0: none)."""
+        import tensorflow as tf
+
+        ids = tf.cast(ids, tf.int32)
+        width = self.order - 1
+        padded = tf.pad(ids, [[0, 0], [width, 0]])
+        frames = tf.signal.frame(padded, width, 1, axis=1) if width else tf.zeros(tf.concat(
+            [tf.shape(ids), [0]], 0), tf.int32)
+        return frames[:, 1: tf.shape(ids)[1]]
+
+    def _mix(self, network_p, ngram_p):
+        import tensorflow as tf
+
+        return tf.math.log(self.weight * network_p + (1.0 - self.weight) * ngram_p)
+
+    def token_log_probabilities(self, ids):
+        """As :meth:`LanguageModel.token_log_probabilities`, of the mixture."""
+        import tensorflow as tf
+
+        ids = tf.cast(ids, tf.int32)
+        targets = ids[:, 1:]
+        network = tf.exp(tf.cast(self.model.token_log_probabilities(ids), tf.float32))
+        history = self.histories(ids)
+        ngram = self.ngram_probabilities(tf.reshape(history, [-1, self.order - 1]), tf.reshape(targets, [-1, 1]))
+        mixed = self._mix(network, tf.reshape(ngram, tf.shape(targets)))
+        return tf.where(tf.not_equal(targets, 0), mixed, tf.zeros_like(mixed))
+
+    def next_distribution(self, logits, history):
+        """Log-probabilities over the vocabulary after ``history``, from the network's ``logits``."""
+        import tensorflow as tf
+
+        every = tf.tile(tf.range(self.size)[None, :], [tf.shape(history)[0], 1])
+        network = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        return self._mix(network, self.ngram_probabilities(history, every))
+
+    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False):
+        """As :meth:`LanguageModel.generate_ids`, sampling from the mixture."""
+        import tensorflow as tf
+
+        from tfseq import decoding
+
+        sampler = sampler or decoding.Sampling()
+        model, width = self.model, self.order - 1
+        prompt_ids = tf.cast(prompt_ids, tf.int32)
+        logits, state = model(prompt_ids, return_state=True)
+        last = tf.maximum(tf.reduce_sum(tf.cast(prompt_ids != 0, tf.int32), axis=1) - 1, 0)
+        logits = tf.gather(logits, last, axis=1, batch_dims=1)
+        # The prompt's last ``order - 1`` ids (0 before its start).
+        history = tf.gather(tf.pad(prompt_ids, [[0, 0], [width, 0]]), last[:, None] + 1 + tf.range(width)[None, :],
+                            axis=1, batch_dims=1)
+
+        def next_fn(ids, carried):
+            state, history = carried
+            logits, state = model.next_token(ids, state)
+            if width:
+                history = tf.concat([history[:, 1:], tf.cast(ids, tf.int32)[:, None]], axis=1)
+            return self.next_distribution(logits, history), [state, history]
+
+        return sampler(next_fn, self.next_distribution(logits, history), [state, history], length,
+                       model.line_end if stop_at_line_end else None)
+
+    def generate(self, prompts=("",), length=200, sampler=None) -> list[str]:
+        """Continuations of raw-text prompts, as :meth:`LanguageModel.generate`."""
+        framed = self.model.text_ids(list(prompts), end=False)
+        width = max(int((framed != 0).sum(axis=1).max()), 1)
+        ids = self.generate_ids(framed[:, :width], length, sampler)
+        return [text.decode("utf-8") for text in self.model.detokenize(ids).numpy()]

@@ -125,9 +125,14 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
 
     def stream_loss(self, stream, segments=32, window=256) -> float:
         """Mean cross-entropy (nats per token) of predicting every id of a long stream from all
-        the ids before it: the stream is cut into ``segments`` contiguous rows read side by side,
-        ``window`` steps at a time, each row's state carried across windows (only the first id
-        of each row is predicted without context). ``exp`` of it is the perplexity."""
+        the ids before it (:meth:`stream_log_probabilities`). ``exp`` of it is the perplexity."""
+        return float(-self.stream_log_probabilities(stream, segments, window).mean())
+
+    def stream_log_probabilities(self, stream, segments=32, window=256) -> np.ndarray:
+        """``log p`` of the ids ``stream[1 : n + 1]`` given all the ids before each: the stream is
+        cut into ``segments`` contiguous rows of ``n / segments`` ids read side by side, ``window``
+        steps at a time, each row's state carried across windows (only the first id of each row
+        is predicted without context; the last ``< segments`` ids are not scored)."""
         stream = np.asarray(stream, "int32")
         segments = max(1, min(segments, (len(stream) - 1) // 2))
         width = (len(stream) - 1) // segments
@@ -136,15 +141,14 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
 
         def step(x, y, state):
             logits, state = self(x, initial_state=state, return_state=True)
-            nll = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            return ops.sum(nll), state
+            return -keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True), state
 
-        step = traced(self, "stream_loss", step)
-        state, total = self.initial_state(segments), 0.0
+        step = traced(self, "stream_log_probabilities", step)
+        state, pieces = self.initial_state(segments), []
         for start in range(0, width, window):
-            nll, state = step(inputs[:, start:start + window], targets[:, start:start + window], state)
-            total += float(ops.convert_to_numpy(nll))
-        return total / (segments * width)
+            log_p, state = step(inputs[:, start:start + window], targets[:, start:start + window], state)
+            pieces.append(ops.convert_to_numpy(log_p).astype("float64"))
+        return np.concatenate(pieces, axis=1).reshape(-1)
 
     # -- generation -------------------------------------------------------------------------
     def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False):

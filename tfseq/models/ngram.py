@@ -12,7 +12,6 @@ Python per query (``nltk.lm``) or native builds that need a compiler (``kenlm``)
 from __future__ import annotations
 
 import collections
-import math
 
 import numpy as np
 
@@ -65,10 +64,46 @@ class KneserNeyLM:
             p = max(c - d, 0.0) / total + d * self.types[k][context] / total * p
         return p
 
-    def stream_loss(self, stream) -> float:
-        """Mean ``-log p`` (nats) of every id of ``stream`` after the first, given those before."""
+    def token_probabilities(self, stream) -> np.ndarray:
+        """``p`` of every id of ``stream`` after the first, given those before (``len - 1`` values)."""
         stream = [int(t) for t in np.asarray(stream).ravel()]
         context = self.order - 1
-        total = sum(-math.log(self.probability(tuple(stream[max(0, i - context):i]), stream[i]))
-                    for i in range(1, len(stream)))
-        return total / max(len(stream) - 1, 1)
+        return np.array([self.probability(tuple(stream[max(0, i - context):i]), stream[i])
+                         for i in range(1, len(stream))], "float64")
+
+    def stream_loss(self, stream) -> float:
+        """Mean ``-log p`` (nats) of every id of ``stream`` after the first, given those before."""
+        p = self.token_probabilities(stream)
+        return float(-np.log(p).sum() / max(len(p), 1))
+
+    def arrays(self) -> dict:
+        """The model as flat arrays, for a graph to evaluate (the language model's export):
+
+        - every context seen in training is a node of a suffix trie (``0``: the empty context);
+          the context ``(a, ..., y, z)`` is the child of ``(..., y, z)``'s node by ``a`` (history
+          is read from the newest token back): ``trie_keys = parent * V + token`` (sorted) ->
+          ``trie_nodes``;
+        - ``gammas[node]``: the weight of the lower order under that context (``D * types / total``);
+        - ``gram_keys = node * V + token`` (sorted) -> ``gram_terms``: ``max(c - D, 0) / total``.
+
+        Then ``p(token | history)`` is :meth:`probability`: start from ``1 / V``; for each longer
+        context found in the trie, ``p = term(node, token) + gammas[node] * p``.
+        """
+        size = self.vocabulary_size
+        nodes = {(): 0}
+        for k in range(1, self.order):
+            for context in sorted(self.totals[k]):
+                nodes[context] = len(nodes)
+        trie = sorted((nodes[c[1:]] * size + c[0], nodes[c]) for c in nodes if c)
+        grams, gammas = [], np.zeros(len(nodes), "float64")
+        for k in range(self.order):
+            d = self.discounts[k]
+            for context, total in self.totals[k].items():
+                gammas[nodes[context]] = d * self.types[k][context] / total
+            for gram, c in self.counts[k].items():
+                grams.append((nodes[gram[:-1]] * size + gram[-1], max(c - d, 0.0) / self.totals[k][gram[:-1]]))
+        grams.sort()
+        return {"order": self.order, "vocabulary_size": size,
+                "trie_keys": np.array([k for k, _ in trie], "int64"), "trie_nodes": np.array([n for _, n in trie], "int64"),
+                "gammas": gammas, "gram_keys": np.array([k for k, _ in grams], "int64"),
+                "gram_terms": np.array([t for _, t in grams], "float64")}
