@@ -63,7 +63,7 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
                                 preprocessor=vec)
     words = data.TextVectorizer(split="word", ngrams=(1, 2), token_chars=(2, 4), lowercase=True).adapt(TEXTS)
     tagger = SequenceTagger(words.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
-                            preprocessor=words)
+                            char_cnn=6 if cell == "gru" else 0, preprocessor=words)
     chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(TEXTS, reserved=("\n",))
     lm = LanguageModel(chars.vocabulary_size(), 2, cell=cell, units=8, embedding_dim=8, layers=2, preprocessor=chars)
     for model, v in ((classifier, vec), (tagger, words), (lm, chars)):

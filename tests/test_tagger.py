@@ -50,6 +50,41 @@ def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
     np.testing.assert_array_equal(loaded.tag(texts), predicted)
 
 
+def test_a_character_cnn_reads_unseen_words_by_their_spelling(tmp_path):
+    # Tags follow suffixes: "-ing" words are VERB, "-ly" ADV, the rest NOUN. Test words are unseen.
+    rng = np.random.default_rng(0)
+    stems = ["walk", "talk", "jump", "read", "sing", "play", "call", "cook", "look", "work", "help", "kick"]
+    kinds = {"ing": "VERB", "ly": "ADV", "": "NOUN"}
+    names = sorted(set(kinds.values()))
+
+    def make(stem_pool, n):
+        texts, tags = [], []
+        for _ in range(n):
+            words = [(str(rng.choice(stem_pool)), str(rng.choice(list(kinds)))) for _ in range(rng.integers(2, 6))]
+            texts.append(" ".join(s + e for s, e in words))
+            tags.append(np.array([names.index(kinds[e]) + 1 for _, e in words]))
+        return texts, tags
+
+    texts, tags = make(stems[:9], 300)
+    vec = data.TextVectorizer(split="word", token_chars=(1, 1)).adapt(texts)
+    ids = {k: v.numpy() for k, v in vec(np.array(texts, dtype=object)).items()}
+    keras.utils.set_random_seed(0)
+    model = SequenceTagger(vec.vocabulary_sizes(), len(names), units=16, embedding_dim=8, dropout=0.0, crf=False,
+                           char_cnn=16, token_dropout=0.3, preprocessor=vec)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0), epochs=8, verbose=0)
+    assert model.backbone.char_conv.kernel.shape == (3, 32, 16)
+    unseen = ["cooking kickly cook", "helping help helply"]  # stems the words were never seen with
+    predicted = model.tag(unseen)
+    assert [[names[i - 1] for i in row] for row in predicted] == [["VERB", "ADV", "NOUN"], ["VERB", "NOUN", "ADV"]]
+    # More grams of padding (a wider batch) change nothing; the .keras file keeps the CNN.
+    batch = {k: v.numpy() for k, v in vec(np.array(unseen, dtype=object)).items()}
+    wider = {**batch, "token_chars": np.pad(batch["token_chars"], ((0, 0), (0, 0), (0, 5)))}
+    np.testing.assert_allclose(model(wider), model(batch), atol=1e-5)
+    model.save(tmp_path / "cnn.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "cnn.keras").tag(unseen), predicted)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="must include 'tokens'"):
         SequenceTagger({"words": 10}, 3)

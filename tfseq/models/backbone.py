@@ -13,30 +13,49 @@ from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 from tfseq.layers import CELLS
 
 
-def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None) -> dict:
-    """One ``Embedding`` per key aligned with the tokens (``tokens``, ``ngrams_N``); id 0 masks.
+CHAR_DIM = 32  # the width of a character CNN's character embeddings (Ma & Hovy 2016: 30)
 
-    ``matrix``: initial ``tokens`` vectors (see :func:`tfseq.models.read_word_vectors`).
+
+def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: int = 0) -> dict:
+    """One ``Embedding`` per key aligned with the tokens (``tokens``, ``ngrams_N``,
+    ``token_chars``); id 0 masks. ``matrix``: initial ``tokens`` vectors (see
+    :func:`tfseq.models.read_word_vectors`); ``char_cnn``: ``token_chars`` feed a CNN, in
+    ``CHAR_DIM`` wide embeddings.
     """
     layers = {}
     for key in aligned_keys(vocabulary_sizes):
         init = "uniform"
         if key == "tokens" and matrix is not None:
             init = keras.initializers.Constant(np.asarray(matrix))
-        layers[key] = keras.layers.Embedding(vocabulary_sizes[key], dim, mask_zero=True,
+        width = CHAR_DIM if key == TOKEN_CHARS and char_cnn else dim
+        layers[key] = keras.layers.Embedding(vocabulary_sizes[key], width, mask_zero=True,
                                              embeddings_initializer=init, name=f"embed_{key}")
     return layers
 
 
-def embed(embeddings: dict, inputs: dict):
-    """The tokens' embeddings plus their aligned n-grams' and the mean of each token's own
-    character n-grams' (``token_chars``; fastText's subwords), ``(batch, time, dim)``."""
+def embed(embeddings: dict, inputs: dict, char_conv=None):
+    """The tokens' embeddings plus their aligned n-grams', and each token's own characters
+    (``token_chars``): the mean of their n-grams' embeddings (fastText's subwords), added; or,
+    with ``char_conv`` (a ``Conv1D``), the max over the token's characters of a convolution of
+    their embeddings (Ma & Hovy 2016), concatenated. ``(batch, time, features)``."""
     x = embeddings["tokens"](inputs["tokens"])
     for key, layer in embeddings.items():
         if key == TOKEN_CHARS:
-            grams = layer(inputs[key])  # (batch, time, grams, dim)
-            present = ops.expand_dims(ops.cast(ops.not_equal(inputs[key], 0), grams.dtype), -1)
-            x = x + ops.sum(grams * present, axis=2) / ops.maximum(ops.sum(present, axis=2), 1.0)
+            ids = inputs[key]
+            if char_conv is not None:  # one more padding column: empty texts still have one to max over
+                ids = ops.pad(ids, [[0, 0], [0, 0], [0, 1]])
+            grams = layer(ids)  # (batch, time, grams, dim)
+            present = ops.expand_dims(ops.cast(ops.not_equal(ids, 0), grams.dtype), -1)
+            if char_conv is None:
+                x = x + ops.sum(grams * present, axis=2) / ops.maximum(ops.sum(present, axis=2), 1.0)
+                continue
+            batch, time, width = ops.shape(ids)[0], ops.shape(ids)[1], ops.shape(ids)[2]
+            # Padding reads as zeros, as beyond the ends ("same" padding): wider batches change nothing.
+            features = char_conv(ops.reshape(grams * present, (-1, width, CHAR_DIM)))
+            features = ops.reshape(features, (batch, time, width, char_conv.filters))
+            lowest = ops.convert_to_tensor(-1e9, features.dtype)
+            best = ops.max(ops.where(present > 0, features, lowest), axis=2)
+            x = ops.concatenate([x, ops.where(best > -1e8, best, ops.zeros_like(best))], axis=-1)
         elif key != "tokens":
             x = x + layer(inputs[key])
     return x
@@ -82,6 +101,8 @@ class RecurrentBackbone(keras.layers.Layer):
         dropout: rate on the embeddings and, with ``between_layers``, on each layer's output.
         spatial: drop whole embedding channels (``SpatialDropout1D``), not single values.
         token_dropout: in training, replace this fraction of ids by the OOV id (Iyyer et al. 2015).
+        char_cnn: filters of a character CNN over each token's ``token_chars`` (width 3, max
+            over the token; Ma & Hovy 2016), concatenated to its embedding; 0: their mean, added.
         embedding_matrix: initial ``tokens`` vectors (:func:`tfseq.models.read_word_vectors`).
         sequences_out: the last layer returns every step (else its final output).
         return_state: the call also returns each layer's final states (to carry on, or decode).
@@ -98,7 +119,7 @@ class RecurrentBackbone(keras.layers.Layer):
 
     def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
                  dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
-                 sequences_out=True, return_state=False, **kwargs):
+                 sequences_out=True, return_state=False, char_cnn=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary_sizes, int):
             vocabulary_sizes = {"tokens": vocabulary_sizes}
@@ -108,9 +129,11 @@ class RecurrentBackbone(keras.layers.Layer):
         self.cell, self.units, self.num_layers = cell, int(units), int(layers)
         self.bidirectional, self.embedding_dim = bool(bidirectional), int(embedding_dim)
         self.dropout_rate, self.spatial, self.between_layers = float(dropout), bool(spatial), bool(between_layers)
-        self.token_dropout = float(token_dropout)
+        self.token_dropout, self.char_cnn = float(token_dropout), int(char_cnn)
         self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
-        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix)
+        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn)
+        self.char_conv = keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn") if (
+            self.char_cnn and TOKEN_CHARS in self.embeddings) else None
         dropout_layer = keras.layers.SpatialDropout1D if self.spatial else keras.layers.Dropout
         self.embedding_dropout = dropout_layer(self.dropout_rate)
         self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional, self.sequences_out)
@@ -129,6 +152,9 @@ class RecurrentBackbone(keras.layers.Layer):
         for layer in self.embeddings.values():
             build_once(layer, (None, None))
         width = self.embedding_dim
+        if self.char_conv is not None:
+            build_once(self.char_conv, (None, None, CHAR_DIM))
+            width += self.char_cnn
         for layer in self.recurrent:
             build_once(layer, (None, None, width))
             width = self.output_width
@@ -145,7 +171,7 @@ class RecurrentBackbone(keras.layers.Layer):
         if training and self.token_dropout:
             inputs = {key: drop_tokens(ids, self.token_dropout, self.seed_generator) for key, ids in inputs.items()}
         mask = ops.not_equal(inputs["tokens"], 0)
-        x = self.embedding_dropout(embed(self.embeddings, inputs), training=training)
+        x = self.embedding_dropout(embed(self.embeddings, inputs, self.char_conv), training=training)
         states = []
         for index, layer in enumerate(self.recurrent):
             start = None if initial_state is None else initial_state[index]
@@ -161,7 +187,7 @@ class RecurrentBackbone(keras.layers.Layer):
         return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "cell": self.cell,
                 "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
-                "between_layers": self.between_layers, "token_dropout": self.token_dropout,
+                "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
                 "sequences_out": self.sequences_out, "return_state": self.return_state}
 
 
