@@ -46,6 +46,10 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean model.cell?"),
     ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
     ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
+    ("tag", "model.dropout=1.5", "model.dropout=1.5: expected a number in [0, 1)"),
+    ("tag", "model.char_cnn=-3", "model.char_cnn=-3: expected a whole number >= 0"),
+    ("classify", "train.epochs=2.5", "train.epochs=2.5: expected a whole number >= 1"),
+    ("lm", "generate.top_p=0", "generate.top_p=0: expected a number in (0, 1]"),
 ])
 def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, override, message, tmp_path):
     started = time.perf_counter()

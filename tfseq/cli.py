@@ -87,19 +87,6 @@ def load_recipe(task: str):
     return config
 
 
-def flat_keys(config, prefix="") -> list[tuple[str, object]]:
-    from omegaconf import DictConfig, OmegaConf
-
-    rows = []
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, DictConfig):
-            rows += flat_keys(value, name + ".")
-        else:
-            rows.append((name, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value))
-    return rows
-
-
 def recipe_comments(path) -> dict[str, str]:
     """The ``# ...`` comment of each dotted key in a recipe (continued on comment-only lines below)."""
     import re
@@ -131,7 +118,7 @@ def help_text() -> str:
             comments = {**(recipe_comments(recipe_path(base)) if base else {}), **recipe_comments(path)}
             lines.append(f"task={task} keys (defaults from {path}{f' over {base}' if base else ''}):")
             rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
-                     comments.get(key, "")) for key, value in flat_keys(load_recipe(task))]
+                     comments.get(key, "")) for key, value in recipes.flat_keys(load_recipe(task))]
             width = max(len(setting) for setting, _ in rows)
             lines += [f"  {setting:<{width}}  {comment}".rstrip() for setting, comment in rows]
     except UsageError as error:
@@ -176,7 +163,7 @@ def resolve(task, overrides):
 
     config = load_recipe(task)
     OmegaConf.set_struct(config, True)
-    known = {key for key, _ in flat_keys(config)}
+    known = {key for key, _ in recipes.flat_keys(config)}
     for key, value in overrides:
         if key not in known:
             raise UsageError(str(recipes.unknown_key(key, known, task)))

@@ -50,6 +50,25 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
                          "[lo, hi] or null"),
 }
 
+def _whole(lowest, highest=None):
+    return lambda v: float(v).is_integer() and v >= lowest and (highest is None or v <= highest)
+
+
+# Numbers by the name of their key, in every recipe: out of range is an error at parse time
+# (``model.dropout=1.5`` or ``model.units=0`` would fail minutes later, or train nothing).
+RANGES = {  # leaf -> (accepts the number, what it accepts)
+    **dict.fromkeys(("batch_size", "beams", "dim", "embedding_dim", "epochs", "layers", "units", "length",
+                     "steps", "negatives", "window", "baseline_order", "max_tokens", "max_length", "min_frequency",
+                     "subwords", "keep_from_epoch"), (_whole(1), "a whole number >= 1")),
+    **dict.fromkeys(("char_cnn", "early_stopping", "top_k"), (_whole(0), "a whole number >= 0")),
+    "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
+    "verbose": (_whole(0, 2), "0, 1 or 2"),
+    **dict.fromkeys(("dropout", "token_dropout", "ema"), (lambda v: 0 <= v < 1, "a number in [0, 1)")),
+    "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    **dict.fromkeys(("learning_rate", "temperature"), (lambda v: v > 0, "a number > 0")),
+    "clipnorm": (lambda v: v >= 0, "a number >= 0 (0: off)"),
+}
+
 
 class RecipeError(ValueError):
     """A recipe value that cannot work; the message names the key and what it accepts."""
@@ -63,6 +82,19 @@ def unknown_key(key: str, known, task: str) -> RecipeError:
         k for k in known if k.rsplit(".", 1)[-1] == leaf]  # the right name in another section
     hint = f"; did you mean {close[0]}?" if close else ""
     return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
+
+
+def flat_keys(config, prefix="") -> list[tuple[str, object]]:
+    from omegaconf import DictConfig, OmegaConf
+
+    rows = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, DictConfig):
+            rows += flat_keys(value, name + ".")
+        else:
+            rows.append((name, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value))
+    return rows
 
 
 def check_choices(config, recipe=None) -> None:
@@ -84,6 +116,10 @@ def check_choices(config, recipe=None) -> None:
         automatic = recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"
         if value != "<absent>" and not (value == "auto" and automatic) and not accepts(value):
             raise RecipeError(f"{key}={value!r}: expected {'auto, ' if automatic else ''}{meaning}")
+    for key, value in flat_keys(config):
+        accepts, meaning = RANGES.get(key.rsplit(".", 1)[-1], (None, None))
+        if accepts and isinstance(value, (int, float)) and not isinstance(value, bool) and not accepts(value):
+            raise RecipeError(f"{key}={value!r}: expected {meaning}")
     for key, (pattern, meaning) in PATTERNS.items():
         value = OmegaConf.select(config, key, default=None)
         if value is not None and not re.fullmatch(pattern, str(value)):
