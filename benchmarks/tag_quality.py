@@ -1,6 +1,6 @@
 """Tagging quality on real held-out data, against published figures.
 
-    python benchmarks/tag_quality.py [--datasets conll2000 pos-zh] [--embeddings glove] [-- key=value ...]
+    python benchmarks/tag_quality.py [--datasets conll2000 pos-zh seg-zh] [--embeddings glove] [-- key=value ...]
 
 Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag/tag.yaml plus the dataset's
 overrides below and yours) and prints the test scores beside the most-frequent-tag baseline
@@ -10,6 +10,8 @@ fitted on the same split in the same run:
   Huang, Xu and Yu (2015) BiLSTM-CRF 94.46 (Senna embeddings, spelling and context features).
   tfseq reads the words only (column 1), not the part-of-speech column.
 - pos-zh: People's Daily part-of-speech tags (built in), token accuracy.
+- seg-zh: People's Daily word segmentation as B/M/E/S character tags (built in), word F1.
+  Published (other splits of the same newspaper): SIGHAN 2005 PKU closed track, best F1 95.0.
 ``--embeddings glove`` initialises the English word embeddings with GloVe 6B 100-d
 (benchmarks/glove.py).
 """
@@ -27,12 +29,13 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PUBLISHED = {
     "conll2000": "F1: POS-tag baseline 77.07, BiLSTM-CRF 94.46 (Huang et al. 2015)",
     "pos-zh": "(no published figure for this split)",
+    "seg-zh": "word F1: SIGHAN 2005 PKU closed track best 95.0 (other split)",
 }
 
 
 def overrides(name: str, shared: Path, embeddings: str | None) -> list[str]:
-    if name == "pos-zh":
-        return ["data.name=pos-zh"]
+    if name in ("pos-zh", "seg-zh"):
+        return [f"data.name={name}"]
     folder = shared / "conll2000"
     return ["data.name=null", f"data.train={folder / 'train.txt'}", f"data.test={folder / 'test.txt'}",
             *([f"model.embeddings={embeddings}", "model.embedding_dim=100"] if embeddings else [])]
@@ -63,7 +66,7 @@ def main():
             print("$", " ".join(command), flush=True)
             subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
             rows.append((name, json.loads((run_dir / "metrics.json").read_text())))
-    print("\n| data | tfseq test accuracy | chunk F1 | baseline (same split) accuracy / F1 | train s | published |")
+    print("\n| data | tfseq test accuracy | F1 (chunks / words) | baseline (same split) accuracy / F1 | train s | published |")
     print("|---|---|---|---|---|---|")
     for name, m in rows:
         test, base = m["test"], m.get("baseline", {}).get("test", {})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli
-from tfseq.tasks.tag import is_chunking, most_frequent_tag_baseline, tag_scores
+from tfseq.tasks.tag import most_frequent_tag_baseline, scheme_of, tag_scores, words_of
 
 FAST = ["model.units=16", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
 
@@ -25,14 +25,25 @@ def conll(path, n=200, seed=0):
 
 
 def test_chunk_f1_is_conlleval_and_accuracy_counts_tokens():
-    assert is_chunking(["B-NP", "I-NP", "O", "B-VP"]) and not is_chunking(["n", "v", "B"])
+    assert scheme_of(["B-NP", "I-NP", "O", "B-VP"]) == "chunks" and scheme_of(["n", "v", "B"]) is None
     truth = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "O"]]
     predicted = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "B-NP"]]  # 3 true chunks found, one spurious
-    scores = tag_scores(truth, predicted, chunking=True)
+    scores = tag_scores(truth, predicted, "chunks")
     assert scores["accuracy"] == pytest.approx(5 / 6)
     assert scores["precision"] == pytest.approx(3 / 4) and scores["recall"] == 1.0
     assert scores["f1"] == pytest.approx(2 * 0.75 / 1.75)
-    assert "f1" not in tag_scores([["n", "v"]], [["n", "n"]], chunking=False)
+    assert "f1" not in tag_scores([["n", "v"]], [["n", "n"]], None)
+
+
+def test_segmentation_is_scored_by_words_even_when_the_answer_is_ill_formed():
+    assert scheme_of(["B", "M", "E", "S"]) == "words" and scheme_of(["B", "S"]) is None
+    assert words_of(list("BESBME")) == {(0, 2), (2, 3), (3, 6)}
+    assert words_of(list("EMS")) == {(0, 1), (1, 2), (2, 3)}  # E ends a word whatever follows
+    truth = [list("BESBME")]  # three words
+    predicted = [list("BEBEBE")]  # finds the first word only, and two spurious ones
+    scores = tag_scores(truth, predicted, "words")
+    assert scores["precision"] == pytest.approx(1 / 3) and scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(1 / 3) and scores["accuracy"] == pytest.approx(3 / 6)
 
 
 def test_most_frequent_tag_baseline(tmp_path):

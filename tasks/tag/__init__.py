@@ -2,7 +2,7 @@
 
 :class:`~tfseq.models.SequenceTagger` on a task recipe (``tasks/tag/tag.yaml``). Scored by token
 accuracy and, for chunk tags (``B-NP``, ``I-NP``, ``O``), by CoNLL chunk F1 (seqeval, the
-conlleval definition); the bar is each word's most frequent training tag.
+conlleval definition), for B/M/E/S segmentation tags by word F1; the bar is each word's most frequent training tag.
 """
 
 from __future__ import annotations
@@ -18,24 +18,49 @@ from tfseq.train import plots
 from tfseq.train.task import Task
 
 CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
+SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle, End, or a Single character
 
 
-def is_chunking(tag_names) -> bool:
-    """Chunk tags (``B-NP``, ``I-NP``, ``O``, IOB or IOBES): scored by chunk F1 as well."""
-    return (any(t.startswith("B-") for t in tag_names)
-            and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tag_names))
+def scheme_of(tag_names) -> str | None:
+    """How tags are scored beyond accuracy: ``chunks`` (``B-NP``, ``I-NP``, ``O``, IOB or IOBES:
+    CoNLL chunk F1), ``words`` (B/M/E/S character tags: word segmentation F1) or None."""
+    tags = set(tag_names)
+    if any(t.startswith("B-") for t in tags) and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tags):
+        return "chunks"
+    return "words" if tags <= SEGMENT_TAGS and {"B", "E"} <= tags else None
 
 
-def tag_scores(truth: list[list[str]], predicted: list[list[str]], chunking: bool) -> dict:
-    """Token accuracy; with chunk tags also CoNLL chunk precision, recall and F1 (seqeval)."""
+def words_of(tags) -> set:
+    """The (start, end) spans of the words that B/M/E/S tags segment: a word starts at B or S, or
+    after E or S (so ill-formed answers such as ``E M`` still read as words, as a scorer must)."""
+    starts = [i for i, tag in enumerate(tags) if i == 0 or tag in "BS" or tags[i - 1] in "ES"]
+    return set(zip(starts, starts[1:] + [len(tags)]))
+
+
+def segmentation_scores(truth, predicted) -> dict:
+    """Word precision, recall and F1 of a segmentation (the SIGHAN bakeoff's definition)."""
+    found = right = total = 0
+    for gold, guess in zip(truth, predicted):
+        gold, guess = words_of(gold), words_of(guess)
+        found, right, total = found + len(guess), right + len(gold & guess), total + len(gold)
+    precision, recall = right / max(found, 1), right / max(total, 1)
+    return {"precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if right else 0.0}
+
+
+def tag_scores(truth: list[list[str]], predicted: list[list[str]], scheme: str | None) -> dict:
+    """Token accuracy; with chunk tags also CoNLL chunk precision, recall and F1 (seqeval); with
+    segmentation tags, word precision, recall and F1."""
     flat_true = [t for row in truth for t in row]
     flat_pred = [t for row in predicted for t in row]
     scores = {"accuracy": float(np.mean([a == b for a, b in zip(flat_true, flat_pred)])) if flat_true else 0.0}
-    if chunking:
+    if scheme == "chunks":
         from seqeval.metrics import f1_score, precision_score, recall_score
 
         scores.update(f1=float(f1_score(truth, predicted)), precision=float(precision_score(truth, predicted)),
                       recall=float(recall_score(truth, predicted)))
+    elif scheme == "words":
+        scores.update(segmentation_scores(truth, predicted))
     return scores
 
 
@@ -53,13 +78,13 @@ def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
             overall[tag] += 1
     best = {word: c.most_common(1)[0][0] for word, c in counts.items()}
     fallback = overall.most_common(1)[0][0]
-    chunking = is_chunking(overall)
+    scheme = scheme_of(overall)
     result = {"model": "most frequent training tag per word"}
     for split in ("validation", "test"):
         frame = dataset.splits[split]
         if len(frame):
             predicted = [[best.get(norm(t), fallback) for t in tokens] for tokens in frame["tokens"]]
-            result[split] = tag_scores([list(t) for t in frame["tags"]], predicted, chunking)
+            result[split] = tag_scores([list(t) for t in frame["tags"]], predicted, scheme)
     return result
 
 
@@ -69,9 +94,10 @@ class TagTask(Task):
         cfg = self.config.data
         self.dataset = self.load_dataset("tagging", "tagging", tag_column=cfg.tag_column)
         self.tag_names = self.dataset.labels
-        self.chunking = is_chunking(self.tag_names)
+        self.scheme = scheme_of(self.tag_names)
+        scored = {"chunks": " (chunks: scored by CoNLL F1)", "words": " (segmentation: scored by word F1)"}
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"
-                 f"{' (chunks: scored by CoNLL F1)' if self.chunking else ''}")
+                 f"{scored.get(self.scheme, '')}")
         if self.auto("data.split"):
             single = all(len(token) == 1 for tokens in self.dataset.train["tokens"] for token in tokens)
             self.choose("data.split", "character" if single else "word",
@@ -135,7 +161,7 @@ class TagTask(Task):
             truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.splits[split]["tags"],
                                                                         self.targets[split])]
             answers[split] = truth, self.predict_tags(split)
-            metrics[split] = tag_scores(*answers[split], self.chunking)
+            metrics[split] = tag_scores(*answers[split], self.scheme)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
         if "test" in answers:
             self.report(*answers["test"])
@@ -147,7 +173,7 @@ class TagTask(Task):
 
         flat_true = [t for row in truth for t in row]
         flat_pred = [t for row in predicted for t in row]
-        if self.chunking:
+        if self.scheme == "chunks":
             from seqeval.metrics import classification_report as chunk_report
 
             report = chunk_report(truth, predicted, digits=4, zero_division=0)
@@ -170,7 +196,7 @@ class TagTask(Task):
         return result
 
     def headline_of(self, metrics):
-        return "f1" if self.chunking else "accuracy"
+        return "accuracy" if self.scheme is None else "f1"
 
     def lite(self):
         return tagger_lite(self.model, self.tag_names)
