@@ -2,9 +2,9 @@
 
     python benchmarks/tag_quality.py [--datasets conll2000 pos-zh seg-zh] [--embeddings glove] [-- key=value ...]
 
-Each dataset runs `tfseq-train task=tag` (the recipe in tasks/tag/tag.yaml plus the dataset's
-overrides below and yours) and prints the test scores beside the most-frequent-tag baseline
-fitted on the same split in the same run:
+Each dataset runs `tfseq-train task=tag` (tasks/tag/tag.yaml; CoNLL-2000: task=tag-en,
+tasks/tag/tag-en.yaml) with the dataset's files and your overrides, and prints the test scores
+beside the most-frequent-tag baseline fitted on the same split in the same run:
 - conll2000: CoNLL-2000 chunking (../shared/data/conll2000, train.txt -> test.txt), chunk F1.
   Published: the shared task's baseline (each part-of-speech tag's most frequent chunk tag) 77.07;
   Huang, Xu and Yu (2015) BiLSTM-CRF 94.46 (Senna embeddings, spelling and context features).
@@ -34,10 +34,11 @@ PUBLISHED = {
 
 
 def overrides(name: str, shared: Path, embeddings: str | None) -> list[str]:
+    """The recipe and data of dataset ``name``, as tfseq-train arguments."""
     if name in ("pos-zh", "seg-zh"):
-        return [f"data.name={name}"]
+        return ["task=tag", f"data.name={name}"]
     folder = shared / "conll2000"
-    return ["data.name=null", f"data.train={folder / 'train.txt'}", f"data.test={folder / 'test.txt'}",
+    return ["task=tag-en", f"data.train={folder / 'train.txt'}", f"data.test={folder / 'test.txt'}",
             *([f"model.embeddings={embeddings}", "model.embedding_dim=100"] if embeddings else [])]
 
 
@@ -61,8 +62,8 @@ def main():
                 print(f"({name} skipped: {args.shared / 'conll2000'} not found)")
                 continue
             run_dir = Path(tmp) / name
-            command = ["tfseq-train", "task=tag", "export.enabled=false", f"run.dir={run_dir}", "train.verbose=2",
-                       *overrides(name, args.shared, vectors), *args.overrides]
+            command = ["tfseq-train", *overrides(name, args.shared, vectors), "export.enabled=false",
+                       f"run.dir={run_dir}", "train.verbose=2", *args.overrides]
             print("$", " ".join(command), flush=True)
             subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
             rows.append((name, json.loads((run_dir / "metrics.json").read_text())))
