@@ -110,6 +110,8 @@ def recipe_comments(path) -> dict[str, str]:
 def help_text() -> str:
     from omegaconf import OmegaConf
 
+    from tfseq import recipes
+
     lines = [TRAIN_USAGE]
     try:
         for task in available_tasks():
