@@ -55,15 +55,19 @@ def test_sequence_scores_take_the_nearest_of_several_references():
     assert scores["token_error_rate"] == pytest.approx(1 / 6)  # one deletion in six reference phonemes
 
 
-def reversal(path, n=1500, seed=0):
-    """source: a letter string; target: its letters reversed, space-separated."""
+def pairs_file(path, pair, n=1500, seed=0):
+    """``n`` lines ``source<TAB>target``, each from ``pair(rng)``."""
     rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(n):
-        word = "".join(rng.choice(list("abcdef"), size=rng.integers(2, 6)))
-        lines.append(f"{word}\t{' '.join(reversed(word.upper()))}")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("".join(f"{source}\t{target}\n" for source, target in (pair(rng) for _ in range(n))))
     return path
+
+
+def reversal(path):
+    """source: a letter string; target: its letters reversed, space-separated."""
+    def pair(rng):
+        word = "".join(rng.choice(list("abcdef"), size=rng.integers(2, 6)))
+        return word, " ".join(reversed(word.upper()))
+    return pairs_file(path, pair)
 
 
 @pytest.mark.slow
@@ -107,19 +111,16 @@ def test_seq2seq_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monk
     assert not any((tmp_path / "runs" / "seq2seq").iterdir()) and not (tmp_path / "saved_models").exists()
 
 
-def phrases(path, n=1500, seed=0):
+def phrases(path):
     """source: 'Cat sees dog.'-like sentences; target: word-for-word 'chat voit chien.' with the
     same punctuation attached to the last word (what a whitespace split would learn as new words)."""
     words = {"cat": "chat", "dog": "chien", "sees": "voit", "likes": "aime", "bird": "oiseau"}
-    rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(n):
+
+    def pair(rng):
         source = list(rng.choice(list(words), size=rng.integers(1, 4)))
         mark = str(rng.choice([".", "!", "?", "..."]))
-        target = " ".join(words[w] for w in source) + mark
-        lines.append(f"{' '.join(source).capitalize()}{mark}\t{target}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        return f"{' '.join(source).capitalize()}{mark}", " ".join(words[w] for w in source) + mark
+    return pairs_file(path, pair)
 
 
 @pytest.mark.slow
