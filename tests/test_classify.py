@@ -1,7 +1,6 @@
 """Classification end to end on tiny data: model API, CLI, run folder, export, bad input."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

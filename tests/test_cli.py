@@ -19,7 +19,7 @@ def test_files_given_replace_the_builtin_dataset(task, key):
     assert cli.resolve(task, []).data.name  # every recipe defaults to a built-in dataset
     assert cli.resolve(task, [(key, "mine.txt")]).data.name is None
     # data=<name> as well is a contradiction: an error, never one of the two silently.
-    with pytest.raises(cli.UsageError, match=f"both given.*not both"):
+    with pytest.raises(cli.UsageError, match="both given.*not both"):
         cli.resolve(task, [("data.name", "reviews-zh"), (key, "mine.txt")])
     # Naming the built-in dataset null, as before, still works.
     assert cli.resolve(task, [("data.name", "null"), (key, "mine.txt")]).data.name is None

@@ -12,7 +12,6 @@ from keras import ops
 from keras.src import backend as keras_backend
 
 from tfseq.layers import GRU, LSTM, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, fused_ok
-from tfseq.layers.recurrent import Recurrent
 
 B, T, D, H = 4, 7, 5, 6
 
