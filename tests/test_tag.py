@@ -26,6 +26,7 @@ def conll(path, n=200, seed=0):
 
 def test_chunk_f1_is_conlleval_and_accuracy_counts_tokens():
     assert scheme_of(["B-NP", "I-NP", "O", "B-VP"]) == "chunks" and scheme_of(["n", "v", "B"]) is None
+    assert scheme_of(["I-PER", "I-LOC", "O"]) == "chunks"  # CoNLL-2003's IOB1: entities start with I-
     truth = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "O"]]
     predicted = [["B-NP", "I-NP", "B-VP", "O"], ["B-NP", "B-NP"]]  # 3 true chunks found, one spurious
     scores = tag_scores(truth, predicted, "chunks")

@@ -22,10 +22,10 @@ SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle
 
 
 def scheme_of(tag_names) -> str | None:
-    """How tags are scored beyond accuracy: ``chunks`` (``B-NP``, ``I-NP``, ``O``, IOB or IOBES:
-    CoNLL chunk F1), ``words`` (B/M/E/S character tags: word segmentation F1) or None."""
+    """How tags are scored beyond accuracy: ``chunks`` (``B-NP``, ``I-NP``, ``O``; IOB2, IOBES, or
+    CoNLL-2003's IOB1, where a chunk may start with ``I-``: CoNLL chunk F1), ``words`` (B/M/E/S character tags: word segmentation F1) or None."""
     tags = set(tag_names)
-    if any(t.startswith("B-") for t in tags) and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tags):
+    if any(t.startswith(("B-", "I-")) for t in tags) and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tags):
         return "chunks"
     return "words" if tags <= SEGMENT_TAGS and {"B", "E"} <= tags else None
 
