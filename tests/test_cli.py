@@ -106,3 +106,11 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
     assert not config.train.early_stopping and not config.train.reduce_lr and list(config.generate.prompts) == [""]
     assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
     assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
+
+
+def test_tag_en_reads_characters_through_a_cnn_and_asks_for_files():
+    config = cli.resolve("tag-en", [])
+    assert config.task == "tag" and config.data.name is None and list(config.data.token_chars) == [1, 1]
+    assert (config.model.char_cnn, list(config.data.ngrams), config.model.crf) == (50, [1], True)
+    given = cli.resolve("tag-en", [("data.train", "train.txt")])
+    assert given.data.train == "train.txt" and given.data.name is None
