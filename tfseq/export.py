@@ -124,8 +124,8 @@ def save(serving: Serving, task_dir) -> Path:
         tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
 
     metadata = {**serving.metadata, "inputs": names, "show": serving.show, "columns": list(serving.columns)}
-    if getattr(serving.preprocessor, "split", None) == "subword":  # its SentencePiece op is TensorFlow Text's
-        metadata["requires"] = ["tensorflow_text"]
+    if getattr(serving.preprocessor, "requires", None):  # e.g. the subword split's SentencePiece op
+        metadata["requires"] = list(serving.preprocessor.requires)
     return write_atomically(task_dir, write, metadata)
 
 

@@ -246,6 +246,12 @@ class TextVectorizer(keras.layers.Layer):
         self._lookups = None
         return self
 
+    @property
+    def requires(self) -> list[str]:
+        """The Python modules whose TensorFlow ops this layer's graph holds beyond TensorFlow's own
+        (a SavedModel of it loads only after they are imported)."""
+        return ["tensorflow_text"] if self.split == "subword" else []
+
     def _train_pieces(self, texts):
         """``subword_model``: a SentencePiece unigram model of about ``subwords`` pieces trained
         on ``texts`` after this layer's own normalisation (SentencePiece's is off)."""
@@ -345,17 +351,17 @@ class TextVectorizer(keras.layers.Layer):
         texts = self._normalize(texts, lowercase)
         if self.split == "subword":
             tokens = self._sentencepiece().tokenize(texts)
-        if self.split == "wordpunct":
-            texts = " " + tf.strings.regex_replace(texts, SPACE_MARK, " ")  # the mark is read as a space
-            texts = tf.strings.regex_replace(texts, " +([^ ])", " " + SPACE_MARK + r"\1")
-            texts = tf.strings.regex_replace(tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "), SPACE_MARK + " +",
-                                             SPACE_MARK)
-        if self.split in ("word", "wordpunct"):
-            tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
         elif self.split == "character":
             tokens = tf.strings.unicode_split(texts, "UTF-8")
             if not self.keep_whitespace:
                 tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, " "))
+        else:
+            if self.split == "wordpunct":
+                texts = " " + tf.strings.regex_replace(texts, SPACE_MARK, " ")  # the mark is read as a space
+                texts = tf.strings.regex_replace(texts, " +([^ ])", " " + SPACE_MARK + r"\1")
+                texts = tf.strings.regex_replace(tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "),
+                                                 SPACE_MARK + " +", SPACE_MARK)
+            tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
         return tokens[:, : self.max_length] if self.max_length and truncate else tokens
 
     def _normalize(self, texts, lowercase=None):
