@@ -50,6 +50,7 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
                          "[lo, hi] or null"),
 }
 
+
 def _whole(lowest, highest=None):
     return lambda v: float(v).is_integer() and v >= lowest and (highest is None or v <= highest)
 

@@ -270,7 +270,6 @@ def mixture_log_probabilities(network_p, ngram_p, weight: float) -> np.ndarray:
     return np.log(weight * np.asarray(network_p, "float64") + (1 - weight) * np.asarray(ngram_p, "float64"))
 
 
-
 class Interpolated:
     """A :class:`~tfseq.models.LanguageModel` mixed with a Kneser-Ney n-gram model in graph
     ops: ``p(token | history) = weight * p_net + (1 - weight) * p_ngram``. It scores and

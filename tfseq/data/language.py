@@ -65,9 +65,10 @@ def detect_split(texts, punctuation: bool = False) -> tuple[str, str]:
     if single > len(texts) / 2:
         return "character", f"{single / len(texts):.0%} of the texts are a single word"
     reason = f"{1 - share:.0%} of the letters are in scripts that separate words by spaces"
-    attached = sum(any(_mixed(word) for word in text.split()) for text in texts) / max(len(texts), 1)
-    if punctuation and attached >= 0.05:
-        return "wordpunct", f"{reason}; {attached:.0%} of the texts attach punctuation to a word"
+    if punctuation:
+        attached = sum(any(_mixed(word) for word in text.split()) for text in texts) / max(len(texts), 1)
+        if attached >= 0.05:
+            return "wordpunct", f"{reason}; {attached:.0%} of the texts attach punctuation to a word"
     return "word", reason
 
 
