@@ -61,11 +61,12 @@ def main():
             subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
             metrics = json.loads((run_dir / "metrics.json").read_text())
             rows.append((name, metrics, command))
-    print("\n| data | tfseq test acc | macro F1 | TF-IDF+LR (same run) | train s | published |")
-    print("|---|---|---|---|---|---|")
+    print("\n| data | tfseq test acc | macro F1 | val acc | TF-IDF+LR (same run) | train s | published |")
+    print("|---|---|---|---|---|---|---|")
     for name, m, _ in rows:
         base = m.get("baseline", {}).get("test", {}).get("accuracy", float("nan"))
-        print(f"| {name} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} | {base:.4f} "
+        val = m.get("validation", {}).get("accuracy", float("nan"))
+        print(f"| {name} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} | {val:.4f} | {base:.4f} "
               f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |")
 
 

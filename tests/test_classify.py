@@ -372,3 +372,33 @@ def test_concatenate_ids_pads_each_key_to_the_widest():
                              {"tokens": np.array([[5, 6, 7], [8, 0, 0]]), "chars": np.array([[9, 10]] * 2)})
     np.testing.assert_array_equal(joined["tokens"], [[2, 3, 0], [5, 6, 7], [8, 0, 0]])
     np.testing.assert_array_equal(joined["chars"], [[4, 0], [9, 10], [9, 10]])
+
+
+def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(tmp_path):
+    vectors = tmp_path / "vectors.txt"  # GloVe's layout: most frequent first, no header
+    rows = {"great": [1, 0, 0, 0, 0, 0, 0, 0], "superb": [0, 2, 0, 0, 0, 0, 0, 0], "Dull": [0, 0, 3, 0, 0, 0, 0, 0],
+            "dreadful": [0, 0, 0, 4, 0, 0, 0, 0]}
+    vectors.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
+    trainer = in_process_trainer(tmp_path, f"model.embeddings={vectors}", "model.embeddings_vocabulary=3")
+    trainer.execute()
+    vectorizer = trainer.task.vectorizer
+    tokens = vectorizer.vocabularies[1]
+    # "great" was already there; "superb" (never in training) is added; "Dull" is skipped (the
+    # recipe lower-cases); "dreadful" is beyond the first 3.
+    assert tokens.count("great") == 1 and tokens[-1] == "superb" and "dull" not in tokens and "dreadful" not in tokens
+    ids = vectorizer(np.array(["superb"]))["tokens"].numpy()
+    assert ids[0, 0] == len(tokens) + 1  # its own id, not OOV
+    # Never seen in training, so no gradient moved it: it reads as its pretrained vector.
+    table = np.asarray(trainer.model.backbone.embeddings["tokens"].embeddings)
+    np.testing.assert_allclose(table[ids[0, 0]], rows["superb"])
+
+
+def test_vectorizer_extend_appends_new_tokens_the_rule_can_make():
+    vectorizer = data.TextVectorizer(split="word")
+    vectorizer.adapt(["a b b"])
+    assert vectorizer.extend(["b", "c", "C", "d d", "c", ""]) == 1
+    assert vectorizer.vocabularies[1] == ["b", "a", "c"]
+    assert vectorizer(np.array(["c a zz"]))["tokens"].numpy().tolist() == [[4, 3, 1]]
+    characters = data.TextVectorizer(split="character")
+    characters.adapt(["好书"])
+    assert characters.extend(["书", "看", "好看"]) == 1 and characters.vocabularies[1][-1] == "看"

@@ -61,7 +61,7 @@ RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("batch_size", "beams", "dim", "embedding_dim", "epochs", "layers", "units", "length",
                      "steps", "negatives", "window", "baseline_order", "max_tokens", "max_length", "min_frequency",
                      "subwords", "keep_from_epoch"), (_whole(1), "a whole number >= 1")),
-    **dict.fromkeys(("char_cnn", "early_stopping", "top_k"), (_whole(0), "a whole number >= 0")),
+    **dict.fromkeys(("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")),
     "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
     "verbose": (_whole(0, 2), "0, 1 or 2"),
     **dict.fromkeys(("dropout", "token_dropout", "ema"), (lambda v: 0 <= v < 1, "a number in [0, 1)")),

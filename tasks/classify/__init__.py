@@ -91,6 +91,7 @@ class ClassifyTask(Task):
             char_ngrams=cfg.get("char_ngrams"))
         self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens,
                               min_frequency=cfg.min_frequency)
+        self.add_embedding_words()
         index = {name: i for i, name in enumerate(self.class_names)}
         self.features, self.targets = {}, {}
         for split, frame in self.dataset.splits.items():

@@ -111,6 +111,7 @@ class TagTask(Task):
                                               max_length=cfg.max_length, token_chars=cfg.token_chars)
         self.texts = {split: self.joined(frame["tokens"], split) for split, frame in self.dataset.splits.items()}
         self.vectorizer.adapt(self.texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        self.add_embedding_words()
         index = {tag: i + 1 for i, tag in enumerate(self.tag_names)}  # 0 is padding
         self.features, self.targets = {}, {}
         for split, frame in self.dataset.splits.items():

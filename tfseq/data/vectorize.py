@@ -246,6 +246,17 @@ class TextVectorizer(keras.layers.Layer):
         self._lookups = None
         return self
 
+    def extend(self, tokens) -> int:
+        """Give ids to more ``tokens`` after the adapted ones (in order; those already in the
+        vocabulary, and those the rule never makes, such as capitals when lower-casing, are
+        skipped): words of a pretrained embedding file that training never saw keep their
+        vectors instead of reading as out of vocabulary. Returns how many were added."""
+        known = set(self.vocabularies.get(1, ()))
+        added = [t for t in dict.fromkeys(tokens) if t and t not in known and not any(c.isspace() for c in t)
+                 and not (self.lowercase and t != t.lower()) and (self.split != "character" or len(t) == 1)]
+        self.vocabularies = {**self.vocabularies, 1: [*self.vocabularies.get(1, ()), *added]}
+        return len(added)
+
     @property
     def requires(self) -> list[str]:
         """The Python modules whose TensorFlow ops this layer's graph holds beyond TensorFlow's own

@@ -145,6 +145,23 @@ class Task:
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
+    def add_embedding_words(self):
+        """``model.embeddings_vocabulary`` > 0: the first (most frequent) words of the
+        ``model.embeddings`` file join ``self.vectorizer``'s vocabulary, so words unseen in training
+        (or rarer than ``data.min_frequency``) keep their pretrained vectors at test time."""
+        from itertools import islice
+
+        from tfseq.models.word_vectors import vector_lines
+
+        cfg = self.config.model
+        path, count = cfg.get("embeddings"), int(cfg.get("embeddings_vocabulary") or 0)
+        if not path or not count:
+            return
+        words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
+        added = self.vectorizer.extend(words)
+        self.log(f"vocabulary: {added} words of the first {count} in {path} added to the "
+                 f"{self.vectorizer.vocabulary_size() - 2 - added} from training")
+
     def word_vectors(self):
         """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
         ``self.vectorizer``'s vocabulary, or None when unset."""
