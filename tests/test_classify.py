@@ -388,9 +388,27 @@ def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(
     assert tokens.count("great") == 1 and tokens[-1] == "superb" and "dull" not in tokens and "dreadful" not in tokens
     ids = vectorizer(np.array(["superb"]))["tokens"].numpy()
     assert ids[0, 0] == len(tokens) + 1  # its own id, not OOV
-    # Never seen in training, so no gradient moved it: it reads as its pretrained vector.
-    table = np.asarray(trainer.model.backbone.embeddings["tokens"].embeddings)
-    np.testing.assert_allclose(table[ids[0, 0]], rows["superb"])
+    # Its row is not trained (no gradient, no optimizer state): it reads as its pretrained vector,
+    # in the model and after a .keras round trip.
+    model = trainer.model
+    layer = model.backbone.embeddings["tokens"]
+    assert layer.fixed_embeddings.shape == (1, 8) and not layer.fixed_embeddings.trainable
+    assert layer.embeddings.shape[0] == len(tokens) + 1  # padding, OOV and training's words
+    np.testing.assert_allclose(np.asarray(layer(ids))[0, 0], rows["superb"])
+    np.testing.assert_allclose(np.asarray(layer(np.array([[2]])))[0, 0], np.asarray(layer.embeddings)[2])
+    model.save(tmp_path / "m.keras")
+    texts = np.array(["superb movie", "bad", ""])
+    expected = model.predict(texts, verbose=0)
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(texts, verbose=0), expected,
+                               atol=1e-5)
+    import tensorflow as tf
+
+    from tfseq import export
+    from tfseq.tasks.classify import classifier_serving
+
+    exported = export.save(classifier_serving(model, trainer.task.class_names, prior=[0.5, 0.5]), tmp_path / "export")
+    serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    np.testing.assert_allclose(serve(text=tf.constant(texts[:2]))["probabilities"].numpy(), expected[:2], atol=1e-5)
 
 
 def test_vectorizer_extend_appends_new_tokens_the_rule_can_make():

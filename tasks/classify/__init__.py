@@ -140,7 +140,7 @@ class ClassifyTask(Task):
             sizes, len(self.class_names), head=self.head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
             bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
             dropout=cfg.dropout, wide=wide, token_dropout=cfg.token_dropout,
-            embedding_matrix=self.word_vectors(), preprocessor=self.vectorizer,
+            embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, preprocessor=self.vectorizer,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         validation = ((self.features["validation"], self.targets["validation"])

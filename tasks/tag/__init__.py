@@ -145,7 +145,7 @@ class TagTask(Task):
             self.vectorizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
             layers=cfg.layers, bidirectional=cfg.bidirectional, embedding_dim=cfg.embedding_dim,
             dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=self.word_vectors(),
-            char_cnn=cfg.get("char_cnn", 0), preprocessor=self.vectorizer)
+            char_cnn=cfg.get("char_cnn", 0), fixed_tokens=self.fixed_tokens, preprocessor=self.vectorizer)
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model
 

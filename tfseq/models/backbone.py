@@ -16,17 +16,59 @@ from tfseq.layers import CELLS
 CHAR_DIM = 32  # the width of a character CNN's character embeddings (Ma & Hovy 2016: 30)
 
 
-def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: int = 0) -> dict:
+@keras.saving.register_keras_serializable(package="tfseq")
+class PartlyFixedEmbedding(keras.layers.Layer):
+    """An embedding whose last ``fixed`` rows are not trained: the words a pretrained file added
+    to the vocabulary (``model.embeddings_vocabulary``) keep their vectors, and have no gradient,
+    optimizer state or update: a table of 100k GloVe words costs a training step no more than
+    the training vocabulary's own. Weights: ``embeddings`` (trainable, ``input_dim - fixed``
+    rows) and ``fixed_embeddings``; id ``i`` reads the row ``i`` of the two stacked."""
+
+    def __init__(self, input_dim, output_dim, fixed, embeddings_initializer="uniform",
+                 fixed_initializer="uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim, self.fixed = int(input_dim), int(output_dim), int(fixed)
+        if not 0 < self.fixed < self.input_dim:
+            raise ValueError(f"fixed must be in (0, input_dim={self.input_dim}), received fixed={fixed}.")
+        self.initializers = (keras.initializers.get(embeddings_initializer), keras.initializers.get(fixed_initializer))
+
+    def build(self, input_shape=None):
+        trained = self.input_dim - self.fixed
+        self.embeddings = self.add_weight(shape=(trained, self.output_dim), initializer=self.initializers[0],
+                                          name="embeddings")
+        self.fixed_embeddings = self.add_weight(shape=(self.fixed, self.output_dim), initializer=self.initializers[1],
+                                                trainable=False, name="fixed_embeddings")
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        trained = self.input_dim - self.fixed
+        own = ops.take(self.embeddings, ops.minimum(ids, trained - 1), axis=0)
+        added = ops.take(self.fixed_embeddings, ops.maximum(ids - trained, 0), axis=0)
+        return ops.cast(ops.where(ops.expand_dims(ids >= trained, -1), added, own), self.compute_dtype)
+
+    def get_config(self):  # the initial values are weights: a loaded layer starts uniform, then reads them
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim, "fixed": self.fixed}
+
+
+def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: int = 0, fixed_tokens: int = 0) -> dict:
     """One ``Embedding`` per key aligned with the tokens (``tokens``, ``ngrams_N``,
     ``token_chars``); id 0 masks. ``matrix``: initial ``tokens`` vectors (see
     :func:`tfseq.models.read_word_vectors`); ``char_cnn``: ``token_chars`` feed a CNN, in
-    ``CHAR_DIM`` wide embeddings.
+    ``CHAR_DIM`` wide embeddings; ``fixed_tokens``: the last ``fixed_tokens`` token ids keep
+    their initial vectors (:class:`PartlyFixedEmbedding`).
     """
     layers = {}
     for key in aligned_keys(vocabulary_sizes):
         init = "uniform"
         if key == "tokens" and matrix is not None:
             init = keras.initializers.Constant(np.asarray(matrix))
+        if key == "tokens" and fixed_tokens:
+            split = vocabulary_sizes[key] - fixed_tokens
+            inits = ("uniform", "uniform") if matrix is None else (
+                keras.initializers.Constant(np.asarray(matrix)[:split]),
+                keras.initializers.Constant(np.asarray(matrix)[split:]))
+            layers[key] = PartlyFixedEmbedding(vocabulary_sizes[key], dim, fixed_tokens, *inits, name=f"embed_{key}")
+            continue
         width = CHAR_DIM if key == TOKEN_CHARS and char_cnn else dim
         layers[key] = keras.layers.Embedding(vocabulary_sizes[key], width, mask_zero=True,
                                              embeddings_initializer=init, name=f"embed_{key}")
@@ -104,6 +146,8 @@ class RecurrentBackbone(keras.layers.Layer):
         char_cnn: filters of a character CNN over each token's ``token_chars`` (width 3, max
             over the token; Ma & Hovy 2016), concatenated to its embedding; 0: their mean, added.
         embedding_matrix: initial ``tokens`` vectors (:func:`tfseq.models.read_word_vectors`).
+        fixed_tokens: the last this many token ids keep their initial vectors, untrained (the
+            words an embedding file added to the vocabulary; :class:`PartlyFixedEmbedding`).
         sequences_out: the last layer returns every step (else its final output).
         return_state: the call also returns each layer's final states (to carry on, or decode).
 
@@ -119,7 +163,7 @@ class RecurrentBackbone(keras.layers.Layer):
 
     def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
                  dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
-                 sequences_out=True, return_state=False, char_cnn=0, **kwargs):
+                 sequences_out=True, return_state=False, char_cnn=0, fixed_tokens=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary_sizes, int):
             vocabulary_sizes = {"tokens": vocabulary_sizes}
@@ -129,9 +173,10 @@ class RecurrentBackbone(keras.layers.Layer):
         self.cell, self.units, self.num_layers = cell, int(units), int(layers)
         self.bidirectional, self.embedding_dim = bool(bidirectional), int(embedding_dim)
         self.dropout_rate, self.spatial, self.between_layers = float(dropout), bool(spatial), bool(between_layers)
-        self.token_dropout, self.char_cnn = float(token_dropout), int(char_cnn)
+        self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
         self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
-        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn)
+        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn,
+                                           self.fixed_tokens)
         self.char_conv = keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn") if (
             self.char_cnn and TOKEN_CHARS in self.embeddings) else None
         dropout_layer = keras.layers.SpatialDropout1D if self.spatial else keras.layers.Dropout
@@ -188,7 +233,7 @@ class RecurrentBackbone(keras.layers.Layer):
                 "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
                 "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
-                "sequences_out": self.sequences_out, "return_state": self.return_state}
+                "fixed_tokens": self.fixed_tokens, "sequences_out": self.sequences_out, "return_state": self.return_state}
 
 
 class CarriesPreprocessor:

@@ -60,6 +60,8 @@ class TextClassifier(TakesText, keras.Model):
         token_dropout: in training, replace this fraction of token and n-gram ids by the OOV id
             (word dropout), so the model cannot lean on any single rare n-gram.
         embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
+        fixed_tokens: the last this many token ids keep their initial embeddings, untrained
+            (words a pretrained file added to the vocabulary).
         preprocessor: a ``TextVectorizer`` that maps raw strings to the input dict.
 
     Example:
@@ -70,7 +72,7 @@ class TextClassifier(TakesText, keras.Model):
 
     def __init__(self, vocabulary_sizes, num_classes, head="multiclass", cell="gru", units=128,
                  layers=1, bidirectional=True, pooling="max", embedding_dim=128, dropout=0.3,
-                 wide=False, token_dropout=0.0, embedding_matrix=None, preprocessor=None, **kwargs):
+                 wide=False, token_dropout=0.0, embedding_matrix=None, preprocessor=None, fixed_tokens=0, **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"Unknown head={head!r}: expected one of {HEADS}.")
@@ -91,11 +93,12 @@ class TextClassifier(TakesText, keras.Model):
         if experts and head == "multilabel":
             raise ValueError(f"wide={wide!r} fits single-label logistic regressions: not for head='multilabel'.")
         self.wide = wide
-        self.token_dropout = float(token_dropout)
+        self.token_dropout, self.fixed_tokens = float(token_dropout), int(fixed_tokens)
         self.backbone = RecurrentBackbone(
             self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
             dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
-            embedding_matrix=embedding_matrix, sequences_out=pooling != "last", name="backbone")
+            embedding_matrix=embedding_matrix, sequences_out=pooling != "last", fixed_tokens=self.fixed_tokens,
+            name="backbone")
         self.pool = None if pooling == "last" else SequencePooling(pooling)
         self.head_dropout = keras.layers.Dropout(self.dropout_rate)
         outputs = 1 if head == "binary" else self.num_classes
@@ -178,6 +181,6 @@ class TextClassifier(TakesText, keras.Model):
             "head": self.head, "cell": self.cell, "units": self.units, "layers": self.num_layers,
             "bidirectional": self.bidirectional, "pooling": self.pooling,
             "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "wide": self.wide,
-            "token_dropout": self.token_dropout, **self.preprocessor_config(),
+            "token_dropout": self.token_dropout, "fixed_tokens": self.fixed_tokens, **self.preprocessor_config(),
         }
         return {**super().get_config(), **config}

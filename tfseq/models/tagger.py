@@ -29,7 +29,7 @@ class SequenceTagger(TakesText, keras.Model):
         vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}`` (aligned keys are summed).
         num_tags: number of tags (ids ``1..num_tags``; 0 is padding).
         cell, units, layers, bidirectional, embedding_dim, dropout, token_dropout,
-        embedding_matrix: as in :class:`~tfseq.models.TextClassifier`.
+        embedding_matrix, fixed_tokens: as in :class:`~tfseq.models.TextClassifier`.
         crf: a linear-chain CRF over the emissions (:class:`~tfseq.layers.CRF`).
         char_cnn: filters of a character CNN per token over ``token_chars`` (see
             :class:`~tfseq.models.RecurrentBackbone`); 0: the mean of their embeddings.
@@ -45,7 +45,7 @@ class SequenceTagger(TakesText, keras.Model):
 
     def __init__(self, vocabulary_sizes, num_tags, cell="gru", units=128, layers=1, bidirectional=True,
                  embedding_dim=128, dropout=0.3, crf=True, token_dropout=0.0, embedding_matrix=None,
-                 preprocessor=None, char_cnn=0, **kwargs):
+                 preprocessor=None, char_cnn=0, fixed_tokens=0, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
         if "tokens" not in self.vocabulary_sizes:
@@ -55,12 +55,13 @@ class SequenceTagger(TakesText, keras.Model):
         self.num_tags, self.cell, self.units = int(num_tags), cell, int(units)
         self.num_layers, self.bidirectional = int(layers), bool(bidirectional)
         self.embedding_dim, self.dropout_rate, self.use_crf = int(embedding_dim), float(dropout), bool(crf)
-        self.token_dropout, self.char_cnn = float(token_dropout), int(char_cnn)
+        self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
         self.preprocessor = preprocessor
         self.backbone = RecurrentBackbone(
             self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
             dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
-            embedding_matrix=embedding_matrix, char_cnn=self.char_cnn, name="backbone")
+            embedding_matrix=embedding_matrix, char_cnn=self.char_cnn, fixed_tokens=self.fixed_tokens,
+            name="backbone")
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
         # float32 under mixed precision too: the forward algorithm's log-sum-exps over long
@@ -121,4 +122,5 @@ class SequenceTagger(TakesText, keras.Model):
                 "vocabulary_sizes": self.vocabulary_sizes, "num_tags": self.num_tags, "cell": self.cell,
                 "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "crf": self.use_crf,
-                "token_dropout": self.token_dropout, "char_cnn": self.char_cnn, **self.preprocessor_config()}
+                "token_dropout": self.token_dropout, "char_cnn": self.char_cnn, "fixed_tokens": self.fixed_tokens,
+                **self.preprocessor_config()}

@@ -42,6 +42,7 @@ class Task:
         self.log = log
         self.model = None  # set by the trainer once build_model() has built it
         self.train_data = self.validation_data = None
+        self.fixed_tokens = 0  # token ids an embedding file added (add_embedding_words)
 
     @property
     def name(self) -> str:
@@ -148,17 +149,19 @@ class Task:
     def add_embedding_words(self):
         """``model.embeddings_vocabulary`` > 0: the first (most frequent) words of the
         ``model.embeddings`` file join ``self.vectorizer``'s vocabulary, so words unseen in training
-        (or rarer than ``data.min_frequency``) keep their pretrained vectors at test time."""
+        (or rarer than ``data.min_frequency``) keep their pretrained vectors at test time. Sets
+        ``self.fixed_tokens``: how many ids were added (the model keeps their vectors untrained)."""
         from itertools import islice
 
         from tfseq.models.word_vectors import vector_lines
 
         cfg = self.config.model
         path, count = cfg.get("embeddings"), int(cfg.get("embeddings_vocabulary") or 0)
+        self.fixed_tokens = 0
         if not path or not count:
             return
         words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
-        added = self.vectorizer.extend(words)
+        added = self.fixed_tokens = self.vectorizer.extend(words)
         self.log(f"vocabulary: {added} words of the first {count} in {path} added to the "
                  f"{self.vectorizer.vocabulary_size() - 2 - added} from training")
 
