@@ -248,12 +248,14 @@ class TextVectorizer(keras.layers.Layer):
 
     def extend(self, tokens) -> int:
         """Give ids to more ``tokens`` after the adapted ones (in order; those already in the
-        vocabulary, and those the rule never makes, such as capitals when lower-casing, are
-        skipped): words of a pretrained embedding file that training never saw keep their
-        vectors instead of reading as out of vocabulary. Returns how many were added."""
+        vocabulary, and those the rule never makes, are skipped: a token is kept when
+        :meth:`tokenize` reads it as exactly itself, so capitals when lower-casing, several
+        characters in a character split or spaces never get an id): words of a pretrained
+        embedding file that training never saw keep their vectors instead of reading as out of
+        vocabulary. Returns how many were added."""
         known = set(self.vocabularies.get(1, ()))
-        added = [t for t in dict.fromkeys(tokens) if t and t not in known and not any(c.isspace() for c in t)
-                 and not (self.lowercase and t != t.lower()) and (self.split != "character" or len(t) == 1)]
+        candidates = [t for t in dict.fromkeys(tokens) if t not in known]
+        added = [t for t, row in zip(candidates, self.tokenize(candidates, truncate=False)) if row == [t]]
         self.vocabularies = {**self.vocabularies, 1: [*self.vocabularies.get(1, ()), *added]}
         return len(added)
 

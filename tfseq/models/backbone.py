@@ -59,9 +59,6 @@ def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: in
     """
     layers = {}
     for key in aligned_keys(vocabulary_sizes):
-        init = "uniform"
-        if key == "tokens" and matrix is not None:
-            init = keras.initializers.Constant(np.asarray(matrix))
         if key == "tokens" and fixed_tokens:
             split = vocabulary_sizes[key] - fixed_tokens
             inits = ("uniform", "uniform") if matrix is None else (
@@ -69,6 +66,9 @@ def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: in
                 keras.initializers.Constant(np.asarray(matrix)[split:]))
             layers[key] = PartlyFixedEmbedding(vocabulary_sizes[key], dim, fixed_tokens, *inits, name=f"embed_{key}")
             continue
+        init = "uniform"
+        if key == "tokens" and matrix is not None:
+            init = keras.initializers.Constant(np.asarray(matrix))
         width = CHAR_DIM if key == TOKEN_CHARS and char_cnn else dim
         layers[key] = keras.layers.Embedding(vocabulary_sizes[key], width, mask_zero=True,
                                              embeddings_initializer=init, name=f"embed_{key}")

@@ -157,7 +157,6 @@ class Task:
 
         cfg = self.config.model
         path, count = cfg.get("embeddings"), int(cfg.get("embeddings_vocabulary") or 0)
-        self.fixed_tokens = 0
         if not path or not count:
             return
         words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
