@@ -276,7 +276,8 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     from tfseq import export
     from tfseq.tasks.classify import classifier_serving
 
-    exported = export.save(classifier_serving(model, trainer.task.class_names, prior=[0.3, 0.7]), tmp_path / "export")
+    model.preprocessor.prior = [0.3, 0.7]
+    exported = export.save(classifier_serving(model), tmp_path / "export")
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
     # The same answers; the text without tokens gets the prior.
     np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
@@ -381,7 +382,7 @@ def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(
     vectors.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
     trainer = in_process_trainer(tmp_path, f"model.embeddings={vectors}", "model.embeddings_vocabulary=3")
     trainer.execute()
-    vectorizer = trainer.task.vectorizer
+    vectorizer = trainer.task.preprocessor.tokenizer
     tokens = vectorizer.vocabularies[1]
     # "great" was already there; "superb" (never in training) is added; "Dull" is skipped (the
     # recipe lower-cases); "dreadful" is beyond the first 3.
@@ -406,7 +407,7 @@ def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(
     from tfseq import export
     from tfseq.tasks.classify import classifier_serving
 
-    exported = export.save(classifier_serving(model, trainer.task.class_names, prior=[0.5, 0.5]), tmp_path / "export")
+    exported = export.save(classifier_serving(model), tmp_path / "export")
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
     np.testing.assert_allclose(serve(text=tf.constant(texts[:2]))["probabilities"].numpy(), expected[:2], atol=1e-5)
 

@@ -15,7 +15,7 @@ from tfseq import data, export
 from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 from tfseq.tasks.lm import language_model_serving
-from tfseq.models.seq2seq import SPECIALS
+from tfseq.data.preprocessors import SPECIALS
 from tfseq.tasks.seq2seq import seq2seq_serving
 from tfseq.tasks.tag import tagger_serving
 
@@ -65,16 +65,17 @@ def has_tokens(text, vec):
 @pytest.mark.parametrize("head", ["multiclass", "binary", "multilabel"])
 def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path, head):
     vec = vectorizer(split="word", ngrams=(1, 2))
-    model = TextClassifier(vec.vocabulary_sizes(), 2, head=head, cell="gru", units=4, embedding_dim=4,
-                           wide=None if head == "multilabel" else "tfidf+nb", preprocessor=vec)
-    model(vec(tf.constant(TEXTS)))
     prior = [0.25, 0.75] if head != "multilabel" else [0.7, 0.2]
-    serve = load(export.save(classifier_serving(model, ["neg", "pos"], prior=prior), tmp_path / "classify"))
+    model = TextClassifier(vec.vocabulary_sizes(), 2, head=head, cell="gru", units=4, embedding_dim=4,
+                           wide=None if head == "multilabel" else "tfidf+nb",
+                           preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"], head=head, prior=prior))
+    model(vec(tf.constant(TEXTS)))
+    serve = load(export.save(classifier_serving(model), tmp_path / "classify"))
     for batch, out in serve_each(serve):
         for text, label, probabilities in zip(batch, out["label"], out["probabilities"]):
             if has_tokens(text, vec):
-                np.testing.assert_allclose(probabilities, model.probabilities(model.predict([text], verbose=0))[0],
-                                           atol=1e-5)
+                expected = model.preprocessor.probabilities(model.predict([text], verbose=0), vec(tf.constant([text]))["tokens"])
+                np.testing.assert_allclose(probabilities, np.asarray(expected)[0], atol=1e-5)
             else:
                 np.testing.assert_allclose(probabilities, prior)
                 assert label.decode() == ("neg" if head == "multilabel" else "pos")
@@ -82,9 +83,10 @@ def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path,
 
 def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
     vec = vectorizer(split="word", lowercase=True)
-    model = SequenceTagger(vec.vocabulary_sizes(), 3, units=4, embedding_dim=4, preprocessor=vec)
+    model = SequenceTagger(vec.vocabulary_sizes(), 3, units=4, embedding_dim=4,
+                           preprocessor=data.TokenTaggerPreprocessor(vec, ["A", "B", "C"]))
     model(vec(tf.constant(TEXTS)))
-    serve = load(export.save(tagger_serving(model, ["A", "B", "C"]), tmp_path / "tag"))
+    serve = load(export.save(tagger_serving(model), tmp_path / "tag"))
     for batch, out in serve_each(serve):
         for text, tagged, tags in zip(batch, out["tagged"], out["tags"]):
             words = vec.tokenize([text], )[0]
@@ -108,10 +110,9 @@ def test_language_model_export_answers_every_batch(tmp_path):
 
 def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_path):
     source = vectorizer(split="character")
-    target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"])
-    target.vocabularies = {1: [*SPECIALS, *target.vocabularies[1]]}
+    target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
     model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
-                    source_preprocessor=source, target_preprocessor=target)
+                    preprocessor=data.Seq2SeqPreprocessor(source, target))
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     serve = load(export.save(seq2seq_serving(model, max_length=4), tmp_path / "seq2seq"))
     for batch, out in serve_each(serve):
@@ -168,7 +169,7 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
     model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(use_ema=True))  # moments and an average: 3x the weights
     model.fit(np.array(TEXTS), np.array([1, 0, 0, 1]), epochs=1, verbose=0)
-    path = export.save(classifier_serving(model, ["neg", "pos"]), tmp_path / "classify")
+    path = export.save(classifier_serving(model), tmp_path / "classify")
     saved = tf.train.list_variables(str(path / "variables" / "variables"))
     values = sum(int(np.prod(shape)) for name, shape in saved if "VARIABLE_VALUE" in name)
     assert values == model.count_params() + sum(int(np.prod(v.shape)) for v in model.variables

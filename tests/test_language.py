@@ -72,10 +72,10 @@ def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
     data = trainer.config.data
     assert (data.split, list(data.ngrams), list(data.char_ngrams), data.max_length) == ("word", [1, 2], [2, 5], 50)
     assert any(line.startswith("auto: data.split=word (") for line in logged)
-    assert trainer.vectorizer.split == "word" and trainer.vectorizer.char_ngrams == (2, 5)
+    assert trainer.preprocessor.tokenizer.split == "word" and trainer.preprocessor.tokenizer.char_ngrams == (2, 5)
     # The export splits as training did: its ids are the training ids.
     path = export.save(export.Serving(lambda m, text: {"ids": m.preprocessor(text)["tokens"]}, [],
-                                      trainer.vectorizer), tmp_path / "export")
+                                      trainer.preprocessor), tmp_path / "export")
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     texts = trainer.dataset.train["text"].tolist()
     ids = served(text=tf.constant(texts))["ids"].numpy()

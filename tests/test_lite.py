@@ -60,16 +60,17 @@ def ids_of(vec, text):
 def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, cell):
     vec = data.TextVectorizer(split="word", ngrams=(1, 2), char_ngrams=(2, 4), max_length=12).adapt(TEXTS)
     classifier = TextClassifier(vec.vocabulary_sizes(), 3, cell=cell, units=8, embedding_dim=8, wide="tfidf+nb",
-                                preprocessor=vec)
+                                preprocessor=data.TextClassifierPreprocessor(vec, ["a", "b", "c"]))
     words = data.TextVectorizer(split="word", ngrams=(1, 2), token_chars=(2, 4), lowercase=True).adapt(TEXTS)
     tagger = SequenceTagger(words.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
-                            char_cnn=6 if cell == "gru" else 0, preprocessor=words)
+                            char_cnn=6 if cell == "gru" else 0,
+                            preprocessor=data.TokenTaggerPreprocessor(words, ["A", "B", "C", "D"]))
     chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(TEXTS, reserved=("\n",))
     lm = LanguageModel(chars.vocabulary_size(), 2, cell=cell, units=8, embedding_dim=8, layers=2, preprocessor=chars)
     for model, v in ((classifier, vec), (tagger, words), (lm, chars)):
         model(ids_of(v, "a good film") if model is not lm else np.array([[2, 3]]))
-    cases = [(classifier_lite(classifier, ["a", "b", "c"]), classifier, vec),
-             (tagger_lite(tagger, ["A", "B", "C", "D"]), tagger, words), (language_model_lite(lm), lm, chars)]
+    cases = [(classifier_lite(classifier), classifier, vec), (tagger_lite(tagger), tagger, words),
+             (language_model_lite(lm), lm, chars)]
     for lite, model, v in cases:
         folder = export.save_tflite(lite, tmp_path / model.name)
         assert {p.name for p in folder.iterdir()} == {"model.tflite", "vocabulary.json", "preprocess.py", "tfseq.json"}
@@ -127,8 +128,8 @@ def test_quantized_export_is_smaller_and_close(tmp_path):
     vec = data.TextVectorizer(split="word", ngrams=(1, 2)).adapt(TEXTS * 50 + [f"word{i}" for i in range(3000)])
     model = TextClassifier(vec.vocabulary_sizes(), 2, cell="lstm", units=32, embedding_dim=32, preprocessor=vec)
     model(ids_of(vec, "a good film"))
-    plain = export.save_tflite(classifier_lite(model, ["neg", "pos"]), tmp_path / "plain")
-    small = export.save_tflite(classifier_lite(model, ["neg", "pos"]), tmp_path / "small", quantize=True)
+    plain = export.save_tflite(classifier_lite(model), tmp_path / "plain")
+    small = export.save_tflite(classifier_lite(model), tmp_path / "small", quantize=True)
     assert (small / "model.tflite").stat().st_size < 0.4 * (plain / "model.tflite").stat().st_size
     assert json.loads((small / "tfseq.json").read_text())["quantized"] is True
     pre = Preprocessor.load(small)

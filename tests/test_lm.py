@@ -233,8 +233,7 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
 
     model = keras.saving.load_model(run / "model.keras")
     lm = KneserNeyLM(3, vocabulary_size=model.vocabulary_size)
-    lm.fit(np.concatenate([[*ids, 2] for ids in model.preprocessor.token_ids(
-        [t for t in train.read_text().splitlines()[: int(0.8 * 400)] if t.strip()])]).astype("int32"))
+    lm.fit(model.preprocessor.stream([t for t in train.read_text().splitlines()[: int(0.8 * 400)] if t.strip()]))
     expected = Interpolated(model, lm.arrays(), weight).token_log_probabilities(
         model.text_ids(["the cat sat on the mat"])).numpy().sum()
     assert scores["log_probability"][0] == pytest.approx(expected, rel=1e-4)

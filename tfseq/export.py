@@ -76,8 +76,8 @@ class Serving:
             attributes of ``module``).
         variables: the weights the answer reads (``model.variables``: not the model, which would
             bring its optimizer along, three times the weights again).
-        preprocessor: the :class:`~tfseq.data.TextVectorizer` that turns the raw text into ids,
-            saved with the export (so it needs no tfseq).
+        preprocessor: the model's preprocessor (:mod:`tfseq.data.preprocessors`; any layer that
+            turns the raw text into ids), saved with the export (so it needs no tfseq).
         inputs: the signature's inputs (default: ``text``, a batch of strings).
         track: more state the answer reads (a sampler's seed), saved as ``module.<name>``.
         show: how ``tfseq-predict`` prints one answer: a ``str.format`` pattern over ``text`` and

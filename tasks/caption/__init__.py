@@ -19,7 +19,6 @@ from tfseq import data
 from tfseq.data.dataset import split_of
 from tfseq.export import Serving
 from tfseq.models import Captioner
-from tfseq.models.seq2seq import SPECIALS, teacher_forcing
 from tfseq.tasks.seq2seq import sequence_scores
 from tfseq.train.task import Task
 
@@ -54,17 +53,17 @@ class CaptionTask(Task):
         shapes = {tuple(np.shape(image)) for frame in self.splits.values() for image in frame["image"]}
         if len(shapes) != 1:
             raise data.DataError(f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
-        self.vectorizer = data.TextVectorizer(split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
-        self.vectorizer.adapt(self.splits["train"]["caption"], max_tokens=cfg.max_tokens, reserved=SPECIALS)
+        self.preprocessor = data.Seq2SeqPreprocessor(None, data.TextVectorizer(
+            split="word", lowercase=cfg.lowercase, max_length=cfg.max_length))
+        self.preprocessor.adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
         self.images, self.references, self.pipelines = {}, {}, {}
         import tensorflow as tf
 
         for split, frame in self.splits.items():
             if not len(frame):
                 continue
-            tokenized = self.vectorizer.tokenize(frame["caption"])
-            decoder_in, target = (pad_sequences(rows, padding="post", dtype="int32")
-                                  for rows in teacher_forcing(self.vectorizer.lookup(tokenized)))
+            *rows, tokenized = self.preprocessor.targets(frame["caption"])
+            decoder_in, target = (pad_sequences(ids, padding="post", dtype="int32") for ids in rows)
             images = np.stack(frame["image"].to_numpy()).astype("float32")
             # One answer per distinct image, right if it is any of the image's captions.
             keys = [image_key(image) for image in frame["image"]]
@@ -80,13 +79,13 @@ class CaptionTask(Task):
                                      if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(f"data: {self.data_name} {({s: len(f) for s, f in self.splits.items()})} captions of "
-                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {self.vectorizer.vocabulary_size()} ids")
+                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {self.preprocessor.target_tokenizer.vocabulary_size()} ids")
 
     def build_model(self):
         cfg = self.config.model
-        model = Captioner(self.vectorizer.vocabulary_size(), filters=tuple(cfg.filters), cell=cfg.cell,
+        model = Captioner(self.preprocessor.target_tokenizer.vocabulary_size(), filters=tuple(cfg.filters), cell=cfg.cell,
                           units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
-                          attention=cfg.attention, dropout=cfg.dropout, target_preprocessor=self.vectorizer)
+                          attention=cfg.attention, dropout=cfg.dropout, preprocessor=self.preprocessor)
         model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
@@ -136,7 +135,7 @@ def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=
     import tensorflow as tf
 
     def answer(module, image):
-        return {"caption": model.detokenize(model.translate_ids(image, max_length, sampler))}
+        return {"caption": module.preprocessor.postprocess(model.translate_ids(image, max_length, sampler))}
 
-    return Serving(answer, model.variables, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
+    return Serving(answer, model.variables, model.preprocessor, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
                    columns=("caption",), metadata=metadata or {})

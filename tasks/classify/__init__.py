@@ -17,22 +17,13 @@ from tfseq.train.task import Task
 SHOW, COLUMNS = "{label}\t{confidence:.3f}\t{text}", ("label", "confidence")
 
 
-def multi_hot(labels, class_names) -> np.ndarray:
-    """Label cells as float32 multi-hot rows over ``class_names`` (labels never seen in train,
-    absent from ``class_names``, are dropped)."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    known = set(class_names)
-    sets = [[label for label in data.label_set(value) if label in known] for value in labels]
-    return MultiLabelBinarizer(classes=list(class_names)).fit_transform(sets).astype("float32")
-
-
-def bag_of_words_baseline(dataset, split="character", seed=0, multilabel=False) -> dict:
+def bag_of_words_baseline(dataset, encode, split="character", seed=0) -> dict:
     """TF-IDF + logistic regression (scikit-learn) on the same split: the bar to clear.
 
     Character 1-3-grams for character-level recipes, word 1-2-grams otherwise; sublinear term
     frequencies; the inverse regularisation strength C is chosen on the validation split.
-    Multi-label: one logistic regression per label (one-vs-rest), exact-set accuracy.
+    ``encode``: labels -> class ids or multi-hot rows (the preprocessor's ``targets``); multi-hot:
+    one logistic regression per label (one-vs-rest), exact-set accuracy.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import accuracy_score, f1_score
@@ -40,10 +31,6 @@ def bag_of_words_baseline(dataset, split="character", seed=0, multilabel=False) 
     vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
                   if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
     features = vectorizer.fit_transform(dataset.train["text"])
-
-    def encode(labels):
-        return multi_hot(labels, dataset.labels) if multilabel else labels
-
     validation = dataset.splits["validation"]
     model, c, _ = select_logistic_regression(
         features, encode(dataset.train["label"]),
@@ -86,18 +73,15 @@ class ClassifyTask(Task):
             raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {self.head} classes={self.class_names}")
         self.choose_text_defaults(self.dataset.train["text"])
-        self.vectorizer = data.TextVectorizer(
+        self.preprocessor = data.TextClassifierPreprocessor(data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            char_ngrams=cfg.get("char_ngrams"))
-        self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens,
-                              min_frequency=cfg.min_frequency)
+            char_ngrams=cfg.get("char_ngrams")), self.class_names, head=self.head)
+        self.preprocessor.adapt(self.dataset.train["text"], self.dataset.train["label"], max_tokens=cfg.max_tokens,
+                                min_frequency=cfg.min_frequency)
         self.add_embedding_words()
-        index = {name: i for i, name in enumerate(self.class_names)}
-        self.features, self.targets = {}, {}
-        for split, frame in self.dataset.splits.items():
-            ids = self.vectorizer(np.asarray(frame["text"].tolist(), dtype=object).astype(str)) if len(frame) else None
-            self.features[split] = {k: v.numpy() for k, v in ids.items()} if ids is not None else None
-            self.targets[split] = self.encode_labels(frame["label"], index)
+        self.features = {split: self.preprocessor.inputs(frame["text"]) if len(frame) else None
+                         for split, frame in self.dataset.splits.items()}
+        self.targets = {split: self.preprocessor.targets(frame["label"]) for split, frame in self.dataset.splits.items()}
         self.make_pipelines()
 
     def choose_text_defaults(self, texts):
@@ -122,15 +106,9 @@ class ClassifyTask(Task):
         # which would halve the learning rate epoch after epoch; its loss moves from the start.
         return "val_loss" if self.multilabel else "val_accuracy"
 
-    def encode_labels(self, labels, index) -> np.ndarray:
-        """Class ids (-1: a label never seen in train), or multi-hot rows for multi-label heads."""
-        if self.multilabel:
-            return multi_hot(labels, self.class_names)
-        return np.array([index.get(label, -1) for label in labels])
-
     def build_model(self):
         cfg = self.config.model
-        sizes = self.vectorizer.vocabulary_sizes()
+        sizes = self.preprocessor.tokenizer.vocabulary_sizes()
         wide = cfg.wide
         if self.multilabel and wide not in (None, False, "none", "learned"):
             self.log(f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
@@ -140,7 +118,7 @@ class ClassifyTask(Task):
             sizes, len(self.class_names), head=self.head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
             bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
             dropout=cfg.dropout, wide=wide, token_dropout=cfg.token_dropout,
-            embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, preprocessor=self.vectorizer,
+            embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, preprocessor=self.preprocessor,
         )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         validation = ((self.features["validation"], self.targets["validation"])
@@ -189,17 +167,17 @@ class ClassifyTask(Task):
     def baseline(self):
         if not self.config.get("baseline", True):
             return None
-        result = bag_of_words_baseline(self.dataset, self.config.data.split, int(self.config.seed),
-                                       multilabel=self.multilabel)
+        result = bag_of_words_baseline(self.dataset, self.preprocessor.targets, self.config.data.split,
+                                       int(self.config.seed))
         self.log(f"baseline {result['model']}: test accuracy {result['test']['accuracy']:.4f}")
         return result
 
     def predict_split(self, split):
+        """Probabilities over the labels, as the export answers them (the prior for a text without tokens)."""
         if self.features.get(split) is None:
             return None
-        probabilities = self.model.probabilities(self.model.predict(
-            data.make_dataset(self.features[split], batch_size=256), verbose=0))
-        return probabilities
+        outputs = self.model.predict(data.make_dataset(self.features[split], batch_size=256), verbose=0)
+        return np.asarray(self.preprocessor.probabilities(outputs, self.features[split]["tokens"]))
 
     def decide(self, probabilities) -> np.ndarray:
         """Predicted class ids, or multi-hot rows (probability > 0.5) for multi-label heads."""
@@ -246,74 +224,36 @@ class ClassifyTask(Task):
                                      plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
-    def prior(self) -> np.ndarray:
-        """The training labels' frequencies: what a text without tokens is answered."""
-        train = self.targets["train"]
-        if self.multilabel:
-            return train.mean(axis=0)
-        return np.bincount(train[train >= 0], minlength=len(self.class_names)) / max((train >= 0).sum(), 1)
-
     def lite(self):
-        return classifier_lite(self.model, self.class_names, prior=self.prior())
+        return classifier_lite(self.model)
 
     def serving(self):
-        return classifier_serving(self.model, self.class_names, prior=self.prior(), metadata={
+        return classifier_serving(self.model, metadata={
             "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
 
 
-def classifier_lite(model, class_names, prior=None) -> Lite:
-    """A :class:`~tfseq.models.TextClassifier` as TFLite: ``probabilities`` over ``labels``
-    (binary heads too), ``prior`` for a text without tokens, as the SavedModel answers."""
-    import tensorflow as tf
-
-    prior = tf.constant(np.asarray(default_prior(model, class_names) if prior is None else prior, "float32"))
-
-    def call(model, ids):
-        outputs = model(ids, training=False)
-        if model.head == "binary":
-            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
-        return tf.where(tf.reduce_any(ids["tokens"] != 0, axis=1)[:, None], outputs, prior[None])
-
-    return Lite(model, model.preprocessor, "probabilities over labels", "labels", SHOW, COLUMNS, call=call,
-                metadata={"labels": [str(c) for c in class_names]})
+def classifier_lite(model) -> Lite:
+    """A :class:`~tfseq.models.TextClassifier` as TFLite: ``probabilities`` over its labels
+    (binary heads too; the prior for a text without tokens), as the SavedModel answers."""
+    pre = model.preprocessor
+    return Lite(model, pre.tokenizer, "probabilities over labels", "labels", SHOW, COLUMNS,
+                call=lambda model, ids: pre.probabilities(model(ids, training=False), ids["tokens"]),
+                metadata={"labels": pre.labels})
 
 
-def default_prior(model, class_names) -> np.ndarray:
-    """Uniform over the classes (multi-label: 0.5 each), when the training frequencies are unknown."""
-    return np.full(len(class_names), 0.5 if model.head == "multilabel" else 1 / len(class_names))
-
-
-def classifier_serving(model, class_names, prior=None, metadata=None) -> Serving:
+def classifier_serving(model, metadata=None) -> Serving:
     """A :class:`~tfseq.models.TextClassifier`'s export:
     ``serving_default(text: string[batch]) -> {label: string[batch], probabilities: float[batch, C],
-    confidence: float[batch]}``.
+    confidence: float[batch]}`` (its preprocessor's ``postprocess``).
 
-    A text without tokens (empty, whitespace or control characters only) gets ``prior``: the
-    training labels' frequencies (uniform if not given), and its most frequent label. Overlong
-    text is truncated to the vectorizer's ``max_length``; unknown characters/words map to the OOV
-    id. Multi-label: ``label`` joins the labels above 0.5 with commas (``prior``: each label's
-    frequency) and ``confidence`` is the least sure decision's probability.
+    A text without tokens (empty, whitespace or control characters only) gets the preprocessor's
+    ``prior`` (the training labels' frequencies; uniform if unknown). Overlong text is truncated
+    to the vectorizer's ``max_length``; unknown characters/words map to the OOV id.
     """
-    import tensorflow as tf
-
-    names = tf.constant([str(c) for c in class_names])
-    if prior is None:
-        prior = default_prior(model, class_names)
-    prior = tf.constant(np.asarray(prior, "float32").reshape(1, len(class_names)))
 
     def answer(module, text):
-        ids, has_tokens = at_least_one_step(module.preprocessor(text))
-        outputs = model(ids, training=False)
-        if model.head == "binary":
-            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
-        outputs = tf.where(has_tokens[:, None], outputs, prior)
-        if model.head == "multilabel":
-            chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(outputs)), outputs > 0.5)
-            label = tf.strings.reduce_join(chosen, axis=-1, separator=",")
-            confidence = tf.reduce_min(tf.maximum(outputs, 1.0 - outputs), axis=-1)
-        else:
-            label = tf.gather(names, tf.argmax(outputs, axis=-1))
-            confidence = tf.reduce_max(outputs, axis=-1)
-        return {"label": label, "probabilities": outputs, "confidence": confidence}
+        ids, _ = at_least_one_step(module.preprocessor(text))
+        return module.preprocessor.postprocess(module.preprocessor.probabilities(model(ids, training=False),
+                                                                                  ids["tokens"]))
 
     return Serving(answer, model.variables, model.preprocessor, show=SHOW, columns=COLUMNS, metadata=metadata or {})

@@ -26,8 +26,6 @@ from tfseq.models.language_model import perplexity
 from tfseq.models.ngram import KneserNeyLM
 from tfseq.train.task import Task
 
-LINE_END = {"character": "\n", "word": "</s>"}
-
 
 def stream_metrics(loss: float, tokens: int) -> dict:
     """Cross-entropy (nats per token), perplexity and bits per token of ``tokens`` scored ids."""
@@ -77,26 +75,17 @@ class LanguageModelTask(Task):
         cfg = self.config.data
         self.dataset = self.load_dataset("language-model", "plain text")
         split = self.auto_split("data.split", self.dataset.train["text"])
-        if split not in LINE_END:
-            raise ValueError(f"data.split={split!r}: expected one of {sorted(LINE_END)}")
-        # Lines, wherever the source put its line breaks (a TFDS text is one row).
-        self.lines = {name: [line for text in frame["text"] for line in str(text).split("\n") if line.strip()]
-                      for name, frame in self.dataset.splits.items()}
+        self.lines = {name: data.CausalLMPreprocessor.lines(frame["text"]) for name, frame in self.dataset.splits.items()}
         if not self.lines["train"]:
             raise data.DataError(f"{self.dataset.name}: the training split has no text")
-        self.vectorizer = data.TextVectorizer(split=split, lowercase=cfg.lowercase, max_length=cfg.max_length,
-                                              keep_whitespace=split == "character")
-        # The line end is id 2 whatever its frequency (it is no token the split itself yields).
-        self.vectorizer.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency,
-                              reserved=(LINE_END[split],))
-        self.line_end = 2
+        self.preprocessor = data.CausalLMPreprocessor(data.TextVectorizer(
+            split=split, lowercase=cfg.lowercase, max_length=cfg.max_length, keep_whitespace=split == "character"))
+        self.preprocessor.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.prompts_in_vocabulary()
-        self.streams = {name: np.asarray([i for ids in self.vectorizer.token_ids(lines, truncate=False)
-                                          for i in (*ids, self.line_end)], "int32")
-                        for name, lines in self.lines.items()}
+        self.streams = {name: self.preprocessor.stream(lines) for name, lines in self.lines.items()}
         sizes = {name: len(ids) for name, ids in self.streams.items()}
         self.log(f"data: {self.dataset.name} {sizes} tokens ({split}s), vocabulary "
-                 f"{self.vectorizer.vocabulary_size()} ids; training windows of {cfg.steps} tokens")
+                 f"{self.preprocessor.tokenizer.vocabulary_size()} ids; training windows of {cfg.steps} tokens")
         import tensorflow as tf
 
         seed, batch = int(self.config.seed), int(self.config.train.batch_size)
@@ -115,7 +104,7 @@ class LanguageModelTask(Task):
         """A ``generate.prompts`` entry none of whose tokens the model knows (the recipe's Chinese
         prompt on English text) is replaced by the first word of the training text."""
         prompts = [str(p) for p in self.config.generate.prompts]
-        ids = self.vectorizer.token_ids(prompts)
+        ids = self.preprocessor.tokenizer.token_ids(prompts)
         foreign = [p for p, row in zip(prompts, ids) if row and all(i == data.vectorize.OOV for i in row)]
         if foreign:
             start = self.lines["train"][0].split()[0]
@@ -125,9 +114,9 @@ class LanguageModelTask(Task):
 
     def build_model(self):
         cfg = self.config.model
-        model = LanguageModel(self.vectorizer.vocabulary_size(), self.line_end, cell=cfg.cell, units=cfg.units,
-                              layers=cfg.layers, embedding_dim=cfg.embedding_dim, dropout=cfg.dropout,
-                              preprocessor=self.vectorizer)
+        model = LanguageModel(self.preprocessor.tokenizer.vocabulary_size(), self.preprocessor.line_end,
+                              cell=cfg.cell, units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
+                              dropout=cfg.dropout, preprocessor=self.preprocessor)
         model(np.zeros((1, 2), "int32"))  # build the weights
         return model
 
@@ -169,7 +158,7 @@ class LanguageModelTask(Task):
         """The Kneser-Ney model's ``p`` of ``streams[name][1:]`` (fitted on the training stream once)."""
         if getattr(self, "ngram", None) is None:
             self.ngram = KneserNeyLM(int(self.config.get("baseline_order", 5)),
-                                     vocabulary_size=self.vectorizer.vocabulary_size()).fit(self.streams["train"])
+                                     vocabulary_size=self.preprocessor.tokenizer.vocabulary_size()).fit(self.streams["train"])
             self.ngram_p = {}
         if name not in self.ngram_p:
             self.ngram_p[name] = self.ngram.token_probabilities(self.streams[name])
@@ -210,14 +199,14 @@ class LanguageModelTask(Task):
                          } if self.interpolated else {}
         return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(),
                                       interpolated=self.interpolated, metadata={
-            "data": self.dataset.name, "split": self.vectorizer.split, **interpolation,
+            "data": self.dataset.name, "split": self.preprocessor.tokenizer.split, **interpolation,
             "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
 
 
 def language_model_lite(model) -> Lite:
     """A :class:`~tfseq.models.LanguageModel` as TFLite: next-token logits at every step of
     ``line_end`` + the text's ids (a line starts with the line-end id)."""
-    return Lite(model, model.preprocessor, "next-token logits per step (vocabulary ids)", "line",
+    return Lite(model, model.preprocessor.tokenizer, "next-token logits per step (vocabulary ids)", "line",
                 "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ("perplexity",),
                 metadata={"line_end": model.line_end})
 
@@ -242,10 +231,11 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
     scorer = interpolated or model
 
     def answer(module, text):
-        ids = module.preprocessor(text)["tokens"]
+        pre = module.preprocessor
+        ids = pre(text)["tokens"]
         lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        log_probability = tf.reduce_sum(scorer.token_log_probabilities(model.frame_ids(ids)), axis=1)
-        continuation = model.detokenize(scorer.generate_ids(model.frame_ids(ids, end=False), length, sampler))
+        log_probability = tf.reduce_sum(scorer.token_log_probabilities(pre.frame(ids)), axis=1)
+        continuation = pre.postprocess(scorer.generate_ids(pre.frame(ids, end=False), length, sampler))
         return {"continuation": continuation, "log_probability": log_probability,
                 "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
 

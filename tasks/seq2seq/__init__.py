@@ -16,7 +16,6 @@ import numpy as np
 from tfseq import data
 from tfseq.export import Serving, at_least_one_step
 from tfseq.models import Seq2Seq
-from tfseq.models.seq2seq import SPECIALS, teacher_forcing
 from tfseq.train.task import Task
 
 
@@ -60,34 +59,33 @@ class Seq2SeqTask(Task):
         self.dataset = self.load_dataset("seq2seq", "source/target pairs")
         self.auto_split("data.source_split", self.dataset.train["source"], punctuation=True)
         self.auto_split("data.target_split", self.dataset.train["target"], punctuation=True)
-        self.source_vectorizer = data.TextVectorizer(split=cfg.source_split, lowercase=cfg.lowercase,
-                                                     max_length=cfg.max_length, subwords=cfg.subwords)
-        self.source_vectorizer.adapt(self.dataset.train["source"], max_tokens=cfg.max_tokens)
-        self.target_vectorizer = data.TextVectorizer(split=cfg.target_split, lowercase=cfg.target_lowercase,
-                                                     max_length=cfg.max_length, subwords=cfg.subwords)
-        self.target_vectorizer.adapt(self.dataset.train["target"], max_tokens=cfg.max_tokens, reserved=SPECIALS)
+        self.preprocessor = data.Seq2SeqPreprocessor(*(
+            data.TextVectorizer(split=cfg[f"{side}_split"], lowercase=lowercase, max_length=cfg.max_length,
+                                subwords=cfg.subwords)
+            for side, lowercase in (("source", cfg.lowercase), ("target", cfg.target_lowercase))))
+        self.preprocessor.adapt(self.dataset.train["source"], self.dataset.train["target"], max_tokens=cfg.max_tokens)
         self.features, self.targets, self.references = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             if not len(frame):
                 self.features[split] = None
                 continue
-            source = self.source_vectorizer(np.asarray(frame["source"], dtype=object).astype(str))["tokens"].numpy()
-            tokenized = self.target_vectorizer.tokenize(frame["target"])
-            decoder_in, self.targets[split] = teacher_forcing(self.target_vectorizer.lookup(tokenized))
-            self.features[split] = {"source": source, "target": decoder_in}
+            decoder_in, self.targets[split], tokenized = self.preprocessor.targets(frame["target"])
+            self.features[split] = {"source": self.preprocessor.inputs(frame["source"])["tokens"], "target": decoder_in}
             self.references[split] = collections.defaultdict(list)
             for text, reference in zip(frame["source"], tokenized):
                 self.references[split][str(text)].append(reference)
-        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source "
-                 f"{self.source_vectorizer.vocabulary_size()}, target {self.target_vectorizer.vocabulary_size()} ids")
+        sizes = [t.vocabulary_size() for t in (self.preprocessor.tokenizer, self.preprocessor.target_tokenizer)]
+        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source {sizes[0]}, "
+                 f"target {sizes[1]} ids")
         self.make_pipelines(length_key="source")
 
     def build_model(self):
         cfg = self.config.model
-        model = Seq2Seq(self.source_vectorizer.vocabulary_size(), self.target_vectorizer.vocabulary_size(),
+        model = Seq2Seq(self.preprocessor.tokenizer.vocabulary_size(),
+                        self.preprocessor.target_tokenizer.vocabulary_size(),
                         cell=cfg.cell, units=cfg.units, layers=cfg.layers, bidirectional=cfg.bidirectional,
                         embedding_dim=cfg.embedding_dim, attention=cfg.attention, dropout=cfg.dropout,
-                        source_preprocessor=self.source_vectorizer, target_preprocessor=self.target_vectorizer)
+                        preprocessor=self.preprocessor)
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model
 
@@ -105,11 +103,11 @@ class Seq2SeqTask(Task):
             ids = self.model.translate_source_ids(self.features[split]["source"][rows],
                                                   int(self.config.generate.max_length), sampler)
             # The outputs' tokens, as the references were made: the target vectorizer's rule.
-            tokens = self.target_vectorizer.tokenize(self.model.texts(ids), truncate=False)
+            tokens = self.preprocessor.target_tokenizer.tokenize(self.model.texts(ids), truncate=False)
             outputs = dict(zip(first, tokens))
             translation = self.config.data.source_split != "character"  # (not grapheme-to-phoneme)
             metrics[split] = sequence_scores(self.references[split], outputs,
-                                             join=self.target_vectorizer.join if translation else None)
+                                             join=self.preprocessor.target_tokenizer.join if translation else None)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
             if split == "test":
                 self.write_examples(first, outputs)
@@ -118,7 +116,7 @@ class Seq2SeqTask(Task):
     def write_examples(self, sources, outputs, count=50):
         """``examples.txt``: the first test sources, the model's output, and the references."""
         lines = []
-        join = self.target_vectorizer.join
+        join = self.preprocessor.target_tokenizer.join
         for text in list(sources)[:count]:
             references = [join(r) for r in self.references["test"][text]]
             mark = "ok " if outputs[text] in self.references["test"][text] else "ERR"
@@ -142,8 +140,8 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Servin
 
     def answer(module, text):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        target = model.detokenize(model.translate_ids(source["tokens"], max_length, sampler))
+        target = module.preprocessor.postprocess(model.translate_ids(source["tokens"], max_length, sampler))
         return {"target": tf.where(has_tokens, target, "")}
 
-    return Serving(answer, model.variables, model.source_preprocessor, show="{text}\t{target}",
+    return Serving(answer, model.variables, model.preprocessor, show="{text}\t{target}",
                    columns=("target",), metadata=metadata or {})

@@ -107,52 +107,38 @@ class TagTask(Task):
             self.choose("data.token_chars", [2, 4] if cfg.split == "word" else None,
                         "each word's character 2-4-grams, in its case" if cfg.split == "word"
                         else "a character split: each token is one character")
-        self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams),
-                                              max_length=cfg.max_length, token_chars=cfg.token_chars)
-        self.texts = {split: self.joined(frame["tokens"], split) for split, frame in self.dataset.splits.items()}
-        self.vectorizer.adapt(self.texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
-        self.add_embedding_words()
-        index = {tag: i + 1 for i, tag in enumerate(self.tag_names)}  # 0 is padding
-        self.features, self.targets = {}, {}
+        self.preprocessor = data.TokenTaggerPreprocessor(data.TextVectorizer(
+            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
+            token_chars=cfg.token_chars), self.tag_names)
+        texts, self.features, self.targets = {}, {}, {}
         for split, frame in self.dataset.splits.items():
-            if not len(frame):
-                self.features[split] = None
-                continue
-            ids = self.vectorizer(np.asarray(self.texts[split], dtype=object).astype(str))
-            self.features[split] = {k: v.numpy() for k, v in ids.items()}
+            try:
+                texts[split] = self.preprocessor.join(frame["tokens"])
+            except ValueError as error:
+                raise data.DataError(f"{self.dataset.name} ({split}) {error}") from None
+        self.preprocessor.adapt(texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        self.add_embedding_words()
+        for split, frame in self.dataset.splits.items():
+            self.features[split] = self.preprocessor.inputs(texts[split]) if len(frame) else None
             # Tags never seen in training get id 0 (no loss); they still count as errors when scored.
-            self.targets[split] = [np.array([index.get(t, 0) for t in tags[: cfg.max_length]], "int32")
-                                   for tags in frame["tags"]]
+            self.targets[split] = self.preprocessor.targets(frame["tags"])
         cut = sum(len(t) > cfg.max_length for t in self.dataset.test["tokens"])
         if cut:
             self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
         self.make_pipelines()
 
-    def joined(self, sentences, split) -> list[str]:
-        """Each sentence's tokens as the text the vectorizer splits back into exactly those tokens."""
-        texts = [(" " if self.vectorizer.split == "word" else "").join(tokens) for tokens in sentences]
-        for row, (tokens, split_back) in enumerate(zip(sentences, self.vectorizer.tokenize(texts))):
-            if len(split_back) != min(len(tokens), self.vectorizer.max_length or len(tokens)):
-                raise data.DataError(
-                    f"{self.dataset.name} ({split}, sentence {row + 1}): tokens {list(tokens)[:8]}... do not split "
-                    f"back into {len(tokens)} tokens with data.split={self.vectorizer.split} (a token holds "
-                    f"whitespace or a control character?)")
-        return texts
-
     def build_model(self):
         cfg = self.config.model
         model = SequenceTagger(
-            self.vectorizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
+            self.preprocessor.tokenizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
             layers=cfg.layers, bidirectional=cfg.bidirectional, embedding_dim=cfg.embedding_dim,
             dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=self.word_vectors(),
-            char_cnn=cfg.get("char_cnn", 0), fixed_tokens=self.fixed_tokens, preprocessor=self.vectorizer)
+            char_cnn=cfg.get("char_cnn", 0), fixed_tokens=self.fixed_tokens, preprocessor=self.preprocessor)
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model
 
     def predict_tags(self, split) -> list[list[str]]:
-        ids = self.model.tag(self.features[split])
-        names = ["", *self.tag_names]
-        return [[names[i] for i in row[: len(target)]] for row, target in zip(ids, self.targets[split])]
+        return self.preprocessor.tag_names(self.model.tag(self.features[split]), map(len, self.targets[split]))
 
     def evaluate(self):
         metrics, answers = {}, {}
@@ -200,14 +186,14 @@ class TagTask(Task):
         return "accuracy" if self.scheme is None else "f1"
 
     def lite(self):
-        return tagger_lite(self.model, self.tag_names)
+        return tagger_lite(self.model)
 
     def serving(self):
-        return tagger_serving(self.model, self.tag_names, metadata={
+        return tagger_serving(self.model, metadata={
             "tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
 
 
-def tagger_lite(model, tag_names) -> Lite:
+def tagger_lite(model) -> Lite:
     """A :class:`~tfseq.models.SequenceTagger` as TFLite: per-token scores of ``tags``; with a
     CRF, the best path also weighs ``crf`` (``start``, ``end``, ``transitions[from][to]``),
     which ``tfseq.json`` holds (a Viterbi search in the app; the argmax without one)."""
@@ -215,34 +201,22 @@ def tagger_lite(model, tag_names) -> Lite:
     if model.crf is not None:
         crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
                for name in ("start", "end", "transitions")}
-    return Lite(model, model.preprocessor, "scores of tags per token (emissions)", "tags", "{tagged}", ("tagged",),
-                metadata={"tags": [str(t) for t in tag_names], "crf": crf})
+    return Lite(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", "{tagged}",
+                ("tagged",), metadata={"tags": model.preprocessor.tags, "crf": crf})
 
 
-def tagger_serving(model, tag_names, metadata=None) -> Serving:
+def tagger_serving(model, metadata=None) -> Serving:
     """A :class:`~tfseq.models.SequenceTagger`'s export:
-    ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``.
-
-    ``tokens`` are each text's tokens as the model split them (original case), ``tags`` their
-    tags (``""`` past a text's end), ``tagged`` the readable ``token/TAG token/TAG ...``. Empty
-    text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
+    ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``
+    (its preprocessor's ``postprocess``): each text's tokens as the model split them (original
+    case), their tags (``""`` past a text's end) and the readable ``token/TAG token/TAG ...``.
+    Empty text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
     """
-    import tensorflow as tf
-
-    names = tf.constant(["", *[str(t) for t in tag_names]])  # id 0: padding
 
     def answer(module, text):
         ids, _ = at_least_one_step(module.preprocessor(text))
-        best = model.decode(model(ids, training=False), tf.not_equal(ids["tokens"], 0))
-        tokens = module.preprocessor.tokens(text, lowercase=False)
-        tags = tf.RaggedTensor.from_tensor(tf.gather(names, best), lengths=tokens.row_lengths())
-        tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
-
-        def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
-            out = strings.to_tensor("")
-            return tf.pad(out, [[0, 0], [0, tf.shape(best)[1] - tf.shape(out)[1]]], constant_values="")
-
-        return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
+        best = model.decode(model(ids, training=False), ids["tokens"] != 0)
+        return module.preprocessor.postprocess(text, best)
 
     return Serving(answer, model.variables, model.preprocessor, show="{tagged}", columns=("tagged",),
                    metadata=metadata or {})

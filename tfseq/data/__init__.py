@@ -18,11 +18,15 @@ from tfseq.data.files import (
 from tfseq.data.pipeline import (
     Epochs, bucket_boundaries, epoch_seed, even_first_batch, make_dataset, padding_ratio, shuffled_epochs,
 )
+from tfseq.data.preprocessors import (
+    CausalLMPreprocessor, Preprocessor, Seq2SeqPreprocessor, TextClassifierPreprocessor, TokenTaggerPreprocessor,
+)
 from tfseq.data.tfds_source import load_tfds
 from tfseq.data.vectorize import TextVectorizer
 
 __all__ = [
-    "BUILTIN", "DataError", "Dataset", "Epochs", "TextVectorizer", "bucket_boundaries", "describe", "epoch_seed",
+    "BUILTIN", "CausalLMPreprocessor", "DataError", "Dataset", "Epochs", "Preprocessor", "Seq2SeqPreprocessor",
+    "TextClassifierPreprocessor", "TextVectorizer", "TokenTaggerPreprocessor", "bucket_boundaries", "describe", "epoch_seed",
     "even_first_batch", "shuffled_epochs",
     "load", "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll",
     "read_image_captions", "read_parallel", "read_plain_text", "read_table",

@@ -237,8 +237,8 @@ class RecurrentBackbone(keras.layers.Layer):
 
 
 class CarriesPreprocessor:
-    """Serialization for models with an attached ``preprocessor`` (a ``TextVectorizer``):
-    ``.keras`` files then hold the vocabulary too, and the loaded model takes raw strings."""
+    """Serialization for models with an attached ``preprocessor`` (:mod:`tfseq.data.preprocessors`):
+    ``.keras`` files then hold the vocabulary and labels too, and the loaded model takes raw strings."""
 
     def preprocessor_config(self) -> dict:
         return {"preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None}
@@ -246,7 +246,7 @@ class CarriesPreprocessor:
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if config.get("preprocessor"):
+        if isinstance(config.get("preprocessor"), dict):
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
 

@@ -28,7 +28,7 @@ class Captioner(Seq2Seq):
         filters: channels of each conv block (3x3 conv + ReLU, then 2x2 max pooling but for the
             last block); the grid cells are what attention reads.
         units, cell, layers, embedding_dim, attention, dropout: the decoder, as in Seq2Seq.
-        target_preprocessor: the captions' ``TextVectorizer``.
+        preprocessor: a ``Seq2SeqPreprocessor`` without a source tokenizer (the captions' rule).
 
     Example:
         >>> model = Captioner(target_vocabulary=14, filters=(32, 64))
@@ -37,14 +37,14 @@ class Captioner(Seq2Seq):
     """
 
     def __init__(self, target_vocabulary, filters=(32, 64), cell="gru", units=128, layers=1, embedding_dim=64,
-                 attention="luong", dropout=0.0, target_preprocessor=None, **kwargs):
+                 attention="luong", dropout=0.0, preprocessor=None, **kwargs):
         self.filters = tuple(int(f) for f in filters)
         if not self.filters:
             raise ValueError("filters must name at least one conv block.")
-        kwargs.pop("source_vocabulary", None), kwargs.pop("bidirectional", None), kwargs.pop("source_preprocessor", None)
+        kwargs.pop("source_vocabulary", None), kwargs.pop("bidirectional", None)
         super().__init__(source_vocabulary=1, target_vocabulary=target_vocabulary, cell=cell, units=units,
                          layers=layers, bidirectional=False, embedding_dim=embedding_dim, attention=attention,
-                         dropout=dropout, target_preprocessor=target_preprocessor, **kwargs)
+                         dropout=dropout, preprocessor=preprocessor, **kwargs)
 
     def make_encoder(self):
         self.convolutions = [keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")
@@ -83,6 +83,6 @@ class Captioner(Seq2Seq):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("source_vocabulary", "bidirectional", "source_preprocessor"):
+        for key in ("source_vocabulary", "bidirectional"):
             config.pop(key, None)
         return {**config, "filters": list(self.filters)}

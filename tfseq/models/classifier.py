@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq.data.preprocessors import TextClassifierPreprocessor, attach
 from tfseq.layers import SequencePooling
 from tfseq.models.backbone import RecurrentBackbone, TakesText
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
@@ -62,7 +63,8 @@ class TextClassifier(TakesText, keras.Model):
         embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
         fixed_tokens: the last this many token ids keep their initial embeddings, untrained
             (words a pretrained file added to the vocabulary).
-        preprocessor: a ``TextVectorizer`` that maps raw strings to the input dict.
+        preprocessor: a ``TextClassifierPreprocessor`` (or its ``TextVectorizer``) that maps raw
+            strings to the input dict and outputs to labels.
 
     Example:
         >>> vec = TextVectorizer(split="character"); vec.adapt(texts)
@@ -84,7 +86,8 @@ class TextClassifier(TakesText, keras.Model):
         self.num_classes, self.head, self.cell = int(num_classes), head, cell
         self.units, self.num_layers, self.bidirectional = int(units), int(layers), bool(bidirectional)
         self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
-        self.preprocessor = preprocessor
+        self.preprocessor = attach(preprocessor, TextClassifierPreprocessor,
+                                   labels=[str(i) for i in range(num_classes)], head=head)
         wide = {True: "learned", False: None, "none": None}.get(wide, wide)
         experts = tuple(wide.split("+")) if wide not in (None, "learned") else ()
         if any(name not in WEIGHTINGS for name in experts) or len(set(experts)) != len(experts):
@@ -169,11 +172,6 @@ class TextClassifier(TakesText, keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
-
-    def probabilities(self, outputs):
-        """Per-class probabilities from the head's outputs (binary: [1 - p, p])."""
-        outputs = np.asarray(outputs)
-        return np.concatenate([1 - outputs, outputs], axis=-1) if self.head == "binary" else outputs
 
     def get_config(self):
         config = {

@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
+from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
 from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
@@ -33,7 +34,8 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         cell, units, layers: the recurrent stack (unidirectional: it must not see the future).
         embedding_dim: size of the token embeddings.
         dropout: on the embeddings and between/after the recurrent layers (Zaremba et al. 2014).
-        preprocessor: a ``TextVectorizer``: then :meth:`score` and :meth:`generate` take text.
+        preprocessor: a ``CausalLMPreprocessor`` (or its ``TextVectorizer``): then :meth:`score`
+            and :meth:`generate` take text.
 
     Example:
         >>> model = LanguageModel(vocabulary_size=70, line_end=2)
@@ -50,7 +52,9 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
             raise ValueError(f"line_end={line_end} must be a token id in [2, {self.vocabulary_size}).")
         self.cell, self.units, self.num_layers = cell, int(units), int(layers)
         self.embedding_dim, self.dropout_rate = int(embedding_dim), float(dropout)
-        self.preprocessor = preprocessor
+        self.preprocessor = attach(preprocessor, CausalLMPreprocessor)
+        if self.preprocessor is not None and self.preprocessor.line_end != self.line_end:
+            raise ValueError(f"line_end={line_end}: the preprocessor's line end is {self.preprocessor.line_end}.")
         self.backbone = RecurrentBackbone(self.vocabulary_size, cell, self.units, self.num_layers,
                                           embedding_dim=self.embedding_dim, dropout=self.dropout_rate,
                                           between_layers=True, return_state=True, name="backbone")
@@ -98,16 +102,8 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return ops.convert_to_numpy(self.frame_ids(tokens, end))
 
     def frame_ids(self, tokens, end=True):
-        """A text as a line: its right-padded ids after a ``line_end``, then one more if ``end``
-        (``(batch, time + 2)``). In ``keras.ops``, so an export frames its text the same way."""
-        tokens = ops.cast(tokens, "int32")
-        batch = ops.shape(tokens)[0]
-        framed = ops.concatenate([ops.full((batch, 1), self.line_end, "int32"), tokens,
-                                  ops.zeros((batch, 1), "int32")], axis=1)
-        if not end:
-            return framed
-        after = ops.sum(ops.cast(ops.not_equal(tokens, 0), "int32"), axis=1) + 1
-        return ops.where(ops.equal(ops.arange(ops.shape(framed)[1])[None, :], after[:, None]), self.line_end, framed)
+        """:func:`tfseq.data.preprocessors.frame_ids` with this model's ``line_end``."""
+        return frame_ids(tokens, self.line_end, end)
 
     def score(self, texts, batch_size=256) -> dict:
         """Each text's log-probability (nats) as a line: its tokens and its end, given a new line.
@@ -175,9 +171,8 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return [text.decode("utf-8") for text in self.detokenize(ids).numpy()]
 
     def detokenize(self, ids):
-        """Token ids -> text, ``string[batch]`` (characters joined as they are; words with spaces;
-        line ends as line breaks; out-of-vocabulary as ``�``): the preprocessor's rule."""
-        return self.preprocessor.detokenize(ids, replace={self.line_end: "\n"})
+        """Token ids -> text, ``string[batch]``: the preprocessor's ``postprocess``."""
+        return self.preprocessor.postprocess(ids)
 
     def get_config(self):
         return {**super().get_config(),

@@ -20,25 +20,16 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
-from tfseq.models.backbone import RecurrentBackbone, build_once, recurrent_stack
+from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, recurrent_stack
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
-
-START, END = 2, 3
-SPECIALS = ("<s>", "</s>")  # the target vocabulary's first tokens (adapt(reserved=SPECIALS)): ids START, END
-
-
-def teacher_forcing(rows) -> tuple[list, list]:
-    """Rows of target ids -> the decoder's inputs ``[START, *ids]`` and what it must predict at
-    each of their steps, ``[*ids, END]``: in training the decoder reads the true previous token
-    (teacher forcing), not its own guess."""
-    return [[START, *ids] for ids in rows], [[*ids, END] for ids in rows]
 
 ATTENTION = ("luong", "none")
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class Seq2Seq(keras.Model):
+class Seq2Seq(CarriesPreprocessor, keras.Model):
     """Embedding -> (bidirectional) encoder cells; embedding -> decoder cells -> attention -> softmax.
 
     ``call({"source": (B, S) ids, "target": (B, T) ids})`` returns ``(B, T, target vocabulary)``
@@ -54,7 +45,7 @@ class Seq2Seq(keras.Model):
         attention: ``"luong"`` (every decoder step reads a weighted sum of the encoder outputs)
             or ``"none"`` (the decoder sees the source only through its initial state).
         dropout: on embeddings and recurrent outputs.
-        source_preprocessor, target_preprocessor: ``TextVectorizer`` s; with them
+        preprocessor: a :class:`~tfseq.data.preprocessors.Seq2SeqPreprocessor`; with it
             :meth:`translate` takes and returns text.
 
     Example:
@@ -65,8 +56,7 @@ class Seq2Seq(keras.Model):
     """
 
     def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
-                 embedding_dim=64, attention="luong", dropout=0.0, source_preprocessor=None,
-                 target_preprocessor=None, **kwargs):
+                 embedding_dim=64, attention="luong", dropout=0.0, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
@@ -75,7 +65,7 @@ class Seq2Seq(keras.Model):
             raise ValueError(f"target_vocabulary={target_vocabulary} leaves no room for tokens after start/end.")
         self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
         self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
-        self.source_preprocessor, self.target_preprocessor = source_preprocessor, target_preprocessor
+        self.preprocessor = preprocessor
         self.make_encoder()
         self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
                                                        name="embed_target")
@@ -182,7 +172,7 @@ class Seq2Seq(keras.Model):
 
     def translate(self, texts, max_length=50, sampler=None, batch_size=256) -> list[str]:
         """Targets for raw source texts (needs the preprocessors), batched by source length."""
-        source = ops.convert_to_numpy(self.source_preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"])
+        source = self.preprocessor.inputs(texts)["tokens"]
         return self.texts(self.translate_source_ids(source, max_length, sampler, batch_size))
 
     def translate_source_ids(self, source, max_length=50, sampler=None, batch_size=256) -> np.ndarray:
@@ -192,28 +182,24 @@ class Seq2Seq(keras.Model):
         return in_batches(run, np.asarray(source, "int32"), batch_size, by_length=True).reshape(-1, max_length)
 
     def detokenize(self, ids):
-        """Target ids -> text, ``string[batch]``: tokens up to ``end``, joined by spaces (word
-        targets) or not, by the target preprocessor's rule (graph ops: exports use it too)."""
-        return self.target_preprocessor.detokenize(ids, end=END, drop=(START,))
+        """Target ids -> text, ``string[batch]``: the preprocessor's ``postprocess`` (graph ops)."""
+        return self.preprocessor.postprocess(ids)
 
     def texts(self, ids) -> list[str]:
         """:meth:`detokenize` as Python strings."""
         return [text.decode("utf-8") for text in self.detokenize(ops.convert_to_numpy(ids)).numpy()]
 
     def get_config(self):
-        serialize = keras.saving.serialize_keras_object
         return {**super().get_config(),
                 "source_vocabulary": self.source_vocabulary, "target_vocabulary": self.target_vocabulary,
                 "cell": self.cell, "units": self.units, "layers": self.num_layers,
                 "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
-                "attention": self.attention, "dropout": self.dropout_rate,
-                "source_preprocessor": serialize(self.source_preprocessor) if self.source_preprocessor else None,
-                "target_preprocessor": serialize(self.target_preprocessor) if self.target_preprocessor else None}
+                "attention": self.attention, "dropout": self.dropout_rate, **self.preprocessor_config()}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("source_preprocessor", "target_preprocessor"):
-            if config.get(key):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        source, target = config.pop("source_preprocessor", None), config.pop("target_preprocessor", None)
+        if target:  # saved before preprocessors: the two vectorizers
+            config["preprocessor"] = Seq2SeqPreprocessor(source, target)
+        return super().from_config(config)

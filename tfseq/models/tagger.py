@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq.data.preprocessors import TokenTaggerPreprocessor, attach
 from tfseq.layers import CRF
 from tfseq.models.backbone import RecurrentBackbone, TakesText
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
@@ -33,8 +34,8 @@ class SequenceTagger(TakesText, keras.Model):
         crf: a linear-chain CRF over the emissions (:class:`~tfseq.layers.CRF`).
         char_cnn: filters of a character CNN per token over ``token_chars`` (see
             :class:`~tfseq.models.RecurrentBackbone`); 0: the mean of their embeddings.
-        preprocessor: a ``TextVectorizer``; then ``fit``, ``predict``, ``evaluate`` and :meth:`tag`
-            also take raw strings.
+        preprocessor: a ``TokenTaggerPreprocessor`` (or its ``TextVectorizer``); then ``fit``,
+            ``predict``, ``evaluate`` and :meth:`tag` also take raw strings.
 
     Example:
         >>> model = SequenceTagger({"tokens": 5000}, num_tags=9)
@@ -56,7 +57,8 @@ class SequenceTagger(TakesText, keras.Model):
         self.num_layers, self.bidirectional = int(layers), bool(bidirectional)
         self.embedding_dim, self.dropout_rate, self.use_crf = int(embedding_dim), float(dropout), bool(crf)
         self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
-        self.preprocessor = preprocessor
+        self.preprocessor = attach(preprocessor, TokenTaggerPreprocessor,
+                                   tags=[str(i) for i in range(1, self.num_tags + 1)])
         self.backbone = RecurrentBackbone(
             self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
             dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
@@ -100,7 +102,7 @@ class SequenceTagger(TakesText, keras.Model):
         """Tag ids for a dict of id arrays, an id array, or (with a preprocessor) raw strings."""
         if self.preprocessor is not None and isinstance(x, (list, tuple, np.ndarray)) and len(x) \
                 and isinstance(np.asarray(x, dtype=object).ravel()[0], str):
-            x = {k: ops.convert_to_numpy(v) for k, v in self.preprocessor(np.asarray(x, dtype=object).astype(str)).items()}
+            x = self.preprocessor.inputs(x)
         x = x if isinstance(x, dict) else {"tokens": np.asarray(x)}
         tokens = np.asarray(x["tokens"])
         # Traced once: under TensorFlow the CRF's scans run ~30x slower op by op.

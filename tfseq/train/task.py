@@ -42,6 +42,7 @@ class Task:
         self.log = log
         self.model = None  # set by the trainer once build_model() has built it
         self.train_data = self.validation_data = None
+        self.preprocessor = None  # a tfseq.data.preprocessors one, set by prepare()
         self.fixed_tokens = 0  # token ids an embedding file added (add_embedding_words)
 
     @property
@@ -148,7 +149,7 @@ class Task:
 
     def add_embedding_words(self):
         """``model.embeddings_vocabulary`` > 0: the first (most frequent) words of the
-        ``model.embeddings`` file join ``self.vectorizer``'s vocabulary, so words unseen in training
+        ``model.embeddings`` file join ``self.preprocessor``'s vocabulary, so words unseen in training
         (or rarer than ``data.min_frequency``) keep their pretrained vectors at test time. Sets
         ``self.fixed_tokens``: how many ids were added (the model keeps their vectors untrained)."""
         from itertools import islice
@@ -160,16 +161,17 @@ class Task:
         if not path or not count:
             return
         words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
-        added = self.fixed_tokens = self.vectorizer.extend(words)
+        tokenizer = self.preprocessor.tokenizer
+        added = self.fixed_tokens = tokenizer.extend(words)
         self.log(f"vocabulary: {added} words of the first {count} in {path} added to the "
-                 f"{self.vectorizer.vocabulary_size() - 2 - added} from training")
+                 f"{tokenizer.vocabulary_size() - 2 - added} from training")
 
     def word_vectors(self):
         """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
-        ``self.vectorizer``'s vocabulary, or None when unset."""
+        ``self.preprocessor``'s vocabulary, or None when unset."""
         from tfseq.models import read_word_vectors
 
-        path, vocabulary = self.config.model.get("embeddings"), self.vectorizer.vocabularies[1]
+        path, vocabulary = self.config.model.get("embeddings"), self.preprocessor.tokenizer.vocabularies[1]
         if not path:
             return None
         matrix, found = read_word_vectors(path, vocabulary, int(self.config.model.embedding_dim))

@@ -1,0 +1,117 @@
+"""The task families' preprocessors: text <-> ids both ways, saved with their models."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfseq import data
+from tfseq.data.preprocessors import END, START
+from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
+
+TEXTS = ["a good film", "a bad film", "good good plot", "bad acting"]
+
+
+def strings(tensor):
+    return [s.decode() for s in np.asarray(tensor).ravel()]
+
+
+def test_classifier_preprocessor_encodes_labels_and_answers_with_names_and_the_prior():
+    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"])
+    pre.adapt(TEXTS, ["pos", "neg", "pos", "pos"])
+    assert pre.prior == [0.25, 0.75]
+    np.testing.assert_array_equal(pre.targets(["pos", "neg", "meh"]), [1, 0, -1])
+    tokens = pre(tf.constant(["a good film", ""]))["tokens"]
+    probabilities = pre.probabilities(tf.constant([[0.9, 0.1], [0.5, 0.5]]), tokens)
+    np.testing.assert_allclose(probabilities, [[0.9, 0.1], [0.25, 0.75]])  # no tokens: the prior
+    answer = pre.postprocess(probabilities)
+    assert strings(answer["label"]) == ["neg", "pos"]
+    np.testing.assert_allclose(answer["confidence"], [0.9, 0.75])
+    # A binary head's one column becomes two.
+    binary = data.TextClassifierPreprocessor(pre.tokenizer, ["neg", "pos"], head="binary")
+    np.testing.assert_allclose(binary.probabilities(tf.constant([[0.8]]), tokens[:1]), [[0.2, 0.8]], rtol=1e-6)
+
+
+def test_multilabel_preprocessor_encodes_sets_and_joins_the_labels_it_chooses():
+    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["action", "comedy", "drama"], head="multilabel")
+    pre.adapt(TEXTS, [("action", "comedy"), ("drama",), (), ("comedy", "unknown")])  # cells as the readers make them
+    np.testing.assert_array_equal(pre.targets([("action", "comedy"), "drama"]), [[1, 1, 0], [0, 0, 1]])
+    np.testing.assert_allclose(pre.prior, [0.25, 0.5, 0.25])
+    answer = pre.postprocess(tf.constant([[0.9, 0.2, 0.7], [0.1, 0.1, 0.1]]))
+    assert strings(answer["label"]) == ["action,drama", ""]
+    np.testing.assert_allclose(answer["confidence"], [0.7, 0.9], rtol=1e-6)
+
+
+def test_tagger_preprocessor_joins_tokens_it_splits_back_and_tags_them_readably():
+    pre = data.TokenTaggerPreprocessor(data.TextVectorizer(max_length=3), ["B-NP", "I-NP", "O"])
+    texts = pre.join([["The", "cat", "sat", "down"], ["Dogs"]])
+    assert texts == ["The cat sat down", "Dogs"]
+    with pytest.raises(ValueError, match="sentence 2: tokens \\['New York'\\]"):
+        pre.join([["ok"], ["New York"]])
+    pre.adapt(texts)
+    targets = pre.targets([["B-NP", "I-NP", "O", "O"], ["B-VP"]])  # cut at max_length; unknown tag 0
+    assert [t.tolist() for t in targets] == [[1, 2, 3], [0]]
+    assert pre.tag_names([[1, 2, 3, 0], [3, 0, 0, 0]], [3, 1]) == [["B-NP", "I-NP", "O"], ["O"]]
+    answer = pre.postprocess(tf.constant(["The Cat", ""]), tf.constant([[1, 2], [0, 0]]))
+    assert strings(answer["tagged"]) == ["The/B-NP Cat/I-NP", ""]
+    assert strings(answer["tokens"]) == ["The", "Cat", "", ""] and strings(answer["tags"]) == ["B-NP", "I-NP", "", ""]
+
+
+def test_causal_lm_preprocessor_ends_every_line_and_reads_line_ends_back_as_breaks():
+    pre = data.CausalLMPreprocessor(data.TextVectorizer(split="character", keep_whitespace=True))
+    lines = pre.lines(["ab\n\nba", "  \n", "b"])
+    assert lines == ["ab", "ba", "b"]
+    pre.adapt(lines)
+    assert pre.tokenizer.vocabularies[1][0] == "\n"  # id 2, whatever its frequency
+    stream = pre.stream(lines)
+    assert stream.tolist() == [*pre.tokenizer.token_ids(["ab"])[0], 2, *pre.tokenizer.token_ids(["ba"])[0], 2,
+                               *pre.tokenizer.token_ids(["b"])[0], 2]
+    np.testing.assert_array_equal(pre.frame(tf.constant([[3, 4, 0]])), [[2, 3, 4, 2, 0]])
+    np.testing.assert_array_equal(pre.frame(tf.constant([[3, 4, 0]]), end=False), [[2, 3, 4, 0, 0]])
+    assert strings(pre.postprocess(tf.constant([stream]))) == ["ab\nba\nb\n"]
+    with pytest.raises(ValueError, match="data.split='wordpunct'"):
+        data.CausalLMPreprocessor(data.TextVectorizer(split="wordpunct")).adapt(lines)
+
+
+def test_seq2seq_preprocessor_teacher_forces_and_stops_at_the_end():
+    pre = data.Seq2SeqPreprocessor(data.TextVectorizer(split="character"), data.TextVectorizer(split="word"))
+    pre.adapt(["cat", "dog"], ["le chat", "le chien"])
+    assert pre.target_tokenizer.vocabularies[1][:2] == ["<s>", "</s>"]
+    decoder_in, decoder_out, tokens = pre.targets(["le chat"])
+    ids = pre.target_tokenizer.token_ids(["le chat"])[0]
+    assert decoder_in == [[START, *ids]] and decoder_out == [[*ids, END]] and tokens == [["le", "chat"]]
+    assert strings(pre.postprocess(tf.constant([[*ids, END, ids[0]]]))) == ["le chat"]
+    assert pre.inputs(["cat"])["tokens"].shape == (1, 3)
+    captions = data.Seq2SeqPreprocessor(None, data.TextVectorizer()).adapt(None, ["two digits"])
+    assert captions.tokenizer is None and captions.requires == []
+    assert data.Seq2SeqPreprocessor(data.TextVectorizer(split="subword"), data.TextVectorizer()).requires \
+        == ["tensorflow_text"]
+
+
+def test_models_keep_their_preprocessor_through_keras_files(tmp_path):
+    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(TEXTS, ["pos", "neg", "pos", "pos"])
+    model = TextClassifier(pre.tokenizer.vocabulary_sizes(), 2, units=4, embedding_dim=4, preprocessor=pre)
+    model.predict(np.array(TEXTS), verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras").preprocessor
+    assert isinstance(loaded, data.TextClassifierPreprocessor)
+    assert (loaded.labels, loaded.prior, loaded.tokenizer.vocabularies) == (pre.labels, pre.prior, pre.tokenizer.vocabularies)
+
+
+def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preprocessor():
+    vec = data.TextVectorizer().adapt(TEXTS)
+    classifier = TextClassifier(vec.vocabulary_sizes(), 3, preprocessor=vec)
+    assert isinstance(classifier.preprocessor, data.TextClassifierPreprocessor) and classifier.preprocessor.labels == ["0", "1", "2"]
+    tagger = SequenceTagger(vec.vocabulary_sizes(), 2, preprocessor=vec)
+    assert tagger.preprocessor.tags == ["1", "2"] and tagger.preprocessor.tokenizer is vec
+    assert isinstance(LanguageModel(10, 2, preprocessor=vec).preprocessor, data.CausalLMPreprocessor)
+    with pytest.raises(ValueError, match="line_end=3"):
+        LanguageModel(10, 3, preprocessor=vec)
+    target = data.TextVectorizer().adapt(["le chat"], reserved=("<s>", "</s>"))
+    config = Seq2Seq(vec.vocabulary_size(), target.vocabulary_size(), units=4).get_config()
+    config.pop("preprocessor")
+    config["source_preprocessor"] = keras.saving.serialize_keras_object(vec)  # a file saved before preprocessors
+    config["target_preprocessor"] = keras.saving.serialize_keras_object(target)
+    loaded = Seq2Seq.from_config(config)
+    assert isinstance(loaded.preprocessor, data.Seq2SeqPreprocessor)
+    assert loaded.preprocessor.target_tokenizer.vocabularies == target.vocabularies
