@@ -46,13 +46,15 @@ class Negation(Task):
             if negated:
                 words.insert(int(rng.integers(len(words) + 1)), "not")
             texts.append(" ".join(words))
-            labels.append(negated)
-        return np.array(texts), np.array(labels, "float32")
+            labels.append(("plain", "negated")[negated])
+        return texts, labels
 
     def prepare(self):
-        texts, labels = self.sentences()
-        self.vectorizer = data.TextVectorizer(split="word").adapt(texts[:400])
-        ids = self.vectorizer(texts)["tokens"]
+        texts, names = self.sentences()
+        # Text <-> ids both ways: the vocabulary, labels -> ids, the prior, answers -> names.
+        self.preprocessor = data.TextClassifierPreprocessor(data.TextVectorizer(split="word"), ["plain", "negated"],
+                                                            head="binary").adapt(texts[:400], names[:400])
+        ids, labels = self.preprocessor.inputs(texts)["tokens"], self.preprocessor.targets(names).astype("float32")
         batch = int(self.config.train.batch_size)
         self.splits = {"train": (ids[:400], labels[:400]), "validation": (ids[400:500], labels[400:500]),
                        "test": (ids[500:], labels[500:])}
@@ -62,7 +64,7 @@ class Negation(Task):
 
     def build_model(self):
         inputs = keras.Input((None,), dtype="int32")
-        x = keras.layers.Embedding(self.vectorizer.vocabulary_size(), 8, mask_zero=True)(inputs)
+        x = keras.layers.Embedding(self.preprocessor.tokenizer.vocabulary_size(), 8, mask_zero=True)(inputs)
         x = GRU(int(self.config.model.units))(x)
         return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
 
@@ -77,12 +79,12 @@ class Negation(Task):
         model = self.model
 
         def answer(module, text):
-            ids, _ = export.at_least_one_step(module.preprocessor(text))
-            p = model(ids["tokens"], training=False)[:, 0]
-            return {"answer": tf.where(p > 0.5, "negated", "plain"), "probability": p}
+            pre = module.preprocessor
+            ids, _ = export.at_least_one_step(pre(text))
+            return pre.postprocess(pre.probabilities(model(ids["tokens"], training=False), ids["tokens"]))
 
-        return export.Serving(answer, model.variables, self.vectorizer, show="{answer}\t{probability:.2f}\t{text}",
-                              columns=("answer", "probability"))
+        return export.Serving(answer, model.variables, self.preprocessor, show="{label}\t{confidence:.2f}\t{text}",
+                              columns=("label", "confidence"))
 
 
 @pytest.mark.slow
