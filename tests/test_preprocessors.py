@@ -88,6 +88,19 @@ def test_seq2seq_preprocessor_teacher_forces_and_stops_at_the_end():
         == ["tensorflow_text"]
 
 
+def test_preprocessors_and_vectorizers_take_python_texts_as_keras_layers_take_tensors():
+    import pandas as pd
+
+    vec = data.TextVectorizer().adapt(TEXTS)
+    pre = data.TokenTaggerPreprocessor(vec, ["A"])
+    expected = vec(tf.constant(["a good film", "bad"]))["tokens"].numpy()
+    for texts in (["a good film", "bad"], ("a good film", "bad"), np.array(["a good film", "bad"]),
+                  pd.Series(["a good film", "bad"])):
+        np.testing.assert_array_equal(vec(texts)["tokens"], expected)
+        np.testing.assert_array_equal(pre(texts)["tokens"], expected)
+    np.testing.assert_array_equal(pre("bad")["tokens"], expected[1:, :1])
+
+
 def test_models_keep_their_preprocessor_through_keras_files(tmp_path):
     pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(TEXTS, ["pos", "neg", "pos", "pos"])
     model = TextClassifier(pre.tokenizer.vocabulary_sizes(), 2, units=4, embedding_dim=4, preprocessor=pre)

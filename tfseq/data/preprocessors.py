@@ -24,7 +24,7 @@ import numpy as np
 from keras import ops
 
 from tfseq.data.dataset import label_set
-from tfseq.data.vectorize import PAD, TextVectorizer
+from tfseq.data.vectorize import PAD, TextVectorizer, as_strings
 
 START, END = 2, 3
 SPECIALS = ("<s>", "</s>")  # a target vocabulary's first tokens: ids START, END
@@ -50,12 +50,15 @@ class Preprocessor(keras.layers.Layer):
         self.tokenizer = _deserialize(tokenizer)
         self.built = True  # no weights: its vocabularies are config
 
+    def __call__(self, texts, *args, **kwargs):
+        return super().__call__(as_strings(texts), *args, **kwargs)
+
     def call(self, texts):
         return self.tokenizer(texts)
 
     def inputs(self, texts) -> dict:
         """:meth:`call` on Python texts, as numpy arrays."""
-        return {k: np.asarray(v) for k, v in self(np.asarray(texts, dtype=object).astype(str)).items()}
+        return {k: np.asarray(v) for k, v in self(texts).items()}
 
     def adapt(self, texts, **options):
         """The tokenizer's vocabularies from training ``texts`` (``max_tokens``, ``min_frequency``)."""

@@ -58,6 +58,17 @@ def aligned_keys(keys) -> list[str]:
     return [key for key in keys if key != CHARS]
 
 
+def as_strings(texts):
+    """Python texts (a str, a list, a numpy array, a pandas column) as a string tensor; tensors
+    stay as they are. Keras layers take only tensors positionally, and ``layer(["some text"])``
+    should just work."""
+    import tensorflow as tf
+
+    if tf.is_tensor(texts) or isinstance(texts, keras.KerasTensor):
+        return texts
+    return tf.constant(np.asarray(texts, dtype=object).astype(str))
+
+
 def _char_grams(word: str, orders) -> list[str]:
     padded = f" {word} "
     return [padded[i : i + n] for n in orders for i in range(len(padded) - n + 1)]
@@ -391,6 +402,9 @@ class TextVectorizer(keras.layers.Layer):
         if self.lowercase if lowercase is None else lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
         return texts
+
+    def __call__(self, texts, *args, **kwargs):
+        return super().__call__(as_strings(texts), *args, **kwargs)
 
     def call(self, texts):
         import tensorflow as tf
