@@ -30,6 +30,10 @@ def test_classifier_preprocessor_encodes_labels_and_answers_with_names_and_the_p
     # A binary head's one column becomes two.
     binary = data.TextClassifierPreprocessor(pre.tokenizer, ["neg", "pos"], head="binary")
     np.testing.assert_allclose(binary.probabilities(tf.constant([[0.8]]), tokens[:1]), [[0.2, 0.8]], rtol=1e-6)
+    with pytest.raises(ValueError, match="expected binary \\(two labels\\)"):
+        data.TextClassifierPreprocessor(pre.tokenizer, ["a", "b", "c"], head="binary")
+    with pytest.raises(ValueError, match="has 3 values for 2 labels"):
+        data.TextClassifierPreprocessor(pre.tokenizer, ["neg", "pos"], prior=[0.2, 0.3, 0.5])
 
 
 def test_multilabel_preprocessor_encodes_sets_and_joins_the_labels_it_chooses():

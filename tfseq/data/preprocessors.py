@@ -88,7 +88,12 @@ class TextClassifierPreprocessor(Preprocessor):
     def __init__(self, tokenizer=None, labels=(), head="multiclass", prior=None, **kwargs):
         super().__init__(tokenizer, **kwargs)
         self.labels, self.head = [str(label) for label in labels], head
+        if head not in ("binary", "multiclass", "multilabel") or (head == "binary" and len(self.labels) != 2):
+            raise ValueError(f"head={head!r} with labels {self.labels}: expected binary (two labels), multiclass "
+                             f"or multilabel.")
         self.prior = None if prior is None else [float(p) for p in prior]
+        if self.prior is not None and len(self.prior) != len(self.labels):
+            raise ValueError(f"prior {self.prior} has {len(self.prior)} values for {len(self.labels)} labels.")
 
     def adapt(self, texts, labels=None, **options):
         super().adapt(texts, **options)
