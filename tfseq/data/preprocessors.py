@@ -31,11 +31,13 @@ SPECIALS = ("<s>", "</s>")  # a target vocabulary's first tokens: ids START, END
 LINE_END = {"character": "\n", "word": "</s>"}  # a language model's line-end token, id 2
 
 
-def _serialize(layer):
+def serialize_layer(layer):
+    """A layer attached to another (a tokenizer, a model's preprocessor) as config; None stays None."""
     return keras.saving.serialize_keras_object(layer) if layer is not None else None
 
 
-def _deserialize(config):
+def deserialize_layer(config):
+    """:func:`serialize_layer`'s config back as the layer; a layer or None stays as it is."""
     return keras.saving.deserialize_keras_object(config) if isinstance(config, dict) else config
 
 
@@ -47,7 +49,7 @@ class Preprocessor(keras.layers.Layer):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
-        self.tokenizer = _deserialize(tokenizer)
+        self.tokenizer = deserialize_layer(tokenizer)
         self.built = True  # no weights: its vocabularies are config
 
     def __call__(self, texts, *args, **kwargs):
@@ -68,14 +70,13 @@ class Preprocessor(keras.layers.Layer):
     @property
     def requires(self) -> list[str]:
         """Modules an export's graph needs beyond TensorFlow (see ``TextVectorizer.requires``)."""
-        return [m for t in (self.tokenizer, getattr(self, "target_tokenizer", None)) if t is not None
-                for m in t.requires]
+        return self.tokenizer.requires if self.tokenizer is not None else []
 
     def compute_output_spec(self, texts):
         return self.tokenizer.compute_output_spec(texts)
 
     def get_config(self):
-        return {**super().get_config(), "tokenizer": _serialize(self.tokenizer)}
+        return {**super().get_config(), "tokenizer": serialize_layer(self.tokenizer)}
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -253,7 +254,7 @@ class Seq2SeqPreprocessor(Preprocessor):
 
     def __init__(self, tokenizer=None, target_tokenizer=None, **kwargs):
         super().__init__(tokenizer, **kwargs)
-        self.target_tokenizer = _deserialize(target_tokenizer)
+        self.target_tokenizer = deserialize_layer(target_tokenizer)
 
     def adapt(self, sources, targets, **options):
         """Both vocabularies from the training pairs (``sources`` None: images)."""
@@ -268,12 +269,16 @@ class Seq2SeqPreprocessor(Preprocessor):
         tokens = self.target_tokenizer.tokenize(texts)
         return (*teacher_forcing(self.target_tokenizer.lookup(tokens)), tokens)
 
+    @property
+    def requires(self) -> list[str]:
+        return [*super().requires, *self.target_tokenizer.requires]
+
     def postprocess(self, ids):
         """Target ids -> text, ``string[batch]``: tokens up to ``end``, by the target rule."""
         return self.target_tokenizer.detokenize(ids, end=END, drop=(START,))
 
     def get_config(self):
-        return {**super().get_config(), "target_tokenizer": _serialize(self.target_tokenizer)}
+        return {**super().get_config(), "target_tokenizer": serialize_layer(self.target_tokenizer)}
 
 
 def attach(preprocessor, family, **defaults):

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq.data.preprocessors import deserialize_layer, serialize_layer
 from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 from tfseq.layers import CELLS
 
@@ -241,14 +242,11 @@ class CarriesPreprocessor:
     ``.keras`` files then hold the vocabulary and labels too, and the loaded model takes raw strings."""
 
     def preprocessor_config(self) -> dict:
-        return {"preprocessor": keras.saving.serialize_keras_object(self.preprocessor) if self.preprocessor else None}
+        return {"preprocessor": serialize_layer(self.preprocessor)}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("preprocessor"), dict):
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
+        return cls(**{**config, "preprocessor": deserialize_layer(config.get("preprocessor"))})
 
 
 class TakesText(CarriesPreprocessor):

@@ -98,7 +98,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         """``line_end + tokens (+ line_end)`` per text, right-padded, from raw strings (preprocessor)."""
         if self.preprocessor is None:
             raise ValueError("this LanguageModel has no preprocessor: pass token ids instead of text.")
-        tokens = self.preprocessor(np.asarray(texts, dtype=object).astype(str))["tokens"]
+        tokens = self.preprocessor(texts)["tokens"]
         return ops.convert_to_numpy(self.frame_ids(tokens, end))
 
     def frame_ids(self, tokens, end=True):
