@@ -47,6 +47,25 @@ def test_greedy_decoding_equals_teacher_forced_rereading(cell, attention, layers
     assert ops.convert_to_numpy(model.translate_ids(source, 5, decoding.BeamSearch(1))).tolist() == out.tolist()
 
 
+def test_start_from_prior_makes_the_untrained_model_guess_the_token_frequencies():
+    model = tiny_model()
+    targets = [[4, 4, 4, 5, END], [4, 6, END]]  # ragged rows; 0 would be padding
+    model.start_from_prior(targets + [[0, 0]])
+    counts = np.ones(9)
+    np.add.at(counts, [4, 4, 4, 5, END, 4, 6, END], 1)
+    counts[0] = 1
+    np.testing.assert_allclose(ops.convert_to_numpy(model.logits.bias), np.log(counts / counts.sum()), rtol=1e-6)
+    # The loss on those targets is near their unigram entropy (the bias dominates the small
+    # untrained weights), and far below a uniform guess's log 9.
+    x = {"source": np.array([[3, 4], [5, 0]], "int32"), "target": np.array([[START, 4, 4, 4, 5], [START, 4, 6, 0, 0]], "int32")}
+    y = np.array([[4, 4, 4, 5, END], [4, 6, END, 0, 0]], "int32")
+    model.compile(optimizer="adam")
+    loss = float(model.evaluate(x, y, verbose=0))
+    p = counts[[4, 4, 4, 5, END, 4, 6, END]] / counts.sum()
+    assert loss < float(np.log(9)) - 0.3
+    assert abs(loss - float(-np.log(p).mean())) < 0.3
+
+
 def test_sequence_scores_take_the_nearest_of_several_references():
     references = {"read": [["R", "IY1", "D"], ["R", "EH1", "D"]], "cat": [["K", "AE1", "T"]]}
     predicted = {"read": ["R", "EH1", "D"], "cat": ["K", "AE1"]}

@@ -56,7 +56,7 @@ class CaptionTask(Task):
         self.preprocessor = data.Seq2SeqPreprocessor(None, data.TextVectorizer(
             split="word", lowercase=cfg.lowercase, max_length=cfg.max_length))
         self.preprocessor.adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
-        self.images, self.references, self.pipelines = {}, {}, {}
+        self.images, self.references, self.pipelines, self.targets = {}, {}, {}, {}
         import tensorflow as tf
 
         for split, frame in self.splits.items():
@@ -64,6 +64,7 @@ class CaptionTask(Task):
                 continue
             *rows, tokenized = self.preprocessor.targets(frame["caption"])
             decoder_in, target = (pad_sequences(ids, padding="post", dtype="int32") for ids in rows)
+            self.targets[split] = target
             images = np.stack(frame["image"].to_numpy()).astype("float32")
             # One answer per distinct image, right if it is any of the image's captions.
             keys = [image_key(image) for image in frame["image"]]
@@ -87,7 +88,7 @@ class CaptionTask(Task):
                           units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
                           attention=cfg.attention, dropout=cfg.dropout, preprocessor=self.preprocessor)
         model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
-        return model
+        return model.start_from_prior(self.targets["train"])
 
     def evaluate(self):
         metrics, sampler = {}, self.sampler()

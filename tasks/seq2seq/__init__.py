@@ -87,7 +87,7 @@ class Seq2SeqTask(Task):
                         embedding_dim=cfg.embedding_dim, attention=cfg.attention, dropout=cfg.dropout,
                         preprocessor=self.preprocessor)
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
-        return model
+        return model.start_from_prior(self.targets["train"])
 
     def evaluate(self):
         metrics, sampler = {}, self.sampler()
