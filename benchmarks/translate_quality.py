@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# 12 epochs of about 220 s: the issue's 45 minutes of training on 2 cores.
+# 12 epochs of about 245 s on 2 idle cores: 49 minutes of training (the issue asks for 45).
 RECIPE = ["data.source_split=subword", "data.target_split=subword", "data.subwords=8000",
           "generate.max_length=60", "data.max_length=60", "train.epochs=12"]
 SENTENCE = {"en": r"(?<=[.!?])\s+(?=[A-Z\"(])", "fr": r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"(])",
@@ -126,12 +126,13 @@ def sentence_pairs(english: dict, other: dict, lang: str) -> tuple[list[tuple[st
 
 
 def translation_memory_bleu(frame) -> tuple[float, dict]:
-    """The nearest training source's translation (TF-IDF word 1-2-grams, cosine), scored on test."""
-    import sacrebleu
+    """The nearest training source's translation (TF-IDF word 1-2-grams, cosine), scored on test
+    as the task scores its model (``sequence_scores``: corpus BLEU against all of a source's references)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.neighbors import NearestNeighbors
 
     from tfseq.data.dataset import split_by_content
+    from tfseq.tasks.seq2seq import sequence_scores
 
     splits = split_by_content(frame, "source")
     train, test = splits["train"], splits["test"]
@@ -139,10 +140,10 @@ def translation_memory_bleu(frame) -> tuple[float, dict]:
     index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.transform(train["source"]))
     references = test.groupby("source", sort=False)["target"].apply(list)
     nearest = index.kneighbors(vectorizer.transform(references.index), return_distance=False)[:, 0]
-    outputs = train["target"].iloc[nearest].tolist()
-    streams = references.map(len).max()
-    refs = [[r[min(k, len(r) - 1)] for r in references] for k in range(streams)]
-    return sacrebleu.corpus_bleu(outputs, refs).score, {name: len(s) for name, s in splits.items()}
+    outputs = dict(zip(references.index, train["target"].iloc[nearest]))
+    scores = sequence_scores({source: [text.split() for text in texts] for source, texts in references.items()},
+                             {source: text.split() for source, text in outputs.items()}, join=" ".join)
+    return scores["bleu"], {name: len(s) for name, s in splits.items()}
 
 
 def main():
