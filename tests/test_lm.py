@@ -54,6 +54,21 @@ def test_score_is_the_lines_log_probability_and_padding_changes_nothing():
     assert scores["perplexity"] == pytest.approx(np.exp(-scores["log_probability"] / scores["tokens"]))
 
 
+def test_start_from_prior_sets_the_unigram_log_frequencies_of_a_stream(rng):
+    model = tiny_model(vocabulary=40)
+    stream = np.minimum(rng.zipf(1.5, size=3000), 39).astype("int32")  # a skewed stream of ids 1..39
+    before = model.stream_loss(stream, segments=1, window=50)
+    assert model.start_from_prior(stream) is model
+    counts = np.bincount(stream, minlength=40) + 1.0
+    counts[0] = 1
+    p = counts / counts.sum()
+    np.testing.assert_allclose(ops.convert_to_numpy(model.logits.bias), np.log(p), rtol=1e-6)
+    # Untrained, it now scores the stream at about its unigram entropy, far below the uniform guess.
+    entropy = float(-np.log(p[stream[1:]]).mean())
+    after = model.stream_loss(stream, segments=1, window=50)
+    assert before > np.log(40) - 0.1 and abs(after - entropy) < 0.1 and after < before - 1
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_greedy_generation_equals_rereading_the_whole_prefix(cell):
     model = tiny_model(cell, layers=2)

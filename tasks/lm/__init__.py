@@ -118,7 +118,7 @@ class LanguageModelTask(Task):
                               cell=cfg.cell, units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
                               dropout=cfg.dropout, preprocessor=self.preprocessor)
         model(np.zeros((1, 2), "int32"))  # build the weights
-        return model
+        return model.start_from_prior(self.streams["train"])
 
     def evaluate(self):
         network, log_p = {}, {}

@@ -15,7 +15,7 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, start_from_prior
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -74,6 +74,13 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         """Cross-entropy in nats per (non-padding) target token."""
         targets = ops.cast(y, "int32")
         return total_loss(self, masked_mean(token_cross_entropy(targets, y_pred), ops.not_equal(targets, 0)))
+
+    def start_from_prior(self, ids):
+        """The output bias starts at the add-one log frequencies of the training stream's ids
+        (:func:`tfseq.models.backbone.start_from_prior`): the untrained model guesses the
+        unigram distribution instead of a uniform one."""
+        start_from_prior(self.logits, ids)
+        return self
 
     # -- scoring ----------------------------------------------------------------------------
     def initial_state(self, batch_size):

@@ -21,7 +21,7 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, recurrent_stack
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, recurrent_stack, start_from_prior
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -158,19 +158,9 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         return total_loss(self, masked_mean(token_cross_entropy(targets, y_pred), ops.not_equal(targets, 0)))
 
     def start_from_prior(self, targets):
-        """Set the output layer's bias to the log frequencies of the training targets' tokens
-        (ids ``> 0``, the end included; add-one smoothed), so the untrained model already predicts
-        their unigram distribution. From the default bias (zeros: a uniform guess over a few
-        thousand subwords) Adam moves each logit by about its learning rate per step, and a
-        translation model spends its first epoch learning only those frequencies (validation
-        loss 6.53 after 400 steps on Debian's English -> French descriptions, 8,000 subwords,
-        against 4.97 from the prior). ``targets``: rows of target ids, ragged or padded.
-        """
-        rows = [np.asarray(row, "int64").ravel() for row in targets]
-        ids = np.concatenate(rows) if rows else np.zeros(0, "int64")
-        counts = np.bincount(ids[ids > 0], minlength=self.target_vocabulary)[: self.target_vocabulary] + 1.0
-        counts[0] = 1.0  # padding: never a label
-        self.logits.bias.assign(np.log(counts / counts.sum()).astype(self.logits.bias.dtype))
+        """The output bias starts at the training targets' add-one log token frequencies
+        (:func:`tfseq.models.backbone.start_from_prior`). ``targets``: rows of target ids."""
+        start_from_prior(self.logits, targets)
         return self
 
     # -- decoding ---------------------------------------------------------------------------
