@@ -15,15 +15,13 @@ read from apt's package lists on this machine.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
 import classify_data
+import runs
 
 NAMES = ("reviews-zh", "sst2", "polarity", "debian-topics")
 
@@ -40,11 +38,7 @@ def main():
             run_dir = tmp / name
             files = [] if name == "reviews-zh" else classify_data.overrides(name, tmp / "data", args.shared,
                                                                              recipe=False)
-            command = ["tfseq-train", "task=classify", *files, "export.enabled=false", f"run.dir={run_dir}",
-                       "train.verbose=2"]
-            print("$", " ".join(command), flush=True)
-            subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-            metrics = json.loads((run_dir / "metrics.json").read_text())
+            metrics = runs.train(run_dir, "task=classify", *files)
             chosen = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]
             rows.append((name, metrics, chosen))
     print("\n| data | split, n-grams, max length (auto) | tfseq test acc | TF-IDF + LR (same split) | margin | train s |")

@@ -15,13 +15,11 @@ embeddings with GloVe 6B 100-d (see benchmarks/glove.py).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import classify_data
+import runs
 
 PUBLISHED = {
     "reviews-zh": "TF-IDF char 1-3 + LR 0.864 (issue 4)",
@@ -55,15 +53,10 @@ def main():
             run_dir = tmp / name
             dataset = classify_data.overrides(name, tmp / "data", args.shared,
                                          embeddings=None if name == "reviews-zh" else vectors)
-            command = ["tfseq-train", "task=classify", "export.enabled=false", f"run.dir={run_dir}",
-                       "train.verbose=2", *dataset, *args.overrides]
-            print("$", " ".join(command), flush=True)
-            subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            rows.append((name, metrics, command))
+            rows.append((name, runs.train(run_dir, "task=classify", *dataset, *args.overrides)))
     print("\n| data | tfseq test acc | macro F1 | val acc | TF-IDF+LR (same run) | train s | published |")
     print("|---|---|---|---|---|---|---|")
-    for name, m, _ in rows:
+    for name, m in rows:
         base = m.get("baseline", {}).get("test", {}).get("accuracy", float("nan"))
         val = m.get("validation", {}).get("accuracy", float("nan"))
         print(f"| {name} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} | {val:.4f} | {base:.4f} "

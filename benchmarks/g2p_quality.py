@@ -21,12 +21,11 @@ the word), not Bisani & Ney's 12,000-word test list, which is not distributed wi
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+import runs
 
 EPOCHS = ["train.epochs=16"]  # validation loss 0.1908 at epoch 15 (0.1920 at 16): about converged
 PUBLISHED = ("encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% "
@@ -53,11 +52,7 @@ def main():
         tmp = Path(tmp)
         data = (["data=cmudict"] if args.stress
                 else ["data.name=null", f"data.train={stress_free_file(tmp / 'cmudict-nostress.tsv')}"])
-        command = ["tfseq-train", "task=seq2seq", "export.enabled=false", f"run.dir={tmp / 'run'}",
-                   "train.verbose=2", *EPOCHS, *data, *args.overrides]
-        print("$", " ".join(command), flush=True)
-        subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-        metrics = json.loads((tmp / "run" / "metrics.json").read_text())
+        metrics = runs.train(tmp / "run", "task=seq2seq", *EPOCHS, *data, *args.overrides)
     test, val = metrics["test"], metrics.get("validation", {"accuracy": float("nan")})
     print(f"\n| data | WER | PER | validation WER | train s | published |\n|---|---|---|---|---|---|\n"
           f"| cmudict {'with' if args.stress else 'without'} stress, test | {1 - test['accuracy']:.1%} "

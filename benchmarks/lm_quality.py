@@ -24,11 +24,11 @@ about 1.88.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import runs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RECIPES = {
@@ -62,13 +62,10 @@ def main():
             files[-1].write_text(part, encoding="utf-8")
         for recipe in args.recipes:
             run_dir = Path(tmp) / recipe
-            command = ["tfseq-train", "task=lm", "data.name=null", *(f"data.{n}={f}" for n, f in
-                                                                     zip(("train", "validation", "test"), files)),
-                       "export.enabled=false", f"run.dir={run_dir}", "train.verbose=2", f"train.epochs={args.epochs}",
-                       'generate.prompts=["ROMEO:"]', "generate.length=300", *RECIPES[recipe], *args.overrides]
-            print("$", " ".join(command), flush=True)
-            subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-            rows.append((recipe, json.loads((run_dir / "metrics.json").read_text())))
+            splits = (f"data.{n}={f}" for n, f in zip(("train", "validation", "test"), files))
+            rows.append((recipe, runs.train(run_dir, "task=lm", "data.name=null", *splits, f"train.epochs={args.epochs}",
+                                            'generate.prompts=["ROMEO:"]', "generate.length=300", *RECIPES[recipe],
+                                            *args.overrides)))
     print("\n| recipe | network test nats/char | perplexity | bits/char | interpolated with the 5-gram (weight) "
           "| Kneser-Ney 5-gram nats/char (same split) | epochs | train s | published |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -23,11 +23,10 @@ beside the most-frequent-tag baseline fitted on the same split in the same run:
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+import runs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PUBLISHED = {
@@ -76,11 +75,8 @@ def main():
                 print(f"({name} skipped: {args.shared / 'conll2000'} not found)")
                 continue
             run_dir = Path(tmp) / name
-            command = ["tfseq-train", *overrides(name, args.shared, vectors, args.files), "export.enabled=false",
-                       f"run.dir={run_dir}", "train.verbose=2", *args.overrides]
-            print("$", " ".join(command), flush=True)
-            subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-            rows.append((name, json.loads((run_dir / "metrics.json").read_text())))
+            rows.append((name, runs.train(run_dir, *overrides(name, args.shared, vectors, args.files),
+                                          *args.overrides)))
     print("\n| data | tfseq test accuracy | F1 (chunks / words) | validation F1 (accuracy if none; tune on it) "
           "| baseline (same split) accuracy / F1 | train s | published |")
     print("|---|---|---|---|---|---|---|")

@@ -16,14 +16,14 @@ and the ratio. Runs on CPU (this machine: 2 cores)::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+import runs
 
 
 def folder_size(path: Path) -> int:
@@ -55,12 +55,9 @@ def main(argv=None):
     from tfseq.lite import Preprocessor
 
     with tempfile.TemporaryDirectory() as tmp:
-        command = ["tfseq-train", "task=classify", "export.tflite=true", f"export.dir={tmp}/saved",
-                   f"run.dir={tmp}/run", "train.verbose=2", "baseline=false",
-                   *(["export.tflite_quantize=true"] if args.quantize else []), *args.overrides]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-        metrics = json.loads(Path(f"{tmp}/run/metrics.json").read_text())
+        metrics = runs.train(f"{tmp}/run", "task=classify", "export.enabled=true", "export.tflite=true",
+                             f"export.dir={tmp}/saved", "baseline=false",
+                             *(["export.tflite_quantize=true"] if args.quantize else []), *args.overrides)
         saved, lite = Path(metrics["export"]), Path(metrics["export_tflite"])
         cfg = OmegaConf.load(f"{tmp}/run/config.yaml").data  # the run's data, and so its test split
         dataset = load(cfg.name or None, kind="classification", train=cfg.train, validation=cfg.validation,

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+import runs
 
 # 12 epochs of about 245 s on 2 idle cores: 49 minutes of training (the issue asks for 45).
 RECIPE = ["data.source_split=subword", "data.target_split=subword", "data.subwords=8000",
@@ -167,11 +167,8 @@ def main():
         baseline, sizes = translation_memory_bleu(pd.DataFrame(pairs, columns=["source", "target"]))
         print(f"translation memory: test BLEU {baseline:.2f} ({time.perf_counter() - started:.0f} s); "
               f"pairs per split {sizes}", flush=True)
-        command = ["tfseq-train", "task=seq2seq", "export.enabled=false", f"run.dir={tmp / 'run'}",
-                   "train.verbose=2", "data.name=null", f"data.train={pairs_file}", *RECIPE, *args.overrides]
-        print("$", " ".join(command), flush=True)
-        subprocess.run([sys.executable, "-m", "tfseq.cli", *command[1:]], check=True)
-        metrics = json.loads((tmp / "run" / "metrics.json").read_text())
+        metrics = runs.train(tmp / "run", "task=seq2seq", "data.name=null", f"data.train={pairs_file}", *RECIPE,
+                             *args.overrides)
         examples = (tmp / "run" / "examples.txt").read_text(encoding="utf-8").splitlines()[:10]
     test, val = metrics["test"], metrics.get("validation", {"bleu": float("nan")})
     print("\n".join(["", "first test examples:", *examples]))

@@ -1,12 +1,14 @@
 """benchmarks/translate_quality.py: Debian's translated package descriptions -> sentence pairs."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    "translate_quality", Path(__file__).resolve().parents[1] / "benchmarks" / "translate_quality.py")
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the benchmarks import their neighbours (runs.py), as when run as scripts
+spec = importlib.util.spec_from_file_location("translate_quality", BENCHMARKS / "translate_quality.py")
 translate_quality = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(translate_quality)
 
