@@ -298,3 +298,28 @@ def test_cells_that_may_take_cudnn_are_not_jit_compiled_under_tensorflow():
     assert not LSTM(4).supports_jit and not GRU(4).supports_jit  # as keras.layers.LSTM/GRU
     assert SimpleRNN(4).supports_jit and GRU(4, use_fused=False).supports_jit
     assert GRU(4, activation="relu").supports_jit  # not cuDNN's: always the loop
+
+
+def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_path):
+    """Trainer(task, callbacks=[...]): yours run after the trainer's, so under train.ema they see the
+    averaged weights (those saved and scored), with the task's data at hand."""
+    from tfseq import cli
+    from tfseq import tasks
+    from tfseq.train.run_folder import RunFolder
+    from tfseq.train.trainer import Trainer
+
+    overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.ema=0.5", "train.early_stopping=0",
+                 "baseline=false", "export.enabled=false", f"run.dir={tmp_path / 'run'}"]
+    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, len(trainer.task.targets["validation"]),
+                         [np.array(v) for v in self.model.trainable_weights]))
+
+    trainer = Trainer(tasks.task_class("classify")(config, RunFolder(path=config.run.dir), log=print), [Watch()])
+    trainer.execute()
+    assert [epoch for epoch, _, _ in seen] == [0, 1] and seen[0][1] > 0
+    final = [np.array(v) for v in trainer.model.trainable_weights]
+    assert all(np.array_equal(a, b) for a, b in zip(seen[-1][2], final))  # the averaged weights, as kept

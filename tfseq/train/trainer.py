@@ -29,10 +29,15 @@ class Trainer:
     """Runs a :class:`~tfseq.train.task.Task` from data to export; the same for every task.
 
     >>> Trainer(ClassifyTask(config, run)).execute()   # what tfseq-train does
+
+    ``callbacks``: Keras callbacks of your own, run after the trainer's (so they see the averaged
+    weights under ``train.ema``, and the epoch's early-stopping decision) and before the resume
+    state is saved; ``self.task`` gives them the task's data.
     """
 
-    def __init__(self, task: Task):
+    def __init__(self, task: Task, callbacks=()):
         self.task = task
+        self.extra_callbacks = list(callbacks)
         self.config, self.run, self.log = task.config, task.run, task.log
         self.model = None
         self.history = None
@@ -79,7 +84,7 @@ class Trainer:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
-        return callbacks + [self.state]
+        return callbacks + self.extra_callbacks + [self.state]
 
     def jit_compile(self):
         """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
