@@ -66,6 +66,51 @@ def test_start_from_prior_makes_the_untrained_model_guess_the_token_frequencies(
     assert abs(loss - float(-np.log(p).mean())) < 0.3
 
 
+def test_sampled_softmax_loss_is_the_softmax_over_the_target_and_its_corrected_sample():
+    from tfseq.models.losses import sampled_softmax_cross_entropy
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 3, 4)).astype("float32")
+    kernel, bias = rng.normal(size=(4, 10)).astype("float32"), rng.normal(size=10).astype("float32")
+    q = rng.random(10)
+    q[0] = 0.0
+    log_q = np.log(np.maximum(q / q.sum(), 1e-30)).astype("float32")
+    targets = np.array([[4, 5, 6], [7, 4, 9]], "int32")
+    sampled = np.array([4, 2, 8, 8, 3], "int32")  # drawn with replacement; 4 is a hit where the target is 4
+    got = ops.convert_to_numpy(sampled_softmax_cross_entropy(features, targets, kernel, bias, sampled, log_q))
+    for i, j in np.ndindex(targets.shape):
+        z = features[i, j] @ kernel + bias - (np.log(len(sampled)) + log_q)  # logits minus log(K q)
+        logits = np.array([z[targets[i, j]], *(z[s] for s in sampled if s != targets[i, j])])
+        assert got[i, j] == pytest.approx(np.log(np.exp(logits).sum()) - logits[0], rel=1e-5)
+
+
+def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp_path):
+    keras.utils.set_random_seed(0)
+    # 60 draws from 40 ids, of which 36 are equally likely targets: a uniform copy task needs many
+    # negatives a step (5 reach a full-softmax loss of 1.9 here, 60 of 0.48, the full softmax 0.13);
+    # a large Zipfian vocabulary far fewer.
+    model = Seq2Seq(40, 40, units=16, embedding_dim=8, sampled_softmax=60)
+    source = np.random.default_rng(0).integers(4, 40, (256, 5)).astype("int32")  # copy the source
+    x = {"source": source, "target": np.concatenate([np.full((256, 1), START, "int32"), source], axis=1)}
+    y = np.concatenate([source, np.full((256, 1), END, "int32")], axis=1)
+    assert model(x).shape == (256, 6, 40)  # logits over the whole vocabulary
+    assert model(x, training=True).shape == (256, 6, 16)  # training: what compute_loss meets with a sample
+    model.start_from_prior(y)  # the bias and the sample's proposal: the targets' frequencies
+    q = np.exp(ops.convert_to_numpy(model.proposal))
+    assert q[0] < 1e-20 and q.sum() == pytest.approx(1, abs=1e-5) and q[END] > q[5]
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    before = model.evaluate(x, y, verbose=0)  # the full softmax's cross-entropy
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    after = model.evaluate(x, y, verbose=0)
+    assert before > 3.0 and after < 1.0, (before, after)
+    assert np.mean(ops.convert_to_numpy(model(x)).argmax(-1) == y) > 0.9
+    model.save(tmp_path / "sampled.keras")
+    loaded = keras.saving.load_model(tmp_path / "sampled.keras")
+    assert loaded.sampled_softmax == 60
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)), atol=1e-5)
+    np.testing.assert_array_equal(ops.convert_to_numpy(loaded.proposal), ops.convert_to_numpy(model.proposal))
+
+
 def test_sequence_scores_take_the_nearest_of_several_references():
     references = {"read": [["R", "IY1", "D"], ["R", "EH1", "D"]], "cat": [["K", "AE1", "T"]]}
     predicted = {"read": ["R", "EH1", "D"], "cat": ["K", "AE1"]}

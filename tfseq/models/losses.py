@@ -25,3 +25,27 @@ def total_loss(model, loss):
     if model.losses:
         loss = loss + ops.sum(model.losses)
     return scale_loss_for_distribution(loss)
+
+
+def sampled_softmax_cross_entropy(features, targets, kernel, bias, sampled, log_q):
+    """Sampled softmax (Jean et al. 2015, as ``tf.nn.sampled_softmax_loss``), in nats per step.
+
+    Each target is scored against ``sampled`` ids (K,), drawn with replacement from ``log_q``
+    (log probabilities over the vocabulary, shared by the whole batch), instead of the whole
+    vocabulary: ``features`` (..., H) meet K + 1 columns of the output layer's ``kernel`` (H, V)
+    and ``bias`` (V,), not V. Every logit is corrected by minus the log of its id's expected
+    count in the sample, ``log(K q)``, and a sampled id equal to the step's target is left out
+    (an accidental hit), so the gradient approximates the full softmax's. Training only: its
+    value is not the full cross-entropy, which evaluation uses.
+    """
+    features = ops.cast(features, "float32")
+    targets = ops.cast(targets, "int32")
+    correction = ops.log(ops.cast(ops.shape(sampled)[0], "float32")) + log_q
+    sampled_logits = (ops.matmul(features, ops.take(kernel, sampled, axis=1))
+                      + ops.take(bias - correction, sampled))  # (..., K)
+    true_logits = (ops.sum(features * ops.take(ops.transpose(kernel), targets, axis=0), axis=-1)
+                   + ops.take(bias - correction, targets))  # (...)
+    hit = ops.equal(ops.expand_dims(targets, -1), ops.cast(sampled, "int32"))
+    sampled_logits = ops.where(hit, ops.full_like(sampled_logits, -1e9), sampled_logits)
+    logits = ops.concatenate([ops.expand_dims(true_logits, -1), sampled_logits], axis=-1)
+    return -ops.log_softmax(logits, axis=-1)[..., 0]

@@ -21,8 +21,9 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, recurrent_stack, start_from_prior
-from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
+from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, log_frequencies,
+                                   recurrent_stack, start_from_prior)
+from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
 ATTENTION = ("luong", "none")
@@ -45,6 +46,10 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         attention: ``"luong"`` (every decoder step reads a weighted sum of the encoder outputs)
             or ``"none"`` (the decoder sees the source only through its initial state).
         dropout: on embeddings and recurrent outputs.
+        sampled_softmax: training scores each target token against this many ids drawn from the
+            training targets' frequencies (:meth:`start_from_prior`; uniform before it) instead
+            of the whole target vocabulary (:func:`~tfseq.models.losses.sampled_softmax_cross_entropy`);
+            ``0``: the full softmax. Evaluation, ``predict`` and decoding always use the full one.
         preprocessor: a :class:`~tfseq.data.preprocessors.Seq2SeqPreprocessor`; with it
             :meth:`translate` takes and returns text.
 
@@ -56,7 +61,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
     """
 
     def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
-                 embedding_dim=64, attention="luong", dropout=0.0, preprocessor=None, **kwargs):
+                 embedding_dim=64, attention="luong", dropout=0.0, sampled_softmax=0, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
@@ -65,6 +70,10 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             raise ValueError(f"target_vocabulary={target_vocabulary} leaves no room for tokens after start/end.")
         self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
         self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
+        self.sampled_softmax = int(sampled_softmax)
+        if self.sampled_softmax < 0:
+            raise ValueError(f"sampled_softmax={sampled_softmax}: expected a number of ids >= 0 (0: the full softmax).")
+        self.sample_seed = keras.random.SeedGenerator() if self.sampled_softmax else None
         self.preprocessor = preprocessor
         self.make_encoder()
         self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
@@ -110,6 +119,12 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             build_once(self.query, (None, None, self.units))
             build_once(self.combine, (None, None, self.units + self.memory_width))
         build_once(self.logits, (None, None, self.units))
+        if self.sampled_softmax and not hasattr(self, "proposal"):
+            # What sampled_softmax draws from: log probabilities over the target ids (padding never).
+            uniform = np.full(self.target_vocabulary, -np.log(self.target_vocabulary - 1.0), "float32")
+            uniform[0] = -1e9
+            self.proposal = self.add_weight(shape=(self.target_vocabulary,), initializer=lambda shape, dtype: uniform,
+                                            dtype="float32", trainable=False, name="sampling_log_q")
         self.built = True
 
     # -- the two halves ---------------------------------------------------------------------
@@ -125,6 +140,11 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
 
     def decode(self, target, state, training=False):
         """Logits ``(B, T, V)`` for the decoder inputs ``target`` from ``state``; and the new state."""
+        features, state = self.decode_features(target, state, training)
+        return self.logits(features), state
+
+    def decode_features(self, target, state, training=False):
+        """What the output layer reads, ``(B, T, units)``, for the decoder inputs ``target``; and the new state."""
         states, memory, memory_mask = state
         mask = ops.not_equal(target, 0)
         x = self.dropout(self.target_embedding(target), training=training)
@@ -139,7 +159,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
                 context = self.attend(x, memory, memory_mask)
         if context is not None:
             x = self.dropout(self.combine(ops.concatenate([x, context], axis=-1)), training=training)
-        return self.logits(x), [new_states, memory, memory_mask]
+        return x, [new_states, memory, memory_mask]
 
     def attend(self, query, memory, memory_mask):
         """Luong "general" attention: ``(B, T, memory_width)`` weighted sums of ``memory``."""
@@ -149,18 +169,30 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         return ops.cast(context, query.dtype)
 
     def call(self, inputs, training=False):
-        logits, _ = self.decode(inputs["target"], self.encode(inputs["source"], training), training)
-        return logits
+        """Next-token logits ``(B, T, V)``; in training with ``sampled_softmax``, the features the
+        output layer would read (``compute_loss`` meets them with a sample of its columns)."""
+        features, _ = self.decode_features(inputs["target"], self.encode(inputs["source"], training), training)
+        return features if training and self.sampled_softmax else self.logits(features)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Cross-entropy in nats per (non-padding) target token."""
+        """Cross-entropy in nats per (non-padding) target token (sampled in training, if asked)."""
         targets = ops.cast(y, "int32")
-        return total_loss(self, masked_mean(token_cross_entropy(targets, y_pred), ops.not_equal(targets, 0)))
+        if training and self.sampled_softmax:
+            sampled = keras.random.categorical(self.proposal[None, :], self.sampled_softmax, seed=self.sample_seed)[0]
+            per_step = sampled_softmax_cross_entropy(y_pred, targets, self.logits.kernel, self.logits.bias,
+                                                     ops.stop_gradient(sampled), self.proposal)
+        else:
+            per_step = token_cross_entropy(targets, y_pred)
+        return total_loss(self, masked_mean(per_step, ops.not_equal(targets, 0)))
 
     def start_from_prior(self, targets):
         """The output bias starts at the training targets' add-one log token frequencies
         (:func:`tfseq.models.backbone.start_from_prior`). ``targets``: rows of target ids."""
         start_from_prior(self.logits, targets)
+        if self.sampled_softmax:  # and sampled_softmax draws by the same frequencies
+            q = np.exp(log_frequencies(targets, self.target_vocabulary))
+            q[0] = 0.0
+            self.proposal.assign(np.log(np.maximum(q / q.sum(), 1e-30)).astype("float32"))
         return self
 
     # -- decoding ---------------------------------------------------------------------------
@@ -200,7 +232,8 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
                 "source_vocabulary": self.source_vocabulary, "target_vocabulary": self.target_vocabulary,
                 "cell": self.cell, "units": self.units, "layers": self.num_layers,
                 "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
-                "attention": self.attention, "dropout": self.dropout_rate, **self.preprocessor_config()}
+                "attention": self.attention, "dropout": self.dropout_rate, "sampled_softmax": self.sampled_softmax,
+                **self.preprocessor_config()}
 
     @classmethod
     def from_config(cls, config):
