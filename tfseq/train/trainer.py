@@ -32,7 +32,7 @@ class Trainer:
 
     ``callbacks``: Keras callbacks of your own, run after the trainer's (so they see the averaged
     weights under ``train.ema``, and the epoch's early-stopping decision) and before the resume
-    state is saved; ``self.task`` gives them the task's data.
+    state is saved; the trainer's ``task`` holds the data (``trainer.task.features``).
     """
 
     def __init__(self, task: Task, callbacks=()):
