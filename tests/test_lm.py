@@ -69,6 +69,42 @@ def test_start_from_prior_sets_the_unigram_log_frequencies_of_a_stream(rng):
     assert before > np.log(40) - 0.1 and abs(after - entropy) < 0.1 and after < before - 1
 
 
+def test_tied_output_scores_tokens_with_their_input_embeddings(tmp_path, rng):
+    keras.utils.set_random_seed(0)
+    untied = tiny_model(vocabulary=40)
+    model = LanguageModel(40, line_end=2, units=8, embedding_dim=6, tie_embeddings=True)
+    ids = rng.integers(1, 40, (3, 9)).astype("int32")
+    ids[ids == 7] = 8  # token 7 is never read, only scored
+    logits = ops.convert_to_numpy(model(ids))
+    # The output has no (units x vocabulary) matrix of its own: a (units x embedding_dim) map and a bias.
+    assert model.count_params() == untied.count_params() - 8 * 40 + 8 * 6
+    table = model.backbone.embeddings["tokens"].embeddings
+    features, _ = model.backbone(ids)
+    by_hand = ops.convert_to_numpy(features) @ ops.convert_to_numpy(model.logits.projection) @ ops.convert_to_numpy(
+        table).T + ops.convert_to_numpy(model.logits.bias)
+    np.testing.assert_allclose(logits, by_hand, rtol=1e-5, atol=1e-6)
+    # One table: moving token 7's input vector moves its score, and no other token's.
+    rows = ops.convert_to_numpy(table).copy()
+    rows[7] += 1.0
+    table.assign(rows)
+    moved = ops.convert_to_numpy(model(ids)) - logits
+    changed = np.abs(moved).max(axis=(0, 1)) > 1e-6
+    assert changed.tolist() == [i == 7 for i in range(40)]
+    model.start_from_prior(ids)
+    stream = ids.ravel()
+    counts = np.bincount(stream, minlength=40) + 1.0
+    counts[0] = 1
+    np.testing.assert_allclose(ops.convert_to_numpy(model.logits.bias), np.log(counts / counts.sum()), rtol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    history = model.fit(ids[:, :-1], ids[:, 1:], epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] - 0.5
+    path = tmp_path / "tied.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.tie_embeddings
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(ids)), ops.convert_to_numpy(model(ids)), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_greedy_generation_equals_rereading_the_whole_prefix(cell):
     model = tiny_model(cell, layers=2)

@@ -84,17 +84,24 @@ def test_sampled_softmax_loss_is_the_softmax_over_the_target_and_its_corrected_s
         assert got[i, j] == pytest.approx(np.log(np.exp(logits).sum()) - logits[0], rel=1e-5)
 
 
-def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp_path):
+@pytest.mark.parametrize("tied", [False, True])
+def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp_path, tied):
     keras.utils.set_random_seed(0)
     # 60 draws from 40 ids, of which 36 are equally likely targets: a uniform copy task needs many
     # negatives a step (5 reach a full-softmax loss of 1.9 here, 60 of 0.48, the full softmax 0.13);
     # a large Zipfian vocabulary far fewer.
-    model = Seq2Seq(40, 40, units=16, embedding_dim=8, sampled_softmax=60)
+    # Tied (tie_embeddings): the sample's columns are rows of the target embedding table, read by
+    # features projected from 32 to 16 (8-wide tied embeddings cannot copy 36 uniform ids in 15 epochs).
+    units, dim = (32, 16) if tied else (16, 8)
+    model = Seq2Seq(40, 40, units=units, embedding_dim=dim, sampled_softmax=60, tie_embeddings=tied)
     source = np.random.default_rng(0).integers(4, 40, (256, 5)).astype("int32")  # copy the source
     x = {"source": source, "target": np.concatenate([np.full((256, 1), START, "int32"), source], axis=1)}
     y = np.concatenate([source, np.full((256, 1), END, "int32")], axis=1)
     assert model(x).shape == (256, 6, 40)  # logits over the whole vocabulary
-    assert model(x, training=True).shape == (256, 6, 16)  # training: what compute_loss meets with a sample
+    assert model(x, training=True).shape == (256, 6, units)  # training: what compute_loss meets with a sample
+    plain = Seq2Seq(40, 40, units=units, embedding_dim=dim)
+    plain(x)
+    assert model.count_params() == plain.count_params() - ((units * 40 - units * dim) if tied else 0) + 40  # + proposal
     model.start_from_prior(y)  # the bias and the sample's proposal: the targets' frequencies
     q = np.exp(ops.convert_to_numpy(model.proposal))
     assert q[0] < 1e-20 and q.sum() == pytest.approx(1, abs=1e-5) and q[END] > q[5]
@@ -106,7 +113,7 @@ def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp
     assert np.mean(ops.convert_to_numpy(model(x)).argmax(-1) == y) > 0.9
     model.save(tmp_path / "sampled.keras")
     loaded = keras.saving.load_model(tmp_path / "sampled.keras")
-    assert loaded.sampled_softmax == 60
+    assert loaded.sampled_softmax == 60 and loaded.tie_embeddings == tied
     np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)), atol=1e-5)
     np.testing.assert_array_equal(ops.convert_to_numpy(loaded.proposal), ops.convert_to_numpy(model.proposal))
 

@@ -116,7 +116,8 @@ class LanguageModelTask(Task):
         cfg = self.config.model
         model = LanguageModel(self.preprocessor.tokenizer.vocabulary_size(), self.preprocessor.line_end,
                               cell=cfg.cell, units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
-                              dropout=cfg.dropout, preprocessor=self.preprocessor)
+                              dropout=cfg.dropout, tie_embeddings=cfg.get("tie_embeddings", False),
+                              preprocessor=self.preprocessor)
         model(np.zeros((1, 2), "int32"))  # build the weights
         return model.start_from_prior(self.streams["train"])
 

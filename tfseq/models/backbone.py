@@ -123,8 +123,51 @@ def build_once(layer, input_shape):
         layer.build(input_shape)
 
 
-def start_from_prior(logits: keras.layers.Dense, targets):
-    """Set a softmax layer's bias to the log frequencies of the training targets' tokens (ids
+@keras.saving.register_keras_serializable(package="tfseq")
+class TiedLogits(keras.layers.Layer):
+    """A score for every token from that token's own input embedding: ``x P E^T + b``.
+
+    Weight tying (Press & Wolf 2017; Inan et al. 2017): the output layer reads the embedding
+    table ``E`` (``vocabulary x embedding_dim``, owned by the embedding layer) instead of a
+    matrix of its own, so a token seen as input and a token predicted share one vector, the
+    model has ``vocabulary x width`` fewer weights to overfit with, and when the features are
+    wider than the embeddings (``P``: a linear map down to ``embedding_dim``) the largest matrix
+    product of a step, the one over the vocabulary, shrinks by that ratio. This layer owns only
+    ``P`` (none when the widths match) and the bias ``b``; it keeps a ``Dense``'s ``units`` and
+    ``bias`` so :func:`start_from_prior` sets it alike. Computed in float32 (as the softmax).
+
+    Call arguments:
+        inputs: ``(..., width)`` features.
+        embeddings: the ``(vocabulary, embedding_dim)`` table (an ``Embedding``'s ``embeddings``).
+    """
+
+    def __init__(self, units, embedding_dim, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.units, self.embedding_dim = int(units), int(embedding_dim)
+        self.supports_masking = True  # as a Dense: the padding mask passes through
+
+    def build(self, input_shape):
+        width = int(input_shape[-1])
+        self.projection = None if width == self.embedding_dim else self.add_weight(
+            shape=(width, self.embedding_dim), initializer="glorot_uniform", name="projection")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, inputs, embeddings):
+        return ops.matmul(self.project(inputs), ops.transpose(ops.cast(embeddings, self.compute_dtype))) + self.bias
+
+    def project(self, inputs):
+        """The features down to ``embedding_dim``: what meets the table (``x P``)."""
+        x = ops.cast(inputs, self.compute_dtype)
+        return x if self.projection is None else ops.matmul(x, self.projection)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "embedding_dim": self.embedding_dim}
+
+
+def start_from_prior(logits, targets):
+    """Set a softmax layer's (a ``Dense``'s or :class:`TiedLogits`') bias to the log frequencies of the training targets' tokens (ids
     ``> 0``; add-one smoothed; padding 0 gets the smallest share), so the untrained model already
     predicts their unigram distribution. From the default bias (zeros: a uniform guess over a
     few thousand tokens) Adam moves each logit by about its learning rate per step, and a model

@@ -15,7 +15,7 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, build_once, start_from_prior
+from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, TiedLogits, build_once, start_from_prior
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -34,6 +34,10 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         cell, units, layers: the recurrent stack (unidirectional: it must not see the future).
         embedding_dim: size of the token embeddings.
         dropout: on the embeddings and between/after the recurrent layers (Zaremba et al. 2014).
+        tie_embeddings: the output layer scores each token with its input embedding
+            (:class:`~tfseq.models.backbone.TiedLogits`: Press & Wolf 2017), through a linear map
+            from ``units`` down to ``embedding_dim``; fewer weights, a smaller product over the
+            vocabulary.
         preprocessor: a ``CausalLMPreprocessor`` (or its ``TextVectorizer``): then :meth:`score`
             and :meth:`generate` take text.
 
@@ -45,20 +49,22 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     """
 
     def __init__(self, vocabulary_size, line_end, cell="gru", units=256, layers=1, embedding_dim=64,
-                 dropout=0.0, preprocessor=None, **kwargs):
+                 dropout=0.0, tie_embeddings=False, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size, self.line_end = int(vocabulary_size), int(line_end)
         if not 2 <= self.line_end < self.vocabulary_size:
             raise ValueError(f"line_end={line_end} must be a token id in [2, {self.vocabulary_size}).")
         self.cell, self.units, self.num_layers = cell, int(units), int(layers)
         self.embedding_dim, self.dropout_rate = int(embedding_dim), float(dropout)
+        self.tie_embeddings = bool(tie_embeddings)
         self.preprocessor = attach(preprocessor, CausalLMPreprocessor)
         if self.preprocessor is not None and self.preprocessor.line_end != self.line_end:
             raise ValueError(f"line_end={line_end}: the preprocessor's line end is {self.preprocessor.line_end}.")
         self.backbone = RecurrentBackbone(self.vocabulary_size, cell, self.units, self.num_layers,
                                           embedding_dim=self.embedding_dim, dropout=self.dropout_rate,
                                           between_layers=True, return_state=True, name="backbone")
-        self.logits = keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token")
+        self.logits = (TiedLogits(self.vocabulary_size, self.embedding_dim, name="next_token") if self.tie_embeddings
+                       else keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token"))
 
     def build(self, input_shape=None):
         build_once(self.backbone, (None, None))
@@ -67,7 +73,10 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):
         x, states = self.backbone(inputs, initial_state=initial_state, training=training)
-        logits = self.logits(x)
+        if self.tie_embeddings:
+            logits = self.logits(x, self.backbone.embeddings["tokens"].embeddings)
+        else:
+            logits = self.logits(x)
         return (logits, states) if return_state else logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -185,7 +194,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return {**super().get_config(),
                 "vocabulary_size": self.vocabulary_size, "line_end": self.line_end, "cell": self.cell,
                 "units": self.units, "layers": self.num_layers, "embedding_dim": self.embedding_dim,
-                "dropout": self.dropout_rate, **self.preprocessor_config()}
+                "dropout": self.dropout_rate, "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
 
 
 def perplexity(loss_nats: float) -> float:

@@ -21,7 +21,7 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
-from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, log_frequencies,
+from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, TiedLogits, build_once, log_frequencies,
                                    recurrent_stack, start_from_prior)
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
@@ -50,6 +50,10 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             training targets' frequencies (:meth:`start_from_prior`; uniform before it) instead
             of the whole target vocabulary (:func:`~tfseq.models.losses.sampled_softmax_cross_entropy`);
             ``0``: the full softmax. Evaluation, ``predict`` and decoding always use the full one.
+        tie_embeddings: the output layer scores each target token with its target embedding
+            (:class:`~tfseq.models.backbone.TiedLogits`, Press & Wolf 2017), through a linear map
+            from ``units`` down to ``embedding_dim``: fewer weights, a smaller product over the
+            target vocabulary.
         preprocessor: a :class:`~tfseq.data.preprocessors.Seq2SeqPreprocessor`; with it
             :meth:`translate` takes and returns text.
 
@@ -61,7 +65,8 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
     """
 
     def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
-                 embedding_dim=64, attention="luong", dropout=0.0, sampled_softmax=0, preprocessor=None, **kwargs):
+                 embedding_dim=64, attention="luong", dropout=0.0, sampled_softmax=0, tie_embeddings=False,
+                 preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
@@ -70,7 +75,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             raise ValueError(f"target_vocabulary={target_vocabulary} leaves no room for tokens after start/end.")
         self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
         self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
-        self.sampled_softmax = int(sampled_softmax)
+        self.sampled_softmax, self.tie_embeddings = int(sampled_softmax), bool(tie_embeddings)
         if self.sampled_softmax < 0:
             raise ValueError(f"sampled_softmax={sampled_softmax}: expected a number of ids >= 0 (0: the full softmax).")
         self.sample_seed = keras.random.SeedGenerator() if self.sampled_softmax else None
@@ -87,7 +92,8 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         if attention == "luong":
             self.query = keras.layers.Dense(self.memory_width, use_bias=False, name="attention_query")
             self.combine = keras.layers.Dense(self.units, activation="tanh", name="attention_combine")
-        self.logits = keras.layers.Dense(self.target_vocabulary, dtype="float32", name="next_token")
+        self.logits = (TiedLogits(self.target_vocabulary, self.embedding_dim, name="next_token") if self.tie_embeddings
+                       else keras.layers.Dense(self.target_vocabulary, dtype="float32", name="next_token"))
 
     # -- the encoder: what a subclass with another kind of source replaces ------------------
     def make_encoder(self):
@@ -141,7 +147,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
     def decode(self, target, state, training=False):
         """Logits ``(B, T, V)`` for the decoder inputs ``target`` from ``state``; and the new state."""
         features, state = self.decode_features(target, state, training)
-        return self.logits(features), state
+        return self.output_logits(features), state
 
     def decode_features(self, target, state, training=False):
         """What the output layer reads, ``(B, T, units)``, for the decoder inputs ``target``; and the new state."""
@@ -172,15 +178,29 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         """Next-token logits ``(B, T, V)``; in training with ``sampled_softmax``, the features the
         output layer would read (``compute_loss`` meets them with a sample of its columns)."""
         features, _ = self.decode_features(inputs["target"], self.encode(inputs["source"], training), training)
-        return features if training and self.sampled_softmax else self.logits(features)
+        return features if training and self.sampled_softmax else self.output_logits(features)
+
+    def output_logits(self, features):
+        """``(..., target vocabulary)`` scores from decoder features."""
+        if self.tie_embeddings:
+            return self.logits(features, self.target_embedding.embeddings)
+        return self.logits(features)
+
+    def output_weights(self, features):
+        """``(features, kernel, bias)`` with ``features @ kernel + bias`` the scores: what a
+        sampled softmax reads a few columns of (tied: the projected features and the table)."""
+        if self.tie_embeddings:
+            return self.logits.project(features), ops.transpose(self.target_embedding.embeddings), self.logits.bias
+        return features, self.logits.kernel, self.logits.bias
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Cross-entropy in nats per (non-padding) target token (sampled in training, if asked)."""
         targets = ops.cast(y, "int32")
         if training and self.sampled_softmax:
             sampled = keras.random.categorical(self.proposal[None, :], self.sampled_softmax, seed=self.sample_seed)[0]
-            per_step = sampled_softmax_cross_entropy(y_pred, targets, self.logits.kernel, self.logits.bias,
-                                                     ops.stop_gradient(sampled), self.proposal)
+            features, kernel, bias = self.output_weights(y_pred)
+            per_step = sampled_softmax_cross_entropy(features, targets, kernel, bias, ops.stop_gradient(sampled),
+                                                     self.proposal)
         else:
             per_step = token_cross_entropy(targets, y_pred)
         return total_loss(self, masked_mean(per_step, ops.not_equal(targets, 0)))
@@ -233,7 +253,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
                 "cell": self.cell, "units": self.units, "layers": self.num_layers,
                 "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
                 "attention": self.attention, "dropout": self.dropout_rate, "sampled_softmax": self.sampled_softmax,
-                **self.preprocessor_config()}
+                "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
 
     @classmethod
     def from_config(cls, config):
