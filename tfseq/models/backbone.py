@@ -166,9 +166,25 @@ class TiedLogits(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "embedding_dim": self.embedding_dim}
 
 
+def next_token_layer(vocabulary: int, embedding_dim: int, tied: bool):
+    """The output layer of a model that predicts tokens, named ``next_token``: a float32
+    ``Dense`` over the vocabulary, or with ``tied`` a :class:`TiedLogits` on the embedding table
+    (score with :func:`next_token_logits`)."""
+    if tied:
+        return TiedLogits(vocabulary, embedding_dim, name="next_token")
+    return keras.layers.Dense(vocabulary, dtype="float32", name="next_token")
+
+
+def next_token_logits(layer, features, embedding):
+    """``layer``'s scores for ``features``; a :class:`TiedLogits` reads ``embedding``'s table."""
+    if isinstance(layer, TiedLogits):
+        return layer(features, embedding.embeddings)
+    return layer(features)
+
+
 def start_from_prior(logits, targets):
-    """Set a softmax layer's (a ``Dense``'s or :class:`TiedLogits`') bias to the log frequencies of the training targets' tokens (ids
-    ``> 0``; add-one smoothed; padding 0 gets the smallest share), so the untrained model already
+    """Set a softmax layer's (a ``Dense``'s or :class:`TiedLogits`') bias to the log
+    frequencies of the training targets' tokens (ids ``> 0``; add-one smoothed; padding 0 gets the smallest share), so the untrained model already
     predicts their unigram distribution. From the default bias (zeros: a uniform guess over a
     few thousand tokens) Adam moves each logit by about its learning rate per step, and a model
     spends its first epoch learning only those frequencies: a translation model on 8,000 subwords

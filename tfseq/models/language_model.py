@@ -15,7 +15,8 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
-from tfseq.models.backbone import CarriesPreprocessor, RecurrentBackbone, TiedLogits, build_once, start_from_prior
+from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, next_token_layer,
+                                   next_token_logits, start_from_prior)
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -63,8 +64,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         self.backbone = RecurrentBackbone(self.vocabulary_size, cell, self.units, self.num_layers,
                                           embedding_dim=self.embedding_dim, dropout=self.dropout_rate,
                                           between_layers=True, return_state=True, name="backbone")
-        self.logits = (TiedLogits(self.vocabulary_size, self.embedding_dim, name="next_token") if self.tie_embeddings
-                       else keras.layers.Dense(self.vocabulary_size, dtype="float32", name="next_token"))
+        self.logits = next_token_layer(self.vocabulary_size, self.embedding_dim, self.tie_embeddings)
 
     def build(self, input_shape=None):
         build_once(self.backbone, (None, None))
@@ -73,10 +73,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):
         x, states = self.backbone(inputs, initial_state=initial_state, training=training)
-        if self.tie_embeddings:
-            logits = self.logits(x, self.backbone.embeddings["tokens"].embeddings)
-        else:
-            logits = self.logits(x)
+        logits = next_token_logits(self.logits, x, self.backbone.embeddings["tokens"])
         return (logits, states) if return_state else logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

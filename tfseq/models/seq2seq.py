@@ -21,8 +21,8 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
-from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, TiedLogits, build_once, log_frequencies,
-                                   recurrent_stack, start_from_prior)
+from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, log_frequencies,
+                                   next_token_layer, next_token_logits, recurrent_stack, start_from_prior)
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -92,8 +92,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         if attention == "luong":
             self.query = keras.layers.Dense(self.memory_width, use_bias=False, name="attention_query")
             self.combine = keras.layers.Dense(self.units, activation="tanh", name="attention_combine")
-        self.logits = (TiedLogits(self.target_vocabulary, self.embedding_dim, name="next_token") if self.tie_embeddings
-                       else keras.layers.Dense(self.target_vocabulary, dtype="float32", name="next_token"))
+        self.logits = next_token_layer(self.target_vocabulary, self.embedding_dim, self.tie_embeddings)
 
     # -- the encoder: what a subclass with another kind of source replaces ------------------
     def make_encoder(self):
@@ -182,9 +181,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
 
     def output_logits(self, features):
         """``(..., target vocabulary)`` scores from decoder features."""
-        if self.tie_embeddings:
-            return self.logits(features, self.target_embedding.embeddings)
-        return self.logits(features)
+        return next_token_logits(self.logits, features, self.target_embedding)
 
     def output_weights(self, features):
         """``(features, kernel, bias)`` with ``features @ kernel + bias`` the scores: what a
