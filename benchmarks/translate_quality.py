@@ -152,12 +152,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lists", type=Path, help="folder with apt's Translation-en and Translation-<lang> files")
     parser.add_argument("--lang", default="fr", choices=sorted(set(SENTENCE) - {"en"}), help="target language")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="a new folder that keeps the pairs file and the run (model.keras, config.yaml, "
+                             "examples.txt) instead of a temporary one")
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=256")
     args = parser.parse_args()
     import pandas as pd
 
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: the folder is not empty (choose a new one)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.keep is not None:
+            tmp = args.keep
+            tmp.mkdir(parents=True, exist_ok=True)
         lists = args.lists or fetch_lists(tmp / "lists", args.lang)
         pairs, stats = sentence_pairs(descriptions(lists, "en"), descriptions(lists, args.lang), args.lang)
         for what, count in stats.items():

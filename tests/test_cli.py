@@ -85,6 +85,9 @@ def test_choices_are_the_ones_the_code_accepts():
     for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
         task = Task(cli.resolve("lm", [("generate.sampler", sampler)]), run=None)
         assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
+    for recipe in ("seq2seq", "caption"):  # the beam's options come from the recipe's generate section
+        task = Task(cli.resolve(recipe, [("generate.length_penalty", 0.6), ("generate.beams", 3)]), run=None)
+        assert task.sampler().get_config() == {"beams": 3, "length_penalty": 0.6}
 
 
 def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):

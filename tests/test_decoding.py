@@ -89,6 +89,23 @@ def test_beam_search_with_enough_beams_finds_the_most_likely_sequence(end_id):
     assert ops.convert_to_numpy(one).tolist() == ops.convert_to_numpy(greedy).tolist()
 
 
+def test_length_penalty_picks_the_best_score_per_length_power():
+    length, firsts, end_id = 3, [1, 2, 3, 4], 1
+    candidates = {tuple(s[: s.index(end_id) + 1] if end_id in s else s)
+                  for s in itertools.product(range(1, 5), repeat=length)}
+    winners = {}
+    for penalty in (0.0, 0.6, 1.0):
+        beam = ops.convert_to_numpy(decoding.BeamSearch(beams=64, length_penalty=penalty)(
+            chain, *start(firsts), length=length, end_id=end_id))
+        for row, first in enumerate(firsts):
+            best = max(candidates, key=lambda s: score(first, s, end_id) / len(s) ** penalty)
+            winners[penalty, first] = found = tuple(t for t in beam[row] if t != 0)
+            assert score(first, found, end_id) / len(found) ** penalty == pytest.approx(
+                score(first, best, end_id) / len(best) ** penalty)
+    # Plain likelihood ends early where it can; dividing by the length prefers longer answers.
+    assert sum(len(winners[0.0, f]) for f in firsts) < sum(len(winners[1.0, f]) for f in firsts)
+
+
 def test_beam_search_beats_greedy_where_greedy_is_short_sighted():
     # From 2 (length 2): greedy 1 -> 2 scores .366 * .768 = .281; beam finds 3 -> 4: .331 * .858 = .284.
     beam = ops.convert_to_numpy(decoding.BeamSearch(beams=4)(chain, *start([2]), length=2))[0]

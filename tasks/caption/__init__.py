@@ -126,7 +126,7 @@ class CaptionTask(Task):
         return captioner_serving(self.model, self.images["train"].shape[1:], max_length=int(cfg.max_length),
                                  sampler=self.sampler(), metadata={
             "data": self.data_name,
-            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length}})
+            "generate": dict(cfg)})  # sampler, beams, length_penalty, max_length
 
 
 def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=None) -> Serving:

@@ -128,7 +128,7 @@ class Seq2SeqTask(Task):
         cfg = self.config.generate
         return seq2seq_serving(self.model, max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
             "data": self.dataset.name,
-            "generate": {"sampler": cfg.sampler, "beams": cfg.beams, "max_length": cfg.max_length}})
+            "generate": dict(cfg)})  # sampler, beams, length_penalty, max_length
 
 
 def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Serving:
