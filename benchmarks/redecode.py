@@ -33,7 +33,6 @@ def main():
     import keras
     from omegaconf import OmegaConf
 
-    import tfseq.models  # noqa: F401  (registers the classes model.keras names)
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
 
