@@ -323,3 +323,24 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
     assert [epoch for epoch, _, _ in seen] == [0, 1] and seen[0][1] > 0
     final = [np.array(v) for v in trainer.model.trainable_weights]
     assert all(np.array_equal(a, b) for a, b in zip(seen[-1][2], final))  # the averaged weights, as kept
+
+
+def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
+    from tfseq import cli
+    from tfseq import tasks
+    from tfseq.train.run_folder import RunFolder
+    from tfseq.train.trainer import Trainer
+
+    overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.early_stopping=0", "train.reduce_lr=true",
+                 "train.schedule=cosine", "train.learning_rate=0.01", "baseline=false", "export.enabled=false",
+                 f"run.dir={tmp_path / 'run'}"]
+    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    logged = []
+    trainer = Trainer(tasks.task_class("classify")(config, RunFolder(path=config.run.dir), log=logged.append))
+    metrics = trainer.execute()
+    # The rate each epoch ended at: half way down the cosine, then 0 (no plateau halving on top).
+    assert np.allclose(metrics["history"]["learning_rate"], [0.005, 0.0], atol=1e-7)
+    assert "reduce_lr: off (train.schedule=cosine sets the rate at every step)" in logged
+    assert not any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in trainer.callbacks())
+    with pytest.raises(Exception, match="train.schedule='linear': expected one of constant, cosine"):
+        cli.resolve("classify", [("train.schedule", "linear")])

@@ -25,6 +25,7 @@ CHOICES = {
     "model.attention": ("luong", "none"),
     "model.architecture": ("skipgram", "cbow"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
+    "train.schedule": ("constant", "cosine"),
     "generate.sampler": ("sampling", "greedy", "beam"),
     "train.precision": ("float32", "mixed_bfloat16", "mixed_float16"),
     "train.jit_compile": ("auto", "true", "false"),

@@ -43,6 +43,15 @@ class StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class LearningRate(keras.callbacks.Callback):
+    """Adds the optimizer's current ``learning_rate`` to each epoch's logs (history, TensorBoard),
+    as ``ReduceLROnPlateau`` does, also when a schedule sets it at every step."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save the whole model (``.keras``) after every epoch, atomically (write, then rename).
 

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from tfseq import export
 from tfseq.train import plots
-from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingDiverged, TrainingState
+from tfseq.train.callbacks import EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState
 from tfseq.train.task import Task
 
 
@@ -51,7 +51,7 @@ class Trainer:
     def optimizer(self):
         train = self.config.train
         name = str(train.optimizer).lower()
-        kwargs = {"learning_rate": float(train.learning_rate)}
+        kwargs = {"learning_rate": self.learning_rate()}
         if train.get("clipnorm"):
             kwargs["clipnorm"] = float(train.clipnorm)
         if train.get("ema"):
@@ -62,12 +62,41 @@ class Trainer:
             raise ValueError(f"train.optimizer={name!r}: expected one of {sorted(OPTIMIZERS)}")
         return OPTIMIZERS[name](**kwargs)
 
+    def learning_rate(self):
+        """``train.learning_rate``, constant (``reduce_lr`` may halve it), or under
+        ``train.schedule=cosine`` falling along a half cosine from it to 0 at the last step of
+        ``train.epochs`` (SGDR without restarts, Loshchilov & Hutter 2017): a run of a fixed length
+        gets a full range of rates, large to explore, small to settle."""
+        train = self.config.train
+        rate = float(train.learning_rate)
+        schedule = str(train.get("schedule", "constant"))
+        if schedule == "constant":
+            return rate
+        if schedule != "cosine":
+            raise ValueError(f"train.schedule={schedule!r}: expected constant or cosine")
+        steps = self.steps_per_epoch()
+        if steps is None:
+            raise ValueError("train.schedule=cosine needs the number of steps in an epoch: the task's "
+                             "training data is a dataset of unknown length (give it a known cardinality)")
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(int(train.epochs) * steps, 1))
+
+    def steps_per_epoch(self) -> int | None:
+        """Training steps in an epoch, or None if the training data does not say."""
+        from tfseq import data
+
+        train = self.task.train_data
+        if isinstance(train, data.Epochs):
+            return int(train.steps)
+        cardinality = int(train.cardinality()) if hasattr(train, "cardinality") else -1
+        return cardinality if cardinality > 0 else None
+
     def callbacks(self) -> list:
         train = self.config.train
         callbacks = [
             # First, so every later callback (early stopping, checkpoints) sees the averaged weights.
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.get("ema") else []),
             self.nan_guard,
+            LearningRate(),
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
         ]
         if int(train.get("keep_checkpoints", 0)):
@@ -80,7 +109,9 @@ class Trainer:
                 # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
                 # can score best on a small, noisy validation set when other parts carry it).
                 start_from_epoch=max(int(train.get("keep_from_epoch", 1)) - 1, 0)))
-        if train.get("reduce_lr"):
+        if train.get("reduce_lr") and str(train.get("schedule", "constant")) != "constant":
+            self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
+        elif train.get("reduce_lr"):
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
