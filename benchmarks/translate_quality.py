@@ -18,8 +18,8 @@ any compression apt uses: they are read through ``apt-helper cat-file``, or plai
 
 It trains ``tfseq-train task=seq2seq`` on SentencePiece subwords (``data.source_split=subword
 data.target_split=subword``, tied target embeddings, Adam 0.003 on a cosine schedule for 9
-epochs, beam search with length penalty 1; the recipe's split: 10% of the distinct English sources for test and 10% for
-validation, by a hash of the source) and prints corpus BLEU (sacrebleu, 0-100, its ``13a``
+epochs, beam search with length penalty 1; the recipe's split: 10% of the distinct English
+sources for test and 10% for validation, by a hash of the source) and prints corpus BLEU (sacrebleu, 0-100, its ``13a``
 tokenizer) beside a translation-memory baseline on the same split: each test source gets the
 French of its nearest training source (TF-IDF over word 1-2-grams, cosine). Overrides after
 ``--`` go to tfseq-train and win.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import re
 import subprocess
 import tempfile
@@ -164,11 +165,10 @@ def main():
 
     if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
         parser.error(f"--keep {args.keep}: the folder is not empty (choose a new one)")
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(args.keep) if args.keep is not None else tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.keep is not None:
-            tmp = args.keep
-            tmp.mkdir(parents=True, exist_ok=True)
         lists = args.lists or fetch_lists(tmp / "lists", args.lang)
         pairs, stats = sentence_pairs(descriptions(lists, "en"), descriptions(lists, args.lang), args.lang)
         for what, count in stats.items():

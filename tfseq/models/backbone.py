@@ -184,8 +184,8 @@ def next_token_logits(layer, features, embedding):
 
 def start_from_prior(logits, targets):
     """Set a softmax layer's (a ``Dense``'s or :class:`TiedLogits`') bias to the log
-    frequencies of the training targets' tokens (ids ``> 0``; add-one smoothed; padding 0 gets the smallest share), so the untrained model already
-    predicts their unigram distribution. From the default bias (zeros: a uniform guess over a
+    frequencies of the training targets' tokens (ids ``> 0``; add-one smoothed; padding 0 gets
+    the smallest share), so the untrained model already predicts their unigram distribution. From the default bias (zeros: a uniform guess over a
     few thousand tokens) Adam moves each logit by about its learning rate per step, and a model
     spends its first epoch learning only those frequencies: a translation model on 8,000 subwords
     (Debian's English -> French descriptions) had validation loss 6.53 after 400 steps against
