@@ -185,12 +185,13 @@ def next_token_logits(layer, features, embedding):
 def start_from_prior(logits, targets):
     """Set a softmax layer's (a ``Dense``'s or :class:`TiedLogits`') bias to the log
     frequencies of the training targets' tokens (ids ``> 0``; add-one smoothed; padding 0 gets
-    the smallest share), so the untrained model already predicts their unigram distribution. From the default bias (zeros: a uniform guess over a
-    few thousand tokens) Adam moves each logit by about its learning rate per step, and a model
-    spends its first epoch learning only those frequencies: a translation model on 8,000 subwords
-    (Debian's English -> French descriptions) had validation loss 6.53 after 400 steps against
-    4.97 from the prior; the ``text-zh`` character language model (4,568 characters) 5.14 after
-    900 steps against 4.53. ``targets``: a stream of ids, or rows of ids (ragged or padded).
+    the smallest share), so the untrained model already predicts their unigram distribution.
+    From the default bias (zeros: a uniform guess over a few thousand tokens) Adam moves each
+    logit by about its learning rate per step, and a model spends its first epoch learning only
+    those frequencies: a translation model on 8,000 subwords (Debian's English -> French
+    descriptions) had validation loss 6.53 after 400 steps against 4.97 from the prior; the
+    ``text-zh`` character language model (4,568 characters) 5.14 after 900 steps against 4.53.
+    ``targets``: a stream of ids, or rows of ids (ragged or padded).
     """
     logits.bias.assign(log_frequencies(targets, int(logits.units)).astype(logits.bias.dtype))
 
