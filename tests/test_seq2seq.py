@@ -118,6 +118,32 @@ def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp
     np.testing.assert_array_equal(ops.convert_to_numpy(loaded.proposal), ops.convert_to_numpy(model.proposal))
 
 
+def test_label_smoothing_trains_on_the_smoothed_targets_and_evaluates_the_plain_cross_entropy():
+    from tfseq.models.losses import token_cross_entropy
+
+    rng = np.random.default_rng(0)
+    logits, targets = rng.normal(size=(2, 3, 9)).astype("float32") * 3, rng.integers(1, 9, (2, 3))
+    dense = keras.losses.categorical_crossentropy(np.eye(9)[targets], logits, from_logits=True, label_smoothing=0.1)
+    np.testing.assert_allclose(ops.convert_to_numpy(token_cross_entropy(targets, logits, 0.1)),
+                               ops.convert_to_numpy(dense), rtol=1e-5)
+    model = tiny_model()
+    smoothed = Seq2Seq.from_config({**model.get_config(), "label_smoothing": 0.2})
+    x = {"source": np.array([[3, 4], [5, 0]], "int32"), "target": np.array([[START, 4, 5], [START, 6, 0]], "int32")}
+    y = np.array([[4, 5, END], [6, END, 0]], "int32")
+    smoothed(x)
+    smoothed.set_weights(model.get_weights())
+    y_pred = model(x)
+    plain = float(model.compute_loss(x, y, y_pred, training=True))
+    assert float(smoothed.compute_loss(x, y, y_pred, training=False)) == pytest.approx(plain, rel=1e-6)
+    mask = y != 0
+    uniform = -ops.convert_to_numpy(ops.log_softmax(y_pred, axis=-1)).mean(-1)[mask].mean()
+    assert float(smoothed.compute_loss(x, y, y_pred, training=True)) == pytest.approx(0.8 * plain + 0.2 * uniform, rel=1e-5)
+    with pytest.raises(ValueError, match="sampled_softmax"):
+        Seq2Seq(7, 9, label_smoothing=0.1, sampled_softmax=4)
+    with pytest.raises(ValueError, match="label_smoothing=1"):
+        Seq2Seq(7, 9, label_smoothing=1)
+
+
 def test_sequence_scores_take_the_nearest_of_several_references():
     references = {"read": [["R", "IY1", "D"], ["R", "EH1", "D"]], "cat": [["K", "AE1", "T"]]}
     predicted = {"read": ["R", "EH1", "D"], "cat": ["K", "AE1"]}

@@ -86,7 +86,7 @@ class Seq2SeqTask(Task):
                         cell=cfg.cell, units=cfg.units, layers=cfg.layers, bidirectional=cfg.bidirectional,
                         embedding_dim=cfg.embedding_dim, attention=cfg.attention, dropout=cfg.dropout,
                         sampled_softmax=cfg.get("sampled_softmax", 0), tie_embeddings=cfg.get("tie_embeddings", False),
-                        preprocessor=self.preprocessor)
+                        label_smoothing=cfg.get("label_smoothing", 0.0), preprocessor=self.preprocessor)
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model.start_from_prior(self.targets["train"])
 

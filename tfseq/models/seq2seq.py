@@ -54,6 +54,9 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             (:class:`~tfseq.models.backbone.TiedLogits`, Press & Wolf 2017), through a linear map
             from ``units`` down to ``embedding_dim``: fewer weights, a smaller product over the
             target vocabulary.
+        label_smoothing: training moves this much of each target token's probability evenly onto
+            the whole target vocabulary (:func:`~tfseq.models.losses.token_cross_entropy`);
+            validation and ``evaluate`` losses stay the plain cross-entropy. ``0``: off.
         preprocessor: a :class:`~tfseq.data.preprocessors.Seq2SeqPreprocessor`; with it
             :meth:`translate` takes and returns text.
 
@@ -66,7 +69,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
 
     def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
                  embedding_dim=64, attention="luong", dropout=0.0, sampled_softmax=0, tie_embeddings=False,
-                 preprocessor=None, **kwargs):
+                 label_smoothing=0.0, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
@@ -78,6 +81,12 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         self.sampled_softmax, self.tie_embeddings = int(sampled_softmax), bool(tie_embeddings)
         if self.sampled_softmax < 0:
             raise ValueError(f"sampled_softmax={sampled_softmax}: expected a number of ids >= 0 (0: the full softmax).")
+        self.label_smoothing = float(label_smoothing)
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={label_smoothing}: expected a fraction in [0, 1).")
+        if self.label_smoothing and self.sampled_softmax:
+            raise ValueError("label_smoothing spreads probability over the whole target vocabulary, which "
+                             "sampled_softmax never scores: set one of them to 0.")
         self.sample_seed = keras.random.SeedGenerator() if self.sampled_softmax else None
         self.preprocessor = preprocessor
         self.make_encoder()
@@ -191,7 +200,8 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         return features, self.logits.kernel, self.logits.bias
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Cross-entropy in nats per (non-padding) target token (sampled in training, if asked)."""
+        """Cross-entropy in nats per (non-padding) target token (in training sampled or
+        label-smoothed, if asked)."""
         targets = ops.cast(y, "int32")
         if training and self.sampled_softmax:
             sampled = keras.random.categorical(self.proposal[None, :], self.sampled_softmax, seed=self.sample_seed)[0]
@@ -199,7 +209,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             per_step = sampled_softmax_cross_entropy(features, targets, kernel, bias, ops.stop_gradient(sampled),
                                                      self.proposal)
         else:
-            per_step = token_cross_entropy(targets, y_pred)
+            per_step = token_cross_entropy(targets, y_pred, self.label_smoothing if training else 0.0)
         return total_loss(self, masked_mean(per_step, ops.not_equal(targets, 0)))
 
     def start_from_prior(self, targets):
@@ -250,7 +260,8 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
                 "cell": self.cell, "units": self.units, "layers": self.num_layers,
                 "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
                 "attention": self.attention, "dropout": self.dropout_rate, "sampled_softmax": self.sampled_softmax,
-                "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
+                "tie_embeddings": self.tie_embeddings, "label_smoothing": self.label_smoothing,
+                **self.preprocessor_config()}
 
     @classmethod
     def from_config(cls, config):
