@@ -20,7 +20,9 @@ def traced(model, name: str, function):
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            function = tf.function(function, reduce_retracing=True)
+            # keras.ops loops (while_loop, scan) need no AutoGraph, whose conversion of a lambda
+            # can fail to find its source and warn
+            function = tf.function(function, reduce_retracing=True, autograph=False)
         functions[name] = function
     return functions[name]
 
