@@ -30,7 +30,7 @@ import runs
 # At a constant rate (train.schedule=constant, the recipe's before 2026-12-02): 128 units, validation
 # loss 0.1908 at epoch 15 (0.1920 at 16), about converged for that size, test WER 28.0%; 192 units:
 # 0.1861 (validation WER 27.0%), test 26.6%, about 155 s an epoch against 125. The recipe's cosine
-# is not yet measured for 16 epochs (8 epochs of 128 units: 30.9% against 33.5% constant).
+# (2026-12-02): validation loss 0.1838 after 16 epochs, validation WER 26.6%, test 26.3%.
 SETTINGS = ["train.epochs=16", "model.units=192"]
 PUBLISHED = ("encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% "
              "(Yao & Zweig 2015)")
