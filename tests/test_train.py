@@ -313,7 +313,14 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     seen = []
 
+    traces = []
+
     class Watch(keras.callbacks.Callback):
+        def set_model(self, model):  # before fit makes its training step
+            super().set_model(model)
+            if "train_step" not in vars(model):  # its Python runs once per trace of the step
+                model.train_step = lambda data, step=model.train_step: traces.append(1) or step(data)
+
         def on_epoch_end(self, epoch, logs=None):
             seen.append((epoch, len(trainer.task.targets["validation"]),
                          [np.array(v) for v in self.model.trainable_weights]))
@@ -323,6 +330,8 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
     assert [epoch for epoch, _, _ in seen] == [0, 1] and seen[0][1] > 0
     final = [np.array(v) for v in trainer.model.trainable_weights]
     assert all(np.array_equal(a, b) for a, b in zip(seen[-1][2], final))  # the averaged weights, as kept
+    # Built before fit (optimizer slots and metrics): one trace, not a second for new variables.
+    assert len(traces) == 1
 
 
 def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):

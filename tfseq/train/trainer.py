@@ -140,6 +140,7 @@ class Trainer:
         epochs, train, steps = int(self.config.train.epochs), self.task.train_data, None
         if isinstance(train, data.Epochs):  # each epoch's order from its number: resuming is exact
             train, steps = train.dataset(self.state.first_epoch(epochs), epochs), train.steps
+        build_before_fit(self.model, train)
         self.model.fit(
             train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
@@ -242,6 +243,22 @@ def distribution(name: str):
                              f"device(s) in this process; start a new process for {count}")
         return tf.distribute.MirroredStrategy(devices)
     raise ValueError(f"train.distribute={name!r}: expected none, mirrored, multi_worker or cpu:N")
+
+
+def build_before_fit(model, train):
+    """Build the model, its metrics and its optimizer from the shapes of ``train``'s batches.
+
+    Without a distribution strategy, Keras 3.15 defers these builds into the first trace of the
+    training step; the optimizer's slots are then variables created inside a ``tf.function``,
+    which makes TensorFlow trace the whole step a second time (seen: 2 traces of 11-12 s each
+    for a tiny seq2seq model, most of its first epoch). Built here, the step is traced once.
+    Under a strategy this is the build Keras would do itself (from a batch's shapes, which is
+    all the build reads)."""
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow" or not isinstance(train, tf.data.Dataset):
+        return
+    model._symbolic_build(data_batch=train.element_spec)
 
 
 def build_from_local_batch(model):
