@@ -47,6 +47,18 @@ def test_greedy_decoding_equals_teacher_forced_rereading(cell, attention, layers
     assert ops.convert_to_numpy(model.translate_ids(source, 5, decoding.BeamSearch(1))).tolist() == out.tolist()
 
 
+def test_decoding_many_rows_traces_once_for_every_batch_size_and_width():
+    """translate_source_ids batches rows by length: batches of other sizes and widths reuse the
+    one trace (and answer as one eager call over all rows does)."""
+    model = tiny_model()
+    source = np.array([[3, 0, 0, 0, 0], [3, 4, 5, 6, 2], [4, 5, 0, 0, 0], [6, 0, 0, 0, 0], [2, 3, 4, 0, 0]], "int32")
+    decode, calls = model.translate_ids, []
+    model.translate_ids = lambda *args: calls.append(1) or decode(*args)  # Python runs once per trace
+    out = model.translate_source_ids(source, 5, batch_size=2)  # widths 1, 2-3, 5; sizes 2, 2, 1
+    assert len(calls) == (1 if keras.backend.backend() == "tensorflow" else 3)
+    assert out.tolist() == ops.convert_to_numpy(decode(source, 5, None)).tolist()
+
+
 def test_start_from_prior_makes_the_untrained_model_guess_the_token_frequencies():
     model = tiny_model()
     targets = [[4, 4, 4, 5, END], [4, 6, END]]  # ragged rows; 0 would be padding

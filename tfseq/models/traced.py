@@ -14,17 +14,43 @@ _TRACED = weakref.WeakKeyDictionary()  # model -> {name: traced function}; kept 
 def traced(model, name: str, function):
     """``function`` traced once per model and ``name`` under TensorFlow (as Keras' own predict
     is): recurrent loops and scans run op by op, many times slower, when eager. Other backends
-    get ``function`` as it is."""
+    get ``function`` as it is.
+
+    The one trace takes every batch size and width: it is made for the first call's arrays with
+    their batch (first) axis unknown, and the width (second) axis of integer ids too; other axes
+    (a state's units, a character axis) keep their size. (``tf.function``'s ``reduce_retracing``
+    alone traces the first shape, then again for the second, relaxed.)"""
     functions = _TRACED.setdefault(model, {})
     if name not in functions:
         if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            # keras.ops loops (while_loop, scan) need no AutoGraph, whose conversion of a lambda
-            # can fail to find its source and warn
-            function = tf.function(function, reduce_retracing=True, autograph=False)
-        functions[name] = function
+            functions[name] = _traced_for_any_shape(function)
+        else:
+            functions[name] = function
     return functions[name]
+
+
+def _traced_for_any_shape(function):
+    import tensorflow as tf
+
+    # keras.ops loops (while_loop, scan) need no AutoGraph, whose conversion of a lambda can
+    # fail to find its source and warn
+    graph = tf.function(function, reduce_retracing=True, autograph=False)
+    traced_once = []
+
+    def any_shape(value):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        value = tf.convert_to_tensor(value)
+        shape = value.shape.as_list()
+        free = 2 if value.dtype.is_integer else 1  # ids: batch and width; floats: batch
+        return tf.TensorSpec([None] * min(free, len(shape)) + shape[free:], value.dtype)
+
+    def run(*args):
+        if not traced_once:
+            graph.get_concrete_function(*tf.nest.map_structure(any_shape, args))
+            traced_once.append(True)
+        return graph(*args)  # a call of another dtype or rank still traces its own
+    return run
 
 
 def in_batches(run, rows, batch_size: int, by_length: bool = False) -> np.ndarray:
