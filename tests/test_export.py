@@ -162,6 +162,27 @@ def test_exports_and_run_files_are_readable_as_the_umask_allows(tmp_path):
     assert stat.S_IMODE(file.stat().st_mode) == 0o644 and stat.S_IMODE(private.stat().st_mode) == 0o640
 
 
+def test_a_new_export_is_the_next_version_and_never_touches_the_old_ones(tmp_path):
+    def writes(text):
+        return lambda folder: (folder / "saved_model.pb").write_text(text)
+
+    task = tmp_path / "saved_models" / "classify"
+    first = export.write_atomically(task, writes("one"))
+    (task / "7-notes").mkdir()  # not an integer version: ignored
+    second = export.write_atomically(task, writes("two"), metadata={"labels": ["a"]})
+    assert (first.name, second.name) == ("1", "2") and (first / "saved_model.pb").read_text() == "one"
+    assert export.latest_version(task) == second and (second / "tfseq.json").exists()
+
+    def fails(folder):
+        (folder / "saved_model.pb").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):  # nothing half-written is left, no version taken
+        export.write_atomically(task, fails)
+    assert sorted(p.name for p in task.iterdir()) == ["1", "2", "7-notes"]
+    assert export.write_atomically(task, writes("three")).name == "3"
+
+
 def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
     import keras
 
