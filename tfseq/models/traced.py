@@ -35,7 +35,6 @@ def _traced_for_any_shape(function):
     # keras.ops loops (while_loop, scan) need no AutoGraph, whose conversion of a lambda can
     # fail to find its source and warn
     graph = tf.function(function, reduce_retracing=True, autograph=False)
-    traced_once = []
 
     def any_shape(value):
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -46,9 +45,8 @@ def _traced_for_any_shape(function):
         return tf.TensorSpec([None] * min(free, len(shape)) + shape[free:], value.dtype)
 
     def run(*args):
-        if not traced_once:
+        if not graph.experimental_get_tracing_count():
             graph.get_concrete_function(*tf.nest.map_structure(any_shape, args))
-            traced_once.append(True)
         return graph(*args)  # a call of another dtype or rank still traces its own
     return run
 

@@ -266,18 +266,15 @@ def build_from_local_batch(model):
     averaged across replicas, in one ``strategy.reduce`` of the whole batch, which
     ``MultiWorkerMirroredStrategy`` cannot do for a nest (a dict of ids): it raises "Attempt to
     convert a value ({'tokens': PerReplica...". The build needs only the batch's shapes and
-    dtypes, which this worker's own part of it has."""
-    import tensorflow as tf
+    dtypes: :func:`build_before_fit` builds from the dataset's, so ``fit`` and ``evaluate`` here
+    draw no batch and reduce nothing."""
 
     def build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = keras.tree.map_structure(
-                    lambda v: model.distribute_strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
-                break
+        if not model.built:
+            raise RuntimeError("multi_worker: the model must be built before fit (build_before_fit "
+                               "builds it from a tf.data dataset's element_spec)")
         with model.distribute_strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
+            model._symbolic_build(data_batch=data_batch)  # built already: only Keras' _post_build runs
 
     model._maybe_symbolic_build = build
     # And it averages each step's logs with strategy.reduce("MEAN", value, axis=0), which fails
