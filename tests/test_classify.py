@@ -116,11 +116,14 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     assert "(4, 2)" in loaded.stdout
 
     # The .keras model predicts what the export predicts.
+    # Texts as arguments, then (--file -) one a line from standard input, blank lines skipped.
     predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(tmp_path / "saved_models" / "classify"),
-                              "great fun movie", "awful bad", "", "  "], capture_output=True, text=True, timeout=300)
+                              "great fun movie", "awful bad", "", "  ", "--file", "-"],
+                             input="awful bad\n\ngreat fun movie\r\n", capture_output=True, text=True, timeout=300)
     assert predict.returncode == 0, predict.stderr[-2000:]
     lines = predict.stdout.rstrip("\n").splitlines()
-    assert len(lines) == 4 and lines[2].split("\t")[:2] == lines[3].split("\t")[:2]  # no tokens: the prior
+    assert len(lines) == 6 and lines[2].split("\t")[:2] == lines[3].split("\t")[:2]  # no tokens: the prior
+    assert lines[4] == lines[1] and lines[5] == lines[0]
     # (A second run's export is version 2: tests/test_export.py checks the versioning itself.)
 
 

@@ -299,7 +299,8 @@ def predict_main(argv=None) -> int:
     parser.add_argument("export", help="an export (SavedModel or TFLite) or its task folder: saved_models/<task>, "
                                        "saved_models/<task>-tflite")
     parser.add_argument("text", nargs="*", help="texts to classify, tag, transform (seq2seq), or continue and score (language models)")
-    parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from")
+    parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from; "
+                                       "- reads one text per line from standard input")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
     parser.add_argument("--output", help="write predictions to this CSV instead of printing")
     args = parser.parse_args(argv)
@@ -308,7 +309,9 @@ def predict_main(argv=None) -> int:
 
         folder = latest_version(args.export)
         texts = list(args.text)
-        if args.file:
+        if args.file == "-":  # as a .txt file: one text per line, blank lines skipped
+            texts += [line for line in sys.stdin.read().splitlines() if line.strip()]
+        elif args.file:
             if args.file.endswith(".txt"):
                 from tfseq.data import read_plain_text
 
