@@ -212,6 +212,34 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
     assert [p.name for p in (tmp_path / "saved_models" / "classify").iterdir()] == ["1"]
 
 
+def test_the_multi_worker_build_draws_no_batch_and_needs_the_model_built_first():
+    import tensorflow as tf
+
+    from tfseq.train.trainer import build_before_fit, build_from_local_batch
+
+    class NeverDrawn:
+        def __iter__(self):
+            raise AssertionError("a batch was drawn")
+
+    class Tiny(keras.Model):  # subclassed: unbuilt until its first call or build
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.dense(keras.ops.cast(inputs["ids"], "float32"))
+
+    data = tf.data.Dataset.from_tensor_slices(({"ids": np.ones((4, 3), "int32")}, np.zeros((4, 1), "float32")))
+    model = Tiny()
+    model.compile(optimizer="adam", loss="mse")
+    build_from_local_batch(model)
+    with pytest.raises(RuntimeError, match="must be built before fit"):
+        model._maybe_symbolic_build(iterator=NeverDrawn())
+    build_before_fit(model, data.batch(2))
+    assert model.optimizer.built
+    model._maybe_symbolic_build(iterator=NeverDrawn())  # fit's and evaluate's call: nothing drawn
+
+
 def test_multi_worker_needs_a_cluster_in_tf_config(monkeypatch):
     from tfseq.train.trainer import chief
 
