@@ -57,7 +57,9 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     with pytest.raises(DataError, match=r"a.csv: missing column\(s\) \['text', 'label'\].*\['review', 'stars'\]"):
         data.read_table(good)
     with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
-        data.read_table(write(tmp_path / "empty.csv", "  \n"))
+        data.read_table(write(tmp_path / "empty.csv", ""))
+    with pytest.raises(DataError, match=r"blank.csv: no text: its 2 line\(s\) are all blank"):
+        data.read_table(write(tmp_path / "blank.csv", "  \n\t\n"))
     with pytest.raises(DataError, match=r"latin.csv:3: not valid UTF-8"):
         data.read_table(write(tmp_path / "latin.csv", "text,label\nok,a\ncaf\u00e9,b\n", "latin-1"))
     with pytest.raises(DataError, match=r"nolabel.csv:3: field 'label' is empty"):

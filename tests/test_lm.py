@@ -300,7 +300,7 @@ def test_lm_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypat
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n  \n")
     assert cli.train_main(["task=lm", "data.name=null", f"data.train={empty}", *FAST]) == 2
-    assert "empty.txt: the file is empty" in capsys.readouterr().err
+    assert "empty.txt: no text: its 3 line(s) are all blank" in capsys.readouterr().err
     assert cli.train_main(["task=lm", "data.name=pos-zh", *FAST]) == 2
     assert "not plain text" in capsys.readouterr().err
     assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",

@@ -29,7 +29,8 @@ def _read_text(path) -> str:
             f"iconv -f latin1 -t utf-8)"
         ) from None
     if not text.strip():
-        raise DataError(f"{path}: the file is empty")
+        raise DataError(f"{path}: the file is empty" if not text else
+                        f"{path}: no text: its {len(text.splitlines())} line(s) are all blank")
     return text
 
 
