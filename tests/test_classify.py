@@ -180,8 +180,9 @@ def test_help_lists_tasks_and_keys(capsys):
     assert "fitted by scikit-learn, mixed by weights" in out.split("model.wide=")[1].splitlines()[0]
 
 
-def test_help_and_usage_errors_do_not_wait_for_tensorflow():
+def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
     code = ("import sys; from tfseq import cli; cli.train_main(['--help']); cli.train_main(['task=nope']); "
+            "cli.data_main(['list']); cli.data_main(['describe', 'cmudict']); "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]

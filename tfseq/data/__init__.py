@@ -8,29 +8,42 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from tfseq.data.builtin import BUILTIN
-from tfseq.data.dataset import SPLITS, DataError, Dataset, label_set, split_of
+from tfseq.data.dataset import DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
     read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
 )
-from tfseq.data.pipeline import (
-    Epochs, bucket_boundaries, epoch_seed, even_first_batch, make_dataset, padding_ratio, shuffled_epochs,
-)
-from tfseq.data.preprocessors import (
-    CausalLMPreprocessor, Preprocessor, Seq2SeqPreprocessor, TextClassifierPreprocessor, TokenTaggerPreprocessor,
-)
-from tfseq.data.tfds_source import load_tfds
-from tfseq.data.vectorize import TextVectorizer
+
+# Imported on first use (they import TensorFlow and Keras, seconds of start-up that listing or
+# reading data does not need): name -> module of tfseq.data.
+_LAZY = {
+    **dict.fromkeys(["Epochs", "bucket_boundaries", "epoch_seed", "even_first_batch", "make_dataset",
+                     "padding_ratio", "shuffled_epochs"], "pipeline"),
+    **dict.fromkeys(["CausalLMPreprocessor", "Preprocessor", "Seq2SeqPreprocessor", "TextClassifierPreprocessor",
+                     "TokenTaggerPreprocessor"], "preprocessors"),
+    "load_tfds": "tfds_source",
+    "TextVectorizer": "vectorize",
+}
 
 __all__ = [
-    "BUILTIN", "CausalLMPreprocessor", "DataError", "Dataset", "Epochs", "Preprocessor", "Seq2SeqPreprocessor",
-    "TextClassifierPreprocessor", "TextVectorizer", "TokenTaggerPreprocessor", "bucket_boundaries", "describe", "epoch_seed",
-    "even_first_batch", "shuffled_epochs",
-    "load", "label_set", "load_files", "load_tfds", "make_dataset", "padding_ratio", "read_conll",
-    "read_image_captions", "read_parallel", "read_plain_text", "read_table",
+    "BUILTIN", "DataError", "Dataset", "describe", "label_set", "load", "load_files", "read_conll",
+    "read_image_captions", "read_parallel", "read_plain_text", "read_table", *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 READERS = {
     "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label"),
@@ -56,6 +69,8 @@ def load(name: str | None = None, kind: str = "classification", **options) -> Da
         raise DataError(f"dataset {name!r} and data.{files[0]}={options[files[0]]} were both given: use the "
                         f"built-in dataset or your files, not both (name=None to use the files)")
     if name and name.startswith("tfds:"):
+        from tfseq.data.tfds_source import load_tfds
+
         return load_tfds(name[5:], data_dir=options.get("data_dir"))
     if name:
         if name not in BUILTIN:
