@@ -114,6 +114,7 @@ def test_parallel_and_plain_text(tmp_path):
     with pytest.raises(DataError, match=r"bad.tsv:2: expected 'source<TAB>target'"):
         data.read_parallel(write(tmp_path / "bad.tsv", "a\tb\nno tab here\n"))
     assert len(data.read_plain_text(write(tmp_path / "t.txt", "one\n\ntwo\n"))) == 2
+    assert data.read_plain_text(write(tmp_path / "w.txt", "one\r\n\r\ntwo\r\n"))["text"].tolist() == ["one", "two"]
 
 
 def test_image_captions_from_csv(tmp_path):

@@ -310,7 +310,9 @@ def predict_main(argv=None) -> int:
         folder = latest_version(args.export)
         texts = list(args.text)
         if args.file == "-":  # as a .txt file: one text per line, blank lines skipped
-            texts += [line for line in sys.stdin.read().splitlines() if line.strip()]
+            from tfseq.data.files import text_lines
+
+            texts += text_lines(sys.stdin.read())
         elif args.file:
             if args.file.endswith(".txt"):
                 from tfseq.data import read_plain_text

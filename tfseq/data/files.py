@@ -6,6 +6,7 @@ Every reader raises :class:`DataError` naming the file, the line and the field o
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -145,10 +146,15 @@ def read_parallel(path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "target"])
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of ``text`` that are not blank; a line ends at ``\\n``, ``\\r\\n`` or ``\\r``
+    (universal newlines, as ``open`` reads text), so a Windows file's lines keep no ``\\r``."""
+    return [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+
+
 def read_plain_text(path) -> pd.DataFrame:
-    """Plain text for language models: one row per non-empty line."""
-    lines = [line for line in _read_text(path).split("\n") if line.strip()]
-    return pd.DataFrame({"text": lines})
+    """Plain text for language models: one row per non-blank line."""
+    return pd.DataFrame({"text": text_lines(_read_text(path))})
 
 
 def read_image_captions(folder, captions) -> pd.DataFrame:
