@@ -128,7 +128,7 @@ class Trainer:
         self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
         multi_worker = str(self.config.train.get("distribute")) == "multi_worker"
         if multi_worker:
-            build_from_local_batch(self.model)
+            fit_under_multi_worker(self.model)
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
             self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
@@ -261,7 +261,7 @@ def build_before_fit(model, train):
     model._symbolic_build(data_batch=train.element_spec)
 
 
-def build_from_local_batch(model):
+def fit_under_multi_worker(model):
     """Keras 3.15 builds a distributed model's metrics and optimizer from the first batch
     averaged across replicas, in one ``strategy.reduce`` of the whole batch, which
     ``MultiWorkerMirroredStrategy`` cannot do for a nest (a dict of ids): it raises "Attempt to
