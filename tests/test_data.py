@@ -68,6 +68,49 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     assert data.read_table(jsonl)["label"].tolist() == ["1", "0"]
 
 
+
+@pytest.mark.parametrize("cell", ["NaN", "nan", "None", "null", "NULL", " NaN "])
+def test_a_label_that_means_no_value_is_an_empty_label(tmp_path, cell):
+    table = write(tmp_path / "t.csv", f"text,label\nok,a\nhm,{cell}\nyes,b\n")
+    with pytest.raises(DataError, match=r"t.csv:3: field 'label' is '.*', which means no value; expected a label"):
+        data.read_table(table)
+    jsonl = write(tmp_path / "t.jsonl", '{"text": "x", "label": "a"}\n{"text": "y", "label": null}\n'
+                                        '{"text": "z"}\n')
+    with pytest.raises(DataError, match=r"t.jsonl:2: field 'label' is"):
+        data.read_table(jsonl)
+
+
+def test_json_labels_have_one_spelling_and_never_mix_kinds(tmp_path):
+    # 1, "1" and 1.0 are one label, not three.
+    jsonl = write(tmp_path / "n.jsonl", "".join(f'{{"text": "t{i}", "label": {v}}}\n'
+                                                for i, v in enumerate(["1", '"1"', "1.0", "0", '"0"', "0.0"])))
+    assert data.read_table(jsonl)["label"].tolist() == ["1", "1", "1", "0", "0", "0"]
+    flags = write(tmp_path / "b.jsonl", '{"text": "x", "label": true}\n{"text": "y", "label": false}\n')
+    assert data.read_table(flags)["label"].tolist() == ["true", "false"]
+    # true beside 1 is a file two programs wrote: refused, naming both lines.
+    mixed = write(tmp_path / "m.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": "1"}\n'
+                                        '{"text": "z", "label": true}\n')
+    with pytest.raises(DataError, match=r"m.jsonl:3: field 'label' is true \(a JSON boolean\) but line 1 has 1"):
+        data.read_table(mixed)
+
+
+def test_a_folder_a_binary_file_and_a_huge_line_get_short_clear_errors(tmp_path):
+    with pytest.raises(DataError, match=r"is a folder; expected a file"):
+        data.read_table(tmp_path)
+    binary = tmp_path / "model.csv"
+    binary.write_bytes(b"PK\x03\x04\x00\x00" + bytes(range(256)))
+    with pytest.raises(DataError, match=r"model.csv: not a text file \(a zip archive: extract it first\)") as error:
+        data.read_table(binary)
+    assert "iconv" not in str(error.value)
+    # One 5 MB line read as a header: its "column name" is quoted in about 80 characters.
+    huge = write(tmp_path / "huge.csv", "x" * 5_000_000 + "\n")
+    with pytest.raises(DataError, match="missing column") as error:
+        data.read_table(huge)
+    assert len(str(error.value)) < 300 and "5,000,002 characters" in str(error.value)
+    with pytest.raises(DataError) as error:
+        data.read_conll(write(tmp_path / "c.txt", "a B\n" + "y" * 100_000 + "\n"))
+    assert len(str(error.value)) < 300
+
 def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
     jsonl = write(tmp_path / "ml.jsonl", '{"text": "x", "label": ["pos", "funny"]}\n'
                                          '{"text": "y", "label": []}\n{"text": "z", "label": "neg"}\n')

@@ -15,11 +15,23 @@ import pandas as pd
 from tfseq.data.dataset import DataError
 
 
+def quoted(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters: an error that quotes input (a line, a
+    field, a column name) stays one readable line even when the input is a 5 MB line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…({len(text):,} characters)"
+
+
 def _read_text(path) -> str:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a file")
     if not path.exists():
         raise DataError(f"{path}: no such file")
     data = path.read_bytes()
+    if b"\0" in data[:8192]:  # as git and grep tell binary files: a NUL byte near the start
+        kind = {b"\x1f\x8b": " (gzip: decompress it first)", b"PK": " (a zip archive: extract it first)"}.get(data[:2], "")
+        raise DataError(f"{path}: not a text file{kind}; expected UTF-8 text")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -59,12 +71,14 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
             quoting = 3 if sep == "\t" else 0  # TSV corpora (SST-2) carry bare quotes
             frame = pd.read_csv(path, sep=sep, quoting=quoting, dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as error:
-        raise DataError(f"{path}: cannot parse as {suffix or 'CSV'}: {error}") from None
+        raise DataError(f"{path}: cannot parse as {suffix or 'CSV'}: {quoted(str(error), 200)[1:-1]}") from None
     wanted = [c for c in (text_column, label_column) if c is not None]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
+        found = ", ".join(quoted(str(c)) for c in list(frame.columns)[:20])
+        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
         raise DataError(
-            f"{path}: missing column(s) {missing}; the file has columns {list(frame.columns)} "
+            f"{path}: missing column(s) {missing}; the file has columns [{found}{more}] "
             f"(choose with {choose})"
         )
     out = pd.DataFrame({"text": frame[text_column].astype(str).str.strip()})
@@ -73,13 +87,43 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
         if label_separator or labels.map(lambda v: isinstance(v, list)).any():
             out["label"] = _label_sets(path, labels, label_column, label_separator)
             return out
-        empty = labels.isna() | (labels.astype(str).str.strip() == "")
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            line = row + (1 if suffix in (".jsonl", ".json") else 2)
-            raise DataError(f"{path}:{line}: field {label_column!r} is empty; expected a label")
-        out["label"] = labels.astype(str).str.strip()
+        out["label"] = canonical_labels(path, labels, label_column, first_line=1 if suffix in (".jsonl", ".json") else 2)
     return out
+
+
+# Cells that mean "no value" in the tools tables come from (pandas, R, JSON, Python): an empty label.
+MISSING = {"", "nan", "none", "null"}
+
+
+def canonical_labels(path, labels: pd.Series, column: str, first_line: int) -> pd.Series:
+    """Each label cell as one string, the same for the same label however the file wrote it.
+
+    JSON numbers and numeric strings are one label: ``1``, ``"1"`` and ``1.0`` are ``"1"``
+    (a whole float is written without ``.0``); JSON booleans are ``"true"`` / ``"false"``, and a
+    column that mixes booleans with other labels is refused (``true`` beside ``1`` is a file that
+    was written by two programs, not two classes). ``NaN``, ``None``, ``null`` (any case) and blank
+    cells are no label: an error naming the line."""
+
+    def canonical(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip() if value is not None else ""
+
+    texts = labels.map(canonical)
+    empty = texts.str.lower().isin(MISSING) | labels.map(lambda v: isinstance(v, float) and v != v)
+    if empty.any():
+        row = int(np.flatnonzero(empty.to_numpy())[0])
+        what = "empty" if not texts.iloc[row] else f"{quoted(labels.iloc[row])}, which means no value"
+        raise DataError(f"{path}:{row + first_line}: field {column!r} is {what}; expected a label")
+    booleans = labels.map(lambda v: isinstance(v, bool)).to_numpy()
+    if booleans.any() and not booleans.all():
+        row, other = int(np.flatnonzero(booleans)[0]), int(np.flatnonzero(~booleans)[0])
+        raise DataError(f"{path}:{row + first_line}: field {column!r} is {texts.iloc[row]} (a JSON boolean) but "
+                        f"line {other + first_line} has {quoted(labels.iloc[other])}: use one kind of label "
+                        f"(all true/false, or all strings)")
+    return texts
 
 
 def _label_sets(path, labels: pd.Series, column: str, separator: str | None) -> list[tuple[str, ...]]:
@@ -94,7 +138,7 @@ def _label_sets(path, labels: pd.Series, column: str, separator: str | None) -> 
         elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
             items = [str(v) for v in value]
         else:
-            raise DataError(f"{path}:{row + first_line}: field {column!r} is {value!r}; expected a list of "
+            raise DataError(f"{path}:{row + first_line}: field {column!r} is {quoted(value)}; expected a list of "
                             f"labels (JSON lines) or labels joined by data.label_separator")
         sets.append(tuple(sorted({item.strip() for item in items if item.strip()})))
     return sets
@@ -119,12 +163,12 @@ def read_conll(path, tag_column: int = -1, word_column: int = 0) -> pd.DataFrame
             if width < 2 or not -width <= tag_column < width:
                 raise DataError(
                     f"{path}:{number}: expected at least 2 columns with the tag in column "
-                    f"{tag_column}, found {width} column(s): {line!r}"
+                    f"{tag_column}, found {width} column(s): {quoted(line)}"
                 )
         elif len(fields) != width:
             raise DataError(
                 f"{path}:{number}: expected {width} columns like the lines above, found "
-                f"{len(fields)}: {line!r}"
+                f"{len(fields)}: {quoted(line)}"
             )
         tokens.append(fields[word_column])
         tags.append(fields[tag_column])
@@ -141,7 +185,7 @@ def read_parallel(path) -> pd.DataFrame:
             continue
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {line[:80]!r}")
+            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {quoted(line)}")
         rows.append((fields[0].strip(), fields[1].strip()))
     return pd.DataFrame(rows, columns=["source", "target"])
 
