@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfseq.atomic import publishable, temporary_file, temporary_folder
+from tfseq.atomic import publish, temporary_folder, written_to
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,9 +68,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         target = self.folder / f"epoch-{epoch + 1:03d}.keras"
-        with temporary_file(self.folder, suffix=".keras") as tmp:
+        with written_to(target) as tmp:
             self.model.save(tmp)
-            os.replace(publishable(tmp), target)
         if self.keep > 0:
             for old in _by_epoch(self.folder.glob("epoch-*.keras"))[:-self.keep]:
                 old.unlink()
@@ -176,8 +175,7 @@ class TrainingState(keras.callbacks.Callback):
             (tmp / "state.json").write_text(json.dumps({
                 "epochs": self.epochs, "finished": finished, "seconds": self.seconds,
                 "history": self.history, "callbacks": callbacks}, indent=1))
-            target = self.folder / f"epoch-{self.epochs:03d}"
-            os.replace(publishable(tmp), target)
+            target = publish(tmp, self.folder / f"epoch-{self.epochs:03d}")
         for old in _by_epoch(p for p in self.folder.glob("epoch-*") if p != target):
             shutil.rmtree(old)
 
