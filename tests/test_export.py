@@ -197,3 +197,115 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
                                                  if v.path.startswith("seed_generator"))
     np.testing.assert_allclose(load(path)(text=tf.constant(TEXTS))["probabilities"].numpy(),
                                model.predict(np.array(TEXTS), verbose=0), atol=1e-5)
+
+
+def test_the_default_export_name_follows_the_data():
+    from tfseq import cli
+
+    assert export.folder(cli.resolve("classify", [])) == export.Path("saved_models/classify-reviews-zh")
+    assert export.default_name(cli.resolve("classify", [("data.name", "tfds:imdb_reviews")])) == "classify-imdb_reviews"
+    assert export.default_name(cli.resolve("classify", [("data.train", "data/my reviews.csv")])) == "classify-my-reviews"
+    # A generic file name says nothing: its folder's name does (sst2/train.tsv).
+    assert export.default_name(cli.resolve("tag", [("data.train", "/corpora/conll2000/train.txt")])) == "tag-conll2000"
+    assert export.default_name(cli.resolve("caption", [("data.images", "shots/")])) == "caption-shots"
+    chosen = cli.resolve("classify", [("export.name", "prod"), ("export.tflite", "true")])
+    assert (export.folder(chosen), export.folder(chosen, "-tflite")) == (export.Path("saved_models/prod"),
+                                                                          export.Path("saved_models/prod-tflite"))
+
+
+def test_a_model_of_another_kind_is_never_the_next_version_of_what_is_served(tmp_path):
+    task = tmp_path / "classify-mine"
+    identity = {"task": "classify", "labels": ["neg", "pos"], "vocabulary": {"tokenizer": "word"}}
+    export.check_next_version(task, identity)  # nothing published yet
+    export.write_atomically(task, lambda f: (f / "saved_model.pb").write_text("1"), {"identity": identity})
+    export.check_next_version(task, dict(identity))  # the same kind of model: the next version
+    with pytest.raises(export.ExportConflict, match=r"classify-mine: its newest version \(1\) has labels "
+                                                    r'\["neg", "pos"\] and this run.s model has \["a", "b", "c"\]: '
+                                                    r"publishing it as version 2 would replace what is served"):
+        export.check_next_version(task, {**identity, "labels": ["a", "b", "c"]})
+    with pytest.raises(export.ExportConflict, match="has vocabulary"):
+        export.check_next_version(task, {**identity, "vocabulary": {"tokenizer": "character"}})
+    export.check_next_version(task, {**identity, "labels": ["a"]}, replace=True)  # export.replace=true
+    # An export written before tfseq.json held an identity is compared on what it says.
+    export.write_atomically(task, lambda f: (f / "saved_model.pb").write_text("2"), {"task": "classify", "labels": ["x"]})
+    with pytest.raises(export.ExportConflict, match=r"its newest version \(2\) has labels \[\"x\"\]"):
+        export.check_next_version(task, identity)
+
+
+def test_a_reported_write_is_on_disk_before_it_is_published(tmp_path, monkeypatch):
+    """atomic_write and write_atomically fsync the data before the rename, the folder after it."""
+    from tfseq import atomic
+
+    events = []
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+    def fsync(handle):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{handle}")))
+        real_fsync(handle)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", str(b))), real_replace(a, b)))
+    monkeypatch.setattr(os, "rename", lambda a, b: (events.append(("rename", str(b))), real_rename(a, b)))
+    target = atomic.atomic_write(tmp_path / "metrics.json", "{}")
+    renamed = events.index(("rename", str(target)))
+    assert any(kind == "fsync" and ".metrics.json." in path for kind, path in events[:renamed])
+    assert ("fsync", str(tmp_path)) in events[renamed:]
+    events.clear()
+    version = export.write_atomically(tmp_path / "m", lambda f: (f / "saved_model.pb").write_text("x"), {"a": 1})
+    renamed = events.index(("rename", str(version)))
+    synced = {os.path.basename(path) for kind, path in events[:renamed] if kind == "fsync"}
+    assert {"saved_model.pb", "tfseq.json"} <= synced and ("fsync", str(tmp_path / "m")) in events[renamed:]
+
+
+@pytest.fixture(scope="module")
+def classifier_export(tmp_path_factory):
+    vec = vectorizer(split="word")
+    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4,
+                           preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"]))
+    model(vec(tf.constant(TEXTS)))
+    return export.save(classifier_serving(model, metadata={"labels": ["neg", "pos"]}),
+                       tmp_path_factory.mktemp("export") / "classify")
+
+
+def damage(folder, how):
+    if how == "truncated variables.data":
+        (data_file,) = (folder / "variables").glob("variables.data-*")
+        data_file.write_bytes(data_file.read_bytes()[:100])
+    elif how == "truncated saved_model.pb":
+        (folder / "saved_model.pb").write_bytes((folder / "saved_model.pb").read_bytes()[:50])
+    elif how == "bad tfseq.json":
+        (folder / "tfseq.json").write_text('{"labels": [')
+    elif how == "missing variables.index":
+        (folder / "variables" / "variables.index").unlink()
+    elif how == "a module it requires is not installed":
+        (folder / "tfseq.json").write_text('{"requires": ["tfseq_no_such_ops"]}')
+
+
+@pytest.mark.parametrize("how,says", [
+    ("truncated variables.data", "cannot load this export"),
+    ("truncated saved_model.pb", "cannot load this export"),
+    ("bad tfseq.json", "tfseq.json: not readable JSON"),
+    ("missing variables.index", "cannot load this export"),
+    ("a module it requires is not installed", "needs the Python module tfseq_no_such_ops, which is not installed "
+                                              "(pip install tfseq-no-such-ops)"),
+])
+def test_predict_on_a_damaged_export_says_so_in_one_line(classifier_export, tmp_path, capsys, how, says):
+    import shutil
+
+    from tfseq import cli
+
+    assert cli.predict_main([str(classifier_export), "good film"]) == 0  # the export as written answers
+    capsys.readouterr()
+    folder = tmp_path / "1"
+    shutil.copytree(classifier_export, folder)
+    damage(folder, how)
+    assert cli.predict_main([str(folder), "good film"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"tfseq-predict: error: {folder}") and says in err, err
+
+
+def test_predict_output_that_is_a_folder_is_refused_before_loading(classifier_export, tmp_path, capsys):
+    from tfseq import cli
+
+    assert cli.predict_main([str(classifier_export), "good film", "--output", str(tmp_path)]) == 2
+    assert f"--output {tmp_path} is a folder; expected a file to write" in capsys.readouterr().err

@@ -107,7 +107,7 @@ def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree
                                  f"export.dir={tmp_path / 'saved'}")
     metrics = trainer.execute()
     folder = Path(metrics["export_tflite"])
-    assert folder == tmp_path / "saved" / "classify-tflite" / "1"
+    assert folder == tmp_path / "saved" / f"classify-{tmp_path.name}-tflite" / "1"  # export.name's, -tflite
     assert json.loads((folder / "tfseq.json").read_text())["labels"] == trainer.task.class_names
     pre, runner = Preprocessor.load(folder), interpreter(folder)
     serve = tf.saved_model.load(metrics["export"]).signatures["serving_default"]
@@ -124,12 +124,16 @@ def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree
     assert answers[0] == answers[1] and answers[0].startswith("text,label,confidence")
 
 
-def test_quantized_export_is_smaller_and_close(tmp_path):
+def test_quantized_export_is_smaller_and_close(tmp_path, capfd):
     vec = data.TextVectorizer(split="word", ngrams=(1, 2)).adapt(TEXTS * 50 + [f"word{i}" for i in range(3000)])
     model = TextClassifier(vec.vocabulary_sizes(), 2, cell="lstm", units=32, embedding_dim=32, preprocessor=vec)
     model(ids_of(vec, "a good film"))
+    capfd.readouterr()
     plain = export.save_tflite(classifier_lite(model), tmp_path / "plain")
     small = export.save_tflite(classifier_lite(model), tmp_path / "small", quantize=True)
+    # The conversion's warnings that ask nothing of a user are not printed.
+    printed = "".join(capfd.readouterr())
+    assert "'NoneType' object has no attribute 'name'" not in printed and "trackable_obj" not in printed, printed
     assert (small / "model.tflite").stat().st_size < 0.4 * (plain / "model.tflite").stat().st_size
     assert json.loads((small / "tfseq.json").read_text())["quantized"] is True
     pre = Preprocessor.load(small)

@@ -4,6 +4,7 @@ and the lm task end to end through the SavedModel and tfseq-predict."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -290,7 +291,7 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     assert scores["log_probability"][0] == pytest.approx(expected, rel=1e-4)
 
     capsys.readouterr()
-    assert cli.predict_main([str(tmp_path / "saved_models" / "lm"), "the dog"]) == 0
+    assert cli.predict_main([str(Path(metrics["export"]).parent), "the dog"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("the dog") and "perplexity" in printed
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -202,7 +203,7 @@ def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, ca
     assert targets[0] == "E F A C" and len(targets) == 3
 
     capsys.readouterr()
-    assert cli.predict_main([str(tmp_path / "saved_models" / "seq2seq"), "bad"]) == 0
+    assert cli.predict_main([str(Path(metrics["export"]).parent), "bad"]) == 0
     assert capsys.readouterr().out.strip() == "bad\tD A B"
 
 
@@ -245,7 +246,7 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "token_error_rate", "bleu", "loss"}
     assert metrics["test"]["bleu"] > 80 and metrics["test"]["accuracy"] > 0.8  # sacrebleu's 0-100 scale
-    assert cli.predict_main([str(tmp_path / "saved_models" / "seq2seq"), "Dog likes bird!", "  cat... "]) == 0
+    assert cli.predict_main([str(Path(metrics["export"]).parent), "Dog likes bird!", "  cat... "]) == 0
     assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!",
                                                              "  cat... \tchat..."]
 
@@ -268,7 +269,7 @@ def test_subword_translation_trains_exports_and_answers_through_sentencepiece(tm
     assert metrics["test"]["bleu"] > 80
     # A fresh process: tfseq-predict loads TensorFlow Text's ops for the SentencePiece export.
     script = "import sys; from tfseq.cli import predict_main; sys.exit(predict_main(sys.argv[1:]))"
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "saved_models" / "seq2seq"),
+    out = subprocess.run([sys.executable, "-c", script, str(Path(metrics["export"]).parent),
                           "Dog likes bird!", ""], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip("\n").splitlines() == ["Dog likes bird!\tchien aime oiseau!", "\t"]

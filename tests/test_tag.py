@@ -1,6 +1,7 @@
 """Tagging end to end on tiny CoNLL data: trainer, scores, baseline, export, tfseq-predict, bad input."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
     assert out["tokens"].numpy()[2].tolist()[:3] == [b"the", b"cat", b""]
 
     capsys.readouterr()
-    assert cli.predict_main([str(tmp_path / "saved_models" / "tag"), "the big dog sees"]) == 0
+    assert cli.predict_main([str(Path(metrics["export"]).parent), "the big dog sees"]) == 0
     assert capsys.readouterr().out.strip() == "the/B-NP big/I-NP dog/I-NP sees/B-VP"
 
 

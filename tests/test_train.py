@@ -170,7 +170,7 @@ def test_a_task_trains_on_two_cpu_replicas(tmp_path, task):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distribute: 2 replicas" in done.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert good(metrics) and (tmp_path / "saved_models" / task / "1" / "saved_model.pb").exists()
+    assert good(metrics) and (tmp_path / "saved_models" / f"{task}-t" / "1" / "saved_model.pb").exists()
 
 
 def free_ports(count):
@@ -209,7 +209,8 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
     assert "not the chief" in outputs[1][0] and "not the chief" not in outputs[0][0]
     (run,) = (tmp_path / "runs" / "classify").iterdir()  # one run folder, one export: the chief's
     assert good(json.loads((run / "metrics.json").read_text()))
-    assert [p.name for p in (tmp_path / "saved_models" / "classify").iterdir()] == ["1"]
+    (published,) = (tmp_path / "saved_models").iterdir()
+    assert [p.name for p in published.iterdir()] == ["1"]
 
 
 def test_the_multi_worker_build_draws_no_batch_and_needs_the_model_built_first():
@@ -382,3 +383,67 @@ def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
     assert not any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in trainer.callbacks())
     with pytest.raises(Exception, match="train.schedule='linear': expected one of constant, cosine"):
         cli.resolve("classify", [("train.schedule", "linear")])
+
+
+def test_a_disk_too_small_for_the_run_is_said_before_training(tmp_path, monkeypatch):
+    import shutil
+
+    from tfseq.train import trainer
+
+    usage = shutil.disk_usage(tmp_path)
+    trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", 1_000_000)  # room enough
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000_000))
+    with pytest.raises(trainer.DiskFull, match=r"50 MB free on its disk, and this run of 17,000,000 parameters "
+                                               r"writes about [\d,]+ MB \(model.keras, backup/ and the export\)"):
+        trainer.check_disk(tmp_path, tmp_path / "saved" / "classify-x", 17_000_000)
+
+
+def test_a_full_disk_while_writing_is_one_line():
+    import errno
+
+    from tfseq import cli
+
+    line = cli.one_line(OSError(errno.ENOSPC, "No space left on device", "runs/classify/1/model.keras"))
+    assert line == ("runs/classify/1/model.keras: no space left on the disk: free some space, or set run.root= "
+                    "and export.dir= to a larger disk")
+
+
+@pytest.mark.slow
+def test_a_run_on_a_full_disk_stops_in_one_line_before_training(tmp_path):
+    """A real 1 MB disk (tmpfs, where this user may mount one): before, the run trained, then Keras'
+    weights file met the full disk with an h5py error storm and a segfault (rc 139)."""
+    import subprocess
+    import sys
+
+    from test_classify import FAST, tiny_table
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        train = tiny_table(tmp_path / "train.csv")
+        done = subprocess.run([sys.executable, "-m", "tfseq.cli", "task=classify", f"data.train={train}", *FAST,
+                               f"run.root={disk / 'runs'}", f"export.dir={disk / 'saved'}"],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 2, done.stderr[-3000:]
+        err = done.stderr.strip()
+        assert len(err.splitlines()) == 1 and "MB free on its disk" in err and str(disk) in err, err
+        assert not any((disk / "runs" / "classify").iterdir())  # no half run left for resume=true to take
+    finally:
+        subprocess.run(["umount", str(disk)])
+
+
+def test_the_command_lines_start_quietly_unless_verbose():
+    import subprocess
+    import sys
+
+    def stderr_of(code):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
+
+    loud = stderr_of("import tensorflow")
+    quiet = stderr_of("from tfseq import cli; cli.start_tensorflow(); import tensorflow, keras")
+    assert quiet == "", quiet
+    if loud:  # what TensorFlow prints on this machine ("Could not find cuda drivers", twice) is kept with --verbose
+        kept = stderr_of("from tfseq import cli; cli.start_tensorflow(verbose=True)")
+        assert len(kept.splitlines()) == len(loud.splitlines()) and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]

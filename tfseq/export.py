@@ -7,14 +7,18 @@ a reader never sees a half-written export and an existing version is never overw
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
+import logging
+import shutil
 import os
 import re
 from pathlib import Path
 from typing import Any, Callable
 
-from tfseq.atomic import publishable, temporary_folder
+from tfseq.atomic import publishable, sync, sync_tree, temporary_folder
 
 
 def next_version(task_dir: Path) -> int:
@@ -24,6 +28,85 @@ def next_version(task_dir: Path) -> int:
 
 
 EXPORT_FILES = ("saved_model.pb", "model.tflite")
+
+# File names that say nothing about the data they hold: a run on sst2/train.tsv is named after
+# its folder (``classify-sst2``), not ``classify-train``.
+GENERIC_STEMS = {"train", "training", "trn", "data", "dataset", "input", "all", "corpus", "text"}
+
+
+def default_name(config) -> str:
+    """``<task>-<data>``: what ``export.name=auto`` publishes as. The data is the built-in or
+    TFDS dataset's name (``classify-reviews-zh``, ``classify-imdb_reviews``), or the training
+    file's stem (``classify-mine`` for ``mine.csv``; its folder's name for a generic stem such as
+    ``train``), or the images folder's name (captions). Runs on other data become another
+    model, never the next version of this one."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.select(config, "data.name", default=None)
+    data = str(data).removeprefix("tfds:") if data else None
+    for key in ("data.train", "data.images"):
+        path = OmegaConf.select(config, key, default=None) if not data else None
+        if path:
+            path = Path(str(path)).expanduser()
+            data = path.name if key == "data.images" else path.stem
+            if data.lower() in GENERIC_STEMS and path.resolve().parent.name:
+                data = path.resolve().parent.name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", data).strip("-.") if data else ""
+    return f"{config.task}-{slug}" if slug else str(config.task)
+
+
+def name_is_auto(config) -> bool:
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.select(config, "export.name", default=None)) == "auto"
+
+
+def folder(config, suffix: str = "") -> Path:
+    """Where a run of ``config`` publishes its versions: ``<export.dir>/<export.name><suffix>``
+    (``suffix``: ``-tflite`` for the TFLite export)."""
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.select(config, "export.name", default=None)
+    name = default_name(config) if name in (None, "auto") else str(name)
+    return Path(str(config.export.dir)) / f"{name}{suffix}"
+
+
+class ExportConflict(ValueError):
+    """A new version would answer differently in kind from the one it replaces."""
+
+
+def versions(task_dir) -> list[Path]:
+    """The integer version folders under ``task_dir`` that hold an export, oldest first."""
+    return sorted((p for p in Path(task_dir).glob("*") if re.fullmatch(r"\d+", p.name)
+                   and any((p / name).exists() for name in EXPORT_FILES)), key=lambda p: int(p.name))
+
+
+def check_next_version(task_dir, identity: dict, replace: bool = False) -> None:
+    """Refuse to publish a model of another kind as the next version of ``task_dir``: TensorFlow
+    Serving and ``tfseq-predict`` answer with the newest version, so a new version whose task,
+    labels (or tags) or vocabulary kind differ from the newest one's would silently change what
+    every client gets. ``replace=True`` (``export.replace=true``) publishes it anyway."""
+    newest = versions(task_dir)
+    if replace or not newest:
+        return
+    try:
+        declared = json.loads((newest[-1] / "tfseq.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        declared = {}
+    before = declared.get("identity") or {key: declared[key] for key in ("task", "labels", "tags") if key in declared}
+    changed = [key for key in ("task", "labels", "tags", "vocabulary")
+               if key in before and key in identity and before[key] != identity[key]]
+    if changed:
+        key = changed[0]
+        raise ExportConflict(
+            f"{task_dir}: its newest version ({newest[-1].name}) has {key} {_short(before[key])} and this run's "
+            f"model has {_short(identity[key])}: publishing it as version {int(newest[-1].name) + 1} would replace "
+            f"what is served; choose another export.name=, or export.replace=true to publish it there anyway")
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:76] + " ...]"
 
 
 def latest_version(path) -> Path:
@@ -36,12 +119,11 @@ def latest_version(path) -> Path:
 
     if is_export(path):
         return path
-    versions = sorted((p for p in path.glob("*") if re.fullmatch(r"\d+", p.name) and is_export(p)),
-                      key=lambda p: int(p.name))
-    if not versions:
+    found = versions(path)
+    if not found:
         raise FileNotFoundError(f"{path}: no export here (expected saved_model.pb or model.tflite, or "
                                 f"<version>/ holding one)")
-    return versions[-1]
+    return found[-1]
 
 
 def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
@@ -52,18 +134,25 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
     """
     task_dir = Path(task_dir)
     with temporary_folder(task_dir, prefix=".tmp-export-") as tmp:
-        write(tmp)
-        if metadata is not None:
-            (tmp / "tfseq.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
-        publishable(tmp)
+        try:
+            write(tmp)
+            if metadata is not None:
+                (tmp / "tfseq.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+        except Exception as error:  # TensorFlow reports a full disk in its own error types
+            if shutil.disk_usage(task_dir).free < 1 << 20:
+                raise OSError(errno.ENOSPC, "No space left on device", str(task_dir)) from error
+            raise
+        sync_tree(publishable(tmp))  # on disk before it is published: a power cut leaves it whole
         while True:
             target = task_dir / str(next_version(task_dir))
             try:
                 os.rename(tmp, target)  # atomic on one filesystem; fails if target exists
-                return target
             except OSError:
                 if not target.exists():
                     raise
+                continue
+            sync(task_dir)
+            return target
 
 
 @dataclasses.dataclass
@@ -181,6 +270,20 @@ def vocabulary_settings(vec) -> dict:
             "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()}}
 
 
+@contextlib.contextmanager
+def quiet_loggers(*names, level=logging.ERROR):
+    """Python loggers ``names`` print only ``level`` and above inside the block."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, before):
+            logger.setLevel(old)
+
+
 def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     """Publish ``task_dir/<next version>/`` with ``model.tflite`` (ids in, scores out; TFLite's
     builtin operations only, so the stock interpreter runs it), ``vocabulary.json`` (the
@@ -192,7 +295,6 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     The recurrent layers are traced on their generic loop (a TFLite ``WHILE``), not the fused
     kernel, and the weights are frozen into constants: TFLite cannot read variables inside a loop.
     """
-    import shutil
 
     import tensorflow as tf
     # Freezing: what tf.lite's own converters use, and the one way to constants for a WHILE body.
@@ -208,18 +310,23 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     call = lite.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
     fused = [layer.use_fused for layer in recurrent]
-    try:
-        for layer in recurrent:
-            layer.use_fused = False
-        function = tf.function(lambda ids: call(model, ids), input_signature=[specs])
-        frozen = convert_variables_to_constants_v2(function.get_concrete_function())
-    finally:
-        for layer, value in zip(recurrent, fused):
-            layer.use_fused = value
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    if quantize:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    blob = converter.convert()
+    with quiet_loggers("tensorflow", "absl"):
+        # The conversion logs warnings that ask nothing of a user: "Issue encountered when serializing
+        # table_initializer ... 'NoneType' object has no attribute 'name'" (the vocabulary's lookup
+        # table, which the frozen graph does not use) and a deprecation of from_concrete_functions
+        # without trackable_obj (frozen constants need no trackable object).
+        try:
+            for layer in recurrent:
+                layer.use_fused = False
+            function = tf.function(lambda ids: call(model, ids), input_signature=[specs])
+            frozen = convert_variables_to_constants_v2(function.get_concrete_function())
+        finally:
+            for layer, value in zip(recurrent, fused):
+                layer.use_fused = value
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        blob = converter.convert()
 
     def write(folder):
         (folder / "model.tflite").write_bytes(blob)

@@ -86,6 +86,20 @@ class Task:
         if the task has none; written when the recipe sets ``export.tflite``."""
         return None
 
+    def export_identity(self) -> dict:
+        """What a client of the export relies on: the task, its labels or tags, and the
+        vocabulary's kind (how text is split). A new version must keep it, or be published under
+        another ``export.name`` (:func:`tfseq.export.check_next_version`)."""
+        pre, identity = self.preprocessor, {"task": self.name}
+        for key in ("labels", "tags"):
+            if getattr(pre, key, None) is not None:
+                identity[key] = [str(value) for value in getattr(pre, key)]
+        splits = {name: str(tokenizer.split) for name in ("tokenizer", "target_tokenizer")
+                  if (tokenizer := getattr(pre, name, None)) is not None and hasattr(tokenizer, "split")}
+        if splits:
+            identity["vocabulary"] = splits
+        return identity
+
     def default_monitor(self) -> str:
         """What ``train.monitor=auto`` watches."""
         return "val_loss"
