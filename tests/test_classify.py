@@ -80,6 +80,7 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     # The simple form: a training file replaces the recipe's built-in dataset.
     result = run_cli("task=classify", f"data.train={train}", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "cuda drivers" not in result.stderr and "absl::InitializeLog" not in result.stderr  # quiet start
     assert "data: train.csv {'train': 48, 'validation': " in result.stdout
     runs = list((tmp_path / "runs" / "classify").iterdir())
     assert len(runs) == 1
@@ -97,7 +98,10 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     assert "auto: data.max_length=50 (the 95th percentile of training lengths is" in result.stdout
     assert len(metrics["history"]["val_accuracy"]) == metrics["epochs"] == 2
     assert list((run / "tensorboard").rglob("events.out.tfevents*"))
-    export = tmp_path / "saved_models" / "classify" / "1"
+    # Named after the data (train.csv: its folder's name), so a run on other data never replaces it.
+    export = tmp_path / metrics["export"]
+    assert export == tmp_path / "saved_models" / f"classify-{tmp_path.name}" / "1"
+    assert f"export: saved_models/classify-{tmp_path.name} version 1" in result.stdout
     assert (export / "saved_model.pb").exists() and f"run folder: runs/classify/{run.name}" in result.stdout
     # The recipe's bag-of-n-grams experts were fitted, and their mix with the network on validation.
     assert "wide expert tfidf" in result.stdout and "wide expert nb" in result.stdout
@@ -117,7 +121,7 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
 
     # The .keras model predicts what the export predicts.
     # Texts as arguments, then (--file -) one a line from standard input, blank lines skipped.
-    predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(tmp_path / "saved_models" / "classify"),
+    predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(export.parent),
                               "great fun movie", "awful bad", "", "  ", "--file", "-"],
                              input="awful bad\n\ngreat fun movie\r\n", capture_output=True, text=True, timeout=300)
     assert predict.returncode == 0, predict.stderr[-2000:]
@@ -317,9 +321,10 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
     (run,) = (tmp_path / "killed" / "classify").iterdir()
     assert not (run / "metrics.json").exists() and (run / "checkpoints" / "epoch-002.keras").exists()
 
-    resumed = run_cli("task=classify", "run.root=killed", *args, "resume=true", cwd=tmp_path)
+    # README's line alone: the run continues on its own file with its own keys (its config.yaml).
+    resumed = run_cli("task=classify", "run.root=killed", "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"continuing killed/classify/{run.name}" in resumed.stdout
+    assert f"continuing killed/classify/{run.name} with its config.yaml data.train={train}" in resumed.stdout
     assert "restoring the training state saved after epoch-002" in resumed.stdout
     # Only the unfinished epochs are trained again; the finished two are kept.
     assert "Epoch 3/4" in resumed.stdout and "Epoch 1/4" not in resumed.stdout and "Epoch 2/4" not in resumed.stdout

@@ -34,9 +34,20 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
 
 @pytest.mark.parametrize("task,override,message", [
     ("classify", "model.cell=lstmm", "model.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
-    ("classify", "model.pooling=", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
+    ("classify", "model.pooling=null", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
     ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
-    ("lm", "generate.sampler=", "generate.sampler=None: expected one of sampling, greedy, beam"),
+    ("lm", "generate.sampler=null", "generate.sampler=None: expected one of sampling, greedy, beam"),
+    # An empty value (an unset shell variable) is never "the default": it trained on the built-in set.
+    ("classify", "data.train=", "data.train= is empty (an unset shell variable?)"),
+    ("tag", "data.test=  ", "data.test= is empty"),
+    ("classify", "model.pooling=", "model.pooling= is empty"),
+    # Paths that cannot work are found before any data is read, not after the training.
+    ("classify", "data.train=.", "data.train=. is a folder; expected a file"),
+    ("classify", "data.train=nothere.csv", "data.train=nothere.csv: no such file"),
+    ("caption", "data.images=/dev/null", "data.images=/dev/null is a file; expected a folder of images"),
+    ("classify", "export.dir=/dev/null", "export.dir=/dev/null: /dev/null is a file, not a folder"),
+    ("classify", "run.root=/dev/null/runs", "run.root=/dev/null/runs: /dev/null is a file, not a folder"),
+    ("classify", "model.cell=gru,lstm resume=true", "resume=true continues one run"),
     ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
     ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
     ("classify", "data.split=words", "data.split='words': expected one of auto, word, character (did you mean word?)"),
@@ -55,7 +66,7 @@ def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, ov
     started = time.perf_counter()
     code = ("import sys; from tfseq import cli; code = cli.train_main(sys.argv[1:]); "
             "print(code, sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code, f"task={task}", override], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code, f"task={task}", *override.split(" ")], capture_output=True, text=True,
                          timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     elapsed = time.perf_counter() - started
     assert out.stdout.strip() == "2 []", out.stderr[-2000:]  # no TensorFlow, no data library loaded
@@ -117,3 +128,44 @@ def test_tag_en_reads_characters_through_a_cnn_and_asks_for_files():
     assert (config.model.char_cnn, list(config.data.ngrams), config.model.crf) == (50, [1], True)
     given = cli.resolve("tag-en", [("data.train", "train.txt")])
     assert given.data.train == "train.txt" and given.data.name is None
+
+
+def saved_run(root, task="classify", **keys):
+    """A run folder as a killed run leaves it: config.yaml (the run's own keys), no metrics.json."""
+    from omegaconf import OmegaConf
+
+    config = cli.resolve(task, list(keys.items()))
+    run = root / task / "20260101-000000"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    return run
+
+
+def test_resume_continues_the_run_with_its_own_config(tmp_path, capsys):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("text,label\na,x\nb,y\n")
+    run = saved_run(tmp_path / "runs", **{"data.train": str(mine), "train.epochs": "7"})
+    given = [("run.root", str(tmp_path / "runs")), ("resume", "true")]
+    config = cli.continue_run("classify", cli.resolve("classify", given), given)
+    # README's line (tfseq-train task=classify resume=true) resumes on the user's file, not reviews-zh.
+    assert (config.data.train, config.data.name, config.train.epochs) == (str(mine), None, 7)
+    assert config.resume and config.run.dir == str(run)
+    assert f"resume: continuing {run} with its config.yaml data.train={mine}" in capsys.readouterr().out
+    # The same keys again are fine; another value is another run: refused, before any work.
+    same = given + [("data.train", str(mine)), ("train.verbose", "0")]
+    assert cli.continue_run("classify", cli.resolve("classify", same), same).train.verbose == 0
+    code = cli.train_main(["task=classify", f"run.root={tmp_path / 'runs'}", "resume=true", "train.epochs=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"resume=true continues {run} as it was started, with train.epochs=7; train.epochs=3 was given" in err
+    assert f"train: {mine}" in (run / "config.yaml").read_text() and not (run / "metrics.json").exists()
+
+
+def test_resume_refuses_a_complete_run_and_a_run_dir_holding_one(tmp_path, capsys):
+    run = saved_run(tmp_path / "runs")
+    (run / "metrics.json").write_text("{}")
+    assert cli.train_main(["task=classify", f"run.dir={run}", "resume=true"]) == 2
+    assert "is complete (it has metrics.json)" in capsys.readouterr().err
+    # A new run never writes into a folder that holds one (its record would be rewritten).
+    assert cli.train_main(["task=classify", f"run.dir={run}"]) == 2
+    assert f"run.dir={run} holds a run already: resume=true continues it" in capsys.readouterr().err

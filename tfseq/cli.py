@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TRAIN_USAGE = """\
-usage: tfseq-train task=<name or recipe.yaml> [key=value ...]
+usage: tfseq-train task=<name or recipe.yaml> [key=value ...] [--verbose]
 
 Trains a task's recipe (tasks/<task>/<name>.yaml, or a YAML file of your own whose base: or
 task: names one) with dotted key=value overrides, writes a run
@@ -22,6 +23,8 @@ folder (config, metrics.json, reports, plots, TensorBoard logs, the model; epoch
 request) and exports a SavedModel. A data file given (data.train=...) replaces the recipe's
 built-in dataset; keys set to auto are chosen from the training text and printed. Several
 values (model.cell=rnn,lstm,gru) run one after another and end with a comparison table.
+resume=true continues the newest unfinished run of the task with its own saved config.yaml.
+--verbose keeps TensorFlow's start-up log lines (hidden by default).
 
 examples:
   tfseq-train task=classify
@@ -45,6 +48,41 @@ examples:
 
 class UsageError(Exception):
     """A bad command line or recipe: printed as one line, exit status 2."""
+
+
+def start_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow, hiding the lines its C++ side prints to the terminal before its logging
+    starts ("Could not find cuda drivers ...", twice; TF_CPP_MIN_LOG_LEVEL does not reach them).
+    ``verbose`` keeps them; an import that fails shows what was hidden."""
+    if verbose or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+        return
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as hidden:
+        os.dup2(hidden.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            hidden.seek(0)
+            sys.stderr.write(hidden.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def one_line(error: BaseException) -> str:
+    """An error as the one line a user reads (a full disk named as such, whoever raised it)."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}no space left on the disk: free some space, or set run.root= and export.dir= to a larger disk"
+    if isinstance(error, OSError) and error.strerror and error.filename and not isinstance(error, FileNotFoundError):
+        return f"{error.filename}: {error.strerror.lower()}"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 600 else text[:600] + " ..."
 
 
 def recipe_path(task: str) -> Path:
@@ -142,6 +180,9 @@ def parse_overrides(arguments):
         if "=" not in argument:
             raise UsageError(f"expected key=value, received {argument!r} (see tfseq-train --help)")
         key, value = argument.split("=", 1)
+        if not value.strip():  # an unset shell variable: never "use the default" silently
+            raise UsageError(f"{key}= is empty (an unset shell variable?): give it a value, or {key}=null "
+                             f"for none")
         if key == "task":
             task = value
             continue
@@ -228,10 +269,7 @@ def run_one(task, config, log=print) -> dict:
                 config.run.dir, config.export.dir = f"{scratch}/run", f"{scratch}/export"
                 log("multi_worker: not the chief; its run folder and export are scratch, removed at the end")
                 return Trainer(tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log)).execute()
-    run_path = config.run.dir
-    if config.resume and not run_path:
-        run_path = RunFolder.latest_unfinished(config.run.root, task)
-        log(f"resume: {'continuing ' + str(run_path) if run_path else 'no unfinished run found, starting anew'}")
+    run_path = config.run.dir  # resume=true: the run continued (continue_run)
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
     try:
@@ -247,19 +285,127 @@ def run_one(task, config, log=print) -> dict:
     return metrics
 
 
+# Keys that may differ from a resumed run's config.yaml: where it is, and how much is printed.
+RESUME_FREE = ("resume", "run.dir", "run.root", "train.verbose")
+
+
+def continue_run(task, config, given):
+    """``resume=true``: the run to continue (``run.dir``, or the newest unfinished run of ``task``
+    under ``run.root``) with its own ``config.yaml``, so a run on the user's files resumes on
+    them. A key ``given`` on the command line that differs from that config is refused: it
+    would be another run. Without an unfinished run, ``config`` starts anew."""
+    from omegaconf import OmegaConf
+
+    from tfseq import recipes
+    from tfseq.train.run_folder import RunFolder
+
+    path = Path(config.run.dir) if config.run.dir else RunFolder.latest_unfinished(config.run.root, Path(task).stem)
+    if path is None or not (path / "config.yaml").exists():
+        if path is not None and any(path.iterdir()):
+            raise UsageError(f"resume=true: {path} holds no config.yaml, so it cannot be continued; "
+                             f"start a new run without resume=true")
+        print(f"resume: no unfinished run of {Path(task).stem} under {config.run.root}; starting anew")
+        return config
+    if (path / "metrics.json").exists():
+        raise UsageError(f"resume=true: {path} is complete (it has metrics.json); start a new run without resume=true")
+    try:
+        saved = OmegaConf.load(path / "config.yaml")
+    except Exception as error:
+        raise UsageError(f"{path / 'config.yaml'}: malformed YAML ({one_line(error)}); this run cannot be resumed") from None
+    recipe = load_recipe(task)
+    if saved.get("task") != recipe.task:
+        raise UsageError(f"resume=true: {path} is a run of task={saved.get('task')}, not {recipe.task}")
+    for key, value in given:
+        if key in RESUME_FREE:
+            continue
+        mine = OmegaConf.select(config, key)
+        theirs = OmegaConf.select(saved, key, default=None)
+        plain = [OmegaConf.to_container(v) if hasattr(v, "_metadata") else v for v in (mine, theirs)]
+        if plain[0] != plain[1] and not (plain[0] == "auto" and OmegaConf.select(recipe, key) == "auto"):
+            raise UsageError(f"resume=true continues {path} as it was started, with {key}={plain[1]}; "
+                             f"{key}={plain[0]} was given: drop it to continue that run, or start a new run "
+                             f"without resume=true")
+    resumed = OmegaConf.merge(recipe, saved)  # keys added to the recipe since the run began: defaults
+    resumed.resume, resumed.run.dir = True, str(path)
+    for key, value in given:
+        if key == "train.verbose":
+            resumed.train.verbose = OmegaConf.select(config, key)
+    OmegaConf.set_struct(resumed, True)
+    try:
+        recipes.check_choices(resumed, recipe)
+    except recipes.RecipeError as error:
+        raise UsageError(f"{path / 'config.yaml'}: {error}") from None
+    print(f"resume: continuing {path} with its config.yaml"
+          + "".join(f" {k}={OmegaConf.select(saved, k)}" for k in recipes.FILE_KEYS if OmegaConf.select(saved, k, default=None)))
+    return resumed
+
+
+def check_paths(config) -> None:
+    """The files and folders a run reads and writes, checked before TensorFlow starts: data files
+    are files, the images a folder, and ``run.root``, ``run.dir`` and ``export.dir`` folders this
+    user can write (a file there used to be found after the whole training)."""
+    from omegaconf import OmegaConf
+
+    from tfseq import recipes
+
+    for key in recipes.FILE_KEYS:
+        value = OmegaConf.select(config, key, default=None)
+        if not value:
+            continue
+        path, folder = Path(str(value)).expanduser(), key == "data.images"
+        if not path.exists():
+            raise UsageError(f"{key}={value}: no such {'folder' if folder else 'file'}")
+        if path.is_dir() != folder:
+            raise UsageError(f"{key}={value} is a {'file' if folder else 'folder'}; expected a "
+                             f"{'folder of images' if folder else 'file'}")
+    embeddings = OmegaConf.select(config, "model.embeddings", default=None)
+    if embeddings and Path(str(embeddings)).expanduser().is_dir():
+        raise UsageError(f"model.embeddings={embeddings} is a folder; expected a word2vec/GloVe text file")
+    folders = ["run.root", "run.dir"] + (["export.dir"] if OmegaConf.select(config, "export.enabled", default=False) else [])
+    for key in folders:
+        value = OmegaConf.select(config, key, default=None)
+        if value:
+            writable_folder(key, Path(str(value)).expanduser())
+    run_dir = OmegaConf.select(config, "run.dir", default=None)
+    if run_dir and not config.resume and Path(run_dir).is_dir() and any(Path(run_dir).iterdir()):
+        raise UsageError(f"run.dir={run_dir} holds a run already: resume=true continues it; give a new folder "
+                         f"for a new run")
+
+
+def writable_folder(key, path: Path) -> None:
+    """``path`` is a folder, or can be made one, and this user can write there."""
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():  # a link to nowhere
+            raise UsageError(f"{key}={path}: {existing} is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{key}={path}: {existing} is a file, not a folder; choose another {key}=")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{key}={path}: {existing} is not writable by this user; choose another {key}=")
+
+
 def train_main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or any(a in ("-h", "--help", "help") for a in argv):
         print(help_text())
         return 0
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
     try:
         task, overrides = parse_overrides(argv)
         combinations = list(itertools.product(*[[(k, v) for v in values] for k, values in overrides]))
         configs = [(combo, resolve(task, combo)) for combo in combinations]
+        if any(config.resume for _, config in configs):
+            if len(configs) > 1:
+                raise UsageError("resume=true continues one run: give one value to each key, not a sweep")
+            configs = [(combo, continue_run(task, config, combo)) for combo, config in configs]
+        for _, config in configs:
+            check_paths(config)
     except UsageError as error:
         print(f"tfseq-train: error: {error}", file=sys.stderr)
         return 2
-    from tfseq.data import DataError
+    start_tensorflow(verbose)
     from tfseq.train.callbacks import TrainingDiverged
 
     results = []
@@ -270,9 +416,13 @@ def train_main(argv=None) -> int:
             print(f"\n=== {label} ===")
         try:
             metrics = run_one(task, config)
-        except (DataError, UsageError, TrainingDiverged, ValueError, FileNotFoundError) as error:
-            print(f"tfseq-train: error: {' '.join(str(error).split())}", file=sys.stderr)
+        except (UsageError, TrainingDiverged, ValueError, OSError) as error:  # DataError is a ValueError
+            print(f"tfseq-train: error: {one_line(error)}", file=sys.stderr)
             return 2 if not isinstance(error, TrainingDiverged) else 3
+        except KeyboardInterrupt:
+            print("tfseq-train: interrupted; resume=true continues the run from its last finished epoch",
+                  file=sys.stderr)
+            return 130
         results.append((label, metrics))
         print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
         test = metrics.get("test", {})
@@ -303,11 +453,16 @@ def predict_main(argv=None) -> int:
                                        "- reads one text per line from standard input")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
     parser.add_argument("--output", help="write predictions to this CSV instead of printing")
+    parser.add_argument("--verbose", action="store_true", help="keep TensorFlow's start-up log lines")
     args = parser.parse_args(argv)
     try:
         from tfseq.export import latest_version
 
+        if args.output and Path(args.output).is_dir():
+            raise UsageError(f"--output {args.output} is a folder; expected a file to write, e.g. "
+                             f"{Path(args.output) / 'predictions.csv'}")
         folder = latest_version(args.export)
+        declared = export_metadata(folder)
         texts = list(args.text)
         if args.file == "-":  # as a .txt file: one text per line, blank lines skipped
             from tfseq.data.files import text_lines
@@ -325,29 +480,70 @@ def predict_main(argv=None) -> int:
                                     choose="--column <name>")["text"].tolist()
         if not texts:
             raise UsageError("no text given: pass texts as arguments or --file")
-    except (UsageError, FileNotFoundError, ValueError) as error:
-        print(f"tfseq-predict: error: {error}", file=sys.stderr)
+        for module in declared.get("requires", []):  # ops the graph holds beyond TensorFlow's (SentencePiece)
+            if importlib.util.find_spec(module) is None:
+                raise UsageError(f"{folder} needs the Python module {module}, which is not installed "
+                                 f"(pip install {module.replace('_', '-')})")
+    except (UsageError, FileNotFoundError, ValueError) as error:  # DataError is a ValueError
+        print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
         return 2
-    import tensorflow as tf
+    start_tensorflow(args.verbose)
+    try:
+        return answer(args, folder, texts, declared)
+    except (UsageError, OSError) as error:
+        print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
+        return 2
 
+
+def export_metadata(folder) -> dict:
+    """``folder``'s ``tfseq.json``, checked: a damaged one is a one-line error naming it."""
     from tfseq.export import metadata
 
-    declared = metadata(folder)
+    try:
+        declared = metadata(folder)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"{folder / 'tfseq.json'}: not readable JSON ({one_line(error)}): the export is damaged; "
+                         f"export the model again, or use another version") from None
+    if not isinstance(declared, dict):
+        raise UsageError(f"{folder / 'tfseq.json'}: expected a JSON object: the export is damaged; export the "
+                         f"model again, or use another version")
+    return declared
+
+
+def damaged(folder, error) -> UsageError:
+    reason = one_line(error).split(" [Op:")[0]
+    reason = reason if len(reason) <= 200 else reason[:200] + " ..."
+    return UsageError(f"{folder}: cannot load this export ({reason}): it is damaged or incomplete; export the "
+                      f"model again, or use another version")
+
+
+def answer(args, folder, texts, declared) -> int:
+    """Load the export in ``folder`` and answer ``texts`` (printed, or written to ``--output``)."""
+    import tensorflow as tf
+
     if (folder / "model.tflite").exists():  # answered through the export's own preprocess.py rule
         from tfseq.lite import Preprocessor
 
-        pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
-        rows = [{"text": text, **pre.answer(interpreter, text, declared)} for text in texts]
+        try:
+            pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
+            rows = [{"text": text, **pre.answer(interpreter, text, declared)} for text in texts]
+        except (ValueError, RuntimeError, KeyError, OSError) as error:
+            raise damaged(folder, error) from None
         return write_answers(args, rows, declared["columns"], declared["show"])
-    for module in declared.get("requires", []):  # ops the graph holds beyond TensorFlow's (SentencePiece)
-        importlib.import_module(module)
-    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    for module in declared.get("requires", []):
+        importlib.import_module(module)  # registers the ops (found above)
+    try:
+        serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    except Exception as error:  # protobuf DecodeError, tf.errors.*, OSError, KeyError: all mean the same here
+        raise damaged(folder, error) from None
     inputs = list(serve.structured_input_signature[1])
     if inputs != ["text"]:
-        print(f"tfseq-predict: error: {folder} takes {inputs}, not text: call it from Python, e.g. "
-              f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)", file=sys.stderr)
-        return 2
-    outputs = serve(text=tf.constant(texts))
+        raise UsageError(f"{folder} takes {inputs}, not text: call it from Python, e.g. "
+                         f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)")
+    try:
+        outputs = serve(text=tf.constant(texts))
+    except tf.errors.OpError as error:
+        raise damaged(folder, error) from None
     rows = [{"text": text} for text in texts]
     for name, values in outputs.items():
         for row, value in zip(rows, values.numpy()):
