@@ -9,7 +9,7 @@ validation and test with the averaged weights (``train.ema``) and the experts as
 the network alone, each expert alone, and their mix fitted on validation as the trainer fits it
 after training (``fit_expert_weights``). It shows what validation can and cannot see: which
 epoch, and whether the experts help, on held-out text of the test set's kind. Example (the
-README's table): ``--datasets sst2 --embeddings glove -- train.epochs=6 train.early_stopping=0``.
+benchmarks/RESULTS.md's table): ``--datasets sst2 --embeddings glove -- train.epochs=6 train.early_stopping=0``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ import runs
 # Tied target embeddings (validation BLEU 32.19 against 30.52 untied, 12 epochs at Adam 0.001), then
 # Adam 0.003 falling along a cosine over 9 epochs of about 235 s on 2 idle cores: 35 minutes of
 # training, validation BLEU 34.66 (0.001 for 12 epochs: 32.19, 50 minutes); the beam's winner by
-# log-probability per token (length_penalty 1: validation BLEU 35.02; 0.6: 34.90; 0: 34.66); see README.
+# log-probability per token (length_penalty 1: validation BLEU 35.02; 0.6: 34.90; 0: 34.66); see benchmarks/RESULTS.md.
 RECIPE = ["data.source_split=subword", "data.target_split=subword", "data.subwords=8000",
           "generate.max_length=60", "data.max_length=60", "model.tie_embeddings=true",
           "train.epochs=9", "train.learning_rate=0.003", "train.schedule=cosine", "generate.length_penalty=1.0"]
