@@ -2,7 +2,8 @@
 answer and recipes), registered here in one line each. Installed with tfseq as ``tfseq.tasks``.
 
 A task's recipes are the ``*.yaml`` files of its folder (``tfseq-train task=<file stem>``); a
-recipe names its task with ``task:`` and may start from another recipe with ``base:``. Nothing
+recipe names its task with ``task:`` and may start from another recipe with ``base:``; every
+recipe starts from ``base.yaml``, the keys all tasks share. Nothing
 here imports TensorFlow: ``tfseq-train --help`` and a bad command line answer at once.
 
 Add a task from anywhere (a test, a notebook) with :func:`register`::
@@ -17,6 +18,7 @@ import inspect
 from importlib import import_module
 from pathlib import Path
 
+BASE = Path(__file__).with_name("base.yaml")  # the keys every recipe shares (seed, train, run, export)
 TASKS: dict[str, str | type] = {}  # task -> its Task subclass, or "module:Class" (imported on first use)
 RECIPES: dict[str, Path] = {}  # recipe name (task=<name>) -> its YAML file
 

@@ -1,5 +1,5 @@
 """A seventh task, written and registered from this file alone, trains, exports and answers
-raw text through ``tfseq-train`` and ``tfseq-predict`` (README: "Adding a task")."""
+raw text through ``tfseq-train`` and ``tfseq-predict`` (docs/adding-a-task.md)."""
 
 import keras
 import numpy as np
@@ -10,10 +10,10 @@ from tfseq import cli, data, export, tasks
 from tfseq.layers import GRU
 from tfseq.train.task import Task
 
+# Only the task's own keys: seed, resume, the other train.* keys, run.* and export.* come from
+# tasks/base.yaml, as for every recipe.
 RECIPE = """\
 task: negation         # the registered task this recipe runs
-seed: 0
-resume: false
 data:
   sentences: 600       # how many sentences to make
 model:
@@ -21,14 +21,8 @@ model:
 train:
   epochs: 12
   batch_size: 32
-  optimizer: adam
   learning_rate: 0.02
   verbose: 0
-run:
-  root: runs
-  dir: null
-export:
-  dir: saved_models
 """
 
 

@@ -28,6 +28,7 @@ def tiny_table(path, n=60, classes=("pos", "neg")):
     return path
 
 
+@pytest.mark.slow
 def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
     texts = np.array(POSITIVE * 8 + NEGATIVE * 8)
     labels = np.array([1] * 40 + [0] * 40)
@@ -234,6 +235,7 @@ def in_process_trainer(tmp_path, *extra):
                                 log=lambda *a: None))
 
 
+@pytest.mark.slow
 def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
     import tensorflow as tf
 
@@ -259,6 +261,7 @@ def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
     assert labels == [b"movie,pos", b"neg"]
 
 
+@pytest.mark.slow
 def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     trainer = in_process_trainer(tmp_path, "data.char_ngrams=[2,4]")
     metrics = trainer.execute()
@@ -343,6 +346,7 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
     assert metrics["test"] == expected["test"] and metrics["validation"] == expected["validation"]
 
 
+@pytest.mark.slow
 def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored(tmp_path, monkeypatch):
     from tfseq.data.vectorize import concatenate_ids
     from tfseq.models.linear import BagLinear
@@ -380,6 +384,7 @@ def test_concatenate_ids_pads_each_key_to_the_widest():
     np.testing.assert_array_equal(joined["chars"], [[4, 0], [9, 10], [9, 10]])
 
 
+@pytest.mark.slow
 def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(tmp_path):
     vectors = tmp_path / "vectors.txt"  # GloVe's layout: most frequent first, no header
     rows = {"great": [1, 0, 0, 0, 0, 0, 0, 0], "superb": [0, 2, 0, 0, 0, 0, 0, 0], "Dull": [0, 0, 3, 0, 0, 0, 0, 0],

@@ -97,6 +97,7 @@ def test_sampled_softmax_loss_is_the_softmax_over_the_target_and_its_corrected_s
         assert got[i, j] == pytest.approx(np.log(np.exp(logits).sum()) - logits[0], rel=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tied", [False, True])
 def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp_path, tied):
     keras.utils.set_random_seed(0)

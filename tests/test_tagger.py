@@ -22,6 +22,7 @@ def sentences(n=160, seed=0):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crf", [True, False])
 def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
     pairs = sentences()
@@ -50,6 +51,7 @@ def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
     np.testing.assert_array_equal(loaded.tag(texts), predicted)
 
 
+@pytest.mark.slow
 def test_a_character_cnn_reads_unseen_words_by_their_spelling(tmp_path):
     # Tags follow suffixes: "-ing" words are VERB, "-ly" ADV, the rest NOUN. Test words are unseen.
     rng = np.random.default_rng(0)
@@ -94,6 +96,7 @@ def test_bad_arguments():
         SequenceTagger({"tokens": 10}, 3, cell="cnn")
 
 
+@pytest.mark.slow
 def test_targets_padded_narrower_than_the_inputs_still_train():
     # A batch whose longest target row ends in 0s (say, a tag never seen in training) is
     # trimmed narrower than its tokens by the pipeline: the loss aligns the two.
@@ -106,6 +109,7 @@ def test_targets_padded_narrower_than_the_inputs_still_train():
     assert np.isfinite(model.evaluate(ids, wide, verbose=0))
 
 
+@pytest.mark.slow
 def test_fit_predict_and_evaluate_take_raw_strings():
     pairs = sentences()
     texts = np.array([t for t, _ in pairs])

@@ -330,6 +330,7 @@ def test_cells_that_may_take_cudnn_are_not_jit_compiled_under_tensorflow():
     assert GRU(4, activation="relu").supports_jit  # not cuDNN's: always the loop
 
 
+@pytest.mark.slow
 def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_path):
     """Trainer(task, callbacks=[...]): yours run after the trainer's, so under train.ema they see the
     averaged weights (those saved and scored), with the task's data at hand."""
@@ -364,6 +365,7 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
     assert len(traces) == 1
 
 
+@pytest.mark.slow
 def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
     from tfseq import cli
     from tfseq import tasks
@@ -434,6 +436,7 @@ def test_a_run_on_a_full_disk_stops_in_one_line_before_training(tmp_path):
         subprocess.run(["umount", str(disk)])
 
 
+@pytest.mark.slow
 def test_the_command_lines_start_quietly_unless_verbose():
     import subprocess
     import sys

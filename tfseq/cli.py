@@ -42,7 +42,7 @@ examples:
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
   tfseq-train task=word2vec                     # word2vec vectors (skip-gram) of text-zh's characters
   tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
-  TF_CONFIG=... tfseq-train task=classify train.distribute=multi_worker  # several machines (README)
+  TF_CONFIG=... tfseq-train task=classify train.distribute=multi_worker  # several machines (docs/training.md)
 """
 
 
@@ -107,22 +107,57 @@ def available_tasks() -> list[str]:
 
 
 def load_recipe(task: str):
-    """The recipe of ``task``, over its ``base:`` recipe's keys if it names one."""
+    """The recipe of ``task``, over its ``base:`` recipe's keys if it names one, over the keys
+    every recipe shares (``tasks/base.yaml``: seed, resume, train, run, export)."""
     from omegaconf import OmegaConf
 
-    path = recipe_path(task)
-    try:
-        config = OmegaConf.load(path)
-    except Exception as error:  # yaml.YAMLError and friends
-        raise UsageError(f"{path}: malformed YAML: {' '.join(str(error).split())}") from None
-    base = config.pop("base", None)
-    config = OmegaConf.merge(load_recipe(base), config) if base else config
     from tfseq import tasks
 
+    config = over(shared_keys(), own_recipe(task))
     if config.get("task") not in tasks.TASKS:
-        raise UsageError(f"{path}: task: {config.get('task')!r} is no registered task "
+        raise UsageError(f"{recipe_path(task)}: task: {config.get('task')!r} is no registered task "
                          f"({', '.join(sorted(tasks.TASKS))})")
-    return config
+    return OmegaConf.create(config)
+
+
+def read_yaml(path):
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.load(path)
+    except Exception as error:  # yaml.YAMLError and friends
+        raise UsageError(f"{path}: malformed YAML: {' '.join(str(error).split())}") from None
+
+
+def shared_keys():
+    from tfseq import tasks
+
+    return read_yaml(tasks.BASE)
+
+
+def own_recipe(task: str):
+    """The recipe file of ``task`` over its ``base:`` recipes, without the shared keys."""
+    from omegaconf import OmegaConf
+
+    config = read_yaml(recipe_path(task))
+    base = config.pop("base", None)
+    return OmegaConf.merge(own_recipe(base), config) if base else config
+
+
+def over(base, recipe):
+    """``recipe``'s keys over ``base``'s, in the recipe's order (``task`` and its sections first,
+    then what only ``base`` has), so config.yaml and --help read as the recipe does."""
+    from omegaconf import DictConfig, OmegaConf
+
+    merged = OmegaConf.merge(base, recipe)
+
+    def ordered(node, first, top=False):
+        keys = [k for k in (["task", "seed", "resume"] if top else []) + list(first) if k in node]
+        keys = list(dict.fromkeys(keys)) + [k for k in node if k not in keys]
+        return {k: ordered(node[k], first[k] if isinstance(first.get(k), DictConfig) else {})
+                if isinstance(node[k], DictConfig) else node[k] for k in keys}
+
+    return OmegaConf.create(ordered(merged, recipe, top=True))
 
 
 def recipe_comments(path) -> dict[str, str]:
@@ -148,15 +183,17 @@ def recipe_comments(path) -> dict[str, str]:
 def help_text() -> str:
     from omegaconf import OmegaConf
 
-    from tfseq import recipes
+    from tfseq import recipes, tasks
 
     lines = [TRAIN_USAGE]
     try:
         for task in available_tasks():
             path = recipe_path(task)
             base = OmegaConf.load(path).get("base")
-            comments = {**(recipe_comments(recipe_path(base)) if base else {}), **recipe_comments(path)}
-            lines.append(f"task={task} keys (defaults from {path}{f' over {base}' if base else ''}):")
+            comments = {**recipe_comments(tasks.BASE), **(recipe_comments(recipe_path(base)) if base else {}),
+                        **recipe_comments(path)}
+            lines.append(f"task={task} keys (defaults from {path}{f' over {base}' if base else ''} "
+                         f"over {tasks.BASE.name}):")
             rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
                      comments.get(key, "")) for key, value in recipes.flat_keys(load_recipe(task))]
             width = max(len(setting) for setting, _ in rows)

@@ -46,16 +46,16 @@ class Trainer:
 
     def monitor(self) -> str:
         """The log early stopping and reduce_lr watch: ``train.monitor``, or the task's choice."""
-        monitor = str(self.config.train.get("monitor", "auto"))
+        monitor = str(self.config.train.monitor)
         return self.task.default_monitor() if monitor == "auto" else monitor
 
     def optimizer(self):
         train = self.config.train
         name = str(train.optimizer).lower()
         kwargs = {"learning_rate": self.learning_rate()}
-        if train.get("clipnorm"):
+        if train.clipnorm:
             kwargs["clipnorm"] = float(train.clipnorm)
-        if train.get("ema"):
+        if train.ema:
             # Polyak averaging: validation, checkpoints and the final model use the moving
             # average of the weights (see SwapEMAWeights in callbacks()).
             kwargs.update(use_ema=True, ema_momentum=float(train.ema))
@@ -70,7 +70,7 @@ class Trainer:
         gets a full range of rates, large to explore, small to settle."""
         train = self.config.train
         rate = float(train.learning_rate)
-        schedule = str(train.get("schedule", "constant"))
+        schedule = str(train.schedule)
         if schedule == "constant":
             return rate
         if schedule != "cosine":
@@ -95,24 +95,24 @@ class Trainer:
         train = self.config.train
         callbacks = [
             # First, so every later callback (early stopping, checkpoints) sees the averaged weights.
-            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.get("ema") else []),
+            *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.ema else []),
             self.nan_guard,
             LearningRate(),
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
         ]
-        if int(train.get("keep_checkpoints", 0)):
+        if int(train.keep_checkpoints):
             # Off by default: model.keras holds the kept weights and backup/ the resume state.
             callbacks.append(EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.keep_checkpoints)))
         monitor = self.monitor()
-        if train.get("early_stopping"):
+        if train.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True,
                 # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
                 # can score best on a small, noisy validation set when other parts carry it).
-                start_from_epoch=max(int(train.get("keep_from_epoch", 1)) - 1, 0)))
-        if train.get("reduce_lr") and str(train.get("schedule", "constant")) != "constant":
+                start_from_epoch=max(int(train.keep_from_epoch) - 1, 0)))
+        if train.reduce_lr and str(train.schedule) != "constant":
             self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
-        elif train.get("reduce_lr"):
+        elif train.reduce_lr:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
@@ -120,14 +120,14 @@ class Trainer:
 
     def jit_compile(self):
         """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
-        value = self.config.train.get("jit_compile", "auto")
+        value = self.config.train.jit_compile
         return "auto" if str(value) == "auto" else bool(value)
 
     def fit(self):
         self.nan_guard = StopOnNaN()
         self.model.compile(optimizer=self.optimizer(), jit_compile=self.jit_compile(), **self.task.compile_options())
         self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
-        multi_worker = str(self.config.train.get("distribute")) == "multi_worker"
+        multi_worker = str(self.config.train.distribute) == "multi_worker"
         if multi_worker:
             fit_under_multi_worker(self.model)
         callbacks = self.callbacks()
@@ -145,7 +145,7 @@ class Trainer:
         self.model.fit(
             train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
-            verbose=int(self.config.train.get("verbose", 1)),
+            verbose=int(self.config.train.verbose),
         )
         # The whole run's, restored epochs included (Keras' History holds only this fit's epochs).
         self.history, self.epochs, self.train_seconds = self.state.history, self.state.epochs, self.state.seconds
@@ -159,7 +159,7 @@ class Trainer:
         """The whole run; returns the metrics written to ``metrics.json``. ``train.precision``
         is Keras' dtype policy while the run builds and trains its model (restored afterwards)."""
         previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(str(self.config.train.get("precision", "float32")))
+        keras.config.set_dtype_policy(str(self.config.train.precision))
         try:
             return self._execute()
         finally:
@@ -167,12 +167,12 @@ class Trainer:
 
     def _execute(self) -> dict:
         # First: CPU devices are split, and workers joined, before TensorFlow starts.
-        self.strategy = strategy = distribution(str(self.config.train.get("distribute", "none") or "none"))
+        self.strategy = strategy = distribution(str(self.config.train.distribute or "none"))
         task = self.task
         if "generate" in self.config:
             task.sampler()  # a bad generate.* says so now, not after training
         keras.utils.set_random_seed(int(self.config.seed))
-        exporting = "export" in self.config and OmegaConf.select(self.config, "export.enabled", default=True)
+        exporting = bool(self.config.export.enabled) and type(task).serving is not Task.serving  # word2vec: none
         if exporting and export.name_is_auto(self.config):
             task.choose("export.name", export.default_name(self.config), "the task and its data; export.name= to choose")
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
@@ -180,7 +180,7 @@ class Trainer:
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))  # with the auto keys chosen
         if exporting:  # a model of another kind never becomes the next version of what is served
             export.check_next_version(export.folder(self.config), task.export_identity(),
-                                      replace=bool(OmegaConf.select(self.config, "export.replace", default=False)))
+                                      replace=bool(self.config.export.replace))
         with strategy.scope() if strategy else contextlib.nullcontext():
             if strategy:
                 self.log(f"distribute: {strategy.num_replicas_in_sync} replicas "
