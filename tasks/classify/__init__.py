@@ -20,23 +20,28 @@ SHOW, COLUMNS = "{label}\t{confidence:.3f}\t{text}", ("label", "confidence")
 def bag_of_words_baseline(dataset, encode, split="character", seed=0) -> dict:
     """TF-IDF + logistic regression (scikit-learn) on the same split: the bar to clear.
 
-    Character 1-3-grams for character-level recipes, word 1-2-grams otherwise; sublinear term
-    frequencies; the inverse regularisation strength C is chosen on the validation split.
-    ``encode``: labels -> class ids or multi-hot rows (the preprocessor's ``targets``); multi-hot:
-    one logistic regression per label (one-vs-rest), exact-set accuracy.
+    Character 1-3-grams for character-level recipes; for words, word 1-2-grams beside the words'
+    character 2-5-grams (``char_wb``: spelling, morphology, words unseen in training), the
+    strongest of the cheap bars (it beats word 1-2-grams alone by about a point on English
+    topics and sentiment); sublinear term frequencies; the inverse regularisation strength C is
+    chosen on the validation split. ``encode``: labels -> class ids or multi-hot rows (the
+    preprocessor's ``targets``); multi-hot: one logistic regression per label (one-vs-rest),
+    exact-set accuracy.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_union
 
-    vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-                  if split == "character" else TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True))
+    vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True) if split == "character"
+                  else make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                  TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)))
     features = vectorizer.fit_transform(dataset.train["text"])
     validation = dataset.splits["validation"]
     model, c, _ = select_logistic_regression(
         features, encode(dataset.train["label"]),
         *((vectorizer.transform(validation["text"]), encode(validation["label"])) if len(validation) else ()),
         seed=seed)
-    result = {"model": f"TF-IDF ({'char 1-3' if split == 'character' else 'word 1-2'}-grams) + "
+    result = {"model": f"TF-IDF ({'char 1-3-grams' if split == 'character' else 'word 1-2 + char 2-5-grams'}) + "
                        f"logistic regression (C={c:g}, chosen on validation)"}
     for name in ("validation", "test"):
         frame = dataset.splits[name]
