@@ -48,6 +48,17 @@ def test_segmentation_is_scored_by_words_even_when_the_answer_is_ill_formed():
     assert scores["f1"] == pytest.approx(1 / 3) and scores["accuracy"] == pytest.approx(3 / 6)
 
 
+def test_each_entity_type_gets_its_precision_recall_and_f1():
+    from tfseq.tasks.tag import chunk_type_scores
+
+    truth = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    predicted = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O"]]  # LOC missed, one ORG too many
+    scores = chunk_type_scores(truth, predicted)
+    assert scores["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert scores["LOC"]["recall"] == 0.0 and scores["LOC"]["support"] == 1
+    assert scores["ORG"]["precision"] == 0.5 and scores["ORG"]["recall"] == 1.0
+
+
 def test_most_frequent_tag_baseline(tmp_path):
     from tfseq import data
 
@@ -71,6 +82,9 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "f1", "precision", "recall", "loss"}
     assert metrics["test"]["f1"] >= 0.9 and metrics["baseline"]["model"].startswith("most frequent")
+    # Each chunk (entity) type's scores, as conlleval prints them.
+    assert set(metrics["per_type"]["test"]) == {"NP", "VP", "PP"}
+    assert set(metrics["per_type"]["test"]["NP"]) == {"precision", "recall", "f1", "support"}
     assert "NP" in (run / "classification_report.txt").read_text()
     assert (run / "confusion_matrix.png").exists() and (run / "learning_curves.png").exists()
 

@@ -64,6 +64,17 @@ def tag_scores(truth: list[list[str]], predicted: list[list[str]], scheme: str |
     return scores
 
 
+def chunk_type_scores(truth: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Precision, recall, F1 and support of each chunk (or entity) type (``NP``, ``PER``, ...), as
+    conlleval reports them (seqeval)."""
+    from seqeval.metrics import classification_report
+
+    report = classification_report(truth, predicted, output_dict=True, zero_division=0)
+    return {kind: {"precision": float(row["precision"]), "recall": float(row["recall"]),
+                   "f1": float(row["f1-score"]), "support": int(row["support"])}
+            for kind, row in sorted(report.items()) if not kind.endswith(" avg")}
+
+
 def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
     """Each word's most frequent training tag; unknown words get the most frequent tag overall.
 
@@ -150,8 +161,13 @@ class TagTask(Task):
             answers[split] = truth, self.predict_tags(split)
             metrics[split] = tag_scores(*answers[split], self.scheme)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
+            if self.scheme == "chunks":  # per chunk or entity type: metrics.json's per_type
+                metrics.setdefault("per_type", {})[split] = chunk_type_scores(*answers[split])
         if "test" in answers:
             self.report(*answers["test"])
+        for kind, row in metrics.get("per_type", {}).get("test", {}).items():
+            self.log(f"test {kind}: precision {row['precision']:.4f} recall {row['recall']:.4f} "
+                     f"F1 {row['f1']:.4f} ({row['support']} in the reference)")
         return metrics
 
     def report(self, truth, predicted):
