@@ -398,6 +398,12 @@ def check_paths(config) -> None:
     embeddings = OmegaConf.select(config, "model.embeddings", default=None)
     if embeddings and Path(str(embeddings)).expanduser().is_dir():
         raise UsageError(f"model.embeddings={embeddings} is a folder; expected a word2vec/GloVe text file")
+    if embeddings and not Path(str(embeddings)).expanduser().is_file():
+        from tfseq import vectors
+
+        if str(embeddings) not in vectors.NAMED:
+            raise UsageError(f"model.embeddings={embeddings}: no such file, and no named vectors "
+                             f"({', '.join(vectors.NAMED)})")
     folders = ["run.root", "run.dir"] + (["export.dir"] if OmegaConf.select(config, "export.enabled", default=False) else [])
     for key in folders:
         value = OmegaConf.select(config, key, default=None)

@@ -44,6 +44,7 @@ class Task:
         self.train_data = self.validation_data = None
         self.preprocessor = None  # a tfseq.data.preprocessors one, set by prepare()
         self.fixed_tokens = 0  # token ids an embedding file added (add_embedding_words)
+        self.embeddings_file = None  # model.embeddings' file, named vectors resolved (use_embeddings)
 
     @property
     def name(self) -> str:
@@ -161,6 +162,21 @@ class Task:
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
+    def use_embeddings(self):
+        """``model.embeddings``: a file, or named vectors (``glove-6b-100d``, fetched into the cache
+        once: :mod:`tfseq.vectors`), checked before any data is read; ``model.embedding_dim``
+        becomes the file's dimension, so the one key is enough."""
+        from tfseq import vectors
+
+        value = OmegaConf.select(self.config, "model.embeddings", default=None)
+        if not value:
+            return None
+        self.embeddings_file = path = vectors.resolve(value)
+        dim = vectors.dimension(path)
+        if int(self.config.model.embedding_dim) != dim:
+            self.choose("model.embedding_dim", dim, f"the dimension of the vectors in {path}")
+        return path
+
     def add_embedding_words(self):
         """``model.embeddings_vocabulary`` > 0: the first (most frequent) words of the
         ``model.embeddings`` file join ``self.preprocessor``'s vocabulary, so words unseen in training
@@ -171,7 +187,7 @@ class Task:
         from tfseq.models.word_vectors import vector_lines
 
         cfg = self.config.model
-        path, count = cfg.get("embeddings"), int(cfg.get("embeddings_vocabulary") or 0)
+        path, count = self.embeddings_file, int(cfg.get("embeddings_vocabulary") or 0)
         if not path or not count:
             return
         words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
@@ -185,7 +201,7 @@ class Task:
         ``self.preprocessor``'s vocabulary, or None when unset."""
         from tfseq.models import read_word_vectors
 
-        path, vocabulary = self.config.model.get("embeddings"), self.preprocessor.tokenizer.vocabularies[1]
+        path, vocabulary = self.embeddings_file, self.preprocessor.tokenizer.vocabularies[1]
         if not path:
             return None
         matrix, found = read_word_vectors(path, vocabulary, int(self.config.model.embedding_dim))

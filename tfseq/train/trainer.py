@@ -175,6 +175,7 @@ class Trainer:
         exporting = bool(self.config.export.enabled) and type(task).serving is not Task.serving  # word2vec: none
         if exporting and export.name_is_auto(self.config):
             task.choose("export.name", export.default_name(self.config), "the task and its data; export.name= to choose")
+        task.use_embeddings()  # named vectors fetched (or their absence said) before any data is read
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         task.prepare()
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))  # with the auto keys chosen
