@@ -216,7 +216,7 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
 def test_the_multi_worker_build_draws_no_batch_and_needs_the_model_built_first():
     import tensorflow as tf
 
-    from tfseq.train.trainer import build_before_fit, fit_under_multi_worker
+    from tfseq.train.trainer import build_before_fit, patch_model_for_multi_worker
 
     class NeverDrawn:
         def __iter__(self):
@@ -233,7 +233,7 @@ def test_the_multi_worker_build_draws_no_batch_and_needs_the_model_built_first()
     data = tf.data.Dataset.from_tensor_slices(({"ids": np.ones((4, 3), "int32")}, np.zeros((4, 1), "float32")))
     model = Tiny()
     model.compile(optimizer="adam", loss="mse")
-    fit_under_multi_worker(model)
+    patch_model_for_multi_worker(model)
     with pytest.raises(RuntimeError, match="must be built before fit"):
         model._maybe_symbolic_build(iterator=NeverDrawn())
     build_before_fit(model, data.batch(2))

@@ -129,7 +129,7 @@ class Trainer:
         self.log(f"precision: {self.model.dtype_policy.name}, jit_compile: {self.model.jit_compile}")
         multi_worker = str(self.config.train.distribute) == "multi_worker"
         if multi_worker:
-            fit_under_multi_worker(self.model)
+            patch_model_for_multi_worker(self.model)
         callbacks = self.callbacks()
         if (latest := self.state.latest()) is not None:
             self.log(f"resume: restoring the training state saved after {latest.name} ({latest})")
@@ -311,8 +311,11 @@ def build_before_fit(model, train):
     model._symbolic_build(data_batch=train.element_spec)
 
 
-def fit_under_multi_worker(model):
-    """Keras 3.15 builds a distributed model's metrics and optimizer from the first batch
+def patch_model_for_multi_worker(model):
+    """Replace two of ``model``'s Keras internals so that ``fit`` and ``evaluate`` run under
+    ``MultiWorkerMirroredStrategy``: its symbolic build hook and its train/test steps' logs.
+
+    Keras 3.15 builds a distributed model's metrics and optimizer from the first batch
     averaged across replicas, in one ``strategy.reduce`` of the whole batch, which
     ``MultiWorkerMirroredStrategy`` cannot do for a nest (a dict of ids): it raises "Attempt to
     convert a value ({'tokens': PerReplica...". The build needs only the batch's shapes and
