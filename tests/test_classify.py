@@ -196,6 +196,17 @@ def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
 def test_sweep_values_split():
     assert cli.split_sweep("rnn,lstm,gru") == ["rnn", "lstm", "gru"]
     assert cli.split_sweep("[1,2]") == ["[1,2]"]
+    # Hydra's override grammar: range (stop excluded) and choice.
+    assert cli.split_sweep("range(64,256,64)") == ["64", "128", "192"]
+    assert cli.split_sweep("range(3)") == ["0", "1", "2"]
+    assert cli.split_sweep("range(0.1, 0.4, 0.1)") == ["0.1", "0.2", "0.3"]
+    assert cli.split_sweep("range(5,1,-2)") == ["5", "3"]
+    assert cli.split_sweep("choice(rnn, gru)") == ["rnn", "gru"]
+    for bad in ("range(1,5,0)", "range(a,b)", "range(5,1)", "choice(a,,b)"):
+        with pytest.raises(cli.UsageError, match=r"expected|no values"):
+            cli.split_sweep(bad)
+    task, overrides = cli.parse_overrides(["task=classify", "model.units=range(32,96,32)"])
+    assert overrides == [("model.units", ["32", "64"])]
     task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "model.cell=rnn,gru"])
     assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("model.cell", ["rnn", "gru"])]
 
@@ -431,3 +442,22 @@ def test_vectorizer_extend_appends_new_tokens_the_rule_can_make():
     characters = data.TextVectorizer(split="character")
     characters.adapt(["好书"])
     assert characters.extend(["书", "看", "好看"]) == 1 and characters.vocabularies[1][-1] == "看"
+
+
+@pytest.mark.slow
+def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.chdir(tmp_path)
+    train = tiny_table(tmp_path / "train.csv")
+    assert cli.train_main(["task=classify", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
+                           "export.enabled=false", "model.units=range(4,12,4)"]) == 0
+    out = capsys.readouterr().out
+    assert "=== model.units=4 ===" in out and "=== model.units=8 ===" in out
+    (sweep,) = (tmp_path / "runs" / "classify").glob("sweep-*.md")
+    table = sweep.read_text()
+    assert "| val accuracy | test accuracy |" in table and "model.units=4 |" in table and "model.units=8 |" in table
+    for run in (p for p in (tmp_path / "runs" / "classify").iterdir() if p.is_dir()):
+        (events,) = (run / "tensorboard" / "hparams").glob("events.out.tfevents*")
+        tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
+        assert "_hparams_/session_start_info" in tags and "test/accuracy" in tags

@@ -204,10 +204,44 @@ def help_text() -> str:
 
 
 def split_sweep(value: str) -> list[str]:
-    """``a,b,c`` -> three values; commas inside brackets or quotes do not split."""
+    """The values of one key in a sweep, in Hydra's override grammar: ``a,b,c``;
+    ``choice(a,b,c)``; ``range(start,stop[,step])`` (stop excluded, as Python's and Hydra's
+    ``range``; whole numbers or decimals). A list, a dict or a quoted value is one value."""
+    import re
+
     if value.startswith(("[", "{", "'", '"')):
         return [value]
+    call = re.fullmatch(r"\s*(range|choice)\((.*)\)\s*", value)
+    if call and call.group(1) == "choice":
+        values = [v.strip() for v in call.group(2).split(",")]
+        if not all(values):
+            raise UsageError(f"{value}: expected choice(a,b,...) with a value between every comma")
+        return values
+    if call:
+        return sweep_range(value, call.group(2))
     return [v for v in value.split(",")] if "," in value else [value]
+
+
+def sweep_range(text: str, arguments: str) -> list[str]:
+    """``range(start, stop[, step])`` as strings: ``range(64,256,64)`` -> 64, 128, 192."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        numbers = [Decimal(a.strip()) for a in arguments.split(",")]
+    except InvalidOperation:
+        numbers = []
+    if len(numbers) == 1:
+        numbers = [Decimal(0), numbers[0]]
+    if len(numbers) not in (2, 3) or (len(numbers) == 3 and numbers[2] == 0):
+        raise UsageError(f"{text}: expected range(start, stop) or range(start, stop, step) with numbers, step not 0")
+    start, stop, step = (*numbers, Decimal(1))[:3]
+    values, value = [], start
+    while (value < stop if step > 0 else value > stop) and len(values) <= 1000:
+        values.append(value)
+        value += step
+    if not values or len(values) > 1000:
+        raise UsageError(f"{text}: gives {'no values' if not values else 'more than 1,000 values'}")
+    return [str(v) for v in values]
 
 
 def parse_overrides(arguments):
@@ -225,6 +259,7 @@ def parse_overrides(arguments):
             continue
         if key == "data" and not value.startswith("{"):
             key = "data.name"  # data=<name> is short for data.name=<name>
+        overrides = [(k, v) for k, v in overrides if k != key]  # a key given again: the last value wins
         overrides.append((key, split_sweep(value)))
     if task is None:
         raise UsageError("missing task=<name>; tasks: " + ", ".join(available_tasks()))
@@ -319,7 +354,7 @@ def run_one(task, config, log=print) -> dict:
             log(f"run folder removed: {run} (the run failed before training began)")
         raise
     log(f"run folder: {run}")
-    return metrics
+    return {**metrics, "run_folder": str(run)}
 
 
 # Keys that may differ from a resumed run's config.yaml: where it is, and how much is printed.
@@ -466,7 +501,7 @@ def train_main(argv=None) -> int:
             print("tfseq-train: interrupted; resume=true continues the run from its last finished epoch",
                   file=sys.stderr)
             return 130
-        results.append((label, metrics))
+        results.append((label, {**metrics, "swept": {k: v for k, v in combo if len(dict(overrides)[k]) > 1}}))
         print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
         test = metrics.get("test", {})
         key = headline(metrics)
@@ -476,8 +511,43 @@ def train_main(argv=None) -> int:
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
     if len(results) > 1:
-        print("\n" + summary_table(results))
+        table = summary_table(results)
+        print("\n" + table)
+        written = write_sweep(task, configs[0][1], [k for k, values in overrides if len(values) > 1], results, table)
+        print(f"sweep: {written} (the table); tensorboard --logdir {written.parent} shows it under HPARAMS")
     return 0
+
+
+def write_sweep(task, config, keys, results, table) -> Path:
+    """The sweep's table as ``<run.root>/<task>/sweep-<time>.md``, and each run's swept values
+    and test scores as TensorBoard HParams in ``<run>/tensorboard/hparams`` (the HPARAMS tab of
+    ``tensorboard --logdir <run.root>/<task>``)."""
+    import time
+
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    from tfseq.atomic import atomic_write
+
+    folder = Path(config.run.root) / Path(task).stem
+    for label, metrics in results:
+        if not metrics.get("run_folder"):
+            continue  # a multi_worker worker that is not the chief: its folder is gone
+        scores = {f"test/{k}": float(v) for k, v in metrics.get("test", {}).items() if isinstance(v, (int, float))}
+        with tf.summary.create_file_writer(str(Path(metrics["run_folder"]) / "tensorboard" / "hparams")).as_default():
+            hp.hparams({key: parse_value(value) for key, value in metrics["swept"].items()}, trial_id=label)
+            for name, value in scores.items():
+                tf.summary.scalar(name, value, step=0)
+    return atomic_write(folder / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.md",
+                        f"# tfseq-train task={task}: {', '.join(keys)}\n\n{table}\n")
+
+
+def parse_value(text: str):
+    """A swept value as TensorBoard HParams takes it: a number, a flag or a string."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    return value if isinstance(value, (bool, int, float, str)) else str(text)
 
 
 # -- tfseq-predict ---------------------------------------------------------------------------
