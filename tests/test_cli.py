@@ -61,6 +61,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("tag", "model.char_cnn=-3", "model.char_cnn=-3: expected a whole number >= 0"),
     ("classify", "train.epochs=2.5", "train.epochs=2.5: expected a whole number >= 1"),
     ("lm", "generate.top_p=0", "generate.top_p=0: expected a number in (0, 1]"),
+    ("seq2seq", "generate.n_best=5", "generate.n_best=5: needs generate.sampler=beam with generate.beams >= 5"),
 ])
 def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, override, message, tmp_path):
     started = time.perf_counter()

@@ -106,6 +106,27 @@ def test_length_penalty_picks_the_best_score_per_length_power():
     assert sum(len(winners[0.0, f]) for f in firsts) < sum(len(winners[1.0, f]) for f in firsts)
 
 
+@pytest.mark.parametrize("end_id", [None, 1])
+def test_n_best_are_the_most_likely_sequences_in_order_with_their_log_probabilities(end_id):
+    length, firsts, n = 3, [1, 2, 3, 4], 5
+    ids, scores = decoding.BeamSearch(beams=64).n_best(chain, *start(firsts), length=length, end_id=end_id, n=n)
+    ids, scores = ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)
+    assert ids.shape == (4, n, length) and scores.shape == (4, n)
+    for row, first in enumerate(firsts):
+        candidates = {tuple(s[: s.index(end_id) + 1] if end_id in s else s)
+                      for s in itertools.product(range(1, 5), repeat=length)}
+        expected = sorted((score(first, s, end_id) for s in candidates), reverse=True)[:n]
+        found = [tuple(t for t in hypothesis if t != 0) for hypothesis in ids[row]]
+        assert len(set(found)) == n  # n different answers, not n copies of the best
+        np.testing.assert_allclose(scores[row], expected, rtol=1e-5)
+        np.testing.assert_allclose([score(first, f, end_id) for f in found], scores[row], rtol=1e-5)
+    # The first of the n best is what the beam answers alone.
+    best = decoding.BeamSearch(beams=64)(chain, *start(firsts), length=length, end_id=end_id)
+    assert ops.convert_to_numpy(best).tolist() == ids[:, 0].tolist()
+    with pytest.raises(ValueError, match="n_best=65: expected 1 to beams=64"):
+        decoding.BeamSearch(beams=64).n_best(chain, *start(firsts), length=length, n=65)
+
+
 def test_beam_search_beats_greedy_where_greedy_is_short_sighted():
     # From 2 (length 2): greedy 1 -> 2 scores .366 * .768 = .281; beam finds 3 -> 4: .331 * .858 = .284.
     beam = ops.convert_to_numpy(decoding.BeamSearch(beams=4)(chain, *start([2]), length=2))[0]

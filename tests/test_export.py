@@ -120,6 +120,29 @@ def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_
             assert (answer == b"") if not has_tokens(text, source) else len(answer.split()) <= 4
 
 
+
+def test_seq2seq_export_answers_the_n_best_targets_with_their_log_probabilities(tmp_path, capsys):
+    from tfseq import cli, decoding
+
+    source = vectorizer(split="character")
+    target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
+    model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
+                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
+    beam = decoding.BeamSearch(beams=4)
+    path = export.save(seq2seq_serving(model, max_length=4, sampler=beam, n_best=3), tmp_path / "seq2seq")
+    out = load(path)(text=tf.constant(["good", "", "bad plot"]))
+    targets, scores = out["targets"].numpy(), out["scores"].numpy()
+    assert targets.shape == (3, 3) and scores.shape == (3, 3)
+    assert (out["target"].numpy() == targets[:, 0]).all()  # the best first: what n_best=1 answers
+    assert (np.diff(scores[[0, 2]], axis=1) <= 1e-6).all() and (scores[[0, 2]] < 0).all()
+    assert list(targets[1]) == [b"", b"", b""] and list(scores[1]) == [0, 0, 0]  # no tokens: no answers
+    alone = load(export.save(seq2seq_serving(model, max_length=4, sampler=beam), tmp_path / "one"))
+    assert alone(text=tf.constant(["good"]))["target"].numpy()[0] == targets[0, 0]
+    assert cli.predict_main([str(path), "good"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("good\t") and printed.count(" | ") == 2 and printed.count(" (-") == 3
+
 HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
         "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123"]
 # The rule, spelled out (lower-cased word and character splits of the strings above).

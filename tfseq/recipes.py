@@ -61,7 +61,7 @@ def _whole(lowest, highest=None):
 RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("batch_size", "beams", "dim", "embedding_dim", "epochs", "layers", "units", "length",
                      "steps", "negatives", "window", "baseline_order", "max_tokens", "max_length", "min_frequency",
-                     "subwords", "keep_from_epoch"), (_whole(1), "a whole number >= 1")),
+                     "subwords", "keep_from_epoch", "n_best"), (_whole(1), "a whole number >= 1")),
     **dict.fromkeys(("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")),
     "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
     "verbose": (_whole(0, 2), "0, 1 or 2"),
@@ -122,6 +122,12 @@ def check_choices(config, recipe=None) -> None:
         accepts, meaning = RANGES.get(key.rsplit(".", 1)[-1], (None, None))
         if accepts and isinstance(value, (int, float)) and not isinstance(value, bool) and not accepts(value):
             raise RecipeError(f"{key}={value!r}: expected {meaning}")
+    n_best = OmegaConf.select(config, "generate.n_best", default=1)
+    if isinstance(n_best, int) and n_best > 1:
+        sampler, beams = OmegaConf.select(config, "generate.sampler"), OmegaConf.select(config, "generate.beams")
+        if sampler != "beam" or n_best > int(beams):
+            raise RecipeError(f"generate.n_best={n_best}: needs generate.sampler=beam with generate.beams >= "
+                              f"{n_best} (sampler={sampler}, beams={beams})")
     for key, (pattern, meaning) in PATTERNS.items():
         value = OmegaConf.select(config, key, default=None)
         if value is not None and not re.fullmatch(pattern, str(value)):

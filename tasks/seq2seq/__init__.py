@@ -128,21 +128,39 @@ class Seq2SeqTask(Task):
         cfg = self.config.generate
         return seq2seq_serving(self.model, max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
             "data": self.dataset.name,
-            "generate": dict(cfg)})  # sampler, beams, length_penalty, max_length
+            "generate": dict(cfg)},  # sampler, beams, length_penalty, max_length, n_best
+            n_best=int(cfg.n_best))
 
 
-def seq2seq_serving(model, max_length=30, sampler=None, metadata=None) -> Serving:
+def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: int = 1) -> Serving:
     """A :class:`~tfseq.models.Seq2Seq`'s export: ``serving_default(text: string[batch]) ->
     {target: string[batch]}``: each source text's output, decoded by ``sampler`` (default greedy)
     up to ``max_length`` tokens, tokens joined by spaces (word targets) or not. A text without
     tokens (empty, whitespace or control characters only) gets an empty target; overlong text is
-    cut at the source vectorizer's ``max_length``."""
+    cut at the source vectorizer's ``max_length``.
+
+    ``n_best`` > 1 (a beam ``sampler``): also ``targets: string[batch, n_best]`` and ``scores:
+    float32[batch, n_best]`` (each target's log-probability), best first, and ``n_best``, the
+    readable ``target (score) | target (score) ...`` that ``tfseq-predict`` prints."""
     import tensorflow as tf
 
     def answer(module, text):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        target = module.preprocessor.postprocess(model.translate_ids(source["tokens"], max_length, sampler))
-        return {"target": tf.where(has_tokens, target, "")}
+        if n_best == 1:
+            target = module.preprocessor.postprocess(model.translate_ids(source["tokens"], max_length, sampler))
+            return {"target": tf.where(has_tokens, target, "")}
+        ids, scores = model.translate_n_best(source["tokens"], max_length, sampler, n_best)
+        batch = tf.shape(ids)[0]
+        targets = tf.reshape(module.preprocessor.postprocess(tf.reshape(ids, [-1, max_length])), [batch, n_best])
+        targets = tf.where(has_tokens[:, None], targets, "")
+        scores = tf.where(has_tokens[:, None], scores, 0.0)
+        readable = tf.strings.reduce_join(targets + " (" + tf.strings.as_string(scores, precision=3) + ")",
+                                          axis=1, separator=" | ")
+        return {"target": targets[:, 0], "targets": targets, "scores": scores,
+                "n_best": tf.where(has_tokens, readable, "")}
 
-    return Serving(answer, model.variables, model.preprocessor, show="{text}\t{target}",
-                   columns=("target",), metadata=metadata or {})
+    if n_best == 1:
+        return Serving(answer, model.variables, model.preprocessor, show="{text}\t{target}",
+                       columns=("target",), metadata=metadata or {})
+    return Serving(answer, model.variables, model.preprocessor, show="{text}\t{n_best}",
+                   columns=("target", "n_best"), metadata=metadata or {})

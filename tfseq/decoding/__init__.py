@@ -121,6 +121,15 @@ class BeamSearch:
         return {"beams": self.beams, "length_penalty": self.length_penalty}
 
     def __call__(self, next_fn, logits, state, length: int, end_id: int | None = None):
+        ids, _ = self.n_best(next_fn, logits, state, length, end_id, 1)
+        return ids[:, 0]
+
+    def n_best(self, next_fn, logits, state, length: int, end_id: int | None = None, n: int = 1):
+        """The ``n`` best of the final beams, best first: ``ids`` ``int32[batch, n, length]`` and
+        their summed log-probabilities ``float32[batch, n]`` (ranked by the length-penalised
+        score; ``n`` at most ``beams``)."""
+        if not 1 <= n <= self.beams:
+            raise ValueError(f"n_best={n}: expected 1 to beams={self.beams}")
         k = self.beams
         vocabulary = logits.shape[-1]
         batch = ops.shape(logits)[0]
@@ -156,8 +165,8 @@ class BeamSearch:
                  ops.zeros((batch, k), "bool"), ops.zeros((batch, k), "int32"), state)
         _, _, scores, out, _, steps, _ = ops.while_loop(cond, body, start)
         normalised = scores / ops.power(ops.maximum(ops.cast(steps, "float32"), 1.0), self.length_penalty)
-        best = ops.argmax(normalised, axis=-1)
-        return ops.take_along_axis(out, ops.cast(best, "int32")[:, None, None], axis=1)[:, 0]
+        best = ops.cast(ops.top_k(normalised, n)[1], "int32")
+        return ops.take_along_axis(out, best[:, :, None], axis=1), ops.take_along_axis(scores, best, axis=1)
 
 
 def _as_lists(state):

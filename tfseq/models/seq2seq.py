@@ -235,6 +235,13 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         logits, state = self.next_token(ops.full((ops.shape(source)[0],), START, "int32"), state)
         return sampler(self.next_token, logits, state, max_length, END)
 
+    def translate_n_best(self, source, max_length: int, sampler, n: int):
+        """The ``n`` best targets of a beam ``sampler`` for ``source`` ids: ``int32[batch, n,
+        max_length]`` ids and ``float32[batch, n]`` log-probabilities, best first."""
+        state = self.encode(source)
+        logits, state = self.next_token(ops.full((ops.shape(source)[0],), START, "int32"), state)
+        return sampler.n_best(self.next_token, logits, state, max_length, END, n)
+
     def translate(self, texts, max_length=50, sampler=None, batch_size=256) -> list[str]:
         """Targets for raw source texts (needs the preprocessors), batched by source length."""
         source = self.preprocessor.inputs(texts)["tokens"]
