@@ -72,7 +72,19 @@ def run_cli(*args, cwd):
 
 
 FAST = ["model.units=8", "model.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
-        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1"]
+        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1", "model.layers=1"]
+
+
+@pytest.mark.parametrize("texts,split,layers", [(["a good film", "the plot was bad"] * 10, "word", 2),
+                                                 (["这本书很好看", "质量太差了"] * 10, "character", 1)])
+def test_auto_chooses_what_the_benchmarks_chose_for_the_script(texts, split, layers):
+    from tfseq.tasks.classify import ClassifyTask
+
+    logged = []
+    task = ClassifyTask(cli.resolve("classify", []), run=None, log=logged.append)
+    task.choose_text_defaults(texts)
+    assert (task.config.data.split, task.config.model.layers) == (split, layers)
+    assert any(line.startswith(f"auto: model.layers={layers} (") for line in logged)
 
 
 @pytest.mark.slow

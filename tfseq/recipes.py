@@ -42,6 +42,7 @@ def _orders(value) -> bool:
 
 # Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
 AUTO = {  # key -> (accepts the value, what it accepts besides auto)
+    "model.layers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),

@@ -90,8 +90,8 @@ class ClassifyTask(Task):
         self.make_pipelines()
 
     def choose_text_defaults(self, texts):
-        """The ``auto`` keys of ``data``: the split by the script, then n-gram orders, the experts'
-        character n-grams and the truncation length for that split."""
+        """The ``auto`` keys: the split by the script, then n-gram orders, the experts' character
+        n-grams, the truncation length and the number of recurrent layers for that split."""
         from tfseq.data.language import length_cap
 
         split = self.auto_split("data.split", texts)
@@ -105,6 +105,9 @@ class ClassifyTask(Task):
         if self.auto("data.max_length"):
             tokens = data.TextVectorizer(split=split, lowercase=False).tokenize(texts, truncate=False)
             self.choose("data.max_length", *length_cap([len(row) for row in tokens]))
+        if self.auto("model.layers"):  # validation preferred two on SST-2 and polarity (benchmarks/RESULTS.md)
+            self.choose("model.layers", 2 if split == "word" else 1,
+                        "two recurrent layers for words" if split == "word" else "one layer for characters")
 
     def default_monitor(self):
         # A multi-label head's (per-label) accuracy stays flat while it predicts no label at all,
