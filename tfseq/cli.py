@@ -556,11 +556,12 @@ def predict_main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="tfseq-predict",
-        description="Run an exported tfseq model (a SavedModel or TFLite export folder, or a task folder "
-                    "such as saved_models/classify, whose newest version is used) on raw text.",
+        description="Run an exported tfseq model (a SavedModel or TFLite export folder, or a folder of "
+                    "versions such as saved_models/classify-reviews-zh, whose newest is used; or a preset "
+                    "folder written by save_to_preset) on raw text.",
     )
-    parser.add_argument("export", help="an export (SavedModel or TFLite) or its task folder: saved_models/<task>, "
-                                       "saved_models/<task>-tflite")
+    parser.add_argument("export", help="an export (SavedModel or TFLite), its folder of versions "
+                                       "(saved_models/<name>, saved_models/<name>-tflite), or a preset folder")
     parser.add_argument("text", nargs="*", help="texts to classify, tag, transform (seq2seq), or continue and score (language models)")
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from; "
                                        "- reads one text per line from standard input")
@@ -574,8 +575,11 @@ def predict_main(argv=None) -> int:
         if args.output and Path(args.output).is_dir():
             raise UsageError(f"--output {args.output} is a folder; expected a file to write, e.g. "
                              f"{Path(args.output) / 'predictions.csv'}")
-        folder = latest_version(args.export)
-        declared = export_metadata(folder)
+        from tfseq import presets
+
+        preset = presets.is_preset(args.export)
+        folder = Path(args.export) if preset else latest_version(args.export)
+        declared = {} if preset else export_metadata(folder)
         texts = list(args.text)
         if args.file == "-":  # as a .txt file: one text per line, blank lines skipped
             from tfseq.data.files import text_lines
@@ -602,8 +606,8 @@ def predict_main(argv=None) -> int:
         return 2
     start_tensorflow(args.verbose)
     try:
-        return answer(args, folder, texts, declared)
-    except (UsageError, OSError) as error:
+        return answer_preset(args, folder, texts) if preset else answer(args, folder, texts, declared)
+    except (UsageError, OSError, presets.PresetError) as error:
         print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
         return 2
 
@@ -662,6 +666,44 @@ def answer(args, folder, texts, declared) -> int:
         for row, value in zip(rows, values.numpy()):
             row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
     return write_answers(args, rows, declared.get("columns", list(outputs)), declared.get("show"))
+
+
+def answer_preset(args, folder, texts) -> int:
+    """Answer ``texts`` with the model of the preset ``folder`` (:mod:`tfseq.presets`), in this
+    process, by its task's export answer: the same outputs and printing as its SavedModel."""
+    import types
+
+    import tensorflow as tf
+
+    from tfseq import presets
+
+    model = presets.load(folder)
+    serving = preset_serving(model, folder)
+    module = types.SimpleNamespace(preprocessor=model.preprocessor, **serving.track)
+    outputs = serving.answer(module, text=tf.constant(texts))
+    rows = [{"text": text} for text in texts]
+    for name, values in outputs.items():
+        for row, value in zip(rows, values.numpy()):
+            row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+    return write_answers(args, rows, list(serving.columns) or list(outputs), serving.show)
+
+
+def preset_serving(model, folder):
+    """The export answer of ``model``'s task (defaults: greedy targets of 30 tokens, 200 sampled
+    tokens for a language model)."""
+    from tfseq.models import Captioner, LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
+    from tfseq.tasks.classify import classifier_serving
+    from tfseq.tasks.lm import language_model_serving
+    from tfseq.tasks.seq2seq import seq2seq_serving
+    from tfseq.tasks.tag import tagger_serving
+
+    if isinstance(model, Captioner):
+        raise UsageError(f"{folder} is a captioner: it takes images, not text; call it from Python")
+    for kind, serving in ((Seq2Seq, seq2seq_serving), (LanguageModel, language_model_serving),
+                          (SequenceTagger, tagger_serving), (TextClassifier, classifier_serving)):
+        if isinstance(model, kind):
+            return serving(model)
+    raise UsageError(f"{folder} holds a {type(model).__name__}, which tfseq-predict cannot answer with")
 
 
 def write_answers(args, rows, names, show) -> int:

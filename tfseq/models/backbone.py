@@ -333,6 +333,19 @@ class CarriesPreprocessor:
     def from_config(cls, config):
         return cls(**{**config, "preprocessor": deserialize_layer(config.get("preprocessor"))})
 
+    def save_to_preset(self, preset_dir):
+        """This model as a preset folder (:mod:`tfseq.presets`: keras-hub's layout)."""
+        from tfseq import presets
+
+        return presets.save(self, preset_dir)
+
+    @classmethod
+    def from_preset(cls, preset):
+        """The model saved by :meth:`save_to_preset` in ``preset``, ready to answer raw text."""
+        from tfseq import presets
+
+        return presets.load(preset, expected=cls)
+
 
 class TakesText(CarriesPreprocessor):
     """``fit``, ``predict`` and ``evaluate`` on raw strings (a list, an array or a tf.data
