@@ -55,13 +55,13 @@ def start_tensorflow(verbose: bool = False) -> None:
     starts ("Could not find cuda drivers ...", twice; TF_CPP_MIN_LOG_LEVEL does not reach them).
     ``verbose`` keeps them; an import that fails shows what was hidden."""
     if verbose or "tensorflow" in sys.modules:
-        import tensorflow  # noqa: F401
+        importlib.import_module("tensorflow")
         return
     saved = os.dup(2)
     with tempfile.TemporaryFile() as hidden:
         os.dup2(hidden.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            importlib.import_module("tensorflow")
         except BaseException:
             os.dup2(saved, 2)
             hidden.seek(0)

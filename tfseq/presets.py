@@ -14,6 +14,7 @@ written into a temporary folder and renamed into place, never over an existing p
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -67,7 +68,7 @@ def load(path, expected=None):
     loaded, ready for ``predict``, ``fit`` (compile it first) or an export."""
     import keras
 
-    import tfseq.models  # noqa: F401  (registers the classes the config names)
+    importlib.import_module("tfseq.models")  # registers the classes the config names
 
     path = Path(path)
     if not is_preset(path):
