@@ -109,15 +109,13 @@ def available_tasks() -> list[str]:
 def load_recipe(task: str):
     """The recipe of ``task``, over its ``base:`` recipe's keys if it names one, over the keys
     every recipe shares (``tasks/base.yaml``: seed, resume, train, run, export)."""
-    from omegaconf import OmegaConf
-
     from tfseq import tasks
 
     config = over(shared_keys(), own_recipe(task))
     if config.get("task") not in tasks.TASKS:
         raise UsageError(f"{recipe_path(task)}: task: {config.get('task')!r} is no registered task "
                          f"({', '.join(sorted(tasks.TASKS))})")
-    return OmegaConf.create(config)
+    return config
 
 
 def read_yaml(path):
