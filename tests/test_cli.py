@@ -118,7 +118,9 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
     assert "lm-classic" in cli.available_tasks() and config.task == "lm" and "base" not in config
     assert (config.model.cell, config.model.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
-    assert not config.train.early_stopping and not config.train.reduce_lr and list(config.generate.prompts) == [""]
+    assert not config.train.reduce_lr and list(config.generate.prompts) == [""]
+    # Trained until validation stops improving, with dropout (a fixed 10 epochs left it undertrained).
+    assert (config.train.epochs, config.train.early_stopping, config.model.dropout) == (100, 10, 0.3)
     assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
     assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
 
