@@ -30,6 +30,10 @@ def test_a_classifier_preset_loads_in_a_fresh_process_in_one_call(classifier, tm
     folder = classifier.save_to_preset(tmp_path / "reviews")
     assert {p.name for p in folder.iterdir()} == {"config.json", "model.weights.h5", "preprocessor.json",
                                                   "metadata.json"}
+    import h5py
+
+    with h5py.File(folder / "model.weights.h5") as weights:  # the weights, not the optimizer's state
+        assert "optimizer" not in weights and "layers" in weights
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["class_name"] == "TextClassifier" and metadata["parameter_count"] == classifier.count_params()
     script = ("import sys, json; from tfseq.models import TextClassifier; "

@@ -50,9 +50,13 @@ def save(model, path) -> Path:
     metadata = {"keras_version": keras.__version__, "tfseq_version": tfseq.__version__,
                 "class_name": type(model).__name__, "parameter_count": int(model.count_params()),
                 "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    # Keras' save_weights writes a compiled model's optimizer state too (3x the weights under
+    # Adam with averaging): an uncompiled copy of the model holds the weights alone.
+    weights_only = keras.saving.deserialize_keras_object(config)
+    weights_only.set_weights(model.get_weights())
     with temporary_folder(path.parent if str(path.parent) else ".", prefix=f".{path.name}.tmp-") as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
-        model.save_weights(tmp / WEIGHTS)
+        weights_only.save_weights(tmp / WEIGHTS)
         preprocessor = getattr(model, "preprocessor", None)
         if preprocessor is not None:
             (tmp / PREPROCESSOR).write_text(json.dumps(serialize_layer(preprocessor), indent=2, ensure_ascii=False),
