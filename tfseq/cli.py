@@ -385,7 +385,7 @@ def continue_run(task, config, given):
     recipe = load_recipe(task)
     if saved.get("task") != recipe.task:
         raise UsageError(f"resume=true: {path} is a run of task={saved.get('task')}, not {recipe.task}")
-    for key, value in given:
+    for key, _ in given:
         if key in RESUME_FREE:
             continue
         mine = OmegaConf.select(config, key)
@@ -397,9 +397,8 @@ def continue_run(task, config, given):
                              f"without resume=true")
     resumed = OmegaConf.merge(recipe, saved)  # keys added to the recipe since the run began: defaults
     resumed.resume, resumed.run.dir = True, str(path)
-    for key, value in given:
-        if key == "train.verbose":
-            resumed.train.verbose = OmegaConf.select(config, key)
+    if "train.verbose" in dict(given):
+        resumed.train.verbose = config.train.verbose
     OmegaConf.set_struct(resumed, True)
     try:
         recipes.check_choices(resumed, recipe)
@@ -429,14 +428,13 @@ def check_paths(config) -> None:
             raise UsageError(f"{key}={value} is a {'file' if folder else 'folder'}; expected a "
                              f"{'folder of images' if folder else 'file'}")
     embeddings = OmegaConf.select(config, "model.embeddings", default=None)
-    if embeddings and Path(str(embeddings)).expanduser().is_dir():
-        raise UsageError(f"model.embeddings={embeddings} is a folder; expected a word2vec/GloVe text file")
-    if embeddings and not Path(str(embeddings)).expanduser().is_file():
+    if embeddings:
         from tfseq import vectors
 
-        if str(embeddings) not in vectors.NAMED:
-            raise UsageError(f"model.embeddings={embeddings}: no such file, and no named vectors "
-                             f"({', '.join(vectors.NAMED)})")
+        try:
+            vectors.check(embeddings)  # a file or named vectors (fetched later, when the run starts)
+        except vectors.VectorsError as error:
+            raise UsageError(str(error)) from None
     folders = ["run.root", "run.dir"] + (["export.dir"] if OmegaConf.select(config, "export.enabled", default=False) else [])
     for key in folders:
         value = OmegaConf.select(config, key, default=None)
@@ -486,8 +484,8 @@ def train_main(argv=None) -> int:
 
     results = []
     for combo, config in configs:
-        swept = [f"{k}={v}" for k, v in combo if len(dict(overrides)[k]) > 1]
-        label = " ".join(swept) or task
+        swept = {k: v for k, v in combo if len(dict(overrides)[k]) > 1}
+        label = " ".join(f"{k}={v}" for k, v in swept.items()) or task
         if swept:
             print(f"\n=== {label} ===")
         try:
@@ -499,7 +497,7 @@ def train_main(argv=None) -> int:
             print("tfseq-train: interrupted; resume=true continues the run from its last finished epoch",
                   file=sys.stderr)
             return 130
-        results.append((label, {**metrics, "swept": {k: v for k, v in combo if len(dict(overrides)[k]) > 1}}))
+        results.append((label, {**metrics, "swept": swept}))
         print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
         test = metrics.get("test", {})
         key = headline(metrics)
@@ -659,11 +657,17 @@ def answer(args, folder, texts, declared) -> int:
         outputs = serve(text=tf.constant(texts))
     except tf.errors.OpError as error:
         raise damaged(folder, error) from None
+    return write_answers(args, answer_rows(texts, outputs), declared.get("columns", list(outputs)),
+                         declared.get("show"))
+
+
+def answer_rows(texts, outputs) -> list[dict]:
+    """One row per text: the text and each output (strings decoded), as ``write_answers`` takes them."""
     rows = [{"text": text} for text in texts]
     for name, values in outputs.items():
         for row, value in zip(rows, values.numpy()):
             row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
-    return write_answers(args, rows, declared.get("columns", list(outputs)), declared.get("show"))
+    return rows
 
 
 def answer_preset(args, folder, texts) -> int:
@@ -679,11 +683,7 @@ def answer_preset(args, folder, texts) -> int:
     serving = preset_serving(model, folder)
     module = types.SimpleNamespace(preprocessor=model.preprocessor, **serving.track)
     outputs = serving.answer(module, text=tf.constant(texts))
-    rows = [{"text": text} for text in texts]
-    for name, values in outputs.items():
-        for row, value in zip(rows, values.numpy()):
-            row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
-    return write_answers(args, rows, list(serving.columns) or list(outputs), serving.show)
+    return write_answers(args, answer_rows(texts, outputs), list(serving.columns) or list(outputs), serving.show)
 
 
 def preset_serving(model, folder):

@@ -44,13 +44,12 @@ def default_name(config) -> str:
 
     data = OmegaConf.select(config, "data.name", default=None)
     data = str(data).removeprefix("tfds:") if data else None
-    for key in ("data.train", "data.images"):
-        path = OmegaConf.select(config, key, default=None) if not data else None
-        if path:
-            path = Path(str(path)).expanduser()
-            data = path.name if key == "data.images" else path.stem
-            if data.lower() in GENERIC_STEMS and path.resolve().parent.name:
-                data = path.resolve().parent.name
+    train, images = (OmegaConf.select(config, key, default=None) for key in ("data.train", "data.images"))
+    if not data and (train or images):
+        path = Path(str(train or images)).expanduser()
+        data = path.stem if train else path.name
+        if data.lower() in GENERIC_STEMS and path.resolve().parent.name:
+            data = path.resolve().parent.name
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", data).strip("-.") if data else ""
     return f"{config.task}-{slug}" if slug else str(config.task)
 
@@ -75,10 +74,15 @@ class ExportConflict(ValueError):
     """A new version would answer differently in kind from the one it replaces."""
 
 
+def is_export(folder) -> bool:
+    """Whether ``folder`` holds a SavedModel or a TFLite export."""
+    return any((Path(folder) / name).exists() for name in EXPORT_FILES)
+
+
 def versions(task_dir) -> list[Path]:
     """The integer version folders under ``task_dir`` that hold an export, oldest first."""
-    return sorted((p for p in Path(task_dir).glob("*") if re.fullmatch(r"\d+", p.name)
-                   and any((p / name).exists() for name in EXPORT_FILES)), key=lambda p: int(p.name))
+    return sorted((p for p in Path(task_dir).glob("*") if re.fullmatch(r"\d+", p.name) and is_export(p)),
+                  key=lambda p: int(p.name))
 
 
 def check_next_version(task_dir, identity: dict, replace: bool = False) -> None:
@@ -90,8 +94,8 @@ def check_next_version(task_dir, identity: dict, replace: bool = False) -> None:
     if replace or not newest:
         return
     try:
-        declared = json.loads((newest[-1] / "tfseq.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        declared = metadata(newest[-1])
+    except (OSError, ValueError):  # a damaged tfseq.json: compared on nothing
         declared = {}
     before = declared.get("identity") or {key: declared[key] for key in ("task", "labels", "tags") if key in declared}
     changed = [key for key in ("task", "labels", "tags", "vocabulary")
@@ -113,10 +117,6 @@ def latest_version(path) -> Path:
     """``path`` itself if it is an export (a SavedModel or a TFLite export), else its highest
     integer version folder."""
     path = Path(path)
-
-    def is_export(folder):
-        return any((folder / name).exists() for name in EXPORT_FILES)
-
     if is_export(path):
         return path
     found = versions(path)

@@ -44,15 +44,26 @@ def cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "tfseq"
 
 
-def resolve(value, fetch_missing: bool = True) -> Path:
-    """The vector file that ``model.embeddings=<value>`` names: ``value`` itself if it is a file,
-    else the cached file of a name in :data:`NAMED` (fetched first if missing)."""
+def check(value) -> Path | None:
+    """``value``'s file if it is one, None if it names vectors of :data:`NAMED`; anything else
+    (a folder, a missing file, an unknown name) is an error. Reads no vectors: parse-time safe."""
     path = Path(str(value)).expanduser()
+    if path.is_dir():
+        raise VectorsError(f"model.embeddings={value} is a folder; expected a word2vec/GloVe text file")
     if path.is_file():
         return path
     if str(value) not in NAMED:
         raise VectorsError(f"model.embeddings={value}: no such file, and no named vectors "
                            f"({', '.join(NAMED)}); give a word2vec/GloVe text file's path or a name")
+    return None
+
+
+def resolve(value, fetch_missing: bool = True) -> Path:
+    """The vector file that ``model.embeddings=<value>`` names: ``value`` itself if it is a file,
+    else the cached file of a name in :data:`NAMED` (fetched first if missing)."""
+    path = check(value)
+    if path is not None:
+        return path
     cached = cache_folder() / NAMED[str(value)]["file"]
     if cached.is_file():
         return cached

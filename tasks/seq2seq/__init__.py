@@ -159,8 +159,5 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: i
         return {"target": targets[:, 0], "targets": targets, "scores": scores,
                 "n_best": tf.where(has_tokens, readable, "")}
 
-    if n_best == 1:
-        return Serving(answer, model.variables, model.preprocessor, show="{text}\t{target}",
-                       columns=("target",), metadata=metadata or {})
-    return Serving(answer, model.variables, model.preprocessor, show="{text}\t{n_best}",
-                   columns=("target", "n_best"), metadata=metadata or {})
+    show, columns = ("{text}\t{target}", ("target",)) if n_best == 1 else ("{text}\t{n_best}", ("target", "n_best"))
+    return Serving(answer, model.variables, model.preprocessor, show=show, columns=columns, metadata=metadata or {})

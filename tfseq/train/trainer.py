@@ -179,15 +179,16 @@ class Trainer:
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         task.prepare()
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))  # with the auto keys chosen
+        published = export.folder(self.config) if exporting else None  # <export.dir>/<export.name>
+        identity = task.export_identity()
         if exporting:  # a model of another kind never becomes the next version of what is served
-            export.check_next_version(export.folder(self.config), task.export_identity(),
-                                      replace=bool(self.config.export.replace))
+            export.check_next_version(published, identity, replace=bool(self.config.export.replace))
         with strategy.scope() if strategy else contextlib.nullcontext():
             if strategy:
                 self.log(f"distribute: {strategy.num_replicas_in_sync} replicas "
                          f"({', '.join(strategy.extended.worker_devices)})")
             self.model = task.model = task.build_model()
-            check_disk(self.run.path, export.folder(self.config) if exporting else None, self.model.count_params(),
+            check_disk(self.run.path, published, self.model.count_params(),
                        tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False)))
             baseline = task.baseline()
             self.fit()
@@ -204,11 +205,11 @@ class Trainer:
         with written_to(self.run.file("model.keras")) as tmp:
             self.model.save(tmp)
         serving = task.serving() if exporting else None
-        written_by = {"task": task.name, "run": str(self.run), "identity": task.export_identity()}
+        written_by = {"task": task.name, "run": str(self.run), "identity": identity}
         if serving is not None:
             serving.metadata = {**written_by, **serving.metadata}
-            metrics["export"] = str(export.save(serving, export.folder(self.config)))
-            self.log(f"export: {export.folder(self.config)} version {Path(metrics['export']).name}")
+            metrics["export"] = str(export.save(serving, published))
+            self.log(f"export: {published} version {Path(metrics['export']).name}")
         lite = task.lite() if exporting and OmegaConf.select(self.config, "export.tflite", default=False) else None
         if lite is not None:
             lite.metadata = {**written_by, **lite.metadata}
