@@ -27,7 +27,7 @@ NAMES = ("reviews-zh", "sst2", "polarity")
 
 # Two recurrent layers: chosen on validation (SST-2 mean 0.8400 -> 0.8470, polarity 0.8054 -> 0.8132).
 WORD_LEVEL = ["data.split=word", "data.ngrams=[1,2]", "data.max_length=100", "data.char_ngrams=[2,5]",
-              "model.layers=2"]
+              "backbone.layers=2"]
 
 
 def _write_tsv(path: Path, rows) -> str:
@@ -127,7 +127,7 @@ def overrides(name: str, folder: Path, shared: Path = SHARED, embeddings: str | 
     found = sst2_files(shared, folder) if name == "sst2" else polarity_files(shared, folder)
     found += WORD_LEVEL if recipe else []
     if embeddings:
-        found += [f"model.embeddings={embeddings}", f"model.embedding_dim={vector_dim(embeddings)}"]
+        found += [f"model.embeddings={embeddings}", f"backbone.embedding_dim={vector_dim(embeddings)}"]
     return found
 
 

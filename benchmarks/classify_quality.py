@@ -36,7 +36,7 @@ def main():
     parser.add_argument("--embeddings", default="none",
                         help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py "
                              "fetches GloVe 6B 100-d) or 'none' (default)")
-    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=96")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=96")
     args = parser.parse_args()
     vectors = {"none": None, "glove": None}.get(args.embeddings, args.embeddings)
     if args.embeddings == "glove":

@@ -108,7 +108,7 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["reviews-zh", "sst2"], choices=["reviews-zh", "sst2"])
     parser.add_argument("--shared", type=Path, default=classify_data.SHARED)
     parser.add_argument("--keras-epochs", type=int, default=2, help="epochs of the Keras recipe (it uses 2)")
-    parser.add_argument("overrides", nargs="*", help="tfseq recipe overrides, e.g. model.units=96")
+    parser.add_argument("overrides", nargs="*", help="tfseq recipe overrides, e.g. backbone.units=96")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:

@@ -11,7 +11,7 @@ text-to-speech user wants and which makes the task harder. By default this scrip
 (writing a `word<TAB>phonemes` file, duplicates removed) so that the figures compare; `--stress`
 runs the built-in set as it is.
 
-It trains for 16 epochs with 256 units (`train.epochs=16 model.units=256`; the recipe ships 8
+It trains for 16 epochs with 256 units (`train.epochs=16 backbone.units=256`; the recipe ships 8
 epochs of 128 units, about 17 minutes here, which leave the validation loss still falling); an
 override of your own comes after them and wins.
 
@@ -32,7 +32,7 @@ import runs
 # 0.1861 (validation WER 27.0%), test 26.6%, about 155 s an epoch against 125. The recipe's cosine
 # (2026-12-02): validation loss 0.1838 after 16 epochs, validation WER 26.6%, test 26.3%; 256 units
 # (session 23): 0.1823 at epoch 15, validation WER 25.7%, test 25.5%, about 390 s an epoch.
-SETTINGS = ["train.epochs=16", "model.units=256"]
+SETTINGS = ["train.epochs=16", "backbone.units=256"]
 PUBLISHED = ("encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% "
              "(Yao & Zweig 2015)")
 
@@ -52,7 +52,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stress", action="store_true", help="keep the stress digits (the built-in cmudict)")
     runs.add_keep_argument(parser)
-    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.layers=2")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.layers=2")
     args = parser.parse_args()
     with runs.work_folder(parser, args.keep) as tmp:
         tmp = Path(tmp)

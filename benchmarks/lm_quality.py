@@ -49,7 +49,7 @@ def main():
     parser.add_argument("--recipes", nargs="+", default=["classic", "adam"], choices=sorted(RECIPES))
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=512")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=512")
     args = parser.parse_args()
     source = args.shared / "tinyshakespeare" / "input.txt"
     if not source.exists():

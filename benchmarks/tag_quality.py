@@ -44,7 +44,7 @@ def overrides(name: str, shared: Path, embeddings: str | None, files=()) -> list
         files = shared / "conll2000" / "train.txt", shared / "conll2000" / "test.txt"
     splits = ("train", "validation", "test") if len(files) == 3 else ("train", "test")
     return ["task=tag-en", *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
-            *([f"model.embeddings={embeddings}", "model.embedding_dim=100"] if embeddings else [])]
+            *([f"model.embeddings={embeddings}", "backbone.embedding_dim=100"] if embeddings else [])]
 
 
 def main():
@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--embeddings", default="none",
                         help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py) or 'none'")
-    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=200")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=200")
     args = parser.parse_args()
     if args.files:
         if len(args.files) not in (2, 3) or not all(Path(f).is_file() for f in args.files):

@@ -136,7 +136,7 @@ def translation_memory_bleu(frame) -> tuple[float, dict]:
     from sklearn.neighbors import NearestNeighbors
 
     from tfseq.data.dataset import split_by_content
-    from tfseq.tasks.seq2seq import sequence_scores
+    from tfseq.train.scores import sequence_scores
 
     splits = split_by_content(frame, "source")
     train, test = splits["train"], splits["test"]
@@ -155,7 +155,7 @@ def main():
     parser.add_argument("--lists", type=Path, help="folder with apt's Translation-en and Translation-<lang> files")
     parser.add_argument("--lang", default="fr", choices=sorted(set(SENTENCE) - {"en"}), help="target language")
     runs.add_keep_argument(parser)
-    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. model.units=256")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=256")
     args = parser.parse_args()
     import pandas as pd
 

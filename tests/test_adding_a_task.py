@@ -1,6 +1,8 @@
 """A seventh task, written and registered from this file alone, trains, exports and answers
 raw text through ``tfseq-train`` and ``tfseq-predict`` (docs/adding-a-task.md)."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ RECIPE = """\
 task: negation         # the registered task this recipe runs
 data:
   sentences: 600       # how many sentences to make
+backbone: null         # its own GRU (model.units), not a RecurrentBackbone
 model:
   units: 16
 train:
@@ -108,3 +111,23 @@ def test_a_task_registered_from_a_test_file_trains_exports_and_predicts(tmp_path
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines[:2]] == ["negated", "plain"]
     assert lines[2].startswith(("negated", "plain"))  # an empty text gets an answer too
+
+
+def test_outside_its_folder_a_task_is_one_register_line():
+    # The one-folder rule, for the tasks tfseq ships: the package's own code imports no task and
+    # names no task's folder, the wheel finds every folder of tasks/ (setup.py), and the parse-time
+    # checks know no task. A task that needs more than its folder and its line fails here.
+    root = Path(__file__).resolve().parents[1]
+    names = set(tasks.TASKS) | set(tasks.RECIPES)
+    for path in sorted((root / "tfseq").rglob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        for name in names:
+            assert f"tfseq.tasks.{name}" not in code and f"tasks/{name}/" not in code, (path, name)
+    for name in names:
+        assert f"tfseq.tasks.{name}" not in (root / "pyproject.toml").read_text(), name
+        assert f'"{name}"' not in (root / "tfseq" / "recipes.py").read_text(), name
+    lines = [line for line in (root / "tasks" / "__init__.py").read_text().splitlines() if line.startswith("register(")]
+    folders = {p.parent.name for p in (root / "tasks").glob("*/__init__.py")}
+    assert len(lines) == len(folders) and all(any(f"tfseq.tasks.{f}:" in line for line in lines) for f in folders)
+    setup = (root / "setup.py").read_text()
+    assert 'find_packages("tasks")' in setup  # every folder ships, none named

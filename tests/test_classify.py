@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli, data
-from tfseq.models import TextClassifier
+from tfseq.models import RecurrentBackbone, TextClassifier
 
 POSITIVE = ["great fun movie", "loved it great", "wonderful great acting", "fun and wonderful", "great great"]
 NEGATIVE = ["boring bad movie", "hated it bad", "awful bad acting", "boring and awful", "bad bad"]
@@ -34,9 +34,9 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
     labels = np.array([1] * 40 + [0] * 40)
     vec = data.TextVectorizer(split="word", ngrams=(1, 2))
     vec.adapt(texts)
-    model = TextClassifier({"tokens": vec.vocabulary_size(1), "ngrams_2": vec.vocabulary_size(2)}, 2,
-                           cell="lstm", units=8, embedding_dim=8, pooling="attention", wide=True,
-                           preprocessor=vec)
+    model = TextClassifier(RecurrentBackbone({"tokens": vec.vocabulary_size(1), "ngrams_2": vec.vocabulary_size(2)},
+                                             cell="lstm", units=8, embedding_dim=8, bidirectional=True),
+                           2, pooling="attention", wide=True, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = model.fit(texts, labels, epochs=8, batch_size=16, verbose=0,
                         callbacks=[keras.callbacks.History()])
@@ -59,8 +59,9 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean", "attention"])
 @pytest.mark.parametrize("head", ["binary", "multiclass", "multilabel"])
 def test_heads_and_pooling_shapes(pooling, head):
-    model = TextClassifier({"tokens": 20}, 2 if head == "binary" else 3, head=head, cell="rnn",
-                           units=4, embedding_dim=4, pooling=pooling, bidirectional=pooling != "last", layers=2)
+    model = TextClassifier(RecurrentBackbone({"tokens": 20}, cell="rnn", units=4, embedding_dim=4,
+                                             bidirectional=pooling != "last", layers=2),
+                           2 if head == "binary" else 3, head=head, pooling=pooling)
     out = model({"tokens": np.array([[2, 3, 4, 0], [5, 0, 0, 0], [0, 0, 0, 0]])})
     assert out.shape == (3, 1 if head == "binary" else 3)
     assert np.all(np.isfinite(np.asarray(out)))
@@ -71,8 +72,8 @@ def run_cli(*args, cwd):
                           text=True, timeout=600)
 
 
-FAST = ["model.units=8", "model.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
-        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1", "model.layers=1"]
+FAST = ["backbone.units=8", "backbone.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
+        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1", "backbone.layers=1"]
 
 
 @pytest.mark.parametrize("texts,split,layers", [(["a good film", "the plot was bad"] * 10, "word", 2),
@@ -83,8 +84,8 @@ def test_auto_chooses_what_the_benchmarks_chose_for_the_script(texts, split, lay
     logged = []
     task = ClassifyTask(cli.resolve("classify", []), run=None, log=logged.append)
     task.choose_text_defaults(texts)
-    assert (task.config.data.split, task.config.model.layers) == (split, layers)
-    assert any(line.startswith(f"auto: model.layers={layers} (") for line in logged)
+    assert (task.config.data.split, task.config.backbone.layers) == (split, layers)
+    assert any(line.startswith(f"auto: backbone.layers={layers} (") for line in logged)
 
 
 @pytest.mark.slow
@@ -147,8 +148,8 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["task=nope"], "unknown task 'nope'"),
     (["task=classify", "model.celll=gru"], "unknown key 'model.celll'"),
-    (["task=classify", "model.cell=gru", "oops"], "expected key=value"),
-    (["model.cell=gru"], "missing task=<name>"),
+    (["task=classify", "backbone.cell=gru", "oops"], "expected key=value"),
+    (["backbone.cell=gru"], "missing task=<name>"),
     (["task=lm", "generate.prompts=[ROMEO:]"], "bad value for generate.prompts: '[ROMEO:]'"),  # YAML syntax
     (["task=classify", "train.epochs=many"], "bad value for train.epochs"),
 ])
@@ -183,17 +184,23 @@ def test_malformed_or_unknown_recipe_file(tmp_path, capsys):
 
 
 def test_a_recipe_file_of_your_own_over_a_registered_one(tmp_path):
-    (tmp_path / "small.yaml").write_text("base: classify\nmodel:\n  units: 12\n")
+    (tmp_path / "small.yaml").write_text("base: classify\nbackbone:\n  units: 12\n")
     config = cli.resolve(str(tmp_path / "small.yaml"), [("train.epochs", "1")])
-    assert (config.task, config.model.units, config.train.epochs, config.model.cell) == ("classify", 12, 1, "gru")
+    assert (config.task, config.backbone.units, config.train.epochs, config.backbone.cell) == ("classify", 12, 1, "gru")
+    # A key the registered recipe lacks (here one that moved from model: to backbone:) is an
+    # error, not ignored.
+    (tmp_path / "old.yaml").write_text("base: classify\nmodel:\n  units: 12\n")
+    with pytest.raises(cli.UsageError, match="old.yaml: unknown key 'model.units' for task=classify; "
+                                             "did you mean backbone.units"):
+        cli.resolve(str(tmp_path / "old.yaml"), [])
 
 
 def test_help_lists_tasks_and_keys(capsys):
     assert cli.train_main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "task=classify keys" in out and "model.cell=gru" in out and "export.dir=saved_models" in out
+    assert "task=classify keys" in out and "backbone.cell=gru" in out and "export.dir=saved_models" in out
     # Each key with its recipe comment, continuation lines included.
-    assert "rnn | lstm | gru" in out.split("model.cell=gru")[1].splitlines()[0]
+    assert "rnn | lstm | gru" in out.split("backbone.cell=gru")[1].splitlines()[0]
     assert "fitted by scikit-learn, mixed by weights" in out.split("model.wide=")[1].splitlines()[0]
 
 
@@ -217,10 +224,10 @@ def test_sweep_values_split():
     for bad in ("range(1,5,0)", "range(a,b)", "range(5,1)", "choice(a,,b)"):
         with pytest.raises(cli.UsageError, match=r"expected|no values"):
             cli.split_sweep(bad)
-    task, overrides = cli.parse_overrides(["task=classify", "model.units=range(32,96,32)"])
-    assert overrides == [("model.units", ["32", "64"])]
-    task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "model.cell=rnn,gru"])
-    assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("model.cell", ["rnn", "gru"])]
+    task, overrides = cli.parse_overrides(["task=classify", "backbone.units=range(32,96,32)"])
+    assert overrides == [("backbone.units", ["32", "64"])]
+    task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "backbone.cell=rnn,gru"])
+    assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("backbone.cell", ["rnn", "gru"])]
 
 
 def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
@@ -230,7 +237,7 @@ def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
 
 
 def test_token_dropout_only_in_training_and_never_on_padding():
-    model = TextClassifier({"tokens": 50}, 2, cell="gru", units=4, embedding_dim=4, token_dropout=0.5)
+    model = TextClassifier(RecurrentBackbone({"tokens": 50}, cell="gru", units=4, embedding_dim=4, token_dropout=0.5), 2)
     ids = np.array([[5, 6, 7, 8, 9, 10, 0, 0]] * 64)
     from tfseq.models.backbone import drop_tokens
 
@@ -240,7 +247,7 @@ def test_token_dropout_only_in_training_and_never_on_padding():
     assert 0.35 < oov.mean() < 0.65 and np.all((dropped[:, :6] == ids[:, :6]) | oov)
     x = {"tokens": ids[:2]}
     np.testing.assert_array_equal(model(x), model(x))  # inference is deterministic
-    assert TextClassifier.from_config(model.get_config()).token_dropout == 0.5
+    assert TextClassifier.from_config(model.get_config()).backbone.token_dropout == 0.5
 
 
 
@@ -322,7 +329,7 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
     # Dropout, token dropout and shuffling all draw random numbers; early stopping and
     # reduce_lr carry counters from epoch to epoch.
     args = [f"data.train={train}", *FAST, "train.epochs=4", "train.verbose=2", "train.keep_checkpoints=1",
-            "model.dropout=0.3", "model.token_dropout=0.2", "baseline=false", "export.enabled=false"]
+            "backbone.dropout=0.3", "backbone.token_dropout=0.2", "baseline=false", "export.enabled=false"]
     # The first run kills itself (SIGKILL: no cleanup, no finally) in the middle of its third epoch.
     killer = textwrap.dedent(f"""
         import os, signal, sys, keras
@@ -463,12 +470,12 @@ def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path
     monkeypatch.chdir(tmp_path)
     train = tiny_table(tmp_path / "train.csv")
     assert cli.train_main(["task=classify", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
-                           "export.enabled=false", "model.units=range(4,12,4)"]) == 0
+                           "export.enabled=false", "backbone.units=range(4,12,4)"]) == 0
     out = capsys.readouterr().out
-    assert "=== model.units=4 ===" in out and "=== model.units=8 ===" in out
+    assert "=== backbone.units=4 ===" in out and "=== backbone.units=8 ===" in out
     (sweep,) = (tmp_path / "runs" / "classify").glob("sweep-*.md")
     table = sweep.read_text()
-    assert "| val accuracy | test accuracy |" in table and "model.units=4 |" in table and "model.units=8 |" in table
+    assert "| val accuracy | test accuracy |" in table and "backbone.units=4 |" in table and "backbone.units=8 |" in table
     for run in (p for p in (tmp_path / "runs" / "classify").iterdir() if p.is_dir()):
         (events,) = (run / "tensorboard" / "hparams").glob("events.out.tfevents*")
         tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}

@@ -33,7 +33,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
 
 
 @pytest.mark.parametrize("task,override,message", [
-    ("classify", "model.cell=lstmm", "model.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
+    ("classify", "backbone.cell=lstmm", "backbone.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
     ("classify", "model.pooling=null", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
     ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
     ("lm", "generate.sampler=null", "generate.sampler=None: expected one of sampling, greedy, beam"),
@@ -47,18 +47,18 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("caption", "data.images=/dev/null", "data.images=/dev/null is a file; expected a folder of images"),
     ("classify", "export.dir=/dev/null", "export.dir=/dev/null: /dev/null is a file, not a folder"),
     ("classify", "run.root=/dev/null/runs", "run.root=/dev/null/runs: /dev/null is a file, not a folder"),
-    ("classify", "model.cell=gru,lstm resume=true", "resume=true continues one run"),
+    ("classify", "backbone.cell=gru,lstm resume=true", "resume=true continues one run"),
     ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
     ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
     ("classify", "data.split=words", "data.split='words': expected one of auto, word, character (did you mean word?)"),
     ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, wordpunct, subword, character"),
     ("classify", "model.head=binaryy", "model.head='binaryy'"),
     ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N"),
-    ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean model.cell?"),
+    ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean backbone.cell?"),
     ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
     ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
-    ("tag", "model.dropout=1.5", "model.dropout=1.5: expected a number in [0, 1)"),
-    ("tag", "model.char_cnn=-3", "model.char_cnn=-3: expected a whole number >= 0"),
+    ("tag", "backbone.dropout=1.5", "backbone.dropout=1.5: expected a number in [0, 1)"),
+    ("tag", "backbone.char_cnn=-3", "backbone.char_cnn=-3: expected a whole number >= 0"),
     ("classify", "train.epochs=2.5", "train.epochs=2.5: expected a whole number >= 1"),
     ("lm", "generate.top_p=0", "generate.top_p=0: expected a number in (0, 1]"),
     ("seq2seq", "generate.n_best=5", "generate.n_best=5: needs generate.sampler=beam with generate.beams >= 5"),
@@ -89,7 +89,7 @@ def test_choices_are_the_ones_the_code_accepts():
     from tfseq.train.task import Task
     from tfseq.train.trainer import OPTIMIZERS
 
-    assert set(recipes.CHOICES["model.cell"]) == set(CELLS)
+    assert set(recipes.CHOICES["backbone.cell"]) == set(CELLS)
     assert set(recipes.CHOICES["model.pooling"]) == {"last", *MODES}
     assert set(recipes.CHOICES["train.optimizer"]) == set(OPTIMIZERS)
     assert set(recipes.CHOICES["model.attention"]) == set(ATTENTION)
@@ -116,11 +116,11 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
 
     config = cli.resolve("lm-classic", [])
     assert "lm-classic" in cli.available_tasks() and config.task == "lm" and "base" not in config
-    assert (config.model.cell, config.model.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
+    assert (config.backbone.cell, config.backbone.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
     assert not config.train.reduce_lr and list(config.generate.prompts) == [""]
     # Trained until validation stops improving, with dropout (a fixed 10 epochs left it undertrained).
-    assert (config.train.epochs, config.train.early_stopping, config.model.dropout) == (100, 10, 0.3)
+    assert (config.train.epochs, config.train.early_stopping, config.backbone.dropout) == (100, 10, 0.3)
     assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
     assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
 
@@ -128,7 +128,7 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
 def test_tag_en_reads_characters_through_a_cnn_and_asks_for_files():
     config = cli.resolve("tag-en", [])
     assert config.task == "tag" and config.data.name is None and list(config.data.token_chars) == [1, 1]
-    assert (config.model.char_cnn, list(config.data.ngrams), config.model.crf) == (50, [1], True)
+    assert (config.backbone.char_cnn, list(config.data.ngrams), config.model.crf) == (50, [1], True)
     given = cli.resolve("tag-en", [("data.train", "train.txt")])
     assert given.data.train == "train.txt" and given.data.name is None
 

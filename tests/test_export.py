@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfseq import data, export
-from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
+from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 from tfseq.tasks.lm import language_model_serving
 from tfseq.data.preprocessors import SPECIALS
@@ -66,7 +66,7 @@ def has_tokens(text, vec):
 def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path, head):
     vec = vectorizer(split="word", ngrams=(1, 2))
     prior = [0.25, 0.75] if head != "multilabel" else [0.7, 0.2]
-    model = TextClassifier(vec.vocabulary_sizes(), 2, head=head, cell="gru", units=4, embedding_dim=4,
+    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 2, head=head,
                            wide=None if head == "multilabel" else "tfidf+nb",
                            preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"], head=head, prior=prior))
     model(vec(tf.constant(TEXTS)))
@@ -83,7 +83,7 @@ def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path,
 
 def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
     vec = vectorizer(split="word", lowercase=True)
-    model = SequenceTagger(vec.vocabulary_sizes(), 3, units=4, embedding_dim=4,
+    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 3,
                            preprocessor=data.TokenTaggerPreprocessor(vec, ["A", "B", "C"]))
     model(vec(tf.constant(TEXTS)))
     serve = load(export.save(tagger_serving(model), tmp_path / "tag"))
@@ -98,7 +98,7 @@ def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
 def test_language_model_export_answers_every_batch(tmp_path):
     vec = data.TextVectorizer(split="character", lowercase=False, keep_whitespace=True).adapt(TEXTS)
     vec.vocabularies = {1: ["\n", *vec.vocabularies[1]]}
-    model = LanguageModel(vec.vocabulary_size(), line_end=2, units=4, embedding_dim=4, preprocessor=vec)
+    model = LanguageModel(RecurrentBackbone(vec.vocabulary_size(), units=4, embedding_dim=4), line_end=2, preprocessor=vec)
     model(np.zeros((1, 2), "int32"))
     from tfseq import decoding
 
@@ -111,7 +111,7 @@ def test_language_model_export_answers_every_batch(tmp_path):
 def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_path):
     source = vectorizer(split="character")
     target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
-    model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
+    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
                     preprocessor=data.Seq2SeqPreprocessor(source, target))
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     serve = load(export.save(seq2seq_serving(model, max_length=4), tmp_path / "seq2seq"))
@@ -126,7 +126,7 @@ def test_seq2seq_export_answers_the_n_best_targets_with_their_log_probabilities(
 
     source = vectorizer(split="character")
     target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
-    model = Seq2Seq(source.vocabulary_size(), target.vocabulary_size(), units=4, embedding_dim=4,
+    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
                     preprocessor=data.Seq2SeqPreprocessor(source, target))
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     beam = decoding.BeamSearch(beams=4)
@@ -210,7 +210,7 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
     import keras
 
     vec = vectorizer(split="word", ngrams=(1, 2))
-    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4, preprocessor=vec)
+    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(use_ema=True))  # moments and an average: 3x the weights
     model.fit(np.array(TEXTS), np.array([1, 0, 0, 1]), epochs=1, verbose=0)
     path = export.save(classifier_serving(model), tmp_path / "classify")
@@ -283,7 +283,7 @@ def test_a_reported_write_is_on_disk_before_it_is_published(tmp_path, monkeypatc
 @pytest.fixture(scope="module")
 def classifier_export(tmp_path_factory):
     vec = vectorizer(split="word")
-    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4,
+    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 2,
                            preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"]))
     model(vec(tf.constant(TEXTS)))
     return export.save(classifier_serving(model, metadata={"labels": ["neg", "pos"]}),

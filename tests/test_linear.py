@@ -7,7 +7,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from tfseq import data
-from tfseq.models import BagLinear, TextClassifier, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
+from tfseq.models import BagLinear, RecurrentBackbone, TextClassifier, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.linear import bag_matrix
 
 TEXTS = ["good good fun film", "bad boring film", "fun and good", "awful bad bad plot", "",
@@ -95,7 +95,7 @@ def test_expert_weights_learn_which_member_to_trust(head, outputs):
 
 def test_classifier_adds_the_fitted_expert_at_prediction_only(tmp_path):
     features, labels, sizes = vectorized()
-    model = TextClassifier(sizes, 2, cell="gru", units=4, embedding_dim=4, wide="tfidf+nb")
+    model = TextClassifier(RecurrentBackbone(sizes, units=4, embedding_dim=4), 2, wide="tfidf+nb")
     model(features)
     x = {k: v[:4] for k, v in features.items()}
     before = np.asarray(model(x))
@@ -115,6 +115,6 @@ def test_classifier_adds_the_fitted_expert_at_prediction_only(tmp_path):
     model.save(path)
     np.testing.assert_allclose(np.asarray(keras.saving.load_model(path)(x)), mixed, atol=1e-6)
     with pytest.raises(ValueError, match="wide="):
-        TextClassifier(sizes, 2, wide="deep")
+        TextClassifier(RecurrentBackbone(sizes), 2, wide="deep")
     with pytest.raises(ValueError, match="multilabel"):
-        TextClassifier(sizes, 3, head="multilabel", wide="tfidf")
+        TextClassifier(RecurrentBackbone(sizes), 3, head="multilabel", wide="tfidf")

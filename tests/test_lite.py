@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfseq import cli, data, export
 from tfseq.lite import Preprocessor
-from tfseq.models import LanguageModel, SequenceTagger, TextClassifier
+from tfseq.models import LanguageModel, RecurrentBackbone, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_lite
 from tfseq.tasks.lm import language_model_lite
 from tfseq.tasks.tag import tagger_lite
@@ -59,14 +59,16 @@ def ids_of(vec, text):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, cell):
     vec = data.TextVectorizer(split="word", ngrams=(1, 2), char_ngrams=(2, 4), max_length=12).adapt(TEXTS)
-    classifier = TextClassifier(vec.vocabulary_sizes(), 3, cell=cell, units=8, embedding_dim=8, wide="tfidf+nb",
+    classifier = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), cell=cell, units=8, embedding_dim=8,
+                                                  bidirectional=True), 3, wide="tfidf+nb",
                                 preprocessor=data.TextClassifierPreprocessor(vec, ["a", "b", "c"]))
     words = data.TextVectorizer(split="word", ngrams=(1, 2), token_chars=(2, 4), lowercase=True).adapt(TEXTS)
-    tagger = SequenceTagger(words.vocabulary_sizes(), 4, cell=cell, units=8, embedding_dim=8, crf=True,
-                            char_cnn=6 if cell == "gru" else 0,
+    tagger = SequenceTagger(RecurrentBackbone(words.vocabulary_sizes(), cell=cell, units=8, embedding_dim=8,
+                                              bidirectional=True, char_cnn=6 if cell == "gru" else 0), 4, crf=True,
                             preprocessor=data.TokenTaggerPreprocessor(words, ["A", "B", "C", "D"]))
     chars = data.TextVectorizer(split="character", keep_whitespace=True).adapt(TEXTS, reserved=("\n",))
-    lm = LanguageModel(chars.vocabulary_size(), 2, cell=cell, units=8, embedding_dim=8, layers=2, preprocessor=chars)
+    lm = LanguageModel(RecurrentBackbone(chars.vocabulary_size(), cell=cell, units=8, embedding_dim=8, layers=2), 2,
+                       preprocessor=chars)
     for model, v in ((classifier, vec), (tagger, words), (lm, chars)):
         model(ids_of(v, "a good film") if model is not lm else np.array([[2, 3]]))
     cases = [(classifier_lite(classifier), classifier, vec), (tagger_lite(tagger), tagger, words),
@@ -126,7 +128,8 @@ def test_a_run_with_export_tflite_writes_it_beside_the_savedmodel_and_they_agree
 
 def test_quantized_export_is_smaller_and_close(tmp_path, capfd):
     vec = data.TextVectorizer(split="word", ngrams=(1, 2)).adapt(TEXTS * 50 + [f"word{i}" for i in range(3000)])
-    model = TextClassifier(vec.vocabulary_sizes(), 2, cell="lstm", units=32, embedding_dim=32, preprocessor=vec)
+    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), cell="lstm", units=32, embedding_dim=32,
+                                             bidirectional=True), 2, preprocessor=vec)
     model(ids_of(vec, "a good film"))
     capfd.readouterr()
     plain = export.save_tflite(classifier_lite(model), tmp_path / "plain")

@@ -12,16 +12,16 @@ import pytest
 from keras import ops
 
 from tfseq import cli, data, decoding
-from tfseq.models import LanguageModel
+from tfseq.models import LanguageModel, RecurrentBackbone
 from tfseq.models.ngram import KneserNeyLM
 
-FAST = ["model.units=24", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0",
+FAST = ["backbone.units=24", "backbone.embedding_dim=16", "train.batch_size=16", "train.verbose=0",
         "data.steps=20", "baseline_order=3"]
 
 
 def tiny_model(cell="gru", layers=1, vocabulary=9, seed=0):
     keras.utils.set_random_seed(seed)
-    model = LanguageModel(vocabulary, line_end=2, cell=cell, units=8, layers=layers, embedding_dim=6)
+    model = LanguageModel(RecurrentBackbone(vocabulary, cell=cell, units=8, layers=layers, embedding_dim=6), line_end=2)
     model(np.zeros((1, 2), "int32"))
     return model
 
@@ -73,7 +73,7 @@ def test_start_from_prior_sets_the_unigram_log_frequencies_of_a_stream(rng):
 def test_tied_output_scores_tokens_with_their_input_embeddings(tmp_path, rng):
     keras.utils.set_random_seed(0)
     untied = tiny_model(vocabulary=40)
-    model = LanguageModel(40, line_end=2, units=8, embedding_dim=6, tie_embeddings=True)
+    model = LanguageModel(RecurrentBackbone(40, units=8, embedding_dim=6), line_end=2, tie_embeddings=True)
     ids = rng.integers(1, 40, (3, 9)).astype("int32")
     ids[ids == 7] = 8  # token 7 is never read, only scored
     logits = ops.convert_to_numpy(model(ids))
@@ -132,7 +132,8 @@ def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
     x = stream[:-1][: 20 * 65].reshape(-1, 20)
     y = stream[1:][: 20 * 65].reshape(-1, 20)
     keras.utils.set_random_seed(0)
-    model = LanguageModel(vectorizer.vocabulary_size(), line_end=2, units=32, embedding_dim=8, preprocessor=vectorizer)
+    model = LanguageModel(RecurrentBackbone(vectorizer.vocabulary_size(), units=32, embedding_dim=8), line_end=2,
+                          preprocessor=vectorizer)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     model.fit(x, y, epochs=12, batch_size=16, verbose=0)
     assert model.stream_loss(stream) < 0.35  # only "c"/"d" after "the " is uncertain: ln 2 / 12 chars
@@ -191,7 +192,7 @@ def test_kneser_ney_is_a_distribution_and_beats_unigrams():
 
 @pytest.mark.parametrize("order", [1, 3, 5])
 def test_interpolated_graph_n_gram_equals_kneser_ney_and_mixes_with_the_network(order):
-    from tfseq.tasks.lm import Interpolated, mixture_log_probabilities
+    from tfseq.models.interpolated import Interpolated, mixture_log_probabilities
 
     rng = np.random.default_rng(order)
     stream = rng.integers(2, 9, 600).astype("int32")
@@ -227,7 +228,7 @@ def test_interpolated_graph_n_gram_equals_kneser_ney_and_mixes_with_the_network(
 
 
 def test_the_network_weight_is_fitted_on_the_mixture_loss():
-    from tfseq.tasks.lm import fit_weight
+    from tfseq.models.interpolated import fit_weight
 
     network, ngram = np.array([0.9, 0.9, 0.1, 0.9]), np.array([0.5, 0.5, 0.5, 0.5])
     # 3 log(0.5 + 0.4 w) + log(0.5 - 0.4 w) is largest at w = 0.625: both help, a weight inside (0, 1)
@@ -281,7 +282,7 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     assert scores["perplexity"][0] < 2 < scores["perplexity"][1]
     assert len(continuations) == 3 and all(len(c) == 12 for c in continuations)
     # The export scores with the same mixture as metrics.json.
-    from tfseq.tasks.lm import Interpolated
+    from tfseq.models.interpolated import Interpolated
 
     model = keras.saving.load_model(run / "model.keras")
     lm = KneserNeyLM(3, vocabulary_size=model.vocabulary_size)

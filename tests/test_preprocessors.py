@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfseq import data
 from tfseq.data.preprocessors import END, START
-from tfseq.models import LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
+from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 
 TEXTS = ["a good film", "a bad film", "good good plot", "bad acting"]
 
@@ -107,7 +107,7 @@ def test_preprocessors_and_vectorizers_take_python_texts_as_keras_layers_take_te
 
 def test_models_keep_their_preprocessor_through_keras_files(tmp_path):
     pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(TEXTS, ["pos", "neg", "pos", "pos"])
-    model = TextClassifier(pre.tokenizer.vocabulary_sizes(), 2, units=4, embedding_dim=4, preprocessor=pre)
+    model = TextClassifier(RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=pre)
     model.predict(np.array(TEXTS), verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras").preprocessor
@@ -117,15 +117,15 @@ def test_models_keep_their_preprocessor_through_keras_files(tmp_path):
 
 def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preprocessor():
     vec = data.TextVectorizer().adapt(TEXTS)
-    classifier = TextClassifier(vec.vocabulary_sizes(), 3, preprocessor=vec)
+    classifier = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes()), 3, preprocessor=vec)
     assert isinstance(classifier.preprocessor, data.TextClassifierPreprocessor) and classifier.preprocessor.labels == ["0", "1", "2"]
-    tagger = SequenceTagger(vec.vocabulary_sizes(), 2, preprocessor=vec)
+    tagger = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes()), 2, preprocessor=vec)
     assert tagger.preprocessor.tags == ["1", "2"] and tagger.preprocessor.tokenizer is vec
-    assert isinstance(LanguageModel(10, 2, preprocessor=vec).preprocessor, data.CausalLMPreprocessor)
+    assert isinstance(LanguageModel(RecurrentBackbone(10), 2, preprocessor=vec).preprocessor, data.CausalLMPreprocessor)
     with pytest.raises(ValueError, match="line_end=3"):
-        LanguageModel(10, 3, preprocessor=vec)
+        LanguageModel(RecurrentBackbone(10), 3, preprocessor=vec)
     target = data.TextVectorizer().adapt(["le chat"], reserved=("<s>", "</s>"))
-    config = Seq2Seq(vec.vocabulary_size(), target.vocabulary_size(), units=4).get_config()
+    config = Seq2Seq(RecurrentBackbone(vec.vocabulary_size(), units=4), target.vocabulary_size()).get_config()
     config.pop("preprocessor")
     config["source_preprocessor"] = keras.saving.serialize_keras_object(vec)  # a file saved before preprocessors
     config["target_preprocessor"] = keras.saving.serialize_keras_object(target)

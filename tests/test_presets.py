@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfseq import cli, data, export, presets
-from tfseq.models import SequenceTagger, TextClassifier
+from tfseq.models import RecurrentBackbone, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 
 TEXTS = ["good film", "bad plot", "a good plot", "good good", "bad bad film"]
@@ -20,7 +20,7 @@ LABELS = ["pos", "neg", "neg", "pos", "neg"]
 def classifier():
     pre = data.TextClassifierPreprocessor(data.TextVectorizer(split="word", ngrams=(1, 2)), ["neg", "pos"])
     pre.adapt(TEXTS, LABELS)
-    model = TextClassifier(pre.tokenizer.vocabulary_sizes(), 2, cell="gru", units=4, embedding_dim=4, preprocessor=pre)
+    model = TextClassifier(RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=pre)
     model.compile()
     model.fit(np.array(TEXTS), pre.targets(LABELS), epochs=2, verbose=0)
     return model

@@ -9,7 +9,7 @@ import pytest
 from tfseq import cli
 from tfseq.tasks.tag import most_frequent_tag_baseline, scheme_of, tag_scores, words_of
 
-FAST = ["model.units=16", "model.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
+FAST = ["backbone.units=16", "backbone.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
 
 
 def conll(path, n=200, seed=0):

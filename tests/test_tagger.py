@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tfseq import data
-from tfseq.models import SequenceTagger
+from tfseq.models import RecurrentBackbone, SequenceTagger
 
 WORDS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "runs": "VERB", "sees": "VERB",
          "big": "ADJ", "small": "ADJ"}
@@ -32,8 +32,8 @@ def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
     tags = [np.array(t) for _, t in pairs]  # ragged: one id per word
     train = data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0)
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(vec.vocabulary_sizes(), len(TAGS), units=16, embedding_dim=16, dropout=0.0,
-                           crf=crf, preprocessor=vec)
+    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
+                           len(TAGS), crf=crf, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = model.fit(train, epochs=6, verbose=0, shuffle=False)  # the pipeline shuffles
     assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]  # nats per tagged step
@@ -71,8 +71,8 @@ def test_a_character_cnn_reads_unseen_words_by_their_spelling(tmp_path):
     vec = data.TextVectorizer(split="word", token_chars=(1, 1)).adapt(texts)
     ids = {k: v.numpy() for k, v in vec(np.array(texts, dtype=object)).items()}
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(vec.vocabulary_sizes(), len(names), units=16, embedding_dim=8, dropout=0.0, crf=False,
-                           char_cnn=16, token_dropout=0.3, preprocessor=vec)
+    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=8, bidirectional=True,
+                                             char_cnn=16, token_dropout=0.3), len(names), crf=False, preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     model.fit(data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0), epochs=8, verbose=0)
     assert model.backbone.char_conv.kernel.shape == (3, 32, 16)
@@ -89,11 +89,11 @@ def test_a_character_cnn_reads_unseen_words_by_their_spelling(tmp_path):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="must include 'tokens'"):
-        SequenceTagger({"words": 10}, 3)
+        SequenceTagger(RecurrentBackbone({"words": 10}), 3)
     with pytest.raises(ValueError, match="num_tags must be >= 1"):
-        SequenceTagger({"tokens": 10}, 0)
+        SequenceTagger(RecurrentBackbone({"tokens": 10}), 0)
     with pytest.raises(ValueError, match="Unknown cell='cnn'"):
-        SequenceTagger({"tokens": 10}, 3, cell="cnn")
+        SequenceTagger(RecurrentBackbone({"tokens": 10}, cell="cnn"), 3)
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_targets_padded_narrower_than_the_inputs_still_train():
     # trimmed narrower than its tokens by the pipeline: the loss aligns the two.
     ids = np.array([[2, 3, 4, 0], [2, 5, 0, 0]])
     tags = np.array([[1, 2, 0], [1, 2, 0]])  # width 3 against 4 token steps
-    model = SequenceTagger({"tokens": 6}, 2, units=4, embedding_dim=4)
+    model = SequenceTagger(RecurrentBackbone({"tokens": 6}, units=4, embedding_dim=4), 2)
     model.compile(optimizer="adam")
     assert np.isfinite(model.fit(ids, tags, epochs=1, verbose=0).history["loss"][0])
     wide = np.array([[1, 2, 0, 0, 0], [1, 2, 0, 0, 0]])  # and wider than the inputs
@@ -116,8 +116,8 @@ def test_fit_predict_and_evaluate_take_raw_strings():
     tags = keras.utils.pad_sequences([t for _, t in pairs], padding="post")  # one id per word, 0-padded
     vec = data.TextVectorizer(split="word").adapt(texts)
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(vec.vocabulary_sizes(), len(TAGS), units=16, embedding_dim=16, dropout=0.0,
-                           preprocessor=vec)
+    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
+                           len(TAGS), preprocessor=vec)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = model.fit(texts, tags, batch_size=16, epochs=6, verbose=0, validation_data=(texts[:32], tags[:32]))
     assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]

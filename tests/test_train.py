@@ -99,7 +99,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path, early_stop
 
 DISTRIBUTED_FIT = """
 import sys, contextlib, numpy as np, keras
-from tfseq.models import LanguageModel
+from tfseq.models import LanguageModel, RecurrentBackbone
 from tfseq.train.trainer import distribution
 import tensorflow as tf
 
@@ -109,7 +109,7 @@ rng = np.random.default_rng(0)
 x, y = (rng.integers(2, 20, size=(96, 20)).astype("int32") for _ in range(2))
 data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 with strategy.scope() if strategy else contextlib.nullcontext():
-    model = LanguageModel(22, 2, units=16, embedding_dim=8)
+    model = LanguageModel(RecurrentBackbone(22, units=16, embedding_dim=8), 2)
     model(np.zeros((1, 2), "int32"))
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     model.fit(data, epochs=2, verbose=0)
@@ -142,7 +142,7 @@ def two_replica_lm(tmp_path):
     # 45 validation windows, fewer than a batch: an uneven first batch, which Keras' evaluate()
     # cannot split across the replicas unless the trainer cuts it (data.even_first_batch).
     text.write_text("".join(f"the {'cat' if i % 3 else 'dog'} sat on the mat\n" for i in range(400)))
-    args = ["task=lm", "data.name=null", f"data.train={text}", "model.units=16", "model.embedding_dim=8",
+    args = ["task=lm", "data.name=null", f"data.train={text}", "backbone.units=16", "backbone.embedding_dim=8",
             "train.batch_size=64", "data.steps=20", "train.epochs=2", "train.learning_rate=0.05", "baseline=false",
             "generate.prompts=[the]", "generate.length=5"]
     return args, lambda metrics: metrics["test"]["perplexity"] < 3

@@ -44,6 +44,6 @@ def test_one_key_is_enough_the_embedding_size_follows_the_vectors(tmp_path, monk
     logged = []
     trainer.task.log = trainer.log = logged.append
     trainer.execute()
-    assert trainer.config.model.embedding_dim == 6  # the recipe's 8 (FAST) became the file's 6
-    assert any(line.startswith("auto: model.embedding_dim=6 (the dimension of the vectors in") for line in logged)
+    assert trainer.config.backbone.embedding_dim == 6  # the recipe's 8 (FAST) became the file's 6
+    assert any(line.startswith("auto: backbone.embedding_dim=6 (the dimension of the vectors in") for line in logged)
     assert any("embeddings: 5 of" in line for line in logged)

@@ -22,15 +22,15 @@ task: names one) with dotted key=value overrides, writes a run
 folder (config, metrics.json, reports, plots, TensorBoard logs, the model; epoch checkpoints on
 request) and exports a SavedModel. A data file given (data.train=...) replaces the recipe's
 built-in dataset; keys set to auto are chosen from the training text and printed. Several
-values (model.cell=rnn,lstm,gru) run one after another and end with a comparison table.
+values (backbone.cell=rnn,lstm,gru) run one after another and end with a comparison table.
 resume=true continues the newest unfinished run of the task with its own saved config.yaml.
 --verbose keeps TensorFlow's start-up log lines (hidden by default).
 
 examples:
   tfseq-train task=classify
-  tfseq-train task=classify data=tfds:imdb_reviews model.cell=lstm train.epochs=3
+  tfseq-train task=classify data=tfds:imdb_reviews backbone.cell=lstm train.epochs=3
   tfseq-train task=classify data.train=train.csv data.text=review data.label=stars
-  tfseq-train task=classify model.cell=rnn,lstm,gru train.epochs=2
+  tfseq-train task=classify backbone.cell=rnn,lstm,gru train.epochs=2
   tfseq-train task=classify resume=true
   tfseq-train task=my-classify.yaml             # base: classify, and only the keys you change
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
@@ -115,7 +115,24 @@ def load_recipe(task: str):
     if config.get("task") not in tasks.TASKS:
         raise UsageError(f"{recipe_path(task)}: task: {config.get('task')!r} is no registered task "
                          f"({', '.join(sorted(tasks.TASKS))})")
+    if task.endswith((".yaml", ".yml")):
+        check_own_keys(task, config)
     return config
+
+
+def check_own_keys(path: str, config) -> None:
+    """A recipe file of a user's sets only keys its registered recipe has (``base:``, else the
+    one of its ``task:``): a misspelt or moved key would otherwise be ignored."""
+    from tfseq import recipes, tasks
+
+    mine = read_yaml(Path(path))
+    registered = mine.get("base") or config.task
+    if registered not in tasks.RECIPES:
+        return
+    known = {key for key, _ in recipes.flat_keys(load_recipe(registered))}
+    for key, _ in recipes.flat_keys(mine):
+        if key not in known | {"base", "task"} and not any(key.startswith(k + ".") for k in known):
+            raise UsageError(f"{path}: {recipes.unknown_key(key, known, registered)}")
 
 
 def read_yaml(path):
@@ -687,21 +704,17 @@ def answer_preset(args, folder, texts) -> int:
 
 
 def preset_serving(model, folder):
-    """The export answer of ``model``'s task (defaults: greedy targets of 30 tokens, 200 sampled
-    tokens for a language model)."""
-    from tfseq.models import Captioner, LanguageModel, Seq2Seq, SequenceTagger, TextClassifier
-    from tfseq.tasks.classify import classifier_serving
-    from tfseq.tasks.lm import language_model_serving
-    from tfseq.tasks.seq2seq import seq2seq_serving
-    from tfseq.tasks.tag import tagger_serving
+    """The export answer of ``model``'s task (the registered task whose ``model_class`` it is,
+    the most derived first), with that task's defaults."""
+    from tfseq import tasks
 
-    if isinstance(model, Captioner):
-        raise UsageError(f"{folder} is a captioner: it takes images, not text; call it from Python")
-    for kind, serving in ((Seq2Seq, seq2seq_serving), (LanguageModel, language_model_serving),
-                          (SequenceTagger, tagger_serving), (TextClassifier, classifier_serving)):
-        if isinstance(model, kind):
-            return serving(model)
-    raise UsageError(f"{folder} holds a {type(model).__name__}, which tfseq-predict cannot answer with")
+    owners = [tasks.task_class(name) for name in tasks.TASKS]
+    owners = [task for task in owners if task.model_class is not None and isinstance(model, task.model_class)]
+    owners.sort(key=lambda task: -len(task.model_class.__mro__))
+    serving = owners[0].preset_serving(model) if owners else None
+    if serving is None:
+        raise UsageError(f"{folder} holds a {type(model).__name__}, which does not answer text: call it from Python")
+    return serving
 
 
 def write_answers(args, rows, names, show) -> int:

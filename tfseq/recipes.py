@@ -18,7 +18,8 @@ CHOICES = {
     "data.split": ("auto", "word", "character"),
     "data.source_split": ("auto", "word", "wordpunct", "subword", "character"),
     "data.target_split": ("auto", "word", "wordpunct", "subword", "character"),
-    "model.cell": ("rnn", "lstm", "gru"),
+    "backbone.cell": ("rnn", "lstm", "gru"),
+    "model.cell": ("rnn", "lstm", "gru"),  # the captioner's decoder
     "model.pooling": ("last", "max", "mean", "max+mean", "attention"),
     "model.head": ("auto", "binary", "multiclass", "multilabel"),
     "model.wide": ("tfidf+nb", "tfidf", "nb", "nb+tfidf", "learned", "none"),
@@ -42,7 +43,7 @@ def _orders(value) -> bool:
 
 # Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
 AUTO = {  # key -> (accepts the value, what it accepts besides auto)
-    "model.layers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
+    "backbone.layers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),
@@ -58,7 +59,7 @@ def _whole(lowest, highest=None):
 
 
 # Numbers by the name of their key, in every recipe: out of range is an error at parse time
-# (``model.dropout=1.5`` or ``model.units=0`` would fail minutes later, or train nothing).
+# (``backbone.dropout=1.5`` or ``backbone.units=0`` would fail minutes later, or train nothing).
 RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("batch_size", "beams", "dim", "embedding_dim", "epochs", "layers", "units", "length",
                      "steps", "negatives", "window", "baseline_order", "max_tokens", "max_length", "min_frequency",
@@ -81,8 +82,12 @@ def unknown_key(key: str, known, task: str) -> RecipeError:
     """The error for an override of a key the recipe does not have, with the closest known keys."""
     known = sorted(known)
     leaf = key.rsplit(".", 1)[-1]
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [
-        k for k in known if k.rsplit(".", 1)[-1] == leaf]  # the right name in another section
+    leaves = {k.rsplit(".", 1)[-1] for k in known}
+    near = difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.8)
+    # The right name in another section (a moved key) first, then a misspelt name.
+    close = [k for k in known if k.rsplit(".", 1)[-1] == leaf] or difflib.get_close_matches(
+        key, known, n=1, cutoff=0.8) or [k for k in known if near and k.rsplit(".", 1)[-1] == near[0]] or \
+        difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
 

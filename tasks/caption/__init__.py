@@ -19,7 +19,7 @@ from tfseq import data
 from tfseq.data.dataset import split_of
 from tfseq.export import Serving
 from tfseq.models import Captioner
-from tfseq.tasks.seq2seq import sequence_scores
+from tfseq.train.scores import sequence_scores
 from tfseq.train.task import Task
 
 
@@ -29,6 +29,7 @@ def image_key(image) -> str:
 
 
 class CaptionTask(Task):
+    model_class = Captioner
 
     def load(self):
         cfg = self.config.data

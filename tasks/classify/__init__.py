@@ -8,7 +8,7 @@ from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
 from tfseq.export import Lite, Serving, at_least_one_step
 from tfseq.models import TextClassifier
-from tfseq.models.linear import fit_expert_weights, fit_nb_linear, fit_tfidf_linear, select_logistic_regression
+from tfseq.models.linear import fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.task import Task
 
@@ -61,6 +61,7 @@ EXPERT_FITS = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
 
 
 class ClassifyTask(Task):
+    model_class = TextClassifier
 
     def prepare(self):
         cfg = self.config.data
@@ -105,8 +106,8 @@ class ClassifyTask(Task):
         if self.auto("data.max_length"):
             tokens = data.TextVectorizer(split=split, lowercase=False).tokenize(texts, truncate=False)
             self.choose("data.max_length", *length_cap([len(row) for row in tokens]))
-        if self.auto("model.layers"):  # validation preferred two on SST-2 and polarity (benchmarks/RESULTS.md)
-            self.choose("model.layers", 2 if split == "word" else 1,
+        if self.auto("backbone.layers"):  # validation preferred two on SST-2 and polarity (benchmarks/RESULTS.md)
+            self.choose("backbone.layers", 2 if split == "word" else 1,
                         "two recurrent layers for words" if split == "word" else "one layer for characters")
 
     def default_monitor(self):
@@ -122,12 +123,9 @@ class ClassifyTask(Task):
             self.log(f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
                      "this multi-label run trains the network alone (model.wide=none)")
             wide = "none"
-        model = TextClassifier(
-            sizes, len(self.class_names), head=self.head, cell=cfg.cell, units=cfg.units, layers=cfg.layers,
-            bidirectional=cfg.bidirectional, pooling=cfg.pooling, embedding_dim=cfg.embedding_dim,
-            dropout=cfg.dropout, wide=wide, token_dropout=cfg.token_dropout,
-            embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, preprocessor=self.preprocessor,
-        )
+        backbone = self.backbone(sizes, sequences_out=cfg.pooling != "last")
+        model = TextClassifier(backbone, len(self.class_names), head=self.head, pooling=cfg.pooling,
+                               wide=wide, preprocessor=self.preprocessor)
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         validation = ((self.features["validation"], self.targets["validation"])
                       if self.features.get("validation") is not None else None)
@@ -145,12 +143,8 @@ class ClassifyTask(Task):
         mixed = bool(self.model.experts) and self.features.get("validation") is not None
         if mixed:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
-            batches = data.make_dataset(self.features["validation"], batch_size=256)
-            parts = np.concatenate([np.asarray(self.model.logit_parts(x)) for x in batches])
-            known = self.targets["validation"] >= 0  # labels never seen in train have no class id
-            w, b = fit_expert_weights(parts[known], self.targets["validation"][known], head=self.model.head)
-            self.model.mix.w.assign(w)
-            self.model.mix.b.assign(b)
+            w = self.model.fit_mix(data.make_dataset(self.features["validation"], batch_size=256),
+                                   self.targets["validation"])
             names = ["network", *self.model.experts]
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
@@ -234,6 +228,10 @@ class ClassifyTask(Task):
 
     def lite(self):
         return classifier_lite(self.model)
+
+    @classmethod
+    def preset_serving(cls, model):
+        return classifier_serving(model)
 
     def serving(self):
         return classifier_serving(self.model, metadata={

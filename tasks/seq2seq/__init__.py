@@ -16,43 +16,13 @@ import numpy as np
 from tfseq import data
 from tfseq.export import Serving, at_least_one_step
 from tfseq.models import Seq2Seq
+from tfseq.train.scores import sequence_scores
 from tfseq.train.task import Task
 
 
 
-def sequence_scores(references: dict, predicted: dict, join=None) -> dict:
-    """``references``: source -> list of token lists; ``predicted``: source -> token list.
-
-    ``accuracy``: share of sources whose output equals one of their references;
-    ``token_error_rate``: sum over sources of the edit distance to the nearest reference,
-    over the sum of that reference's lengths (Levenshtein on tokens, rapidfuzz);
-    with ``join`` (tokens -> text), ``bleu``: corpus BLEU-4 of the joined texts against all
-    their references, sacrebleu's (0-100, its standard ``13a`` tokenizer: the figure papers report).
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    right = edits = length = 0
-    for source, options in references.items():
-        output = predicted[source]
-        distances = [Levenshtein.distance(output, reference) for reference in options]
-        nearest = int(np.argmin(distances))
-        right += distances[nearest] == 0
-        edits += distances[nearest]
-        length += len(options[nearest])
-    scores = {"accuracy": right / max(len(references), 1), "token_error_rate": edits / max(length, 1)}
-    if join is not None:
-        import sacrebleu
-
-        sources = list(references)
-        streams = max(len(references[s]) for s in sources)
-        # sacrebleu takes reference streams of equal length: repeat a source's first reference
-        # (a repeated reference changes no clipped count and no closest length).
-        refs = [[join(references[s][min(k, len(references[s]) - 1)]) for s in sources] for k in range(streams)]
-        scores["bleu"] = sacrebleu.corpus_bleu([join(predicted[s]) for s in sources], refs).score
-    return scores
-
-
 class Seq2SeqTask(Task):
+    model_class = Seq2Seq
 
     def prepare(self):
         cfg = self.config.data
@@ -81,12 +51,10 @@ class Seq2SeqTask(Task):
 
     def build_model(self):
         cfg = self.config.model
-        model = Seq2Seq(self.preprocessor.tokenizer.vocabulary_size(),
-                        self.preprocessor.target_tokenizer.vocabulary_size(),
-                        cell=cfg.cell, units=cfg.units, layers=cfg.layers, bidirectional=cfg.bidirectional,
-                        embedding_dim=cfg.embedding_dim, attention=cfg.attention, dropout=cfg.dropout,
-                        sampled_softmax=cfg.get("sampled_softmax", 0), tie_embeddings=cfg.get("tie_embeddings", False),
-                        label_smoothing=cfg.get("label_smoothing", 0.0), preprocessor=self.preprocessor)
+        model = Seq2Seq(self.backbone(self.preprocessor.tokenizer.vocabulary_size()),
+                        self.preprocessor.target_tokenizer.vocabulary_size(), attention=cfg.attention,
+                        sampled_softmax=cfg.sampled_softmax, tie_embeddings=cfg.tie_embeddings,
+                        label_smoothing=cfg.label_smoothing, preprocessor=self.preprocessor)
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model.start_from_prior(self.targets["train"])
 
@@ -123,6 +91,10 @@ class Seq2SeqTask(Task):
             mark = "ok " if outputs[text] in self.references["test"][text] else "ERR"
             lines.append(f"{mark}\t{text}\t{join(outputs[text])}\t(reference: {' | '.join(references)})")
         self.run.write_text("examples.txt", "\n".join(lines) + "\n")
+
+    @classmethod
+    def preset_serving(cls, model):
+        return seq2seq_serving(model)
 
     def serving(self):
         cfg = self.config.generate

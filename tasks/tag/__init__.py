@@ -100,6 +100,7 @@ def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
 
 
 class TagTask(Task):
+    model_class = SequenceTagger
 
     def prepare(self):
         cfg = self.config.data
@@ -139,12 +140,8 @@ class TagTask(Task):
         self.make_pipelines()
 
     def build_model(self):
-        cfg = self.config.model
-        model = SequenceTagger(
-            self.preprocessor.tokenizer.vocabulary_sizes(), len(self.tag_names), cell=cfg.cell, units=cfg.units,
-            layers=cfg.layers, bidirectional=cfg.bidirectional, embedding_dim=cfg.embedding_dim,
-            dropout=cfg.dropout, crf=cfg.crf, token_dropout=cfg.token_dropout, embedding_matrix=self.word_vectors(),
-            char_cnn=cfg.get("char_cnn", 0), fixed_tokens=self.fixed_tokens, preprocessor=self.preprocessor)
+        model = SequenceTagger(self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()), len(self.tag_names),
+                               crf=self.config.model.crf, preprocessor=self.preprocessor)
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model
 
@@ -203,6 +200,10 @@ class TagTask(Task):
 
     def lite(self):
         return tagger_lite(self.model)
+
+    @classmethod
+    def preset_serving(cls, model):
+        return tagger_serving(model)
 
     def serving(self):
         return tagger_serving(self.model, metadata={

@@ -18,25 +18,26 @@ from tfseq.train.task import Task
 
 class Word2VecTask(Task):
     headline = "loss"
+    model_class = Word2Vec
 
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("language-model", "plain text")
         self.auto_split("data.split", self.dataset.train["text"])
-        self.vectorizer = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
-        self.vectorizer.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
-        self.vocabulary = self.vectorizer.vocabularies[1]
+        self.preprocessor = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
+        self.preprocessor.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        self.vocabulary = self.preprocessor.vocabularies[1]
         model_cfg = self.config.model
         import tensorflow as tf
 
         self.examples, self.pipelines = {}, {}
         for split, frame in self.dataset.splits.items():
-            stream = np.array([i for ids in self.vectorizer.token_ids(frame["text"], truncate=False) for i in ids],
+            stream = np.array([i for ids in self.preprocessor.token_ids(frame["text"], truncate=False) for i in ids],
                               "int32")
             if len(stream) < 2:
                 continue
             self.examples[split] = skipgram_examples(
-                stream, self.vectorizer.vocabulary_size(), window=int(model_cfg.window),
+                stream, self.preprocessor.vocabulary_size(), window=int(model_cfg.window),
                 negatives=int(model_cfg.negatives),
                 subsample=float(model_cfg.subsample), cbow=model_cfg.architecture == "cbow",
                 seed=int(self.config.seed) + ("train", "validation", "test").index(split))
@@ -47,14 +48,14 @@ class Word2VecTask(Task):
         if "train" not in self.examples:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
-        self.log(f"data: {self.dataset.name} vocabulary {self.vectorizer.vocabulary_size()} ids; training examples "
+        self.log(f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; training examples "
                  f"{({s: len(e['centre']) for s, e in self.examples.items()})} ({model_cfg.architecture})")
 
     def build_model(self):
         cfg = self.config.model
         if cfg.architecture not in ("skipgram", "cbow"):
             raise ValueError(f"model.architecture={cfg.architecture!r}: expected skipgram or cbow")
-        model = Word2Vec(self.vectorizer.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow",
+        model = Word2Vec(self.preprocessor.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow",
                          vocabulary=self.vocabulary)
         model.build()
         return model

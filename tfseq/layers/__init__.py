@@ -8,9 +8,21 @@ from tfseq.layers.pooling import SequencePooling
 from tfseq.layers.recurrent import Recurrent, RecurrentCell, fused_ok
 from tfseq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
-CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}  # the recipes' backbone.cell choices
+
+
+def recurrent_layer(cell: str, units: int, **kwargs):
+    """The tfseq recurrent layer that ``cell`` names (``rnn``, ``lstm`` or ``gru``), with
+    ``units`` and the layer's other arguments (``return_sequences``, ...)."""
+    if cell == "lstm":
+        return LSTM(units, **kwargs)
+    if cell == "gru":
+        return GRU(units, **kwargs)
+    if cell == "rnn":
+        return SimpleRNN(units, **kwargs)
+    raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
 
 __all__ = [
     "CELLS", "CRF", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
-    "SimpleRNNCell", "from_torch", "fused_ok", "to_torch",
+    "SimpleRNNCell", "from_torch", "fused_ok", "recurrent_layer", "to_torch",
 ]

@@ -1,5 +1,6 @@
 """Task models: one file per kind of sequence task."""
 
+from tfseq.models.backbone import RecurrentBackbone
 from tfseq.models.captioner import Captioner
 from tfseq.models.classifier import TextClassifier, read_word_vectors
 from tfseq.models.language_model import LanguageModel
@@ -9,5 +10,5 @@ from tfseq.models.tagger import SequenceTagger
 from tfseq.models.word2vec import Word2Vec, skipgram_examples
 from tfseq.models.word_vectors import WordVectors
 
-__all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
+__all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "RecurrentBackbone", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
            "read_word_vectors", "skipgram_examples", "Word2Vec", "WordVectors"]

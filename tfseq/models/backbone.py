@@ -11,7 +11,7 @@ from keras import ops
 
 from tfseq.data.preprocessors import deserialize_layer, serialize_layer
 from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
-from tfseq.layers import CELLS
+from tfseq.layers import recurrent_layer
 
 
 CHAR_DIM = 32  # the width of a character CNN's character embeddings (Ma & Hovy 2016: 30)
@@ -107,11 +107,9 @@ def embed(embeddings: dict, inputs: dict, char_conv=None):
 def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True) -> list:
     """``layers`` tfseq cells, each wrapped in ``Bidirectional`` if asked; all but the last
     return sequences, the last does if ``sequences_out``."""
-    if cell not in CELLS:
-        raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
     stack = []
     for index in range(layers):
-        layer = CELLS[cell](units, return_sequences=sequences_out or index < layers - 1)
+        layer = recurrent_layer(cell, units, return_sequences=sequences_out or index < layers - 1)
         stack.append(keras.layers.Bidirectional(layer) if bidirectional else layer)
     return stack
 
@@ -274,6 +272,31 @@ class RecurrentBackbone(keras.layers.Layer):
                                ] if self.between_layers else []
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
 
+    # What the task model that holds the backbone needs its call to return, set by that model, not
+    # chosen by a user: a recipe's ``backbone:`` section is :meth:`get_config` without these,
+    # ``vocabulary_sizes`` and ``fixed_tokens`` (both from the data).
+    WIRING = ("sequences_out", "return_state")
+
+    @classmethod
+    def wired(cls, backbone, name="backbone", **wiring):
+        """``backbone`` (a :class:`RecurrentBackbone`, its config, or a serialized one) wired as a
+        task model needs it (``WIRING`` keys): the same object when it is, else a backbone of the
+        same config and weights wired so (``wiring`` changes no weight)."""
+        if isinstance(backbone, dict):
+            config = dict(backbone.get("config", {})) if "class_name" in backbone else dict(backbone)
+            return cls.from_config({**config, **wiring, "name": name})
+        if not isinstance(backbone, cls):
+            raise TypeError(f"backbone must be a RecurrentBackbone or its config, received {type(backbone).__name__}.")
+        config = backbone.get_config()
+        if all(config[key] == value for key, value in wiring.items()):
+            return backbone
+        if not backbone.built:
+            backbone.build()
+        rewired = cls.from_config({**config, **wiring, "name": name})
+        rewired.build()
+        rewired.set_weights(backbone.get_weights())
+        return rewired
+
     @property
     def output_width(self) -> int:
         """Features per step."""
@@ -320,6 +343,20 @@ class RecurrentBackbone(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
                 "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
                 "fixed_tokens": self.fixed_tokens, "sequences_out": self.sequences_out, "return_state": self.return_state}
+
+
+def backbone_config(config: dict, vocabulary_key: str = "vocabulary_sizes") -> dict:
+    """A task model's config as saved: configs of ``.keras`` files written before task models
+    took ``backbone=`` held its keys at the top level (and the vocabulary as ``vocabulary_key``);
+    they move into ``config["backbone"]``, so old files load as they did."""
+    config = dict(config)
+    if "backbone" in config or vocabulary_key not in config:
+        return config
+    keys = ("cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn",
+            "fixed_tokens")
+    backbone = {key: config.pop(key) for key in keys if key in config}
+    config["backbone"] = {"vocabulary_sizes": config.pop(vocabulary_key), **backbone}
+    return config
 
 
 class CarriesPreprocessor:

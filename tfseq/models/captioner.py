@@ -41,12 +41,14 @@ class Captioner(Seq2Seq):
         self.filters = tuple(int(f) for f in filters)
         if not self.filters:
             raise ValueError("filters must name at least one conv block.")
-        kwargs.pop("source_vocabulary", None), kwargs.pop("bidirectional", None)
-        super().__init__(source_vocabulary=1, target_vocabulary=target_vocabulary, cell=cell, units=units,
-                         layers=layers, bidirectional=False, embedding_dim=embedding_dim, attention=attention,
-                         dropout=dropout, preprocessor=preprocessor, **kwargs)
+        decoder = {"cell": cell, "units": units, "layers": layers, "bidirectional": False,
+                   "embedding_dim": embedding_dim, "dropout": dropout}
+        super().__init__(decoder, target_vocabulary=target_vocabulary, attention=attention,
+                         preprocessor=preprocessor, **kwargs)
 
-    def make_encoder(self):
+    def make_encoder(self, decoder):
+        """Conv blocks; ``decoder`` (a backbone's keys) sets the decoder alone."""
+        self.decoder_like(decoder)
         self.convolutions = [keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")
                              for i, f in enumerate(self.filters)]
         self.pool = keras.layers.MaxPooling2D(2, padding="same")
@@ -81,8 +83,6 @@ class Captioner(Seq2Seq):
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
         return self.texts(in_batches(run, images, batch_size))
 
-    def get_config(self):
-        config = super().get_config()
-        for key in ("source_vocabulary", "bidirectional"):
-            config.pop(key, None)
-        return {**config, "filters": list(self.filters)}
+    def encoder_config(self) -> dict:
+        return {"filters": list(self.filters), "cell": self.cell, "units": self.units, "layers": self.num_layers,
+                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate}

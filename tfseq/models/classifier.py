@@ -8,8 +8,8 @@ from keras import ops
 
 from tfseq.data.preprocessors import TextClassifierPreprocessor, attach
 from tfseq.layers import SequencePooling
-from tfseq.models.backbone import RecurrentBackbone, TakesText
-from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix
+from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
+from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix, fit_expert_weights
 
 HEADS = ("binary", "multiclass", "multilabel")
 
@@ -35,7 +35,7 @@ def read_word_vectors(path, vocabulary, dim):
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class TextClassifier(TakesText, keras.Model):
-    """Embedding -> (stacked, optionally bidirectional) tfseq cells -> pooling -> dense head.
+    """A :class:`RecurrentBackbone` -> pooling -> dense head (keras-hub's ``TextClassifier``).
 
     Inputs are a dict of id tensors from :class:`~tfseq.data.TextVectorizer` (``tokens`` and
     optional aligned ``ngrams_N``: their embeddings are summed per step, fastText-style; an
@@ -43,14 +43,14 @@ class TextClassifier(TakesText, keras.Model):
     ``preprocessor`` attached, ``fit``/``predict``/``evaluate`` also take raw strings.
 
     Args:
-        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ..., "chars": Vc}`` (ids incl. padding
-            and OOV).
+        backbone: a :class:`RecurrentBackbone` (or its config): the embeddings and recurrent
+            stack, taken whole; its ``vocabulary_sizes`` (``{"tokens": V, "ngrams_2": V2, ...,
+            "chars": Vc}``, ids incl. padding and OOV) are the inputs' and its ``dropout`` is
+            also the pooled features'.
         num_classes: number of labels.
         head: ``"multiclass"`` (softmax), ``"binary"`` (one sigmoid, needs 2 classes) or
             ``"multilabel"`` (one sigmoid per label).
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``; units, layers, bidirectional: the stack.
         pooling: ``"last"`` (final state), ``"max"``, ``"mean"``, ``"max+mean"``, ``"attention"``.
-        dropout: on embeddings (per channel) and before the head.
         wide: linear bag-of-n-grams terms added to the logits (wide & deep): ``"learned"``
             (trained jointly; ``True`` means this); fitted experts ``"tfidf"``, ``"nb"`` or both,
             ``"tfidf+nb"`` (:class:`BagLinear` layers fitted by scikit-learn before training --
@@ -58,34 +58,27 @@ class TextClassifier(TakesText, keras.Model):
             the recurrent part learns on its own; the mix of their log-odds with the network's
             is ``mix`` (:class:`LogitMix`), ones until :func:`fit_expert_weights` fits it on
             validation data); or ``None``.
-        token_dropout: in training, replace this fraction of token and n-gram ids by the OOV id
-            (word dropout), so the model cannot lean on any single rare n-gram.
-        embedding_matrix: initial ``tokens`` embeddings (see :func:`read_word_vectors`).
-        fixed_tokens: the last this many token ids keep their initial embeddings, untrained
-            (words a pretrained file added to the vocabulary).
         preprocessor: a ``TextClassifierPreprocessor`` (or its ``TextVectorizer``) that maps raw
             strings to the input dict and outputs to labels.
 
     Example:
         >>> vec = TextVectorizer(split="character"); vec.adapt(texts)
-        >>> model = TextClassifier(vec.vocabulary_sizes(), 2, preprocessor=vec)
+        >>> backbone = RecurrentBackbone(vec.vocabulary_sizes(), cell="lstm", units=64, bidirectional=True)
+        >>> model = TextClassifier(backbone, num_classes=2, preprocessor=vec)
         >>> model.compile(); model.fit(np.array(texts), labels)
     """
 
-    def __init__(self, vocabulary_sizes, num_classes, head="multiclass", cell="gru", units=128,
-                 layers=1, bidirectional=True, pooling="max", embedding_dim=128, dropout=0.3,
-                 wide=False, token_dropout=0.0, embedding_matrix=None, preprocessor=None, fixed_tokens=0, **kwargs):
+    def __init__(self, backbone, num_classes, head="multiclass", pooling="max", wide=False, preprocessor=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"Unknown head={head!r}: expected one of {HEADS}.")
         if head == "binary" and num_classes != 2:
             raise ValueError(f"head='binary' needs 2 classes, received num_classes={num_classes}.")
-        self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
-        if "tokens" not in self.vocabulary_sizes:
-            raise ValueError("vocabulary_sizes must include 'tokens'.")
-        self.num_classes, self.head, self.cell = int(num_classes), head, cell
-        self.units, self.num_layers, self.bidirectional = int(units), int(layers), bool(bidirectional)
-        self.pooling, self.embedding_dim, self.dropout_rate = pooling, int(embedding_dim), float(dropout)
+        self.backbone = RecurrentBackbone.wired(backbone, sequences_out=pooling != "last", return_state=False)
+        self.vocabulary_sizes = self.backbone.vocabulary_sizes
+        self.num_classes, self.head, self.pooling = int(num_classes), head, pooling
+        self.dropout_rate = self.backbone.dropout_rate
         self.preprocessor = attach(preprocessor, TextClassifierPreprocessor,
                                    labels=[str(i) for i in range(num_classes)], head=head)
         wide = {True: "learned", False: None, "none": None}.get(wide, wide)
@@ -96,12 +89,6 @@ class TextClassifier(TakesText, keras.Model):
         if experts and head == "multilabel":
             raise ValueError(f"wide={wide!r} fits single-label logistic regressions: not for head='multilabel'.")
         self.wide = wide
-        self.token_dropout, self.fixed_tokens = float(token_dropout), int(fixed_tokens)
-        self.backbone = RecurrentBackbone(
-            self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
-            dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
-            embedding_matrix=embedding_matrix, sequences_out=pooling != "last", fixed_tokens=self.fixed_tokens,
-            name="backbone")
         self.pool = None if pooling == "last" else SequencePooling(pooling)
         self.head_dropout = keras.layers.Dropout(self.dropout_rate)
         outputs = 1 if head == "binary" else self.num_classes
@@ -130,6 +117,17 @@ class TextClassifier(TakesText, keras.Model):
     def logit_parts(self, inputs):
         """(batch, 1 + experts, outputs): the network's logits, then each fitted expert's."""
         return ops.stack(self._parts(inputs), axis=1)
+
+    def fit_mix(self, batches, targets) -> np.ndarray:
+        """Stacking: the mix's weights of the network's and each fitted expert's logits, fitted on
+        held-out ``batches`` (input dicts, in order) and their class ids ``targets`` (``-1``: a
+        label unseen in training, left out) by :func:`fit_expert_weights`. Returns the weights."""
+        parts = np.concatenate([np.asarray(self.logit_parts(x)) for x in batches])
+        known = np.asarray(targets) >= 0
+        w, b = fit_expert_weights(parts[known], np.asarray(targets)[known], head=self.head)
+        self.mix.w.assign(w)
+        self.mix.b.assign(b)
+        return w
 
     def _parts(self, inputs):
         """Prediction logits of the network, then of each fitted expert, as a list."""
@@ -174,11 +172,10 @@ class TextClassifier(TakesText, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        config = {
-            "vocabulary_sizes": self.vocabulary_sizes, "num_classes": self.num_classes,
-            "head": self.head, "cell": self.cell, "units": self.units, "layers": self.num_layers,
-            "bidirectional": self.bidirectional, "pooling": self.pooling,
-            "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "wide": self.wide,
-            "token_dropout": self.token_dropout, "fixed_tokens": self.fixed_tokens, **self.preprocessor_config(),
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "num_classes": self.num_classes, "head": self.head, "pooling": self.pooling, "wide": self.wide,
+                **self.preprocessor_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(backbone_config(config))

@@ -16,13 +16,14 @@ from keras import ops
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
 from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, next_token_layer,
-                                   next_token_logits, start_from_prior)
+                                   next_token_logits, start_from_prior, backbone_config)
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class LanguageModel(CarriesPreprocessor, keras.Model):
-    """Embedding -> stacked tfseq cells -> a score for every next token.
+    """A :class:`RecurrentBackbone` (left to right) -> a score for every next token
+    (keras-hub's causal LM).
 
     ``call(ids)`` returns next-token logits ``(batch, time, vocabulary)``; ``fit`` takes
     ``(ids, next ids)`` pairs and minimises cross-entropy in nats per token (0 = padding, no
@@ -30,11 +31,12 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     calls (scoring a long stream, generating one token at a time).
 
     Args:
-        vocabulary_size: number of ids (0 padding and 1 out-of-vocabulary included).
+        backbone: a :class:`RecurrentBackbone` (or its config), taken whole; not bidirectional
+            (it must not see the future). Its ``tokens`` vocabulary (0 padding and 1
+            out-of-vocabulary included) is the one predicted. Its ``dropout`` with
+            ``between_layers`` falls on the embeddings and between/after the recurrent layers, as
+            Zaremba et al. 2014 regularise language models.
         line_end: the id that ends a line and starts a text (see the module doc).
-        cell, units, layers: the recurrent stack (unidirectional: it must not see the future).
-        embedding_dim: size of the token embeddings.
-        dropout: on the embeddings and between/after the recurrent layers (Zaremba et al. 2014).
         tie_embeddings: the output layer scores each token with its input embedding
             (:class:`~tfseq.models.backbone.TiedLogits`: Press & Wolf 2017), through a linear map
             from ``units`` down to ``embedding_dim``; fewer weights, a smaller product over the
@@ -43,27 +45,27 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
             and :meth:`generate` take text.
 
     Example:
-        >>> model = LanguageModel(vocabulary_size=70, line_end=2)
+        >>> model = LanguageModel(RecurrentBackbone(70, cell="gru", units=256), line_end=2)
         >>> model.compile(optimizer=keras.optimizers.SGD(1.0, clipnorm=1.0))
         >>> model.fit(windows[:, :-1], windows[:, 1:])
         >>> model.generate(["ROMEO:"], length=100)
     """
 
-    def __init__(self, vocabulary_size, line_end, cell="gru", units=256, layers=1, embedding_dim=64,
-                 dropout=0.0, tie_embeddings=False, preprocessor=None, **kwargs):
+    def __init__(self, backbone, line_end, tie_embeddings=False, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.line_end = int(vocabulary_size), int(line_end)
+        self.backbone = RecurrentBackbone.wired(backbone, sequences_out=True, return_state=True)
+        if self.backbone.bidirectional:
+            raise ValueError("A language model's backbone must not be bidirectional: it would see the tokens "
+                             "it predicts.")
+        self.vocabulary_size, self.line_end = self.backbone.vocabulary_sizes["tokens"], int(line_end)
         if not 2 <= self.line_end < self.vocabulary_size:
             raise ValueError(f"line_end={line_end} must be a token id in [2, {self.vocabulary_size}).")
-        self.cell, self.units, self.num_layers = cell, int(units), int(layers)
-        self.embedding_dim, self.dropout_rate = int(embedding_dim), float(dropout)
+        self.cell, self.units, self.num_layers = self.backbone.cell, self.backbone.units, self.backbone.num_layers
+        self.embedding_dim, self.dropout_rate = self.backbone.embedding_dim, self.backbone.dropout_rate
         self.tie_embeddings = bool(tie_embeddings)
         self.preprocessor = attach(preprocessor, CausalLMPreprocessor)
         if self.preprocessor is not None and self.preprocessor.line_end != self.line_end:
             raise ValueError(f"line_end={line_end}: the preprocessor's line end is {self.preprocessor.line_end}.")
-        self.backbone = RecurrentBackbone(self.vocabulary_size, cell, self.units, self.num_layers,
-                                          embedding_dim=self.embedding_dim, dropout=self.dropout_rate,
-                                          between_layers=True, return_state=True, name="backbone")
         self.logits = next_token_layer(self.vocabulary_size, self.embedding_dim, self.tie_embeddings)
 
     def build(self, input_shape=None):
@@ -188,10 +190,12 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return self.preprocessor.postprocess(ids)
 
     def get_config(self):
-        return {**super().get_config(),
-                "vocabulary_size": self.vocabulary_size, "line_end": self.line_end, "cell": self.cell,
-                "units": self.units, "layers": self.num_layers, "embedding_dim": self.embedding_dim,
-                "dropout": self.dropout_rate, "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
+        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "line_end": self.line_end, "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(backbone_config(config, "vocabulary_size"))
 
 
 def perplexity(loss_nats: float) -> float:

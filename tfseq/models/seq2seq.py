@@ -22,7 +22,8 @@ from keras import ops
 from tfseq import decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
 from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, log_frequencies,
-                                   next_token_layer, next_token_logits, recurrent_stack, start_from_prior)
+                                   backbone_config, next_token_layer, next_token_logits, recurrent_stack,
+                                   start_from_prior)
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
@@ -31,18 +32,19 @@ ATTENTION = ("luong", "none")
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class Seq2Seq(CarriesPreprocessor, keras.Model):
-    """Embedding -> (bidirectional) encoder cells; embedding -> decoder cells -> attention -> softmax.
+    """Encoder: a :class:`RecurrentBackbone`; decoder: embedding -> cells -> attention -> softmax.
 
     ``call({"source": (B, S) ids, "target": (B, T) ids})`` returns ``(B, T, target vocabulary)``
     logits of the next target token; ``fit`` takes the decoder's input (``start`` + target) as
     ``"target"`` and the target + ``end`` as labels (0 = padding, no loss), in nats per token.
 
     Args:
-        source_vocabulary, target_vocabulary: numbers of ids (padding and OOV included; the
-            target's also ``start`` and ``end``).
-        cell, units, layers: both recurrent stacks; the encoder is ``bidirectional`` (its
-            outputs are ``2 * units`` wide then).
-        embedding_dim: source and target embeddings.
+        backbone: the encoder, a :class:`RecurrentBackbone` (or its config), taken whole: its
+            ``tokens`` vocabulary is the source's (padding and OOV included); when
+            ``bidirectional`` its outputs are ``2 * units`` wide. The decoder has the backbone's
+            ``cell``, ``units``, ``layers``, ``embedding_dim`` and ``dropout`` (on embeddings
+            and recurrent outputs), one direction.
+        target_vocabulary: number of target ids (padding, OOV, ``start`` and ``end`` included).
         attention: ``"luong"`` (every decoder step reads a weighted sum of the encoder outputs)
             or ``"none"`` (the decoder sees the source only through its initial state).
         dropout: on embeddings and recurrent outputs.
@@ -61,23 +63,21 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             :meth:`translate` takes and returns text.
 
     Example:
-        >>> model = Seq2Seq(30, 80, units=128)
+        >>> model = Seq2Seq(RecurrentBackbone(30, units=128, bidirectional=True), target_vocabulary=80)
         >>> model.compile(optimizer="adam")
         >>> model.fit({"source": src, "target": tgt_in}, tgt_out)
         >>> model.translate_ids(src, max_length=20, sampler=decoding.BeamSearch(4))
     """
 
-    def __init__(self, source_vocabulary, target_vocabulary, cell="gru", units=128, layers=1, bidirectional=True,
-                 embedding_dim=64, attention="luong", dropout=0.0, sampled_softmax=0, tie_embeddings=False,
+    def __init__(self, backbone, target_vocabulary, attention="luong", sampled_softmax=0, tie_embeddings=False,
                  label_smoothing=0.0, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
-        self.source_vocabulary, self.target_vocabulary = int(source_vocabulary), int(target_vocabulary)
+        self.target_vocabulary = int(target_vocabulary)
         if self.target_vocabulary <= END:
             raise ValueError(f"target_vocabulary={target_vocabulary} leaves no room for tokens after start/end.")
-        self.cell, self.units, self.num_layers, self.bidirectional = cell, int(units), int(layers), bool(bidirectional)
-        self.embedding_dim, self.attention, self.dropout_rate = int(embedding_dim), attention, float(dropout)
+        self.attention = attention
         self.sampled_softmax, self.tie_embeddings = int(sampled_softmax), bool(tie_embeddings)
         if self.sampled_softmax < 0:
             raise ValueError(f"sampled_softmax={sampled_softmax}: expected a number of ids >= 0 (0: the full softmax).")
@@ -89,10 +89,10 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
                              "sampled_softmax never scores: set one of them to 0.")
         self.sample_seed = keras.random.SeedGenerator() if self.sampled_softmax else None
         self.preprocessor = preprocessor
-        self.make_encoder()
+        self.make_encoder(backbone)
         self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
                                                        name="embed_target")
-        self.decoder = recurrent_stack(cell, self.units, self.num_layers, bidirectional=False)
+        self.decoder = recurrent_stack(self.cell, self.units, self.num_layers, bidirectional=False)
         for layer in self.decoder:
             layer.return_state = True
         # The decoder starts from the encoder's summary (its masked mean), one state per layer.
@@ -104,10 +104,26 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         self.logits = next_token_layer(self.target_vocabulary, self.embedding_dim, self.tie_embeddings)
 
     # -- the encoder: what a subclass with another kind of source replaces ------------------
-    def make_encoder(self):
-        self.encoder = RecurrentBackbone(self.source_vocabulary, self.cell, self.units, self.num_layers,
-                                         self.bidirectional, self.embedding_dim, dropout=self.dropout_rate,
-                                         between_layers=True, name="encoder")
+    def make_encoder(self, backbone):
+        """``self.encoder``: ``backbone`` wired to read the source; the decoder's settings follow it."""
+        self.encoder = RecurrentBackbone.wired(backbone, name="encoder", sequences_out=True, return_state=False)
+        self.decoder_like(self.encoder.get_config())
+
+    def decoder_like(self, config):
+        """The decoder's ``cell``, ``units``, ``layers``, ``embedding_dim`` and ``dropout`` are
+        those of ``config`` (a backbone's); ``bidirectional`` is the encoder's."""
+        self.cell, self.units, self.num_layers = config["cell"], int(config["units"]), int(config["layers"])
+        self.bidirectional, self.embedding_dim = bool(config["bidirectional"]), int(config["embedding_dim"])
+        self.dropout_rate = float(config["dropout"])
+
+    def encoder_config(self) -> dict:
+        """What :meth:`get_config` saves of the encoder."""
+        return {"backbone": keras.saving.serialize_keras_object(self.encoder)}
+
+    @property
+    def backbone(self):
+        """The encoder (keras-hub's name for the part a task model takes whole)."""
+        return self.encoder
 
     def build_encoder(self, source_shape=None):
         build_once(self.encoder, (None, None))
@@ -262,17 +278,14 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         return [text.decode("utf-8") for text in self.detokenize(ops.convert_to_numpy(ids)).numpy()]
 
     def get_config(self):
-        return {**super().get_config(),
-                "source_vocabulary": self.source_vocabulary, "target_vocabulary": self.target_vocabulary,
-                "cell": self.cell, "units": self.units, "layers": self.num_layers,
-                "bidirectional": self.bidirectional, "embedding_dim": self.embedding_dim,
-                "attention": self.attention, "dropout": self.dropout_rate, "sampled_softmax": self.sampled_softmax,
-                "tie_embeddings": self.tie_embeddings, "label_smoothing": self.label_smoothing,
-                **self.preprocessor_config()}
+        return {**super().get_config(), **self.encoder_config(),
+                "target_vocabulary": self.target_vocabulary, "attention": self.attention,
+                "sampled_softmax": self.sampled_softmax, "tie_embeddings": self.tie_embeddings,
+                "label_smoothing": self.label_smoothing, **self.preprocessor_config()}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = backbone_config(config, "source_vocabulary")
         source, target = config.pop("source_preprocessor", None), config.pop("target_preprocessor", None)
         if target:  # saved before preprocessors: the two vectorizers
             config["preprocessor"] = Seq2SeqPreprocessor(source, target)

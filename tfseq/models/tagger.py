@@ -12,14 +12,15 @@ from keras import ops
 
 from tfseq.data.preprocessors import TokenTaggerPreprocessor, attach
 from tfseq.layers import CRF
-from tfseq.models.backbone import RecurrentBackbone, TakesText
+from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import traced
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class SequenceTagger(TakesText, keras.Model):
-    """Embedding -> (stacked, bidirectional) tfseq cells -> a score per tag and step -> CRF.
+    """A :class:`RecurrentBackbone` -> a score per tag and step -> CRF (keras-hub's token
+    classifier, with Lample et al.'s CRF).
 
     ``call`` returns the per-step tag scores (emissions, ``(batch, time, num_tags)``), on which
     the loss is taken: the CRF's negative log-likelihood (``crf=True``; Lample et al. 2016) or
@@ -27,43 +28,30 @@ class SequenceTagger(TakesText, keras.Model):
     returns the best tag ids (Viterbi with the CRF, per-step argmax without), 0 at padding.
 
     Args:
-        vocabulary_sizes: ``{"tokens": V, "ngrams_2": V2, ...}`` (aligned keys are summed).
+        backbone: a :class:`RecurrentBackbone` (or its config), taken whole: its
+            ``vocabulary_sizes`` are the inputs' (aligned keys are summed; ``token_chars`` feed
+            its ``char_cnn``), its ``dropout`` is also the emissions' input's.
         num_tags: number of tags (ids ``1..num_tags``; 0 is padding).
-        cell, units, layers, bidirectional, embedding_dim, dropout, token_dropout,
-        embedding_matrix, fixed_tokens: as in :class:`~tfseq.models.TextClassifier`.
         crf: a linear-chain CRF over the emissions (:class:`~tfseq.layers.CRF`).
-        char_cnn: filters of a character CNN per token over ``token_chars`` (see
-            :class:`~tfseq.models.RecurrentBackbone`); 0: the mean of their embeddings.
         preprocessor: a ``TokenTaggerPreprocessor`` (or its ``TextVectorizer``); then ``fit``,
             ``predict``, ``evaluate`` and :meth:`tag` also take raw strings.
 
     Example:
-        >>> model = SequenceTagger({"tokens": 5000}, num_tags=9)
+        >>> model = SequenceTagger(RecurrentBackbone({"tokens": 5000}, bidirectional=True), num_tags=9)
         >>> model.compile(optimizer="adam")
         >>> model.fit(ids, tag_ids)      # (batch, time) each, 0 = padding
         >>> model.tag(ids)               # (batch, time) best tag ids
     """
 
-    def __init__(self, vocabulary_sizes, num_tags, cell="gru", units=128, layers=1, bidirectional=True,
-                 embedding_dim=128, dropout=0.3, crf=True, token_dropout=0.0, embedding_matrix=None,
-                 preprocessor=None, char_cnn=0, fixed_tokens=0, **kwargs):
+    def __init__(self, backbone, num_tags, crf=True, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_sizes = {str(k): int(v) for k, v in vocabulary_sizes.items()}
-        if "tokens" not in self.vocabulary_sizes:
-            raise ValueError("vocabulary_sizes must include 'tokens'.")
         if int(num_tags) < 1:
             raise ValueError(f"num_tags must be >= 1, got {num_tags}.")
-        self.num_tags, self.cell, self.units = int(num_tags), cell, int(units)
-        self.num_layers, self.bidirectional = int(layers), bool(bidirectional)
-        self.embedding_dim, self.dropout_rate, self.use_crf = int(embedding_dim), float(dropout), bool(crf)
-        self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
+        self.backbone = RecurrentBackbone.wired(backbone, sequences_out=True, return_state=False)
+        self.vocabulary_sizes, self.dropout_rate = self.backbone.vocabulary_sizes, self.backbone.dropout_rate
+        self.num_tags, self.use_crf = int(num_tags), bool(crf)
         self.preprocessor = attach(preprocessor, TokenTaggerPreprocessor,
                                    tags=[str(i) for i in range(1, self.num_tags + 1)])
-        self.backbone = RecurrentBackbone(
-            self.vocabulary_sizes, cell, self.units, self.num_layers, self.bidirectional, self.embedding_dim,
-            dropout=self.dropout_rate, spatial=True, token_dropout=self.token_dropout,
-            embedding_matrix=embedding_matrix, char_cnn=self.char_cnn, fixed_tokens=self.fixed_tokens,
-            name="backbone")
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
         # float32 under mixed precision too: the forward algorithm's log-sum-exps over long
@@ -120,9 +108,9 @@ class SequenceTagger(TakesText, keras.Model):
         return out
 
     def get_config(self):
-        return {**super().get_config(),
-                "vocabulary_sizes": self.vocabulary_sizes, "num_tags": self.num_tags, "cell": self.cell,
-                "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
-                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "crf": self.use_crf,
-                "token_dropout": self.token_dropout, "char_cnn": self.char_cnn, "fixed_tokens": self.fixed_tokens,
-                **self.preprocessor_config()}
+        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "num_tags": self.num_tags, "crf": self.use_crf, **self.preprocessor_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(backbone_config(config))

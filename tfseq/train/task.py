@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 from omegaconf import OmegaConf
 
+from tfseq.models.backbone import RecurrentBackbone
 from tfseq.train.run_folder import RunFolder
 
 
@@ -35,14 +36,20 @@ class Task:
     command line's overrides); ``run`` the run folder its reports go to; ``log`` prints."""
 
     headline = "accuracy"  # the test metric a run is judged by (the summary tables' column)
+    model_class = None  # the tfseq.models class build_model() makes: a preset of one is this task's
 
     def __init__(self, config, run: RunFolder, log=print):
         self.config = config
         self.run = run
         self.log = log
         self.model = None  # set by the trainer once build_model() has built it
-        self.train_data = self.validation_data = None
-        self.preprocessor = None  # a tfseq.data.preprocessors one, set by prepare()
+        # What prepare() makes. Per split ("train", "validation", "test"; None where one is empty):
+        self.dataset = None  # the data as loaded (tfseq.data.Dataset: its splits as tables)
+        self.features: dict = {}  # the model's inputs (dicts of id arrays)
+        self.targets: dict = {}  # what the model learns to answer (ids)
+        self.pipelines: dict = {}  # tf.data of features and targets (make_pipelines)
+        self.train_data = self.validation_data = None  # what fit() reads: pipelines' train and validation
+        self.preprocessor = None  # text -> features (a tfseq.data.preprocessors one, or a TextVectorizer)
         self.fixed_tokens = 0  # token ids an embedding file added (add_embedding_words)
         self.embeddings_file = None  # model.embeddings' file, named vectors resolved (use_embeddings)
 
@@ -80,6 +87,12 @@ class Task:
 
     def serving(self):
         """What the export answers (a :class:`tfseq.export.Serving`), or None to export nothing."""
+        return None
+
+    @classmethod
+    def preset_serving(cls, model):
+        """What ``tfseq-predict`` answers with a preset of ``model`` (a ``model_class``): the
+        export's answer with the recipe's default settings; None if it cannot answer text."""
         return None
 
     def lite(self):
@@ -164,7 +177,7 @@ class Task:
 
     def use_embeddings(self):
         """``model.embeddings``: a file, or named vectors (``glove-6b-100d``, fetched into the cache
-        once: :mod:`tfseq.vectors`), checked before any data is read; ``model.embedding_dim``
+        once: :mod:`tfseq.vectors`), checked before any data is read; ``backbone.embedding_dim``
         becomes the file's dimension, so the one key is enough."""
         from tfseq import vectors
 
@@ -173,8 +186,8 @@ class Task:
             return None
         self.embeddings_file = path = vectors.resolve(value)
         dim = vectors.dimension(path)
-        if int(self.config.model.embedding_dim) != dim:
-            self.choose("model.embedding_dim", dim, f"the dimension of the vectors in {path}")
+        if int(self.config.backbone.embedding_dim) != dim:
+            self.choose("backbone.embedding_dim", dim, f"the dimension of the vectors in {path}")
         return path
 
     def add_embedding_words(self):
@@ -190,7 +203,7 @@ class Task:
         path, count = self.embeddings_file, int(cfg.get("embeddings_vocabulary") or 0)
         if not path or not count:
             return
-        words = [word for word, _ in islice(vector_lines(path, int(cfg.embedding_dim)), count)]
+        words = [word for word, _ in islice(vector_lines(path, int(self.config.backbone.embedding_dim)), count)]
         tokenizer = self.preprocessor.tokenizer
         added = self.fixed_tokens = tokenizer.extend(words)
         self.log(f"vocabulary: {added} words of the first {count} in {path} added to the "
@@ -201,12 +214,21 @@ class Task:
         ``self.preprocessor``'s vocabulary, or None when unset."""
         from tfseq.models import read_word_vectors
 
-        path, vocabulary = self.embeddings_file, self.preprocessor.tokenizer.vocabularies[1]
+        path = self.embeddings_file
         if not path:
             return None
-        matrix, found = read_word_vectors(path, vocabulary, int(self.config.model.embedding_dim))
+        vocabulary = self.preprocessor.tokenizer.vocabularies[1]
+        matrix, found = read_word_vectors(path, vocabulary, int(self.config.backbone.embedding_dim))
         self.log(f"embeddings: {found} of {len(vocabulary)} tokens found in {path}")
         return matrix
+
+    def backbone(self, vocabulary_sizes, **wiring):
+        """The recipe's ``backbone:`` section as the :class:`~tfseq.models.RecurrentBackbone` a
+        task model takes whole, over ``vocabulary_sizes``, its token embeddings starting from
+        ``model.embeddings`` (:meth:`word_vectors`) when given. ``wiring``: what the model needs
+        its call to return (``RecurrentBackbone.WIRING``), or the model makes a copy so wired."""
+        return RecurrentBackbone(vocabulary_sizes, **OmegaConf.to_container(self.config.backbone),
+                                 embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, **wiring)
 
     def sampler(self):
         """The :mod:`tfseq.decoding` sampler of the recipe's ``generate`` section (tasks that
