@@ -5,7 +5,7 @@ vocabularies and tf.data pipelines), ``build_model``, ``evaluate`` (metrics in t
 ``metrics.json`` shape, reports, plots) and ``serving`` (what its export answers). The generic
 :class:`~tfseq.train.trainer.Trainer` runs them; it knows nothing of what is inside.
 
-Example (the shape of a task; docs/adding-a-task.md and tests/test_adding_a_task.py
+Example (the shape of a task; docs/adding-a-task.md and tests/tasks/test_adding_a_task.py
 have a whole one, with its recipe and export)::
 
     class Negation(Task):

@@ -117,7 +117,7 @@ def test_outside_its_folder_a_task_is_one_register_line():
     # The one-folder rule, for the tasks tfseq ships: the package's own code imports no task and
     # names no task's folder, the wheel finds every folder of tasks/ (setup.py), and the parse-time
     # checks know no task. A task that needs more than its folder and its line fails here.
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     names = set(tasks.TASKS) | set(tasks.RECIPES)
     for path in sorted((root / "tfseq").rglob("*.py")):
         code = path.read_text(encoding="utf-8")

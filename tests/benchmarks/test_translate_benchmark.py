@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmarks import their neighbours (runs.py), as when run as scripts
 spec = importlib.util.spec_from_file_location("translate_quality", BENCHMARKS / "translate_quality.py")
 translate_quality = importlib.util.module_from_spec(spec)
