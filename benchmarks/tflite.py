@@ -52,7 +52,7 @@ def main(argv=None):
     from omegaconf import OmegaConf
 
     from tfseq.data import load
-    from tfseq.lite import Preprocessor
+    from tfseq.tflite_app import Preprocessor
 
     with tempfile.TemporaryDirectory() as tmp:
         metrics = runs.train(f"{tmp}/run", "task=classify", "export.enabled=true", "export.tflite=true",

@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 
 from tfseq import cli, data, export
-from tfseq.lite import Preprocessor
+from tfseq.tflite_app import Preprocessor
 from tfseq.models import LanguageModel, RecurrentBackbone, SequenceTagger, TextClassifier
-from tfseq.tasks.classify import classifier_lite
-from tfseq.tasks.lm import language_model_lite
-from tfseq.tasks.tag import tagger_lite
+from tfseq.tasks.classify import classifier_tflite
+from tfseq.tasks.lm import language_model_tflite
+from tfseq.tasks.tag import tagger_tflite
 
 TEXTS = ["the good film", "a bad plot", "a good plot and a good cast", "good good", "Ｇood\u3000FILM"]
 HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
@@ -71,8 +71,8 @@ def test_stock_interpreter_answers_as_keras_for_classify_tag_and_lm(tmp_path, ce
                        preprocessor=chars)
     for model, v in ((classifier, vec), (tagger, words), (lm, chars)):
         model(ids_of(v, "a good film") if model is not lm else np.array([[2, 3]]))
-    cases = [(classifier_lite(classifier), classifier, vec), (tagger_lite(tagger), tagger, words),
-             (language_model_lite(lm), lm, chars)]
+    cases = [(classifier_tflite(classifier), classifier, vec), (tagger_tflite(tagger), tagger, words),
+             (language_model_tflite(lm), lm, chars)]
     for lite, model, v in cases:
         folder = export.save_tflite(lite, tmp_path / model.name)
         assert {p.name for p in folder.iterdir()} == {"model.tflite", "vocabulary.json", "preprocess.py", "tfseq.json"}
@@ -132,8 +132,8 @@ def test_quantized_export_is_smaller_and_close(tmp_path, capfd):
                                              bidirectional=True), 2, preprocessor=vec)
     model(ids_of(vec, "a good film"))
     capfd.readouterr()
-    plain = export.save_tflite(classifier_lite(model), tmp_path / "plain")
-    small = export.save_tflite(classifier_lite(model), tmp_path / "small", quantize=True)
+    plain = export.save_tflite(classifier_tflite(model), tmp_path / "plain")
+    small = export.save_tflite(classifier_tflite(model), tmp_path / "small", quantize=True)
     # The conversion's warnings that ask nothing of a user are not printed.
     printed = "".join(capfd.readouterr())
     assert "'NoneType' object has no attribute 'name'" not in printed and "trackable_obj" not in printed, printed

@@ -652,7 +652,7 @@ def answer(args, folder, texts, declared) -> int:
     import tensorflow as tf
 
     if (folder / "model.tflite").exists():  # answered through the export's own preprocess.py rule
-        from tfseq.lite import Preprocessor
+        from tfseq.tflite_app import Preprocessor
 
         try:
             pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))

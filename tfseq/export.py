@@ -238,14 +238,14 @@ def at_least_one_step(ids: dict) -> tuple[dict, object]:
 
 
 @dataclasses.dataclass
-class Lite:
-    """What a TFLite export holds: a task's :meth:`~tfseq.train.task.Task.lite` returns one.
+class TFLiteServing:
+    """What a TFLite export holds: a task's :meth:`~tfseq.train.task.Task.tflite_serving` returns one.
 
     Args:
         model: the Keras model; ``call(model, ids)`` gives the scores (default ``model(ids)``).
         preprocessor: its ``TextVectorizer``: the inputs are its output keys, ``int32[1, T]``.
         outputs: what the scores are, for ``tfseq.json`` (``"probabilities over labels"``).
-        answer: how :meth:`tfseq.lite.Preprocessor.answer` reads them: ``labels``, ``tags`` or
+        answer: how :meth:`tfseq.tflite_app.Preprocessor.answer` reads them: ``labels``, ``tags`` or
             ``line`` (a language model's perplexity of the text as a line).
         show, columns: how ``tfseq-predict`` shows an answer, as in :class:`Serving`.
         metadata: more of ``tfseq.json`` (labels, tags, the line-end id).
@@ -263,7 +263,7 @@ class Lite:
 
 def vocabulary_settings(vec) -> dict:
     """A ``TextVectorizer``'s rule and vocabularies as JSON data (``vocabulary.json``), which
-    :class:`tfseq.lite.Preprocessor` reads."""
+    :class:`tfseq.tflite_app.Preprocessor` reads."""
     return {"split": vec.split, "lowercase": vec.lowercase, "keep_whitespace": vec.keep_whitespace,
             "max_length": vec.max_length, "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
             "token_chars": list(vec.token_chars) if vec.token_chars else None,
@@ -284,10 +284,10 @@ def quiet_loggers(*names, level=logging.ERROR):
             logger.setLevel(old)
 
 
-def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
+def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False) -> Path:
     """Publish ``task_dir/<next version>/`` with ``model.tflite`` (ids in, scores out; TFLite's
     builtin operations only, so the stock interpreter runs it), ``vocabulary.json`` (the
-    tokenization settings and vocabularies), ``preprocess.py`` (:mod:`tfseq.lite`: text -> ids in
+    tokenization settings and vocabularies), ``preprocess.py`` (:mod:`tfseq.tflite_app`: text -> ids in
     plain Python) and ``tfseq.json``. One text per call (batch 1), any length up to the
     vectorizer's ``max_length``. ``quantize``: dynamic-range quantization (weights stored as
     8-bit integers, computed in float): about a quarter of the size.
@@ -300,14 +300,14 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
     # Freezing: what tf.lite's own converters use, and the one way to constants for a WHILE body.
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from tfseq import lite as app_side
+    from tfseq import tflite_app as app_side
     from tfseq.layers.recurrent import Recurrent
 
-    model, vec = lite.model, lite.preprocessor
+    model, vec = serving.model, serving.preprocessor
     # One text: batch 1, every other axis (time; token_chars' grams) as long as the text needs.
     specs = {key: tf.TensorSpec([1, *spec.shape[1:]], tf.int32, name=key)
              for key, spec in vec.compute_output_spec(None).items()}
-    call = lite.call or (lambda m, ids: m(ids, training=False))
+    call = serving.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
     fused = [layer.use_fused for layer in recurrent]
     with quiet_loggers("tensorflow", "absl"):
@@ -334,6 +334,6 @@ def save_tflite(lite: Lite, task_dir, quantize: bool = False) -> Path:
                                                 encoding="utf-8")
         shutil.copyfile(app_side.__file__, folder / "preprocess.py")
 
-    metadata = {**lite.metadata, "inputs": list(specs), "outputs": lite.outputs, "answer": lite.answer,
-                "show": lite.show, "columns": list(lite.columns), "quantized": quantize}
+    metadata = {**serving.metadata, "inputs": list(specs), "outputs": serving.outputs, "answer": serving.answer,
+                "show": serving.show, "columns": list(serving.columns), "quantized": quantize}
     return write_atomically(task_dir, write, metadata)

@@ -6,7 +6,7 @@ import numpy as np
 
 from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
-from tfseq.export import Lite, Serving, at_least_one_step
+from tfseq.export import TFLiteServing, Serving, at_least_one_step
 from tfseq.models import TextClassifier
 from tfseq.models.linear import fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
@@ -226,8 +226,8 @@ class ClassifyTask(Task):
                                      plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
-    def lite(self):
-        return classifier_lite(self.model)
+    def tflite_serving(self):
+        return classifier_tflite(self.model)
 
     @classmethod
     def preset_serving(cls, model):
@@ -238,11 +238,11 @@ class ClassifyTask(Task):
             "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
 
 
-def classifier_lite(model) -> Lite:
+def classifier_tflite(model) -> TFLiteServing:
     """A :class:`~tfseq.models.TextClassifier` as TFLite: ``probabilities`` over its labels
     (binary heads too; the prior for a text without tokens), as the SavedModel answers."""
     pre = model.preprocessor
-    return Lite(model, pre.tokenizer, "probabilities over labels", "labels", SHOW, COLUMNS,
+    return TFLiteServing(model, pre.tokenizer, "probabilities over labels", "labels", SHOW, COLUMNS,
                 call=lambda model, ids: pre.probabilities(model(ids, training=False), ids["tokens"]),
                 metadata={"labels": pre.labels})
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from tfseq import data
-from tfseq.export import Lite, Serving
+from tfseq.export import TFLiteServing, Serving
 from tfseq.models import LanguageModel
 from tfseq.models.language_model import perplexity
 from tfseq.models.interpolated import Interpolated, fit_weight, mixture_log_probabilities
@@ -191,8 +191,8 @@ class LanguageModelTask(Task):
                      f"({time.perf_counter() - started:.0f} s)")
         return result
 
-    def lite(self):
-        return language_model_lite(self.model)
+    def tflite_serving(self):
+        return language_model_tflite(self.model)
 
     @classmethod
     def preset_serving(cls, model):
@@ -208,10 +208,10 @@ class LanguageModelTask(Task):
             "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
 
 
-def language_model_lite(model) -> Lite:
+def language_model_tflite(model) -> TFLiteServing:
     """A :class:`~tfseq.models.LanguageModel` as TFLite: next-token logits at every step of
     ``line_end`` + the text's ids (a line starts with the line-end id)."""
-    return Lite(model, model.preprocessor.tokenizer, "next-token logits per step (vocabulary ids)", "line",
+    return TFLiteServing(model, model.preprocessor.tokenizer, "next-token logits per step (vocabulary ids)", "line",
                 "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ("perplexity",),
                 metadata={"line_end": model.line_end})
 

@@ -12,7 +12,7 @@ import collections
 import numpy as np
 
 from tfseq import data
-from tfseq.export import Lite, Serving, at_least_one_step
+from tfseq.export import TFLiteServing, Serving, at_least_one_step
 from tfseq.models import SequenceTagger
 from tfseq.train import plots
 from tfseq.train.task import Task
@@ -198,8 +198,8 @@ class TagTask(Task):
     def headline_of(self, metrics):
         return "accuracy" if self.scheme is None else "f1"
 
-    def lite(self):
-        return tagger_lite(self.model)
+    def tflite_serving(self):
+        return tagger_tflite(self.model)
 
     @classmethod
     def preset_serving(cls, model):
@@ -210,7 +210,7 @@ class TagTask(Task):
             "tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
 
 
-def tagger_lite(model) -> Lite:
+def tagger_tflite(model) -> TFLiteServing:
     """A :class:`~tfseq.models.SequenceTagger` as TFLite: per-token scores of ``tags``; with a
     CRF, the best path also weighs ``crf`` (``start``, ``end``, ``transitions[from][to]``),
     which ``tfseq.json`` holds (a Viterbi search in the app; the argmax without one)."""
@@ -218,7 +218,7 @@ def tagger_lite(model) -> Lite:
     if model.crf is not None:
         crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
                for name in ("start", "end", "transitions")}
-    return Lite(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", "{tagged}",
+    return TFLiteServing(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", "{tagged}",
                 ("tagged",), metadata={"tags": model.preprocessor.tags, "crf": crf})
 
 

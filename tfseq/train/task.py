@@ -95,8 +95,8 @@ class Task:
         export's answer with the recipe's default settings; None if it cannot answer text."""
         return None
 
-    def lite(self):
-        """What a TFLite export holds (a :class:`tfseq.export.Lite`: ids in, scores out), or None
+    def tflite_serving(self):
+        """What a TFLite export holds (a :class:`tfseq.export.TFLiteServing`: ids in, scores out), or None
         if the task has none; written when the recipe sets ``export.tflite``."""
         return None
 

@@ -210,12 +210,12 @@ class Trainer:
             serving.metadata = {**written_by, **serving.metadata}
             metrics["export"] = str(export.save(serving, published))
             self.log(f"export: {published} version {Path(metrics['export']).name}")
-        lite = task.lite() if exporting and OmegaConf.select(self.config, "export.tflite", default=False) else None
-        if lite is not None:
-            lite.metadata = {**written_by, **lite.metadata}
+        on_device = task.tflite_serving() if exporting and OmegaConf.select(self.config, "export.tflite", default=False) else None
+        if on_device is not None:
+            on_device.metadata = {**written_by, **on_device.metadata}
             folder = export.folder(self.config, suffix="-tflite")
             quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
-            metrics["export_tflite"] = str(export.save_tflite(lite, folder, quantize=quantize))
+            metrics["export_tflite"] = str(export.save_tflite(on_device, folder, quantize=quantize))
             self.log(f"export: {folder} version {Path(metrics['export_tflite']).name} (TFLite)")
         self.run.write_json("metrics.json", metrics)
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.

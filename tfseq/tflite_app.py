@@ -6,11 +6,11 @@ only the standard library and numpy, and splits text by the same rule as
 :meth:`tfseq.data.TextVectorizer.tokens` (tested against it on hard strings)::
 
     from preprocess import Preprocessor
-    pre = Preprocessor.load("saved_models/classify-tflite/1")
+    pre = Preprocessor.load("saved_models/classify-reviews-zh-tflite/1")
     feeds = pre("This film was great")          # {"tokens": int32[1, T], ...}
-    interpreter = tf.lite.Interpreter("saved_models/classify-tflite/1/model.tflite")
+    interpreter = tf.lite.Interpreter("saved_models/classify-reviews-zh-tflite/1/model.tflite")
     scores = pre.predict(interpreter, "This film was great")   # resize, set, invoke, read
-    declared = json.loads(Path("saved_models/classify-tflite/1/tfseq.json").read_text())
+    declared = json.loads(Path("saved_models/classify-reviews-zh-tflite/1/tfseq.json").read_text())
     pre.answer(interpreter, "This film was great", declared)   # {"label": ..., "confidence": ...}
 
 The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
