@@ -72,13 +72,13 @@ def load(path, expected=None):
     loaded, ready for ``predict``, ``fit`` (compile it first) or an export."""
     import keras
 
-    importlib.import_module("tfseq.models")  # registers the classes the config names
-
     path = Path(path)
     if not is_preset(path):
         raise PresetError(f"{path}: not a preset (expected {CONFIG} and {WEIGHTS}, as save_to_preset writes)")
     try:
         config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        if str(config.get("module", "")).startswith("tfseq."):  # registers the class it names (tfseq's only)
+            importlib.import_module(config["module"])
         model = keras.saving.deserialize_keras_object(config)
         model.load_weights(path / WEIGHTS)
     except (ValueError, TypeError, KeyError, OSError) as error:
