@@ -579,7 +579,8 @@ def predict_main(argv=None) -> int:
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from; "
                                        "- reads one text per line from standard input")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
-    parser.add_argument("--output", help="write predictions to this CSV instead of printing")
+    parser.add_argument("--output", help="write predictions to this file instead of printing: CSV, or "
+                                         "JSON lines if it ends in .jsonl (a tagger's entity spans as lists)")
     parser.add_argument("--verbose", action="store_true", help="keep TensorFlow's start-up log lines")
     args = parser.parse_args(argv)
     try:
@@ -679,11 +680,18 @@ def answer(args, folder, texts, declared) -> int:
 
 
 def answer_rows(texts, outputs) -> list[dict]:
-    """One row per text: the text and each output (strings decoded), as ``write_answers`` takes them."""
+    """One row per text: the text and each output (strings decoded), as ``write_answers`` takes them;
+    a tagger's padded ``span_*`` outputs become one ``spans`` list of dicts per text."""
     rows = [{"text": text} for text in texts]
     for name, values in outputs.items():
         for row, value in zip(rows, values.numpy()):
             row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+    for row in rows:
+        if "span_text" in row:
+            fields = {key: row.pop(f"span_{key}") for key in ("text", "type", "start", "end", "score")}
+            row["spans"] = [{"text": text.decode("utf-8"), "type": kind.decode("utf-8"), "start": int(start),
+                             "end": int(end), "score": round(float(score), 4)}
+                            for text, kind, start, end, score in zip(*fields.values()) if start >= 0]
     return rows
 
 
@@ -718,19 +726,30 @@ def preset_serving(model, folder):
 
 
 def write_answers(args, rows, names, show) -> int:
-    """Print each row by the export's ``show`` pattern, or write the columns to ``--output``."""
+    """Print each row by the export's ``show`` pattern, or write the columns to ``--output``: a
+    ``.jsonl`` file gets one JSON object a text (with a tagger's ``spans`` as a list), any other a CSV."""
     columns = {name: [row[name] for row in rows] for name in ["text", *names]}
     if args.output:
-        import pandas as pd
-
         from tfseq.train.run_folder import atomic_write
 
-        atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False))
+        if args.output.endswith(".jsonl"):
+            keep = ["text", *names, *(["spans"] if rows and "spans" in rows[0] else [])]
+            lines = [json.dumps({key: plain(row[key]) for key in keep}, ensure_ascii=False) for row in rows]
+            atomic_write(args.output, "".join(line + "\n" for line in lines))
+        else:
+            import pandas as pd
+
+            atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False))
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
         show = show or "\t".join(f"{{{name}}}" for name in columns)
         print("\n".join(show.format(**row) for row in rows))
     return 0
+
+
+def plain(value):
+    """A JSON-ready value: numpy numbers and arrays as Python's."""
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 # -- tfseq-data -------------------------------------------------------------------------------

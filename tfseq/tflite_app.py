@@ -80,6 +80,25 @@ class Preprocessor:
             tokens = wordpunct(text) if self.split == "wordpunct" else text.split()
         return tokens[: self.max_length] if self.max_length else tokens
 
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Each token's ``(start, end)`` in ``text`` (code points: ``text[start:end]`` holds it),
+        cut at ``max_length`` as :meth:`tokens` is; a word or character split."""
+        index = [i for i, c in enumerate(text) if not CONTROL.fullmatch(c)]
+        space = [bool(WHITESPACE.fullmatch(text[i])) for i in index]
+        if self.split == "character":
+            spans = [(i, i + 1) for i, blank in zip(index, space) if self.keep_whitespace or not blank]
+        elif self.split == "word":
+            spans, start = [], None
+            for k, (i, blank) in enumerate(zip(index, space)):
+                if not blank and start is None:
+                    start = i
+                if not blank and (k + 1 == len(index) or space[k + 1]):
+                    spans.append((start, i + 1))
+                    start = None
+        else:
+            raise ValueError(f"offsets are for a word or character split, not split={self.split!r}")
+        return spans[: self.max_length] if self.max_length else spans
+
     def __call__(self, text: str) -> dict:
         """One text's ids: every aligned key as wide as its tokens (at least one step), and the
         ``chars`` bag of the words' character n-grams if the model reads it."""
@@ -110,15 +129,29 @@ class Preprocessor:
     def answer(self, interpreter, text: str, declared: dict) -> dict:
         """``text``'s readable answer from the export whose ``tfseq.json`` is ``declared``, by
         its ``answer``: ``labels`` (label and confidence), ``tags`` (``token/TAG ...``, the CRF's
-        best path if it has one) or ``line`` (the perplexity of the text as a line)."""
+        best path if it has one; for entity tags also ``spans``, each with its text, type,
+        ``start``/``end`` in ``text`` and score, and a readable ``entities``) or ``line`` (the perplexity of the text as a line)."""
         if declared["answer"] == "labels":
             p = self.predict(interpreter, text)[0]
             return {"label": declared["labels"][int(p.argmax())], "confidence": p.max()}
         if declared["answer"] == "tags":
-            tokens = self.tokens(text, lowercase=False)
+            tokens, tags = self.tokens(text, lowercase=False), declared["tags"]
             scores = self.predict(interpreter, text)[0][: len(tokens)]
-            path = (viterbi(scores, **declared["crf"]) if declared.get("crf") else scores.argmax(-1)) if tokens else []
-            return {"tagged": " ".join(f"{t}/{declared['tags'][i]}" for t, i in zip(tokens, path))}
+            crf = declared.get("crf")
+            path = (viterbi(scores, **crf) if crf else scores.argmax(-1)) if tokens else []
+            answer = {"tagged": " ".join(f"{t}/{tags[i]}" for t, i in zip(tokens, path))}
+            if is_chunk_tagset(tags) and self.split in ("word", "character") and not tokens:
+                answer.update(spans=[], entities="")
+            elif is_chunk_tagset(tags) and self.split in ("word", "character"):
+                p = marginals(scores, **crf) if crf else softmax(scores)
+                confidence = [float(p[t, i]) for t, i in enumerate(path)]
+                offsets = self.offsets(text)
+                answer["spans"] = [{"text": text[offsets[a][0]:offsets[b - 1][1]], "type": kind,
+                                    "start": offsets[a][0], "end": offsets[b - 1][1], "score": score}
+                                   for a, b, kind, score in chunk_spans([tags[i] for i in path], confidence)]
+                answer["entities"] = "; ".join(f"{s['text']} ({s['type']} {s['start']}-{s['end']} {s['score']:.2f})"
+                                               for s in answer["spans"])
+            return answer
         line = self.line(text, declared["line_end"])
         logits = self.predict(interpreter, text, line)[0][:-1].astype("float64")
         shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -147,6 +180,54 @@ def char_grams(word: str, lo: int, hi: int) -> list[str]:
     word shorter than n has no n-grams): the vectorizer's ``_char_grams``."""
     padded = f" {word} "
     return [padded[i:i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+
+
+def is_chunk_tagset(tags) -> bool:
+    """Chunk or entity tags (``B-PER``, ``I-PER``, ``O``; IOB1, IOB2 or BIOES), whose runs are spans."""
+    return any(t.startswith(("B-", "I-")) for t in tags) and all(
+        t == "O" or t.startswith(("B-", "I-", "E-", "S-")) for t in tags)
+
+
+def chunk_spans(tags, confidence=None) -> list[tuple[int, int, str, float]]:
+    """The chunks of a tag sequence as ``(first token, end token, type, score)``, by conlleval's
+    rules (so IOB1, IOB2 and BIOES, well formed or not, read as CoNLL scoring reads them): a
+    chunk starts at ``B-``/``S-``, after ``O``/``E-``/``S-``, or where the type changes. Its
+    score is the lowest ``confidence`` (the chosen tags' probabilities) among its tokens."""
+    spans, previous, previous_kind = [], "O", ""
+    for t, tag in enumerate(tags):
+        prefix, kind = (tag[0], tag[2:]) if tag != "O" and tag[1:2] == "-" else ("O", "")
+        score = 1.0 if confidence is None else float(confidence[t])
+        if prefix != "O" and (prefix in "BS" or previous in "OES" or kind != previous_kind):
+            spans.append([t, t + 1, kind, score])
+        elif prefix != "O":
+            spans[-1][1], spans[-1][3] = t + 1, min(spans[-1][3], score)
+        previous, previous_kind = prefix, kind
+    return [tuple(span) for span in spans]
+
+
+def softmax(scores) -> np.ndarray:
+    scores = np.asarray(scores, "float64")
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def marginals(emissions, start, end, transitions) -> np.ndarray:
+    """``p(tag at step t = j)`` (``[T, tags]``) under a linear-chain CRF, by forward-backward:
+    :meth:`tfseq.layers.CRF.marginals` in numpy."""
+    e, trans = np.asarray(emissions, "float64"), np.asarray(transitions, "float64")
+
+    def logsumexp(x, axis):
+        top = x.max(axis=axis, keepdims=True)
+        return (top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+    alpha = [np.asarray(start, "float64") + e[0]]
+    for step in e[1:]:
+        alpha.append(logsumexp(alpha[-1][:, None] + trans, 0) + step)
+    beta = [np.asarray(end, "float64")]
+    for step in e[:0:-1]:
+        beta.append(logsumexp(trans + (step + beta[-1])[None, :], 1))
+    total = logsumexp(alpha[-1] + np.asarray(end, "float64"), 0)
+    return np.exp(np.asarray(alpha) + np.asarray(beta[::-1]) - total)
 
 
 def viterbi(emissions, start, end, transitions) -> list[int]:

@@ -218,8 +218,14 @@ def tagger_tflite(model) -> TFLiteServing:
     if model.crf is not None:
         crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
                for name in ("start", "end", "transitions")}
-    return TFLiteServing(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", "{tagged}",
-                ("tagged",), metadata={"tags": model.preprocessor.tags, "crf": crf})
+    show, columns = answer_columns(model.preprocessor)
+    return TFLiteServing(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", show,
+                         columns, metadata={"tags": model.preprocessor.tags, "crf": crf})
+
+
+def answer_columns(pre) -> tuple[str, tuple]:
+    """How tfseq-predict shows a tagger's answer: ``token/TAG ...``, and the entities when its tags mark spans."""
+    return ("{tagged}\n  {entities}", ("tagged", "entities")) if pre.has_spans else ("{tagged}", ("tagged",))
 
 
 def tagger_serving(model, metadata=None) -> Serving:
@@ -227,13 +233,22 @@ def tagger_serving(model, metadata=None) -> Serving:
     ``serving_default(text: string[batch]) -> {tokens, tags: string[batch, T], tagged: string[batch]}``
     (its preprocessor's ``postprocess``): each text's tokens as the model split them (original
     case), their tags (``""`` past a text's end) and the readable ``token/TAG token/TAG ...``.
-    Empty text gives empty answers; overlong text is cut at the vectorizer's ``max_length``.
+    Chunk or entity tags (``B-PER``, ...) also give the spans they mark (the preprocessor's
+    ``spans``): ``span_text``, ``span_type``, ``span_start``/``span_end`` (code points into the
+    text), ``span_score`` (the CRF's marginal, or the softmax, of its least sure token), padded
+    per text, and a readable ``entities``. Empty text gives empty answers; overlong text is cut
+    at the vectorizer's ``max_length``.
     """
+    pre = model.preprocessor
 
     def answer(module, text):
         ids, _ = at_least_one_step(module.preprocessor(text))
-        best = model.decode(model(ids, training=False), ids["tokens"] != 0)
-        return module.preprocessor.postprocess(text, best)
+        emissions, mask = model(ids, training=False), ids["tokens"] != 0
+        best = model.decode(emissions, mask)
+        out = module.preprocessor.postprocess(text, best)
+        if pre.has_spans:
+            out.update(module.preprocessor.spans(text, best, model.confidence(emissions, mask, best)))
+        return out
 
-    return Serving(answer, model.variables, model.preprocessor, show="{tagged}", columns=("tagged",),
-                   metadata=metadata or {})
+    show, columns = answer_columns(pre)
+    return Serving(answer, model.variables, pre, show=show, columns=columns, metadata=metadata or {})

@@ -132,3 +132,16 @@ def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preproces
     loaded = Seq2Seq.from_config(config)
     assert isinstance(loaded.preprocessor, data.Seq2SeqPreprocessor)
     assert loaded.preprocessor.target_tokenizer.vocabularies == target.vocabularies
+
+
+@pytest.mark.parametrize("split", ["word", "character"])
+def test_token_offsets_index_the_text_as_given_in_the_graph_and_in_plain_python(split):
+    from tfseq.tflite_app import Preprocessor
+
+    texts = ["  New\u3000York\x00 is\tbig ", "", "\x00", "日本 東京\u00a0x", "x\u200by  z\n", "Ｇood\u3000FILM"]
+    vec = data.TextVectorizer(split=split, max_length=4)
+    starts, ends = vec.token_offsets(tf.constant(texts))
+    app = Preprocessor({"split": split, "lowercase": True, "max_length": 4, "vocabularies": {}})
+    for text, a, b, tokens in zip(texts, starts.to_list(), ends.to_list(), vec.tokens(texts, lowercase=False).to_list()):
+        assert list(zip(a, b)) == app.offsets(text)
+        assert [text[s:e] for s, e in zip(a, b)] == [t.decode() for t in tokens]

@@ -142,3 +142,28 @@ def test_traced_with_unknown_lengths_and_single_steps():
         best, likelihood = traced(e, m, t)
         np.testing.assert_array_equal(best.numpy(), ops.convert_to_numpy(crf(e, mask=m)))
         np.testing.assert_allclose(likelihood.numpy(), ops.convert_to_numpy(crf.log_likelihood(e, t, m)), atol=1e-5)
+
+
+def test_marginals_are_the_probabilities_of_every_path_through_each_step():
+    from tfseq.tflite_app import marginals
+
+    rng = np.random.default_rng(3)
+    crf = CRF(3)
+    crf.build()
+    for weight, shape in (("transitions", (3, 3)), ("start", (3,)), ("end", (3,))):
+        getattr(crf, weight).assign(rng.normal(size=shape).astype("float32"))
+    emissions = rng.normal(size=(2, 4, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], bool)
+    got = np.asarray(crf.marginals(emissions, mask))
+    trans, start, end = (np.asarray(getattr(crf, w)) for w in ("transitions", "start", "end"))
+    for row in range(2):
+        n = int(mask[row].sum())
+        p = np.zeros((n, 3))
+        for path in itertools.product(range(3), repeat=n):  # every path, weighted by exp(score)
+            score = start[path[0]] + end[path[-1]] + sum(emissions[row, t, path[t]] for t in range(n)) + sum(
+                trans[path[t - 1], path[t]] for t in range(1, n))
+            for t in range(n):
+                p[t, path[t]] += np.exp(score)
+        np.testing.assert_allclose(got[row, :n], p / p[0].sum(), atol=1e-5)
+        assert not got[row, n:].any()
+        np.testing.assert_allclose(marginals(emissions[row, :n], start, end, trans), p / p[0].sum(), atol=1e-5)

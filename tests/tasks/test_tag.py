@@ -1,6 +1,7 @@
 """Tagging end to end on tiny CoNLL data: trainer, scores, baseline, export, tfseq-predict, bad input."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,9 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
 
     capsys.readouterr()
     assert cli.predict_main([str(Path(metrics["export"]).parent), "the big dog sees"]) == 0
-    assert capsys.readouterr().out.strip() == "the/B-NP big/I-NP dog/I-NP sees/B-VP"
+    tagged, entities = capsys.readouterr().out.rstrip().splitlines()
+    assert tagged == "the/B-NP big/I-NP dog/I-NP sees/B-VP"  # and the chunks, with offsets and scores:
+    assert re.fullmatch(r"  the big dog \(NP 0-11 (0\.9\d|1\.00)\); sees \(VP 12-16 (0\.9\d|1\.00)\)", entities)
 
 
 def test_tag_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
@@ -110,3 +113,86 @@ def test_tag_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypa
                            "data.split=character", *FAST]) == 2
     assert "do not split back into" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "tag").iterdir()) and not (tmp_path / "saved_models").exists()
+
+
+ENTITY_TAGS = ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"]
+
+
+def test_chunk_spans_read_tags_as_conlleval_does():
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from tfseq.tflite_app import chunk_spans
+
+    rng = np.random.default_rng(0)
+    for scheme in (ENTITY_TAGS, ["I-PER", "I-LOC", "B-LOC", "O"], ["B-PER", "I-PER", "E-PER", "S-PER", "S-LOC", "O"]):
+        for _ in range(300):
+            tags = list(rng.choice(scheme, size=int(rng.integers(0, 9))))
+            expected = [(kind, a, b + 1) for kind, a, b in get_entities(tags)]
+            assert [(kind, a, b) for a, b, kind, _ in chunk_spans(tags)] == sorted(expected, key=lambda s: s[1]), tags
+
+
+def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tfseq import data, export
+    from tfseq.models import RecurrentBackbone, SequenceTagger
+    from tfseq.tasks.tag import tagger_serving, tagger_tflite
+    from tfseq.tflite_app import Preprocessor, chunk_spans, marginals
+
+    texts = ["John Smith lives in New York", "Mary visited Paris and Rome", "in the North"]
+    vec = data.TextVectorizer(split="word", lowercase=True).adapt(texts)
+    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=8, embedding_dim=8, bidirectional=True),
+                           len(ENTITY_TAGS), preprocessor=data.TokenTaggerPreprocessor(vec, ENTITY_TAGS))
+    model(vec(tf.constant(texts)))
+    rng = np.random.default_rng(1)  # sharper transitions than the initial ones: longer spans, surer paths
+    model.crf.transitions.assign(rng.normal(0, 2, (5, 5)).astype("float32"))
+    folder = export.save(tagger_serving(model), tmp_path / "ner")
+    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    odd = ["  John\u3000Smith\tlives in  New York ", "", "\x00Rome", "Mary visited Paris and Rome and John Smith"]
+    out = {k: v.numpy() for k, v in serve(text=tf.constant(odd)).items()}
+    app = Preprocessor({"split": "word", "lowercase": True, "max_length": None, "vocabularies": {}})
+    crf = {name: getattr(model.crf, name).numpy() for name in ("start", "end", "transitions")}
+    found = 0
+    for row, text in enumerate(odd):
+        tags = [t.decode() for t in out["tags"][row] if t]
+        ids, _ = export.at_least_one_step(vec(tf.constant([text])))
+        emissions = np.asarray(model(ids, training=False))[0][: len(tags)]
+        path = [ENTITY_TAGS.index(t) for t in tags]
+        confidence = [marginals(emissions, **crf)[t, i] for t, i in enumerate(path)] if tags else []
+        offsets = app.offsets(text)
+        expected = [(text[offsets[a][0]:offsets[b - 1][1]], kind, offsets[a][0], offsets[b - 1][1], score)
+                    for a, b, kind, score in chunk_spans(tags, confidence)]
+        n = len(expected)
+        got = list(zip([t.decode() for t in out["span_text"][row][:n]], [t.decode() for t in out["span_type"][row][:n]],
+                       out["span_start"][row][:n].tolist(), out["span_end"][row][:n].tolist()))
+        assert got == [e[:4] for e in expected], (text, tags)
+        np.testing.assert_allclose(out["span_score"][row][:n], [e[4] for e in expected], atol=1e-4)
+        assert (out["span_start"][row][n:] == -1).all() and not any(out["span_type"][row][n:])
+        assert all(text[s:e] == t for t, _, s, e in got)  # offsets index the text as given
+        found += n
+    assert found >= 4 and out["entities"][1] == b""
+
+    # TFLite: the app side finds the same spans (Viterbi and forward-backward in numpy).
+    lite = export.save_tflite(tagger_tflite(model), tmp_path / "ner-tflite")
+    declared = json.loads((lite / "tfseq.json").read_text())
+    interpreter = tf.lite.Interpreter(model_path=str(lite / "model.tflite"))
+    for row, text in enumerate(odd):
+        answer = Preprocessor.load(lite).answer(interpreter, text, declared)
+        n = sum(out["span_start"][row] >= 0)
+        assert [(s["text"], s["type"], s["start"], s["end"]) for s in answer["spans"]] == list(zip(
+            [t.decode() for t in out["span_text"][row][:n]], [t.decode() for t in out["span_type"][row][:n]],
+            out["span_start"][row][:n].tolist(), out["span_end"][row][:n].tolist()))
+        np.testing.assert_allclose([s["score"] for s in answer["spans"]], out["span_score"][row][:n], atol=1e-4)
+        assert answer["entities"] == out["entities"][row].decode()
+
+    # tfseq-predict: the entities under the tags, and JSON lines with the spans as lists.
+    capsys.readouterr()
+    assert cli.predict_main([str(folder), odd[0]]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == "  " + out["entities"][0].decode()
+    assert cli.predict_main([str(folder), *odd, "--output", str(tmp_path / "spans.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["text"] for row in rows] == odd and rows[1]["spans"] == []
+    assert [(s["text"], s["start"], s["end"]) for s in rows[0]["spans"]] == list(zip(
+        [t.decode() for t in out["span_text"][0]], out["span_start"][0].tolist(), out["span_end"][0].tolist()))[
+        : len(rows[0]["spans"])]

@@ -193,6 +193,68 @@ class TokenTaggerPreprocessor(Preprocessor):
 
         return {"tokens": dense(tokens), "tags": dense(tags), "tagged": tagged}
 
+    @property
+    def has_spans(self) -> bool:
+        """Whether the tags mark spans (chunk or entity tags: ``B-PER``, ``I-PER``, ``O``, in IOB1,
+        IOB2 or BIOES) and the split gives their places in the text (word or character)."""
+        from tfseq.tflite_app import is_chunk_tagset
+
+        return is_chunk_tagset(self.tags) and self.tokenizer.split in ("word", "character")
+
+    def spans(self, texts, best, confidence) -> dict:
+        """The entities (chunks) of ``texts`` that the best tag ids ``best`` mark, by conlleval's
+        rules (:func:`tfseq.tflite_app.chunk_spans`, the same in plain Python), padded to the
+        batch's most: ``span_text``, ``span_type`` (``""`` padding), ``span_start`` and
+        ``span_end`` (code points into the text as given, ``-1`` padding: ``text[start:end]`` is the
+        span, whatever whitespace it holds), ``span_score`` (the lowest ``confidence`` of its
+        tokens: the chosen tags' probabilities) and a readable ``entities`` per text."""
+        import tensorflow as tf
+
+        parts = [(t[0], t[2:]) if t != "O" and t[1:2] == "-" else ("O", "") for t in self.tags]
+        kinds = sorted({kind for _, kind in parts if kind})
+        codes = tf.constant([0] + ["OBIES".index(prefix) for prefix, _ in parts], tf.int32)  # id 0: padding
+        kind_of = tf.constant([-1] + [kinds.index(kind) if kind else -1 for _, kind in parts], tf.int32)
+        best = tf.cast(best, tf.int32)
+        prefix, kind = tf.gather(codes, best), tf.gather(kind_of, best)
+        inside = prefix > 0
+        before, kind_before = tf.pad(prefix[:, :-1], [[0, 0], [1, 0]]), tf.pad(kind[:, :-1], [[0, 0], [1, 0]],
+                                                                                constant_values=-1)
+        starts = inside & ((prefix == 1) | (prefix == 4) | (before == 0) | (before == 3) | (before == 4)
+                           | (kind_before != kind))
+        after_continues = tf.pad((inside & ~starts)[:, 1:], [[0, 0], [0, 1]])
+        ends = inside & ~after_continues
+        steps = tf.broadcast_to(tf.range(tf.shape(best)[1])[None], tf.shape(best))
+        first, last = tf.ragged.boolean_mask(steps, starts), tf.ragged.boolean_mask(steps, ends)
+        # Each span's score: the least sure of its tokens (segments numbered in reading order).
+        segment = tf.cumsum(tf.cast(tf.reshape(starts, [-1]), tf.int32)) - 1
+        flat_inside = tf.reshape(inside, [-1])
+        score = tf.math.unsorted_segment_min(tf.boolean_mask(tf.reshape(tf.cast(confidence, tf.float32), [-1]),
+                                                             flat_inside),
+                                             tf.boolean_mask(segment, flat_inside), tf.size(first.flat_values))
+        token_start, token_end = self.tokenizer.token_offsets(texts)
+        width = tf.shape(best)[1]
+        token_start, token_end = [tf.pad(x.to_tensor(-1), [[0, 0], [0, width - tf.shape(x.to_tensor(-1))[1]]],
+                                         constant_values=-1) for x in (token_start, token_end)]
+        rows = first.value_rowids()
+        start = tf.gather_nd(token_start, tf.stack([rows, tf.cast(first.flat_values, tf.int64)], 1))
+        end = tf.gather_nd(token_end, tf.stack([rows, tf.cast(last.flat_values, tf.int64)], 1))
+        text = tf.strings.unicode_transcode(tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1]), "UTF-8",
+                                            "UTF-8", errors="replace")
+        span_text = tf.strings.substr(tf.gather(text, rows), start, end - start, unit="UTF8_CHAR")
+        span_type = tf.gather(tf.constant(kinds or [""]), tf.boolean_mask(tf.reshape(kind, [-1]),
+                                                                           tf.reshape(starts, [-1])))
+        readable = tf.strings.join([span_text, " (", span_type, " ", tf.strings.as_string(start), "-",
+                                    tf.strings.as_string(end), " ", tf.strings.as_string(score, precision=2), ")"])
+
+        def padded(values, fill):
+            return tf.RaggedTensor.from_value_rowids(values, rows, nrows=tf.shape(best, out_type=tf.int64)[0]
+                                                     ).to_tensor(fill)
+
+        return {"span_text": padded(span_text, ""), "span_type": padded(span_type, ""),
+                "span_start": padded(start, -1), "span_end": padded(end, -1), "span_score": padded(score, 0.0),
+                "entities": tf.strings.reduce_join(tf.RaggedTensor.from_value_rowids(
+                    readable, rows, nrows=tf.shape(best, out_type=tf.int64)[0]), axis=-1, separator="; ")}
+
     def get_config(self):
         return {**super().get_config(), "tags": self.tags}
 

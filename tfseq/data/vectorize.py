@@ -388,6 +388,40 @@ class TextVectorizer(keras.layers.Layer):
             tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
         return tokens[:, : self.max_length] if self.max_length and truncate else tokens
 
+    def token_offsets(self, texts, truncate=True):
+        """Where each of :meth:`tokens` lies in its text: ``(starts, ends)``, ragged
+        ``int32[batch, tokens]`` code-point offsets into the text as decoded (an invalid UTF-8
+        byte reads as one U+FFFD), so ``text[start:end]`` in Python is the token in its own
+        case, whatever whitespace (full-width, tabs) or control characters surround it. A word
+        or character split (the tagger's); :func:`tfseq.tflite_app.Preprocessor.offsets` is the
+        same rule in plain Python."""
+        import tensorflow as tf
+
+        if self.split not in ("word", "character"):
+            raise ValueError(f"token offsets are for a word or character split, not split={self.split!r}")
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if texts.shape.rank == 0:
+            texts = texts[None]
+        chars = tf.strings.unicode_split(tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace"),
+                                         "UTF-8")
+        index = tf.ragged.range(chars.row_lengths())
+        kept = tf.logical_not(tf.strings.regex_full_match(chars, CONTROL))  # removed: no token, no boundary
+        chars, index = tf.ragged.boolean_mask(chars, kept), tf.ragged.boolean_mask(index, kept)
+        space = tf.strings.regex_full_match(chars, WHITESPACE)
+        if self.split == "character":
+            starts = index if self.keep_whitespace else tf.ragged.boolean_mask(index, tf.logical_not(space))
+            ends = starts + 1
+        else:  # a word: a run of what is not whitespace
+            space, index = space.to_tensor(True), index.to_tensor(-1)
+            word = tf.logical_not(space)
+            before = tf.pad(space[:, :-1], [[0, 0], [1, 0]], constant_values=True)
+            after = tf.pad(space[:, 1:], [[0, 0], [0, 1]], constant_values=True)
+            starts = tf.ragged.boolean_mask(index, word & before)
+            ends = tf.ragged.boolean_mask(index, word & after) + 1
+        if self.max_length and truncate:
+            starts, ends = starts[:, : self.max_length], ends[:, : self.max_length]
+        return tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
+
     def _normalize(self, texts, lowercase=None):
         """The rule's first part (see :meth:`tokens`), ``string[batch]`` -> ``string[batch]``."""
         import tensorflow as tf

@@ -99,6 +99,35 @@ class CRF(keras.layers.Layer):
         total = ops.logsumexp(alpha + self.end[None], axis=-1)
         return ops.where(mask[:, 0], total, ops.zeros_like(total))
 
+    def marginals(self, emissions, mask=None):
+        """``p(y_t = j | emissions)`` for every step and tag, ``(batch, time, tags)`` float32, by
+        the forward-backward algorithm (0 at masked steps): how sure the CRF is of each tag of a
+        decoded path, which it weighs against every other path through that step."""
+        emissions, mask = self._check(emissions, mask)
+        steps = self._later_steps(emissions, mask)  # entry k: step k + 1 (the last one appended, masked)
+
+        def forward(alpha, step):
+            emission, keep = step[:, :-1], step[:, -1:] > 0
+            moved = ops.logsumexp(alpha[:, :, None] + self.transitions[None], axis=1) + emission
+            alpha = ops.where(keep, moved, alpha)
+            return alpha, alpha
+
+        first = self.start[None] + emissions[:, 0]
+        last, alphas = ops.scan(forward, first, steps)
+        alphas = ops.concatenate([first[None], alphas[:-1]], axis=0)  # (time, batch, tags): steps 0..T-1
+        end = ops.broadcast_to(self.end[None], ops.shape(first))
+
+        def backward(beta, step):  # beta of step k + 1 -> beta of step k
+            emission, keep = step[:, :-1], step[:, -1:] > 0
+            moved = ops.logsumexp(self.transitions[None] + (emission + beta)[:, None, :], axis=2)
+            beta = ops.where(keep, moved, end)  # step k + 1 is padding: step k ends the path
+            return beta, beta
+
+        _, betas = ops.scan(backward, end, steps, reverse=True)  # (time, batch, tags): steps 0..T-1
+        total = ops.logsumexp(last + self.end[None], axis=-1)
+        p = ops.exp(ops.transpose(alphas + betas, (1, 0, 2)) - total[:, None, None])
+        return ops.where(mask[..., None], p, ops.zeros_like(p))
+
     def call(self, emissions, mask=None):
         """The highest-scoring tag ids (Viterbi), ``(batch, time)`` int32; 0 at masked steps."""
         emissions, mask = self._check(emissions, mask)

@@ -86,6 +86,16 @@ class SequenceTagger(TakesText, keras.Model):
         best = self.crf(emissions, mask=mask) if self.crf is not None else ops.argmax(emissions, axis=-1)
         return ops.where(mask, ops.cast(best, "int32") + 1, ops.zeros_like(best, "int32"))
 
+    def confidence(self, emissions, mask, best):
+        """The probability of each step's chosen tag (``best``: ids ``1..num_tags``, 0 masked):
+        the CRF's marginal (:meth:`~tfseq.layers.CRF.marginals`), or the softmax without one;
+        0 where ``mask`` is False."""
+        mask = ops.cast(mask, "bool")
+        p = self.crf.marginals(emissions, mask) if self.crf is not None else ops.softmax(
+            ops.cast(emissions, "float32"), axis=-1)
+        chosen = ops.take_along_axis(p, ops.maximum(ops.cast(best, "int32") - 1, 0)[..., None], axis=-1)[..., 0]
+        return ops.where(mask, chosen, ops.zeros_like(chosen))
+
     def tag(self, x, batch_size=256):
         """Tag ids for a dict of id arrays, an id array, or (with a preprocessor) raw strings."""
         if self.preprocessor is not None and isinstance(x, (list, tuple, np.ndarray)) and len(x) \
