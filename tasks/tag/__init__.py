@@ -195,6 +195,17 @@ class TagTask(Task):
         self.log(f"baseline {result['model']}: test {headline} {result['test'][headline]:.4f}")
         return result
 
+    def default_monitor(self):
+        # Chunk (entity) F1 or word F1 on validation, what the run is judged by, not the loss.
+        return "val_f1" if self.validation_scores() else "val_loss"
+
+    def validation_scores(self):
+        if self.scheme is None or self.features.get("validation") is None:
+            return None
+        truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.validation["tags"],
+                                                                    self.targets["validation"])]
+        return lambda: {"f1": tag_scores(truth, self.predict_tags("validation"), self.scheme)["f1"]}
+
     def headline_of(self, metrics):
         return "accuracy" if self.scheme is None else "f1"
 

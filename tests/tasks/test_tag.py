@@ -76,11 +76,16 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
     monkeypatch.chdir(tmp_path)
     train = conll(tmp_path / "train.txt")
     args = ["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=8",
-            "train.learning_rate=0.02", "train.early_stopping=0"]
+            "train.learning_rate=0.02", "train.early_stopping=2"]
     assert cli.train_main(args) == 0
     assert "auto: data.token_chars=[2, 4] (each word's character 2-4-grams, in its case)" in capsys.readouterr().out
     (run,) = (tmp_path / "runs" / "tag").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
+    # Early stopping watched the validation chunk F1 (higher is better): it stopped 2 epochs after
+    # the best, and kept it.
+    f1 = metrics["history"]["val_f1"]
+    assert len(f1) == 8 or (len(f1) >= 3 and max(f1[-2:]) <= max(f1[:-2]))
+    assert metrics["validation"]["f1"] == pytest.approx(max(f1), abs=1e-6)
     assert set(metrics["test"]) == {"accuracy", "f1", "precision", "recall", "loss"}
     assert metrics["test"]["f1"] >= 0.9 and metrics["baseline"]["model"].startswith("most frequent")
     # Each chunk (entity) type's scores, as conlleval prints them.

@@ -42,6 +42,20 @@ class StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class ValidationScores(keras.callbacks.Callback):
+    """Adds ``val_<name>`` to each epoch's logs from ``score()``: a task's scores of its
+    validation split that no Keras metric computes batch by batch (CoNLL chunk F1), so early
+    stopping, reduce_lr, TensorBoard and the history see them as any other."""
+
+    def __init__(self, score):
+        super().__init__()
+        self.score = score
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update({f"val_{name}": float(value) for name, value in self.score().items()})
+
+
 class LearningRate(keras.callbacks.Callback):
     """Adds the optimizer's current ``learning_rate`` to each epoch's logs (history, TensorBoard),
     as ``ReduceLROnPlateau`` does, also when a schedule sets it at every step."""

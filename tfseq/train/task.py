@@ -118,6 +118,11 @@ class Task:
         """What ``train.monitor=auto`` watches."""
         return "val_loss"
 
+    def validation_scores(self):
+        """A function scoring the model on the validation split at each epoch's end (a dict:
+        ``{"f1": ...}`` becomes ``val_f1`` in the logs, which ``default_monitor`` may name), or None."""
+        return None
+
     def headline_of(self, metrics: dict) -> str:
         """The test metric this run is judged by."""
         return self.headline

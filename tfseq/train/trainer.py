@@ -18,7 +18,8 @@ from omegaconf import OmegaConf
 from tfseq import export
 from tfseq.atomic import written_to
 from tfseq.train import plots
-from tfseq.train.callbacks import EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState
+from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState,
+                                   ValidationScores)
 from tfseq.train.task import Task
 
 
@@ -97,6 +98,7 @@ class Trainer:
             # First, so every later callback (early stopping, checkpoints) sees the averaged weights.
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if train.ema else []),
             self.nan_guard,
+            *([ValidationScores(score)] if (score := self.task.validation_scores()) else []),
             LearningRate(),
             keras.callbacks.TensorBoard(str(self.run.file("tensorboard"))),
         ]
@@ -104,16 +106,17 @@ class Trainer:
             # Off by default: model.keras holds the kept weights and backup/ the resume state.
             callbacks.append(EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.keep_checkpoints)))
         monitor = self.monitor()
+        mode = "min" if monitor.endswith("loss") else "max"  # accuracy, F1: higher is better
         if train.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=int(train.early_stopping), restore_best_weights=True,
+                monitor=monitor, mode=mode, patience=int(train.early_stopping), restore_best_weights=True,
                 # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
                 # can score best on a small, noisy validation set when other parts carry it).
                 start_from_epoch=max(int(train.keep_from_epoch) - 1, 0)))
         if train.reduce_lr and str(train.schedule) != "constant":
             self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
         elif train.reduce_lr:
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1))
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
         return callbacks + self.extra_callbacks + [self.state]
