@@ -142,3 +142,32 @@ def test_quantized_export_is_smaller_and_close(tmp_path, capfd):
     pre = Preprocessor.load(small)
     for text in ["a good film", "a bad plot word7"]:
         np.testing.assert_allclose(pre.predict(interpreter(small), text), model(ids_of(vec, text)), atol=0.02)
+
+
+@pytest.mark.slow
+def test_seq2seq_decodes_on_the_device_as_keras_greedy_and_by_beam(tmp_path):
+    from tfseq import decoding
+    from tfseq.models import Seq2Seq
+    from tfseq.tasks.seq2seq import seq2seq_tflite
+    from tfseq.tflite_app import interpreter as litert
+
+    words, phones = ["abbey", "tfseq", "hello", "world"], ["AE B IY", "T F S EH K", "HH AH L OW", "W ER L D"]
+    source = data.TextVectorizer(split="character").adapt(words)
+    target = data.TextVectorizer(split="word").adapt(phones, reserved=("<s>", "</s>"))
+    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=8, embedding_dim=6, layers=2, bidirectional=True),
+                    target.vocabulary_size(), preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
+    for sampler in (decoding.Greedy(), decoding.BeamSearch(3)):
+        folder = export.save_tflite(seq2seq_tflite(model, 12, sampler), tmp_path / type(sampler).__name__)
+        runner = litert(folder)
+        ops = {detail["op_name"] for detail in runner._get_ops_details()}
+        assert "WHILE" in ops and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), ops
+        pre, declared = Preprocessor.load(folder), json.loads((folder / "tfseq.json").read_text())
+        for text in [*words, "zzz", "Hello World"]:
+            ids = ids_of(source, text)["tokens"]
+            expected = np.asarray(model.translate_ids(ids, 12, sampler))
+            np.testing.assert_array_equal(pre.predict(runner, text), expected, err_msg=text)
+            assert pre.answer(runner, text, declared)["target"] == model.texts(expected)[0]
+        assert pre.answer(runner, "\x00 ", declared) == {"target": ""}
+    with pytest.raises(ValueError, match="greedily or by beam search"):
+        seq2seq_tflite(model, 12, decoding.Sampling())

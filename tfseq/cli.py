@@ -653,11 +653,11 @@ def answer(args, folder, texts, declared) -> int:
     import tensorflow as tf
 
     if (folder / "model.tflite").exists():  # answered through the export's own preprocess.py rule
-        from tfseq.tflite_app import Preprocessor
+        from tfseq.tflite_app import Preprocessor, interpreter
 
         try:
-            pre, interpreter = Preprocessor.load(folder), tf.lite.Interpreter(model_path=str(folder / "model.tflite"))
-            rows = [{"text": text, **pre.answer(interpreter, text, declared)} for text in texts]
+            pre, runner = Preprocessor.load(folder), interpreter(folder)
+            rows = [{"text": text, **pre.answer(runner, text, declared)} for text in texts]
         except (ValueError, RuntimeError, KeyError, OSError) as error:
             raise damaged(folder, error) from None
         return write_answers(args, rows, declared["columns"], declared["show"])

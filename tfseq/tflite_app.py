@@ -8,10 +8,10 @@ only the standard library and numpy, and splits text by the same rule as
     from preprocess import Preprocessor
     pre = Preprocessor.load("saved_models/classify-reviews-zh-tflite/1")
     feeds = pre("This film was great")          # {"tokens": int32[1, T], ...}
-    interpreter = tf.lite.Interpreter("saved_models/classify-reviews-zh-tflite/1/model.tflite")
-    scores = pre.predict(interpreter, "This film was great")   # resize, set, invoke, read
+    runner = interpreter("saved_models/classify-reviews-zh-tflite/1")   # LiteRT's, or tf.lite's
+    scores = pre.predict(runner, "This film was great")   # resize, set, invoke, read
     declared = json.loads(Path("saved_models/classify-reviews-zh-tflite/1/tfseq.json").read_text())
-    pre.answer(interpreter, "This film was great", declared)   # {"label": ..., "confidence": ...}
+    pre.answer(runner, "This film was great", declared)   # {"label": ..., "confidence": ...}
 
 The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
 whitespace (Unicode's, and U+200B) becomes a space unless the vocabulary keeps it; the text is
@@ -130,7 +130,9 @@ class Preprocessor:
         """``text``'s readable answer from the export whose ``tfseq.json`` is ``declared``, by
         its ``answer``: ``labels`` (label and confidence), ``tags`` (``token/TAG ...``, the CRF's
         best path if it has one; for entity tags also ``spans``, each with its text, type,
-        ``start``/``end`` in ``text`` and score, and a readable ``entities``) or ``line`` (the perplexity of the text as a line)."""
+        ``start``/``end`` in ``text`` and score, and a readable ``entities``), ``targets`` (a
+        seq2seq model's ``target`` text, decoded greedily or by beam search inside
+        ``model.tflite``) or ``line`` (the perplexity of the text as a line)."""
         if declared["answer"] == "labels":
             p = self.predict(interpreter, text)[0]
             return {"label": declared["labels"][int(p.argmax())], "confidence": p.max()}
@@ -152,6 +154,12 @@ class Preprocessor:
                 answer["entities"] = "; ".join(f"{s['text']} ({s['type']} {s['start']}-{s['end']} {s['score']:.2f})"
                                                for s in answer["spans"])
             return answer
+        if declared["answer"] == "targets":  # seq2seq: the target ids the model decoded on the device
+            if not self.tokens(text):
+                return {"target": ""}  # as the SavedModel answers a text without tokens
+            target = declared["target"]
+            return {"target": detokenize(self.predict(interpreter, text)[0], target["vocabulary"], target["split"],
+                                         end=target["end"], drop=(target["start"],))}
         line = self.line(text, declared["line_end"])
         logits = self.predict(interpreter, text, line)[0][:-1].astype("float64")
         shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -175,11 +183,44 @@ class Preprocessor:
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
+def detokenize(ids, vocabulary, split: str, end=None, drop=()) -> str:
+    """Target ids -> text, as :meth:`tfseq.data.TextVectorizer.detokenize` joins them: up to the
+    first ``end``, without padding and ``drop`` ids (ids from 2 are ``vocabulary``'s, 1 reads
+    U+FFFD), joined by spaces (words), nothing (characters) or their U+2581 marks (wordpunct,
+    subword)."""
+    pieces, tokens = ["", "\ufffd", *vocabulary], []
+    for i in (int(i) for i in ids):
+        if i == end:
+            break
+        if i and i not in drop:
+            tokens.append(pieces[i])
+    if split == "character":
+        return "".join(tokens)
+    if split in ("wordpunct", "subword"):
+        return re.sub(" ?\n ?", "\n", "".join(tokens).replace(SPACE_MARK, " ")).strip()
+    return re.sub(" ?\n ?", "\n", " ".join(tokens))
+
+
 def char_grams(word: str, lo: int, hi: int) -> list[str]:
     """The word's character lo..hi-grams, the word padded with a space on both sides (a padded
     word shorter than n has no n-grams): the vectorizer's ``_char_grams``."""
     padded = f" {word} "
     return [padded[i:i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+
+
+def interpreter(path):
+    """A TFLite interpreter of ``path`` (an export folder or its ``model.tflite``): LiteRT's
+    (``pip install ai-edge-litert``) when installed, else TensorFlow's ``tf.lite.Interpreter``,
+    which TensorFlow deprecates in LiteRT's favour."""
+    path = Path(path)
+    path = path / "model.tflite" if path.is_dir() else path
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter(model_path=str(path))
 
 
 def is_chunk_tagset(tags) -> bool:

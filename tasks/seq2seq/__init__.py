@@ -14,7 +14,8 @@ import collections
 import numpy as np
 
 from tfseq import data
-from tfseq.export import Serving, at_least_one_step
+from tfseq.data.preprocessors import END, START
+from tfseq.export import Serving, TFLiteServing, at_least_one_step
 from tfseq.models import Seq2Seq
 from tfseq.train.scores import sequence_scores
 from tfseq.train.task import Task
@@ -96,12 +97,41 @@ class Seq2SeqTask(Task):
     def preset_serving(cls, model):
         return seq2seq_serving(model)
 
+    def tflite_serving(self):
+        return seq2seq_tflite(self.model, max_length=int(self.config.generate.max_length), sampler=self.sampler())
+
     def serving(self):
         cfg = self.config.generate
         return seq2seq_serving(self.model, max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
             "data": self.dataset.name,
             "generate": dict(cfg)},  # sampler, beams, length_penalty, max_length, n_best
             n_best=int(cfg.n_best))
+
+
+def seq2seq_tflite(model, max_length=30, sampler=None) -> TFLiteServing:
+    """A :class:`~tfseq.models.Seq2Seq` as TFLite, decoding on the device: source ids in,
+    ``int32[1, max_length]`` target ids out (``end`` included, then 0), chosen greedily or by
+    beam search (``sampler``) in a TFLite ``WHILE`` of builtin operations; ``tfseq.json`` holds
+    the target vocabulary and rule, so ``preprocess.py`` answers the target text. A source read
+    by SentencePiece (``subword``) needs TensorFlow Text, which the app side has not."""
+    from tfseq import decoding
+
+    pre = model.preprocessor
+    sampler = sampler or decoding.Greedy()
+    if not isinstance(sampler, (decoding.Greedy, decoding.BeamSearch)):
+        raise ValueError("export.tflite decodes greedily or by beam search: set generate.sampler=greedy or beam "
+                         f"(not {type(sampler).__name__}: TFLite has no random sampling)")
+    if pre.tokenizer.split == "subword":
+        raise ValueError("export.tflite reads the source on the device in plain Python, which has no SentencePiece: "
+                         "choose data.source_split=word, wordpunct or character, or export.tflite=false")
+    target = pre.target_tokenizer
+    return TFLiteServing(model, pre.tokenizer, "target ids (end included, then 0)", "targets", "{text}\t{target}",
+                         ("target",), call=lambda m, ids: m.translate_ids(ids["tokens"], max_length, sampler),
+                         metadata={"target": {"vocabulary": list(target.vocabularies[1]), "split": target.split,
+                                              "start": START, "end": END},
+                                   "generate": {"max_length": max_length, **sampler.get_config(),
+                                                "sampler": "beam" if isinstance(sampler, decoding.BeamSearch)
+                                                else "greedy"}})
 
 
 def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: int = 1) -> Serving:

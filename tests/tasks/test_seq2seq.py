@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from keras import ops
 
@@ -188,7 +189,7 @@ def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, ca
     monkeypatch.chdir(tmp_path)
     train = reversal(tmp_path / "train.tsv")
     args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "train.epochs=12",
-            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8"]
+            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8", "export.tflite=true"]
     assert cli.train_main(args) == 0
     (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -208,6 +209,16 @@ def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, ca
     capsys.readouterr()
     assert cli.predict_main([str(Path(metrics["export"]).parent), "bad"]) == 0
     assert capsys.readouterr().out.strip() == "bad\tD A B"
+
+    # On the device: the TFLite export decodes (beam search, as the recipe) to the same answers.
+    lite = Path(metrics["export_tflite"])
+    declared = json.loads((lite / "tfseq.json").read_text())
+    assert declared["answer"] == "targets" and declared["generate"]["sampler"] == "beam"
+    words = ["cafe", "bad", "", "xyz", "abcdef", "fa ce", "dcba"]
+    for folder, name in ((Path(metrics["export"]).parent, "saved.csv"), (lite.parent, "lite.csv")):
+        assert cli.predict_main([str(folder), *words, "--output", str(tmp_path / name)]) == 0
+    saved, lite_answers = (pd.read_csv(tmp_path / name, keep_default_na=False) for name in ("saved.csv", "lite.csv"))
+    assert saved["target"].tolist() == lite_answers["target"].tolist() and saved["target"][0] == "E F A C"
 
 
 def test_seq2seq_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):

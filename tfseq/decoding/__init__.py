@@ -59,7 +59,9 @@ class Greedy(Sampler):
     """The most likely token every step (deterministic; repetitive on open-ended text)."""
 
     def choose(self, logits):
-        return ops.argmax(logits, axis=-1)
+        # top_k, not argmax: the same first best index, and TFLite's builtin operations have it
+        # (Keras' TensorFlow argmax tests for -0.0 with a BitwiseAnd, which TFLite lacks).
+        return ops.top_k(logits, 1)[1][:, 0]
 
     def get_config(self) -> dict:
         return {}
