@@ -36,7 +36,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("classify", "backbone.cell=lstmm", "backbone.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
     ("classify", "model.pooling=null", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
     ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
-    ("lm", "generate.sampler=null", "generate.sampler=None: expected one of sampling, greedy, beam"),
+    ("lm", "generate.sampler=null", "generate.sampler=None: expected one of greedy, sampling, beam"),
     # An empty value (an unset shell variable) is never "the default": it trained on the built-in set.
     ("classify", "data.train=", "data.train= is empty (an unset shell variable?)"),
     ("tag", "data.test=  ", "data.test= is empty"),
@@ -81,19 +81,31 @@ def test_every_recipe_default_is_a_valid_choice():
         recipes.check_choices(cli.load_recipe(task))
 
 
-def test_choices_are_the_ones_the_code_accepts():
+def test_choices_are_read_from_the_modules_that_own_them():
+    # recipes.owned reads each list from its owner's source (no TensorFlow at parse time): the
+    # same values the imported modules hold.
+    from tfseq.data.vectorize import SPLITS
+    from tfseq.decoding import SAMPLERS
     from tfseq.layers import CELLS
     from tfseq.layers.pooling import MODES
-    from tfseq.models.linear import WEIGHTINGS
+    from tfseq.models.classifier import HEADS
     from tfseq.models.seq2seq import ATTENTION
+    from tfseq.models.word2vec import ARCHITECTURES
     from tfseq.train.task import Task
-    from tfseq.train.trainer import OPTIMIZERS
+    from tfseq.train.trainer import OPTIMIZERS, PRECISIONS, SCHEDULES
 
-    assert set(recipes.CHOICES["backbone.cell"]) == set(CELLS)
-    assert set(recipes.CHOICES["model.pooling"]) == {"last", *MODES}
-    assert set(recipes.CHOICES["train.optimizer"]) == set(OPTIMIZERS)
-    assert set(recipes.CHOICES["model.attention"]) == set(ATTENTION)
-    assert {"tfidf", "nb"} == set(WEIGHTINGS)
+    assert recipes.CHOICES["backbone.cell"] == tuple(CELLS) == recipes.CHOICES["model.cell"]
+    assert recipes.CHOICES["model.pooling"] == ("last", *MODES)
+    assert recipes.CHOICES["model.head"] == ("auto", *HEADS)
+    assert recipes.CHOICES["train.optimizer"] == tuple(OPTIMIZERS)
+    assert (recipes.CHOICES["train.schedule"], recipes.CHOICES["train.precision"]) == (SCHEDULES, PRECISIONS)
+    assert recipes.CHOICES["model.attention"] == ATTENTION
+    assert recipes.CHOICES["model.architecture"] == ARCHITECTURES
+    assert recipes.CHOICES["generate.sampler"] == tuple(SAMPLERS)
+    assert recipes.CHOICES["data.source_split"] == ("auto", *SPLITS)
+    assert set(recipes.CHOICES["model.wide"]) == {"tfidf+nb", "nb+tfidf", "tfidf", "nb", "learned", "none"}
+    with pytest.raises(LookupError, match="tfseq.layers defines no CELL"):
+        recipes.owned("tfseq.layers", "CELL")
     for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
         task = Task(cli.resolve("lm", [("generate.sampler", sampler)]), run=None)
         assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]

@@ -1,34 +1,61 @@
 """Checks on a resolved recipe that need no TensorFlow, so a bad value fails at parse time, in
 well under a second, before any data is read or any model is built.
 
-The choices are restated here (importing the modules that own them would load TensorFlow);
-``tests/test_cli.py`` checks that they equal the owners' (``tfseq.layers.CELLS``, pooling modes,
-optimizers, samplers).
+Each choice list has one home, the module whose code acts on it (``tfseq.layers``' cells, the
+trainer's optimizers, ...); :func:`owned` reads it from that module's source without importing
+the module (which would load TensorFlow). The data splits are the recipes' own.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import functools
+import itertools
 import re
+from pathlib import Path
 
 # Keys that name users' files. Giving one replaces the recipe's built-in dataset (data.name).
 FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.captions")
 
+
+@functools.cache
+def owned(module: str, name: str) -> tuple:
+    """The constant ``name`` of tfseq's ``module`` (``"tfseq.layers"``), read from its source: a
+    tuple literal, or a dict's keys (``CELLS = {"rnn": SimpleRNN, ...}``)."""
+    path = Path(__file__).parent.joinpath(*module.split(".")[1:])
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            value = node.value
+            return tuple(ast.literal_eval(k) for k in value.keys) if isinstance(value, ast.Dict) else tuple(
+                ast.literal_eval(value))
+    raise LookupError(f"{module} defines no {name}")
+
+
+def wide_choices() -> tuple:
+    """``model.wide``: the fitted experts alone or joined by "+", learned, or none."""
+    experts = owned("tfseq.models.linear", "WEIGHTINGS")
+    joined = ["+".join(p) for n in range(len(experts), 0, -1) for p in itertools.permutations(experts, n)]
+    return (*joined, "learned", "none")
+
+
 CHOICES = {
     "data.split": ("auto", "word", "character"),
-    "data.source_split": ("auto", "word", "wordpunct", "subword", "character"),
-    "data.target_split": ("auto", "word", "wordpunct", "subword", "character"),
-    "backbone.cell": ("rnn", "lstm", "gru"),
-    "model.cell": ("rnn", "lstm", "gru"),  # the captioner's decoder
-    "model.pooling": ("last", "max", "mean", "max+mean", "attention"),
-    "model.head": ("auto", "binary", "multiclass", "multilabel"),
-    "model.wide": ("tfidf+nb", "tfidf", "nb", "nb+tfidf", "learned", "none"),
-    "model.attention": ("luong", "none"),
-    "model.architecture": ("skipgram", "cbow"),
-    "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
-    "train.schedule": ("constant", "cosine"),
-    "generate.sampler": ("sampling", "greedy", "beam"),
-    "train.precision": ("float32", "mixed_bfloat16", "mixed_float16"),
+    "data.source_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
+    "data.target_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
+    "backbone.cell": owned("tfseq.layers", "CELLS"),
+    "model.cell": owned("tfseq.layers", "CELLS"),  # the captioner's decoder
+    "model.pooling": ("last", *owned("tfseq.layers.pooling", "MODES")),
+    "model.head": ("auto", *owned("tfseq.models.classifier", "HEADS")),
+    "model.wide": wide_choices(),
+    "model.attention": owned("tfseq.models.seq2seq", "ATTENTION"),
+    "model.architecture": owned("tfseq.models.word2vec", "ARCHITECTURES"),
+    "train.optimizer": owned("tfseq.train.trainer", "OPTIMIZERS"),
+    "train.schedule": owned("tfseq.train.trainer", "SCHEDULES"),
+    "generate.sampler": owned("tfseq.decoding", "SAMPLERS"),
+    "train.precision": owned("tfseq.train.trainer", "PRECISIONS"),
     "train.jit_compile": ("auto", "true", "false"),
 }
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfseq import data
 from tfseq.models import Word2Vec, skipgram_examples
+from tfseq.models.word2vec import ARCHITECTURES
 from tfseq.train.task import Task
 
 
@@ -53,8 +54,8 @@ class Word2VecTask(Task):
 
     def build_model(self):
         cfg = self.config.model
-        if cfg.architecture not in ("skipgram", "cbow"):
-            raise ValueError(f"model.architecture={cfg.architecture!r}: expected skipgram or cbow")
+        if cfg.architecture not in ARCHITECTURES:
+            raise ValueError(f"model.architecture={cfg.architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
         model = Word2Vec(self.preprocessor.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow",
                          vocabulary=self.vocabulary)
         model.build()

@@ -21,6 +21,9 @@ from tfseq.models.losses import total_loss
 from tfseq.models.word_vectors import WordVectors
 
 
+ARCHITECTURES = ("skipgram", "cbow")  # a word predicts its context | the context predicts the word
+
+
 def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0):
     """Training examples from a stream (or rows) of token ids; 0 is padding, 1 out of vocabulary.
 

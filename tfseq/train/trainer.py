@@ -23,6 +23,8 @@ from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, Tra
 from tfseq.train.task import Task
 
 
+SCHEDULES = ("constant", "cosine")  # train.schedule
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # train.precision: Keras dtype policies
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
@@ -74,8 +76,8 @@ class Trainer:
         schedule = str(train.schedule)
         if schedule == "constant":
             return rate
-        if schedule != "cosine":
-            raise ValueError(f"train.schedule={schedule!r}: expected constant or cosine")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"train.schedule={schedule!r}: expected one of {', '.join(SCHEDULES)}")
         steps = self.steps_per_epoch()
         if steps is None:
             raise ValueError("train.schedule=cosine needs the number of steps in an epoch: the task's "
@@ -162,6 +164,8 @@ class Trainer:
         """The whole run; returns the metrics written to ``metrics.json``. ``train.precision``
         is Keras' dtype policy while the run builds and trains its model (restored afterwards)."""
         previous = keras.config.dtype_policy()
+        if str(self.config.train.precision) not in PRECISIONS:
+            raise ValueError(f"train.precision={self.config.train.precision!r}: expected one of {', '.join(PRECISIONS)}")
         keras.config.set_dtype_policy(str(self.config.train.precision))
         try:
             return self._execute()
