@@ -54,9 +54,9 @@ class CaptionTask(Task):
         shapes = {tuple(np.shape(image)) for frame in self.splits.values() for image in frame["image"]}
         if len(shapes) != 1:
             raise data.DataError(f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
-        self.preprocessor = data.Seq2SeqPreprocessor(None, data.TextVectorizer(
-            split="word", lowercase=cfg.lowercase, max_length=cfg.max_length))
-        self.preprocessor.adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
+        self.preprocessor = self.preprocessor_from(lambda: data.Seq2SeqPreprocessor(None, data.TextVectorizer(
+            split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
+        ).adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens))
         self.images, self.references, self.pipelines, self.targets = {}, {}, {}, {}
         import tensorflow as tf
 

@@ -78,17 +78,29 @@ class ClassifyTask(Task):
         if len(self.class_names) < (1 if self.multilabel else 2):
             raise data.DataError(f"{self.dataset.name}: training data has a single class {self.class_names}")
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {self.head} classes={self.class_names}")
-        self.choose_text_defaults(self.dataset.train["text"])
-        self.preprocessor = data.TextClassifierPreprocessor(data.TextVectorizer(
-            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            char_ngrams=cfg.get("char_ngrams")), self.class_names, head=self.head)
-        self.preprocessor.adapt(self.dataset.train["text"], self.dataset.train["label"], max_tokens=cfg.max_tokens,
-                                min_frequency=cfg.min_frequency)
-        self.add_embedding_words()
+        self.preprocessor = self.preprocessor_from(self.new_preprocessor)
+        if self.preset() is not None:
+            self.check_known(self.class_names, self.preprocessor.labels, "labels")
+            self.class_names, self.head = list(self.preprocessor.labels), self.preprocessor.head
+            self.multilabel = self.head == "multilabel"
         self.features = {split: self.preprocessor.inputs(frame["text"]) if len(frame) else None
                          for split, frame in self.dataset.splits.items()}
         self.targets = {split: self.preprocessor.targets(frame["label"]) for split, frame in self.dataset.splits.items()}
         self.make_pipelines()
+
+    def new_preprocessor(self):
+        """A preprocessor for the training data: the ``auto`` keys chosen, adapted, the
+        embedding file's words added."""
+        cfg = self.config.data
+        self.choose_text_defaults(self.dataset.train["text"])
+        pre = data.TextClassifierPreprocessor(data.TextVectorizer(
+            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
+            char_ngrams=cfg.get("char_ngrams")), self.class_names, head=self.head)
+        pre.adapt(self.dataset.train["text"], self.dataset.train["label"], max_tokens=cfg.max_tokens,
+                  min_frequency=cfg.min_frequency)
+        self.preprocessor = pre
+        self.add_embedding_words()
+        return pre
 
     def choose_text_defaults(self, texts):
         """The ``auto`` keys: the split by the script, then n-gram orders, the experts' character
@@ -149,7 +161,7 @@ class ClassifyTask(Task):
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
         self.validation_metrics = self.split_metrics("validation", self.predict_split("validation"))
-        if mixed and self.config.train.get("refit_experts", False):
+        if mixed and self.config.train.get("refit_experts", False) and self.preset() is None:
             self.refit_experts()
 
     def refit_experts(self):

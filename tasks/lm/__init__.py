@@ -80,9 +80,9 @@ class LanguageModelTask(Task):
         self.lines = {name: data.CausalLMPreprocessor.lines(frame["text"]) for name, frame in self.dataset.splits.items()}
         if not self.lines["train"]:
             raise data.DataError(f"{self.dataset.name}: the training split has no text")
-        self.preprocessor = data.CausalLMPreprocessor(data.TextVectorizer(
-            split=split, lowercase=cfg.lowercase, max_length=cfg.max_length, keep_whitespace=split == "character"))
-        self.preprocessor.adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        self.preprocessor = self.preprocessor_from(lambda: data.CausalLMPreprocessor(data.TextVectorizer(
+            split=split, lowercase=cfg.lowercase, max_length=cfg.max_length, keep_whitespace=split == "character")
+        ).adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency))
         self.prompts_in_vocabulary()
         self.streams = {name: self.preprocessor.stream(lines) for name, lines in self.lines.items()}
         sizes = {name: len(ids) for name, ids in self.streams.items()}

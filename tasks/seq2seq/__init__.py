@@ -30,11 +30,11 @@ class Seq2SeqTask(Task):
         self.dataset = self.load_dataset("seq2seq", "source/target pairs")
         self.auto_split("data.source_split", self.dataset.train["source"], punctuation=True)
         self.auto_split("data.target_split", self.dataset.train["target"], punctuation=True)
-        self.preprocessor = data.Seq2SeqPreprocessor(*(
+        self.preprocessor = self.preprocessor_from(lambda: data.Seq2SeqPreprocessor(*(
             data.TextVectorizer(split=cfg[f"{side}_split"], lowercase=lowercase, max_length=cfg.max_length,
                                 subwords=cfg.subwords)
-            for side, lowercase in (("source", cfg.lowercase), ("target", cfg.target_lowercase))))
-        self.preprocessor.adapt(self.dataset.train["source"], self.dataset.train["target"], max_tokens=cfg.max_tokens)
+            for side, lowercase in (("source", cfg.lowercase), ("target", cfg.target_lowercase)))
+        ).adapt(self.dataset.train["source"], self.dataset.train["target"], max_tokens=cfg.max_tokens))
         self.features, self.targets, self.references = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             if not len(frame):

@@ -119,17 +119,21 @@ class TagTask(Task):
             self.choose("data.token_chars", [2, 4] if cfg.split == "word" else None,
                         "each word's character 2-4-grams, in its case" if cfg.split == "word"
                         else "a character split: each token is one character")
-        self.preprocessor = data.TokenTaggerPreprocessor(data.TextVectorizer(
+        self.preprocessor = self.preprocessor_from(lambda: data.TokenTaggerPreprocessor(data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            token_chars=cfg.token_chars), self.tag_names)
+            token_chars=cfg.token_chars), self.tag_names))
+        if self.preset() is not None:
+            self.check_known(self.tag_names, self.preprocessor.tags, "tags")
+            self.tag_names = list(self.preprocessor.tags)
         texts, self.features, self.targets = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             try:
                 texts[split] = self.preprocessor.join(frame["tokens"])
             except ValueError as error:
                 raise data.DataError(f"{self.dataset.name} ({split}) {error}") from None
-        self.preprocessor.adapt(texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
-        self.add_embedding_words()
+        if self.preset() is None:
+            self.preprocessor.adapt(texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+            self.add_embedding_words()
         for split, frame in self.dataset.splits.items():
             self.features[split] = self.preprocessor.inputs(texts[split]) if len(frame) else None
             # Tags never seen in training get id 0 (no loss); they still count as errors when scored.

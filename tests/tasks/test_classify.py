@@ -253,13 +253,18 @@ def test_token_dropout_only_in_training_and_never_on_padding():
 
 def in_process_trainer(tmp_path, *extra):
     """A classify Trainer on tiny data with the FAST recipe (one epoch) and ``extra`` overrides."""
+    train = tiny_table(tmp_path / "train.csv", n=80)
+    return trainer_in(tmp_path, "run", f"data.train={train}", *extra)
+
+
+def trainer_in(tmp_path, name, *extra):
+    """A classify Trainer on the FAST recipe (one epoch) in ``tmp_path/name``, with ``extra`` overrides."""
     from tfseq.tasks.classify import ClassifyTask
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    train = tiny_table(tmp_path / "train.csv", n=80)
-    overrides = ["data.name=null", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
-                 "export.enabled=false", f"run.dir={tmp_path / 'run'}", *extra]
+    overrides = ["data.name=null", *FAST, "train.epochs=1", "baseline=false", "export.enabled=false",
+                 f"run.dir={tmp_path / name}", *extra]
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     return Trainer(ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir),
                                 log=lambda *a: None))
@@ -480,3 +485,35 @@ def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path
         (events,) = (run / "tensorboard" / "hparams").glob("events.out.tfevents*")
         tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
         assert "_hparams_/session_start_info" in tags and "test/accuracy" in tags
+
+
+@pytest.mark.slow
+def test_a_run_writes_a_preset_and_model_preset_fine_tunes_it(tmp_path, capsys):
+    from tfseq.models import TextClassifier
+
+    first = in_process_trainer(tmp_path)
+    first.execute()
+    preset = tmp_path / "run" / "preset"
+    original = TextClassifier.from_preset(preset)  # the run's own preset: model.keras's weights
+    texts = np.array(["good film", "bad plot 3", "unseen words"])
+    x = original.preprocessor.inputs(texts)
+    # Fine-tuning at a rate too small to move a weight: the run starts from the preset, reads the
+    # new data through the preset's vocabulary and labels, and keeps them.
+    other = tiny_table(tmp_path / "other.csv", n=40)
+    tuned = trainer_in(tmp_path, "tuned", f"data.train={other}", f"model.preset={preset}",
+                        "train.learning_rate=1e-12", "train.ema=0")
+    tuned.execute()
+    model = tuned.model
+    assert model.preprocessor.tokenizer.vocabularies == original.preprocessor.tokenizer.vocabularies
+    assert model.preprocessor.labels == original.preprocessor.labels
+    np.testing.assert_allclose(model.network_logits(x), original.network_logits(x), atol=1e-5)
+    # A label the preset does not know: one line, before training.
+    odd = tiny_table(tmp_path / "odd.csv", n=40, classes=("pos", "meh"))
+    code = cli.train_main(["task=classify", "data.name=null", f"data.train={odd}", *FAST, f"model.preset={preset}",
+                           f"run.root={tmp_path / 'runs'}", "export.enabled=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and "the training data has labels ['meh'] that the preset does not know" in err, err
+    assert cli.train_main(["task=classify", *FAST, f"model.preset={tmp_path}", "export.enabled=false",
+                           f"run.root={tmp_path / 'runs'}"]) == 2
+    assert "not a preset" in capsys.readouterr().err
+

@@ -227,6 +227,41 @@ class Task:
         self.log(f"embeddings: {found} of {len(vocabulary)} tokens found in {path}")
         return matrix
 
+    def preset(self):
+        """``model.preset``'s model (:mod:`tfseq.presets`), loaded once, or None: a run that
+        fine-tunes it keeps its vocabulary and labels (:meth:`preprocessor_from`) and trains it
+        instead of a new :meth:`build_model`."""
+        from tfseq import presets
+
+        path = OmegaConf.select(self.config, "model.preset", default=None)
+        if not path:
+            return None
+        if getattr(self, "_preset", None) is None:
+            if self.model_class is None:
+                raise ValueError(f"model.preset={path}: task={self.name} has no presets")
+            try:
+                self._preset = presets.load(path, expected=self.model_class)
+            except presets.PresetError as error:
+                raise ValueError(f"model.preset={path}: {error}") from None
+            self.log(f"preset: fine-tuning {type(self._preset).__name__} from {path} "
+                     f"({self._preset.count_params():,} parameters)")
+        return self._preset
+
+    def preprocessor_from(self, build):
+        """The preset's preprocessor with ``model.preset`` (the vocabulary and labels its weights
+        read: the data is read through it as it is), else ``build()``: a new one adapted to the
+        training data."""
+        preset = self.preset()
+        return build() if preset is None else preset.preprocessor
+
+    def check_known(self, found, known, what: str):
+        """With ``model.preset``: every label (tag) of the training data is one the preset knows."""
+        unknown = sorted(set(map(str, found)) - set(map(str, known)))
+        if unknown:
+            raise ValueError(f"model.preset={self.config.model.preset}: the training data has {what} {unknown[:10]} "
+                             f"that the preset does not know ({list(known)[:10]}); fine-tune on data with its "
+                             f"{what}, or train a new model without model.preset")
+
     def backbone(self, vocabulary_sizes, **wiring):
         """The recipe's ``backbone:`` section as the :class:`~tfseq.models.RecurrentBackbone` a
         task model takes whole, over ``vocabulary_sizes``, its token embeddings starting from
