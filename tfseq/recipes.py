@@ -70,6 +70,14 @@ def _orders(value) -> bool:
 
 # Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
 AUTO = {  # key -> (accepts the value, what it accepts besides auto)
+    "model.tie_embeddings": (lambda v: isinstance(v, bool), "true or false"),
+    "train.epochs": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
+    "train.learning_rate": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+                            "a number > 0"),
+    "generate.length_penalty": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                                "a number (0: plain likelihood)"),
+    "generate.max_length": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                            "a whole number >= 1"),
     "backbone.layers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),

@@ -22,12 +22,22 @@ from tfseq.train.task import Task
 
 
 
+# The auto keys' values for sentences (translation): the translation benchmark's settings
+# (benchmarks/translate_quality.py, where validation chose them), and for words spelled out
+# (grapheme-to-phoneme: the G2P benchmark's, the recipe's values before auto).
+SENTENCES = {"data.max_length": 60, "generate.max_length": 60, "model.tie_embeddings": True, "train.epochs": 9,
+             "train.learning_rate": 0.003, "generate.length_penalty": 1.0}
+WORDS = {"data.max_length": 50, "generate.max_length": 30, "model.tie_embeddings": False, "train.epochs": 8,
+         "train.learning_rate": 0.001, "generate.length_penalty": 0.0}
+
+
 class Seq2SeqTask(Task):
     model_class = Seq2Seq
 
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("seq2seq", "source/target pairs")
+        self.choose_for_sources(self.dataset.train["source"])
         self.auto_split("data.source_split", self.dataset.train["source"], punctuation=True)
         self.auto_split("data.target_split", self.dataset.train["target"], punctuation=True)
         self.preprocessor = self.preprocessor_from(lambda: data.Seq2SeqPreprocessor(*(
@@ -49,6 +59,27 @@ class Seq2SeqTask(Task):
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source {sizes[0]}, "
                  f"target {sizes[1]} ids")
         self.make_pipelines(length_key="source")
+
+    def choose_for_sources(self, sources):
+        """The ``auto`` keys by what the sources are: sentences get the translation benchmark's
+        settings (:data:`SENTENCES`; SentencePiece subwords on both sides when TensorFlow Text is
+        installed), words to spell out grapheme-to-phoneme's (:data:`WORDS`)."""
+        import importlib.util
+
+        from tfseq.data.language import spelled_words
+
+        words, reason = spelled_words(sources)
+        for key, value in (WORDS if words else SENTENCES).items():
+            if self.auto(key):
+                self.choose(key, value, f"{'words' if words else 'sentences'}: {reason}")
+        if words or not (self.auto("data.source_split") and self.auto("data.target_split")):
+            return
+        if all(importlib.util.find_spec(m) for m in ("tensorflow_text", "sentencepiece")):
+            for key in ("data.source_split", "data.target_split"):
+                self.choose(key, "subword", "sentences: SentencePiece pieces, as the translation benchmark")
+        else:
+            self.log("auto: sentences read as words and punctuation; pip install 'tfseq[subword]' (TensorFlow "
+                     "Text, SentencePiece) for the subwords the translation benchmark reads")
 
     def build_model(self):
         cfg = self.config.model

@@ -4,6 +4,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -56,3 +57,60 @@ def test_pairs_descriptions_by_md5_sentence_by_sentence(tmp_path):
 def test_a_folder_without_the_lists_says_what_it_needs(tmp_path):
     with pytest.raises(SystemExit, match=r"Translation-fr"):
         translate_quality.descriptions(tmp_path, "fr")
+
+
+def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
+    # A user who passes only a file of sentence pairs gets what the translation benchmark sets
+    # with overrides (auto keys), and a file of words to spell gets grapheme-to-phoneme's.
+    import yaml
+    from omegaconf import OmegaConf
+
+    from tfseq import cli
+    from tfseq.tasks.seq2seq import Seq2SeqTask
+    from tfseq.train.run_folder import RunFolder
+
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "sees", "a", "dog", "in", "house", "small", "big", "red"]
+    sentences = tmp_path / "pairs.tsv"
+    sentences.write_text("".join(
+        f"{' '.join(rng.choice(words, 5)).capitalize()}.\tLe {' '.join(rng.choice(words, 4))}.\n" for _ in range(300)))
+    spelled = tmp_path / "g2p.tsv"
+    spelled.write_text("".join(f"{w}\t{' '.join(w.upper())}\n" for w in words * 30))
+
+    def prepared(path, *extra):
+        config = cli.resolve("seq2seq", [("data.train", str(path)), ("data.subwords", "40"), *extra])
+        Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / path.stem)),
+                    log=lambda *a: None).prepare()
+        return config
+
+    config = prepared(sentences)
+    for override in translate_quality.RECIPE:
+        key, value = override.split("=", 1)
+        expected = 40 if key == "data.subwords" else yaml.safe_load(value)  # 8000: the recipe's default
+        assert OmegaConf.select(config, key) == expected, key
+    assert cli.resolve("seq2seq", []).data.subwords == 8000
+    g2p = prepared(spelled)
+    assert (g2p.data.source_split, g2p.data.target_split, g2p.train.epochs, g2p.model.tie_embeddings,
+            g2p.generate.max_length) == ("character", "word", 8, False, 30)
+    assert prepared(sentences, ("train.epochs", "2")).train.epochs == 2  # a given value is kept
+
+
+def test_without_tensorflow_text_sentences_are_words_and_punctuation_and_it_says_why(tmp_path, monkeypatch):
+    import importlib.util
+
+    from tfseq import cli
+    from tfseq.tasks.seq2seq import Seq2SeqTask
+    from tfseq.train.run_folder import RunFolder
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow_text" else find_spec(name, *a))
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"The cat sees {i} dogs.\tLe chat voit {i} chiens.\n" for i in range(200)))
+    logged = []
+    config = cli.resolve("seq2seq", [("data.train", str(pairs))])
+    Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / "run")),
+                log=logged.append).prepare()
+    assert (config.data.source_split, config.data.target_split, config.model.tie_embeddings) == (
+        "wordpunct", "wordpunct", True)
+    assert any("pip install 'tfseq[subword]'" in line for line in logged)

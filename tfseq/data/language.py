@@ -39,6 +39,18 @@ def sample(texts, size: int = 5000, seed: int = 0) -> list[str]:
     return texts if len(texts) <= size else random.Random(seed).sample(texts, size)
 
 
+def spelled_words(texts) -> tuple[bool, str]:
+    """``(True, reason)`` when most ``texts`` are a single word of a script that spaces its words
+    (grapheme-to-phoneme's sources, spelled out character by character), else ``(False, reason)``:
+    sentences (translation's), Chinese or Japanese text included."""
+    texts = sample(texts)
+    single = sum(len(text.split()) <= 1 for text in texts) / max(len(texts), 1)
+    split, reason = detect_split(texts)
+    if split == "character" and single > 0.5 and "single word" in reason:
+        return True, reason
+    return False, f"{1 - single:.0%} of the sources are several words" if split != "character" else reason
+
+
 def detect_split(texts, punctuation: bool = False) -> tuple[str, str]:
     """``("word" | "wordpunct" | "character", reason)`` for ``texts``.
 

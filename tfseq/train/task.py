@@ -275,5 +275,5 @@ class Task:
         generate: language models, seq2seq, captioning), seeded by the recipe's ``seed``."""
         from tfseq import decoding
 
-        cfg = OmegaConf.to_container(self.config.generate)
+        cfg = {k: v for k, v in OmegaConf.to_container(self.config.generate).items() if v != "auto"}  # not chosen yet
         return decoding.get(str(cfg.pop("sampler")), seed=int(self.config.seed), **cfg)
