@@ -184,3 +184,17 @@ def test_resume_refuses_a_complete_run_and_a_run_dir_holding_one(tmp_path, capsy
     # A new run never writes into a folder that holds one (its record would be rewritten).
     assert cli.train_main(["task=classify", f"run.dir={run}"]) == 2
     assert f"run.dir={run} holds a run already: resume=true continues it" in capsys.readouterr().err
+
+
+def test_a_run_begun_before_the_backbone_keys_moved_resumes_with_its_own_values(tmp_path):
+    from omegaconf import OmegaConf
+
+    run = saved_run(tmp_path / "runs", **{"backbone.units": "12", "backbone.cell": "lstm"})
+    old = OmegaConf.load(run / "config.yaml")  # as session 24 wrote it: model.units, no backbone:
+    for key in ("units", "cell"):
+        old.model[key] = old.backbone[key]
+    del old["backbone"]
+    (run / "config.yaml").write_text(OmegaConf.to_yaml(old))
+    given = [("run.root", str(tmp_path / "runs")), ("resume", "true")]
+    config = cli.continue_run("classify", cli.resolve("classify", given), given)
+    assert (config.backbone.units, config.backbone.cell) == (12, "lstm") and "units" not in config.model

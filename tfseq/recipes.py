@@ -15,6 +15,27 @@ import itertools
 import re
 from pathlib import Path
 
+# Keys renamed since runs were written (old -> new): a run's config.yaml from before is read
+# with the new names when it is resumed.
+MOVED = {f"model.{key}": f"backbone.{key}" for key in (
+    "cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn")}
+
+
+def moved_to_new_names(config, task: str):
+    """``config`` (a run's saved OmegaConf config) with the keys of :data:`MOVED` under their new
+    names (the captioner keeps its decoder's ``model.*``)."""
+    from omegaconf import OmegaConf
+
+    if config.get("task") == "caption" or task == "caption":
+        return config
+    for old, new in MOVED.items():
+        value = OmegaConf.select(config, old, default="<absent>")
+        if value != "<absent>":
+            OmegaConf.update(config, new, value, force_add=True)
+            del config.model[old.split(".", 1)[1]]
+    return config
+
+
 # Keys that name users' files. Giving one replaces the recipe's built-in dataset (data.name).
 FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.captions")
 
