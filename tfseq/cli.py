@@ -399,8 +399,8 @@ def continue_run(task, config, given):
         saved = OmegaConf.load(path / "config.yaml")
     except Exception as error:
         raise UsageError(f"{path / 'config.yaml'}: malformed YAML ({one_line(error)}); this run cannot be resumed") from None
-    saved = recipes.moved_to_new_names(saved, Path(task).stem)  # a run begun before a key moved
     recipe = load_recipe(task)
+    saved = recipes.moved_to_new_names(saved, recipe)  # a run begun before a key moved
     if saved.get("task") != recipe.task:
         raise UsageError(f"resume=true: {path} is a run of task={saved.get('task')}, not {recipe.task}")
     for key, _ in given:

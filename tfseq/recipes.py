@@ -21,12 +21,13 @@ MOVED = {f"model.{key}": f"backbone.{key}" for key in (
     "cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn")}
 
 
-def moved_to_new_names(config, task: str):
+def moved_to_new_names(config, recipe):
     """``config`` (a run's saved OmegaConf config) with the keys of :data:`MOVED` under their new
-    names (the captioner keeps its decoder's ``model.*``)."""
+    names, where its task's ``recipe`` has them there (a recipe without a backbone, as the
+    captioner's, keeps its decoder's ``model.*``)."""
     from omegaconf import OmegaConf
 
-    if config.get("task") == "caption" or task == "caption":
+    if recipe.get("backbone") is None:
         return config
     for old, new in MOVED.items():
         value = OmegaConf.select(config, old, default="<absent>")
