@@ -15,12 +15,6 @@ import itertools
 import re
 from pathlib import Path
 
-# Keys renamed since runs were written (old -> new): a run's config.yaml from before is read
-# with the new names when it is resumed.
-MOVED = {f"model.{key}": f"backbone.{key}" for key in (
-    "cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn")}
-
-
 def moved_to_new_names(config, recipe):
     """``config`` (a run's saved OmegaConf config) with the keys of :data:`MOVED` under their new
     names, where its task's ``recipe`` has them there (a recipe without a backbone, as the
@@ -56,6 +50,11 @@ def owned(module: str, name: str) -> tuple:
     raise LookupError(f"{module} defines no {name}")
 
 
+# Keys renamed since runs were written (old -> new): a run's config.yaml from before is read
+# with the new names when it is resumed.
+MOVED = {f"model.{key}": f"backbone.{key}" for key in owned("tfseq.models.backbone", "FLAT_KEYS")}
+
+
 def wide_choices() -> tuple:
     """``model.wide``: the fitted experts alone or joined by "+", learned, or none."""
     experts = owned("tfseq.models.linear", "WEIGHTINGS")
@@ -86,6 +85,11 @@ PATTERNS = {  # key -> (regular expression, what it means)
 }
 
 
+def _count(value) -> bool:
+    """A whole number >= 1 written as one (``2``, not ``2.0`` or ``true``)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _orders(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(n, int) and n >= 1 for n in value)
 
@@ -93,14 +97,13 @@ def _orders(value) -> bool:
 # Keys that take ``auto`` (chosen from the training data) or a value of their own kind.
 AUTO = {  # key -> (accepts the value, what it accepts besides auto)
     "model.tie_embeddings": (lambda v: isinstance(v, bool), "true or false"),
-    "train.epochs": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
+    "train.epochs": (_count, "a whole number >= 1"),
     "train.learning_rate": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
                             "a number > 0"),
     "generate.length_penalty": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
                                 "a number (0: plain likelihood)"),
-    "generate.max_length": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-                            "a whole number >= 1"),
-    "backbone.layers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1"),
+    "generate.max_length": (_count, "a whole number >= 1"),
+    "backbone.layers": (_count, "a whole number >= 1"),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),

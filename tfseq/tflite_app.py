@@ -142,10 +142,8 @@ class Preprocessor:
             crf = declared.get("crf")
             path = (viterbi(scores, **crf) if crf else scores.argmax(-1)) if tokens else []
             answer = {"tagged": " ".join(f"{t}/{tags[i]}" for t, i in zip(tokens, path))}
-            if is_chunk_tagset(tags) and self.split in ("word", "character") and not tokens:
-                answer.update(spans=[], entities="")
-            elif is_chunk_tagset(tags) and self.split in ("word", "character"):
-                p = marginals(scores, **crf) if crf else softmax(scores)
+            if marks_spans(tags, self.split):
+                p = (marginals(scores, **crf) if crf else softmax(scores)) if tokens else None
                 confidence = [float(p[t, i]) for t, i in enumerate(path)]
                 offsets = self.offsets(text)
                 answer["spans"] = [{"text": text[offsets[a][0]:offsets[b - 1][1]], "type": kind,
@@ -229,6 +227,18 @@ def is_chunk_tagset(tags) -> bool:
         t == "O" or t.startswith(("B-", "I-", "E-", "S-")) for t in tags)
 
 
+def marks_spans(tags, split: str) -> bool:
+    """Whether a tagger's answer has spans: chunk or entity ``tags``, and a ``split`` (word or
+    character) whose tokens have places in the text."""
+    return is_chunk_tagset(tags) and split in ("word", "character")
+
+
+def tag_parts(tag: str) -> tuple[str, str]:
+    """``(prefix, type)`` of a chunk tag: ``"B-PER"`` -> ``("B", "PER")``; ``"O"`` (or anything
+    without a prefix) -> ``("O", "")``."""
+    return (tag[0], tag[2:]) if tag != "O" and tag[1:2] == "-" else ("O", "")
+
+
 def chunk_spans(tags, confidence=None) -> list[tuple[int, int, str, float]]:
     """The chunks of a tag sequence as ``(first token, end token, type, score)``, by conlleval's
     rules (so IOB1, IOB2 and BIOES, well formed or not, read as CoNLL scoring reads them): a
@@ -236,7 +246,7 @@ def chunk_spans(tags, confidence=None) -> list[tuple[int, int, str, float]]:
     score is the lowest ``confidence`` (the chosen tags' probabilities) among its tokens."""
     spans, previous, previous_kind = [], "O", ""
     for t, tag in enumerate(tags):
-        prefix, kind = (tag[0], tag[2:]) if tag != "O" and tag[1:2] == "-" else ("O", "")
+        prefix, kind = tag_parts(tag)
         score = 1.0 if confidence is None else float(confidence[t])
         if prefix != "O" and (prefix in "BS" or previous in "OES" or kind != previous_kind):
             spans.append([t, t + 1, kind, score])

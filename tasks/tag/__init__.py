@@ -15,9 +15,9 @@ from tfseq import data
 from tfseq.export import TFLiteServing, Serving, at_least_one_step
 from tfseq.models import SequenceTagger
 from tfseq.train import plots
+from tfseq.tflite_app import is_chunk_tagset
 from tfseq.train.task import Task
 
-CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
 SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle, End, or a Single character
 
 
@@ -25,7 +25,7 @@ def scheme_of(tag_names) -> str | None:
     """How tags are scored beyond accuracy: ``chunks`` (``B-NP``, ``I-NP``, ``O``; IOB2, IOBES, or
     CoNLL-2003's IOB1, where a chunk may start with ``I-``: CoNLL chunk F1), ``words`` (B/M/E/S character tags: word segmentation F1) or None."""
     tags = set(tag_names)
-    if any(t.startswith(("B-", "I-")) for t in tags) and all(t == "O" or t.startswith(CHUNK_PREFIXES) for t in tags):
+    if is_chunk_tagset(tags):
         return "chunks"
     return "words" if tags <= SEGMENT_TAGS and {"B", "E"} <= tags else None
 

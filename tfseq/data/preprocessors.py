@@ -197,9 +197,9 @@ class TokenTaggerPreprocessor(Preprocessor):
     def has_spans(self) -> bool:
         """Whether the tags mark spans (chunk or entity tags: ``B-PER``, ``I-PER``, ``O``, in IOB1,
         IOB2 or BIOES) and the split gives their places in the text (word or character)."""
-        from tfseq.tflite_app import is_chunk_tagset
+        from tfseq.tflite_app import marks_spans
 
-        return is_chunk_tagset(self.tags) and self.tokenizer.split in ("word", "character")
+        return marks_spans(self.tags, self.tokenizer.split)
 
     def spans(self, texts, best, confidence) -> dict:
         """The entities (chunks) of ``texts`` that the best tag ids ``best`` mark, by conlleval's
@@ -210,7 +210,9 @@ class TokenTaggerPreprocessor(Preprocessor):
         tokens: the chosen tags' probabilities) and a readable ``entities`` per text."""
         import tensorflow as tf
 
-        parts = [(t[0], t[2:]) if t != "O" and t[1:2] == "-" else ("O", "") for t in self.tags]
+        from tfseq.tflite_app import tag_parts
+
+        parts = [tag_parts(tag) for tag in self.tags]
         kinds = sorted({kind for _, kind in parts if kind})
         codes = tf.constant([0] + ["OBIES".index(prefix) for prefix, _ in parts], tf.int32)  # id 0: padding
         kind_of = tf.constant([-1] + [kinds.index(kind) if kind else -1 for _, kind in parts], tf.int32)
@@ -233,8 +235,8 @@ class TokenTaggerPreprocessor(Preprocessor):
                                              tf.boolean_mask(segment, flat_inside), tf.size(first.flat_values))
         token_start, token_end = self.tokenizer.token_offsets(texts)
         width = tf.shape(best)[1]
-        token_start, token_end = [tf.pad(x.to_tensor(-1), [[0, 0], [0, width - tf.shape(x.to_tensor(-1))[1]]],
-                                         constant_values=-1) for x in (token_start, token_end)]
+        token_start, token_end = [tf.pad(x, [[0, 0], [0, width - tf.shape(x)[1]]], constant_values=-1)
+                                  for x in (token_start.to_tensor(-1), token_end.to_tensor(-1))]
         rows = first.value_rowids()
         start = tf.gather_nd(token_start, tf.stack([rows, tf.cast(first.flat_values, tf.int64)], 1))
         end = tf.gather_nd(token_end, tf.stack([rows, tf.cast(last.flat_values, tf.int64)], 1))
@@ -246,14 +248,13 @@ class TokenTaggerPreprocessor(Preprocessor):
         readable = tf.strings.join([span_text, " (", span_type, " ", tf.strings.as_string(start), "-",
                                     tf.strings.as_string(end), " ", tf.strings.as_string(score, precision=2), ")"])
 
-        def padded(values, fill):
-            return tf.RaggedTensor.from_value_rowids(values, rows, nrows=tf.shape(best, out_type=tf.int64)[0]
-                                                     ).to_tensor(fill)
+        def per_text(values):  # the spans' values, grouped by their text
+            return tf.RaggedTensor.from_value_rowids(values, rows, nrows=tf.shape(best, out_type=tf.int64)[0])
 
-        return {"span_text": padded(span_text, ""), "span_type": padded(span_type, ""),
-                "span_start": padded(start, -1), "span_end": padded(end, -1), "span_score": padded(score, 0.0),
-                "entities": tf.strings.reduce_join(tf.RaggedTensor.from_value_rowids(
-                    readable, rows, nrows=tf.shape(best, out_type=tf.int64)[0]), axis=-1, separator="; ")}
+        return {"span_text": per_text(span_text).to_tensor(""), "span_type": per_text(span_type).to_tensor(""),
+                "span_start": per_text(start).to_tensor(-1), "span_end": per_text(end).to_tensor(-1),
+                "span_score": per_text(score).to_tensor(0.0),
+                "entities": tf.strings.reduce_join(per_text(readable), axis=-1, separator="; ")}
 
     def get_config(self):
         return {**super().get_config(), "tags": self.tags}

@@ -345,6 +345,11 @@ class RecurrentBackbone(keras.layers.Layer):
                 "fixed_tokens": self.fixed_tokens, "sequences_out": self.sequences_out, "return_state": self.return_state}
 
 
+# The backbone's arguments that task models took flat before ``backbone=`` (and recipes held
+# under ``model:``; ``tfseq.recipes.MOVED`` reads this list).
+FLAT_KEYS = ("cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn")
+
+
 def backbone_config(config: dict, vocabulary_key: str = "vocabulary_sizes") -> dict:
     """A task model's config as saved: configs of ``.keras`` files written before task models
     took ``backbone=`` held its keys at the top level (and the vocabulary as ``vocabulary_key``);
@@ -352,9 +357,7 @@ def backbone_config(config: dict, vocabulary_key: str = "vocabulary_sizes") -> d
     config = dict(config)
     if "backbone" in config or vocabulary_key not in config:
         return config
-    keys = ("cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn",
-            "fixed_tokens")
-    backbone = {key: config.pop(key) for key in keys if key in config}
+    backbone = {key: config.pop(key) for key in (*FLAT_KEYS, "fixed_tokens") if key in config}
     config["backbone"] = {"vocabulary_sizes": config.pop(vocabulary_key), **backbone}
     return config
 

@@ -52,6 +52,7 @@ class Task:
         self.preprocessor = None  # text -> features (a tfseq.data.preprocessors one, or a TextVectorizer)
         self.fixed_tokens = 0  # token ids an embedding file added (add_embedding_words)
         self.embeddings_file = None  # model.embeddings' file, named vectors resolved (use_embeddings)
+        self._preset = None  # model.preset's model, once loaded (preset)
 
     @property
     def name(self) -> str:
@@ -236,7 +237,7 @@ class Task:
         path = OmegaConf.select(self.config, "model.preset", default=None)
         if not path:
             return None
-        if getattr(self, "_preset", None) is None:
+        if self._preset is None:
             if self.model_class is None:
                 raise ValueError(f"model.preset={path}: task={self.name} has no presets")
             try:
