@@ -15,7 +15,7 @@ def test_each_recipes_backbone_section_is_the_backbones_own_arguments():
     # every recipe that has a backbone passes the section as it is (Task.backbone).
     config = RecurrentBackbone({"tokens": 5}).get_config()
     chosen = set(config) - set(RecurrentBackbone.WIRING) - {"name", "trainable", "dtype", "vocabulary_sizes",
-                                                            "fixed_tokens"}
+                                                            "fixed_tokens", "rare_tokens"}
     with_backbone = 0
     for recipe in tasks.RECIPES:
         section = cli.load_recipe(recipe).get("backbone")
@@ -23,6 +23,25 @@ def test_each_recipes_backbone_section_is_the_backbones_own_arguments():
             with_backbone += 1
             assert set(section) == chosen, recipe
     assert with_backbone >= 5  # classify, tag, tag-en, lm, lm-classic, seq2seq; caption and word2vec say null
+
+
+def test_rare_dropout_makes_only_the_words_seen_once_unknown():
+    import tensorflow as tf
+
+    from tfseq import data
+    from tfseq.models.backbone import drop_tokens
+
+    vec = data.TextVectorizer().adapt(["a a a b b c d", "a b e"])  # c, d and e are seen once: the last ids
+    assert vec.singletons == 3 and vec.vocabularies[1][-3:] == ["c", "d", "e"]
+    vec.extend(["zebra", "yak"])  # words an embedding file adds come after them, never dropped
+    backbone = RecurrentBackbone(vec.vocabulary_sizes(), rare_dropout=0.5, rare_tokens=vec.singletons, fixed_tokens=2)
+    start, stop = backbone.rare_ids
+    assert [int(i) for i in vec(tf.constant(["c e"]))["tokens"][0]] == [start, stop - 1]
+    ids = np.tile(np.arange(0, 9), (4000, 1))  # padding, OOV, a, b, c, d, e, zebra, yak
+    dropped = np.asarray(drop_tokens(ids, 0.5, keras.random.SeedGenerator(1), backbone.rare_ids)) != ids
+    assert not dropped[:, [0, 1, 2, 3, 7, 8]].any()
+    np.testing.assert_allclose(dropped[:, 4:7].mean(axis=0), 0.5, atol=0.04)
+    assert RecurrentBackbone.from_config(backbone.get_config()).rare_ids == (start, stop)
 
 
 def test_a_task_model_takes_the_backbone_whole_and_rewires_a_copy_only_when_it_must():

@@ -96,6 +96,8 @@ class TextVectorizer(keras.layers.Layer):
             token's own character lo..hi-grams in the token's original case (word split only):
             spelling, suffixes and capitals, aligned with the tokens for a tagger to read.
         token_char_vocabulary: ``[gram, ...]`` of ``token_chars``; set by :meth:`adapt`.
+            :meth:`adapt` also sets ``singletons``: how many tokens, the last ids of the
+            vocabulary, were seen once (not saved; a backbone's ``rare_tokens``).
         subwords: the number of pieces :meth:`adapt` asks SentencePiece for (``split="subword"``).
         subword_model: the trained SentencePiece model, base64; set by :meth:`adapt`.
 
@@ -141,6 +143,7 @@ class TextVectorizer(keras.layers.Layer):
         self.token_chars = token_chars
         self.token_char_vocabulary = tuple(token_char_vocabulary or ())
         self.subwords, self.subword_model, self._pieces = int(subwords), subword_model, None
+        self.singletons = 0  # set by adapt (not saved): the last this many token ids were seen once
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
     # (a dict with int keys cannot be saved by tf.saved_model).
@@ -249,6 +252,8 @@ class TextVectorizer(keras.layers.Layer):
             return max_tokens.get(key) if isinstance(max_tokens, dict) else max_tokens
 
         self.vocabularies = {n: frequent(counter, cap(n)) for n, counter in counters.items()}
+        # Seen once: the rarest, so the last ids (a backbone's rare_dropout makes them unknown at times).
+        self.singletons = sum(counters[1][token] == 1 for token in self.vocabularies[1])
         if reserved:
             tokens = [t for t in self.vocabularies[1] if t not in reserved]
             self.vocabularies = {**self.vocabularies, 1: [*reserved, *tokens]}

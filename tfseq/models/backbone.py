@@ -206,10 +206,12 @@ def log_frequencies(targets, size: int) -> np.ndarray:
     return np.log(counts / counts.sum())
 
 
-def drop_tokens(ids, rate: float, seed_generator):
-    """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays."""
+def drop_tokens(ids, rate: float, seed_generator, among=None):
+    """Word dropout (Iyyer et al. 2015): ids become OOV (1) at random; padding stays. ``among``:
+    ``(start, stop)``, only ids in that range may (the rare words, Lample et al. 2016)."""
     drop = keras.random.uniform(ops.shape(ids), seed=seed_generator) < rate
-    return ops.where(ops.logical_and(drop, ops.not_equal(ids, 0)), ops.ones_like(ids), ids)
+    droppable = ops.not_equal(ids, 0) if among is None else ops.logical_and(ids >= among[0], ids < among[1])
+    return ops.where(ops.logical_and(drop, droppable), ops.ones_like(ids), ids)
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -227,6 +229,11 @@ class RecurrentBackbone(keras.layers.Layer):
         dropout: rate on the embeddings and, with ``between_layers``, on each layer's output.
         spatial: drop whole embedding channels (``SpatialDropout1D``), not single values.
         token_dropout: in training, replace this fraction of ids by the OOV id (Iyyer et al. 2015).
+        rare_dropout: in training, replace each of the ``rare_tokens`` by the OOV id with this
+            chance (Lample et al. 2016: the words seen once, at 0.5), so that the model learns
+            what to make of words it does not know from their characters and context.
+        rare_tokens: how many token ids, the last before the ``fixed_tokens``, are rare (the
+            words seen once in training: a ``TextVectorizer``'s ``singletons``).
         char_cnn: filters of a character CNN over each token's ``token_chars`` (width 3, max
             over the token; Ma & Hovy 2016), concatenated to its embedding; 0: their mean, added.
         embedding_matrix: initial ``tokens`` vectors (:func:`tfseq.models.read_word_vectors`).
@@ -247,7 +254,8 @@ class RecurrentBackbone(keras.layers.Layer):
 
     def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
                  dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
-                 sequences_out=True, return_state=False, char_cnn=0, fixed_tokens=0, **kwargs):
+                 sequences_out=True, return_state=False, char_cnn=0, fixed_tokens=0, rare_dropout=0.0, rare_tokens=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary_sizes, int):
             vocabulary_sizes = {"tokens": vocabulary_sizes}
@@ -259,6 +267,7 @@ class RecurrentBackbone(keras.layers.Layer):
         self.dropout_rate, self.spatial, self.between_layers = float(dropout), bool(spatial), bool(between_layers)
         self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
         self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
+        self.rare_dropout, self.rare_tokens = float(rare_dropout), int(rare_tokens)
         self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn,
                                            self.fixed_tokens)
         self.char_conv = keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn") if (
@@ -270,7 +279,7 @@ class RecurrentBackbone(keras.layers.Layer):
             layer.return_state = self.return_state
         self.layer_dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in self.recurrent
                                ] if self.between_layers else []
-        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout else None
+        self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout or self.rare_dropout else None
 
     # What the task model that holds the backbone needs its call to return, set by that model, not
     # chosen by a user: a recipe's ``backbone:`` section is :meth:`get_config` without these,
@@ -298,6 +307,12 @@ class RecurrentBackbone(keras.layers.Layer):
         return rewired
 
     @property
+    def rare_ids(self) -> tuple[int, int]:
+        """``(start, stop)``: the token ids of the rare words (``rare_tokens``, before the fixed ones)."""
+        stop = self.vocabulary_sizes["tokens"] - self.fixed_tokens
+        return stop - self.rare_tokens, stop
+
+    @property
     def output_width(self) -> int:
         """Features per step."""
         return self.units * (2 if self.bidirectional else 1)
@@ -322,6 +337,8 @@ class RecurrentBackbone(keras.layers.Layer):
     def call(self, inputs, initial_state=None, training=False):
         inputs = inputs if isinstance(inputs, dict) else {"tokens": inputs}
         inputs = {key: inputs[key] for key in self.embeddings}
+        if training and self.rare_dropout and self.rare_tokens:
+            inputs["tokens"] = drop_tokens(inputs["tokens"], self.rare_dropout, self.seed_generator, self.rare_ids)
         if training and self.token_dropout:
             inputs = {key: drop_tokens(ids, self.token_dropout, self.seed_generator) for key, ids in inputs.items()}
         mask = ops.not_equal(inputs["tokens"], 0)
@@ -342,7 +359,8 @@ class RecurrentBackbone(keras.layers.Layer):
                 "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
                 "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
-                "fixed_tokens": self.fixed_tokens, "sequences_out": self.sequences_out, "return_state": self.return_state}
+                "fixed_tokens": self.fixed_tokens, "rare_dropout": self.rare_dropout, "rare_tokens": self.rare_tokens,
+                "sequences_out": self.sequences_out, "return_state": self.return_state}
 
 
 # The backbone's arguments that task models took flat before ``backbone=`` (and recipes held

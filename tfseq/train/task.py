@@ -268,8 +268,10 @@ class Task:
         task model takes whole, over ``vocabulary_sizes``, its token embeddings starting from
         ``model.embeddings`` (:meth:`word_vectors`) when given. ``wiring``: what the model needs
         its call to return (``RecurrentBackbone.WIRING``), or the model makes a copy so wired."""
+        tokenizer = getattr(getattr(self, "preprocessor", None), "tokenizer", None)
         return RecurrentBackbone(vocabulary_sizes, **OmegaConf.to_container(self.config.backbone),
-                                 embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens, **wiring)
+                                 embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens,
+                                 rare_tokens=getattr(tokenizer, "singletons", 0), **wiring)
 
     def sampler(self):
         """The :mod:`tfseq.decoding` sampler of the recipe's ``generate`` section (tasks that
