@@ -3,8 +3,9 @@
     python benchmarks/tag_quality.py [--datasets conll2000 pos-zh seg-zh] [--embeddings glove] [-- key=value ...]
     python benchmarks/tag_quality.py --files eng.train eng.testa eng.testb [--embeddings glove]
 
-Each dataset runs `tfseq-train task=tag` (tasks/tag/tag.yaml; CoNLL-2000: task=tag-en,
-tasks/tag/tag-en.yaml) with the dataset's files and your overrides, and prints the test scores
+Each dataset runs `tfseq-train task=tag` (tasks/tag/tag.yaml, whose auto keys take
+tasks/tag/tag-en.yaml's values for English words) with the dataset's files and your overrides,
+the files and nothing else by default, as a user would, and prints the test scores
 beside the most-frequent-tag baseline fitted on the same split in the same run:
 - conll2000: CoNLL-2000 chunking (../shared/data/conll2000, train.txt -> test.txt), chunk F1.
   Published: the shared task's baseline (each part-of-speech tag's most frequent chunk tag) 77.07;
@@ -14,8 +15,8 @@ beside the most-frequent-tag baseline fitted on the same split in the same run:
 - seg-zh: People's Daily word segmentation as B/M/E/S character tags (built in), word F1.
   Published (other splits of the same newspaper): SIGHAN 2005 PKU closed track, best F1 95.0.
 - ``--files TRAIN [VALIDATION] TEST``: English CoNLL column files of your own (CoNLL-2003 NER:
-  ``eng.train eng.testa eng.testb``; the tag is the last column), run with task=tag-en; chunk
-  (entity) F1, IOB1 or IOB2.
+  ``eng.train eng.testa eng.testb``; the tag is the last column); chunk (entity) F1, IOB1 or
+  IOB2, and each entity type's in the run's metrics.json (``per_type``).
 ``--embeddings glove`` initialises the English word embeddings with GloVe 6B 100-d
 (benchmarks/glove.py).
 """
@@ -43,7 +44,7 @@ def overrides(name: str, shared: Path, embeddings: str | None, files=()) -> list
     if name == "conll2000":
         files = shared / "conll2000" / "train.txt", shared / "conll2000" / "test.txt"
     splits = ("train", "validation", "test") if len(files) == 3 else ("train", "test")
-    return ["task=tag-en", *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
+    return ["task=tag", *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
             *([f"model.embeddings={embeddings}", "backbone.embedding_dim=100"] if embeddings else [])]
 
 

@@ -104,6 +104,11 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
                                 "a number (0: plain likelihood)"),
     "generate.max_length": (_count, "a whole number >= 1"),
     "backbone.layers": (_count, "a whole number >= 1"),
+    "backbone.units": (_count, "a whole number >= 1"),
+    "backbone.char_cnn": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                          "a whole number >= 0 (0: off)"),
+    **dict.fromkeys(("backbone.dropout", "backbone.rare_dropout"), (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, "a number in [0, 1)")),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),
@@ -127,7 +132,7 @@ RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")),
     "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
     "verbose": (_whole(0, 2), "0, 1 or 2"),
-    **dict.fromkeys(("dropout", "token_dropout", "ema"), (lambda v: 0 <= v < 1, "a number in [0, 1)")),
+    **dict.fromkeys(("dropout", "token_dropout", "rare_dropout", "ema"), (lambda v: 0 <= v < 1, "a number in [0, 1)")),
     "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     **dict.fromkeys(("learning_rate", "temperature"), (lambda v: v > 0, "a number > 0")),
     "clipnorm": (lambda v: v >= 0, "a number >= 0 (0: off)"),
@@ -173,6 +178,8 @@ def check_choices(config, recipe=None) -> None:
     for key, choices in CHOICES.items():
         value = OmegaConf.select(config, key, default="<absent>")
         if value == "<absent>" or (value is None and key == "model.wide"):
+            continue
+        if value == "auto" and (recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"):
             continue
         if str(value).lower() not in choices:
             close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.6)

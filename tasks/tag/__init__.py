@@ -8,6 +8,7 @@ conlleval definition), for B/M/E/S segmentation tags by word F1; the bar is each
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,15 @@ from tfseq.tflite_app import is_chunk_tagset
 from tfseq.train.task import Task
 
 SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle, End, or a Single character
+
+# The auto keys' values for text of a script written without spaces: Chinese words (pos-zh, whose
+# words' character 2-4-grams lift test accuracy from 0.9533 to 0.9602) or characters (seg-zh: no
+# token_chars). Words of a script that spaces them take tag-en.yaml's (SPACED_RECIPE), where
+# CoNLL-2000's validation chose each (benchmarks/RESULTS.md).
+UNSPACED = {"data.ngrams": [1, 2], "data.token_chars": [2, 4], "backbone.cell": "gru", "backbone.layers": 1,
+            "backbone.units": 128, "backbone.dropout": 0.3, "backbone.char_cnn": 0, "backbone.rare_dropout": 0.0,
+            "train.epochs": 3}
+SPACED_RECIPE = Path(__file__).with_name("tag-en.yaml")
 
 
 def scheme_of(tag_names) -> str | None:
@@ -114,11 +124,7 @@ class TagTask(Task):
             single = all(len(token) == 1 for tokens in self.dataset.train["tokens"] for token in tokens)
             self.choose("data.split", "character" if single else "word",
                         "every training token is one character" if single else "the training tokens are words")
-        if self.auto("data.token_chars"):
-            # CoNLL-2000, words only, seed 0: validation loss 0.1664 with [2, 4], 0.2131 without.
-            self.choose("data.token_chars", [2, 4] if cfg.split == "word" else None,
-                        "each word's character 2-4-grams, in its case" if cfg.split == "word"
-                        else "a character split: each token is one character")
+        self.choose_for_script(self.dataset.train["tokens"])
         self.preprocessor = self.preprocessor_from(lambda: data.TokenTaggerPreprocessor(data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
             token_chars=cfg.token_chars), self.tag_names))
@@ -142,6 +148,30 @@ class TagTask(Task):
         if cut:
             self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
         self.make_pipelines()
+
+    def choose_for_script(self, sentences):
+        """The ``auto`` keys by the script of the training tokens: words of a script that spaces
+        them (English chunks and names) take tag-en.yaml's values (a BiLSTM over lower-cased
+        words, each word's characters as written, case included, read by a CNN; 15 epochs
+        stopped on validation F1); text of a script written without spaces keeps :data:`UNSPACED`
+        (no character features for a character split)."""
+        from omegaconf import OmegaConf
+
+        from tfseq.data.language import unspaced_share
+
+        share = unspaced_share(" ".join(tokens) for tokens in sentences) or 0.0
+        split = str(self.config.data.split)
+        if split == "word" and share < 0.5:
+            recipe = OmegaConf.load(SPACED_RECIPE)
+            values = {key: OmegaConf.select(recipe, key) for key in UNSPACED}
+            reason = f"{1 - share:.0%} of the letters are in scripts that space words: {SPACED_RECIPE.name}'s value"
+        elif split == "character":
+            values, reason = dict(UNSPACED, **{"data.token_chars": None}), "a character split"
+        else:
+            values, reason = UNSPACED, f"{share:.0%} of the letters are in scripts written without spaces"
+        for key, value in values.items():
+            if self.auto(key):
+                self.choose(key, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value, reason)
 
     def build_model(self):
         model = SequenceTagger(self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()), len(self.tag_names),

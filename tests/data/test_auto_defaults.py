@@ -95,7 +95,7 @@ def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
 
 
 def test_auto_is_refused_where_a_task_has_no_auto(capsys):
-    assert cli.train_main(["task=tag", "data.ngrams=auto"]) == 2
+    assert cli.train_main(["task=tag-en", "data.ngrams=auto"]) == 2
     assert "data.ngrams='auto': expected a list of n-gram orders" in capsys.readouterr().err
     assert cli.train_main(["task=classify", "data.max_length=-3"]) == 2
     assert "data.max_length=-3: expected auto, a positive number" in capsys.readouterr().err

@@ -51,6 +51,18 @@ def spelled_words(texts) -> tuple[bool, str]:
     return False, f"{1 - single:.0%} of the sources are several words" if split != "character" else reason
 
 
+def unspaced_share(texts) -> float | None:
+    """The share of the letters of ``texts`` (a sample) in scripts written without spaces
+    between words (Chinese, Japanese, Thai, ...); None when they have no letters."""
+    letters = unspaced = 0
+    for text in sample(texts):
+        for character in text:
+            if character.isalpha():
+                letters += 1
+                unspaced += _unspaced(character)
+    return unspaced / letters if letters else None
+
+
 def detect_split(texts, punctuation: bool = False) -> tuple[str, str]:
     """``("word" | "wordpunct" | "character", reason)`` for ``texts``.
 
@@ -62,15 +74,9 @@ def detect_split(texts, punctuation: bool = False) -> tuple[str, str]:
     are then split apart, as a translation's tokens should be.
     """
     texts = sample(texts)
-    letters = unspaced = 0
-    for text in texts:
-        for character in text:
-            if character.isalpha():
-                letters += 1
-                unspaced += _unspaced(character)
+    share = unspaced_share(texts)
     single = sum(len(text.split()) <= 1 for text in texts)
-    share = unspaced / letters if letters else 0.0
-    if not letters:
+    if share is None:
         return "word", "the texts have no letters"
     if share >= 0.5:
         return "character", f"{share:.0%} of the letters are in scripts written without spaces"
