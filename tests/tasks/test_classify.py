@@ -501,8 +501,9 @@ def test_a_run_writes_a_preset_and_model_preset_fine_tunes_it(tmp_path, capsys):
     # new data through the preset's vocabulary and labels, and keeps them.
     other = tiny_table(tmp_path / "other.csv", n=40)
     tuned = trainer_in(tmp_path, "tuned", f"data.train={other}", f"model.preset={preset}",
-                        "train.learning_rate=1e-12", "train.ema=0")
+                        "train.learning_rate=1e-12", "train.ema=0", "run.preset=false")
     tuned.execute()
+    assert (tmp_path / "tuned" / "model.keras").exists() and not (tmp_path / "tuned" / "preset").exists()
     model = tuned.model
     assert model.preprocessor.tokenizer.vocabularies == original.preprocessor.tokenizer.vocabularies
     assert model.preprocessor.labels == original.preprocessor.labels

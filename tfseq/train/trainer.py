@@ -47,6 +47,11 @@ class Trainer:
         self.history = None
         self.strategy = None  # the tf.distribute strategy of train.distribute, set by execute()
 
+    @property
+    def writes_preset(self) -> bool:
+        """``run.preset``: the run also writes ``preset/``."""
+        return bool(OmegaConf.select(self.config, "run.preset", default=True))
+
     def monitor(self) -> str:
         """The log early stopping and reduce_lr watch: ``train.monitor``, or the task's choice."""
         monitor = str(self.config.train.monitor)
@@ -199,7 +204,8 @@ class Trainer:
                                  "made outside the strategy); fine-tune on one device")
             self.model = task.model = task.preset() or task.build_model()
             check_disk(self.run.path, published, self.model.count_params(),
-                       tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False)))
+                       tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False)),
+                       preset=self.writes_preset)
             baseline = task.baseline()
             self.fit()
         metrics = task.evaluate()
@@ -214,7 +220,7 @@ class Trainer:
             self.run.save_figure("learning_curves.png", plots.learning_curves(self.history))
         with written_to(self.run.file("model.keras")) as tmp:
             self.model.save(tmp)
-        if hasattr(self.model, "save_to_preset"):  # what model.preset= fine-tunes, and from_preset loads
+        if hasattr(self.model, "save_to_preset") and self.writes_preset:  # for model.preset= and from_preset
             self.model.save_to_preset(self.run.file("preset"))
         serving = task.serving() if exporting else None
         written_by = {"task": task.name, "run": str(self.run), "identity": identity}
@@ -239,14 +245,14 @@ class Trainer:
 # weights, Adam's two moments and the weight average (4 copies), preset/ and the export the
 # weights alone.
 # Measured on the default classify run: 17.2M parameters, model.keras 253 MB, export 71 MB.
-BYTES_PER_PARAMETER = {"run": 2 * 4 * 4 + 4, "export": 4 * 1.1}
+BYTES_PER_PARAMETER = {"run": 2 * 4 * 4, "preset": 4, "export": 4 * 1.1}
 
 
 class DiskFull(OSError):
     """Not enough free disk for what a run will write; raised before training."""
 
 
-def check_disk(run_folder, export_folder, parameters: int, tflite=False) -> None:
+def check_disk(run_folder, export_folder, parameters: int, tflite=False, preset=True) -> None:
     """Refuse to train when the run folder's or the export's disk cannot hold what the run will
     write (a full disk while Keras writes its weights has ended in h5py errors and a segfault):
     said in one line, naming the folder, before any training."""
@@ -256,7 +262,8 @@ def check_disk(run_folder, export_folder, parameters: int, tflite=False) -> None
             folder = folder.parent
         return folder
 
-    needs = {existing(run_folder): parameters * BYTES_PER_PARAMETER["run"] + 20e6}
+    needs = {existing(run_folder): parameters * (BYTES_PER_PARAMETER["run"] + preset * BYTES_PER_PARAMETER["preset"])
+             + 20e6}
     if export_folder is not None:
         folder = existing(export_folder)
         needs[folder] = needs.get(folder, 0) + parameters * BYTES_PER_PARAMETER["export"] * (2 if tflite else 1) + 5e6
