@@ -252,6 +252,27 @@ def test_plain_text_files_hold_out_their_last_lines(tmp_path):
     assert dataset.test["text"].tolist() == [f"line {i}" for i in range(90, 100)]
 
 
+def test_auto_epochs_read_a_small_text_many_times_with_dropout_and_a_large_one_three_times(tmp_path):
+    from tfseq import tasks
+    from tfseq.tasks.lm import MAX_EPOCHS, epochs_for
+    from tfseq.train.run_folder import RunFolder
+
+    assert epochs_for(1_499_244) == 3  # text-zh's training characters: as before auto
+    assert epochs_for(132_479) == 34 and epochs_for(100) == MAX_EPOCHS and epochs_for(10**9) == 3
+
+    def chosen(text, *extra):
+        config = cli.resolve("lm", [("data.name", "null"), ("data.train", str(text)), ("run.dir", str(tmp_path / "run")),
+                                    *(tuple(e.split("=", 1)) for e in extra)])
+        task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
+        task.prepare()
+        return int(task.config.train.epochs), float(task.config.backbone.dropout)
+
+    novel = lines(tmp_path / "novel.txt")
+    assert chosen(novel) == (MAX_EPOCHS, 0.3)
+    assert chosen(novel, "train.epochs=3") == (3, 0.0)  # read 3 times: no dropout, as text-zh
+    assert chosen(novel, "backbone.dropout=0.1") == (MAX_EPOCHS, 0.1)  # a value given wins
+
+
 @pytest.mark.slow
 def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
