@@ -252,7 +252,7 @@ def test_plain_text_files_hold_out_their_last_lines(tmp_path):
     assert dataset.test["text"].tolist() == [f"line {i}" for i in range(90, 100)]
 
 
-def test_auto_epochs_read_a_small_text_many_times_with_dropout_and_a_large_one_three_times(tmp_path):
+def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_one_three_times(tmp_path):
     from tfseq import tasks
     from tfseq.tasks.lm import MAX_EPOCHS, epochs_for
     from tfseq.train.run_folder import RunFolder
@@ -265,12 +265,13 @@ def test_auto_epochs_read_a_small_text_many_times_with_dropout_and_a_large_one_t
                                     *(tuple(e.split("=", 1)) for e in extra)])
         task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
         task.prepare()
-        return int(task.config.train.epochs), float(task.config.backbone.dropout)
+        cfg = task.config
+        return int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers)
 
     novel = lines(tmp_path / "novel.txt")
-    assert chosen(novel) == (MAX_EPOCHS, 0.3)
-    assert chosen(novel, "train.epochs=3") == (3, 0.0)  # read 3 times: no dropout, as text-zh
-    assert chosen(novel, "backbone.dropout=0.1") == (MAX_EPOCHS, 0.1)  # a value given wins
+    assert chosen(novel) == (MAX_EPOCHS, 0.3, 2)
+    assert chosen(novel, "train.epochs=3") == (3, 0.0, 1)  # read 3 times: no dropout, one layer, as text-zh
+    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1") == (MAX_EPOCHS, 0.1, 1)  # values given win
 
 
 @pytest.mark.slow
