@@ -124,14 +124,12 @@ class LanguageModelTask(Task):
             self.choose("train.epochs", epochs_for(tokens), f"{tokens:,} training tokens: about "
                                                             f"{TOKENS_READ / 1e6:g}M read, {MAX_EPOCHS} at most")
         epochs = int(self.config.train.epochs)
-        small = epochs > 3
+        small, reads = epochs > 3, f"{epochs} epochs over the text"
         if self.auto("backbone.dropout"):
             self.choose("backbone.dropout", DROPOUT if small else 0.0,
-                        f"{epochs} epochs over the text" + (": a small text is learnt by heart without it" if small
-                                                            else ""))
+                        reads + (": a small text is learnt by heart without it" if small else ""))
         if self.auto("backbone.layers"):
-            self.choose("backbone.layers", DEEP if small else 1,
-                        f"{epochs} epochs over the text" + (", dropout between the layers" if small else ""))
+            self.choose("backbone.layers", DEEP if small else 1, reads + (", dropout between the layers" if small else ""))
 
     def prompts_in_vocabulary(self):
         """A ``generate.prompts`` entry none of whose tokens the model knows (the recipe's Chinese

@@ -268,7 +268,7 @@ class Task:
         task model takes whole, over ``vocabulary_sizes``, its token embeddings starting from
         ``model.embeddings`` (:meth:`word_vectors`) when given. ``wiring``: what the model needs
         its call to return (``RecurrentBackbone.WIRING``), or the model makes a copy so wired."""
-        tokenizer = getattr(getattr(self, "preprocessor", None), "tokenizer", None)
+        tokenizer = getattr(self.preprocessor, "tokenizer", None)  # its singletons are the rare tokens
         return RecurrentBackbone(vocabulary_sizes, **OmegaConf.to_container(self.config.backbone),
                                  embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens,
                                  rare_tokens=getattr(tokenizer, "singletons", 0), **wiring)
