@@ -82,11 +82,12 @@ def keras_step_timer(layer, x, mask):
         import jax
 
         def loss_fn(values, x, mask):
-            out, _ = layer.stateless_call(values, [], x, mask=mask, training=True)
+            out, _ = layer.stateless_call(values, fixed, x, mask=mask, training=True)
             return out.sum()
 
         grad = jax.jit(jax.grad(loss_fn))
         values = [v.value for v in variables]
+        fixed = [v.value for v in layer.non_trainable_variables]  # e.g. a dropout seed's state
         call = lambda: jax.block_until_ready(grad(values, x, mask))  # noqa: E731
 
     def traced():
@@ -103,7 +104,7 @@ def torch_step_timer(kind, x, lengths):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
         d, ARGS.units, batch_first=True).to(device)
-    xt = torch.from_numpy(np.asarray(x)).to(device)
+    xt = torch.from_numpy(ops.convert_to_numpy(x)).to(device)  # x may live on the GPU
 
     def call():
         module.zero_grad()

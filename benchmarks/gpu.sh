@@ -27,7 +27,7 @@ else
     shapes=(--shapes tiny --repeats 1)
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"
-"$python" -c "import keras, sys; print('keras', keras.__version__, 'python', sys.version.split()[0])"
+"$python" -c "import importlib.metadata as m, sys; print('keras', m.version('keras'), 'python', sys.version.split()[0])"
 for backend in torch jax; do
     if ! "$python" -c "import $backend" 2>/dev/null; then
         echo "== KERAS_BACKEND=$backend: $backend is not installed, skipped"
