@@ -25,6 +25,7 @@ from tfseq.models import LanguageModel
 from tfseq.models.language_model import perplexity
 from tfseq.models.interpolated import Interpolated, fit_weight, mixture_log_probabilities
 from tfseq.models.ngram import KneserNeyLM
+from tfseq.train.callbacks import CarryState
 from tfseq.train.task import Task
 
 
@@ -73,6 +74,42 @@ def shifted_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size: i
     return data.Epochs(one_epoch, steps=-(-count // batch_size))
 
 
+def sequential_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size: int = 32) -> data.Epochs:
+    """The notes' *sequential partitioning*: each epoch, the stream from a random offset in
+    ``[0, steps)`` (drawn from ``(seed, epoch)``) is cut into ``rows`` contiguous parts, one per
+    batch row, read side by side ``steps`` ids at a time: row ``i`` of batch ``k + 1`` goes on
+    where row ``i`` of batch ``k`` stopped. ``rows`` is ``batch_size``, fewer if the stream is too
+    short for that many rows of 2 windows; every batch is full (:meth:`sequential_rows`). For
+    ``fit`` with :class:`~tfseq.train.callbacks.CarryState`, which carries the state across."""
+    import tensorflow as tf
+
+    rows = sequential_rows(len(stream), steps, batch_size)
+    width = (len(stream) - steps) // rows // steps * steps  # per row: whole windows, room for any offset
+    ids = tf.constant(np.asarray(stream, "int32"))
+
+    def one_epoch(epoch):
+        seed_pair = tf.stack([tf.constant(int(seed), tf.int64), tf.cast(epoch, tf.int64)])
+        offset = tf.random.stateless_uniform([], seed_pair, maxval=steps, dtype=tf.int32)
+
+        def batches(start):  # (windows, rows, steps): window k of every row
+            part = tf.reshape(ids[start: start + rows * width], (rows, width // steps, steps))
+            return tf.transpose(part, (1, 0, 2))
+
+        return tf.data.Dataset.from_tensor_slices((batches(offset), batches(offset + 1)))
+
+    return data.Epochs(one_epoch, steps=width // steps)
+
+
+def sequential_rows(tokens: int, steps: int, batch_size: int) -> int:
+    """The rows of :func:`sequential_windows`' batches: ``batch_size``, or as many as a stream of
+    ``tokens`` ids holds with 2 windows of ``steps`` each and room for the offset."""
+    rows = min(int(batch_size), (tokens - steps) // (2 * steps))
+    if rows < 1:
+        raise data.DataError(f"{tokens} tokens are fewer than 3 windows of data.steps={steps}: too short for "
+                             f"data.sampling=sequential")
+    return rows
+
+
 def windows(stream: np.ndarray, steps: int):
     """``(inputs, targets)``: consecutive non-overlapping windows of ``steps`` ids and the ids
     one step later (the last partial window is dropped)."""
@@ -106,11 +143,18 @@ class LanguageModelTask(Task):
 
         seed, batch = int(self.config.seed), int(self.config.train.batch_size)
         self.pipelines = {}
+        self.sequential = str(cfg.sampling) == "sequential"
+        if str(cfg.sampling) not in ("random", "sequential"):
+            raise data.DataError(f"data.sampling={cfg.sampling}: expected random or sequential")
+        if self.sequential and str(self.config.train.distribute or "none") != "none":
+            raise ValueError(f"data.sampling=sequential with train.distribute={self.config.train.distribute}: not "
+                             f"supported (each replica would carry its own rows' state); use data.sampling=random")
         for name, ids in self.streams.items():
             if len(ids) < 2:
                 continue
-            if name == "train":  # a new window offset and order every epoch
-                self.pipelines[name] = shifted_windows(ids, int(cfg.steps), seed, batch)
+            if name == "train":  # a new window offset (and order, or row parts) every epoch
+                windows_of = sequential_windows if self.sequential else shifted_windows
+                self.pipelines[name] = windows_of(ids, int(cfg.steps), seed, batch)
             else:
                 pipeline = tf.data.Dataset.from_tensor_slices(windows(ids, int(cfg.steps)))
                 self.pipelines[name] = pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
@@ -130,6 +174,26 @@ class LanguageModelTask(Task):
                         reads + (": a small text is learnt by heart without it" if small else ""))
         if self.auto("backbone.layers"):
             self.choose("backbone.layers", DEEP if small else 1, reads + (", dropout between the layers" if small else ""))
+
+    def fit_callbacks(self):
+        """Sequential sampling carries the state across each epoch's batches."""
+        if not self.sequential:
+            return []
+        return [CarryState(sequential_rows(len(self.streams["train"]), int(self.config.data.steps),
+                                           int(self.config.train.batch_size)))]
+
+    def validation_scores(self):
+        """Sequential sampling: ``val_stream_loss``, the validation text scored as :meth:`evaluate`
+        scores it (every token with all the text before it), for early stopping to watch; the
+        windows of ``val_loss`` each start from a zero state, which a model trained to go on
+        from the text before them is not."""
+        stream = self.streams.get("validation")
+        if not self.sequential or stream is None or len(stream) < 2:
+            return None
+        return lambda: {"stream_loss": self.model.stream_loss(stream)}
+
+    def default_monitor(self) -> str:
+        return "val_stream_loss" if self.validation_scores() else "val_loss"
 
     def prompts_in_vocabulary(self):
         """A ``generate.prompts`` entry none of whose tokens the model knows (the recipe's Chinese

@@ -177,6 +177,80 @@ def test_training_windows_start_at_a_new_offset_every_epoch():
             assert len(x) == 7 and x[0] <= 2 and np.array_equal(y, x + 1)
 
 
+def test_sequential_windows_rows_go_on_where_they_stopped():
+    from tfseq.tasks.lm import sequential_rows, sequential_windows
+
+    stream = np.arange(200, dtype="int32") + 2
+    pipeline = sequential_windows(stream, 6, seed=1, batch_size=4)
+    assert sequential_rows(200, 6, 4) == 4 and pipeline.steps == 8  # (200 - 6) // 4 = 48 ids a row: 8 windows
+    offsets = set()
+    for number in range(5):
+        batches = [(x.numpy(), y.numpy()) for x, y in pipeline.one_epoch(number)]
+        assert len(batches) == pipeline.steps and all(x.shape == (4, 6) for x, _ in batches)  # every batch full
+        for (x, y), (after, _) in zip(batches, batches[1:]):
+            assert np.array_equal(y, x + 1)
+            assert np.array_equal(after[:, 0], x[:, -1] + 1)  # each row goes on where it stopped
+        first = batches[0][0][:, 0] - 2
+        assert np.all(np.diff(first) == 48) and 0 <= first[0] < 6  # contiguous parts after an offset
+        offsets.add(int(first[0]))
+        again = [x.numpy() for x, _ in sequential_windows(stream, 6, seed=1, batch_size=4).one_epoch(number)]
+        assert all(np.array_equal(a, b) for a, b in zip(again, (x for x, _ in batches)))  # (seed, epoch) alone
+    assert len(offsets) > 1
+    assert sequential_rows(40, 6, 32) == 2  # a short stream: fewer rows, each at least 2 windows
+    with pytest.raises(data.DataError, match="too short for data.sampling=sequential"):
+        sequential_rows(15, 6, 32)
+
+
+@pytest.mark.parametrize("cell,layers", [("gru", 2), ("lstm", 1)])
+def test_carried_state_reads_each_row_as_one_text_and_is_never_saved(cell, layers, tmp_path, rng):
+    model = tiny_model(cell, layers)
+    weights = len(model.weights)
+    rows = rng.integers(1, 9, size=(2, 12)).astype("int32")
+    whole = ops.convert_to_numpy(model(rows))
+    model.carry_state(2)
+    assert len(model.weights) == weights  # the carried state is no weight
+    halves = [ops.convert_to_numpy(model(rows[:, :6], training=True)),
+              ops.convert_to_numpy(model(rows[:, 6:], training=True))]
+    assert np.allclose(np.concatenate(halves, axis=1), whole, atol=1e-5)  # the second half went on from the first
+    assert not np.allclose(ops.convert_to_numpy(model(rows[:, 6:])), whole[:, 6:], atol=1e-3)  # inference: zero state
+    model.reset_state()
+    assert np.allclose(ops.convert_to_numpy(model(rows[:, :6], training=True)), whole[:, :6], atol=1e-5)
+    model.save(tmp_path / "lm.keras")
+    loaded = keras.saving.load_model(tmp_path / "lm.keras")
+    assert loaded.carried is None and len(loaded.weights) == weights
+    model.carry_state(None)
+    assert np.allclose(ops.convert_to_numpy(model(rows[:, 6:], training=True)),
+                       ops.convert_to_numpy(model(rows[:, 6:])), atol=1e-6)
+
+
+def state_norm(model):
+    return float(sum(np.abs(ops.convert_to_numpy(v.value)).sum() for layer in model.carried for v in layer))
+
+
+def test_fit_with_carry_state_trains_and_stops_carrying_after(rng):
+    from tfseq.tasks.lm import sequential_windows
+    from tfseq.train.callbacks import CarryState
+
+    model = tiny_model(vocabulary=9)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    stream = np.tile(np.array([3, 4, 5, 6, 7, 8], "int32"), 40)
+    pipeline = sequential_windows(stream, 5, batch_size=4)
+    before = model.stream_loss(stream)
+    seen = []  # the carried state's size after each batch, and at each epoch's start
+    watch = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(("start", state_norm(model))),
+        on_train_batch_end=lambda batch, logs: seen.append(("batch", state_norm(model))))
+    history = model.fit(pipeline.dataset(0, 3), epochs=3, steps_per_epoch=pipeline.steps, verbose=0,
+                        callbacks=[CarryState(4), watch])
+    assert all(norm == 0 for kind, norm in seen if kind == "start")  # zeroed every epoch
+    assert all(norm > 0 for kind, norm in seen if kind == "batch")  # and carried from batch to batch
+    assert model.carried is None and model.stream_loss(stream) < 0.5 * before
+    assert len(history.history["loss"]) == 3
+    # A later fit without it retraces its step: no state is carried any more.
+    model.fit(stream[None, :30], stream[None, 1:31], epochs=1, verbose=0)
+    assert model.carried is None
+
+
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():
     rng = np.random.default_rng(0)
     stream = np.tile([2, 3, 4, 5, 3, 4, 6], 50)
@@ -272,6 +346,8 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
     assert chosen(novel) == (MAX_EPOCHS, 0.3, 2)
     assert chosen(novel, "train.epochs=3") == (3, 0.0, 1)  # read 3 times: no dropout, one layer, as text-zh
     assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1") == (MAX_EPOCHS, 0.1, 1)  # values given win
+    with pytest.raises(ValueError, match="data.sampling=sequential with train.distribute=cpu:2: not supported"):
+        chosen(novel, "data.sampling=sequential", "train.distribute=cpu:2")
 
 
 @pytest.mark.slow
@@ -330,4 +406,7 @@ def test_lm_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypat
     assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",
                            "data.split=bytes", *FAST]) == 2
     assert "data.split='bytes'" in capsys.readouterr().err
+    assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",
+                           "data.sampling=shuffled", *FAST]) == 2
+    assert "data.sampling=shuffled: expected random or sequential" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "lm").iterdir()) and not (tmp_path / "saved_models").exists()

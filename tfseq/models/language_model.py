@@ -74,9 +74,45 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         self.built = True
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):
+        carried = training and initial_state is None and self.carried is not None
+        if carried:  # copies: the variables are assigned below (PyTorch would see them change)
+            initial_state = [[ops.copy(v.value) for v in layer] for layer in self.carried]
         x, states = self.backbone(inputs, initial_state=initial_state, training=training)
+        if carried:  # the next call goes on from here; gradients stop at the window's start
+            for variables, layer in zip(self.carried, states):
+                for variable, state in zip(variables, layer):
+                    variable.assign(ops.stop_gradient(ops.cast(state, variable.dtype)))
         logits = next_token_logits(self.logits, x, self.backbone.embeddings["tokens"])
         return (logits, states) if return_state else logits
+
+    # -- carrying the state from batch to batch ---------------------------------------------
+    carried = None  # the state carried from call to call (carry_state), or None
+
+    def carry_state(self, rows):
+        """From now on, each training call without ``initial_state`` starts from the state the
+        last such call ended in, for batches of ``rows`` rows (``None``: stop; the state is not saved with
+        the model). This is the notes' *sequential partitioning*: row ``i`` of batch ``k + 1``
+        goes on where row ``i`` of batch ``k`` stopped in the text, so the state carries context
+        past the window while gradients stop at its start (truncated backpropagation through
+        time). :class:`tfseq.train.callbacks.CarryState` does this around ``fit`` and zeroes the
+        state at each epoch's (and each validation's) start; :func:`sequential_windows` makes
+        such batches. Keras' ``stateful=True`` recurrent layers do the same; as theirs, the
+        state lives in variables outside the weights, which the JAX backend cannot assign in a
+        compiled step, so it needs TensorFlow or PyTorch."""
+        if rows is not None and keras.backend.backend() == "jax":
+            raise ValueError("carry_state (data.sampling=sequential) needs the TensorFlow or PyTorch backend: the "
+                             "JAX backend cannot assign the carried state inside a compiled training step.")
+        # Set past Keras' attribute tracking: never in the weights or the saved files.
+        self.__dict__["carried"] = None if rows is None else [
+            [keras.Variable(zeros, trainable=False, dtype=self.variable_dtype, name="carried_state") for zeros in layer]
+            for layer in self.initial_state(int(rows))]
+        if getattr(self, "train_function", None) is not None:  # a step traced before reads the old state
+            self.make_train_function(force=True)
+
+    def reset_state(self):
+        """Zero the carried state (:meth:`carry_state`), as at the start of the text."""
+        for variable in [v for layer in self.carried or [] for v in layer]:
+            variable.assign(ops.zeros_like(variable.value))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Cross-entropy in nats per (non-padding) target token."""

@@ -65,6 +65,33 @@ class LearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+class CarryState(keras.callbacks.Callback):
+    """Carry a :class:`~tfseq.models.LanguageModel`'s state from training batch to training
+    batch during ``fit`` (``model.carry_state(rows)``), zeroed at the start of every epoch: the
+    notes' sequential partitioning, for batches of ``rows`` rows each of which goes on where the
+    same row of the batch before stopped (`task=lm`'s `data.sampling=sequential` makes them). Training
+    then reads every window with the context before it, as scoring does. The carrying stops
+    when training ends.
+
+    Example:
+        >>> model.fit(sequential_windows(ids, 35, batch_size=32).dataset(0, 10), epochs=10,
+        ...           steps_per_epoch=steps, callbacks=[CarryState(rows=32)])
+    """
+
+    def __init__(self, rows: int):
+        super().__init__()
+        self.rows = int(rows)
+
+    def on_train_begin(self, logs=None):
+        self.model.carry_state(self.rows)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_state()
+
+    def on_train_end(self, logs=None):
+        self.model.carry_state(None)
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save the whole model (``.keras``) after every epoch, atomically (write, then rename).
 

@@ -74,6 +74,11 @@ class Task:
         compute its own loss; the trainer sets the optimizer and ``jit_compile``."""
         return {}
 
+    def fit_callbacks(self) -> list:
+        """Keras callbacks the task's training needs (the trainer runs them after its own, before
+        the user's and the resume state's)."""
+        return []
+
     def after_fit(self):
         """A step after training, before ``evaluate`` (the classifier fits its expert mix here)."""
 

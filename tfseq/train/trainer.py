@@ -126,7 +126,7 @@ class Trainer:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
-        return callbacks + self.extra_callbacks + [self.state]
+        return callbacks + self.task.fit_callbacks() + self.extra_callbacks + [self.state]
 
     def jit_compile(self):
         """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
