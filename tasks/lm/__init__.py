@@ -79,7 +79,7 @@ def sequential_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size
     ``[0, steps)`` (drawn from ``(seed, epoch)``) is cut into ``rows`` contiguous parts, one per
     batch row, read side by side ``steps`` ids at a time: row ``i`` of batch ``k + 1`` goes on
     where row ``i`` of batch ``k`` stopped. ``rows`` is ``batch_size``, fewer if the stream is too
-    short for that many rows of 2 windows; every batch is full (:meth:`sequential_rows`). For
+    short for that many rows of 2 windows; every batch is full (:func:`sequential_rows`). For
     ``fit`` with :class:`~tfseq.train.callbacks.CarryState`, which carries the state across."""
     import tensorflow as tf
 

@@ -94,9 +94,9 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         the model). This is the notes' *sequential partitioning*: row ``i`` of batch ``k + 1``
         goes on where row ``i`` of batch ``k`` stopped in the text, so the state carries context
         past the window while gradients stop at its start (truncated backpropagation through
-        time). :class:`tfseq.train.callbacks.CarryState` does this around ``fit`` and zeroes the
-        state at each epoch's (and each validation's) start; :func:`sequential_windows` makes
-        such batches. Keras' ``stateful=True`` recurrent layers do the same; as theirs, the
+        time). Inference and validation (``training=False``) never read it.
+        :class:`tfseq.train.callbacks.CarryState` does this around ``fit`` and zeroes the state
+        at each epoch's start; ``task=lm``'s ``data.sampling=sequential`` makes such batches. Keras' ``stateful=True`` recurrent layers do the same; as theirs, the
         state lives in variables outside the weights, which the JAX backend cannot assign in a
         compiled step, so it needs TensorFlow or PyTorch."""
         if rows is not None and keras.backend.backend() == "jax":
