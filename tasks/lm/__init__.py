@@ -9,7 +9,9 @@ cross-entropy in nats per token, perplexity and bits per token; the bar is an in
 Kneser-Ney n-gram model on the same tokens. With ``model.interpolate`` (the default), the model
 users get (the export, the metrics, the samples) mixes the network's next-token probabilities
 with that n-gram model's, ``w p_net + (1 - w) p_ngram``, the weight ``w`` fitted on validation
-(:class:`Interpolated`); ``metrics.json``'s ``network`` holds the network's scores alone.
+(:class:`Interpolated`); ``metrics.json``'s ``network`` holds the network's scores alone. With
+``model.dynamic`` (``auto``: on a small text) its ``dynamic`` holds validation and test scored
+by dynamic evaluation as well (the network learning from what it has read).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import math
 import time
 
+import keras
 import numpy as np
 
 from tfseq import data
 from tfseq.export import TFLiteServing, Serving
 from tfseq.models import LanguageModel
-from tfseq.models.language_model import perplexity
+from tfseq.models.language_model import DYNAMIC_WINDOW, perplexity
 from tfseq.models.interpolated import Interpolated, fit_weight, mixture_log_probabilities
 from tfseq.models.ngram import KneserNeyLM
 from tfseq.train.callbacks import CarryState
@@ -35,6 +38,11 @@ from tfseq.train.task import Task
 # gets dropout (DROPOUT; without it a GRU of 256 learns a small text by heart) and, so regularised,
 # a second GRU layer (the novel: validation perplexity 4.81 -> 4.73 for the network alone).
 TOKENS_READ, MAX_EPOCHS, DROPOUT, DEEP = 4_500_000, 60, 0.3, 2
+
+# Dynamic evaluation (model.dynamic): the SGD rates tried, each on at most the first RATE_TOKENS
+# validation tokens, when the recipe leaves the rate to validation (the novel stand-in's validation
+# perplexity over these: 4.676 / 4.660 / 4.641 / 4.652 / 4.743; benchmarks/RESULTS.md).
+DYNAMIC_RATES, RATE_TOKENS = (0.01, 0.02, 0.05, 0.1, 0.2), 20_000
 
 
 def epochs_for(tokens: int) -> int:
@@ -174,6 +182,15 @@ class LanguageModelTask(Task):
                         reads + (": a small text is learnt by heart without it" if small else ""))
         if self.auto("backbone.layers"):
             self.choose("backbone.layers", DEEP if small else 1, reads + (", dropout between the layers" if small else ""))
+        if self.auto("model.dynamic"):
+            if small and keras.backend.backend() == "jax":
+                self.choose("model.dynamic", False, "the JAX backend cannot carry the state it learns from")
+            else:
+                self.choose("model.dynamic", small, reads + (": a small text; the rate chosen on validation"
+                                                             if small else ": a large text, slow to read one by one"))
+        elif self.dynamic_rate() is not None and keras.backend.backend() == "jax":
+            raise ValueError(f"model.dynamic={self.config.model.dynamic} needs the TensorFlow or PyTorch backend "
+                             f"(the JAX backend cannot carry the state it learns from); use model.dynamic=false")
 
     def fit_callbacks(self):
         """Sequential sampling carries the state across each epoch's batches."""
@@ -227,7 +244,7 @@ class LanguageModelTask(Task):
         self.interpolated = None
         if not self.config.model.get("interpolate", False):
             self.write_samples()
-            return network
+            return self.with_dynamic(network, log_p)
         if "validation" not in log_p:
             raise data.DataError("model.interpolate fits its weight on the validation split, and there is none")
         # The n-gram model's probabilities of the same ids (the network scores the first n of them).
@@ -242,7 +259,61 @@ class LanguageModelTask(Task):
             self.log(f"{name}, interpolated (network weight {weight:.2f}, {self.ngram_name}): perplexity "
                      f"{metrics[name]['perplexity']:.3f} ({metrics[name]['bits_per_token']:.3f} bits per token)")
         self.write_samples()
-        return metrics
+        return self.with_dynamic(metrics, log_p, interpolate=True)
+
+    def dynamic_rate(self):
+        """``model.dynamic`` as an SGD rate: ``None`` when off, ``"validation"`` when the rate is
+        chosen there."""
+        value = self.config.model.get("dynamic", False)
+        if value is True:
+            return "validation"
+        if value is None or value is False or str(value).lower() in ("false", "off", "0", "0.0"):
+            return None
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+        raise data.DataError(f"model.dynamic={value}: expected auto, true, false or a positive SGD rate")
+
+    def with_dynamic(self, metrics: dict, log_p: dict, interpolate: bool = False) -> dict:
+        """``metrics`` with ``dynamic``: validation and test scored by dynamic evaluation
+        (:meth:`~tfseq.models.LanguageModel.dynamic_log_probabilities`; ``model.dynamic``), the
+        network alone and, with ``interpolate``, mixed with the n-gram model
+        at a weight fitted on the dynamic validation scores."""
+        rate = self.dynamic_rate()
+        if rate is None or not log_p:
+            return metrics
+        started = time.perf_counter()
+        dynamic = {}
+        if rate == "validation":
+            if "validation" not in log_p:
+                raise data.DataError("model.dynamic chooses its rate on the validation split, and there is none")
+            sample = self.streams["validation"][: RATE_TOKENS + 1]
+            tried = {r: self.model.dynamic_log_probabilities(sample, r) for r in DYNAMIC_RATES}
+            losses = {r: float(-lp.mean()) for r, lp in tried.items()}
+            rate = min(losses, key=losses.get)
+            self.log("dynamic evaluation, validation perplexity by SGD rate" + (
+                "" if len(sample) == len(self.streams["validation"]) else f" (its first {RATE_TOKENS:,} tokens)")
+                + ": " + ", ".join(f"{r:g} {perplexity(loss):.3f}" for r, loss in losses.items()))
+            if len(sample) == len(self.streams["validation"]):
+                dynamic["validation"] = tried[rate]
+        for name in log_p:
+            if name not in dynamic:
+                dynamic[name] = self.model.dynamic_log_probabilities(self.streams[name], rate)
+        result = {"rate": rate, "window": DYNAMIC_WINDOW,
+                  "network": {name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in dynamic.items()}}
+        for name, scores in result["network"].items():
+            self.log(f"{name}, dynamic evaluation (SGD rate {rate:g}), the network alone: perplexity "
+                     f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)")
+        if interpolate:
+            ngram = {name: self.ngram_probabilities(name)[: len(lp)] for name, lp in dynamic.items()}
+            weight = fit_weight(np.exp(dynamic["validation"]), ngram["validation"])
+            mixed = {name: mixture_log_probabilities(np.exp(lp), ngram[name], weight) for name, lp in dynamic.items()}
+            result["interpolated"] = {"weight": weight, **{
+                name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in mixed.items()}}
+            for name in mixed:
+                self.log(f"{name}, dynamic evaluation, interpolated (network weight {weight:.2f}): perplexity "
+                         f"{result['interpolated'][name]['perplexity']:.3f}")
+        self.log(f"dynamic evaluation: {time.perf_counter() - started:.0f} s")
+        return {**metrics, "dynamic": result}
 
     @property
     def ngram_name(self) -> str:

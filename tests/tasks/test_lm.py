@@ -251,6 +251,38 @@ def test_fit_with_carry_state_trains_and_stops_carrying_after(rng):
     assert model.carried is None
 
 
+def test_dynamic_evaluation_scores_each_token_before_learning_from_it(rng):
+    model = tiny_model("gru", 2)
+    weights = [ops.convert_to_numpy(v.value) for v in model.weights]
+    stream = rng.integers(3, 9, size=47).astype("int32")
+    exact = full_pass_log_probabilities(model, stream)
+    # At rate 0 it is the whole stream read in one row: every id given all before it.
+    assert np.allclose(model.dynamic_log_probabilities(stream, 0.0, window=10), exact, atol=1e-5)
+    learnt = model.dynamic_log_probabilities(stream, 0.5, window=10)
+    assert learnt.shape == exact.shape
+    assert np.allclose(learnt[:10], exact[:10], atol=1e-5)  # the first window: nothing learnt yet
+    assert not np.allclose(learnt[10:], exact[10:], atol=1e-3)  # then it learns
+    # No peeking: a token's score depends only on the tokens before it.
+    changed = stream.copy()
+    changed[31:] = rng.integers(3, 9, size=len(stream) - 31)
+    assert np.allclose(model.dynamic_log_probabilities(changed, 0.5, window=10)[:30], learnt[:30], atol=1e-5)
+    # The model itself is left as it was.
+    assert all(np.array_equal(before, ops.convert_to_numpy(v.value)) for before, v in zip(weights, model.weights))
+
+
+def test_dynamic_evaluation_gets_used_to_a_new_text(rng):
+    """Trained on one pattern, read another: learning while reading (dynamic evaluation)
+    scores the new pattern far better than the fixed model does."""
+    model = tiny_model(vocabulary=9)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    old = np.tile(np.array([3, 4, 5, 6], "int32"), 60)
+    model.fit(old[None, :-1], old[None, 1:], epochs=30, verbose=0)
+    new = np.tile(np.array([7, 8, 3, 8, 7], "int32"), 40)
+    static = -full_pass_log_probabilities(model, new).mean()
+    dynamic = -model.dynamic_log_probabilities(new, 0.3, window=10).mean()
+    assert dynamic < 0.5 * static
+
+
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():
     rng = np.random.default_rng(0)
     stream = np.tile([2, 3, 4, 5, 3, 4, 6], 50)
@@ -340,12 +372,17 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
         task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
         task.prepare()
         cfg = task.config
-        return int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers)
+        return int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers), task.dynamic_rate()
 
     novel = lines(tmp_path / "novel.txt")
-    assert chosen(novel) == (MAX_EPOCHS, 0.3, 2)
-    assert chosen(novel, "train.epochs=3") == (3, 0.0, 1)  # read 3 times: no dropout, one layer, as text-zh
-    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1") == (MAX_EPOCHS, 0.1, 1)  # values given win
+    assert chosen(novel) == (MAX_EPOCHS, 0.3, 2, "validation")  # dynamic evaluation, its rate chosen there
+    assert chosen(novel, "train.epochs=3") == (3, 0.0, 1, None)  # read 3 times: as text-zh, no dynamic evaluation
+    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1", "model.dynamic=0.05") == (
+        MAX_EPOCHS, 0.1, 1, 0.05)  # values given win
+    assert chosen(novel, "train.epochs=3", "model.dynamic=true")[3] == "validation"
+    assert chosen(novel, "model.dynamic=false")[3] is None
+    with pytest.raises(data.DataError, match="model.dynamic=-1: expected auto, true, false or a positive SGD rate"):
+        chosen(novel, "model.dynamic=-1")
     with pytest.raises(ValueError, match="data.sampling=sequential with train.distribute=cpu:2: not supported"):
         chosen(novel, "data.sampling=sequential", "train.distribute=cpu:2")
 
@@ -355,8 +392,10 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     train = lines(tmp_path / "train.txt")
     args = ["task=lm", "data.name=null", f"data.train={train}", *FAST, "train.epochs=6",
-            "train.optimizer=adam", "train.learning_rate=0.02", "generate.length=12", "generate.prompts=[the]"]
+            "train.optimizer=adam", "train.learning_rate=0.02", "generate.length=12", "generate.prompts=[the]",
+            "model.dynamic=0.05"]
     assert cli.train_main(args) == 0
+    assert "|  dynamic evaluation, network: perplexity=" in capsys.readouterr().out
     (run,) = (tmp_path / "runs" / "lm").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"loss", "perplexity", "bits_per_token", "tokens"}
@@ -369,6 +408,11 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     assert metrics["validation"]["loss"] <= min(metrics["network"]["validation"]["loss"],
                                                 metrics["baseline"]["validation"]["loss"] + 1e-3) + 1e-9
     assert (run / "samples.txt").read_text().startswith("--- prompt 'the' (sampling) ---\nthe ")
+    # Dynamic evaluation scores every held-out token too, alone and mixed (weighted on validation).
+    dynamic = metrics["dynamic"]
+    assert dynamic["rate"] == 0.05 and dynamic["network"]["test"]["tokens"] >= metrics["network"]["test"]["tokens"]
+    assert dynamic["network"]["test"]["perplexity"] < 1.4 and 0 <= dynamic["interpolated"]["weight"] <= 1
+    assert dynamic["interpolated"]["validation"]["loss"] <= dynamic["network"]["validation"]["loss"] + 1e-9
 
     # The export needs no tfseq: a fresh Python that never imports it.
     script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
