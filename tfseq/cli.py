@@ -408,7 +408,7 @@ def continue_run(task, config, given):
             continue
         mine = OmegaConf.select(config, key)
         theirs = OmegaConf.select(saved, key, default=None)
-        plain = [OmegaConf.to_container(v) if hasattr(v, "_metadata") else v for v in (mine, theirs)]
+        plain = [recipes.plain(v) for v in (mine, theirs)]
         if plain[0] != plain[1] and not (plain[0] == "auto" and OmegaConf.select(recipe, key) == "auto"):
             raise UsageError(f"resume=true continues {path} as it was started, with {key}={plain[1]}; "
                              f"{key}={plain[0]} was given: drop it to continue that run, or start a new run "

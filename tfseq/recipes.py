@@ -157,6 +157,14 @@ def unknown_key(key: str, known, task: str) -> RecipeError:
     return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
 
 
+def plain(value):
+    """An OmegaConf list or mapping as plain Python (``[1, 2]``, not a ``ListConfig``); any other
+    value as it is."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value) if hasattr(value, "_metadata") else value
+
+
 def flat_keys(config, prefix="") -> list[tuple[str, object]]:
     from omegaconf import DictConfig, OmegaConf
 
@@ -166,7 +174,7 @@ def flat_keys(config, prefix="") -> list[tuple[str, object]]:
         if isinstance(value, DictConfig):
             rows += flat_keys(value, name + ".")
         else:
-            rows.append((name, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value))
+            rows.append((name, plain(value)))
     return rows
 
 
@@ -187,7 +195,7 @@ def check_choices(config, recipe=None) -> None:
             raise RecipeError(f"{key}={value!r}: expected one of {', '.join(choices)}{hint}")
     for key, (accepts, meaning) in AUTO.items():
         value = OmegaConf.select(config, key, default="<absent>")
-        value = OmegaConf.to_container(value) if hasattr(value, "_metadata") else value
+        value = plain(value)
         automatic = recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"
         if value != "<absent>" and not (value == "auto" and automatic) and not accepts(value):
             raise RecipeError(f"{key}={value!r}: expected {'auto, ' if automatic else ''}{meaning}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfseq import data
+from tfseq import data, recipes
 from tfseq.export import TFLiteServing, Serving, at_least_one_step
 from tfseq.models import SequenceTagger
 from tfseq.train import plots
@@ -171,7 +171,7 @@ class TagTask(Task):
             values, reason = UNSPACED, f"{share:.0%} of the letters are in scripts written without spaces"
         for key, value in values.items():
             if self.auto(key):
-                self.choose(key, OmegaConf.to_container(value) if hasattr(value, "_metadata") else value, reason)
+                self.choose(key, recipes.plain(value), reason)
 
     def build_model(self):
         model = SequenceTagger(self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()), len(self.tag_names),

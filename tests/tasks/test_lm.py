@@ -2,8 +2,10 @@
 and the lm task end to end through the SavedModel and tfseq-predict."""
 
 import json
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import keras
@@ -281,6 +283,39 @@ def test_dynamic_evaluation_gets_used_to_a_new_text(rng):
     static = -full_pass_log_probabilities(model, new).mean()
     dynamic = -model.dynamic_log_probabilities(new, 0.3, window=10).mean()
     assert dynamic < 0.5 * static
+
+
+def test_dynamic_evaluation_and_carried_state_under_the_torch_backend():
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    script = textwrap.dedent(
+        """
+        import keras, numpy as np
+        from keras import ops
+        from tfseq.models import LanguageModel, RecurrentBackbone
+        assert keras.backend.backend() == "torch"
+        keras.utils.set_random_seed(0)
+        model = LanguageModel(RecurrentBackbone(9, units=8, layers=2, embedding_dim=6, dropout=0.3,
+                                                between_layers=True), line_end=2)
+        model(np.zeros((1, 2), "int32"))
+        stream = np.random.default_rng(0).integers(3, 9, size=47).astype("int32")
+        logits = ops.convert_to_numpy(ops.log_softmax(model(stream[None, :-1]), axis=-1))[0]
+        exact = logits[np.arange(46), stream[1:]]
+        before = [ops.convert_to_numpy(v.value).copy() for v in model.weights]
+        np.testing.assert_allclose(model.dynamic_log_probabilities(stream, 0.0, window=10), exact, atol=1e-5)
+        learnt = model.dynamic_log_probabilities(stream, 0.5, window=10)
+        np.testing.assert_allclose(learnt[:10], exact[:10], atol=1e-5)
+        assert not np.allclose(learnt[10:], exact[10:], atol=1e-3)
+        assert all(np.array_equal(b, ops.convert_to_numpy(v.value)) for b, v in zip(before, model.weights))
+        print("torch ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "torch"},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "torch ok" in result.stdout
 
 
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():
