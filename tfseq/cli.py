@@ -521,9 +521,11 @@ def train_main(argv=None) -> int:
         key = headline(metrics)
         base = metrics.get("baseline", {})
         dynamic = metrics.get("dynamic", {}).get("network", {}).get("test", {})  # task=lm's model.dynamic
+        dynamic_bar = metrics.get("dynamic", {}).get("baseline", {}).get("test", {})
         print("test: " + ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in test.items()) +
               (f"  |  baseline ({base['model']}): {key}={base['test'][key]:.4f}" if key in base.get("test", {}) else "") +
-              (f"  |  dynamic evaluation, network: {key}={dynamic[key]:.4f}" if key in dynamic else ""))
+              (f"  |  dynamic evaluation, network: {key}={dynamic[key]:.4f}" if key in dynamic else "") +
+              (f", baseline: {key}={dynamic_bar[key]:.4f}" if key in dynamic_bar else ""))
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
     if len(results) > 1:

@@ -276,8 +276,9 @@ class LanguageModelTask(Task):
     def with_dynamic(self, metrics: dict, log_p: dict, interpolate: bool = False) -> dict:
         """``metrics`` with ``dynamic``: validation and test scored by dynamic evaluation
         (:meth:`~tfseq.models.LanguageModel.dynamic_log_probabilities`; ``model.dynamic``), the
-        network alone and, with ``interpolate``, mixed with the n-gram model
-        at a weight fitted on the dynamic validation scores."""
+        network alone; the bar, the n-gram model counting each window once scored
+        (:meth:`~tfseq.models.KneserNeyLM.dynamic_token_probabilities`, with ``baseline``); and,
+        with ``interpolate``, the two mixed at a weight fitted on their validation scores."""
         rate = self.dynamic_rate()
         if rate is None or not log_p:
             return metrics
@@ -303,15 +304,25 @@ class LanguageModelTask(Task):
         for name, scores in result["network"].items():
             self.log(f"{name}, dynamic evaluation (SGD rate {rate:g}), the network alone: perplexity "
                      f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)")
+        if interpolate or self.config.get("baseline", True):
+            # The bar reads as the network does: the n-gram model counts each window once scored.
+            ngram = {name: self.ngram_model().dynamic_token_probabilities(self.streams["train"], self.streams[name],
+                                                                          DYNAMIC_WINDOW)[: len(lp)]
+                     for name, lp in dynamic.items()}
+            result["baseline"] = {"model": f"{self.ngram_name}, counting as it reads", **{
+                name: stream_metrics(float(-np.log(p).mean()), len(p)) for name, p in ngram.items()}}
+            for name, scores in result["baseline"].items():
+                if name != "model":
+                    self.log(f"{name}, dynamic evaluation, baseline {result['baseline']['model']}: perplexity "
+                             f"{scores['perplexity']:.3f}")
         if interpolate:
-            ngram = {name: self.ngram_probabilities(name)[: len(lp)] for name, lp in dynamic.items()}
             weight = fit_weight(np.exp(dynamic["validation"]), ngram["validation"])
             mixed = {name: mixture_log_probabilities(np.exp(lp), ngram[name], weight) for name, lp in dynamic.items()}
             result["interpolated"] = {"weight": weight, **{
                 name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in mixed.items()}}
             for name in mixed:
-                self.log(f"{name}, dynamic evaluation, interpolated (network weight {weight:.2f}): perplexity "
-                         f"{result['interpolated'][name]['perplexity']:.3f}")
+                self.log(f"{name}, dynamic evaluation, interpolated (network weight {weight:.2f}, both reading): "
+                         f"perplexity {result['interpolated'][name]['perplexity']:.3f}")
         self.log(f"dynamic evaluation: {time.perf_counter() - started:.0f} s")
         return {**metrics, "dynamic": result}
 
@@ -319,14 +330,19 @@ class LanguageModelTask(Task):
     def ngram_name(self) -> str:
         return f"interpolated Kneser-Ney {int(self.config.get('baseline_order', 5))}-gram"
 
-    def ngram_probabilities(self, name: str) -> np.ndarray:
-        """The Kneser-Ney model's ``p`` of ``streams[name][1:]`` (fitted on the training stream once)."""
+    def ngram_model(self) -> KneserNeyLM:
+        """The Kneser-Ney model (``baseline_order``), fitted on the training stream once."""
         if getattr(self, "ngram", None) is None:
             self.ngram = KneserNeyLM(int(self.config.get("baseline_order", 5)),
                                      vocabulary_size=self.preprocessor.tokenizer.vocabulary_size()).fit(self.streams["train"])
             self.ngram_p = {}
+        return self.ngram
+
+    def ngram_probabilities(self, name: str) -> np.ndarray:
+        """The Kneser-Ney model's ``p`` of ``streams[name][1:]``."""
+        model = self.ngram_model()
         if name not in self.ngram_p:
-            self.ngram_p[name] = self.ngram.token_probabilities(self.streams[name])
+            self.ngram_p[name] = model.token_probabilities(self.streams[name])
         return self.ngram_p[name]
 
     def write_samples(self):

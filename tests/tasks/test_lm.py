@@ -318,6 +318,21 @@ def test_dynamic_evaluation_and_carried_state_under_the_torch_backend():
     assert "torch ok" in result.stdout
 
 
+def test_kneser_ney_counting_as_it_reads_scores_each_token_before_counting_it(rng):
+    train = np.tile(np.array([3, 4, 5, 6], "int32"), 50)
+    lm = KneserNeyLM(order=3, vocabulary_size=9).fit(train)
+    new = np.tile(np.array([7, 8, 3, 8, 7], "int32"), 20)
+    static = lm.token_probabilities(new)
+    assert np.allclose(lm.dynamic_token_probabilities(train, new, window=len(new)), static)  # nothing counted
+    read = lm.dynamic_token_probabilities(train, new, window=10)
+    assert read.shape == static.shape and np.allclose(read[:10], static[:10])
+    assert -np.log(read).mean() < 0.5 * -np.log(static).mean()  # it learnt the new pattern
+    changed = new.copy()
+    changed[41:] = rng.integers(3, 9, size=len(new) - 41)
+    assert np.allclose(lm.dynamic_token_probabilities(train, changed, window=10)[:40], read[:40])  # no peeking
+    assert np.allclose(lm.token_probabilities(new), static)  # the model itself is unchanged
+
+
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():
     rng = np.random.default_rng(0)
     stream = np.tile([2, 3, 4, 5, 3, 4, 6], 50)
@@ -430,7 +445,8 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
             "train.optimizer=adam", "train.learning_rate=0.02", "generate.length=12", "generate.prompts=[the]",
             "model.dynamic=0.05"]
     assert cli.train_main(args) == 0
-    assert "|  dynamic evaluation, network: perplexity=" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "|  dynamic evaluation, network: perplexity=" in printed and ", baseline: perplexity=" in printed
     (run,) = (tmp_path / "runs" / "lm").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"loss", "perplexity", "bits_per_token", "tokens"}
@@ -447,7 +463,10 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     dynamic = metrics["dynamic"]
     assert dynamic["rate"] == 0.05 and dynamic["network"]["test"]["tokens"] >= metrics["network"]["test"]["tokens"]
     assert dynamic["network"]["test"]["perplexity"] < 1.4 and 0 <= dynamic["interpolated"]["weight"] <= 1
-    assert dynamic["interpolated"]["validation"]["loss"] <= dynamic["network"]["validation"]["loss"] + 1e-9
+    assert dynamic["baseline"]["model"] == "interpolated Kneser-Ney 3-gram, counting as it reads"
+    assert dynamic["baseline"]["test"]["tokens"] == dynamic["network"]["test"]["tokens"]
+    assert dynamic["interpolated"]["validation"]["loss"] <= min(dynamic["network"]["validation"]["loss"],
+                                                                dynamic["baseline"]["validation"]["loss"]) + 1e-9
 
     # The export needs no tfseq: a fresh Python that never imports it.
     script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"

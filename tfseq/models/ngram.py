@@ -71,6 +71,20 @@ class KneserNeyLM:
         return np.array([self.probability(tuple(stream[max(0, i - context):i]), stream[i])
                          for i in range(1, len(stream))], "float64")
 
+    def dynamic_token_probabilities(self, train, stream, window: int = 50) -> np.ndarray:
+        """:meth:`token_probabilities` of ``stream`` by a model that keeps counting what it reads
+        (the n-gram side of dynamic evaluation): after every ``window`` ids it is refitted on
+        ``train`` (what this model was fitted on) followed by the ids of ``stream`` read so far.
+        Each id is scored before it is counted; this model is left as it was."""
+        stream, train = np.asarray(stream).ravel(), np.asarray(train).ravel()
+        model, pieces, context = self, [], self.order - 1
+        for start in range(1, len(stream), int(window)):
+            end = min(start + int(window), len(stream))
+            pieces.append(model.token_probabilities(stream[max(0, start - context): end])[-(end - start):])
+            if end < len(stream):
+                model = KneserNeyLM(self.order, self.vocabulary_size).fit(np.concatenate([train, stream[:end]]))
+        return np.concatenate(pieces) if pieces else np.zeros((0,))
+
     def stream_loss(self, stream) -> float:
         """Mean ``-log p`` (nats) of every id of ``stream`` after the first, given those before."""
         p = self.token_probabilities(stream)
