@@ -306,8 +306,7 @@ class LanguageModelTask(Task):
                      f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)")
         if interpolate or self.config.get("baseline", True):
             # The bar reads as the network does: the n-gram model counts each window once scored.
-            ngram = {name: self.ngram_model().dynamic_token_probabilities(self.streams["train"], self.streams[name],
-                                                                          DYNAMIC_WINDOW)[: len(lp)]
+            ngram = {name: self.ngram_model().dynamic_token_probabilities(self.streams[name], DYNAMIC_WINDOW)[: len(lp)]
                      for name, lp in dynamic.items()}
             result["baseline"] = {"model": f"{self.ngram_name}, counting as it reads", **{
                 name: stream_metrics(float(-np.log(p).mean()), len(p)) for name, p in ngram.items()}}

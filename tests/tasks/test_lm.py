@@ -323,14 +323,35 @@ def test_kneser_ney_counting_as_it_reads_scores_each_token_before_counting_it(rn
     lm = KneserNeyLM(order=3, vocabulary_size=9).fit(train)
     new = np.tile(np.array([7, 8, 3, 8, 7], "int32"), 20)
     static = lm.token_probabilities(new)
-    assert np.allclose(lm.dynamic_token_probabilities(train, new, window=len(new)), static)  # nothing counted
-    read = lm.dynamic_token_probabilities(train, new, window=10)
+    assert np.allclose(lm.dynamic_token_probabilities(new, window=len(new)), static)  # nothing counted
+    read = lm.dynamic_token_probabilities(new, window=10)
     assert read.shape == static.shape and np.allclose(read[:10], static[:10])
     assert -np.log(read).mean() < 0.5 * -np.log(static).mean()  # it learnt the new pattern
     changed = new.copy()
     changed[41:] = rng.integers(3, 9, size=len(new) - 41)
-    assert np.allclose(lm.dynamic_token_probabilities(train, changed, window=10)[:40], read[:40])  # no peeking
+    assert np.allclose(lm.dynamic_token_probabilities(changed, window=10)[:40], read[:40])  # no peeking
     assert np.allclose(lm.token_probabilities(new), static)  # the model itself is unchanged
+
+
+@pytest.mark.parametrize("order", [1, 3, 5])
+def test_kneser_ney_update_counts_as_fitting_on_the_whole_text(order):
+    rng = np.random.default_rng(order)
+    text = rng.integers(2, 9, 900).astype("int32")
+    text[::5] = 3  # some grams seen often, so the discounts and continuations all move
+    whole = KneserNeyLM(order, vocabulary_size=9).fit(text)
+    read = KneserNeyLM(order, vocabulary_size=9).fit(text[:500]).update(text[500:502]).update(text[502:])
+    assert read.discounts == whole.discounts and read.tail == whole.tail
+    for key, value in whole.arrays().items():
+        assert np.array_equal(read.arrays()[key], value), key
+    # The reading model is the one refitted on all it has read at each window's end.
+    held_out = rng.integers(2, 9, 120).astype("int32")
+    pieces = []
+    for start in range(1, 120, 10):
+        end = min(start + 10, 120)
+        model = KneserNeyLM(order, vocabulary_size=9).fit(np.concatenate([text, held_out[:start]])) if start > 1 else whole
+        pieces.append(model.token_probabilities(held_out[max(0, start - order + 1): end])[-(end - start):])
+    expected = np.concatenate(pieces)
+    assert np.allclose(whole.dynamic_token_probabilities(held_out, window=10), expected)
 
 
 def test_kneser_ney_is_a_distribution_and_beats_unigrams():

@@ -12,6 +12,7 @@ Python per query (``nltk.lm``) or native builds that need a compiler (``kenlm``)
 from __future__ import annotations
 
 import collections
+import copy
 
 import numpy as np
 
@@ -30,6 +31,7 @@ class KneserNeyLM:
         self.order, self.vocabulary_size = int(order), vocabulary_size
 
     def fit(self, stream):
+        """Count ``stream`` afresh (what was counted before is forgotten); returns ``self``."""
         stream = [int(t) for t in np.asarray(stream).ravel()]
         n = self.order
         highest = collections.Counter(tuple(stream[i:i + n]) for i in range(len(stream) - n + 1))
@@ -38,16 +40,47 @@ class KneserNeyLM:
         for k in range(n - 2, -1, -1):
             counts[k] = collections.Counter(gram[1:] for gram in counts[k + 1])
         self.counts = counts
-        self.totals, self.types, self.discounts = {}, {}, {}
+        self.totals, self.types, self.count_of_counts = {}, {}, {}
         for k, table in counts.items():
             totals, types = collections.Counter(), collections.Counter()
             for gram, c in table.items():
                 totals[gram[:-1]] += c
                 types[gram[:-1]] += 1
             self.totals[k], self.types[k] = totals, types
-            of = collections.Counter(table.values())
-            self.discounts[k] = of[1] / (of[1] + 2 * of[2]) if of[1] + of[2] else 0.5
+            self.count_of_counts[k] = collections.Counter(table.values())
+        self.tail = tuple(stream[len(stream) - (n - 1):]) if n > 1 else ()
         self.vocabulary_size = self.vocabulary_size or (max(stream) + 1)
+        return self._discount()
+
+    def update(self, stream):
+        """Count ``stream`` as if it followed the text counted so far (the n-grams across the seam
+        included), in place: ``fit(a).update(b)`` is the model ``fit(a + b)``, in time that grows
+        with ``len(b)`` alone. Returns ``self``."""
+        text = self.tail + tuple(int(t) for t in np.asarray(stream).ravel())
+        n = self.order
+        for end in range(n, len(text) + 1):
+            if end > len(self.tail):
+                self._count(n - 1, text[end - n:end])
+        self.tail = text[len(text) - (n - 1):] if n > 1 else ()
+        return self._discount()
+
+    def _count(self, k: int, gram: tuple):
+        """One more ``gram`` at order ``k``; a gram new to it is one more continuation below."""
+        c = self.counts[k][gram]
+        self.counts[k][gram] = c + 1
+        of = self.count_of_counts[k]
+        if c:
+            of[c] -= 1
+        of[c + 1] += 1
+        self.totals[k][gram[:-1]] += 1
+        if not c:
+            self.types[k][gram[:-1]] += 1
+            if k:
+                self._count(k - 1, gram[1:])
+
+    def _discount(self):
+        self.discounts = {k: of[1] / (of[1] + 2 * of[2]) if of[1] + of[2] else 0.5
+                          for k, of in self.count_of_counts.items()}
         return self
 
     def probability(self, history: tuple, token: int) -> float:
@@ -71,18 +104,18 @@ class KneserNeyLM:
         return np.array([self.probability(tuple(stream[max(0, i - context):i]), stream[i])
                          for i in range(1, len(stream))], "float64")
 
-    def dynamic_token_probabilities(self, train, stream, window: int = 50) -> np.ndarray:
+    def dynamic_token_probabilities(self, stream, window: int = 50) -> np.ndarray:
         """:meth:`token_probabilities` of ``stream`` by a model that keeps counting what it reads
-        (the n-gram side of dynamic evaluation): after every ``window`` ids it is refitted on
-        ``train`` (what this model was fitted on) followed by the ids of ``stream`` read so far.
+        (the n-gram side of dynamic evaluation): after every ``window`` ids scored, a copy of this
+        model counts them (:meth:`update`), as if ``stream`` followed the text it was fitted on.
         Each id is scored before it is counted; this model is left as it was."""
-        stream, train = np.asarray(stream).ravel(), np.asarray(train).ravel()
-        model, pieces, context = self, [], self.order - 1
+        stream = np.asarray(stream).ravel()
+        model, pieces, context, counted = copy.deepcopy(self), [], self.order - 1, 0
         for start in range(1, len(stream), int(window)):
             end = min(start + int(window), len(stream))
             pieces.append(model.token_probabilities(stream[max(0, start - context): end])[-(end - start):])
-            if end < len(stream):
-                model = KneserNeyLM(self.order, self.vocabulary_size).fit(np.concatenate([train, stream[:end]]))
+            model.update(stream[counted:end])
+            counted = end
         return np.concatenate(pieces) if pieces else np.zeros((0,))
 
     def stream_loss(self, stream) -> float:
