@@ -257,7 +257,7 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
             "data.source_split=wordpunct", "data.target_split=wordpunct"]
     assert cli.train_main(args) == 0
     log = capsys.readouterr().out
-    assert "auto: model.tie_embeddings=True (sentences: " in log  # the translation benchmark's settings
+    assert "auto: model.tie_embeddings=true (sentences: " in log  # the translation benchmark's settings
     (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "token_error_rate", "bleu", "loss"}

@@ -138,7 +138,8 @@ class Task:
         """Set the recipe's ``auto`` value of ``key`` to what the data calls for: printed with the
         reason, and kept in the run's config.yaml."""
         OmegaConf.update(self.config, key, value, merge=False)
-        self.log(f"auto: {key}={value if not isinstance(value, (list, tuple)) else list(value)} ({reason})")
+        shown = str(value).lower() if isinstance(value, bool) else list(value) if isinstance(value, (list, tuple)) else value
+        self.log(f"auto: {key}={shown} ({reason})")  # as it would be typed: model.dynamic=true, [1, 2]
         return value
 
     def auto(self, key: str) -> bool:
