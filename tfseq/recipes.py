@@ -107,7 +107,7 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
     "backbone.units": (_count, "a whole number >= 1"),
     "backbone.char_cnn": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
                           "a whole number >= 0 (0: off)"),
-    **dict.fromkeys(("backbone.dropout", "backbone.rare_dropout"), (
+    **dict.fromkeys(("backbone.dropout", "backbone.rare_dropout", "backbone.weight_dropout"), (
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, "a number in [0, 1)")),
     "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
                         "a positive number of tokens or null"),
@@ -132,7 +132,8 @@ RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")),
     "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
     "verbose": (_whole(0, 2), "0, 1 or 2"),
-    **dict.fromkeys(("dropout", "token_dropout", "rare_dropout", "ema"), (lambda v: 0 <= v < 1, "a number in [0, 1)")),
+    **dict.fromkeys(("dropout", "token_dropout", "rare_dropout", "weight_dropout", "ema"),
+                    (lambda v: 0 <= v < 1, "a number in [0, 1)")),
     "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     **dict.fromkeys(("learning_rate", "temperature"), (lambda v: v > 0, "a number > 0")),
     "clipnorm": (lambda v: v >= 0, "a number >= 0 (0: off)"),

@@ -209,6 +209,37 @@ def test_dropout_unroll_and_stateful(layer_class, rng):
     np.testing.assert_allclose(run(stateful, x[:, 2:])[0], run(whole, x)[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("layer_class", [SimpleRNN, LSTM, GRU])
+def test_weight_dropout_drops_recurrent_weights_once_per_batch(layer_class, fused, rng, monkeypatch):
+    import tensorflow as tf
+
+    if fused:
+        if layer_class is SimpleRNN:
+            pytest.skip("no fused kernel for the simple RNN")
+        monkeypatch.setattr(keras_backend, layer_class.cell_class.fused_kernel, reference_kernel(layer_class.cell_class))
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = ops.convert_to_tensor(MASKS["arbitrary"])
+    dropped, plain = layer_class(H, weight_dropout=0.5, seed=3), layer_class(H)
+    run(dropped, x), run(plain, x)
+    plain.set_weights(dropped.get_weights())
+    np.testing.assert_allclose(run(dropped, x, MASKS["arbitrary"])[0], run(plain, x, MASKS["arbitrary"])[0],
+                               atol=1e-6)  # inference drops nothing
+
+    def recurrent_gradient(layer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, mask=mask, training=True) ** 2)
+        return tape.gradient(loss, layer.cell.recurrent_kernel).numpy()
+
+    # One mask for the whole batch and every step: a dropped weight gets no gradient at all.
+    zeros = np.mean(recurrent_gradient(dropped) == 0)
+    assert 0.3 < zeros < 0.7 and np.mean(recurrent_gradient(plain) == 0) < 0.05
+    assert dropped.get_config()["weight_dropout"] == 0.5
+    assert layer_class.from_config(dropped.get_config()).cell.weight_dropout == 0.5
+    with pytest.raises(ValueError, match="weight_dropout"):
+        layer_class(H, weight_dropout=1.0)
+
+
 @pytest.mark.parametrize("layer_class", [SimpleRNN, LSTM, GRU])
 def test_keras_file_round_trip(layer_class, tmp_path, rng):
     inputs = keras.Input((None, D))

@@ -44,6 +44,17 @@ def test_rare_dropout_makes_only_the_words_seen_once_unknown():
     assert RecurrentBackbone.from_config(backbone.get_config()).rare_ids == (start, stop)
 
 
+def test_weight_dropout_reaches_every_recurrent_cell_and_leaves_the_dropout_free_copy():
+    backbone = RecurrentBackbone({"tokens": 9}, cell="lstm", units=4, layers=2, bidirectional=True, weight_dropout=0.4)
+    cells = [cell for layer in backbone.recurrent for cell in (layer.forward_layer.cell, layer.backward_layer.cell)]
+    assert len(cells) == 4 and all(cell.weight_dropout == 0.4 for cell in cells)
+    assert RecurrentBackbone.from_config(backbone.get_config()).recurrent[1].backward_layer.cell.weight_dropout == 0.4
+    model = LanguageModel(RecurrentBackbone({"tokens": 9}, units=4, weight_dropout=0.4, return_state=True), line_end=2)
+    model(X)
+    assert model.backbone.recurrent[0].cell.weight_dropout == 0.4
+    assert model.without_dropout().backbone.recurrent[0].cell.weight_dropout == 0.0
+
+
 def test_a_task_model_takes_the_backbone_whole_and_rewires_a_copy_only_when_it_must():
     backbone = RecurrentBackbone({"tokens": 20}, cell="lstm", units=4, embedding_dim=4, bidirectional=True)
     pooled = TextClassifier(backbone, 2, pooling="max")

@@ -10,7 +10,7 @@ from tfseq.layers.recurrent import HOLD, Recurrent, RecurrentCell
 _CELL_ARGS = (
     "activation", "recurrent_activation", "use_bias", "kernel_initializer",
     "recurrent_initializer", "bias_initializer", "reset_after", "kernel_regularizer",
-    "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout", "seed",
+    "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout", "weight_dropout", "seed",
 )
 
 
@@ -46,13 +46,14 @@ class GRUCell(RecurrentCell):
     def input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(self, projected, states, recurrent_mask=None):
+    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
         h = states[0]
         h_in = h if recurrent_mask is None else h * recurrent_mask
+        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
         x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
         units = self.units
         if self.reset_after:
-            inner = ops.matmul(h_in, self.recurrent_kernel)
+            inner = ops.matmul(h_in, kernel)
             if self.use_bias:
                 inner = ops.add(inner, self.bias[1])
             r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
@@ -60,12 +61,12 @@ class GRUCell(RecurrentCell):
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(x_h + r * r_h)
         else:
-            inner = ops.matmul(h_in, self.recurrent_kernel[:, : 2 * units])
+            inner = ops.matmul(h_in, kernel[:, : 2 * units])
             r_z, r_r = ops.split(inner, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(
-                x_h + ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * units :])
+                x_h + ops.matmul(r * h_in, kernel[:, 2 * units :])
             )
         h = z * h + (1 - z) * candidate
         return h, [h]

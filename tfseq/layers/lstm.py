@@ -10,7 +10,7 @@ from tfseq.layers.recurrent import HOLD, Recurrent, RecurrentCell
 _CELL_ARGS = (
     "activation", "recurrent_activation", "use_bias", "kernel_initializer",
     "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
-    "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout", "seed",
+    "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout", "weight_dropout", "seed",
 )
 
 
@@ -55,11 +55,11 @@ class LSTMCell(RecurrentCell):
 
         return initializer
 
-    def step(self, projected, states, recurrent_mask=None):
+    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
         h, c = states
         if recurrent_mask is not None:
             h = h * recurrent_mask
-        z = projected + ops.matmul(h, self.recurrent_kernel)
+        z = projected + ops.matmul(h, self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel)
         i, f, g, o = ops.split(z, 4, axis=-1)
         c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
         h = self.recurrent_activation(o) * self.activation(c)

@@ -24,6 +24,10 @@ A *sequence layer* (:class:`Recurrent`) runs a cell over time. It has two paths 
 * the **loop path** runs ``step`` in Keras' generic ``backend.rnn`` loop over the pre-projected
   inputs; it handles everything (recurrent dropout, relu/other activations, unroll, no bias).
 
+Both paths take ``weight_dropout`` (DropConnect on the recurrent kernel: Wan et al. 2013, the
+weight drop of Merity et al. 2018's AWD-LSTM): in training, one mask over ``recurrent_kernel``
+per batch, shared by every time step, so the recurrence stays one matrix and cuDNN still runs.
+
 When a backend has no fused kernel for the arguments (for example TensorFlow on a CPU) it raises
 ``NotImplementedError`` and the loop path runs.
 """
@@ -93,13 +97,15 @@ class RecurrentCell(keras.layers.Layer):
         bias_regularizer=None,
         dropout=0.0,
         recurrent_dropout=0.0,
+        weight_dropout=0.0,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"units must be a positive integer, received units={units!r}.")
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
+                           ("weight_dropout", weight_dropout)):
             if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), received {name}={rate!r}.")
         self.units = units
@@ -114,6 +120,7 @@ class RecurrentCell(keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
+        self.weight_dropout = float(weight_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.state_size = units
@@ -167,7 +174,8 @@ class RecurrentCell(keras.layers.Layer):
         # reduction (the LSTM loop runs ~10% faster fwd+bwd on the CPU than with AddV2).
         return projected if bias is None else ops.add(projected, bias)
 
-    def step(self, projected, states, recurrent_mask=None):  # pragma: no cover - abstract
+    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):  # pragma: no cover
+        """``recurrent_kernel``: the one to use instead of ``self.recurrent_kernel`` (weight dropout)."""
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
@@ -199,6 +207,7 @@ class RecurrentCell(keras.layers.Layer):
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
+            "weight_dropout": self.weight_dropout,
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
@@ -303,14 +312,19 @@ class Recurrent(keras.layers.RNN):
                 ops.ones_like(sequences[:, :1, :]), cell.dropout, seed=cell.seed_generator
             )
             sequences = sequences * keep
+        recurrent_kernel = None  # the cell's own
+        if training and cell.weight_dropout:
+            recurrent_kernel = keras.random.dropout(
+                ops.convert_to_tensor(cell.recurrent_kernel), cell.weight_dropout, seed=cell.seed_generator
+            )
         if self.use_fused and fused_ok(cell, self.unroll):
             try:
-                return self.fused_loop(sequences, initial_state, mask)
+                return self.fused_loop(sequences, initial_state, mask, recurrent_kernel)
             except NotImplementedError:
                 pass  # this backend/device has no fused kernel: use the loop
-        return self.generic_loop(sequences, initial_state, mask, training)
+        return self.generic_loop(sequences, initial_state, mask, training, recurrent_kernel)
 
-    def generic_loop(self, sequences, initial_state, mask, training=False):
+    def generic_loop(self, sequences, initial_state, mask, training=False, recurrent_kernel=None):
         cell = self.cell
         recurrent_mask = None
         if training and cell.recurrent_dropout:
@@ -323,7 +337,7 @@ class Recurrent(keras.layers.RNN):
             # 1.4x faster fwd+bwd than over inputs projected for all steps at once (LSTM,
             # B=64, T=100, D=128, H=256), because the per-step (B, 4H) gate slices and their
             # gradients never become a (T, B, 4H) tensor array. Fused kernels project up front.
-            return cell.step(cell.project_inputs(inputs), list(states), recurrent_mask)
+            return cell.step(cell.project_inputs(inputs), list(states), recurrent_mask, recurrent_kernel)
 
         return keras_backend.rnn(
             step,
@@ -337,14 +351,15 @@ class Recurrent(keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
 
-    def fused_loop(self, sequences, initial_state, mask):
+    def fused_loop(self, sequences, initial_state, mask, recurrent_kernel=None):
         """The backend's fused kernel; masks handled by compaction + held state (module doc)."""
         cell = self.cell
         kernel_fn = getattr(keras_backend, cell.fused_kernel)
+        recurrent_kernel = cell.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
         if mask is None:
             return self._call_kernel(
-                kernel_fn, sequences, initial_state, cell.kernel, self.return_sequences,
-                self.go_backwards,
+                kernel_fn, sequences, initial_state, cell.kernel, recurrent_kernel,
+                self.return_sequences, self.go_backwards,
             )
         mask = ops.cast(mask, "bool")
         if self.go_backwards:
@@ -360,7 +375,7 @@ class Recurrent(keras.layers.RNN):
             [ops.convert_to_tensor(cell.kernel), ops.expand_dims(cell.hold_row(), 0)], axis=0
         )
         _, compact_outputs, states = self._call_kernel(
-            kernel_fn, compact, initial_state, kernel, True, False
+            kernel_fn, compact, initial_state, kernel, recurrent_kernel, True, False
         )
         # Time step t shows the output of the last valid step at or before t (zeros before any):
         # the semantics of Keras' masked loop.
@@ -379,14 +394,15 @@ class Recurrent(keras.layers.RNN):
             outputs = ops.expand_dims(last_output, 1)
         return last_output, outputs, states
 
-    def _call_kernel(self, kernel_fn, inputs, initial_state, kernel, return_sequences, backwards):
+    def _call_kernel(self, kernel_fn, inputs, initial_state, kernel, recurrent_kernel, return_sequences,
+                     backwards):
         cell = self.cell
         return kernel_fn(
             inputs,
             *initial_state,
             None,
             kernel=kernel,
-            recurrent_kernel=cell.recurrent_kernel,
+            recurrent_kernel=recurrent_kernel,
             bias=cell.bias,
             activation=cell.activation,
             recurrent_activation=cell.recurrent_activation,

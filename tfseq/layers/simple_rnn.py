@@ -10,7 +10,7 @@ from tfseq.layers.recurrent import Recurrent, RecurrentCell
 _CELL_ARGS = (
     "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
     "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "dropout",
-    "recurrent_dropout", "seed",
+    "recurrent_dropout", "weight_dropout", "seed",
 )
 
 
@@ -40,11 +40,12 @@ class SimpleRNNCell(RecurrentCell):
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
-    def step(self, projected, states, recurrent_mask=None):
+    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
         h = states[0]
         if recurrent_mask is not None:
             h = h * recurrent_mask
-        output = self.activation(projected + ops.matmul(h, self.recurrent_kernel))
+        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+        output = self.activation(projected + ops.matmul(h, kernel))
         return output, [output]
 
     def get_config(self):

@@ -104,12 +104,14 @@ def embed(embeddings: dict, inputs: dict, char_conv=None):
     return x
 
 
-def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True) -> list:
+def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True,
+                    weight_dropout: float = 0.0) -> list:
     """``layers`` tfseq cells, each wrapped in ``Bidirectional`` if asked; all but the last
     return sequences, the last does if ``sequences_out``."""
     stack = []
     for index in range(layers):
-        layer = recurrent_layer(cell, units, return_sequences=sequences_out or index < layers - 1)
+        layer = recurrent_layer(cell, units, return_sequences=sequences_out or index < layers - 1,
+                                **({"weight_dropout": weight_dropout} if weight_dropout else {}))
         stack.append(keras.layers.Bidirectional(layer) if bidirectional else layer)
     return stack
 
@@ -227,6 +229,8 @@ class RecurrentBackbone(keras.layers.Layer):
         cell: ``rnn``, ``lstm`` or ``gru`` (:mod:`tfseq.layers`); ``units`` per direction.
         layers, bidirectional: the stack; ``embedding_dim``: the embeddings' width.
         dropout: rate on the embeddings and, with ``between_layers``, on each layer's output.
+        weight_dropout: in training, this fraction of each recurrent kernel's weights is dropped,
+            one mask per batch for every step (Merity et al. 2018's weight drop; cuDNN still runs).
         spatial: drop whole embedding channels (``SpatialDropout1D``), not single values.
         token_dropout: in training, replace this fraction of ids by the OOV id (Iyyer et al. 2015).
         rare_dropout: in training, replace each of the ``rare_tokens`` by the OOV id with this
@@ -255,7 +259,7 @@ class RecurrentBackbone(keras.layers.Layer):
     def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
                  dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
                  sequences_out=True, return_state=False, char_cnn=0, fixed_tokens=0, rare_dropout=0.0, rare_tokens=0,
-                 **kwargs):
+                 weight_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary_sizes, int):
             vocabulary_sizes = {"tokens": vocabulary_sizes}
@@ -268,13 +272,15 @@ class RecurrentBackbone(keras.layers.Layer):
         self.token_dropout, self.char_cnn, self.fixed_tokens = float(token_dropout), int(char_cnn), int(fixed_tokens)
         self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
         self.rare_dropout, self.rare_tokens = float(rare_dropout), int(rare_tokens)
+        self.weight_dropout = float(weight_dropout)
         self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn,
                                            self.fixed_tokens)
         self.char_conv = keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn") if (
             self.char_cnn and TOKEN_CHARS in self.embeddings) else None
         dropout_layer = keras.layers.SpatialDropout1D if self.spatial else keras.layers.Dropout
         self.embedding_dropout = dropout_layer(self.dropout_rate)
-        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional, self.sequences_out)
+        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional, self.sequences_out,
+                                         self.weight_dropout)
         for layer in self.recurrent:
             layer.return_state = self.return_state
         self.layer_dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in self.recurrent
@@ -360,7 +366,7 @@ class RecurrentBackbone(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
                 "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
                 "fixed_tokens": self.fixed_tokens, "rare_dropout": self.rare_dropout, "rare_tokens": self.rare_tokens,
-                "sequences_out": self.sequences_out, "return_state": self.return_state}
+                "weight_dropout": self.weight_dropout, "sequences_out": self.sequences_out, "return_state": self.return_state}
 
 
 # The backbone's arguments that task models took flat before ``backbone=`` (and recipes held

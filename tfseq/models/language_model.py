@@ -234,7 +234,8 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     def without_dropout(self) -> "LanguageModel":
         """A copy of this model (its weights copied, no preprocessor) whose training calls drop
         nothing: :meth:`dynamic_log_probabilities` trains it."""
-        config = {**self.backbone.get_config(), "dropout": 0.0, "token_dropout": 0.0, "rare_dropout": 0.0}
+        config = {**self.backbone.get_config(), "dropout": 0.0, "token_dropout": 0.0, "rare_dropout": 0.0,
+                  "weight_dropout": 0.0}
         copy = LanguageModel(config, self.line_end, self.tie_embeddings)
         copy.build()
         if [tuple(v.shape) for v in copy.weights] != [tuple(v.shape) for v in self.weights]:
