@@ -59,6 +59,8 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
     ("tag", "backbone.dropout=1.5", "backbone.dropout=1.5: expected auto, a number in [0, 1)"),
     ("classify", "backbone.dropout=1.5", "backbone.dropout=1.5: expected a number in [0, 1)"),
+    ("lm", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected auto, a number in [0, 1)"),
+    ("lm-classic", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected a number in [0, 1)"),
     ("classify", "backbone.units=auto", "bad value for backbone.units: 'auto': expected a number (default 64)"),
     ("tag-en", "backbone.cell=auto", "backbone.cell='auto': expected one of"),
     ("tag", "backbone.char_cnn=-3", "backbone.char_cnn=-3: expected auto, a whole number >= 0"),
@@ -135,7 +137,8 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
     assert not config.train.reduce_lr and list(config.generate.prompts) == [""]
     # Trained until validation stops improving, with dropout (a fixed 10 epochs left it undertrained).
-    assert (config.train.epochs, config.train.early_stopping, config.backbone.dropout) == (100, 10, 0.3)
+    assert (config.train.epochs, config.train.early_stopping, config.backbone.dropout) == (150, 10, 0.3)
+    assert config.backbone.weight_dropout == 0.25 and config.backbone.layers == 1
     assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
     assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
 

@@ -35,9 +35,10 @@ from tfseq.train.task import Task
 # ``auto`` epochs read about this many training tokens in a run: text-zh's 1.5M characters 3 times
 # (its validation loss is flat from the 4th epoch), a 132k-character novel 34 times (early stopping
 # ended such a run after 33); at least 3 epochs, at most MAX_EPOCHS. A text read more than 3 times
-# gets dropout (DROPOUT; without it a GRU of 256 learns a small text by heart) and, so regularised,
-# a second GRU layer (the novel: validation perplexity 4.81 -> 4.73 for the network alone).
-TOKENS_READ, MAX_EPOCHS, DROPOUT, DEEP = 4_500_000, 60, 0.3, 2
+# gets dropout (DROPOUT; without it a GRU of 256 learns a small text by heart), so regularised a
+# second GRU layer (the novel: validation perplexity 4.81 -> 4.73 for the network alone), and
+# WEIGHT_DROPOUT of each recurrent kernel (4.73 -> 4.67; 0.5 underfits: 4.93).
+TOKENS_READ, MAX_EPOCHS, DROPOUT, DEEP, WEIGHT_DROPOUT = 4_500_000, 60, 0.3, 2, 0.25
 
 # Dynamic evaluation (model.dynamic): the SGD rates tried, each on at most the first RATE_TOKENS
 # validation tokens, when the recipe leaves the rate to validation (the novel stand-in's validation
@@ -171,7 +172,7 @@ class LanguageModelTask(Task):
     def choose_for_size(self, tokens: int):
         """The ``auto`` keys by the training text's size: epochs to read about
         :data:`TOKENS_READ` tokens (early stopping may end sooner); when that reads the text more
-        than 3 times, dropout and :data:`DEEP` layers (else none and 1)."""
+        than 3 times, dropout, weight dropout and :data:`DEEP` layers (else none and 1)."""
         if self.auto("train.epochs"):
             self.choose("train.epochs", epochs_for(tokens), f"{tokens:,} training tokens: about "
                                                             f"{TOKENS_READ / 1e6:g}M read, {MAX_EPOCHS} at most")
@@ -180,6 +181,9 @@ class LanguageModelTask(Task):
         if self.auto("backbone.dropout"):
             self.choose("backbone.dropout", DROPOUT if small else 0.0,
                         reads + (": a small text is learnt by heart without it" if small else ""))
+        if self.auto("backbone.weight_dropout"):
+            self.choose("backbone.weight_dropout", WEIGHT_DROPOUT if small else 0.0,
+                        reads + (": the recurrence regularised too" if small else ""))
         if self.auto("backbone.layers"):
             self.choose("backbone.layers", DEEP if small else 1, reads + (", dropout between the layers" if small else ""))
         if self.auto("model.dynamic"):

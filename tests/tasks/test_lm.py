@@ -430,6 +430,7 @@ def test_plain_text_files_hold_out_their_last_lines(tmp_path):
 
 
 def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_one_three_times(tmp_path):
+    """Weight dropout and dynamic evaluation follow the same rule as dropout."""
     from tfseq import tasks
     from tfseq.tasks.lm import MAX_EPOCHS, epochs_for
     from tfseq.train.run_folder import RunFolder
@@ -443,13 +444,14 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
         task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
         task.prepare()
         cfg = task.config
-        return int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers), task.dynamic_rate()
+        return (int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers), task.dynamic_rate(),
+                float(cfg.backbone.weight_dropout))
 
     novel = lines(tmp_path / "novel.txt")
-    assert chosen(novel) == (MAX_EPOCHS, 0.3, 2, "validation")  # dynamic evaluation, its rate chosen there
-    assert chosen(novel, "train.epochs=3") == (3, 0.0, 1, None)  # read 3 times: as text-zh, no dynamic evaluation
-    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1", "model.dynamic=0.05") == (
-        MAX_EPOCHS, 0.1, 1, 0.05)  # values given win
+    assert chosen(novel) == (MAX_EPOCHS, 0.3, 2, "validation", 0.25)  # dynamic evaluation, its rate chosen there
+    assert chosen(novel, "train.epochs=3") == (3, 0.0, 1, None, 0.0)  # read 3 times: as text-zh, no dynamic evaluation
+    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1", "model.dynamic=0.05",
+                  "backbone.weight_dropout=0") == (MAX_EPOCHS, 0.1, 1, 0.05, 0.0)  # values given win
     assert chosen(novel, "train.epochs=3", "model.dynamic=true")[3] == "validation"
     assert chosen(novel, "model.dynamic=false")[3] is None
     with pytest.raises(data.DataError, match="model.dynamic=-1: expected auto, true, false or a positive SGD rate"):
