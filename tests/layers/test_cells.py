@@ -121,7 +121,7 @@ def reference_kernel(cell_class):
         input_bias = bias[0] if cell_class is GRUCell else bias
 
         def step(x, s):
-            return cell_class.step(weights, ops.matmul(x, kernel) + input_bias, list(s))
+            return cell_class.step(weights, ops.matmul(x, kernel) + input_bias, list(s), recurrent_kernel)
 
         return keras_backend.rnn(step, inputs, list(states), go_backwards=go_backwards,
                                  return_all_outputs=return_sequences)

@@ -46,14 +46,13 @@ class GRUCell(RecurrentCell):
     def input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
+    def step(self, projected, states, recurrent_kernel, recurrent_mask=None):
         h = states[0]
         h_in = h if recurrent_mask is None else h * recurrent_mask
-        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
         x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
         units = self.units
         if self.reset_after:
-            inner = ops.matmul(h_in, kernel)
+            inner = ops.matmul(h_in, recurrent_kernel)
             if self.use_bias:
                 inner = ops.add(inner, self.bias[1])
             r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
@@ -61,12 +60,12 @@ class GRUCell(RecurrentCell):
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(x_h + r * r_h)
         else:
-            inner = ops.matmul(h_in, kernel[:, : 2 * units])
+            inner = ops.matmul(h_in, recurrent_kernel[:, : 2 * units])
             r_z, r_r = ops.split(inner, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(
-                x_h + ops.matmul(r * h_in, kernel[:, 2 * units :])
+                x_h + ops.matmul(r * h_in, recurrent_kernel[:, 2 * units :])
             )
         h = z * h + (1 - z) * candidate
         return h, [h]

@@ -55,11 +55,11 @@ class LSTMCell(RecurrentCell):
 
         return initializer
 
-    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
+    def step(self, projected, states, recurrent_kernel, recurrent_mask=None):
         h, c = states
         if recurrent_mask is not None:
             h = h * recurrent_mask
-        z = projected + ops.matmul(h, self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel)
+        z = projected + ops.matmul(h, recurrent_kernel)
         i, f, g, o = ops.split(z, 4, axis=-1)
         c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
         h = self.recurrent_activation(o) * self.activation(c)

@@ -6,7 +6,8 @@ two, the input part and the recurrent part:
 * ``project_inputs(x)`` -> ``x @ kernel + input_bias`` over any leading axes (the fused path
   projects the whole sequence at once; the generic loop one step at a time, which is faster
   under TensorFlow's while loop on a CPU),
-* ``step(projected_t, states, recurrent_mask)`` -> ``(output, new_states)``, the recurrent part.
+* ``step(projected_t, states, recurrent_kernel, recurrent_mask)`` -> ``(output, new_states)``,
+  the recurrent part (the kernel passed in: the cell's own, or its weight-dropped copy).
 
 ``cell.call(inputs, states)`` chains both, so every cell also works one step at a time inside
 ``keras.layers.RNN``.
@@ -174,8 +175,8 @@ class RecurrentCell(keras.layers.Layer):
         # reduction (the LSTM loop runs ~10% faster fwd+bwd on the CPU than with AddV2).
         return projected if bias is None else ops.add(projected, bias)
 
-    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):  # pragma: no cover
-        """``recurrent_kernel``: the one to use instead of ``self.recurrent_kernel`` (weight dropout)."""
+    def step(self, projected, states, recurrent_kernel, recurrent_mask=None):  # pragma: no cover
+        """One step; ``recurrent_kernel`` is ``self.recurrent_kernel``, or its weight-dropped copy."""
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
@@ -183,7 +184,7 @@ class RecurrentCell(keras.layers.Layer):
         sequence layers, which draw one mask per sequence; a lone cell applies none."""
         single = not tree.is_nested(states)
         states = [states] if single else list(states)
-        output, new_states = self.step(self.project_inputs(inputs), states)
+        output, new_states = self.step(self.project_inputs(inputs), states, self.recurrent_kernel)
         return output, (new_states[0] if single else new_states)
 
     def get_initial_state(self, batch_size=None):
@@ -312,7 +313,7 @@ class Recurrent(keras.layers.RNN):
                 ops.ones_like(sequences[:, :1, :]), cell.dropout, seed=cell.seed_generator
             )
             sequences = sequences * keep
-        recurrent_kernel = None  # the cell's own
+        recurrent_kernel = cell.recurrent_kernel
         if training and cell.weight_dropout:
             recurrent_kernel = keras.random.dropout(
                 ops.convert_to_tensor(cell.recurrent_kernel), cell.weight_dropout, seed=cell.seed_generator
@@ -324,7 +325,7 @@ class Recurrent(keras.layers.RNN):
                 pass  # this backend/device has no fused kernel: use the loop
         return self.generic_loop(sequences, initial_state, mask, training, recurrent_kernel)
 
-    def generic_loop(self, sequences, initial_state, mask, training=False, recurrent_kernel=None):
+    def generic_loop(self, sequences, initial_state, mask, training, recurrent_kernel):
         cell = self.cell
         recurrent_mask = None
         if training and cell.recurrent_dropout:
@@ -337,7 +338,7 @@ class Recurrent(keras.layers.RNN):
             # 1.4x faster fwd+bwd than over inputs projected for all steps at once (LSTM,
             # B=64, T=100, D=128, H=256), because the per-step (B, 4H) gate slices and their
             # gradients never become a (T, B, 4H) tensor array. Fused kernels project up front.
-            return cell.step(cell.project_inputs(inputs), list(states), recurrent_mask, recurrent_kernel)
+            return cell.step(cell.project_inputs(inputs), list(states), recurrent_kernel, recurrent_mask)
 
         return keras_backend.rnn(
             step,
@@ -351,11 +352,10 @@ class Recurrent(keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
 
-    def fused_loop(self, sequences, initial_state, mask, recurrent_kernel=None):
+    def fused_loop(self, sequences, initial_state, mask, recurrent_kernel):
         """The backend's fused kernel; masks handled by compaction + held state (module doc)."""
         cell = self.cell
         kernel_fn = getattr(keras_backend, cell.fused_kernel)
-        recurrent_kernel = cell.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
         if mask is None:
             return self._call_kernel(
                 kernel_fn, sequences, initial_state, cell.kernel, recurrent_kernel,

@@ -40,12 +40,11 @@ class SimpleRNNCell(RecurrentCell):
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
-    def step(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
+    def step(self, projected, states, recurrent_kernel, recurrent_mask=None):
         h = states[0]
         if recurrent_mask is not None:
             h = h * recurrent_mask
-        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
-        output = self.activation(projected + ops.matmul(h, kernel))
+        output = self.activation(projected + ops.matmul(h, recurrent_kernel))
         return output, [output]
 
     def get_config(self):

@@ -111,7 +111,7 @@ def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, seq
     stack = []
     for index in range(layers):
         layer = recurrent_layer(cell, units, return_sequences=sequences_out or index < layers - 1,
-                                **({"weight_dropout": weight_dropout} if weight_dropout else {}))
+                                weight_dropout=weight_dropout)
         stack.append(keras.layers.Bidirectional(layer) if bidirectional else layer)
     return stack
 

@@ -138,8 +138,12 @@ class Task:
         """Set the recipe's ``auto`` value of ``key`` to what the data calls for: printed with the
         reason, and kept in the run's config.yaml."""
         OmegaConf.update(self.config, key, value, merge=False)
-        shown = str(value).lower() if isinstance(value, bool) else list(value) if isinstance(value, (list, tuple)) else value
-        self.log(f"auto: {key}={shown} ({reason})")  # as it would be typed: model.dynamic=true, [1, 2]
+        shown = value  # as it would be typed: model.dynamic=true, data.ngrams=[1, 2]
+        if isinstance(value, bool):
+            shown = str(value).lower()
+        elif isinstance(value, (list, tuple)):
+            shown = list(value)
+        self.log(f"auto: {key}={shown} ({reason})")
         return value
 
     def auto(self, key: str) -> bool:
