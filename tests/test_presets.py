@@ -70,3 +70,24 @@ def test_a_preset_is_never_written_over_and_a_wrong_one_says_so(classifier, tmp_
     assert np.allclose(TextClassifier.from_preset(tmp_path / "empty").predict(np.array(TEXTS), verbose=0),
                        classifier.predict(np.array(TEXTS), verbose=0), atol=1e-6)
     assert tf.io.gfile.exists(str(tmp_path / "empty" / "model.weights.h5"))
+
+
+def test_settings_are_the_recipe_keys_a_preset_fixes(classifier, tmp_path):
+    from tfseq.models import Seq2Seq
+
+    found = presets.settings(classifier.save_to_preset(tmp_path / "reviews"))
+    assert {key: found[key] for key in ("backbone.units", "backbone.cell", "data.split", "data.ngrams", "data.lowercase",
+                                        "model.head", "model.pooling")} == {
+        "backbone.units": 4, "backbone.cell": "gru", "data.split": "word", "data.ngrams": [1, 2], "data.lowercase": True,
+        "model.head": "multiclass", "model.pooling": classifier.pooling}
+    assert presets.settings(tmp_path) == {}  # not a preset: the task says so when it loads it
+    # A seq2seq's two sides: the source's as the recipe's data.source_split, the target's as data.target_*.
+    source = data.TextVectorizer(split="character").adapt(["abbey", "hello"])
+    target = data.TextVectorizer(split="word", lowercase=False).adapt(["AE B IY", "HH AH L OW"], reserved=("<s>", "</s>"))
+    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
+                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
+    found = presets.settings(model.save_to_preset(tmp_path / "g2p"))
+    assert (found["data.source_split"], found["data.target_split"], found["data.target_lowercase"],
+            found["backbone.units"], found["model.attention"]) == ("character", "word", False, 4, model.attention)
+    assert "data.split" not in found

@@ -306,6 +306,7 @@ def resolve(task, overrides):
     try:
         recipes.files_replace_builtin(config, {key for key, _ in overrides})
         recipes.check_choices(config, load_recipe(task))
+        recipes.take_preset(config, [key for key, _ in overrides])
     except recipes.RecipeError as error:
         raise UsageError(str(error)) from None
     return config

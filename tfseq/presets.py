@@ -86,3 +86,39 @@ def load(path, expected=None):
     if expected is not None and not isinstance(model, expected):
         raise PresetError(f"{path}: holds a {type(model).__name__}, not a {expected.__name__}")
     return model
+
+
+# The preprocessor's settings a recipe names under data.* (for seq2seq, the source side's; the
+# target side's as data.target_*). Vocabulary-building keys are not among them: see FOR_NEW_MODELS.
+TOKENIZER_KEYS = {"split": "split", "lowercase": "lowercase", "ngrams": "ngrams", "max_length": "max_length",
+                  "char_ngrams": "char_ngrams", "token_chars": "token_chars", "subwords": "subwords"}
+TARGET_KEYS = {"split": "target_split", "lowercase": "target_lowercase"}
+# Keys that shape a new model's vocabulary or first weights: a preset already has both.
+FOR_NEW_MODELS = ("data.max_tokens", "data.min_frequency", "model.embeddings", "model.embeddings_vocabulary")
+
+
+def settings(path) -> dict:
+    """The recipe keys the preset folder ``path`` fixes, with its values, read from its
+    ``config.json`` alone: ``backbone.*`` (its network), ``model.*`` (its task model's plain
+    arguments: pooling, head, crf, ...) and the ``data.*`` keys its preprocessor reads text by
+    (split, n-grams, length; a seq2seq's source side, and its target's as ``data.target_*``).
+    Empty for a folder that is not a preset."""
+    path = Path(path)
+    if not is_preset(path):
+        return {}
+    config = json.loads((path / CONFIG).read_text(encoding="utf-8")).get("config", {})
+    found = {}
+    for name, value in config.items():
+        if isinstance(value, dict) and name == "backbone":
+            found.update({f"backbone.{k}": v for k, v in value.get("config", {}).items()})
+        elif isinstance(value, dict) and name == "preprocessor":
+            sides = value.get("config", {})
+            pairs = [("tokenizer", TOKENIZER_KEYS), ("target_tokenizer", TARGET_KEYS)]
+            if sides.get("target_tokenizer"):  # seq2seq: source_split rather than split
+                pairs[0] = ("tokenizer", {**TOKENIZER_KEYS, "split": "source_split"})
+            for side, keys in pairs:
+                tokenizer = (sides.get(side) or {}).get("config", {})
+                found.update({f"data.{key}": tokenizer[field] for field, key in keys.items() if field in tokenizer})
+        elif not isinstance(value, dict) and name not in ("name", "trainable"):
+            found[f"model.{name}"] = value
+    return found

@@ -230,3 +230,35 @@ def files_replace_builtin(config, given) -> None:
             f"data.name={config.data.name} and {files[0]}={OmegaConf.select(config, files[0])} were both given: "
             f"train on the built-in dataset or on your files, not both (drop data.name to use the files)")
     config.data.name = None
+
+
+def take_preset(config, given) -> None:
+    """With ``model.preset``: the keys the preset fixes (:func:`tfseq.presets.settings`: its
+    network, its model's arguments, how it reads text) take the preset's values, so the run's
+    ``config.yaml`` says what ran. A key ``given`` on the command line that would change one of
+    them, or one that only shapes a new model (``data.max_tokens``, ``model.embeddings``), is an
+    error: it could not apply, and a run must not ignore it silently."""
+    from omegaconf import OmegaConf
+
+    from tfseq import presets
+
+    path = OmegaConf.select(config, "model.preset", default=None)
+    fixed = presets.settings(path) if path else {}
+    if not fixed:
+        return  # no preset, or not a readable one: the task says which when it loads it
+    same = lambda a, b: a == b or (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b))  # noqa: E731
+    refused = []
+    for key in given:
+        value = plain(OmegaConf.select(config, key, default=None))
+        if key in presets.FOR_NEW_MODELS or (key.startswith("backbone.") and key not in fixed):
+            refused.append(f"{key} shapes a new model only")
+        elif key in fixed and value != "auto" and not same(value, fixed[key]):
+            refused.append(f"{key}={value} but the preset has {fixed[key]}")
+    if refused:
+        raise RecipeError(f"model.preset={path} keeps the network, vocabulary and text reading it was saved with: "
+                          f"{'; '.join(refused)}. Drop {'that key' if len(refused) == 1 else 'those keys'}, "
+                          f"or train a new model without model.preset")
+    known = {key for key, _ in flat_keys(config)}
+    for key, value in fixed.items():
+        if key in known and value is not None:
+            OmegaConf.update(config, key, value, merge=False)

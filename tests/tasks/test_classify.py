@@ -9,6 +9,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from tfseq import cli, data
 from tfseq.models import RecurrentBackbone, TextClassifier
@@ -257,13 +258,13 @@ def in_process_trainer(tmp_path, *extra):
     return trainer_in(tmp_path, "run", f"data.train={train}", *extra)
 
 
-def trainer_in(tmp_path, name, *extra):
+def trainer_in(tmp_path, name, *extra, recipe=FAST):
     """A classify Trainer on the FAST recipe (one epoch) in ``tmp_path/name``, with ``extra`` overrides."""
     from tfseq.tasks.classify import ClassifyTask
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    overrides = ["data.name=null", *FAST, "train.epochs=1", "baseline=false", "export.enabled=false",
+    overrides = ["data.name=null", *recipe, "train.epochs=1", "baseline=false", "export.enabled=false",
                  f"run.dir={tmp_path / name}", *extra]
     config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     return Trainer(ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir),
@@ -499,18 +500,34 @@ def test_a_run_writes_a_preset_and_model_preset_fine_tunes_it(tmp_path, capsys):
     x = original.preprocessor.inputs(texts)
     # Fine-tuning at a rate too small to move a weight: the run starts from the preset, reads the
     # new data through the preset's vocabulary and labels, and keeps them.
+    # The first run's keys may be given again (those the preset fixes, at its values); config.yaml
+    # says what ran: the preset's network and text reading, not the recipe's auto.
     other = tiny_table(tmp_path / "other.csv", n=40)
+    again = [key for key in FAST if not key.startswith("data.min_frequency")]
     tuned = trainer_in(tmp_path, "tuned", f"data.train={other}", f"model.preset={preset}",
-                        "train.learning_rate=1e-12", "train.ema=0", "run.preset=false")
+                       "train.learning_rate=1e-12", "train.ema=0", "run.preset=false", recipe=again)
     tuned.execute()
     assert (tmp_path / "tuned" / "model.keras").exists() and not (tmp_path / "tuned" / "preset").exists()
+    ran = OmegaConf.load(tmp_path / "tuned" / "config.yaml")
+    assert (ran.backbone.units, ran.backbone.layers, ran.data.split, list(ran.data.ngrams), ran.model.head) == (
+        8, 1, "word", [1], "multiclass")
+    saved = original.preprocessor.tokenizer
+    assert (ran.data.max_length, list(ran.data.char_ngrams)) == (saved.max_length, list(saved.char_ngrams)) == (50, [2, 5])
     model = tuned.model
     assert model.preprocessor.tokenizer.vocabularies == original.preprocessor.tokenizer.vocabularies
     assert model.preprocessor.labels == original.preprocessor.labels
     np.testing.assert_allclose(model.network_logits(x), original.network_logits(x), atol=1e-5)
     # A label the preset does not know: one line, before training.
+    # A key that would change the preset's network or vocabulary: one line, nothing ignored.
+    for key, says in [("backbone.units=16", "backbone.units=16 but the preset has 8"),
+                      ("data.ngrams=[1,2]", "data.ngrams=[1, 2] but the preset has [1]"),
+                      ("data.min_frequency=1", "data.min_frequency shapes a new model only")]:
+        code = cli.train_main(["task=classify", "data.name=null", f"data.train={other}", key, f"model.preset={preset}",
+                               f"run.root={tmp_path / 'runs'}"])
+        err = capsys.readouterr().err
+        assert code == 2 and says in err and "without model.preset" in err and len(err.strip().splitlines()) == 1, err
     odd = tiny_table(tmp_path / "odd.csv", n=40, classes=("pos", "meh"))
-    code = cli.train_main(["task=classify", "data.name=null", f"data.train={odd}", *FAST, f"model.preset={preset}",
+    code = cli.train_main(["task=classify", "data.name=null", f"data.train={odd}", *again, f"model.preset={preset}",
                            f"run.root={tmp_path / 'runs'}", "export.enabled=false"])
     err = capsys.readouterr().err
     assert code == 2 and "the training data has labels ['meh'] that the preset does not know" in err, err
