@@ -140,6 +140,33 @@ def test_unseen_label_and_single_class_are_errors(tmp_path):
     assert sum(ds.sizes().values()) == 20
 
 
+def test_a_label_whose_texts_all_fall_in_carved_splits_stays_in_train(tmp_path):
+    from tfseq.data import split_of
+
+    common = [f"t{i}" for i in range(200)]
+    rare = [t for t in (f"rare {i}" for i in range(200)) if split_of(t) == "test"][:2]  # carved, by the hash
+    rows = [(t, "ab"[i % 2]) for i, t in enumerate(common)] + [(t, "c") for t in rare]
+    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    dataset = data.load(train=str(train))
+    assert sorted(set(dataset.train["label"])) == ["a", "b", "c"] and set(rare) <= set(dataset.train["text"])
+    assert "c" not in set(dataset.validation["label"]) | set(dataset.test["label"])
+    assert sum(dataset.sizes().values()) == 202  # nothing lost; the other labels carved as before
+    assert dataset.card["notes"] == ["2 texts of 1 label(s) that only the carved validation and test held ('c' (2)) "
+                                     "went back to train, so every label is learnt"]
+    assert "notes" not in data.load(train=write(tmp_path / "plain.csv", "text,label\n" + "".join(
+        f"{t},{label}\n" for t, label in rows[:200]))).card
+
+
+def test_an_empty_test_split_is_an_error_before_training(tmp_path):
+    from tfseq.data import split_of
+
+    texts = [t for t in (f"t{i}" for i in range(100)) if split_of(t) != "test"][:30]
+    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"{t},{'ab'[i % 2]}\n" for i, t in enumerate(texts)))
+    with pytest.raises(DataError, match=r"train.csv: the test split is empty \(10% by content hash of the training "
+                                        r"rows left none\); a run is scored on it: give data.test=<file> or more rows"):
+        data.load(train=str(train))
+
+
 def test_conll_reader(tmp_path):
     path = write(tmp_path / "c.txt", "-DOCSTART- -X- O\n\nHe PRP B-NP\nran VBD B-VP\n\nOk UH O\n")
     frame = data.read_conll(path)

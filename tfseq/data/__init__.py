@@ -115,13 +115,45 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
                 frames[split] = frames["train"][carved[split]].reset_index(drop=True)
                 taken = carved[split] if taken is None else taken | carved[split]
         frames["train"] = frames["train"][~taken].reset_index(drop=True)
+    notes = []
+    if kind == "classification":
+        notes = _keep_rare_labels_in_train(frames, [s for s, p in (("validation", validation), ("test", test)) if not p])
+    if not len(frames["test"]):
+        why = (f"{carved_how} of the training rows left none" + (
+            " once the texts of labels found nowhere else went back to train" if notes else "") if not test
+            else "the file has no rows")
+        raise DataError(f"{test or train}: the test split is empty ({why}); a run is scored on it: give "
+                        f"data.test=<file> or more rows")
     sources = {"train": train, "validation": validation or f"{train} ({carved_how})",
                "test": test or f"{train} ({carved_how})"}
-    card = {"source": {s: str(p) for s, p in sources.items()}}
+    card = {"source": {s: str(p) for s, p in sources.items()}, **({"notes": notes} if notes else {})}
     dataset = Dataset(str(Path(train).name), kind, frames, card)
     if kind == "classification":
         _check_labels(dataset, train, validation, test, options.get("label", "label"))
     return dataset
+
+
+def _keep_rare_labels_in_train(frames, carved) -> list[str]:
+    """A label whose every text the hash carved into validation or test would be a class the
+    model never learns (and a target it cannot score): those texts go back to train. Returns
+    what was moved, as notes for the run's log."""
+    import pandas as pd
+
+    moved = {}
+    for split in carved:
+        known = {label for value in frames["train"]["label"] for label in label_set(value)}
+        back = frames[split]["label"].map(lambda value: not set(label_set(value)) <= known)
+        if back.any():
+            for value in frames[split]["label"][back]:
+                for label in set(label_set(value)) - known:
+                    moved[label] = moved.get(label, 0) + 1
+            frames["train"] = pd.concat([frames["train"], frames[split][back]], ignore_index=True)
+            frames[split] = frames[split][~back].reset_index(drop=True)
+    if not moved:
+        return []
+    shown = ", ".join(f"{label!r} ({n})" for label, n in sorted(moved.items(), key=lambda kv: (-kv[1], str(kv[0])))[:5])
+    return [f"{sum(moved.values())} texts of {len(moved)} label(s) that only the carved {' and '.join(carved)} held "
+            f"({shown}{', ...' if len(moved) > 5 else ''}) went back to train, so every label is learnt"]
 
 
 def _check_labels(dataset, train, validation, test, label_column):

@@ -170,6 +170,8 @@ class Task:
                             test=cfg.test, **options)
         if dataset.kind != kind:
             raise data.DataError(f"data={dataset.name!r} is a {dataset.kind} dataset, not {described}")
+        for note in dataset.card.get("notes", []):
+            self.log(f"data: {note}")
         return dataset
 
     def make_pipelines(self, length_key="tokens"):
