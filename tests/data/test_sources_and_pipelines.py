@@ -176,6 +176,9 @@ def test_conll_reader(tmp_path):
     ragged = write(tmp_path / "r.txt", "He PRP B-NP\nran VBD\n")
     with pytest.raises(DataError, match=r"r.txt:2: expected 3 columns.*found 2"):
         data.read_conll(ragged)
+    with pytest.raises(DataError, match=r"c.txt:3: expected at least 6 columns \(a token, then the tag in column 5, "
+                                        r"counting from 0; -1: the last; data.tag_column\), found 3: 'He PRP B-NP'"):
+        data.read_conll(path, tag_column=5)
 
 
 def test_parallel_and_plain_text(tmp_path):

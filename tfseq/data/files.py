@@ -161,9 +161,10 @@ def read_conll(path, tag_column: int = -1, word_column: int = 0) -> pd.DataFrame
         if width is None:
             width = len(fields)
             if width < 2 or not -width <= tag_column < width:
+                need = max(2, tag_column + 1 if tag_column >= 0 else -tag_column)
                 raise DataError(
-                    f"{path}:{number}: expected at least 2 columns with the tag in column "
-                    f"{tag_column}, found {width} column(s): {quoted(line)}"
+                    f"{path}:{number}: expected at least {need} columns (a token, then the tag in column "
+                    f"{tag_column}, counting from 0; -1: the last; data.tag_column), found {width}: {quoted(line)}"
                 )
         elif len(fields) != width:
             raise DataError(
