@@ -8,6 +8,7 @@ import os
 import stat
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -332,3 +333,26 @@ def test_predict_output_that_is_a_folder_is_refused_before_loading(classifier_ex
 
     assert cli.predict_main([str(classifier_export), "good film", "--output", str(tmp_path)]) == 2
     assert f"--output {tmp_path} is a folder; expected a file to write" in capsys.readouterr().err
+
+
+def test_predict_output_formats_and_no_silent_overwrite(classifier_export, tmp_path, capsys):
+    from tfseq import cli
+
+    sheet = tmp_path / "answers.xlsx"
+    assert cli.predict_main([str(classifier_export), "good film", "--output", str(sheet)]) == 2
+    assert "expected a file ending in .csv, .tsv, .jsonl, found '.xlsx'" in capsys.readouterr().err
+    assert not sheet.exists()
+
+    table = tmp_path / "answers.tsv"
+    assert cli.predict_main([str(classifier_export), "good film", "dull", "--output", str(table)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote 2 predictions to {table}"
+    written = pd.read_csv(table, sep="\t")
+    assert written.columns.tolist()[:2] == ["text", "label"] and written["text"].tolist() == ["good film", "dull"]
+
+    before = table.read_bytes()  # a second run does not replace what the first wrote ...
+    assert cli.predict_main([str(classifier_export), "other", "--output", str(table)]) == 2
+    assert f"--output {table} exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert table.read_bytes() == before
+    assert cli.predict_main([str(classifier_export), "other", "--output", str(table), "--overwrite"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote 1 prediction to {table}"  # ... unless asked
+    assert pd.read_csv(table, sep="\t")["text"].tolist() == ["other"]

@@ -585,16 +585,17 @@ def predict_main(argv=None) -> int:
     parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from; "
                                        "- reads one text per line from standard input")
     parser.add_argument("--column", default="text", help="text column of --file (default: text)")
-    parser.add_argument("--output", help="write predictions to this file instead of printing: CSV, or "
-                                         "JSON lines if it ends in .jsonl (a tagger's entity spans as lists)")
+    parser.add_argument("--output", help="write predictions to this file instead of printing: .csv, .tsv, or "
+                                         ".jsonl (JSON lines; a tagger's entity spans as lists)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --output file that exists "
+                                                                 "(without it, an existing file is refused)")
     parser.add_argument("--verbose", action="store_true", help="keep TensorFlow's start-up log lines")
     args = parser.parse_args(argv)
     try:
         from tfseq.export import latest_version
 
-        if args.output and Path(args.output).is_dir():
-            raise UsageError(f"--output {args.output} is a folder; expected a file to write, e.g. "
-                             f"{Path(args.output) / 'predictions.csv'}")
+        if args.output:
+            check_output(Path(args.output), args.overwrite)
         from tfseq import presets
 
         preset = presets.is_preset(args.export)
@@ -630,6 +631,21 @@ def predict_main(argv=None) -> int:
     except (UsageError, OSError, presets.PresetError) as error:
         print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
         return 2
+
+
+OUTPUT_FORMATS = (".csv", ".tsv", ".jsonl")
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse, before any model loads, an ``--output`` that is a folder, has a format we do not
+    write, or would silently replace a file (predictions a user already has) without ``--overwrite``."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a folder; expected a file to write, e.g. {path / 'predictions.csv'}")
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise UsageError(f"--output {path}: expected a file ending in {', '.join(OUTPUT_FORMATS)}, "
+                         f"found {path.suffix or 'no extension'!r}")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--output {path} exists; pass --overwrite to replace it, or name another file")
 
 
 def export_metadata(folder) -> dict:
@@ -738,15 +754,16 @@ def write_answers(args, rows, names, show) -> int:
     if args.output:
         from tfseq.train.run_folder import atomic_write
 
-        if args.output.endswith(".jsonl"):
+        suffix = Path(args.output).suffix.lower()
+        if suffix == ".jsonl":
             keep = ["text", *names, *(["spans"] if rows and "spans" in rows[0] else [])]
             lines = [json.dumps({key: plain(row[key]) for key in keep}, ensure_ascii=False) for row in rows]
             atomic_write(args.output, "".join(line + "\n" for line in lines))
         else:
             import pandas as pd
 
-            atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False))
-        print(f"wrote {len(rows)} predictions to {args.output}")
+            atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False, sep="\t" if suffix == ".tsv" else ","))
+        print(f"wrote {len(rows)} prediction{'' if len(rows) == 1 else 's'} to {args.output}")
     else:
         show = show or "\t".join(f"{{{name}}}" for name in columns)
         print("\n".join(show.format(**row) for row in rows))
