@@ -192,6 +192,23 @@ def test_resume_refuses_a_complete_run_and_a_run_dir_holding_one(tmp_path, capsy
     assert f"run.dir={run} holds a run already: resume=true continues it" in capsys.readouterr().err
 
 
+def test_resume_without_an_unfinished_run(tmp_path, capsys):
+    root = tmp_path / "runs"
+    bare = [("run.root", str(root)), ("resume", "true")]
+    with pytest.raises(cli.UsageError, match=r"no unfinished run of classify under .*runs; start a new run"):
+        cli.continue_run("classify", cli.resolve("classify", bare), bare)
+    done = saved_run(root)
+    (done / "metrics.json").write_text("{}")
+    code = cli.train_main(["task=classify", f"run.root={root}", "resume=true"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"(the newest, {done}, is complete: see its metrics.json); start a new run without resume=true" in err
+    # A command that describes its run (a job script rerun until it ends) starts it anew.
+    described = bare + [("data.train", "mine.csv")]
+    config = cli.continue_run("classify", cli.resolve("classify", described), described)
+    assert config.data.train == "mine.csv" and "starting anew" in capsys.readouterr().out
+
+
 def test_a_run_begun_before_the_backbone_keys_moved_resumes_with_its_own_values(tmp_path):
     from omegaconf import OmegaConf
 

@@ -381,7 +381,9 @@ def continue_run(task, config, given):
     """``resume=true``: the run to continue (``run.dir``, or the newest unfinished run of ``task``
     under ``run.root``) with its own ``config.yaml``, so a run on the user's files resumes on
     them. A key ``given`` on the command line that differs from that config is refused: it
-    would be another run. Without an unfinished run, ``config`` starts anew."""
+    would be another run. Without an unfinished run, ``config`` starts anew when the command line
+    describes a run (a job script that reruns one command until it ends); a bare ``resume=true`` is
+    refused instead, since it would train the recipe's built-in data."""
     from omegaconf import OmegaConf
 
     from tfseq import recipes
@@ -391,6 +393,13 @@ def continue_run(task, config, given):
     if path is None or not (path / "config.yaml").exists():
         if path is not None and any(path.iterdir()):
             raise UsageError(f"resume=true: {path} holds no config.yaml, so it cannot be continued; "
+                             f"start a new run without resume=true")
+        if not any(key not in RESUME_FREE for key, _ in given):
+            # README's bare line after a run that finished: starting the recipe's built-in data instead
+            # would train something the user never asked for.
+            runs = sorted((Path(config.run.root) / Path(task).stem).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
+            newest = f" (the newest, {runs[-1].parent}, is complete: see its metrics.json)" if runs else ""
+            raise UsageError(f"resume=true: no unfinished run of {Path(task).stem} under {config.run.root}{newest}; "
                              f"start a new run without resume=true")
         print(f"resume: no unfinished run of {Path(task).stem} under {config.run.root}; starting anew")
         return config
