@@ -119,7 +119,7 @@ def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
     assert data.read_table(csv, label_separator="|")["label"].tolist() == [("funny", "pos"), (), ("neg",)]
     with pytest.raises(DataError, match=r"bad.jsonl:2: field 'label' is \{'a': 1\}; expected a list of labels"):
         data.read_table(write(tmp_path / "bad.jsonl", '{"text": "x", "label": ["a"]}\n{"text": "y", "label": {"a": 1}}\n'))
-    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(20)))
+    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(40)))
     dataset = data.load(train=str(train), label_separator="|")
     assert dataset.multilabel and dataset.labels == ["a", "b"]
     assert dataset.describe()["labels"]["a"] == len(dataset.train)
@@ -129,7 +129,7 @@ def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
 
 
 def test_unseen_label_and_single_class_are_errors(tmp_path):
-    train = write(tmp_path / "train.tsv", "text\tlabel\n" + "".join(f"t{i}\t{'ab'[i % 2]}\n" for i in range(20)))
+    train = write(tmp_path / "train.tsv", "text\tlabel\n" + "".join(f"t{i}\t{'ab'[i % 2]}\n" for i in range(40)))
     test = write(tmp_path / "test.tsv", "text\tlabel\nx\ta\ny\tc\n")
     with pytest.raises(DataError, match=r"test.tsv:3: field 'label' has label 'c', never seen in training"):
         data.load(train=str(train), test=str(test))
@@ -137,7 +137,7 @@ def test_unseen_label_and_single_class_are_errors(tmp_path):
     with pytest.raises(DataError, match="single class"):
         data.load(train=str(one))
     ds = data.load(train=str(train))
-    assert sum(ds.sizes().values()) == 20
+    assert sum(ds.sizes().values()) == 40
 
 
 def test_a_label_whose_texts_all_fall_in_carved_splits_stays_in_train(tmp_path):
@@ -157,7 +157,7 @@ def test_a_label_whose_texts_all_fall_in_carved_splits_stays_in_train(tmp_path):
         f"{t},{label}\n" for t, label in rows[:200]))).card
 
 
-def test_an_empty_test_split_is_an_error_before_training(tmp_path):
+def test_an_empty_test_or_validation_split_is_an_error_before_training(tmp_path):
     from tfseq.data import split_of
 
     texts = [t for t in (f"t{i}" for i in range(100)) if split_of(t) != "test"][:30]
@@ -165,6 +165,11 @@ def test_an_empty_test_split_is_an_error_before_training(tmp_path):
     with pytest.raises(DataError, match=r"train.csv: the test split is empty \(10% by content hash of the training "
                                         r"rows left none\); a run is scored on it: give data.test=<file> or more rows"):
         data.load(train=str(train))
+    # An empty validation file: nothing would choose the epoch, C or mix (Keras only warns).
+    empty = write(tmp_path / "empty.csv", "text,label\n")
+    with pytest.raises(DataError, match=r"empty.csv: the validation split is empty \(the file has no rows\); a run "
+                                        r"chooses its best epoch and settings on it: give data.validation=<file>"):
+        data.load(train=str(train), validation=str(empty), test=str(train))
 
 
 def test_conll_reader(tmp_path):

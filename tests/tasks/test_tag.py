@@ -116,8 +116,9 @@ def prepared(tmp_path, sentences, *extra, task="tag"):
     tmp_path.mkdir(parents=True, exist_ok=True)
     train = tmp_path / "train.txt"
     train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n", encoding="utf-8")
-    # Repeated sentences all hash to one split: the same file serves as the test split.
+    # Repeated sentences all hash to one split: the same file serves as validation and test.
     config = cli.resolve(task, [("data.name", "null"), ("data.train", str(train)), ("data.test", str(train)),
+                                ("data.validation", str(train)),
                                 ("run.dir", str(tmp_path / "run")),
                                 *(tuple(e.split("=", 1)) for e in extra)])
     task = tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=lambda line: None)

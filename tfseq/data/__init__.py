@@ -118,18 +118,20 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
     notes = []
     if kind == "classification":
         notes = _keep_rare_labels_in_train(frames, [s for s, p in (("validation", validation), ("test", test)) if not p])
-    if not len(frames["test"]):
-        why = (f"{carved_how} of the training rows left none" + (
-            " once the texts of labels found nowhere else went back to train" if notes else "") if not test
-            else "the file has no rows")
-        raise DataError(f"{test or train}: the test split is empty ({why}); a run is scored on it: give "
-                        f"data.test=<file> or more rows")
     sources = {"train": train, "validation": validation or f"{train} ({carved_how})",
                "test": test or f"{train} ({carved_how})"}
     card = {"source": {s: str(p) for s, p in sources.items()}, **({"notes": notes} if notes else {})}
     dataset = Dataset(str(Path(train).name), kind, frames, card)
     if kind == "classification":
         _check_labels(dataset, train, validation, test, options.get("label", "label"))
+    for split, path, use in (("validation", validation, "chooses its best epoch and settings on it"),
+                             ("test", test, "is scored on it")):
+        if not len(frames[split]):
+            why = (f"{carved_how} of the training rows left none" + (
+                " once the texts of labels found nowhere else went back to train" if notes else "") if not path
+                else "the file has no rows")
+            raise DataError(f"{path or train}: the {split} split is empty ({why}); a run {use}: give "
+                            f"data.{split}=<file> or more rows")
     return dataset
 
 
