@@ -775,8 +775,15 @@ def write_answers(args, rows, names, show) -> int:
         print(f"wrote {len(rows)} prediction{'' if len(rows) == 1 else 's'} to {args.output}")
     else:
         show = show or "\t".join(f"{{{name}}}" for name in columns)
-        print("\n".join(show.format(**row) for row in rows))
+        print("\n".join(shown(show.format(**row)) for row in rows))
     return 0
+
+
+def shown(answer: str) -> str:
+    """One answer as printed: its first line always (an empty text's answer may be empty), later
+    lines only when they say something (a tagger's entity line when it found none)."""
+    first, *rest = answer.split("\n")
+    return "\n".join([first, *(line for line in rest if line.strip())])
 
 
 def plain(value):

@@ -290,6 +290,8 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
     assert cli.predict_main([str(folder), odd[0]]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[1] == "  " + out["entities"][0].decode()
+    assert cli.predict_main([str(folder), odd[0], odd[1]]) == 0  # "" has no entities: no "  " line under it
+    assert capsys.readouterr().out.splitlines()[2:] == [""]
     assert cli.predict_main([str(folder), *odd, "--output", str(tmp_path / "spans.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows] == odd and rows[1]["spans"] == []
