@@ -22,8 +22,10 @@ task: names one) with dotted key=value overrides, writes a run
 folder (config, metrics.json, reports, plots, TensorBoard logs, the model; epoch checkpoints on
 request) and exports a SavedModel. A data file given (data.train=...) replaces the recipe's
 built-in dataset; keys set to auto are chosen from the training text and printed. Several
-values (backbone.cell=rnn,lstm,gru) run one after another and end with a comparison table.
-resume=true continues the newest unfinished run of the task with its own saved config.yaml.
+values (backbone.cell=rnn,lstm,gru) run one after another and end with a comparison table;
+a run is exported only when it beats the runs before it on validation, so the best is served.
+resume=true continues the newest unfinished run of the task with its own saved config.yaml
+(alone, with no unfinished run, it stops and says so).
 --verbose keeps TensorFlow's start-up log lines (hidden by default).
 
 examples:
@@ -340,7 +342,35 @@ def summary_table(rows) -> str:
     return "\n".join(lines)
 
 
-def run_one(task, config, log=print) -> dict:
+# Headline metrics where lower is better; every other headline (accuracy, F1, BLEU) is higher-better.
+LOWER_IS_BETTER = {"loss", "perplexity", "bits_per_token", "token_error_rate", "word_error_rate", "wer", "cer"}
+
+
+class SweepPublisher:
+    """A sweep publishes a run's export only when it is better on validation (by the task's
+    headline) than every run before it, so what is served at the end is the sweep's best run by
+    validation, never just its last."""
+
+    def __init__(self):
+        self.best = None  # (value, label)
+
+    def __call__(self, label):
+        def publish(metrics) -> str | None:
+            key = headline(metrics)
+            value = metrics.get("validation", {}).get(key)
+            if value is None:
+                return None  # nothing to compare on: published
+            if self.best is not None:
+                better = value < self.best[0] if key in LOWER_IS_BETTER else value > self.best[0]
+                if not better:
+                    return (f"validation {key} {value:.4f} is not better than {self.best[1]}'s {self.best[0]:.4f}, "
+                            f"whose export stays the one served")
+            self.best = (value, label)
+            return None
+        return publish
+
+
+def run_one(task, config, log=print, publish=None) -> dict:
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
@@ -356,12 +386,13 @@ def run_one(task, config, log=print) -> dict:
             with tempfile.TemporaryDirectory(prefix="tfseq-worker-") as scratch:
                 config.run.dir, config.export.dir = f"{scratch}/run", f"{scratch}/export"
                 log("multi_worker: not the chief; its run folder and export are scratch, removed at the end")
-                return Trainer(tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log)).execute()
+                return Trainer(tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log),
+                               publish=publish).execute()
     run_path = config.run.dir  # resume=true: the run continued (continue_run)
     run = RunFolder(config.run.root, task, path=run_path)
     log(f"run folder: {run}")
     try:
-        metrics = Trainer(tasks.task_class(config.task)(config, run, log=log)).execute()
+        metrics = Trainer(tasks.task_class(config.task)(config, run, log=log), publish=publish).execute()
     except Exception:
         # Failed before training began (bad data, bad recipe): a folder holding only its config
         # is no run, and must not become the "newest unfinished run" that resume=true continues.
@@ -510,14 +541,14 @@ def train_main(argv=None) -> int:
     start_tensorflow(verbose)
     from tfseq.train.callbacks import TrainingDiverged
 
-    results = []
+    results, publisher = [], SweepPublisher() if len(configs) > 1 else None
     for combo, config in configs:
         swept = {k: v for k, v in combo if len(dict(overrides)[k]) > 1}
         label = " ".join(f"{k}={v}" for k, v in swept.items()) or task
         if swept:
             print(f"\n=== {label} ===")
         try:
-            metrics = run_one(task, config)
+            metrics = run_one(task, config, publish=publisher(label) if publisher else None)
         except (UsageError, TrainingDiverged, ValueError, OSError) as error:  # DataError is a ValueError
             print(f"tfseq-train: error: {one_line(error)}", file=sys.stderr)
             return 2 if not isinstance(error, TrainingDiverged) else 3
@@ -543,6 +574,10 @@ def train_main(argv=None) -> int:
         print("\n" + table)
         written = write_sweep(task, configs[0][1], [k for k, values in overrides if len(values) > 1], results, table)
         print(f"sweep: {written} (the table); tensorboard --logdir {written.parent} shows it under HPARAMS")
+        served = [(label, m["export"]) for label, m in results if "export" in m]
+        if served:
+            print(f"sweep: served: {served[-1][1]} ({served[-1][0]}, the best on validation; a run only published "
+                  f"when it beat the runs before it)")
     return 0
 
 

@@ -213,6 +213,19 @@ def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
 
+def test_a_sweep_publishes_only_runs_better_on_validation_than_those_before():
+    publisher = cli.SweepPublisher()
+    scored = lambda key, value: {"headline": key, "validation": {key: value}}
+    assert publisher("a")(scored("accuracy", 0.80)) is None  # the first is published
+    assert "validation accuracy 0.7900 is not better than a's 0.8000" in publisher("b")(scored("accuracy", 0.79))
+    assert publisher("c")(scored("accuracy", 0.80)) is not None  # a tie keeps what is served
+    assert publisher("d")(scored("accuracy", 0.81)) is None and publisher.best == (0.81, "d")
+    lower = cli.SweepPublisher()  # perplexity: lower is better
+    assert lower("x")(scored("perplexity", 5.0)) is None and lower("y")(scored("perplexity", 4.0)) is None
+    assert "not better than y's 4.0000" in lower("z")(scored("perplexity", 4.5))
+    assert lower("w")({"headline": "perplexity", "validation": {}}) is None  # nothing to compare: published
+
+
 def test_sweep_values_split():
     assert cli.split_sweep("rnn,lstm,gru") == ["rnn", "lstm", "gru"]
     assert cli.split_sweep("[1,2]") == ["[1,2]"]
@@ -476,9 +489,16 @@ def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path
     monkeypatch.chdir(tmp_path)
     train = tiny_table(tmp_path / "train.csv")
     assert cli.train_main(["task=classify", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
-                           "export.enabled=false", "backbone.units=range(4,12,4)"]) == 0
+                           "backbone.units=range(4,12,4)"]) == 0
     out = capsys.readouterr().out
     assert "=== backbone.units=4 ===" in out and "=== backbone.units=8 ===" in out
+    # The first run is published; the second only if validation prefers it: the newest version
+    # (what is served) is the sweep's best run by validation.
+    (published,) = (tmp_path / "saved_models").iterdir()
+    versions = sorted(published.iterdir(), key=lambda p: int(p.name))
+    held_back = "export: not published (validation accuracy" in out
+    assert len(versions) == (1 if held_back else 2)
+    assert f"sweep: served: saved_models/{published.name}/{versions[-1].name} (" in out
     (sweep,) = (tmp_path / "runs" / "classify").glob("sweep-*.md")
     table = sweep.read_text()
     assert "| val accuracy | test accuracy |" in table and "backbone.units=4 |" in table and "backbone.units=8 |" in table

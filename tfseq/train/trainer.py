@@ -37,11 +37,14 @@ class Trainer:
     ``callbacks``: Keras callbacks of your own, run after the trainer's (so they see the averaged
     weights under ``train.ema``, and the epoch's early-stopping decision) and before the resume
     state is saved; the trainer's ``task`` holds the data (``trainer.task.features``).
+    ``publish``: called with the run's metrics before the export; a reason (a string) keeps the
+    export back (a sweep publishes only a run better on validation than those before it).
     """
 
-    def __init__(self, task: Task, callbacks=()):
+    def __init__(self, task: Task, callbacks=(), publish=None):
         self.task = task
         self.extra_callbacks = list(callbacks)
+        self.publish = publish
         self.config, self.run, self.log = task.config, task.run, task.log
         self.model = None
         self.history = None
@@ -222,6 +225,11 @@ class Trainer:
             self.model.save(tmp)
         if hasattr(self.model, "save_to_preset") and self.writes_preset:  # for model.preset= and from_preset
             self.model.save_to_preset(self.run.file("preset"))
+        held_back = self.publish(metrics) if exporting and self.publish is not None else None
+        if held_back:
+            exporting = False
+            metrics["export_held_back"] = held_back
+            self.log(f"export: not published ({held_back})")
         serving = task.serving() if exporting else None
         written_by = {"task": task.name, "run": str(self.run), "identity": identity}
         if serving is not None:
