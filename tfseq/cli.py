@@ -342,10 +342,6 @@ def summary_table(rows) -> str:
     return "\n".join(lines)
 
 
-# Headline metrics where lower is better; every other headline (accuracy, F1, BLEU) is higher-better.
-LOWER_IS_BETTER = {"loss", "perplexity", "bits_per_token", "token_error_rate", "word_error_rate", "wer", "cer"}
-
-
 class SweepPublisher:
     """A sweep publishes a run's export only when it is better on validation (by the task's
     headline) than every run before it, so what is served at the end is the sweep's best run by
@@ -361,8 +357,9 @@ class SweepPublisher:
             if value is None:
                 return None  # nothing to compare on: published
             if self.best is not None:
-                better = value < self.best[0] if key in LOWER_IS_BETTER else value > self.best[0]
-                if not better:
+                from tfseq.train.scores import better
+
+                if not better(key, value, self.best[0]):
                     return (f"validation {key} {value:.4f} is not better than {self.best[1]}'s {self.best[0]:.4f}, "
                             f"whose export stays the one served")
             self.best = (value, label)

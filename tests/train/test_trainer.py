@@ -451,3 +451,30 @@ def test_the_command_lines_start_quietly_unless_verbose():
     if loud:  # what TensorFlow prints on this machine ("Could not find cuda drivers", twice) is kept with --verbose
         kept = stderr_of("from tfseq import cli; cli.start_tensorflow(verbose=True)")
         assert len(kept.splitlines()) == len(loud.splitlines()) and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]
+
+
+def test_a_new_version_says_how_it_compares_with_the_one_it_replaces(tmp_path):
+    from omegaconf import OmegaConf
+
+    from tfseq.train.trainer import served_before
+
+    published = tmp_path / "saved_models" / "classify-mine"
+    config = OmegaConf.create({"data": {"name": None, "train": "mine.csv", "validation": None, "test": None}})
+    mine = {"headline": "accuracy", "test": {"accuracy": 0.80}}
+    assert served_before(published, config, mine) == ""  # nothing served yet
+
+    run = tmp_path / "runs" / "old"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    (run / "metrics.json").write_text(json.dumps({"headline": "accuracy", "test": {"accuracy": 0.85}}))
+    (published / "3").mkdir(parents=True)
+    (published / "3" / "saved_model.pb").write_bytes(b"")
+    (published / "3" / "tfseq.json").write_text(json.dumps({"run": str(run)}))
+    said = served_before(published, config, mine)
+    assert said == (f", now the one served (test accuracy 0.8000; version 3's 0.8500 on the same data: WORSE; "
+                    f"version 3 stays on disk: tfseq-predict {published}/3 answers with it)")
+    assert served_before(published, config, {"headline": "accuracy", "test": {"accuracy": 0.9}}).endswith(": better)")
+    other = OmegaConf.merge(config, {"data": {"train": "other.csv"}})
+    assert served_before(published, other, mine) == ""  # other data: scores not comparable
+    (run / "metrics.json").unlink()
+    assert served_before(published, config, mine) == ""  # its run folder is gone

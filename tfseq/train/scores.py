@@ -7,6 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 
+# Headline metrics where lower is better; every other headline (accuracy, F1, BLEU) is higher-better.
+LOWER_IS_BETTER = frozenset({"loss", "perplexity", "bits_per_token", "token_error_rate", "word_error_rate", "wer", "cer"})
+
+
+def better(key: str, mine: float, theirs: float) -> bool:
+    """Whether ``mine`` beats ``theirs`` on the metric ``key`` (strictly: a tie is not better)."""
+    return mine < theirs if key in LOWER_IS_BETTER else mine > theirs
+
+
 def sequence_scores(references: dict, predicted: dict, join=None) -> dict:
     """``references``: source -> list of token lists; ``predicted``: source -> token list.
 

@@ -9,6 +9,7 @@ run folder, learning curves, the export's writing -- lives here, once.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from pathlib import Path
 
@@ -234,8 +235,9 @@ class Trainer:
         written_by = {"task": task.name, "run": str(self.run), "identity": identity}
         if serving is not None:
             serving.metadata = {**written_by, **serving.metadata}
+            before = served_before(published, self.config, metrics)
             metrics["export"] = str(export.save(serving, published))
-            self.log(f"export: {published} version {Path(metrics['export']).name}")
+            self.log(f"export: {published} version {Path(metrics['export']).name}{before}")
         on_device = task.tflite_serving() if exporting and OmegaConf.select(self.config, "export.tflite", default=False) else None
         if on_device is not None:
             on_device.metadata = {**written_by, **on_device.metadata}
@@ -247,6 +249,35 @@ class Trainer:
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)
         return metrics
+
+
+def served_before(published, config, metrics) -> str:
+    """How this run compares with the version it is about to replace as the one served: its test
+    headline against that version's run's, when both runs read the same data (the same dataset
+    name and files); else nothing. Printed, so a worse model is never published silently."""
+    found = export.versions(published) if Path(published).is_dir() else []
+    if not found:
+        return ""
+    try:
+        run = Path(export.metadata(found[-1])["run"])
+        theirs = json.loads((run / "metrics.json").read_text())
+        their_config = OmegaConf.load(run / "config.yaml")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""  # its run folder moved or was removed: nothing to compare with
+    from tfseq.recipes import FILE_KEYS
+
+    same_data = all(str(OmegaConf.select(config, key, default=None)) == str(OmegaConf.select(their_config, key, default=None))
+                    for key in ("data.name", *FILE_KEYS))
+    key = metrics.get("headline")
+    mine, old = metrics.get("test", {}).get(key), theirs.get("test", {}).get(key)
+    if not same_data or mine is None or old is None or key != theirs.get("headline"):
+        return ""
+    from tfseq.train.scores import better
+
+    version = found[-1].name
+    verdict = ("better" if better(key, mine, old) else "a tie" if mine == old else
+               f"WORSE; version {version} stays on disk: tfseq-predict {published}/{version} answers with it")
+    return f", now the one served (test {key} {mine:.4f}; version {version}'s {old:.4f} on the same data: {verdict})"
 
 
 # What a run writes, in bytes per parameter (float32): model.keras and backup/ each hold the
