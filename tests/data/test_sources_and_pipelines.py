@@ -170,6 +170,11 @@ def test_an_empty_test_or_validation_split_is_an_error_before_training(tmp_path)
     with pytest.raises(DataError, match=r"empty.csv: the validation split is empty \(the file has no rows\); a run "
                                         r"chooses its best epoch and settings on it: give data.validation=<file>"):
         data.load(train=str(train), validation=str(empty), test=str(train))
+    # A big file the carve finds nothing in was cut by the same hash before: the message says so.
+    cut = [t for t in (f"t{i}" for i in range(3000)) if split_of(t) == "train"][:300]
+    cut = write(tmp_path / "cut.csv", "text,label\n" + "".join(f"{t},{'ab'[i % 2]}\n" for i, t in enumerate(cut)))
+    with pytest.raises(DataError, match=r"left none of 300 rows: the file looks already cut by this hash"):
+        data.load(train=str(cut))
 
 
 def test_conll_reader(tmp_path):

@@ -128,8 +128,10 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
                              ("test", test, "is scored on it")):
         if not len(frames[split]):
             why = (f"{carved_how} of the training rows left none" + (
-                " once the texts of labels found nowhere else went back to train" if notes else "") if not path
-                else "the file has no rows")
+                " once the texts of labels found nowhere else went back to train" if notes else "") + (
+                f" of {len(frames['train'])} rows: the file looks already cut by this hash, as the training part "
+                f"of a split tfseq carved is" if len(frames["train"]) >= 100 and carved_how.startswith("10%") else "")
+                if not path else "the file has no rows")
             raise DataError(f"{path or train}: the {split} split is empty ({why}); a run {use}: give "
                             f"data.{split}=<file> or more rows")
     return dataset
