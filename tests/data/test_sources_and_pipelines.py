@@ -356,6 +356,20 @@ def test_bucketing_cuts_padding():
     assert batch[0]["tokens"].shape[0] <= 32 and batch[1].shape[0] == batch[0]["tokens"].shape[0]
 
 
+def test_a_batch_of_texts_without_tokens_still_has_a_step():
+    # Empty lines of a user's file share the shortest bucket; a batch of them alone was a
+    # zero-length sequence, and training crashed in the recurrent loop ("slice index 0 of
+    # dimension 0 out of bounds"). Now it is one padded (masked) step.
+    ids = np.zeros((6, 5), "int32")
+    ids[:2, :5] = 7
+    batches = list(data.make_dataset({"tokens": ids}, np.arange(6) % 2, batch_size=2, boundaries=[2, 4]))
+    assert sorted(int(b[0]["tokens"].shape[1]) for b in batches) == [1, 1, 5]
+    assert all(not np.asarray(b[0]["tokens"]).any() for b in batches if b[0]["tokens"].shape[1] == 1)
+    tags = [[3, 4, 5, 3, 4], [3, 4, 5, 3, 4], [], [], [], []]  # per-step targets keep the step too
+    for features, targets in data.make_dataset({"tokens": ids}, np.array(tags, dtype=object), batch_size=2):
+        assert features["tokens"].shape[1] == targets.shape[1] >= 1
+
+
 def test_bucket_boundaries_bound_the_waste_in_a_long_tail():
     # Review-like lengths: most short, a tail 50x the median.
     lengths = np.minimum(np.random.default_rng(1).lognormal(3.8, 0.8, size=5000).astype(int) + 1, 3000)

@@ -90,8 +90,10 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
 
     x = {key: _padded(value) for key, value in features.items()}
     n = len(x[length_key])
-    # Each example keeps its own length (trailing padding trimmed); batches re-pad.
-    lengths = _row_lengths(x[length_key])
+    # Each example keeps its own length (trailing padding trimmed); batches re-pad. At least one
+    # step: a batch of texts without a token (empty lines, bucketed together) is then one padded,
+    # masked step, not a zero-length sequence, which recurrent layers cannot run.
+    lengths = np.maximum(_row_lengths(x[length_key]), 1)
     # Keys aligned with the tokens (n-grams) share their length; others (a "chars" bag, a
     # seq2seq target) keep their own.
     aligned = [key for key in aligned_keys(x) if key in (length_key, TOKEN_CHARS) or key.startswith("ngrams_")]
@@ -99,7 +101,7 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
         per_step = targets.ndim == 2 and np.issubdtype(targets.dtype, np.integer)
-        target_lengths = _row_lengths(targets) if per_step else None
+        target_lengths = np.maximum(_row_lengths(targets), 1) if per_step else None
         ds = tf.data.Dataset.from_tensor_slices((x, own, targets, target_lengths if target_lengths is not None else lengths))
     else:
         ds = tf.data.Dataset.from_tensor_slices((x, own))
