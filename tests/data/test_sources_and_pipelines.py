@@ -66,6 +66,17 @@ def test_table_errors_name_file_line_and_field(tmp_path):
         data.read_table(write(tmp_path / "nolabel.csv", "text,label\nok,a\nhm,\n"))
     jsonl = write(tmp_path / "a.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": 0}\n')
     assert data.read_table(jsonl)["label"].tolist() == ["1", "0"]
+    # A table written with another separator than its name says: what to do, not "columns ['text;label']".
+    with pytest.raises(DataError, match=r"semi.csv: missing column\(s\) \['text', 'label'\]; its header 'text;label' "
+                                        r"looks separated by semicolons, .* save it with commas$"):
+        data.read_table(write(tmp_path / "semi.csv", "text;label\nok;a\n"))
+    with pytest.raises(DataError, match=r"looks separated by tabs, .* save it with commas \(or name it .tsv\)"):
+        data.read_table(write(tmp_path / "tabs.csv", "text\tlabel\nok\ta\n"))
+    with pytest.raises(DataError, match=r"looks separated by commas, .* save it with tabs \(or name it .csv\)"):
+        data.read_table(write(tmp_path / "commas.tsv", "text,label\nok,a\n"))
+    bom = tmp_path / "bom.csv"  # Excel's "CSV UTF-8": a byte-order mark and CRLF lines
+    bom.write_bytes("text,label\r\nok,a\r\n".encode("utf-8-sig"))
+    assert data.read_table(bom).values.tolist() == [["ok", "a"]]
 
 
 

@@ -77,6 +77,9 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
     if missing:
         found = ", ".join(quoted(str(c)) for c in list(frame.columns)[:20])
         more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
+        hint = _separator_hint(frame, suffix)
+        if hint:
+            raise DataError(f"{path}: missing column(s) {missing}; {hint}")
         raise DataError(
             f"{path}: missing column(s) {missing}; the file has columns [{found}{more}] "
             f"(choose with {choose})"
@@ -89,6 +92,21 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
             return out
         out["label"] = canonical_labels(path, labels, label_column, first_line=1 if suffix in (".jsonl", ".json") else 2)
     return out
+
+
+def _separator_hint(frame: pd.DataFrame, suffix: str) -> str:
+    """When a table read as one column has a header split by another separator (Excel in many
+    locales writes ';'; a TSV named .csv), what to do; else ''."""
+    if len(frame.columns) != 1 or suffix in (".jsonl", ".json"):
+        return ""
+    header, tsv = str(frame.columns[0]), suffix in (".tsv", ".tab")
+    used = "tabs" if tsv else "commas"
+    for sep, name, rename in ((";", "semicolons", ""), ("\t", "tabs", " (or name it .tsv)"),
+                              ("|", "'|'", ""), (",", "commas", " (or name it .csv)")):
+        if sep in header and name != used:
+            return (f"its header {quoted(header)} looks separated by {name}, and a {suffix or '.csv'} file is read "
+                    f"as separated by {used}: save it with {used}{rename}")
+    return ""
 
 
 # Cells that mean "no value" in the tools tables come from (pandas, R, JSON, Python): an empty label.
