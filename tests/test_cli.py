@@ -221,3 +221,14 @@ def test_a_run_begun_before_the_backbone_keys_moved_resumes_with_its_own_values(
     given = [("run.root", str(tmp_path / "runs")), ("resume", "true")]
     config = cli.continue_run("classify", cli.resolve("classify", given), given)
     assert (config.backbone.units, config.backbone.cell) == (12, "lstm") and "units" not in config.model
+
+
+def test_predict_shows_each_answer_by_its_pattern_leaving_out_empty_later_lines():
+    tagger = "{tagged}\n  {entities}"
+    assert cli.shown(tagger, {"tagged": "John/B-PER", "entities": "John/PER"}) == "John/B-PER\n  John/PER"
+    assert cli.shown(tagger, {"tagged": "ran/O", "entities": ""}) == "ran/O"  # no "  " line
+    assert cli.shown(tagger, {"tagged": "", "entities": ""}) == ""  # an empty text: one empty line
+    lm = "{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n"
+    # A continuation keeps its blank lines; the pattern's closing blank line separates answers.
+    assert cli.shown(lm, {"text": "a", "continuation": "b\n\nc", "perplexity": 2.0}) == (
+        "ab\n\nc\n(perplexity of the text as a line: 2.000)\n")

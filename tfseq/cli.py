@@ -807,15 +807,25 @@ def write_answers(args, rows, names, show) -> int:
         print(f"wrote {len(rows)} prediction{'' if len(rows) == 1 else 's'} to {args.output}")
     else:
         show = show or "\t".join(f"{{{name}}}" for name in columns)
-        print("\n".join(shown(show.format(**row)) for row in rows))
+        print("\n".join(shown(show, row) for row in rows))
     return 0
 
 
-def shown(answer: str) -> str:
-    """One answer as printed: its first line always (an empty text's answer may be empty), later
-    lines only when they say something (a tagger's entity line when it found none)."""
-    first, *rest = answer.split("\n")
-    return "\n".join([first, *(line for line in rest if line.strip())])
+def shown(show: str, row: dict) -> str:
+    """One answer as printed by the export's ``show`` pattern, line by line: the first line
+    always (an empty text's answer may be empty); a later line whose fields are all empty (a
+    tagger's entity line when it found none) is left out. What a field holds is printed as it is
+    (a language model's continuation keeps its blank lines)."""
+    import string
+
+    lines = show.split("\n")
+    kept = []
+    for number, line in enumerate(lines):
+        fields = [name for _, name, _, _ in string.Formatter().parse(line) if name]
+        if number and fields and not any(str(row.get(name, "")).strip() for name in fields):
+            continue
+        kept.append(line.format(**row))
+    return "\n".join(kept)
 
 
 def plain(value):
