@@ -202,6 +202,17 @@ def test_conll_reader(tmp_path):
         data.read_conll(path, tag_column=5)
 
 
+def test_a_tag_column_with_one_tag_is_an_error(tmp_path):
+    # A CoNLL-U file's last column is mostly "_": the tags are elsewhere, and training on it
+    # would score accuracy 1.0 on nothing.
+    conllu = write(tmp_path / "u.conllu", "1 He he PRON _\n2 ran run VERB _\n\n1 Go go VERB _\n")
+    with pytest.raises(DataError, match=r"u.conllu: every token is tagged '_' in column -1 \(data.tag_column; -1: the "
+                                        r"last\), so a tagger has nothing to learn; choose the column"):
+        data.load(kind="tagging", train=str(conllu))
+    tagged = data.load(kind="tagging", train=str(conllu), tag_column=3, validation=str(conllu), test=str(conllu))
+    assert tagged.train["tags"][0] == ["PRON", "VERB"]
+
+
 def test_parallel_and_plain_text(tmp_path):
     frame = data.read_parallel(write(tmp_path / "p.tsv", "hello\tola\nbye\ttchau\textra\n"))
     assert frame.values.tolist() == [["hello", "ola"], ["bye", "tchau"]]

@@ -91,6 +91,13 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         raise DataError(f"files of kind {kind!r} are not supported; kinds: {sorted(READERS)}")
     read = READERS[kind]
     frames = {"train": read(train, options)}
+    if kind == "tagging":
+        tags = {tag for row in frames["train"]["tags"] for tag in row}
+        if len(tags) < 2:
+            column = int(options.get("tag_column", -1))
+            raise DataError(f"{train}: every token is tagged {sorted(tags)[0]!r} in column {column} "
+                            f"(data.tag_column; -1: the last), so a tagger has nothing to learn; choose the "
+                            f"column that holds the tags with data.tag_column=<number, counting from 0>")
     for split, path in (("validation", validation), ("test", test)):
         if path:
             frames[split] = read(path, options)
