@@ -216,8 +216,12 @@ def test_a_tag_column_with_one_tag_is_an_error(tmp_path):
 def test_parallel_and_plain_text(tmp_path):
     frame = data.read_parallel(write(tmp_path / "p.tsv", "hello\tola\nbye\ttchau\textra\n"))
     assert frame.values.tolist() == [["hello", "ola"], ["bye", "tchau"]]
-    with pytest.raises(DataError, match=r"bad.tsv:2: expected 'source<TAB>target'"):
+    with pytest.raises(DataError, match=r"bad.tsv:2: expected 'source<TAB>target', found no tab: 'no tab here'"):
         data.read_parallel(write(tmp_path / "bad.tsv", "a\tb\nno tab here\n"))
+    with pytest.raises(DataError, match=r"src.tsv:2: expected 'source<TAB>target', found an empty source"):
+        data.read_parallel(write(tmp_path / "src.tsv", "a\tb\n \tB\n"))
+    with pytest.raises(DataError, match=r"tgt.tsv:1: expected 'source<TAB>target', found an empty target"):
+        data.read_parallel(write(tmp_path / "tgt.tsv", "a\t\r\n"))
     assert len(data.read_plain_text(write(tmp_path / "t.txt", "one\n\ntwo\n"))) == 2
     assert data.read_plain_text(write(tmp_path / "w.txt", "one\r\n\r\ntwo\r\n"))["text"].tolist() == ["one", "two"]
 

@@ -204,7 +204,8 @@ def read_parallel(path) -> pd.DataFrame:
             continue
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {quoted(line)}")
+            why = ("no tab" if len(fields) < 2 else "an empty source" if not fields[0].strip() else "an empty target")
+            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {why}: {quoted(line)}")
         rows.append((fields[0].strip(), fields[1].strip()))
     return pd.DataFrame(rows, columns=["source", "target"])
 
