@@ -417,7 +417,7 @@ def continue_run(task, config, given):
     from tfseq import recipes
     from tfseq.train.run_folder import RunFolder
 
-    path = Path(config.run.dir) if config.run.dir else RunFolder.latest_unfinished(config.run.root, Path(task).stem)
+    path = Path(config.run.dir) if config.run.dir else RunFolder.latest(config.run.root, Path(task).stem)
     if path is None or not (path / "config.yaml").exists():
         if path is not None and any(path.iterdir()):
             raise UsageError(f"resume=true: {path} holds no config.yaml, so it cannot be continued; "
@@ -425,8 +425,8 @@ def continue_run(task, config, given):
         if not any(key not in RESUME_FREE for key, _ in given):
             # README's bare line after a run that finished: starting the recipe's built-in data instead
             # would train something the user never asked for.
-            runs = sorted((Path(config.run.root) / Path(task).stem).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
-            newest = f" (the newest, {runs[-1].parent}, is complete: see its metrics.json)" if runs else ""
+            done = RunFolder.latest(config.run.root, Path(task).stem, finished=True)
+            newest = f" (the newest, {done}, is complete: see its metrics.json)" if done else ""
             raise UsageError(f"resume=true: no unfinished run of {Path(task).stem} under {config.run.root}{newest}; "
                              f"start a new run without resume=true")
         print(f"resume: no unfinished run of {Path(task).stem} under {config.run.root}; starting anew")

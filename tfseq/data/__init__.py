@@ -133,14 +133,19 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         _check_labels(dataset, train, validation, test, options.get("label", "label"))
     for split, path, use in (("validation", validation, "chooses its best epoch and settings on it"),
                              ("test", test, "is scored on it")):
-        if not len(frames[split]):
-            why = (f"{carved_how} of the training rows left none" + (
-                " once the texts of labels found nowhere else went back to train" if notes else "") + (
-                f" of {len(frames['train'])} rows: the file looks already cut by this hash, as the training part "
-                f"of a split tfseq carved is" if len(frames["train"]) >= 100 and carved_how.startswith("10%") else "")
-                if not path else "the file has no rows")
-            raise DataError(f"{path or train}: the {split} split is empty ({why}); a run {use}: give "
-                            f"data.{split}=<file> or more rows")
+        if len(frames[split]):
+            continue
+        if path:
+            why = "the file has no rows"
+        else:
+            why = f"{carved_how} of the training rows left none"
+            if notes:
+                why += " once the texts of labels found nowhere else went back to train"
+            if len(frames["train"]) >= 100 and carved_how.startswith("10%"):
+                why += (f" of {len(frames['train'])} rows: the file looks already cut by this hash, as the "
+                        f"training part of a split tfseq carved is")
+        raise DataError(f"{path or train}: the {split} split is empty ({why}); a run {use}: give "
+                        f"data.{split}=<file> or more rows")
     return dataset
 
 

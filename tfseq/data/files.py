@@ -99,8 +99,7 @@ def _separator_hint(frame: pd.DataFrame, suffix: str) -> str:
     locales writes ';'; a TSV named .csv), what to do; else ''."""
     if len(frame.columns) != 1 or suffix in (".jsonl", ".json"):
         return ""
-    header, tsv = str(frame.columns[0]), suffix in (".tsv", ".tab")
-    used = "tabs" if tsv else "commas"
+    header, used = str(frame.columns[0]), "tabs" if suffix in (".tsv", ".tab") else "commas"
     for sep, name, rename in ((";", "semicolons", ""), ("\t", "tabs", " (or name it .tsv)"),
                               ("|", "'|'", ""), (",", "commas", " (or name it .csv)")):
         if sep in header and name != used:

@@ -34,11 +34,12 @@ class RunFolder:
                     self.path = base.with_name(f"{base.name}-{suffix}")
 
     @staticmethod
-    def latest_unfinished(root, task) -> Path | None:
-        """The newest run of ``task`` without ``metrics.json`` (a run that was killed)."""
+    def latest(root, task, finished: bool = False) -> Path | None:
+        """The newest run of ``task``: without ``metrics.json`` (a run that was killed), or with
+        it (``finished=True``, a complete run)."""
         runs = sorted((Path(root) / task).glob("*/"), key=lambda p: p.stat().st_mtime)
         for path in reversed(runs):
-            if not (path / "metrics.json").exists():
+            if (path / "metrics.json").exists() == finished:
                 return path
         return None
 

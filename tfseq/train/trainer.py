@@ -18,9 +18,11 @@ from omegaconf import OmegaConf
 
 from tfseq import export
 from tfseq.atomic import written_to
+from tfseq.recipes import FILE_KEYS
 from tfseq.train import plots
 from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState,
                                    ValidationScores)
+from tfseq.train.scores import better
 from tfseq.train.task import Task
 
 
@@ -255,7 +257,7 @@ def served_before(published, config, metrics) -> str:
     """How this run compares with the version it is about to replace as the one served: its test
     headline against that version's run's, when both runs read the same data (the same dataset
     name and files); else nothing. Printed, so a worse model is never published silently."""
-    found = export.versions(published) if Path(published).is_dir() else []
+    found = export.versions(published)  # none yet: nothing to compare with
     if not found:
         return ""
     try:
@@ -264,16 +266,12 @@ def served_before(published, config, metrics) -> str:
         their_config = OmegaConf.load(run / "config.yaml")
     except (OSError, ValueError, KeyError, TypeError):
         return ""  # its run folder moved or was removed: nothing to compare with
-    from tfseq.recipes import FILE_KEYS
-
     same_data = all(str(OmegaConf.select(config, key, default=None)) == str(OmegaConf.select(their_config, key, default=None))
                     for key in ("data.name", *FILE_KEYS))
     key = metrics.get("headline")
     mine, old = metrics.get("test", {}).get(key), theirs.get("test", {}).get(key)
     if not same_data or mine is None or old is None or key != theirs.get("headline"):
         return ""
-    from tfseq.train.scores import better
-
     version = found[-1].name
     verdict = ("better" if better(key, mine, old) else "a tie" if mine == old else
                f"WORSE; version {version} stays on disk: tfseq-predict {published}/{version} answers with it")
