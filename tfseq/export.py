@@ -309,7 +309,7 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False) -> Pat
              for key, spec in vec.compute_output_spec(None).items()}
     call = serving.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
-    fused = [layer.use_fused for layer in recurrent]
+    fused = [layer._use_cudnn for layer in recurrent]
     with quiet_loggers("tensorflow", "absl"):
         # The conversion logs warnings that ask nothing of a user: "Issue encountered when serializing
         # table_initializer ... 'NoneType' object has no attribute 'name'" (the vocabulary's lookup
@@ -317,12 +317,12 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False) -> Pat
         # without trackable_obj (frozen constants need no trackable object).
         try:
             for layer in recurrent:
-                layer.use_fused = False
+                layer._use_cudnn = False
             function = tf.function(lambda ids: call(model, ids), input_signature=[specs])
             frozen = convert_variables_to_constants_v2(function.get_concrete_function())
         finally:
             for layer, value in zip(recurrent, fused):
-                layer.use_fused = value
+                layer._use_cudnn = value
         converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

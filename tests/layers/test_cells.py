@@ -141,7 +141,7 @@ def test_fused_path_matches_loop(layer_class, kernel_name, go_backwards, mask_na
     x = rng.normal(size=(B, T, D)).astype("float32")
     h0 = [rng.normal(size=(B, H)).astype("float32") for _ in range(len(layer_class(H).state_size))]
     args = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
-    fused, loop = layer_class(H, **args), layer_class(H, use_fused=False, **args)
+    fused, loop = layer_class(H, **args), layer_class(H, use_cudnn=False, **args)
     run(fused, x), run(loop, x)
     loop.set_weights(fused.get_weights())
     calls = []
@@ -195,7 +195,7 @@ def test_dropout_unroll_and_stateful(layer_class, rng):
     assert not np.allclose(run(layer, x, training=True)[0], inference)
 
     unrolled = layer_class(H, unroll=True)
-    looped = layer_class(H, use_fused=False)
+    looped = layer_class(H, use_cudnn=False)
     run(unrolled, x), run(looped, x)
     looped.set_weights(unrolled.get_weights())
     np.testing.assert_allclose(run(unrolled, x)[0], run(looped, x)[0], atol=1e-5)
@@ -373,7 +373,7 @@ def test_graph_with_static_batch_and_unknown_length(layer_class, masked, rng):
     x = rng.normal(size=(2, 5, D)).astype("float32")
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool) if masked else np.ones((2, 5), bool)
     for go_backwards in (False, True):
-        layer = layer_class(H, return_sequences=True, go_backwards=go_backwards, use_fused=False)
+        layer = layer_class(H, return_sequences=True, go_backwards=go_backwards, use_cudnn=False)
         eager = np.asarray(layer(x, mask=mask))
         traced = tf.function(lambda a, m: layer(a, mask=m), autograph=False, input_signature=[
             tf.TensorSpec((2, None, D)), tf.TensorSpec((2, None), tf.bool)])
@@ -390,7 +390,8 @@ def test_gpu_benchmark_script_smoke_runs_on_the_cpu():
     out = subprocess.run(["bash", "benchmarks/gpu.sh", "--cpu"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHON": sys.executable})
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("(4, 6, 3, 5)")]
+    torch_section = out.stdout.split("== KERAS_BACKEND=torch", 1)[1].split("== KERAS_BACKEND=", 1)[0]
+    rows = [line.split() for line in torch_section.splitlines() if line.startswith("(4, 6, 3, 5)")]
     assert len(rows) >= 6  # rnn, lstm, gru; unmasked and right-padded
     paths = {(row[4], row[5]): row[-1] for row in rows}
     # A right-padded mask keeps tfseq on the fused kernel; Keras' own layer falls back to its loop.

@@ -327,7 +327,7 @@ def test_cells_that_may_take_cudnn_are_not_jit_compiled_under_tensorflow():
     from tfseq.layers import GRU, LSTM, SimpleRNN
 
     assert not LSTM(4).supports_jit and not GRU(4).supports_jit  # as keras.layers.LSTM/GRU
-    assert SimpleRNN(4).supports_jit and GRU(4, use_fused=False).supports_jit
+    assert SimpleRNN(4).supports_jit and GRU(4, use_cudnn=False).supports_jit
     assert GRU(4, activation="relu").supports_jit  # not cuDNN's: always the loop
 
 

@@ -3,9 +3,10 @@
 from tfseq.layers.convert import from_torch, to_torch
 from tfseq.layers.crf import CRF
 from tfseq.layers.gru import GRU, GRUCell
+from tfseq.layers.keras_files import load_model, swap_layers
 from tfseq.layers.lstm import LSTM, LSTMCell
 from tfseq.layers.pooling import SequencePooling
-from tfseq.layers.recurrent import Recurrent, RecurrentCell, fused_ok
+from tfseq.layers.recurrent import FusedRecurrent, Recurrent, RecurrentCell, fused_ok
 from tfseq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}  # the recipes' backbone.cell choices
@@ -23,6 +24,6 @@ def recurrent_layer(cell: str, units: int, **kwargs):
     raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
 
 __all__ = [
-    "CELLS", "CRF", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
-    "SimpleRNNCell", "from_torch", "fused_ok", "recurrent_layer", "to_torch",
+    "CELLS", "CRF", "FusedRecurrent", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
+    "SimpleRNNCell", "from_torch", "fused_ok", "load_model", "recurrent_layer", "swap_layers", "to_torch",
 ]

@@ -39,6 +39,7 @@ import keras
 from keras import ops
 from keras.src import backend as keras_backend  # backend.rnn / lstm / gru: pinned keras 3.15
 from keras.src import tree
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell  # Keras' cached masks
 
 # Pre-activation added to a gate on masked steps: sigmoid(+-1e4) is exactly 1 or 0 in float16,
 # bfloat16 and float32, so the state is carried bit for bit and no gradient leaks through.
@@ -74,11 +75,39 @@ def fused_ok(cell, unroll: bool = False) -> bool:
     )
 
 
-class RecurrentCell(keras.layers.Layer):
+# The cell arguments every Keras recurrent cell takes, in Keras' order; each cell's docstring
+# describes them under "Args:" with CELL_ARGS_DOC.
+CELL_ARGS_DOC = """
+        units: size of the hidden state (a positive integer).
+        activation: the activation of the candidate/output (``"tanh"``; ``"relu"``, ``"sigmoid"``
+            or any ``keras.activations`` name or callable).
+        use_bias: whether the cell has a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer: initializers of the input
+            kernel, the recurrent kernel and the bias (Keras' defaults: Glorot uniform,
+            orthogonal, zeros).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the same.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints applied to the
+            same after each optimizer step.
+        dropout: fraction of the inputs dropped in training, one mask per sequence.
+        recurrent_dropout: fraction of the carried state dropped in training, one mask per
+            sequence (it keeps the fused kernel from running).
+        weight_dropout: tfseq's DropConnect on the recurrent kernel (Wan et al. 2013; AWD-LSTM's
+            weight drop): in training, one mask over the kernel per batch (fused kernels still run).
+            Written into the config only when set, so a config without it is Keras' own.
+        seed: seed of the dropout masks."""
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base of tfseq's cells: weights, dropout settings and the split step API.
 
     Subclasses set ``gates`` (number of gate blocks in the kernel), build ``kernel``,
     ``recurrent_kernel`` and ``bias`` in Keras' layout, and implement :meth:`step`.
+
+    Dropout is Keras' (``DropoutRNNCell``): a mask drawn once per sequence and cached by the
+    cell, which ``keras.layers.RNN`` (and so tfseq's sequence layers, built on it) draws before
+    the loop and clears after it. A lone cell inside ``keras.layers.RNN`` or
+    ``keras.layers.StackedRNNCells`` therefore applies ``dropout``, ``recurrent_dropout`` and
+    ``weight_dropout`` in training exactly as the tfseq sequence layer does.
     """
 
     gates = 1
@@ -96,6 +125,9 @@ class RecurrentCell(keras.layers.Layer):
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         weight_dropout=0.0,
@@ -119,6 +151,9 @@ class RecurrentCell(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.weight_dropout = float(weight_dropout)
@@ -140,12 +175,14 @@ class RecurrentCell(keras.layers.Layer):
             name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, self.units * self.gates),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -153,6 +190,7 @@ class RecurrentCell(keras.layers.Layer):
                 name="bias",
                 initializer=self.make_bias_initializer(),
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         else:
             self.bias = None
@@ -165,6 +203,28 @@ class RecurrentCell(keras.layers.Layer):
 
     def input_bias(self):
         return self.bias
+
+    # -- dropout masks (Keras' DropoutRNNCell, plus the weight-dropped kernel) -----------------
+    def get_recurrent_dropout_mask(self, step_input):
+        # keras.layers.RNN draws a cell's masks through this method (and get_dropout_mask)
+        # before its loop, outside any traced step: the weight-dropout mask is drawn with them.
+        if self.weight_dropout and getattr(self, "_weight_dropout_mask", None) is None:
+            self._weight_dropout_mask = keras.random.dropout(
+                ops.ones_like(ops.convert_to_tensor(self.recurrent_kernel)), self.weight_dropout,
+                seed=self.seed_generator,
+            )
+        return super().get_recurrent_dropout_mask(step_input)
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._weight_dropout_mask = None
+
+    def dropped_recurrent_kernel(self, state, training):
+        """The recurrent kernel of this batch: with its weight-dropout mask in training."""
+        if not (training and self.weight_dropout):
+            return self.recurrent_kernel
+        self.get_recurrent_dropout_mask(state)
+        return ops.convert_to_tensor(self.recurrent_kernel) * self._weight_dropout_mask
 
     # -- the split step --------------------------------------------------------------------
     def project_inputs(self, inputs):
@@ -180,11 +240,16 @@ class RecurrentCell(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
-        """One time step, for use inside ``keras.layers.RNN``. Dropout is applied by tfseq's
-        sequence layers, which draw one mask per sequence; a lone cell applies none."""
+        """One time step, for use inside ``keras.layers.RNN`` (dropout as Keras' cells)."""
         single = not tree.is_nested(states)
         states = [states] if single else list(states)
-        output, new_states = self.step(self.project_inputs(inputs), states, self.recurrent_kernel)
+        recurrent_mask = None
+        if training and self.dropout:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and self.recurrent_dropout:
+            recurrent_mask = self.get_recurrent_dropout_mask(states[0])
+        recurrent_kernel = self.dropped_recurrent_kernel(states[0], training)
+        output, new_states = self.step(self.project_inputs(inputs), states, recurrent_kernel, recurrent_mask)
         return output, (new_states[0] if single else new_states)
 
     def get_initial_state(self, batch_size=None):
@@ -206,12 +271,43 @@ class RecurrentCell(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": keras.constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
-            "weight_dropout": self.weight_dropout,
             "seed": self.seed,
         }
+        if self.weight_dropout:  # tfseq's own key: absent at its default, so Keras reads the config
+            config["weight_dropout"] = self.weight_dropout
         return {**super().get_config(), **config}
+
+
+def check_implementation(implementation):
+    """Keras' legacy ``implementation`` argument (0, 1 or 2): accepted and recorded, as Keras
+    records it; tfseq computes every mode the same way (one fused matmul per step)."""
+    if implementation not in (0, 1, 2):
+        raise ValueError(f"implementation must be 0, 1 or 2 (Keras' modes), received {implementation!r}.")
+    return implementation
+
+
+# The sequence-layer arguments of Keras' LSTM/GRU/SimpleRNN, described once for every layer's
+# "Args:" (after its cell's).
+LAYER_ARGS_DOC = """
+        activity_regularizer: regularizer of the layer's output.
+        return_sequences: return the output of every step (``(batch, time, units)``), not only
+            the last (``(batch, units)``).
+        return_state: also return the last state(s).
+        go_backwards: read the sequence backwards (and return the reversed outputs).
+        stateful: carry the last state of each row of a batch into the same row of the next.
+        unroll: unroll the loop (faster for short sequences, more memory; never fused).
+        zero_output_for_mask: zeros, not the last valid output, at masked steps of the outputs
+            (``keras.layers.Bidirectional`` sets it when ``return_sequences``)."""
+
+USE_CUDNN_DOC = """
+        use_cudnn: ``"auto"`` (default) runs the backend's fused kernel (cuDNN on a GPU) when the
+            arguments allow, else the loop; ``True`` requires it (an error where it cannot run);
+            ``False`` always loops. Unlike Keras, tfseq's fused path also takes masks."""
 
 
 class Recurrent(keras.layers.RNN):
@@ -221,30 +317,30 @@ class Recurrent(keras.layers.RNN):
     ``initial_state``, masks, ``stateful``, ``unroll`` and ``keras.layers.Bidirectional`` behave as
     in Keras. What differs is :meth:`inner_loop`: fused kernel when :func:`fused_ok`, else the
     generic loop over inputs projected once for all time steps.
-    """
 
-    cell_class = None  # set by subclasses
-    cell_arguments = ()  # names of the cell's constructor arguments, for get_config
+    The configuration is Keras' (the layer's keys, then the cell's), plus ``use_cudnn`` on the
+    fused layers and ``weight_dropout`` when set: ``keras.layers.LSTM(...).get_config()`` loads
+    into ``tfseq.layers.LSTM.from_config`` and back.
+    """
 
     def __init__(
         self,
-        units,
+        cell,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
         stateful=False,
         unroll=False,
-        use_fused=True,
+        zero_output_for_mask=False,
+        activity_regularizer=None,
+        use_cudnn="auto",
         **kwargs,
     ):
-        cell_kwargs = {name: kwargs.pop(name) for name in list(kwargs) if name in self.cell_arguments}
-        cell = self.cell_class(
-            units,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=f"{type(self).__name__.lower()}_cell",
-            **cell_kwargs,
-        )
+        legacy = kwargs.pop("use_fused", None)  # tfseq <= 0.1's name, in saved configs
+        if legacy is not None:
+            use_cudnn = "auto" if legacy else False
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"use_cudnn must be 'auto', True or False, received use_cudnn={use_cudnn!r}.")
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -252,17 +348,20 @@ class Recurrent(keras.layers.RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.use_fused = bool(use_fused)
-        if keras.backend.backend() == "tensorflow" and self.use_fused and fused_ok(cell, unroll):
+        self._use_cudnn = use_cudnn
+        if keras.backend.backend() == "tensorflow" and self.fused_allowed and fused_ok(cell, unroll):
             # As Keras' LSTM/GRU: TensorFlow's cuDNN kernels do not compile with XLA, so a model
             # holding a layer that may take them is not jit-compiled (jit_compile="auto").
             self.supports_jit = False
 
     @property
-    def units(self):
-        return self.cell.units
+    def fused_allowed(self):
+        """Whether this layer may take the fused path (``use_cudnn`` is not ``False``)."""
+        return self.cell.fused_kernel is not None and self._use_cudnn in ("auto", True)
 
     # -- checks with clear messages --------------------------------------------------------
     def build(self, sequences_shape, initial_state_shape=None):
@@ -308,30 +407,29 @@ class Recurrent(keras.layers.RNN):
             mask = mask[0]
         cell = self.cell
         if training and cell.dropout:
-            # Variational dropout: one mask per sequence, shared by all time steps (as Keras).
-            keep = keras.random.dropout(
-                ops.ones_like(sequences[:, :1, :]), cell.dropout, seed=cell.seed_generator
-            )
-            sequences = sequences * keep
-        recurrent_kernel = cell.recurrent_kernel
-        if training and cell.weight_dropout:
-            recurrent_kernel = keras.random.dropout(
-                ops.convert_to_tensor(cell.recurrent_kernel), cell.weight_dropout, seed=cell.seed_generator
-            )
-        if self.use_fused and fused_ok(cell, self.unroll):
+            # Variational dropout: the cell's one mask per sequence, shared by all time steps
+            # (keras.layers.RNN drew it before this loop; Keras' LSTM does the same).
+            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), 1)
+        recurrent_kernel = cell.dropped_recurrent_kernel(initial_state[0], training)
+        if self.fused_allowed and fused_ok(cell, self.unroll):
             try:
                 return self.fused_loop(sequences, initial_state, mask, recurrent_kernel)
             except NotImplementedError:
                 pass  # this backend/device has no fused kernel: use the loop
+        if self._use_cudnn is True:
+            raise ValueError(
+                f"{type(self).__name__}(use_cudnn=True): the fused (cuDNN) kernel cannot run for "
+                f"these arguments on this backend and device; pass use_cudnn='auto' to fall back "
+                "to the loop (cuDNN needs a GPU, tanh/sigmoid activations, a bias, no recurrent "
+                "dropout, no unroll, and reset_after=True for a GRU)."
+            )
         return self.generic_loop(sequences, initial_state, mask, training, recurrent_kernel)
 
     def generic_loop(self, sequences, initial_state, mask, training, recurrent_kernel):
         cell = self.cell
         recurrent_mask = None
         if training and cell.recurrent_dropout:
-            recurrent_mask = keras.random.dropout(
-                ops.ones_like(initial_state[0]), cell.recurrent_dropout, seed=cell.seed_generator
-            )
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
 
         def step(inputs, states):
             # The input projection stays inside the step: on the CPU, TensorFlow's loop runs
@@ -412,22 +510,53 @@ class Recurrent(keras.layers.RNN):
             **cell.fused_kwargs(),
         )
 
+    # -- Keras' accessors: the layer answers for its cell (as keras.layers.LSTM) --------------
+    units = property(lambda self: self.cell.units)
+    activation = property(lambda self: self.cell.activation)
+    recurrent_activation = property(lambda self: self.cell.recurrent_activation)
+    use_bias = property(lambda self: self.cell.use_bias)
+    kernel_initializer = property(lambda self: self.cell.kernel_initializer)
+    recurrent_initializer = property(lambda self: self.cell.recurrent_initializer)
+    bias_initializer = property(lambda self: self.cell.bias_initializer)
+    kernel_regularizer = property(lambda self: self.cell.kernel_regularizer)
+    recurrent_regularizer = property(lambda self: self.cell.recurrent_regularizer)
+    bias_regularizer = property(lambda self: self.cell.bias_regularizer)
+    kernel_constraint = property(lambda self: self.cell.kernel_constraint)
+    recurrent_constraint = property(lambda self: self.cell.recurrent_constraint)
+    bias_constraint = property(lambda self: self.cell.bias_constraint)
+    dropout = property(lambda self: self.cell.dropout)
+    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
+    weight_dropout = property(lambda self: self.cell.weight_dropout)
+
     # -- config ----------------------------------------------------------------------------
     def get_config(self):
-        config = {
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": self.stateful,
-            "unroll": self.unroll,
-            "use_fused": self.use_fused,
-        }
+        config = super().get_config()  # Keras' RNN keys (zero_output_for_mask among them)
+        del config["cell"]  # the cell's arguments are the layer's, as in keras.layers.LSTM
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
-        base = keras.layers.Layer.get_config(self)
-        return {**base, **config, **cell_config}
+        config.update(cell_config)
+        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class FusedRecurrent(Recurrent):
+    """A sequence layer whose cell has a fused (cuDNN) kernel: LSTM and GRU. Adds Keras'
+    ``use_cudnn`` attribute and key (SimpleRNN has neither, in Keras as here)."""
+
+    @property
+    def use_cudnn(self):
+        return self._use_cudnn
+
+    @use_cudnn.setter
+    def use_cudnn(self, value):
+        if value not in ("auto", True, False):
+            raise ValueError(f"use_cudnn must be 'auto', True or False, received use_cudnn={value!r}.")
+        self._use_cudnn = value
+
+    def get_config(self):
+        return {**super().get_config(), "use_cudnn": self.use_cudnn}

@@ -5,28 +5,18 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tfseq.layers.recurrent import Recurrent, RecurrentCell
-
-_CELL_ARGS = (
-    "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "dropout",
-    "recurrent_dropout", "weight_dropout", "seed",
-)
+from tfseq.layers.recurrent import CELL_ARGS_DOC, LAYER_ARGS_DOC, Recurrent, RecurrentCell
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class SimpleRNNCell(RecurrentCell):
-    """Elman cell ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``.
+    __doc__ = """Elman cell ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``.
 
     Weights have the shapes of ``keras.layers.SimpleRNNCell``: ``kernel (input_dim, units)``,
-    ``recurrent_kernel (units, units)``, ``bias (units,)``.
+    ``recurrent_kernel (units, units)``, ``bias (units,)``. Takes every argument of
+    ``keras.layers.SimpleRNNCell``.
 
-    Args:
-        units: size of the hidden state.
-        activation: ``"tanh"`` (default), ``"relu"``, ``"sigmoid"`` or any Keras activation.
-        use_bias, *_initializer, *_regularizer: as in Keras.
-        dropout, recurrent_dropout: rates of the (per-sequence) dropout masks that the sequence
-            layer applies to the inputs and to the carried state.
+    Args:""" + CELL_ARGS_DOC + """
 
     Example:
         >>> cell = SimpleRNNCell(8, activation="relu")
@@ -36,9 +26,36 @@ class SimpleRNNCell(RecurrentCell):
 
     gates = 1
 
-    def __init__(self, units, activation="tanh", **kwargs):
-        kwargs.pop("recurrent_activation", None)
-        super().__init__(units, activation=activation, **kwargs)
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        weight_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        kwargs.pop("recurrent_activation", None)  # older tfseq configs carried it; unused
+        super().__init__(
+            units, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout, seed=seed, **kwargs,
+        )
 
     def step(self, projected, states, recurrent_kernel, recurrent_mask=None):
         h = states[0]
@@ -55,12 +72,65 @@ class SimpleRNNCell(RecurrentCell):
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class SimpleRNN(Recurrent):
-    """A :class:`SimpleRNNCell` run over time (see :class:`tfseq.layers.Recurrent`).
+    __doc__ = """A :class:`SimpleRNNCell` run over time (see :class:`tfseq.layers.Recurrent`).
+
+    A drop-in for ``keras.layers.SimpleRNN``: the same arguments, weights and configuration.
+
+    Args:""" + CELL_ARGS_DOC + LAYER_ARGS_DOC + """
+        **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> SimpleRNN(16, return_sequences=True)(np.zeros((2, 7, 4))).shape
         (2, 7, 16)
     """
 
-    cell_class = SimpleRNNCell
-    cell_arguments = _CELL_ARGS
+    cell_class = SimpleRNNCell  # the cell it runs
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        weight_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        seed=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        kwargs.pop("recurrent_activation", None)  # older tfseq configs carried it; unused
+        kwargs.pop("use_fused", None)  # older tfseq configs: a SimpleRNN never fuses
+        if kwargs.pop("use_cudnn", False) is True:  # code written for LSTM/GRU may pass it
+            raise ValueError("SimpleRNN(use_cudnn=True): there is no fused (cuDNN) kernel for "
+                             "SimpleRNN; leave use_cudnn out, or use LSTM or GRU.")
+        cell = SimpleRNNCell(
+            units, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout, seed=seed,
+            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="simple_rnn_cell",
+        )
+        super().__init__(
+            cell, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask, activity_regularizer=activity_regularizer,
+            use_cudnn=False, **kwargs,
+        )
