@@ -17,9 +17,11 @@ from tfseq.tasks.tag import tagger_tflite
 TEXTS = ["the good film", "a bad plot", "a good plot and a good cast", "good good", "Ｇood\u3000FILM"]
 HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
         "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123", "", "  \x00",
-        "ΟΔΟΣ σοφός", "ǅemal ß ﬁ", "Go. \"Hi,\" (he said)... l'été 3.5% e\u0301t\u00e9!", "a\u2581b_c--d"]
+        "ΟΔΟΣ σοφός", "ǅemal ß ﬁ", "Go. \"Hi,\" (he said)... l'été 3.5% e\u0301t\u00e9!", "a\u2581b_c--d",
+        "(U.S.) John's ¿qué? «oui» --x-- ...! 'S $5 :-) ½.", "İ. Ǆ! \u3002日本。"]
 VECTORIZERS = [dict(split="word", ngrams=(1, 2), char_ngrams=(2, 5)), dict(split="word", lowercase=False),
                dict(split="word", token_chars=(2, 4)),
+               dict(split="word", punctuation="cut", token_chars=(1, 2), whole_words=["u.s.", "'s", "(he"]),
                dict(split="wordpunct", ngrams=(1, 2), char_ngrams=(2, 4)), dict(split="wordpunct", token_chars=(1, 3)),
                dict(split="character", ngrams=(1, 2, 3)), dict(split="character", keep_whitespace=True, max_length=6)]
 
@@ -169,5 +171,19 @@ def test_seq2seq_decodes_on_the_device_as_keras_greedy_and_by_beam(tmp_path):
             np.testing.assert_array_equal(pre.predict(runner, text), expected, err_msg=text)
             assert pre.answer(runner, text, declared)["target"] == model.texts(expected)[0]
         assert pre.answer(runner, "\x00 ", declared) == {"target": ""}
+    # The n best on the device: the SavedModel's texts and scores, in the order of the scores shown.
+    from tfseq.tasks.seq2seq import seq2seq_serving
+
+    beam = decoding.BeamSearch(4, length_penalty=1.0)
+    folder = export.save_tflite(seq2seq_tflite(model, 12, beam, n_best=3), tmp_path / "n-best")
+    saved = tf.saved_model.load(str(export.save(seq2seq_serving(model, 12, beam, n_best=3), tmp_path / "saved")))
+    runner, pre = litert(folder), Preprocessor.load(folder)
+    declared = json.loads((folder / "tfseq.json").read_text())
+    for text in words:
+        answer = pre.answer(runner, text, declared)
+        out = saved.signatures["serving_default"](text=tf.constant([text]))
+        assert [c["text"] for c in answer["n_best_list"]] == [t.decode() for t in out["targets"].numpy()[0]]
+        np.testing.assert_allclose([c["score"] for c in answer["n_best_list"]], out["scores"].numpy()[0], atol=1e-3)
+        assert answer["target"] == answer["n_best_list"][0]["text"] and answer["n_best"].count(" | ") == 2
     with pytest.raises(ValueError, match="greedily or by beam search"):
         seq2seq_tflite(model, 12, decoding.Sampling())

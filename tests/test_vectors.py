@@ -47,3 +47,37 @@ def test_one_key_is_enough_the_embedding_size_follows_the_vectors(tmp_path, monk
     assert trainer.config.backbone.embedding_dim == 6  # the recipe's 8 (FAST) became the file's 6
     assert any(line.startswith("auto: backbone.embedding_dim=6 (the dimension of the vectors in") for line in logged)
     assert any("embeddings: 5 of" in line for line in logged)
+
+
+def test_word2vec_binary_files_are_read_and_written_and_bad_bytes_name_the_file(tmp_path, monkeypatch):
+    import numpy as np
+
+    from tfseq.data.dataset import DataError
+    from tfseq.models import WordVectors, read_word_vectors
+
+    words = ["the", "film", "été", "good"]
+    table = WordVectors(words, np.arange(4 * 5, dtype="float32").reshape(4, 5) / 7)
+    binary, text = table.save(tmp_path / "v.bin", binary=True), table.save(tmp_path / "v.txt")
+    assert b"\x00" in binary.read_bytes()[:200]  # float32 bytes, as the C tool and gensim write them
+    loaded = WordVectors.load(binary)
+    assert loaded.words == words and np.array_equal(loaded.vectors, table.vectors)
+    assert vectors.dimension(binary) == 5
+    np.testing.assert_allclose(WordVectors.load(text).vectors, table.vectors, atol=1e-5)
+    matrix, found = read_word_vectors(binary, ["good", "unknown", "the"], 5)
+    assert found == 2 and np.array_equal(matrix[2], table.vectors[3]) and np.array_equal(matrix[4], table.vectors[0])
+    (tmp_path / "cut.bin").write_bytes(binary.read_bytes()[:-9])
+    with pytest.raises(DataError, match=r"cut.bin: binary word2vec file ends inside word 4's vector"):
+        WordVectors.load(tmp_path / "cut.bin")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 1 2\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.txt:1: not UTF-8 text; expected a word2vec file \(text, or binary"):
+        WordVectors.load(tmp_path / "latin1.txt")
+
+    from test_classify import in_process_trainer  # and model.embeddings= takes the binary file
+
+    big = WordVectors(["great", "fun", "movie", "bad", "awful"], np.ones((5, 6), "float32")).save(
+        tmp_path / "mine.bin", binary=True)
+    trainer = in_process_trainer(tmp_path, f"model.embeddings={big}")
+    logged = []
+    trainer.task.log = trainer.log = logged.append
+    trainer.execute()
+    assert trainer.config.backbone.embedding_dim == 6 and any("embeddings: 5 of" in line for line in logged)

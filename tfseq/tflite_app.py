@@ -15,7 +15,8 @@ only the standard library and numpy, and splits text by the same rule as
 
 The rule: control characters (C0/C1 other than whitespace) and the byte-order mark are removed;
 whitespace (Unicode's, and U+200B) becomes a space unless the vocabulary keeps it; the text is
-lower-cased if the model was; a word split cuts at runs of spaces, a wordpunct split also cuts
+lower-cased if the model was; a word split cuts at runs of spaces (a tagger's, with punctuation
+"cut", also cuts the punctuation before and after each word off: :func:`cut_affixes`), a wordpunct split also cuts
 each word into runs of word characters (letters, marks, digits, "_") and runs of other characters,
 marking the first with U+2581; a character split takes each code point (spaces dropped unless kept). Ids: 0 padding, 1 out of vocabulary, tokens from 2.
 """
@@ -36,12 +37,47 @@ WHITESPACE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u200b \xa0\u1680\u2000-\u2
 SPACE_MARK = "\u2581"
 
 
+def is_word_character(c: str) -> bool:
+    """Letters, marks, digits and ``_``: what a word is made of (RE2's ``[\\pL\\pM\\pN_]``)."""
+    return c == "_" or unicodedata.category(c)[0] in "LMN"
+
+
+AFFIX_PIECE = re.compile(r"\.\.\.|--|.", re.S)
+
+
+# How many marks cut_affixes strips from each side while looking for a form kept whole, and in
+# which order: fewest marks first, then fewest from the front ((0, 0) is the word itself).
+STRIP = 3
+STRIPS = sorted(((front, back) for front in range(STRIP + 1) for back in range(STRIP + 1)),
+                key=lambda pair: (sum(pair), pair[0]))
+
+
+def cut_affixes(word: str, whole=frozenset()) -> list[str]:
+    """A whitespace-separated word with the punctuation before and after it cut off, each mark a
+    token of its own (``...`` and ``--`` stay one): ``"(York)."`` -> ``( York ) .``; inside a word
+    nothing is cut (``U.S``, ``don't``, ``Anglo-American``). Forms in ``whole`` (lower case: what
+    the training files wrote whole, ``u.s.``, ``'s``) stay whole, with up to three marks around
+    them cut off first (``"(U.S.),"`` -> ``( U.S. ) ,``), as spaCy's special cases do."""
+    start, end = 0, len(word)
+    while start < end and not is_word_character(word[start]):
+        start += 1
+    while end > start and not is_word_character(word[end - 1]):
+        end -= 1
+    trailing = len(word) - end if end > start else len(word)  # marks after the core (all, without one)
+    for front, back in STRIPS if whole else ():
+        kept = word[front : len(word) - back]
+        if front <= start and back <= trailing and kept and kept.lower() in whole:
+            start, end = front, len(word) - back
+            break
+    return [*AFFIX_PIECE.findall(word[:start]), *([word[start:end]] if start < end else []),
+            *AFFIX_PIECE.findall(word[end:])]
+
+
 def wordpunct(text: str) -> list[str]:
     """A wordpunct split of whitespace-normalised text: each word's runs, the first marked."""
     tokens = []
     for word in text.replace(SPACE_MARK, " ").split():
-        runs = ["".join(run) for _, run in itertools.groupby(
-            word, lambda c: c == "_" or unicodedata.category(c)[0] in "LMN")]
+        runs = ["".join(run) for _, run in itertools.groupby(word, is_word_character)]
         tokens += [SPACE_MARK + runs[0], *runs[1:]]
     return tokens
 
@@ -59,6 +95,8 @@ class Preprocessor:
         self.split, self.lowercase = settings["split"], settings["lowercase"]
         self.keep_whitespace, self.max_length = settings.get("keep_whitespace", False), settings.get("max_length")
         self.char_ngrams, self.token_chars = settings.get("char_ngrams"), settings.get("token_chars")
+        self.punctuation = settings.get("punctuation", "keep")
+        self.whole = frozenset(settings.get("whole_words", ()))
         self.index = {key: {token: i + 2 for i, token in enumerate(tokens)}
                       for key, tokens in settings["vocabularies"].items()}
 
@@ -78,6 +116,8 @@ class Preprocessor:
             tokens = [c for c in text if self.keep_whitespace or c != " "]
         else:
             tokens = wordpunct(text) if self.split == "wordpunct" else text.split()
+            if self.punctuation == "cut":
+                tokens = [piece for word in tokens for piece in cut_affixes(word, self.whole)]
         return tokens[: self.max_length] if self.max_length else tokens
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
@@ -87,14 +127,11 @@ class Preprocessor:
         space = [bool(WHITESPACE.fullmatch(text[i])) for i in index]
         if self.split == "character":
             spans = [(i, i + 1) for i, blank in zip(index, space) if self.keep_whitespace or not blank]
-        elif self.split == "word":
-            spans, start = [], None
-            for k, (i, blank) in enumerate(zip(index, space)):
-                if not blank and start is None:
-                    start = i
-                if not blank and (k + 1 == len(index) or space[k + 1]):
-                    spans.append((start, i + 1))
-                    start = None
+        elif self.split == "word":  # the tokens partition the text's other characters, in order
+            shown, spans, k = [i for i, blank in zip(index, space) if not blank], [], 0
+            for token in self.tokens(text, lowercase=False):
+                spans.append((shown[k], shown[k + len(token) - 1] + 1))
+                k += len(token)
         else:
             raise ValueError(f"offsets are for a word or character split, not split={self.split!r}")
         return spans[: self.max_length] if self.max_length else spans
@@ -135,7 +172,7 @@ class Preprocessor:
         ``model.tflite``) or ``line`` (the perplexity of the text as a line)."""
         if declared["answer"] == "labels":
             p = self.predict(interpreter, text)[0]
-            return {"label": declared["labels"][int(p.argmax())], "confidence": p.max()}
+            return {"label": declared["labels"][int(p.argmax())], "confidence": p.max(), "probabilities": p}
         if declared["answer"] == "tags":
             tokens, tags = self.tokens(text, lowercase=False), declared["tags"]
             scores = self.predict(interpreter, text)[0][: len(tokens)]
@@ -153,11 +190,22 @@ class Preprocessor:
                                                for s in answer["spans"])
             return answer
         if declared["answer"] == "targets":  # seq2seq: the target ids the model decoded on the device
-            if not self.tokens(text):
-                return {"target": ""}  # as the SavedModel answers a text without tokens
-            target = declared["target"]
-            return {"target": detokenize(self.predict(interpreter, text)[0], target["vocabulary"], target["split"],
-                                         end=target["end"], drop=(target["start"],))}
+            target, n_best = declared["target"], declared.get("generate", {}).get("n_best", 1)
+            if not self.tokens(text):  # as the SavedModel answers a text without tokens
+                return {"target": ""} if n_best == 1 else {"target": "", "n_best": "", "n_best_list": []}
+
+            def text_of(ids):
+                return detokenize(ids, target["vocabulary"], target["split"], end=target["end"],
+                                  drop=(target["start"],))
+
+            if n_best == 1:
+                return {"target": text_of(self.predict(interpreter, text)[0])}
+            outputs = self.predict(interpreter, text, every=True)
+            ids = next(o for o in outputs if o.dtype.kind == "i")[0]  # [n, length]
+            scores = next(o for o in outputs if o.dtype.kind == "f")[0]  # [n]
+            choices = [{"text": text_of(row), "score": round(float(score), 4)} for row, score in zip(ids, scores)]
+            return {"target": choices[0]["text"], "n_best_list": choices,
+                    "n_best": " | ".join(f"{c['text']} ({c['score']:.3f})" for c in choices)}
         line = self.line(text, declared["line_end"])
         logits = self.predict(interpreter, text, line)[0][:-1].astype("float64")
         shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -165,9 +213,10 @@ class Preprocessor:
         ids = line["tokens"][0][1:]
         return {"perplexity": float(np.exp(-log_p[np.arange(len(ids)), ids].mean()))}
 
-    def predict(self, interpreter, text: str, feeds: dict | None = None) -> np.ndarray:
+    def predict(self, interpreter, text: str, feeds: dict | None = None, every: bool = False):
         """The export's scores for ``text``: its inputs resized to the text's ids, set, invoked
-        (``interpreter``: a ``tf.lite.Interpreter`` or LiteRT's, of the export's ``model.tflite``)."""
+        (``interpreter``: a ``tf.lite.Interpreter`` or LiteRT's, of the export's ``model.tflite``);
+        ``every``: all its outputs, in a list (a seq2seq n-best's ids and scores)."""
         feeds = feeds or self(text)
         inputs = {detail["name"]: detail for detail in interpreter.get_input_details()}
         index = {key: next(d["index"] for name, d in inputs.items() if name == key or name.endswith(f"_{key}")
@@ -178,7 +227,10 @@ class Preprocessor:
         for key, ids in feeds.items():
             interpreter.set_tensor(index[key], ids)
         interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        details = interpreter.get_output_details()
+        if every:
+            return [interpreter.get_tensor(detail["index"]) for detail in details]
+        return interpreter.get_tensor(details[0]["index"])
 
 
 def detokenize(ids, vocabulary, split: str, end=None, drop=()) -> str:

@@ -49,7 +49,7 @@ def check(value) -> Path | None:
     (a folder, a missing file, an unknown name) is an error. Reads no vectors: parse-time safe."""
     path = Path(str(value)).expanduser()
     if path.is_dir():
-        raise VectorsError(f"model.embeddings={value} is a folder; expected a word2vec/GloVe text file")
+        raise VectorsError(f"model.embeddings={value} is a folder; expected a word2vec (text or binary) or GloVe file")
     if path.is_file():
         return path
     if str(value) not in NAMED:

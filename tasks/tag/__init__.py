@@ -109,6 +109,26 @@ def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
     return result
 
 
+def split_of(sentences) -> tuple[str, str]:
+    """``data.split``'s auto value and its reason: ``character`` when every training token is one
+    character (word segmentation); ``wordpunct`` when the tokens are words of a script that spaces
+    them and the corpus writes punctuation as tokens of its own (CoNLL, Penn Treebank: at least 2%
+    of the tokens), so raw text is cut the same way at serving (``York.`` -> ``York`` ``.``);
+    else ``word`` (tokens are what whitespace separates)."""
+    from tfseq.data.language import unspaced_share
+    from tfseq.tflite_app import is_word_character
+
+    tokens = [token for row in sentences for token in row]
+    if all(len(token) == 1 for token in tokens):
+        return "character", "every training token is one character"
+    share = unspaced_share(" ".join(row) for row in sentences) or 0.0
+    punctuation = sum(not any(map(is_word_character, token)) for token in tokens) / max(len(tokens), 1)
+    if share < 0.5 and punctuation >= 0.02:
+        return "wordpunct", (f"{punctuation:.0%} of the training tokens are punctuation: raw text is cut at "
+                             f"punctuation too")
+    return "word", "the training tokens are words"
+
+
 class TagTask(Task):
     model_class = SequenceTagger
 
@@ -121,13 +141,12 @@ class TagTask(Task):
         self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"
                  f"{scored.get(self.scheme, '')}")
         if self.auto("data.split"):
-            single = all(len(token) == 1 for tokens in self.dataset.train["tokens"] for token in tokens)
-            self.choose("data.split", "character" if single else "word",
-                        "every training token is one character" if single else "the training tokens are words")
+            self.choose("data.split", *split_of(self.dataset.train["tokens"]))
         self.choose_for_script(self.dataset.train["tokens"])
         self.preprocessor = self.preprocessor_from(lambda: data.TokenTaggerPreprocessor(data.TextVectorizer(
-            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            token_chars=cfg.token_chars), self.tag_names))
+            split="word" if cfg.split == "wordpunct" else cfg.split,
+            punctuation="cut" if cfg.split == "wordpunct" else "keep", lowercase=cfg.lowercase,
+            ngrams=tuple(cfg.ngrams), max_length=cfg.max_length, token_chars=cfg.token_chars), self.tag_names))
         if self.preset() is not None:
             self.check_known(self.tag_names, self.preprocessor.tags, "tags")
             self.tag_names = list(self.preprocessor.tags)
@@ -161,7 +180,7 @@ class TagTask(Task):
 
         share = unspaced_share(" ".join(tokens) for tokens in sentences) or 0.0
         split = str(self.config.data.split)
-        if split == "word" and share < 0.5:
+        if split in ("word", "wordpunct") and share < 0.5:
             recipe = OmegaConf.load(SPACED_RECIPE)
             values = {key: OmegaConf.select(recipe, key) for key in UNSPACED}
             reason = f"{1 - share:.0%} of the letters are in scripts that space words: {SPACED_RECIPE.name}'s value"
@@ -243,6 +262,31 @@ class TagTask(Task):
     def headline_of(self, metrics):
         return "accuracy" if self.scheme is None else "f1"
 
+    @classmethod
+    def evaluation_data(cls, path, options):
+        column = options["tag_column"]
+        return data.read_conll(path, tag_column=int(column) if str(column).lstrip("-").isdigit() else column)
+
+    @classmethod
+    def score_export(cls, loaded, frame, declared):
+        """The file's own tokens tagged (the export's ``tag_tokens``), scored as :meth:`evaluate` does."""
+        from tfseq.evaluate import in_batches, needs
+
+        needs(loaded, "tag_tokens")
+        cut = declared.get("max_length") or None
+        sentences = [list(tokens)[:cut] for tokens in frame["tokens"]]
+        width = max((len(tokens) for tokens in sentences), default=1) or 1
+        padded = np.array([tokens + [""] * (width - len(tokens)) for tokens in sentences] or [[""]], dtype=object)
+        tags = in_batches(loaded.signatures["tag_tokens"], padded, key="tokens")["tags"]
+        predicted = [[tag.decode("utf-8") for tag in row[:len(tokens)]] for row, tokens in zip(tags, sentences)]
+        truth = [list(row)[:cut] for row in frame["tags"]]
+        scheme = scheme_of(declared["tags"])
+        result = {"test": tag_scores(truth, predicted, scheme), "headline": "accuracy" if scheme is None else "f1",
+                  "examples": len(frame)}
+        if scheme == "chunks":
+            result["per_type"] = chunk_type_scores(truth, predicted)
+        return result
+
     def tflite_serving(self):
         return tagger_tflite(self.model)
 
@@ -284,6 +328,8 @@ def tagger_serving(model, metadata=None) -> Serving:
     per text, and a readable ``entities``. Empty text gives empty answers; overlong text is cut
     at the vectorizer's ``max_length``.
     """
+    import tensorflow as tf
+
     pre = model.preprocessor
 
     def answer(module, text):
@@ -295,5 +341,16 @@ def tagger_serving(model, metadata=None) -> Serving:
             out.update(module.preprocessor.spans(text, best, model.confidence(emissions, mask, best)))
         return out
 
+    def tag_tokens(module, tokens):
+        """The tags of sentences already split into tokens (``""`` padding): a corpus scored on its own tokens."""
+        ids, _ = at_least_one_step(module.preprocessor.tokenizer.split_ids(tokens))
+        mask = ids["tokens"] != 0
+        best = model.decode(model(ids, training=False), mask)
+        tags = tf.where(mask, tf.gather(tf.constant(["", *pre.tags]), best), "")
+        width = tf.shape(tokens)[1]
+        return {"tags": tf.pad(tags, [[0, 0], [0, tf.maximum(width - tf.shape(tags)[1], 0)]],
+                               constant_values="")[:, :width]}
+
     show, columns = answer_columns(pre)
-    return Serving(answer, model.variables, pre, show=show, columns=columns, metadata=metadata or {})
+    return Serving(answer, model.variables, pre, show=show, columns=columns, metadata=metadata or {},
+                   functions={"tag_tokens": (tag_tokens, {"tokens": tf.TensorSpec([None, None], tf.string)})})

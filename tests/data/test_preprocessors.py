@@ -134,14 +134,70 @@ def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preproces
     assert loaded.preprocessor.target_tokenizer.vocabularies == target.vocabularies
 
 
-@pytest.mark.parametrize("split", ["word", "character"])
-def test_token_offsets_index_the_text_as_given_in_the_graph_and_in_plain_python(split):
-    from tfseq.tflite_app import Preprocessor
+@pytest.mark.parametrize("split,punctuation", [("word", "keep"), ("character", "keep"), ("word", "cut")])
+def test_token_offsets_index_the_text_as_given_in_the_graph_and_in_plain_python(split, punctuation):
+    from tfseq.tflite_app import CONTROL, Preprocessor
 
-    texts = ["  New\u3000York\x00 is\tbig ", "", "\x00", "日本 東京\u00a0x", "x\u200by  z\n", "Ｇood\u3000FILM"]
-    vec = data.TextVectorizer(split=split, max_length=4)
+    texts = ["  New\u3000York\x00 is\tbig ", "", "\x00", "日本 東京\u00a0x", "x\u200by  z\n", "Ｇood\u3000FILM",
+             "John lives in New York.", "(U.S.)\x00, \"he\" said...", "İ. x", "a\x00.b.\x00"]
+    whole = ["u.s."] if punctuation == "cut" else ()
+    vec = data.TextVectorizer(split=split, max_length=6, punctuation=punctuation, whole_words=whole)
     starts, ends = vec.token_offsets(tf.constant(texts))
-    app = Preprocessor({"split": split, "lowercase": True, "max_length": 4, "vocabularies": {}})
+    app = Preprocessor({"split": split, "lowercase": True, "max_length": 6, "vocabularies": {},
+                        "punctuation": punctuation, "whole_words": whole})
     for text, a, b, tokens in zip(texts, starts.to_list(), ends.to_list(), vec.tokens(texts, lowercase=False).to_list()):
         assert list(zip(a, b)) == app.offsets(text)
-        assert [text[s:e] for s, e in zip(a, b)] == [t.decode() for t in tokens]
+        # text[start:end] is the token as written (a removed control character inside it stays in the text)
+        assert [CONTROL.sub("", text[s:e]) for s, e in zip(a, b)] == [t.decode() for t in tokens]
+
+
+def test_a_taggers_word_split_cuts_punctuation_off_words_but_keeps_the_corpus_forms_whole():
+    vec = data.TextVectorizer(split="word", punctuation="cut")
+    assert vec.tokenize(["John lives in New York.", "(Hi!) ... --", "U.S. Inc.'s don't"]) == [
+        ["john", "lives", "in", "new", "york", "."], ["(", "hi", "!", ")", "...", "--"],
+        ["u.s", ".", "inc.'s", "don't"]]
+    pre = data.TokenTaggerPreprocessor(vec, ["O"])
+    sentences = [["He", "left", "the", "U.S.", "."], ["It", "'s", "Acme", "Inc.", "--", "yes"]]
+    texts = pre.join(sentences)  # the corpus's own forms are kept whole, so each sentence splits back
+    assert vec.tokenize(texts, lowercase=False) == sentences and vec.whole_words == ("'s", "inc.", "u.s.")
+    assert vec.tokenize(["in the U.S. today!"]) == [["in", "the", "u.s.", "today", "!"]]
+    restored = data.TextVectorizer.from_config(vec.get_config())
+    assert restored.whole_words == vec.whole_words and restored.punctuation == "cut"
+    with pytest.raises(ValueError, match="punctuation must be one of"):
+        data.TextVectorizer(split="character", punctuation="cut")
+
+
+class Column:
+    """A column as Hugging Face ``datasets`` gives it (``ds["text"]``): a sequence (``len``,
+    indexing, iteration) that is neither a list nor a NumPy array (tfseq does not depend on
+    ``datasets``; this is the protocol its ``Column`` offers)."""
+
+    def __init__(self, values):
+        self._values = list(values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __getitem__(self, index):
+        return self._values[index]
+
+    def __iter__(self):
+        return iter(self._values)
+
+
+def test_models_fit_and_predict_pandas_and_datasets_columns_of_raw_text():
+    import pandas as pd
+
+    texts, labels = ["a good film", "a bad film", "good good", "bad plot"] * 4, [1, 0, 1, 0] * 4
+    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(texts, ["pos", "neg"] * 8)
+    model = TextClassifier(RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2,
+                           preprocessor=pre)
+    model.compile()
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    expected = model.predict(np.array(texts), verbose=0)
+    for x, y in ((frame.text, frame.label), (frame[["text"]], frame["label"]), (Column(texts), Column(labels))):
+        model.fit(x, y, epochs=1, verbose=0)
+        assert model.predict(x, verbose=0).shape == expected.shape
+        assert np.isfinite(model.evaluate(x, y, verbose=0)).all()
+    with pytest.raises(ValueError, match=r"DataFrame of 2 columns .*pass its text column"):
+        model.predict(frame, verbose=0)

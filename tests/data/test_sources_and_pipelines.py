@@ -411,3 +411,54 @@ def test_bucket_boundaries_bound_the_waste_in_a_long_tail():
         assert members.max() <= max(members.min() * 1.1, members.min() + 1)
     with pytest.raises(ValueError, match="max_waste"):
         data.bucket_boundaries(lengths, max_waste=0)
+
+
+CONLLU = """# newdoc id = weblog-1
+# sent_id = 1
+# text = John's in New York.
+1-2	John's	_	_	_	_	_	_	_	_
+1	John	John	PROPN	NNP	Number=Sing	3	nsubj	_	_
+2	's	be	AUX	VBZ	_	3	cop	_	_
+3	in	in	ADP	IN	_	5	case	_	_
+4	New	New	PROPN	NNP	_	5	compound	_	_
+5	York	York	PROPN	NNP	_	0	root	_	SpaceAfter=No
+5.1	is	be	AUX	VBZ	_	_	_	3:cop	_
+6	.	.	PUNCT	.	_	5	punct	_	_
+
+# sent_id = 2
+# text = # tags
+1	#	#	SYM	NFP	_	2	dep	_	_
+2	tags	tag	NOUN	NNS	_	0	root	_	_
+"""
+
+
+def test_conllu_files_skip_comments_and_choose_the_tag_column_by_name(tmp_path):
+    from tfseq.data import read_conll
+
+    path = tmp_path / "en_ewt.conllu"
+    path.write_text(CONLLU, encoding="utf-8")
+    frame = read_conll(path, tag_column="upos")
+    assert [list(t) for t in frame["tokens"]] == [["John", "'s", "in", "New", "York", "."], ["#", "tags"]]
+    assert list(frame["tags"][0]) == ["PROPN", "AUX", "ADP", "PROPN", "PROPN", "PUNCT"]
+    assert list(read_conll(path, tag_column=4)["tags"][1]) == ["NFP", "NNS"]  # xpos, by number
+    assert list(read_conll(path, tag_column="DEPREL")["tags"][1]) == ["dep", "root"]
+    with pytest.raises(DataError, match="data.tag_column=ner: not a CoNLL-U column; expected one of id, form"):
+        read_conll(path, tag_column="ner")
+    plain = tmp_path / "chunks.txt"
+    plain.write_text("# # B-NP\n1 CD I-NP\n")  # CoNLL-2000: '#' is a token there, not a comment
+    assert list(read_conll(plain)["tokens"][0]) == ["#", "1"]
+    with pytest.raises(DataError, match="names a CoNLL-U column, but the file is not CoNLL-U"):
+        read_conll(plain, tag_column="upos")
+    # The default (-1: the last column, misc) is mostly '_': the error points at the name to use.
+    misc = tmp_path / "misc.conllu"
+    misc.write_text(CONLLU.replace("SpaceAfter=No", "_"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"or, in this CoNLL-U file, its name \(data.tag_column=upos\)"):
+        data.load(kind="tagging", train=str(misc))
+
+
+def test_tag_column_takes_a_conllu_name_on_the_command_line():
+    from tfseq import cli
+
+    assert cli.resolve("tag", [("data.tag_column", "upos")]).data.tag_column == "upos"
+    with pytest.raises(cli.UsageError, match="data.tag_column: 'ner': expected a number or one of id, form"):
+        cli.resolve("tag", [("data.tag_column", "ner")])

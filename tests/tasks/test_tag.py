@@ -298,3 +298,54 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
     assert [(s["text"], s["start"], s["end"]) for s in rows[0]["spans"]] == list(zip(
         [t.decode() for t in out["span_text"][0]], out["span_start"][0].tolist(), out["span_end"][0].tolist()))[
         : len(rows[0]["spans"])]
+
+
+def people_and_places(path, n, seed):
+    """CoNLL-2003-like sentences with punctuation as tokens of its own: ``John Smith lives in New York .``"""
+    rng = np.random.default_rng(seed)
+    first, last = ["John", "Mary", "Anna", "Peter", "Li"], ["Smith", "Jones", "Brown", "Wang"]
+    places = [["New", "York"], ["Paris"], ["Los", "Angeles"], ["Rome"], ["U.S."]]
+    verbs = [["lives", "in"], ["visited"], ["moved", "to"], ["works", "in"]]
+    sentences = []
+    for _ in range(n):
+        person = [str(rng.choice(first)), str(rng.choice(last))]
+        place = places[int(rng.integers(len(places)))]
+        rows = ([(w, "B-PER" if i == 0 else "I-PER") for i, w in enumerate(person)]
+                + [(w, "O") for w in verbs[int(rng.integers(len(verbs)))]]
+                + [(w, "B-LOC" if i == 0 else "I-LOC") for i, w in enumerate(place)] + [(str(rng.choice([".", "!"])), "O")])
+        if rng.random() < 0.3:
+            rows = [(",", "O") if w == "." else (w, t) for w, t in rows] + [("he", "O"), ("said", "O"), (".", "O")]
+        sentences.append("\n".join(f"{w} {t}" for w, t in rows))
+    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_raw_text_is_cut_at_punctuation_as_the_training_tokens_were(tmp_path, capsys, monkeypatch):
+    """A tagger trained on tokenized columns answers raw text as its corpus was cut: ``York.`` is
+    ``York`` ``.``, in the SavedModel, in TFLite and in tfseq-predict, offsets into the raw text."""
+    import tensorflow as tf
+
+    from tfseq.tflite_app import Preprocessor, interpreter
+
+    monkeypatch.chdir(tmp_path)
+    train = people_and_places(tmp_path / "train.txt", 300, 0)
+    assert cli.train_main(["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=6",
+                           "backbone.layers=1", "baseline=false", "export.tflite=true", "export.name=ner"]) == 0
+    assert "auto: data.split=wordpunct (" in capsys.readouterr().out
+    text = "John Smith lives in New York."
+    serve = tf.saved_model.load(str(next((tmp_path / "saved_models" / "ner").iterdir()))).signatures["serving_default"]
+    out = serve(text=tf.constant([text, "Mary moved to the U.S.!"]))
+    assert out["tagged"].numpy()[0].decode() == "John/B-PER Smith/I-PER lives/O in/O New/B-LOC York/I-LOC ./O"
+    spans = {(t.decode(), k.decode(), int(a), int(b)) for t, k, a, b in zip(
+        out["span_text"].numpy()[0], out["span_type"].numpy()[0], out["span_start"].numpy()[0], out["span_end"].numpy()[0])}
+    assert spans == {("John Smith", "PER", 0, 10), ("New York", "LOC", 20, 28)}
+    assert "U.S./B-LOC !/O" in out["tagged"].numpy()[1].decode()  # a form the corpus wrote whole stays whole
+    lite = next((tmp_path / "saved_models" / "ner-tflite").iterdir())
+    declared = json.loads((lite / "tfseq.json").read_text())
+    answer = Preprocessor.load(lite).answer(interpreter(lite), text, declared)
+    assert [(s["text"], s["type"], s["start"], s["end"]) for s in answer["spans"]] == [
+        ("John Smith", "PER", 0, 10), ("New York", "LOC", 20, 28)]
+    capsys.readouterr()
+    assert cli.predict_main(["saved_models/ner", text]) == 0
+    assert "New York (LOC 20-28" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from pathlib import Path
 from tfseq.data.builtin import BUILTIN
 from tfseq.data.dataset import DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
-    read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
+    is_conllu, read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
 )
 
 # Imported on first use (they import TensorFlow and Keras, seconds of start-up that listing or
@@ -48,7 +48,7 @@ def __dir__():
 READERS = {
     "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label"),
                                                     opts.get("label_separator")),
-    "tagging": lambda path, opts: read_conll(path, tag_column=int(opts.get("tag_column", -1))),
+    "tagging": lambda path, opts: read_conll(path, tag_column=opts.get("tag_column", -1)),
     "seq2seq": lambda path, opts: read_parallel(path),
     "language-model": lambda path, opts: read_plain_text(path),
 }
@@ -94,10 +94,12 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
     if kind == "tagging":
         tags = {tag for row in frames["train"]["tags"] for tag in row}
         if len(tags) < 2:
-            column = int(options.get("tag_column", -1))
+            column = options.get("tag_column", -1)
+            conllu = is_conllu(Path(train).read_text(encoding="utf-8", errors="replace").split("\n")[:200])
             raise DataError(f"{train}: every token is tagged {sorted(tags)[0]!r} in column {column} "
                             f"(data.tag_column; -1: the last), so a tagger has nothing to learn; choose the "
-                            f"column that holds the tags with data.tag_column=<number, counting from 0>")
+                            f"column that holds the tags with data.tag_column=<number, counting from 0>"
+                            + (" or, in this CoNLL-U file, its name (data.tag_column=upos)" if conllu else ""))
     for split, path in (("validation", validation), ("test", test)):
         if path:
             frames[split] = read(path, options)

@@ -49,7 +49,7 @@ def _read_text(path) -> str:
 
 def read_table(path, text_column: str = "text", label_column: str | None = "label",
                label_separator: str | None = None,
-               choose: str = "data.text=<column> data.label=<column>") -> pd.DataFrame:
+               choose: str = "data.text=<column> data.label=<column>", keep_columns: bool = False) -> pd.DataFrame:
     """A CSV, TSV or JSON-lines file as a DataFrame with columns ``text`` (and ``label``).
 
     Args:
@@ -59,6 +59,9 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
             (``"pos|funny"``; an empty cell: no label). JSON lines may hold lists instead
             (``"label": ["pos", "funny"]``). Multi-label cells become sorted tuples of labels.
         choose: how the user picks other columns, for the error message (tfseq-predict: ``--column``).
+        keep_columns: also keep the file's other columns, after ``text`` (and ``label``), as
+            given (an ``id`` to join answers back by); one named ``text`` or ``label`` becomes
+            ``input_text`` / ``input_label``.
     """
     path = Path(path)
     _read_text(path)  # existence, encoding and emptiness, with clear messages
@@ -89,8 +92,13 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
         labels = frame[label_column]
         if label_separator or labels.map(lambda v: isinstance(v, list)).any():
             out["label"] = _label_sets(path, labels, label_column, label_separator)
-            return out
-        out["label"] = canonical_labels(path, labels, label_column, first_line=1 if suffix in (".jsonl", ".json") else 2)
+        else:
+            out["label"] = canonical_labels(path, labels, label_column,
+                                            first_line=1 if suffix in (".jsonl", ".json") else 2)
+    if keep_columns:
+        for column in frame.columns:
+            if column not in wanted:
+                out[f"input_{column}" if column in out.columns else str(column)] = frame[column].to_numpy()
     return out
 
 
@@ -161,15 +169,74 @@ def _label_sets(path, labels: pd.Series, column: str, separator: str | None) -> 
     return sets
 
 
-def read_conll(path, tag_column: int = -1, word_column: int = 0) -> pd.DataFrame:
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".json")
+
+
+def looks_like_conll(path, sample: int = 400) -> bool:
+    """Whether a text file reads as CoNLL columns rather than a text a line: CoNLL-U, or lines of
+    2 to 10 whitespace-separated fields in blocks (sentences) split by blank lines, whose last field
+    takes few values (tags), where plain text's last words are many."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [line.rstrip("\r\n") for _, line in zip(range(sample), handle)]
+    except OSError:
+        return False
+    if is_conllu(lines):
+        return True
+    filled = [line.split() for line in lines if line.strip() and not line.startswith("-DOCSTART-")]
+    blocks = sum(1 for before, line in zip([""] + lines, lines) if line.strip() and not before.strip())
+    if len(filled) < 4 or blocks < 2 or len(filled) / blocks < 2:
+        return False
+    shaped = sum(2 <= len(fields) <= 10 for fields in filled) / len(filled)
+    widths = {len(fields) for fields in filled}
+    tags = {fields[-1] for fields in filled}
+    return shaped >= 0.95 and len(widths) == 1 and len(tags) <= max(2, len(filled) // 3)
+
+
+# The ten columns of a CoNLL-U line (Universal Dependencies), by the names data.tag_column takes.
+CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+
+
+def is_conllu(lines) -> bool:
+    """Whether ``lines`` read as CoNLL-U: the first that is neither blank nor a ``#`` comment has
+    ten tab-separated columns, the first a token number."""
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            fields = line.rstrip("\r").split("\t")
+            return len(fields) == len(CONLLU_COLUMNS) and fields[0].split("-")[0].isdigit()
+    return False
+
+
+def read_conll(path, tag_column: int | str = -1, word_column: int = 0) -> pd.DataFrame:
     """CoNLL column file: one ``word ... tag`` line per token, a blank line between sentences.
 
     ``-DOCSTART-`` lines are skipped. Every token line of the file must have the same number of
     columns; ``tag_column`` picks the tag (``-1``: the last, e.g. the chunk tag of CoNLL-2000).
+    A CoNLL-U file (Universal Dependencies: ten tab-separated columns) is read as its format says:
+    ``#`` comment lines, multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped, the
+    word is the ``form`` column and ``tag_column`` may be a column's name (``upos``, ``xpos``,
+    ``deprel``, ...; :data:`CONLLU_COLUMNS`).
     """
+    lines = _read_text(path).split("\n")
+    conllu = is_conllu(lines)
+    if isinstance(tag_column, str) and not tag_column.lstrip("-").isdigit():
+        if not conllu:
+            raise DataError(f"{path}: data.tag_column={tag_column} names a CoNLL-U column, but the file is not "
+                            f"CoNLL-U (ten tab-separated columns); give the tag's column number, counting from 0")
+        if tag_column.lower() not in CONLLU_COLUMNS:
+            raise DataError(f"data.tag_column={tag_column}: not a CoNLL-U column; expected one of "
+                            f"{', '.join(CONLLU_COLUMNS)} (or a number)")
+        tag_column = CONLLU_COLUMNS.index(tag_column.lower())
+    tag_column = int(tag_column)
+    if conllu:
+        word_column = CONLLU_COLUMNS.index("form")
     rows, tokens, tags, width = [], [], [], None
-    for number, line in enumerate(_read_text(path).split("\n"), 1):
-        fields = line.split()
+    for number, line in enumerate(lines, 1):
+        if conllu and line.startswith("#"):
+            continue
+        fields = line.rstrip("\r").split("\t") if conllu and line.strip() else line.split()
+        if conllu and fields and not fields[0].isdigit():  # 1-2 (a multiword token), 1.1 (an empty node)
+            continue
         if not fields or fields[0] == "-DOCSTART-":
             if tokens:
                 rows.append((tokens, tags))

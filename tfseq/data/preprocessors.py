@@ -157,6 +157,9 @@ class TokenTaggerPreprocessor(Preprocessor):
         """Each sentence's tokens as the text the tokenizer splits back into exactly those tokens
         (a ``ValueError`` naming the sentence if one does not)."""
         vec = self.tokenizer
+        sentences = [list(tokens) for tokens in sentences]
+        if vec.punctuation == "cut":  # the corpus's own forms (U.S., 's) stay whole
+            vec.keep_whole(token for tokens in sentences for token in tokens)
         texts = [(" " if vec.split == "word" else "").join(tokens) for tokens in sentences]
         for row, (tokens, split_back) in enumerate(zip(sentences, vec.tokenize(texts))):
             if len(split_back) != min(len(tokens), vec.max_length or len(tokens)):

@@ -38,6 +38,12 @@ CONTROL = r"[\x{00}-\x{08}\x{0E}-\x{1B}\x{7F}-\x{84}\x{86}-\x{9F}\x{FEFF}]"
 SPACE_MARK = "\u2581"
 WORD_RUN = r"[\pL\pM\pN_]+|[^\pL\pM\pN_ \x{2581}]+"
 SPLITS = ("word", "wordpunct", "subword", "character")
+# A tagger's word split with punctuation "cut" (TextVectorizer(punctuation="cut")): a word's
+# leading and trailing non-word characters split off, one token each, except "..." and "--"
+# (tfseq.tflite_app.cut_affixes is the same rule in plain Python).
+AFFIXES = r"^([^\pL\pM\pN_]*)(.*?)([^\pL\pM\pN_]*)$"
+AFFIX_PIECE = r"(\.\.\.|--|.)"
+PUNCTUATION = ("keep", "cut")
 MARKED = ("wordpunct", "subword")  # splits whose tokens carry SPACE_MARK: joined without spaces
 
 
@@ -100,6 +106,12 @@ class TextVectorizer(keras.layers.Layer):
             vocabulary, were seen once (not saved; a backbone's ``rare_tokens``).
         subwords: the number of pieces :meth:`adapt` asks SentencePiece for (``split="subword"``).
         subword_model: the trained SentencePiece model, base64; set by :meth:`adapt`.
+        punctuation: ``"keep"`` (default) or ``"cut"``: a word split also cuts the punctuation
+            before and after each word off, one mark a token (``"(York)."`` -> ``( York ) .``,
+            ``...`` and ``--`` stay one), as tokenized corpora (CoNLL, Penn Treebank) write it;
+            inside a word nothing is cut (``U.S``, ``don't``). A tagger reads raw text this way.
+        whole_words: lower-cased forms that stay whole under ``punctuation="cut"`` (``u.s.``,
+            ``'s``): what the training files wrote whole; set by :meth:`keep_whole`.
 
     Example:
         >>> v = TextVectorizer(split="character", ngrams=(1, 2))
@@ -110,7 +122,8 @@ class TextVectorizer(keras.layers.Layer):
 
     def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
                  vocabularies=None, char_vocabulary=None, keep_whitespace=False, token_chars=None,
-                 token_char_vocabulary=None, subwords=8000, subword_model=None, **kwargs):
+                 token_char_vocabulary=None, subwords=8000, subword_model=None, punctuation="keep",
+                 whole_words=(), **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
@@ -130,6 +143,9 @@ class TextVectorizer(keras.layers.Layer):
             if len(token_chars) != 2 or not 1 <= token_chars[0] <= token_chars[1] or split not in ("word", "wordpunct"):
                 raise ValueError(f"token_chars must be (lo, hi) with 1 <= lo <= hi, for a word split; received "
                                  f"{token_chars} with split={split!r}.")
+        if punctuation not in PUNCTUATION or (punctuation == "cut" and split != "word"):
+            raise ValueError(f"punctuation must be one of {PUNCTUATION} ('cut' for split='word'), received "
+                             f"punctuation={punctuation!r} with split={split!r}.")
         if keep_whitespace and split != "character":
             raise ValueError("keep_whitespace is for split='character'; a word split is on whitespace.")
         self.split = split
@@ -144,6 +160,8 @@ class TextVectorizer(keras.layers.Layer):
         self.token_char_vocabulary = tuple(token_char_vocabulary or ())
         self.subwords, self.subword_model, self._pieces = int(subwords), subword_model, None
         self.singletons = 0  # set by adapt (not saved): the last this many token ids were seen once
+        self.punctuation = punctuation
+        self.whole_words = whole_words
 
     # Stored as nested tuples: immutable, so TensorFlow/Keras object tracking leaves it alone
     # (a dict with int keys cannot be saved by tf.saved_model).
@@ -155,6 +173,28 @@ class TextVectorizer(keras.layers.Layer):
     def vocabularies(self, value):
         self._vocabulary_items = tuple((int(n), tuple(tokens)) for n, tokens in dict(value).items())
         self._lookups = None  # rebuilt from the new vocabulary on the next call
+
+    @property
+    def whole_words(self) -> tuple[str, ...]:
+        return self._whole_words
+
+    @whole_words.setter
+    def whole_words(self, value):
+        self._whole_words = tuple(sorted(set(value)))
+        self._whole_table = None  # rebuilt on the next call
+
+    def keep_whole(self, tokens) -> int:
+        """Keep whole, under ``punctuation="cut"``, each of ``tokens`` (a corpus's own tokens:
+        ``U.S.``, ``'s``, ``:-)``) that the cut would split, so the text of a tokenized sentence
+        splits back into exactly its tokens and raw text keeps those forms whole. Returns how
+        many forms were added."""
+        from tfseq.tflite_app import cut_affixes
+
+        known = set(self.whole_words)
+        added = {token.lower() for token in set(tokens) if cut_affixes(token) != [token]} - known
+        if added:
+            self.whole_words = known | added
+        return len(added)
 
     # -- vocabulary --------------------------------------------------------------------------
     def tokenize(self, texts, truncate: bool = True, batch_size: int = 8192, lowercase=None) -> list[list[str]]:
@@ -311,8 +351,16 @@ class TextVectorizer(keras.layers.Layer):
                 raise ValueError("split='subword' has no SentencePiece model yet: call adapt() first.")
             import tensorflow as tf
 
-            self._pieces = tensorflow_text.SentencepieceTokenizer(base64.b64decode(self.subword_model),
-                                                                  out_type=tf.string)
+            import hashlib
+
+            # Made eagerly, outside any trace, as the lookup tables are, and named after its model:
+            # TensorFlow Text's op shares its resource by name, so a source and a target model made
+            # alike were one (an export tokenized its source with the target's pieces), and one
+            # first made inside a traced function served the next trace wrongly.
+            model = base64.b64decode(self.subword_model)
+            with tf.init_scope():
+                self._pieces = tensorflow_text.SentencepieceTokenizer(
+                    model, out_type=tf.string, name=f"sentencepiece_{hashlib.sha1(model).hexdigest()[:16]}")
         return self._pieces
 
     def output_keys(self) -> list[str]:
@@ -391,7 +439,52 @@ class TextVectorizer(keras.layers.Layer):
                 texts = tf.strings.regex_replace(tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "),
                                                  SPACE_MARK + " +", SPACE_MARK)
             tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
+            if self.punctuation == "cut":
+                tokens = self._cut_affixes(tokens)
         return tokens[:, : self.max_length] if self.max_length and truncate else tokens
+
+    def _cut_affixes(self, words):
+        """Each word's leading and trailing punctuation cut off (``punctuation="cut"``), one mark a
+        token, unless the word's lower case is one of ``whole_words``."""
+        import tensorflow as tf
+
+        from tfseq.tflite_app import STRIPS
+
+        flat = words.flat_values
+        parts = tf.strings.split(tf.strings.regex_replace(flat, AFFIXES, "\\1\t\\2\t\\3"), "\t").to_tensor("", shape=[None, 3])
+        size = tf.strings.length(flat, unit="UTF8_CHAR")
+        start = tf.strings.length(parts[:, 0], unit="UTF8_CHAR")  # the core: the word between its marks
+        end = size - tf.strings.length(parts[:, 2], unit="UTF8_CHAR")
+        if self.whole_words:  # a form kept whole, with the fewest marks around it cut off (cut_affixes)
+            table, found = self._whole_lookup(), tf.zeros_like(size, dtype=tf.bool)
+            new_start, new_end = start, end
+            trailing = tf.where(end > start, size - end, size)  # marks after the core (all, without one)
+            for front, back in STRIPS:
+                kept = tf.strings.substr(flat, tf.minimum(front, size), tf.maximum(size - front - back, 0),
+                                         unit="UTF8_CHAR")  # (pos past the end is an error, even for nothing)
+                hit = ((front <= start) & (back <= trailing) & (size - front - back > 0) & ~found
+                       & (table.lookup(tf.strings.lower(kept, encoding="utf-8")) > 0))
+                new_start, new_end = tf.where(hit, front, new_start), tf.where(hit, size - back, new_end)
+                found |= hit
+            start, end = new_start, new_end
+
+        def each(affix):  # one token per mark
+            return tf.strings.regex_replace(affix, AFFIX_PIECE, "\\1 ")
+
+        cut = tf.strings.join([each(tf.strings.substr(flat, tf.zeros_like(start), start, unit="UTF8_CHAR")),
+                               tf.strings.substr(flat, start, end - start, unit="UTF8_CHAR"),
+                               each(tf.strings.substr(flat, end, size - end, unit="UTF8_CHAR"))], separator=" ")
+        return words.with_flat_values(tf.strings.split(cut)).merge_dims(1, 2)
+
+    def _whole_lookup(self):
+        import tensorflow as tf
+
+        if self._whole_table is None:
+            with tf.init_scope():
+                keys = list(self.whole_words) or ["\x00"]  # no word holds a control character
+                self._whole_table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(keys, tf.string), tf.ones([len(keys)], tf.int64)), default_value=0)
+        return self._whole_table
 
     def token_offsets(self, texts, truncate=True):
         """Where each of :meth:`tokens` lies in its text: ``(starts, ends)``, ragged
@@ -416,13 +509,17 @@ class TextVectorizer(keras.layers.Layer):
         if self.split == "character":
             starts = index if self.keep_whitespace else tf.ragged.boolean_mask(index, tf.logical_not(space))
             ends = starts + 1
-        else:  # a word: a run of what is not whitespace
-            space, index = space.to_tensor(True), index.to_tensor(-1)
-            word = tf.logical_not(space)
-            before = tf.pad(space[:, :-1], [[0, 0], [1, 0]], constant_values=True)
-            after = tf.pad(space[:, 1:], [[0, 0], [0, 1]], constant_values=True)
-            starts = tf.ragged.boolean_mask(index, word & before)
-            ends = tf.ragged.boolean_mask(index, word & after) + 1
+        else:  # the tokens partition the text's other characters, in order
+            shown = tf.ragged.boolean_mask(index, tf.logical_not(space)).to_tensor(-1)
+            lengths = tf.strings.length(self.tokens(texts, lowercase=False, truncate=False), unit="UTF8_CHAR")
+            last = tf.cumsum(lengths.to_tensor(0), axis=1) - 1  # each token's last character
+            first = last - lengths.to_tensor(0) + 1
+
+            def at(k):  # the text's position of each token's k-th shown character (padding: any)
+                k = tf.clip_by_value(k, 0, tf.maximum(tf.shape(shown, out_type=k.dtype)[1] - 1, 0))
+                return tf.RaggedTensor.from_tensor(tf.gather(shown, k, batch_dims=1), lengths=lengths.row_lengths())
+
+            starts, ends = at(first), at(last) + 1
         if self.max_length and truncate:
             starts, ends = starts[:, : self.max_length], ends[:, : self.max_length]
         return tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
@@ -446,9 +543,30 @@ class TextVectorizer(keras.layers.Layer):
         return super().__call__(as_strings(texts), *args, **kwargs)
 
     def call(self, texts):
+        return self.ids(self.tokens(texts), self.tokens(texts, lowercase=False) if self.token_chars else None)
+
+    def split_ids(self, tokens):
+        """:meth:`call` for text already split into tokens (``string[batch, T]``, ``""`` padding,
+        or ragged): each token normalised as a text is (control characters removed, lower-cased
+        if this layer does), never split again, and cut at ``max_length`` as a text's tokens are.
+        A tokenized corpus (CoNLL) is scored on its own tokens this way."""
         import tensorflow as tf
 
-        tokens = self.tokens(texts)
+        tokens = tf.convert_to_tensor(tokens, tf.string) if not isinstance(tokens, tf.RaggedTensor) else tokens
+        if not isinstance(tokens, tf.RaggedTensor):
+            tokens = tf.RaggedTensor.from_tensor(tokens, padding="")
+        cased = tokens.with_flat_values(self._normalize(tokens.flat_values, lowercase=False))
+        lowered = cased.with_flat_values(tf.strings.lower(cased.flat_values, encoding="utf-8")) if self.lowercase \
+            else cased
+        if self.max_length:
+            cased, lowered = cased[:, : self.max_length], lowered[:, : self.max_length]
+        return self.ids(lowered, cased if self.token_chars else None)
+
+    def ids(self, tokens, cased=None):
+        """The output dict of ragged ``tokens`` (and, for ``token_chars``, the same tokens in
+        their own case): ids of every n-gram order, the ``chars`` bag, ``token_chars``."""
+        import tensorflow as tf
+
         separator = "" if self.split == "character" else " "
         outputs = {}
         tables = self._tables()
@@ -465,7 +583,7 @@ class TextVectorizer(keras.layers.Layer):
         if self.char_ngrams:
             outputs[CHARS] = self._char_ids(tokens, tables[CHARS])
         if self.token_chars:
-            grams = self._token_grams(self.tokens(texts, lowercase=False), self.token_chars)
+            grams = self._token_grams(cased, self.token_chars)
             ids = tf.cast(tf.ragged.map_flat_values(tables[TOKEN_CHARS].lookup, grams).to_tensor(PAD), tf.int32)
             missing = tf.cast(tokens.bounding_shape()[1], tf.int32) - tf.shape(ids)[1]
             outputs[TOKEN_CHARS] = tf.pad(ids, [[0, 0], [0, missing], [0, 0]])
@@ -509,6 +627,8 @@ class TextVectorizer(keras.layers.Layer):
             "token_char_vocabulary": list(self.token_char_vocabulary),
             "subwords": self.subwords,
             "subword_model": self.subword_model,
+            **({"punctuation": self.punctuation, "whole_words": list(self.whole_words)}
+               if self.punctuation != "keep" else {}),
         }
 
 

@@ -411,6 +411,31 @@ class CarriesPreprocessor:
         return presets.load(preset, expected=cls)
 
 
+def texts_of(x):
+    """``x`` as a NumPy array of objects if it is a column of Python values: a list, tuple or
+    array, a pandas Series (or a one-column DataFrame), a Hugging Face ``datasets`` column or any
+    other sequence (``len`` and iteration); None for what Keras reads itself (tensors, dicts of
+    ids, tf.data)."""
+    if x is None or isinstance(x, (dict, str, bytes)) or hasattr(x, "element_spec"):
+        return None
+    if hasattr(x, "columns") and hasattr(x, "iloc"):  # a DataFrame: its one column
+        if not any(kind.kind in "OUS" or str(kind) == "string" for kind in x.dtypes):
+            return None  # numbers: Keras reads them
+        if len(x.columns) != 1:
+            raise ValueError(f"a DataFrame of {len(x.columns)} columns {list(x.columns)[:5]} was given as texts: "
+                             "pass its text column (df['text'])")
+        x = x.iloc[:, 0]
+    if hasattr(x, "to_numpy"):  # pandas
+        return np.asarray(x.to_numpy(), dtype=object)
+    if isinstance(x, np.ndarray):
+        return x if x.dtype.kind in "OUS" else None
+    if type(x).__module__.split(".")[0] in ("tensorflow", "torch", "jax", "jaxlib", "keras"):
+        return None  # tensors: ids, as Keras reads them
+    if hasattr(x, "__len__") and hasattr(x, "__iter__"):  # lists, tuples, datasets.Column, ...
+        return np.asarray(list(x), dtype=object)
+    return None
+
+
 class TakesText(CarriesPreprocessor):
     """``fit``, ``predict`` and ``evaluate`` on raw strings (a list, an array or a tf.data
     dataset of them) for models that read one text per example (classifier, tagger): the texts
@@ -424,7 +449,11 @@ class TakesText(CarriesPreprocessor):
         if isinstance(x, tf.data.Dataset):
             ds = x
         else:
-            strings = np.asarray(x, dtype=object).astype(str)
+            strings = texts_of(x).astype(str)
+            if hasattr(y, "to_numpy"):  # pandas labels
+                y = y.to_numpy()
+            elif y is not None and not isinstance(y, (list, tuple, np.ndarray)) and texts_of(y) is not None:
+                y = list(y)  # a datasets.Column or other sequence
             ds = tf.data.Dataset.from_tensor_slices((strings, y) if y is not None else strings)
             if shuffle:  # as Keras does for arrays: a new order every epoch
                 ds = ds.shuffle(len(strings), reshuffle_each_iteration=True)
@@ -445,9 +474,8 @@ class TakesText(CarriesPreprocessor):
             spec = x.element_spec
             first = spec[0] if isinstance(spec, tuple) else spec
             return getattr(first, "dtype", None) == tf.string
-        if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "OUS"):
-            return len(x) > 0 and isinstance(np.asarray(x, dtype=object).ravel()[0], str)
-        return False
+        texts = texts_of(x)
+        return texts is not None and len(texts) > 0 and texts.dtype.kind in "OUS" and isinstance(texts.ravel()[0], str)
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         if self._takes_strings(x):

@@ -15,13 +15,25 @@ import numpy as np
 
 
 def vector_lines(path, dim: int | None = None):
-    """``(word, values)`` for each line of a word2vec (``<count> <dim>`` header) or GloVe (no
-    header) text file, ``values`` as strings. Every line must hold a word and ``dim`` numbers
-    (``None``: as many as the first line); one that does not is an error naming file and line."""
+    """``(word, values)`` for each word of a word2vec file (text or binary, after a ``<count>
+    <dim>`` header) or a GloVe text file (no header). Text lines must hold a word and ``dim``
+    numbers (``None``: as many as the first line); one that does not, or bytes that are not UTF-8
+    text, is an error naming the file, the line and what to do."""
     from tfseq.data.dataset import DataError
 
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        for number, line in enumerate(handle, 1):
+    width = binary_width(path)
+    if width is not None:
+        if dim is not None and dim != width:
+            raise DataError(f"{path}: binary word2vec vectors of {width} values, expected {dim}")
+        yield from binary_lines(path, width)
+        return
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}:{number}: not UTF-8 text; expected a word2vec file (text, or binary after "
+                                f"a '<count> <dim>' header) or a GloVe text file") from None
             fields = line.rstrip().split(" ")
             if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
                 continue  # word2vec header
@@ -29,6 +41,44 @@ def vector_lines(path, dim: int | None = None):
             if dim < 1 or len(fields) != dim + 1:
                 raise DataError(f"{path}:{number}: expected a word and {dim} numbers, found {len(fields)} fields")
             yield fields[0], fields[1:]
+
+
+NUMBER_BYTES = frozenset(b"0123456789.eE+-naifNAIF \t\r\n")  # what a text file's values are written with
+
+
+def binary_width(path) -> int | None:
+    """The number of values per word if ``path`` is a binary word2vec file (a text ``<count>
+    <dim>`` header, then each word, a space and ``dim`` little-endian float32s), else None."""
+    with open(path, "rb") as handle:
+        header = handle.readline().split()
+        if len(header) != 2 or not all(field.isdigit() for field in header):
+            return None
+        first = handle.read(4096)
+    word_end = first.find(b" ")
+    values = first[word_end + 1 : word_end + 1 + 4 * int(header[1])] if word_end >= 0 else b""
+    return int(header[1]) if values and not set(values) <= NUMBER_BYTES else None
+
+
+def binary_lines(path, width: int):
+    """``(word, float32 values)`` of a binary word2vec file (:func:`binary_width`)."""
+    from tfseq.data.dataset import DataError
+
+    with open(path, "rb") as handle:
+        count = int(handle.readline().split()[0])
+        for number in range(1, count + 1):
+            word = bytearray()
+            while (byte := handle.read(1)) != b" ":
+                if not byte:
+                    raise DataError(f"{path}: binary word2vec file ends at word {number} of {count} (truncated?)")
+                if byte != b"\n" or word:  # a newline may follow the previous vector
+                    word += byte
+            values = handle.read(4 * width)
+            if len(values) != 4 * width:
+                raise DataError(f"{path}: binary word2vec file ends inside word {number}'s vector (truncated?)")
+            try:
+                yield word.decode("utf-8"), np.frombuffer(values, "<f4")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}: word {number} of the binary word2vec file is not UTF-8") from None
 
 
 class WordVectors:
@@ -66,13 +116,19 @@ class WordVectors:
             raise DataError(f"{path}: no word vectors in the file")
         return cls(words, np.stack(rows))
 
-    def save(self, path) -> Path:
-        """The word2vec text format (a ``<count> <dim>`` header, then ``word v1 v2 ...``)."""
+    def save(self, path, binary: bool = False) -> Path:
+        """The word2vec format: a ``<count> <dim>`` header, then ``word v1 v2 ...`` lines, or with
+        ``binary`` each word, a space and its float32 values (the C tool's ``-binary 1``, and
+        gensim's ``save_word2vec_format(binary=True)``)."""
         from tfseq.atomic import atomic_write
 
-        lines = [f"{len(self.words)} {self.vectors.shape[1]}"]
-        lines += [f"{word} " + " ".join(f"{v:.5f}" for v in row) for word, row in zip(self.words, self.vectors)]
-        return atomic_write(path, "\n".join(lines) + "\n")
+        header = f"{len(self.words)} {self.vectors.shape[1]}\n"
+        if binary:
+            body = b"".join(word.encode("utf-8") + b" " + row.astype("<f4").tobytes() + b"\n"
+                            for word, row in zip(self.words, self.vectors))
+            return atomic_write(path, header.encode("ascii") + body)
+        lines = [f"{word} " + " ".join(f"{v:.5f}" for v in row) for word, row in zip(self.words, self.vectors)]
+        return atomic_write(path, header + "\n".join(lines) + "\n")
 
     # -- queries --------------------------------------------------------------------------------
     def __len__(self):
