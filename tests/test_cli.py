@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tfseq import cli, recipes
+from tfseq import cli, predict, recipes
 
 # Each task's file keys (one of them is enough to mean "my files").
 FILES = {"classify": "data.train", "tag": "data.train", "lm": "data.train", "seq2seq": "data.train",
@@ -50,7 +50,7 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
     ("classify", "backbone.cell=gru,lstm resume=true", "resume=true continues one run"),
     ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
     ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
-    ("classify", "data.split=words", "data.split='words': expected one of auto, word, character (did you mean word?)"),
+    ("classify", "data.split=words", "data.split='words': expected one of auto, word, wordpunct, character (did you mean word?)"),
     ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, wordpunct, subword, character"),
     ("classify", "model.head=binaryy", "model.head='binaryy'"),
     ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N"),
@@ -116,7 +116,8 @@ def test_choices_are_read_from_the_modules_that_own_them():
         assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
     for recipe in ("seq2seq", "caption"):  # the beam's options come from the recipe's generate section
         task = Task(cli.resolve(recipe, [("generate.length_penalty", 0.6), ("generate.beams", 3)]), run=None)
-        assert task.sampler().get_config() == {"beams": 3, "length_penalty": 0.6}
+        assert task.sampler().get_config() == {"beams": 3, "length_penalty": 0.6, "no_repeat_ngram_size": 0,
+                                               "repetition_penalty": 1.0}
 
 
 def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
@@ -225,10 +226,10 @@ def test_a_run_begun_before_the_backbone_keys_moved_resumes_with_its_own_values(
 
 def test_predict_shows_each_answer_by_its_pattern_leaving_out_empty_later_lines():
     tagger = "{tagged}\n  {entities}"
-    assert cli.shown(tagger, {"tagged": "John/B-PER", "entities": "John/PER"}) == "John/B-PER\n  John/PER"
-    assert cli.shown(tagger, {"tagged": "ran/O", "entities": ""}) == "ran/O"  # no "  " line
-    assert cli.shown(tagger, {"tagged": "", "entities": ""}) == ""  # an empty text: one empty line
+    assert predict.shown(tagger, {"tagged": "John/B-PER", "entities": "John/PER"}) == "John/B-PER\n  John/PER"
+    assert predict.shown(tagger, {"tagged": "ran/O", "entities": ""}) == "ran/O"  # no "  " line
+    assert predict.shown(tagger, {"tagged": "", "entities": ""}) == ""  # an empty text: one empty line
     lm = "{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n"
     # A continuation keeps its blank lines; the pattern's closing blank line separates answers.
-    assert cli.shown(lm, {"text": "a", "continuation": "b\n\nc", "perplexity": 2.0}) == (
+    assert predict.shown(lm, {"text": "a", "continuation": "b\n\nc", "perplexity": 2.0}) == (
         "ab\n\nc\n(perplexity of the text as a line: 2.000)\n")

@@ -172,6 +172,13 @@ class Serving:
         show: how ``tfseq-predict`` prints one answer: a ``str.format`` pattern over ``text`` and
             the outputs; ``columns``: the outputs ``tfseq-predict --output`` writes.
         metadata: written to ``tfseq.json`` beside the SavedModel (labels, data, settings).
+        generate: a generating model's ``generate(module, text, **settings)``, answered with the
+            :data:`tfseq.decoding.SETTINGS` chosen at predict time; saved as the signature
+            ``generate`` (every setting an input, for TensorFlow Serving) and as the function
+            ``loaded.generate(text, temperature=0.7, ...)``, whose settings left out are
+            ``generate_defaults`` (the training run's), which ``tfseq.json`` also holds.
+        functions: more signatures, ``{name: (function(module, **inputs), {input: TensorSpec})}``
+            (what ``tfseq-evaluate`` scores a file with: a tagger's ``tag_tokens``, ...).
     """
 
     answer: Callable
@@ -182,6 +189,41 @@ class Serving:
     show: str | None = None
     columns: tuple = ()
     metadata: dict = dataclasses.field(default_factory=dict)
+    generate: Callable | None = None
+    generate_defaults: dict = dataclasses.field(default_factory=dict)
+    functions: dict = dataclasses.field(default_factory=dict)
+
+
+def generate_function(module, serving: Serving):
+    """``serving.generate`` as a ``tf.function`` of ``text`` and every setting, whose Python
+    defaults are ``serving.generate_defaults`` (a restored SavedModel keeps them)."""
+    import tensorflow as tf
+
+    from tfseq.decoding import SETTINGS
+
+    defaults = {key: serving.generate_defaults[key] for key in SETTINGS}
+
+    def generate(text, sampler, temperature, top_k, top_p, max_length, beams, n_best, length_penalty,
+                 no_repeat_ngram_size, repetition_penalty):
+        settings = dict(zip(SETTINGS, (sampler, temperature, top_k, top_p, max_length, beams, n_best,
+                                       length_penalty, no_repeat_ngram_size, repetition_penalty)))
+        return serving.generate(module, text, **settings)
+
+    assert list(SETTINGS) == list(generate.__code__.co_varnames[1:len(SETTINGS) + 1])  # one order
+    generate.__defaults__ = tuple(defaults.values())
+    specs = [tf.TensorSpec([None], tf.string, name="text")] + [
+        tf.TensorSpec([], getattr(tf, kind), name=key) for key, kind in SETTINGS.items()]
+    return tf.function(generate, input_signature=specs, autograph=False)
+
+
+def extra_function(module, function, inputs: dict):
+    """``function(module, **inputs)`` as a ``tf.function`` of ``inputs`` (name -> TensorSpec)."""
+    import tensorflow as tf
+
+    names = list(inputs)
+    specs = [tf.TensorSpec(spec.shape, spec.dtype, name=key) for key, spec in inputs.items()]
+    return tf.function(lambda *args: function(module, **dict(zip(names, args))), input_signature=specs,
+                       autograph=False)
 
 
 def save(serving: Serving, task_dir) -> Path:
@@ -208,11 +250,21 @@ def save(serving: Serving, task_dir) -> Path:
             return serving.answer(self, **dict(zip(names, args)))
 
     module = Module()
+    signatures = {"serving_default": module.serve}
+    if serving.generate is not None:
+        module.generate = signatures["generate"] = generate_function(module, serving)
+    for name, (function, inputs) in serving.functions.items():
+        setattr(module, name, extra_function(module, function, inputs))
+        signatures[name] = getattr(module, name)
 
     def write(folder):
-        tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+        tf.saved_model.save(module, str(folder), signatures=signatures)
 
     metadata = {**serving.metadata, "inputs": names, "show": serving.show, "columns": list(serving.columns)}
+    if serving.generate is not None:
+        metadata["generate_defaults"] = serving.generate_defaults
+    if serving.functions:
+        metadata["functions"] = sorted(serving.functions)
     if getattr(serving.preprocessor, "requires", None):  # e.g. the subword split's SentencePiece op
         metadata["requires"] = list(serving.preprocessor.requires)
     return write_atomically(task_dir, write, metadata)
@@ -267,6 +319,7 @@ def vocabulary_settings(vec) -> dict:
     return {"split": vec.split, "lowercase": vec.lowercase, "keep_whitespace": vec.keep_whitespace,
             "max_length": vec.max_length, "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
             "token_chars": list(vec.token_chars) if vec.token_chars else None,
+            "punctuation": vec.punctuation, "whole_words": list(vec.whole_words),
             "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()}}
 
 

@@ -62,8 +62,11 @@ def wide_choices() -> tuple:
     return (*joined, "learned", "none")
 
 
+# Number keys that also take a name: a CoNLL-U file's tag column (data.tag_column=upos).
+NAMES = {"data.tag_column": owned("tfseq.data.files", "CONLLU_COLUMNS")}
+
 CHOICES = {
-    "data.split": ("auto", "word", "character"),
+    "data.split": ("auto", "word", "wordpunct", "character"),
     "data.source_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
     "data.target_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
     "backbone.cell": owned("tfseq.layers", "CELLS"),
@@ -75,7 +78,7 @@ CHOICES = {
     "model.architecture": owned("tfseq.models.word2vec", "ARCHITECTURES"),
     "train.optimizer": owned("tfseq.train.trainer", "OPTIMIZERS"),
     "train.schedule": owned("tfseq.train.trainer", "SCHEDULES"),
-    "generate.sampler": owned("tfseq.decoding", "SAMPLERS"),
+    "generate.sampler": owned("tfseq.decoding", "SAMPLERS"),  # (keras-hub's names at predict time)
     "train.precision": owned("tfseq.train.trainer", "PRECISIONS"),
     "train.jit_compile": ("auto", "true", "false"),
 }
@@ -135,6 +138,8 @@ RANGES = {  # leaf -> (accepts the number, what it accepts)
     **dict.fromkeys(("dropout", "token_dropout", "rare_dropout", "weight_dropout", "ema"),
                     (lambda v: 0 <= v < 1, "a number in [0, 1)")),
     "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "no_repeat_ngram_size": (_whole(0, 6), "a whole number from 0 to 6 (0: off)"),
+    "repetition_penalty": (lambda v: v > 0, "a number > 0 (1: off)"),
     **dict.fromkeys(("learning_rate", "temperature"), (lambda v: v > 0, "a number > 0")),
     "clipnorm": (lambda v: v >= 0, "a number >= 0 (0: off)"),
 }

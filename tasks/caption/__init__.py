@@ -122,6 +122,30 @@ class CaptionTask(Task):
         self.run.save_figure("examples.png", figure)
         plt.close(figure)
 
+    @classmethod
+    def evaluation_data(cls, path, options):
+        if not options.get("images"):
+            raise data.DataError("a captioner is evaluated on images: pass --images <folder> with the captions file")
+        return data.read_image_captions(options["images"], path)
+
+    @classmethod
+    def score_export(cls, loaded, frame, declared):
+        """One caption per distinct image, scored as :meth:`evaluate` does."""
+        from tfseq.evaluate import in_batches, needs, token_rows
+
+        needs(loaded, "target_tokens")
+        keys = [image_key(image) for image in frame["image"]]
+        references = collections.defaultdict(list)
+        for key, tokens in zip(keys, token_rows(loaded, frame["caption"].astype(str), "tokens")):
+            references[key].append(tokens)
+        first = dict(zip(keys[::-1], range(len(keys) - 1, -1, -1)))  # an image's first row
+        ordered = sorted(first, key=first.get)
+        images = np.stack([frame["image"].iloc[first[key]] for key in ordered]).astype("float32")
+        captions = in_batches(loaded.signatures["serving_default"], images, key="image")["caption"]
+        outputs = {key: caption.decode("utf-8").split() for key, caption in zip(ordered, captions)}
+        return {"test": sequence_scores({key: references[key] for key in ordered}, outputs, join=" ".join),
+                "headline": "bleu", "examples": len(ordered)}
+
     def serving(self):
         cfg = self.config.generate
         return captioner_serving(self.model, self.images["train"].shape[1:], max_length=int(cfg.max_length),
@@ -136,8 +160,14 @@ def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=
     ``sampler`` (default greedy)."""
     import tensorflow as tf
 
+    from tfseq.tasks.seq2seq import target_token_rows
+
     def answer(module, image):
         return {"caption": module.preprocessor.postprocess(model.translate_ids(image, max_length, sampler))}
 
+    def target_tokens(module, text):  # references split as training splits them (tfseq-evaluate)
+        return target_token_rows(module.preprocessor.target_tokenizer, text)
+
     return Serving(answer, model.variables, model.preprocessor, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
-                   columns=("caption",), metadata=metadata or {})
+                   columns=("caption",), metadata=metadata or {},
+                   functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})})

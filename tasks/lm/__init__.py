@@ -374,6 +374,28 @@ class LanguageModelTask(Task):
                      f"({time.perf_counter() - started:.0f} s)")
         return result
 
+    @classmethod
+    def evaluation_data(cls, path, options):
+        return data.read_plain_text(path)
+
+    @classmethod
+    def score_export(cls, loaded, frame, declared):
+        """The file's lines read as one stream (the export's ``stream_log_probabilities``), as
+        :meth:`evaluate` scores the test split (static: without dynamic evaluation)."""
+        import tensorflow as tf
+
+        from tfseq.console import UsageError
+        from tfseq.evaluate import needs
+
+        needs(loaded, "stream_log_probabilities")
+        lines = frame["text"].tolist()
+        if sum(len(line) for line in lines) < 2:
+            raise UsageError("the file holds too little text to score (fewer than two tokens)")
+        log_p = loaded.signatures["stream_log_probabilities"](text=tf.constant(lines))["log_probabilities"]
+        log_p = log_p.numpy().astype("float64")
+        return {"test": stream_metrics(float(-log_p.mean()), len(log_p)), "headline": "perplexity",
+                "examples": len(lines)}
+
     def tflite_serving(self):
         return language_model_tflite(self.model)
 
@@ -410,6 +432,11 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
     Empty text continues from a fresh line; overlong text is cut at the vectorizer's
     ``max_length`` (its start is kept); unknown tokens map to the OOV id. With ``interpolated``
     (an :class:`Interpolated` of ``model``) the scores and the continuation are the mixture's.
+
+    ``generate(text, sampler=, temperature=, top_k=, top_p=, max_length=, beams=, n_best=,
+    length_penalty=, no_repeat_ngram_size=, repetition_penalty=)`` continues with the decoding
+    chosen at predict time (``max_length``: the tokens to add; each setting left out: this
+    export's), and also answers ``continuations`` and their ``scores``, best first.
     """
     import tensorflow as tf
 
@@ -417,20 +444,77 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
 
     sampler = sampler or decoding.Sampling()
     scorer = interpolated or model
+    seed = getattr(sampler, "seed_generator", None)
+    if seed is None:
+        import keras
+
+        seed = keras.random.SeedGenerator(None)
+
+    def scores(pre, ids):
+        lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+        log_probability = tf.reduce_sum(scorer.token_log_probabilities(pre.frame(ids)), axis=1)
+        return {"log_probability": log_probability,
+                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
 
     def answer(module, text):
         pre = module.preprocessor
         ids = pre(text)["tokens"]
-        lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        log_probability = tf.reduce_sum(scorer.token_log_probabilities(pre.frame(ids)), axis=1)
         continuation = pre.postprocess(scorer.generate_ids(pre.frame(ids, end=False), length, sampler))
-        return {"continuation": continuation, "log_probability": log_probability,
-                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
+        return {"continuation": continuation, **scores(pre, ids)}
 
-    seed = getattr(sampler, "seed_generator", None)
-    track = {"sampler_seed": seed.state} if seed is not None else {}
+    def generate(module, text, **settings):
+        pre = module.preprocessor
+        ids = pre(text)["tokens"]
+        best, n_scores = decoding.dispatch(lambda chosen, n, steps: scorer.generate_ids(
+            pre.frame(ids, end=False), steps, chosen, n=n), settings, seed)
+        shape = tf.shape(best)
+        continuations = tf.reshape(pre.postprocess(tf.reshape(best, [-1, shape[2]])), shape[:2])
+        readable = tf.strings.reduce_join(continuations + " (" + tf.strings.as_string(n_scores, precision=3) + ")",
+                                          axis=1, separator=" | ")
+        return {"continuation": continuations[:, 0], "continuations": continuations, "scores": n_scores,
+                "n_best": readable, **scores(pre, ids)}
+
+    def stream_log_probabilities(module, text):
+        """``log p`` of each id of the lines ``text`` read as one stream (each line, then its line
+        end), scored as training scores its test split (``LanguageModel.stream_log_probabilities``:
+        32 segments read side by side from zero states; with the n-gram mixed in, each id's
+        n-gram history runs across segments): what ``tfseq-evaluate`` reports."""
+        pre = module.preprocessor
+        tokens = pre.tokenizer.tokens(text, truncate=False)
+        ids = tf.RaggedTensor.from_tensor(pre.tokenizer.ids(tokens)["tokens"], lengths=tokens.row_lengths())
+        ends = tf.RaggedTensor.from_tensor(tf.fill([tf.shape(text)[0], 1], pre.line_end))
+        stream = tf.concat([ids, ends], axis=1).flat_values
+        n = tf.size(stream)
+        segments = tf.maximum(1, tf.minimum(32, (n - 1) // 2))
+        width = (n - 1) // segments
+        inputs = tf.reshape(stream[: segments * width], [segments, width])
+        targets = tf.reshape(stream[1: segments * width + 1], [segments, width])
+        window = 256  # as training: the state carried from window to window, memory bounded
+
+        def read(k, state, pieces):
+            x, y = inputs[:, k * window:(k + 1) * window], targets[:, k * window:(k + 1) * window]
+            logits, new_state = model(x, initial_state=state, return_state=True)
+            # (in the dtype it started in: mixed precision computes states in 16 bits)
+            state = tf.nest.map_structure(lambda new, old: tf.cast(new, old.dtype), new_state, state)
+            log_p = tf.gather(tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), y, axis=2, batch_dims=2)
+            return k + 1, state, pieces.write(k, tf.transpose(log_p))
+
+        pieces = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
+        _, _, pieces = tf.while_loop(lambda k, *_: k * window < width, read,
+                                     (tf.constant(0), model.initial_state(segments), pieces))
+        log_p = tf.reshape(tf.transpose(tf.reshape(pieces.concat(), [width, segments])), [-1])
+        if interpolated is not None:
+            history = interpolated.histories(stream[None])[0][: segments * width]
+            ngram = interpolated.ngram_probabilities(history, tf.reshape(targets, [-1, 1]))[:, 0]
+            log_p = interpolated._mix(tf.exp(log_p), ngram)
+        return {"log_probabilities": log_p}
+
+    track = {"sampler_seed": seed.state}
     if interpolated is not None:
         track["ngram"] = interpolated.tables
     return Serving(answer, model.variables, model.preprocessor, track=track,
                    show="{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n",
-                   columns=("continuation", "perplexity"), metadata=metadata or {})
+                   columns=("continuation", "perplexity"), metadata=metadata or {}, generate=generate,
+                   generate_defaults=decoding.settings_of(sampler, length),
+                   functions={"stream_log_probabilities": (stream_log_probabilities,
+                                                           {"text": tf.TensorSpec([None], tf.string)})})

@@ -128,8 +128,32 @@ class Seq2SeqTask(Task):
     def preset_serving(cls, model):
         return seq2seq_serving(model)
 
+    @classmethod
+    def evaluation_data(cls, path, options):
+        return data.read_parallel(path)
+
+    @classmethod
+    def score_export(cls, loaded, frame, declared):
+        """One answer per distinct source, references and answers split by the target rule (the
+        export's ``target_tokens``), scored as :meth:`evaluate` does."""
+        from tfseq.evaluate import in_batches, joiner, needs, token_rows
+
+        needs(loaded, "target_tokens")
+        sources = list(dict.fromkeys(str(text) for text in frame["source"]))
+        outputs = in_batches(loaded.signatures["serving_default"], sources)["target"]
+        answers = dict(zip(sources, token_rows(loaded, [o.decode("utf-8") for o in outputs], "all_tokens")))
+        references = collections.defaultdict(list)
+        for source, tokens in zip(frame["source"], token_rows(loaded, frame["target"].astype(str), "tokens")):
+            references[str(source)].append(tokens)
+        splits = declared.get("identity", {}).get("vocabulary", {})
+        translation = splits.get("tokenizer") != "character"  # (grapheme-to-phoneme: no BLEU)
+        scores = sequence_scores(references, answers, join=joiner(splits.get("target_tokenizer", "word"))
+                                 if translation else None)
+        return {"test": scores, "headline": "bleu" if translation else "accuracy", "examples": len(sources)}
+
     def tflite_serving(self):
-        return seq2seq_tflite(self.model, max_length=int(self.config.generate.max_length), sampler=self.sampler())
+        return seq2seq_tflite(self.model, max_length=int(self.config.generate.max_length), sampler=self.sampler(),
+                              n_best=int(self.config.generate.n_best))
 
     def serving(self):
         cfg = self.config.generate
@@ -139,12 +163,14 @@ class Seq2SeqTask(Task):
             n_best=int(cfg.n_best))
 
 
-def seq2seq_tflite(model, max_length=30, sampler=None) -> TFLiteServing:
+def seq2seq_tflite(model, max_length=30, sampler=None, n_best: int = 1) -> TFLiteServing:
     """A :class:`~tfseq.models.Seq2Seq` as TFLite, decoding on the device: source ids in,
     ``int32[1, max_length]`` target ids out (``end`` included, then 0), chosen greedily or by
     beam search (``sampler``) in a TFLite ``WHILE`` of builtin operations; ``tfseq.json`` holds
-    the target vocabulary and rule, so ``preprocess.py`` answers the target text. A source read
-    by SentencePiece (``subword``) needs TensorFlow Text, which the app side has not."""
+    the target vocabulary and rule, so ``preprocess.py`` answers the target text. With ``n_best``
+    > 1 (beam search), ``int32[1, n_best, max_length]`` ids and their ``float32[1, n_best]``
+    scores, best first, as the SavedModel answers them. A source read by SentencePiece
+    (``subword``) needs TensorFlow Text, which the app side has not."""
     from tfseq import decoding
 
     pre = model.preprocessor
@@ -156,11 +182,17 @@ def seq2seq_tflite(model, max_length=30, sampler=None) -> TFLiteServing:
         raise ValueError("export.tflite reads the source on the device in plain Python, which has no SentencePiece: "
                          "choose data.source_split=word, wordpunct or character, or export.tflite=false")
     target = pre.target_tokenizer
-    return TFLiteServing(model, pre.tokenizer, "target ids (end included, then 0)", "targets", "{text}\t{target}",
-                         ("target",), call=lambda m, ids: m.translate_ids(ids["tokens"], max_length, sampler),
+    if n_best > 1:
+        call = lambda m, ids: m.translate_n_best(ids["tokens"], max_length, sampler, n_best)  # noqa: E731
+        outputs, show, columns = ("the n best target ids (end included, then 0) and their scores, best first",
+                                  "{text}\t{n_best}", ("target", "n_best"))
+    else:
+        call = lambda m, ids: m.translate_ids(ids["tokens"], max_length, sampler)  # noqa: E731
+        outputs, show, columns = "target ids (end included, then 0)", "{text}\t{target}", ("target",)
+    return TFLiteServing(model, pre.tokenizer, outputs, "targets", show, columns, call=call,
                          metadata={"target": {"vocabulary": list(target.vocabularies[1]), "split": target.split,
                                               "start": START, "end": END},
-                                   "generate": {"max_length": max_length, **sampler.get_config(),
+                                   "generate": {"max_length": max_length, **sampler.get_config(), "n_best": n_best,
                                                 "sampler": "beam" if isinstance(sampler, decoding.BeamSearch)
                                                 else "greedy"}})
 
@@ -173,9 +205,20 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: i
     cut at the source vectorizer's ``max_length``.
 
     ``n_best`` > 1 (a beam ``sampler``): also ``targets: string[batch, n_best]`` and ``scores:
-    float32[batch, n_best]`` (each target's log-probability), best first, and ``n_best``, the
-    readable ``target (score) | target (score) ...`` that ``tfseq-predict`` prints."""
+    float32[batch, n_best]`` (the scores they are ranked by: the log-probability over
+    ``length ** length_penalty``), best first, and ``n_best``, the readable ``target (score) |
+    target (score) ...`` that ``tfseq-predict`` prints.
+
+    ``generate(text, sampler=, temperature=, top_k=, top_p=, max_length=, beams=, n_best=,
+    length_penalty=, no_repeat_ngram_size=, repetition_penalty=)`` answers the same outputs with
+    the decoding chosen at predict time (each setting left out: this export's)."""
+    import keras
     import tensorflow as tf
+
+    from tfseq import decoding
+
+    sampler = sampler or decoding.Greedy()
+    seed = keras.random.SeedGenerator(getattr(sampler, "seed", None))
 
     def answer(module, text):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
@@ -183,14 +226,41 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: i
             target = module.preprocessor.postprocess(model.translate_ids(source["tokens"], max_length, sampler))
             return {"target": tf.where(has_tokens, target, "")}
         ids, scores = model.translate_n_best(source["tokens"], max_length, sampler, n_best)
-        batch = tf.shape(ids)[0]
-        targets = tf.reshape(module.preprocessor.postprocess(tf.reshape(ids, [-1, max_length])), [batch, n_best])
-        targets = tf.where(has_tokens[:, None], targets, "")
-        scores = tf.where(has_tokens[:, None], scores, 0.0)
-        readable = tf.strings.reduce_join(targets + " (" + tf.strings.as_string(scores, precision=3) + ")",
-                                          axis=1, separator=" | ")
-        return {"target": targets[:, 0], "targets": targets, "scores": scores,
-                "n_best": tf.where(has_tokens, readable, "")}
+        return n_best_answer(module.preprocessor, ids, scores, has_tokens)
+
+    def generate(module, text, **settings):
+        source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
+        ids, scores = decoding.dispatch(lambda chosen, n, length: model.translate_n_best(
+            source["tokens"], length, chosen, n), settings, seed)
+        return n_best_answer(module.preprocessor, ids, scores, has_tokens)
+
+    def target_tokens(module, text):
+        return target_token_rows(module.preprocessor.target_tokenizer, text)
 
     show, columns = ("{text}\t{target}", ("target",)) if n_best == 1 else ("{text}\t{n_best}", ("target", "n_best"))
-    return Serving(answer, model.variables, model.preprocessor, show=show, columns=columns, metadata=metadata or {})
+    return Serving(answer, model.variables, model.preprocessor, show=show, columns=columns, metadata=metadata or {},
+                   track={"generate_seed": seed.state}, generate=generate,
+                   generate_defaults=decoding.settings_of(sampler, max_length, n_best),
+                   functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})})
+
+
+def target_token_rows(tokenizer, text) -> dict:
+    """Target texts split by the target rule, as training scores them: ``tokens`` cut at its
+    ``max_length`` (a reference's), ``all_tokens`` not (an output's); what ``tfseq-evaluate`` compares."""
+    return {"tokens": tokenizer.tokens(text).to_tensor(""),
+            "all_tokens": tokenizer.tokens(text, truncate=False).to_tensor("")}
+
+
+def n_best_answer(preprocessor, ids, scores, has_tokens) -> dict:
+    """``{target, targets, scores, n_best}`` of ``ids`` ``int32[batch, n, length]`` and their
+    ``scores``, best first; empty for rows without tokens."""
+    import tensorflow as tf
+
+    shape = tf.shape(ids)
+    targets = tf.reshape(preprocessor.postprocess(tf.reshape(ids, [-1, shape[2]])), shape[:2])
+    targets = tf.where(has_tokens[:, None], targets, "")
+    scores = tf.where(has_tokens[:, None], scores, 0.0)
+    readable = tf.strings.reduce_join(targets + " (" + tf.strings.as_string(scores, precision=3) + ")",
+                                      axis=1, separator=" | ")
+    return {"target": targets[:, 0], "targets": targets, "scores": scores,
+            "n_best": tf.where(has_tokens, readable, "")}

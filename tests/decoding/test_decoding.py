@@ -143,3 +143,77 @@ def test_bad_sampler_options_are_clear():
     with pytest.raises(ValueError, match="Unknown sampler"):
         decoding.get("nucleus")
     assert isinstance(decoding.get("beam", beams=2), decoding.BeamSearch)
+
+
+def loops(ids, state):
+    """A model that loves to repeat: from 1 go to 2, from 2 back to 1 (3 and 4 a little less)."""
+    table = np.array([[-1e9, 1, 0, 0, 0], [-1e9, 0, 3, 1, 0.5], [-1e9, 3, 0, 1, 0.5],
+                      [-1e9, 2, 1, 0, 0.5], [-1e9, 2, 1, 0.5, 0]], "float32")
+    return ops.take(ops.convert_to_tensor(table), ids, axis=0), state
+
+
+def ngrams(row, n):
+    return [tuple(row[i:i + n]) for i in range(len(row) - n + 1)]
+
+
+@pytest.mark.parametrize("sampler", [decoding.Greedy, lambda **c: decoding.BeamSearch(beams=3, **c),
+                                     lambda **c: decoding.Sampling(temperature=0.3, seed=0, **c)])
+def test_no_repeat_ngram_and_repetition_penalty_break_loops(sampler):
+    logits, state = loops(np.array([1, 2], "int32"), [ops.zeros((2, 1))])
+    looping = ops.convert_to_numpy(sampler()(loops, logits, state, 8))
+    assert any(len(set(ngrams(list(row), 2))) < len(ngrams(list(row), 2)) for row in looping)  # 2 1 2 1 ...
+    for n in (1, 2, 3):
+        rows = ops.convert_to_numpy(sampler(no_repeat_ngram_size=n)(loops, logits, state, 8 if n > 1 else 4))
+        for row in rows:
+            assert len(set(ngrams(list(row), n))) == len(ngrams(list(row), n)), (n, row)
+    penalised = ops.convert_to_numpy(decoding.Greedy(repetition_penalty=50.0)(loops, logits, state, 4))
+    assert all(len(set(row)) == 4 for row in penalised)  # every token seen becomes unlikely
+
+
+def test_every_sampler_scores_what_it_chose_and_samples_give_an_n_best():
+    logits, state = start([1, 3])
+    ids, scores = decoding.Greedy().scored(chain, logits, state, 3)
+    for first, row, s in zip([1, 3], ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)):
+        assert s == pytest.approx(score(first, row), abs=1e-5)
+    ids, scores = decoding.Sampling(seed=1).n_best(chain, logits, state, 3, n=5)
+    ids, scores = ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)
+    assert ids.shape == (2, 5, 3) and (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+    for first, rows, row_scores in zip([1, 3], ids, scores):
+        for row, s in zip(rows, row_scores):
+            assert s == pytest.approx(score(first, row), abs=1e-5)
+
+
+def test_beam_n_best_shows_the_scores_it_ranks_by():
+    logits, state = start([1])
+    beam = decoding.BeamSearch(beams=4, length_penalty=1.0)
+    ids, scores = beam.n_best(chain, logits, state, 4, end_id=4, n=4)
+    ids, scores = ops.convert_to_numpy(ids)[0], ops.convert_to_numpy(scores)[0]
+    assert (np.diff(scores) <= 1e-6).all()  # printed in the order of the scores shown
+    for row, s in zip(ids, scores):
+        kept = [t for t in row if t]
+        assert s == pytest.approx(score(1, kept, 4) / len(kept), abs=1e-5)  # log-probability / length ** 1
+
+
+def test_keras_hub_sampler_names_and_settings_given_as_tensors():
+    assert decoding.get("top_k").get_config()["top_k"] == 5 and decoding.get("top_k", top_k=9).top_k == 9
+    assert decoding.get("top_p").top_p == 0.1 and type(decoding.get("random")) is decoding.Sampling
+    assert decoding.get(decoding.Greedy()) is not None
+    with pytest.raises(ValueError, match="expected one of"):
+        decoding.get("nucleus")
+    # An export passes its settings as tensors: the same choices as the same numbers.
+    logits, state = start([1, 3])
+    for config in ({"top_k": 1}, {"top_p": 0.01}, {"temperature": 0.01}):
+        as_numbers = ops.convert_to_numpy(decoding.Sampling(seed=0, **config)(chain, logits, state, 4))
+        as_tensors = decoding.Sampling(
+            seed=0, **{key: ops.convert_to_tensor(value) for key, value in {"top_k": 0, "top_p": 1.0,
+                                                                              "temperature": 1.0, **config}.items()})
+        assert (ops.convert_to_numpy(as_tensors(chain, logits, state, 4)) == as_numbers).all(), config
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # a beam count given as a tensor makes shapes dynamic: the TensorFlow export's path only
+    beams = decoding.BeamSearch(beams=ops.convert_to_tensor(3), length_penalty=ops.convert_to_tensor(0.0))
+    fixed = decoding.BeamSearch(beams=3)
+    for got, want in zip(beams.n_best(chain, logits, state, 4, 4, n=ops.convert_to_tensor(2)),
+                         fixed.n_best(chain, logits, state, 4, 4, n=2)):
+        np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(want), atol=1e-6)

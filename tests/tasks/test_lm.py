@@ -531,3 +531,21 @@ def test_lm_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypat
                            "data.sampling=shuffled", *FAST]) == 2
     assert "data.sampling=shuffled: expected random or sequential" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "lm").iterdir()) and not (tmp_path / "saved_models").exists()
+
+
+def test_generate_takes_a_samplers_name_as_keras_hub_does():
+    from tfseq import data
+
+    pre = data.CausalLMPreprocessor(data.TextVectorizer(split="character", keep_whitespace=True))
+    pre.adapt(["hello world", "help me"])
+    model = LanguageModel(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=6,
+                                            bidirectional=False, return_state=True), pre.line_end, preprocessor=pre)
+    model(np.zeros((1, 2), "int32"))
+    for sampler, options in (("top_k", {}), ("top_p", {"temperature": 0.7}), ("greedy", {"no_repeat_ngram_size": 1}),
+                             ("beam", {"beams": 2}), ("random", {})):
+        (text,) = model.generate(["he"], length=5, sampler=sampler, **options)
+        assert isinstance(text, str) and len(text) <= 5
+    (once,) = model.generate(["he"], length=6, sampler="greedy", no_repeat_ngram_size=1)
+    assert len(set(once)) == len(once)  # no character twice
+    with pytest.raises(ValueError, match="expected one of"):
+        model.generate(["he"], sampler="nucleus")

@@ -289,3 +289,39 @@ def test_subword_translation_trains_exports_and_answers_through_sentencepiece(tm
                           "Dog likes bird!", ""], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip("\n").splitlines() == ["Dog likes bird!\tchien aime oiseau!", "\t"]
+
+
+def test_subword_exports_tokenize_the_source_with_the_sources_own_pieces(tmp_path):
+    """TensorFlow Text shares a SentencePiece resource by its name: a source and a target model
+    made alike were one, and an export (its signatures traced one after another) read the
+    source with the target's pieces. Each export, the first and the next, answers as the model."""
+    pytest.importorskip("tensorflow_text")
+    import dataclasses
+
+    import tensorflow as tf
+
+    from tfseq import data, decoding, export
+    from tfseq.tasks.seq2seq import seq2seq_serving
+
+    sources = ["the dog likes the bird", "a cat sees a dog", "birds like cats"] * 5
+    targets = ["le chien aime l'oiseau", "un chat voit un chien", "les oiseaux aiment les chats"] * 5
+    pre = data.Seq2SeqPreprocessor(data.TextVectorizer(split="subword", subwords=25),
+                                   data.TextVectorizer(split="subword", subwords=30)).adapt(sources, targets)
+    model = Seq2Seq(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8),
+                    pre.target_tokenizer.vocabulary_size(), preprocessor=pre)
+    model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
+    texts = ["the dog likes a cat", "birds see"]
+    expected_ids = pre.inputs(texts)["tokens"]
+    expected = model.translate(texts, 8, decoding.Greedy())
+
+    def source_ids(module, text):
+        return {"ids": module.preprocessor(text)["tokens"]}
+
+    serving = seq2seq_serving(model, 8, decoding.Greedy())
+    serving = dataclasses.replace(serving, functions={**serving.functions, "source_ids": (
+        source_ids, {"text": tf.TensorSpec([None], tf.string)})})
+    for attempt in ("first", "second"):
+        loaded = tf.saved_model.load(str(export.save(serving, tmp_path / attempt)))
+        np.testing.assert_array_equal(loaded.signatures["source_ids"](text=tf.constant(texts))["ids"], expected_ids)
+        answers = loaded.signatures["serving_default"](text=tf.constant(texts))["target"].numpy()
+        assert [a.decode() for a in answers] == expected, attempt

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq import decoding
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.traced import in_batches, traced
 from tfseq.models.backbone import build_once
@@ -79,7 +80,8 @@ class Captioner(Seq2Seq):
     def caption(self, images, max_length=20, sampler=None, batch_size=256) -> list[str]:
         """Captions for an array of images (greedy by default)."""
         images = np.asarray(images, "float32")
-        key = f"caption-{'greedy' if sampler is None else id(sampler)}-{max_length}"
+        sampler, name = decoding.resolve(sampler, "greedy")
+        key = f"caption-{name}-{max_length}"
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
         return self.texts(in_batches(run, images, batch_size))
 

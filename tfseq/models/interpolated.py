@@ -108,13 +108,13 @@ class Interpolated:
         network = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         return self._mix(network, self.ngram_probabilities(history, every))
 
-    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False):
+    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False, n=None):
         """As :meth:`LanguageModel.generate_ids`, sampling from the mixture."""
         import tensorflow as tf
 
         from tfseq import decoding
 
-        sampler = sampler or decoding.Sampling()
+        sampler = decoding.resolve(sampler, "sampling")[0]
         model, width = self.model, self.order - 1
         prompt_ids = tf.cast(prompt_ids, tf.int32)
         logits, state = model(prompt_ids, return_state=True)
@@ -131,11 +131,17 @@ class Interpolated:
                 history = tf.concat([history[:, 1:], tf.cast(ids, tf.int32)[:, None]], axis=1)
             return self.next_distribution(logits, history), [state, history]
 
-        return sampler(next_fn, self.next_distribution(logits, history), [state, history], length,
-                       model.line_end if stop_at_line_end else None)
+        end = model.line_end if stop_at_line_end else None
+        if n is not None:
+            return sampler.n_best(next_fn, self.next_distribution(logits, history), [state, history], length, end, n)
+        return sampler(next_fn, self.next_distribution(logits, history), [state, history], length, end)
 
-    def generate(self, prompts=("",), length=200, sampler=None) -> list[str]:
-        """Continuations of raw-text prompts, as :meth:`LanguageModel.generate`."""
+    def generate(self, prompts=("",), length=200, sampler=None, **options) -> list[str]:
+        """Continuations of raw-text prompts, as :meth:`LanguageModel.generate` (``sampler`` an
+        object, or a name with ``options``)."""
+        from tfseq import decoding
+
+        sampler, _ = decoding.resolve(sampler, "sampling", **options)
         framed = self.model.text_ids(list(prompts), end=False)
         width = max(int((framed != 0).sum(axis=1).max()), 1)
         ids = self.generate_ids(framed[:, :width], length, sampler)

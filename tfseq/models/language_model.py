@@ -245,24 +245,32 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return copy
 
     # -- generation -------------------------------------------------------------------------
-    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False):
+    def generate_ids(self, prompt_ids, length: int, sampler=None, stop_at_line_end=False, n=None):
         """Continue each row of ``prompt_ids`` (``line_end`` + tokens, right-padded) by ``length``
-        ids chosen by ``sampler`` (a :mod:`tfseq.decoding` sampler; default :class:`Sampling`).
-        Returns ``int32[batch, length]``, 0 after a row's ``line_end`` when ``stop_at_line_end``."""
-        sampler = sampler or decoding.Sampling()
+        ids chosen by ``sampler`` (a :mod:`tfseq.decoding` sampler or its name; default sampling).
+        Returns ``int32[batch, length]``, 0 after a row's ``line_end`` when ``stop_at_line_end``;
+        with ``n``, the sampler's ``n`` best and their scores (``[batch, n, length]``, ``[batch, n]``)."""
+        sampler = decoding.resolve(sampler, "sampling")[0]
         logits, state = self(prompt_ids, return_state=True)
         last = ops.maximum(ops.sum(ops.cast(ops.not_equal(prompt_ids, 0), "int32"), axis=1) - 1, 0)
         # The masked recurrent layers hold each row's state from its last token on.
         logits = ops.take_along_axis(logits, last[:, None, None], axis=1)[:, 0]
-        return sampler(self.next_token, logits, state, length, self.line_end if stop_at_line_end else None)
+        end = self.line_end if stop_at_line_end else None
+        if n is not None:
+            return sampler.n_best(self.next_token, logits, state, length, end, n)
+        return sampler(self.next_token, logits, state, length, end)
 
-    def generate(self, prompts=("",), length=200, sampler=None, stop_at_line_end=False) -> list[str]:
-        """Continuations of raw-text prompts (each starts a new line; ``""`` starts from nothing)."""
+    def generate(self, prompts=("",), length=200, sampler=None, stop_at_line_end=False, **options) -> list[str]:
+        """Continuations of raw-text prompts (each starts a new line; ``""`` starts from nothing).
+
+        ``sampler``: a :mod:`tfseq.decoding` sampler, or its name with ``options``, as keras-hub's
+        (``sampler="top_k", top_k=10``; ``"greedy"``, ``"beam"``, ``"top_p"``, ``"random"``, ...;
+        ``temperature``, ``no_repeat_ngram_size``, ``repetition_penalty``); default: sampling."""
         prompts = list(prompts)
         framed = self.text_ids(prompts, end=False)  # no line end after the prompt: it goes on
-        # Traced once per sampler and length (a default sampler: once, its draws go on).
-        key = f"generate-{'default' if sampler is None else id(sampler)}-{length}-{stop_at_line_end}"
-        sampler = sampler or decoding.Sampling()
+        sampler, name = decoding.resolve(sampler, "sampling", **options)
+        # Traced once per sampler and length (a named one: once per setting, its draws go on).
+        key = f"generate-{name}-{length}-{stop_at_line_end}"
         run = traced(self, key, lambda ids: self.generate_ids(ids, length, sampler, stop_at_line_end))
         width = max(int((framed != 0).sum(axis=1).max()), 1)
         ids = ops.convert_to_numpy(run(framed[:, :width]))

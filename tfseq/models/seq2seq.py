@@ -246,7 +246,7 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
 
     def translate_ids(self, source, max_length: int, sampler=None):
         """``int32[batch, max_length]`` target ids (``end`` included, then 0) for ``source`` ids."""
-        sampler = sampler or decoding.Greedy()
+        sampler = decoding.resolve(sampler, "greedy")[0]
         state = self.encode(source)
         logits, state = self.next_token(ops.full((ops.shape(source)[0],), START, "int32"), state)
         return sampler(self.next_token, logits, state, max_length, END)
@@ -258,14 +258,20 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         logits, state = self.next_token(ops.full((ops.shape(source)[0],), START, "int32"), state)
         return sampler.n_best(self.next_token, logits, state, max_length, END, n)
 
-    def translate(self, texts, max_length=50, sampler=None, batch_size=256) -> list[str]:
-        """Targets for raw source texts (needs the preprocessors), batched by source length."""
+    def translate(self, texts, max_length=50, sampler=None, batch_size=256, **options) -> list[str]:
+        """Targets for raw source texts (needs the preprocessors), batched by source length.
+        ``sampler``: a :mod:`tfseq.decoding` sampler, or its name with ``options`` (``"beam",
+        beams=8``; ``no_repeat_ngram_size=3``); default: greedy."""
         source = self.preprocessor.inputs(texts)["tokens"]
+        sampler, _ = decoding.resolve(sampler, "greedy", **options)
         return self.texts(self.translate_source_ids(source, max_length, sampler, batch_size))
+
+    generate = translate  # keras-hub's name for it
 
     def translate_source_ids(self, source, max_length=50, sampler=None, batch_size=256) -> np.ndarray:
         """:meth:`translate_ids` over many rows of source ids, traced once, batched by length."""
-        key = f"translate-{'greedy' if sampler is None else id(sampler)}-{max_length}"
+        sampler, name = decoding.resolve(sampler, "greedy")
+        key = f"translate-{name}-{max_length}"
         run = traced(self, key, lambda batch: self.translate_ids(batch, max_length, sampler))
         return in_batches(run, np.asarray(source, "int32"), batch_size, by_length=True).reshape(-1, max_length)
 
