@@ -4,7 +4,9 @@ The models are tiny and untrained: what is checked is what the serving graph doe
 input, through plain ``tf.saved_model.load``, not what a model has learned.
 """
 
+import json
 import os
+import re
 import stat
 
 import numpy as np
@@ -356,3 +358,112 @@ def test_predict_output_formats_and_no_silent_overwrite(classifier_export, tmp_p
     assert cli.predict_main([str(classifier_export), "other", "--output", str(table), "--overwrite"]) == 0
     assert capsys.readouterr().out.strip() == f"wrote 1 prediction to {table}"  # ... unless asked
     assert pd.read_csv(table, sep="\t")["text"].tolist() == ["other"]
+
+
+def test_predict_carries_the_files_columns_and_writes_probabilities_and_top_k(classifier_export, tmp_path, capsys):
+    from tfseq import cli
+
+    source = tmp_path / "new.csv"
+    pd.DataFrame({"id": [7, 9], "text": ["good film", "dull"], "label": ["pos", "neg"]}).to_csv(source, index=False)
+    out = tmp_path / "answers.csv"
+    assert cli.predict_main([str(classifier_export), "--file", str(source), "--output", str(out), "--top-k", "2"]) == 0
+    written = pd.read_csv(out)
+    # The file's columns first (its gold label kept, the answer's beside it), then the answers.
+    assert written.columns.tolist() == ["id", "label", "text", "predicted_label", "confidence", "label_1", "score_1",
+                                        "label_2", "score_2"]
+    assert written["id"].tolist() == [7, 9] and set(written["label_1"]) <= {"neg", "pos"}
+    assert (written["score_1"] >= written["score_2"]).all()
+    lines = tmp_path / "answers.jsonl"
+    assert cli.predict_main([str(classifier_export), "--file", str(source), "--output", str(lines), "--top-k", "1"]) == 0
+    rows = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert rows[0]["id"] == "7" and set(rows[0]["probabilities"]) == {"neg", "pos"}  # as the CSV wrote it
+    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert rows[0]["top_k"] == [{"label": rows[0]["predicted_label"], "score": pytest.approx(rows[0]["confidence"], abs=1e-4)}]
+    capsys.readouterr()
+    assert cli.predict_main([str(classifier_export), "good film", "--top-k", "2"]) == 0
+    assert re.fullmatch(r"(neg|pos) \(0\.\d{3}\) \| (neg|pos) \(0\.\d{3}\)\tgood film", capsys.readouterr().out.strip())
+
+
+def test_predict_never_reads_conll_columns_a_line_a_text(classifier_export, tmp_path, capsys):
+    from tfseq import cli
+
+    conll = tmp_path / "test.txt"
+    conll.write_text("Yesterday NN O\nJohn NNP B-PER\n\nMary NNP B-PER\nran VBD O\n.\t. O\n")
+    assert cli.predict_main([str(classifier_export), "--file", str(conll)]) == 2
+    err = capsys.readouterr().err
+    assert "test.txt looks like CoNLL columns" in err and f"tfseq-evaluate {classifier_export} {conll}" in err
+
+
+def small_seq2seq():
+    source = vectorizer(split="character")
+    target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z", "Z W V"], reserved=SPECIALS)
+    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
+                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
+    return model
+
+
+def test_generation_is_chosen_at_predict_time_with_the_training_runs_as_defaults(tmp_path, capsys):
+    from tfseq import cli, decoding
+
+    model = small_seq2seq()
+    path = export.save(seq2seq_serving(model, max_length=6, sampler=decoding.BeamSearch(beams=3)), tmp_path / "s2s")
+    assert json.loads((path / "tfseq.json").read_text())["generate_defaults"] == {
+        "sampler": "beam", "temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_length": 6, "beams": 3, "n_best": 1,
+        "length_penalty": 0.0, "no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
+    loaded = tf.saved_model.load(str(path))
+    # Python: every setting optional, the export's own by default (serving_default's answer).
+    default = loaded.generate(tf.constant(["good"]))
+    assert default["target"].numpy()[0] == loaded.signatures["serving_default"](text=tf.constant(["good"]))[
+        "target"].numpy()[0]
+    short = loaded.generate(tf.constant(["good"]), max_length=2, sampler="greedy")["target"].numpy()[0]
+    assert len(short.split()) <= 2
+    sampled = loaded.generate(tf.constant(["good", "bad"]), sampler="top_k", top_k=2, n_best=4)
+    assert sampled["targets"].shape == (2, 4) and (np.diff(sampled["scores"].numpy(), axis=1) <= 1e-6).all()
+    # TensorFlow Serving's signature takes every setting.
+    assert set(loaded.signatures["generate"].structured_input_signature[1]) == {"text", *decoding.SETTINGS}
+    # tfseq-predict: flags, an n-best in JSON lines in the order of the scores it shows.
+    out = tmp_path / "n.jsonl"
+    assert cli.predict_main([str(path), "good", "bad plot", "--beams", "4", "--n-best", "3", "--no-repeat-ngram-size",
+                             "1", "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for row in rows:
+        scores = [choice["score"] for choice in row["n_best"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True) and row["target"] == row["n_best"][0]["text"]
+        for choice in row["n_best"]:
+            assert len(set(choice["text"].split())) == len(choice["text"].split())  # no token twice
+    capsys.readouterr()
+    assert cli.predict_main([str(path), "good", "--sampler", "top_p", "--temperature", "0.5"]) == 0
+    assert capsys.readouterr().out.startswith("good\t")
+    for flags, says in ((["--sampler", "nucleus"], "--sampler nucleus: expected one of greedy, sampling, beam"),
+                        (["--temperature", "0"], "--temperature 0.0: expected a number > 0"),
+                        (["--n-best", "5"], "--n-best 5: beam search keeps 3 sequences; pass --beams 5")):
+        assert cli.predict_main([str(path), "good", *flags]) == 2
+        assert says in capsys.readouterr().err
+
+
+def test_generation_flags_on_an_export_that_does_not_generate_say_so(classifier_export, capsys):
+    from tfseq import cli
+
+    assert cli.predict_main([str(classifier_export), "good", "--sampler", "greedy"]) == 2
+    err = capsys.readouterr().err
+    assert "--sampler: " in err and "does not generate text with settings chosen at predict time" in err
+
+
+def test_a_language_models_export_generates_with_settings_from_predict(tmp_path, capsys):
+    from tfseq import cli
+
+    pre = data.CausalLMPreprocessor(data.TextVectorizer(split="character", keep_whitespace=True))
+    pre.adapt(["hello world", "help me", "a b c"])
+    model = LanguageModel(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8,
+                                            bidirectional=False, return_state=True), pre.line_end, preprocessor=pre)
+    model(np.zeros((1, 2), "int32"))
+    path = export.save(language_model_serving(model, length=20), tmp_path / "lm")
+    loaded = tf.saved_model.load(str(path))
+    out = loaded.generate(tf.constant(["he", ""]), sampler="greedy", max_length=4, n_best=1)
+    assert all(len(text.decode()) <= 4 for text in out["continuation"].numpy())
+    again = loaded.generate(tf.constant(["he", ""]), sampler="greedy", max_length=4)["continuation"].numpy()
+    assert (again == out["continuation"].numpy()).all()  # greedy: the same answer every time
+    assert cli.predict_main([str(path), "he", "--sampler", "greedy", "--max-length", "3", "--repetition-penalty",
+                             "1.5"]) == 0
+    assert capsys.readouterr().out.startswith("he")

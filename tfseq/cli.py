@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import itertools
 import json
 import os
@@ -26,7 +24,8 @@ values (backbone.cell=rnn,lstm,gru) run one after another and end with a compari
 a run is exported only when it beats the runs before it on validation, so the best is served.
 resume=true continues the newest unfinished run of the task with its own saved config.yaml
 (alone, with no unfinished run, it stops and says so).
---verbose keeps TensorFlow's start-up log lines (hidden by default).
+--verbose keeps TensorFlow's start-up log lines (hidden by default). task=<name> --help lists that
+task's keys only. tfseq-predict answers with an export, tfseq-evaluate scores one on a file.
 
 examples:
   tfseq-train task=classify
@@ -37,54 +36,18 @@ examples:
   tfseq-train task=my-classify.yaml             # base: classify, and only the keys you change
   tfseq-train task=tag                          # part-of-speech tags of People's Daily (pos-zh)
   tfseq-train task=tag data.train=train.txt data.test=test.txt   # CoNLL chunking
-  tfseq-train task=lm                           # a character language model of People's Daily (text-zh)
-  tfseq-train task=lm-classic data.train=input.txt  # the notes' recipe: SGD at rate 1, clipping, no early stop
-  tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict, attention, beam search
+  tfseq-train task=lm                           # a character language model of text-zh
+  tfseq-train task=lm-classic data.train=in.txt  # the notes' recipe: SGD at 1, clipping
+  tfseq-train task=seq2seq                      # grapheme-to-phoneme on cmudict
   tfseq-train task=seq2seq data.train=pairs.tsv data.source_split=word
   tfseq-train task=caption                      # captions for built-in images of handwritten digits
-  tfseq-train task=word2vec                     # word2vec vectors (skip-gram) of text-zh's characters
-  tfseq-train task=tag train.distribute=mirrored  # any task on every local GPU (tf.distribute)
-  TF_CONFIG=... tfseq-train task=classify train.distribute=multi_worker  # several machines (docs/training.md)
+  tfseq-train task=word2vec                     # skip-gram vectors of text-zh's characters
+  tfseq-train task=tag train.distribute=mirrored  # every local GPU (tf.distribute)
+  TF_CONFIG=... tfseq-train task=classify train.distribute=multi_worker  # several machines
 """
 
 
-class UsageError(Exception):
-    """A bad command line or recipe: printed as one line, exit status 2."""
-
-
-def start_tensorflow(verbose: bool = False) -> None:
-    """Import TensorFlow, hiding the lines its C++ side prints to the terminal before its logging
-    starts ("Could not find cuda drivers ...", twice; TF_CPP_MIN_LOG_LEVEL does not reach them).
-    ``verbose`` keeps them; an import that fails shows what was hidden."""
-    if verbose or "tensorflow" in sys.modules:
-        importlib.import_module("tensorflow")
-        return
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as hidden:
-        os.dup2(hidden.fileno(), 2)
-        try:
-            importlib.import_module("tensorflow")
-        except BaseException:
-            os.dup2(saved, 2)
-            hidden.seek(0)
-            sys.stderr.write(hidden.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def one_line(error: BaseException) -> str:
-    """An error as the one line a user reads (a full disk named as such, whoever raised it)."""
-    import errno
-
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}no space left on the disk: free some space, or set run.root= and export.dir= to a larger disk"
-    if isinstance(error, OSError) and error.strerror and error.filename and not isinstance(error, FileNotFoundError):
-        return f"{error.filename}: {error.strerror.lower()}"
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 600 else text[:600] + " ..."
+from tfseq.console import UsageError, one_line, start_tensorflow  # noqa: E402  (shared by the commands)
 
 
 def recipe_path(task: str) -> Path:
@@ -197,24 +160,36 @@ def recipe_comments(path) -> dict[str, str]:
     return comments
 
 
-def help_text() -> str:
+def help_text(task: str | None = None, width: int | None = None) -> str:
+    """``--help``: the usage, then each task's keys with their defaults and meaning (only
+    ``task``'s when given), comments wrapped to ``width`` columns (the terminal's, at most 100)."""
+    import shutil
+    import textwrap
+
     from omegaconf import OmegaConf
 
     from tfseq import recipes, tasks
 
+    width = width or max(60, min(shutil.get_terminal_size((100, 24)).columns, 100))
     lines = [TRAIN_USAGE]
     try:
-        for task in available_tasks():
-            path = recipe_path(task)
+        for name in [task] if task else available_tasks():
+            path = recipe_path(name)
             base = OmegaConf.load(path).get("base")
             comments = {**recipe_comments(tasks.BASE), **(recipe_comments(recipe_path(base)) if base else {}),
                         **recipe_comments(path)}
-            lines.append(f"task={task} keys (defaults from {path}{f' over {base}' if base else ''} "
+            lines.append(f"task={name} keys (defaults from {path}{f' over {base}' if base else ''} "
                          f"over {tasks.BASE.name}):")
             rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
-                     comments.get(key, "")) for key, value in recipes.flat_keys(load_recipe(task))]
-            width = max(len(setting) for setting, _ in rows)
-            lines += [f"  {setting:<{width}}  {comment}".rstrip() for setting, comment in rows]
+                     comments.get(key, "")) for key, value in recipes.flat_keys(load_recipe(name))]
+            column = min(max(len(setting) for setting, _ in rows), 34) + 4
+            for setting, comment in rows:
+                wrapped = textwrap.wrap(comment, max(width - column, 30)) or [""]
+                first = f"  {setting:<{column - 4}}  " if len(setting) <= column - 4 else f"  {setting}\n{' ' * column}"
+                lines.append((first + wrapped[0]).rstrip())
+                lines += [" " * column + more for more in wrapped[1:]]
+        if not task:
+            lines.append("(tfseq-train task=<name> --help lists one task's keys)")
     except UsageError as error:
         lines.append(str(error))
     return "\n".join(lines)
@@ -316,7 +291,15 @@ def resolve(task, overrides):
 
 def check_type(key, default, value):
     """A number or flag in the recipe takes a number or flag, or null (``train.epochs=many``
-    fails here, not minutes later inside training)."""
+    fails here, not minutes later inside training); a key of :data:`recipes.NAMES` also takes
+    one of its names (``data.tag_column=upos``)."""
+    from tfseq import recipes
+
+    if isinstance(value, str) and key in recipes.NAMES:
+        if value.lower() not in recipes.NAMES[key]:
+            raise UsageError(f"bad value for {key}: {value!r}: expected a number or one of "
+                             f"{', '.join(recipes.NAMES[key])}")
+        return
     expected = {bool: (bool,), int: (int, float), float: (int, float)}.get(type(default))
     if expected and value is not None and (not isinstance(value, expected) or (type(default) is not bool and isinstance(value, bool))):
         raise UsageError(f"bad value for {key}: {value!r}: expected {'true/false' if expected == (bool,) else 'a number'}"
@@ -518,7 +501,8 @@ def writable_folder(key, path: Path) -> None:
 def train_main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or any(a in ("-h", "--help", "help") for a in argv):
-        print(help_text())
+        named = [a.split("=", 1)[1] for a in argv if a.startswith("task=")]
+        print(help_text(named[0] if named else None))
         return 0
     verbose = "--verbose" in argv
     argv = [a for a in argv if a != "--verbose"]
@@ -612,225 +596,17 @@ def parse_value(text: str):
 
 # -- tfseq-predict ---------------------------------------------------------------------------
 def predict_main(argv=None) -> int:
-    import argparse
+    """``tfseq-predict`` (:mod:`tfseq.predict`)."""
+    from tfseq.predict import main
 
-    parser = argparse.ArgumentParser(
-        prog="tfseq-predict",
-        description="Run an exported tfseq model (a SavedModel or TFLite export folder, or a folder of "
-                    "versions such as saved_models/classify-reviews-zh, whose newest is used; or a preset "
-                    "folder written by save_to_preset) on raw text.",
-    )
-    parser.add_argument("export", help="an export (SavedModel or TFLite), its folder of versions "
-                                       "(saved_models/<name>, saved_models/<name>-tflite), or a preset folder")
-    parser.add_argument("text", nargs="*", help="texts to classify, tag, transform (seq2seq), or continue and score (language models)")
-    parser.add_argument("--file", help="CSV/TSV/JSONL (or .txt, one text per line) to read texts from; "
-                                       "- reads one text per line from standard input")
-    parser.add_argument("--column", default="text", help="text column of --file (default: text)")
-    parser.add_argument("--output", help="write predictions to this file instead of printing: .csv, .tsv, or "
-                                         ".jsonl (JSON lines; a tagger's entity spans as lists)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an --output file that exists "
-                                                                 "(without it, an existing file is refused)")
-    parser.add_argument("--verbose", action="store_true", help="keep TensorFlow's start-up log lines")
-    args = parser.parse_args(argv)
-    try:
-        from tfseq.export import latest_version
-
-        if args.output:
-            check_output(Path(args.output), args.overwrite)
-        from tfseq import presets
-
-        preset = presets.is_preset(args.export)
-        folder = Path(args.export) if preset else latest_version(args.export)
-        declared = {} if preset else export_metadata(folder)
-        texts = list(args.text)
-        if args.file == "-":  # as a .txt file: one text per line, blank lines skipped
-            from tfseq.data.files import text_lines
-
-            texts += text_lines(sys.stdin.read())
-        elif args.file:
-            if args.file.endswith(".txt"):
-                from tfseq.data import read_plain_text
-
-                texts += read_plain_text(args.file)["text"].tolist()
-            else:
-                from tfseq.data import read_table
-
-                texts += read_table(args.file, text_column=args.column, label_column=None,
-                                    choose="--column <name>")["text"].tolist()
-        if not texts:
-            raise UsageError("no text given: pass texts as arguments or --file")
-        for module in declared.get("requires", []):  # ops the graph holds beyond TensorFlow's (SentencePiece)
-            if importlib.util.find_spec(module) is None:
-                raise UsageError(f"{folder} needs the Python module {module}, which is not installed "
-                                 f"(pip install {module.replace('_', '-')})")
-    except (UsageError, FileNotFoundError, ValueError) as error:  # DataError is a ValueError
-        print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
-        return 2
-    start_tensorflow(args.verbose)
-    try:
-        return answer_preset(args, folder, texts) if preset else answer(args, folder, texts, declared)
-    except (UsageError, OSError, presets.PresetError) as error:
-        print(f"tfseq-predict: error: {one_line(error)}", file=sys.stderr)
-        return 2
+    return main(argv)
 
 
-OUTPUT_FORMATS = (".csv", ".tsv", ".jsonl")
+def evaluate_main(argv=None) -> int:
+    """``tfseq-evaluate`` (:mod:`tfseq.evaluate`)."""
+    from tfseq.evaluate import main
 
-
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse, before any model loads, an ``--output`` that is a folder, has a format we do not
-    write, or would silently replace a file (predictions a user already has) without ``--overwrite``."""
-    if path.is_dir():
-        raise UsageError(f"--output {path} is a folder; expected a file to write, e.g. {path / 'predictions.csv'}")
-    if path.suffix.lower() not in OUTPUT_FORMATS:
-        raise UsageError(f"--output {path}: expected a file ending in {', '.join(OUTPUT_FORMATS)}, "
-                         f"found {path.suffix or 'no extension'!r}")
-    if path.exists() and not overwrite:
-        raise UsageError(f"--output {path} exists; pass --overwrite to replace it, or name another file")
-
-
-def export_metadata(folder) -> dict:
-    """``folder``'s ``tfseq.json``, checked: a damaged one is a one-line error naming it."""
-    from tfseq.export import metadata
-
-    try:
-        declared = metadata(folder)
-    except (ValueError, OSError) as error:
-        raise UsageError(f"{folder / 'tfseq.json'}: not readable JSON ({one_line(error)}): the export is damaged; "
-                         f"export the model again, or use another version") from None
-    if not isinstance(declared, dict):
-        raise UsageError(f"{folder / 'tfseq.json'}: expected a JSON object: the export is damaged; export the "
-                         f"model again, or use another version")
-    return declared
-
-
-def damaged(folder, error) -> UsageError:
-    reason = one_line(error).split(" [Op:")[0]
-    reason = reason if len(reason) <= 200 else reason[:200] + " ..."
-    return UsageError(f"{folder}: cannot load this export ({reason}): it is damaged or incomplete; export the "
-                      f"model again, or use another version")
-
-
-def answer(args, folder, texts, declared) -> int:
-    """Load the export in ``folder`` and answer ``texts`` (printed, or written to ``--output``)."""
-    import tensorflow as tf
-
-    if (folder / "model.tflite").exists():  # answered through the export's own preprocess.py rule
-        from tfseq.tflite_app import Preprocessor, interpreter
-
-        try:
-            pre, runner = Preprocessor.load(folder), interpreter(folder)
-            rows = [{"text": text, **pre.answer(runner, text, declared)} for text in texts]
-        except (ValueError, RuntimeError, KeyError, OSError) as error:
-            raise damaged(folder, error) from None
-        return write_answers(args, rows, declared["columns"], declared["show"])
-    for module in declared.get("requires", []):
-        importlib.import_module(module)  # registers the ops (found above)
-    try:
-        serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
-    except Exception as error:  # protobuf DecodeError, tf.errors.*, OSError, KeyError: all mean the same here
-        raise damaged(folder, error) from None
-    inputs = list(serve.structured_input_signature[1])
-    if inputs != ["text"]:
-        raise UsageError(f"{folder} takes {inputs}, not text: call it from Python, e.g. "
-                         f"tf.saved_model.load(path).signatures['serving_default']({inputs[0]}=...)")
-    try:
-        outputs = serve(text=tf.constant(texts))
-    except tf.errors.OpError as error:
-        raise damaged(folder, error) from None
-    return write_answers(args, answer_rows(texts, outputs), declared.get("columns", list(outputs)),
-                         declared.get("show"))
-
-
-def answer_rows(texts, outputs) -> list[dict]:
-    """One row per text: the text and each output (strings decoded), as ``write_answers`` takes them;
-    a tagger's padded ``span_*`` outputs become one ``spans`` list of dicts per text."""
-    rows = [{"text": text} for text in texts]
-    for name, values in outputs.items():
-        for row, value in zip(rows, values.numpy()):
-            row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
-    for row in rows:
-        if "span_text" in row:
-            fields = {key: row.pop(f"span_{key}") for key in ("text", "type", "start", "end", "score")}
-            row["spans"] = [{"text": text.decode("utf-8"), "type": kind.decode("utf-8"), "start": int(start),
-                             "end": int(end), "score": round(float(score), 4)}
-                            for text, kind, start, end, score in zip(*fields.values()) if start >= 0]
-    return rows
-
-
-def answer_preset(args, folder, texts) -> int:
-    """Answer ``texts`` with the model of the preset ``folder`` (:mod:`tfseq.presets`), in this
-    process, by its task's export answer: the same outputs and printing as its SavedModel."""
-    import types
-
-    import tensorflow as tf
-
-    from tfseq import presets
-
-    model = presets.load(folder)
-    serving = preset_serving(model, folder)
-    module = types.SimpleNamespace(preprocessor=model.preprocessor, **serving.track)
-    outputs = serving.answer(module, text=tf.constant(texts))
-    return write_answers(args, answer_rows(texts, outputs), list(serving.columns) or list(outputs), serving.show)
-
-
-def preset_serving(model, folder):
-    """The export answer of ``model``'s task (the registered task whose ``model_class`` it is,
-    the most derived first), with that task's defaults."""
-    from tfseq import tasks
-
-    owners = [tasks.task_class(name) for name in tasks.TASKS]
-    owners = [task for task in owners if task.model_class is not None and isinstance(model, task.model_class)]
-    owners.sort(key=lambda task: -len(task.model_class.__mro__))
-    serving = owners[0].preset_serving(model) if owners else None
-    if serving is None:
-        raise UsageError(f"{folder} holds a {type(model).__name__}, which does not answer text: call it from Python")
-    return serving
-
-
-def write_answers(args, rows, names, show) -> int:
-    """Print each row by the export's ``show`` pattern, or write the columns to ``--output``: a
-    ``.jsonl`` file gets one JSON object a text (with a tagger's ``spans`` as a list), any other a CSV."""
-    columns = {name: [row[name] for row in rows] for name in ["text", *names]}
-    if args.output:
-        from tfseq.train.run_folder import atomic_write
-
-        suffix = Path(args.output).suffix.lower()
-        if suffix == ".jsonl":
-            keep = ["text", *names, *(["spans"] if rows and "spans" in rows[0] else [])]
-            lines = [json.dumps({key: plain(row[key]) for key in keep}, ensure_ascii=False) for row in rows]
-            atomic_write(args.output, "".join(line + "\n" for line in lines))
-        else:
-            import pandas as pd
-
-            atomic_write(args.output, pd.DataFrame(columns).to_csv(index=False, sep="\t" if suffix == ".tsv" else ","))
-        print(f"wrote {len(rows)} prediction{'' if len(rows) == 1 else 's'} to {args.output}")
-    else:
-        show = show or "\t".join(f"{{{name}}}" for name in columns)
-        print("\n".join(shown(show, row) for row in rows))
-    return 0
-
-
-def shown(show: str, row: dict) -> str:
-    """One answer as printed by the export's ``show`` pattern, line by line: the first line
-    always (an empty text's answer may be empty); a later line whose fields are all empty (a
-    tagger's entity line when it found none) is left out. What a field holds is printed as it is
-    (a language model's continuation keeps its blank lines)."""
-    import string
-
-    lines = show.split("\n")
-    kept = []
-    for number, line in enumerate(lines):
-        fields = [name for _, name, _, _ in string.Formatter().parse(line) if name]
-        if number and fields and not any(str(row.get(name, "")).strip() for name in fields):
-            continue
-        kept.append(line.format(**row))
-    return "\n".join(kept)
-
-
-def plain(value):
-    """A JSON-ready value: numpy numbers and arrays as Python's."""
-    return value.tolist() if hasattr(value, "tolist") else value
+    return main(argv)
 
 
 # -- tfseq-data -------------------------------------------------------------------------------

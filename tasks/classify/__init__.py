@@ -194,33 +194,13 @@ class ClassifyTask(Task):
         return np.asarray(self.preprocessor.probabilities(outputs, self.features[split]["tokens"]))
 
     def decide(self, probabilities) -> np.ndarray:
-        """Predicted class ids, or multi-hot rows (probability > 0.5) for multi-label heads."""
-        return (probabilities > 0.5).astype("float32") if self.multilabel else probabilities.argmax(axis=-1)
+        return decide(probabilities, self.multilabel)
 
     def split_metrics(self, split, probabilities) -> dict | None:
-        """Accuracy, macro F1 and loss (nats) of ``probabilities`` on ``split``; None if it is empty.
-
-        Multi-label: accuracy is exact-set accuracy (every label of a text right), the loss is the
-        binary cross-entropy per label, and micro F1 (over all label decisions) is added.
-        """
-        from sklearn.metrics import accuracy_score, f1_score, log_loss
-
+        """:func:`label_scores` of ``probabilities`` on ``split``; None if it is empty."""
         if probabilities is None:
             return None
-        y_true, y_pred = self.targets[split], self.decide(probabilities)
-        if self.multilabel:
-            p = np.clip(probabilities, 1e-7, 1 - 1e-7)
-            return {
-                "accuracy": float(accuracy_score(y_true, y_pred)),
-                "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-                "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
-                "loss": float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))),
-            }
-        return {
-            "accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
-            "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1), labels=list(range(len(self.class_names))))),
-        }
+        return label_scores(self.targets[split], probabilities, self.multilabel)
 
     def evaluate(self):
         from sklearn.metrics import classification_report
@@ -238,6 +218,38 @@ class ClassifyTask(Task):
                                      plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
+    @classmethod
+    def evaluation_data(cls, path, options):
+        return data.read_table(path, text_column=options["text"], label_column=options["label"],
+                               label_separator=options["label_separator"],
+                               choose="--text <column> --label <column>")
+
+    @classmethod
+    def score_export(cls, loaded, frame, declared):
+        from sklearn.metrics import classification_report
+
+        from tfseq.console import UsageError
+        from tfseq.evaluate import in_batches
+
+        labels = [str(label) for label in declared["labels"]]
+        index = {label: i for i, label in enumerate(labels)}
+        multilabel = declared.get("head") == "multilabel" or (len(frame) and isinstance(frame["label"].iloc[0], tuple))
+        for number, value in enumerate(frame["label"], 1):
+            for label in (value if multilabel else (value,)):
+                if str(label) not in index:
+                    raise UsageError(f"label {label!r} (row {number}) is not one of the model's labels "
+                                     f"{labels[:10]}{' ...' if len(labels) > 10 else ''}")
+        if multilabel:
+            y_true = np.array([[float(label in set(map(str, row))) for label in labels] for row in frame["label"]])
+        else:
+            y_true = np.array([index[str(label)] for label in frame["label"]])
+        probabilities = in_batches(loaded.signatures["serving_default"], frame["text"].tolist())["probabilities"]
+        probabilities = probabilities.astype("float64")
+        report = classification_report(y_true, decide(probabilities, multilabel), labels=list(range(len(labels))),
+                                       target_names=labels, digits=4, zero_division=0)
+        return {"test": label_scores(y_true, probabilities, multilabel), "headline": "accuracy", "report": report,
+                "examples": len(frame)}
+
     def tflite_serving(self):
         return classifier_tflite(self.model)
 
@@ -247,7 +259,39 @@ class ClassifyTask(Task):
 
     def serving(self):
         return classifier_serving(self.model, metadata={
-            "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+            "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length,
+            "head": self.model.head})
+
+
+def decide(probabilities, multilabel: bool) -> np.ndarray:
+    """Predicted class ids, or multi-hot rows (probability > 0.5) for multi-label heads."""
+    return (probabilities > 0.5).astype("float32") if multilabel else probabilities.argmax(axis=-1)
+
+
+def label_scores(y_true, probabilities, multilabel: bool = False) -> dict:
+    """Accuracy, macro F1 and loss (nats) of ``probabilities`` (``[texts, labels]``) against
+    ``y_true`` (class ids, or multi-hot rows): a run's test scores, and ``tfseq-evaluate``'s.
+
+    Multi-label: accuracy is exact-set accuracy (every label of a text right), the loss is the
+    binary cross-entropy per label, and micro F1 (over all label decisions) is added.
+    """
+    from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+    probabilities = np.asarray(probabilities)
+    y_pred = decide(probabilities, multilabel)
+    if multilabel:
+        p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+        return {
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+            "loss": float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))),
+        }
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+        "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1), labels=list(range(probabilities.shape[1])))),
+    }
 
 
 def classifier_tflite(model) -> TFLiteServing:

@@ -200,9 +200,16 @@ def test_help_lists_tasks_and_keys(capsys):
     assert cli.train_main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "task=classify keys" in out and "backbone.cell=gru" in out and "export.dir=saved_models" in out
-    # Each key with its recipe comment, continuation lines included.
+    # Each key with its recipe comment, continuation lines included (wrapped under the comment).
     assert "rnn | lstm | gru" in out.split("backbone.cell=gru")[1].splitlines()[0]
-    assert "fitted by scikit-learn, mixed by weights" in out.split("model.wide=")[1].splitlines()[0]
+    wide = " ".join(line.strip() for line in out.split("model.wide=")[1].split("\n  model.")[0].splitlines())
+    assert "fitted by scikit-learn, mixed by weights" in wide
+    assert max(map(len, out.splitlines())) <= 100 and "task=tag keys" in out
+    # task= narrows it to one task's keys.
+    assert cli.train_main(["task=classify", "--help"]) == 0
+    one = capsys.readouterr().out
+    assert "task=classify keys" in one and "task=tag keys" not in one and "model.wide=" in one
+    assert len(one.splitlines()) < len(out.splitlines()) / 4 and max(map(len, one.splitlines())) <= 100
 
 
 def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():

@@ -101,6 +101,22 @@ class Task:
         export's answer with the recipe's default settings; None if it cannot answer text."""
         return None
 
+    @classmethod
+    def evaluation_data(cls, path, options: dict):
+        """``tfseq-evaluate``: the labelled file ``path`` read as this task's training reads its
+        files (``options``: the command's ``text``, ``label``, ``label_separator``, ``tag_column``,
+        ``images``); a ``DataError`` naming file, line and field on bad input. None: the task has
+        no evaluation of exports."""
+        return None
+
+    @classmethod
+    def score_export(cls, loaded, examples, declared: dict) -> dict:  # pragma: no cover - abstract
+        """``tfseq-evaluate``: a SavedModel's (``loaded``, with its ``tfseq.json`` ``declared``)
+        scores on ``examples`` (:meth:`evaluation_data`'s), by the functions :meth:`evaluate`
+        scores a run's test split with: ``{"test": {...}, "headline": name, "examples": count}``,
+        and optionally ``per_type`` and a ``report``."""
+        raise NotImplementedError
+
     def tflite_serving(self):
         """What a TFLite export holds (a :class:`tfseq.export.TFLiteServing`: ids in, scores out), or None
         if the task has none; written when the recipe sets ``export.tflite``."""
