@@ -124,3 +124,20 @@ def temporary_folder(parent, prefix=".tmp-"):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def disk_full_error(path, error: BaseException) -> OSError | None:
+    """``error`` as the full disk it is, naming ``path``, when the disk under ``path`` has less
+    than 1 MB left (TensorFlow, Keras and h5py report a full disk in their own words, without
+    the file); None when the disk has room (``error`` is something else)."""
+    import errno
+
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if shutil.disk_usage(folder).free >= 1 << 20:
+        return None
+    full = OSError(errno.ENOSPC, "No space left on device", str(path))
+    full.__cause__ = error
+    return full
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -370,18 +371,52 @@ def run_one(task, config, log=print, publish=None) -> dict:
                                publish=publish).execute()
     run_path = config.run.dir  # resume=true: the run continued (continue_run)
     run = RunFolder(config.run.root, task, path=run_path)
+    log = logged(log, run.file("log.txt"))
     log(f"run folder: {run}")
     try:
-        metrics = Trainer(tasks.task_class(config.task)(config, run, log=log), publish=publish).execute()
+        with warnings_to(run.file("log.txt")):
+            metrics = Trainer(tasks.task_class(config.task)(config, run, log=log), publish=publish).execute()
     except Exception:
         # Failed before training began (bad data, bad recipe): a folder holding only its config
         # is no run, and must not become the "newest unfinished run" that resume=true continues.
-        if run_path is None and {p.name for p in run.path.iterdir()} <= {"config.yaml"}:
+        if run_path is None and {p.name for p in run.path.iterdir()} <= {"config.yaml", "log.txt"}:
             shutil.rmtree(run.path, ignore_errors=True)
             log(f"run folder removed: {run} (the run failed before training began)")
         raise
     log(f"run folder: {run}")
     return {**metrics, "run_folder": str(run)}
+
+
+def logged(log, path: Path):
+    """``log`` that also appends each line to ``path`` (the run's ``log.txt``)."""
+    def both(line):
+        log(line)
+        if path.parent.is_dir():  # (not after a run that failed before training was removed)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(f"{line}\n")
+
+    return both
+
+
+@contextlib.contextmanager
+def warnings_to(path: Path):
+    """Python warnings raised in the block by code other than tfseq's (seqeval's undefined
+    metric, Keras' notes, TensorFlow's deprecations: nothing a user can act on) go to ``path``
+    (the run's ``log.txt``), not the screen; tfseq's own are shown as usual."""
+    import warnings
+
+    own = str(Path(__file__).parent)
+    show = warnings.showwarning
+
+    def to_log(message, category, filename, lineno, file=None, line=None):
+        if str(filename).startswith(own):
+            return show(message, category, filename, lineno, file, line)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.showwarning = to_log
+        yield
 
 
 # Keys that may differ from a resumed run's config.yaml: where it is, and how much is printed.
@@ -531,6 +566,8 @@ def train_main(argv=None) -> int:
         try:
             metrics = run_one(task, config, publish=publisher(label) if publisher else None)
         except (UsageError, TrainingDiverged, ValueError, OSError) as error:  # DataError is a ValueError
+            if sys.stdout.isatty():
+                print(flush=True)  # (off the end of a progress bar's line)
             print(f"tfseq-train: error: {one_line(error)}", file=sys.stderr)
             return 2 if not isinstance(error, TrainingDiverged) else 3
         except KeyboardInterrupt:

@@ -126,11 +126,35 @@ def latest_version(path) -> Path:
     return found[-1]
 
 
-def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
+@contextlib.contextmanager
+def publishing(task_dir):
+    """Hold ``task_dir``'s publishing lock (an ``flock`` on the folder itself: no file left behind,
+    released if the process dies): what is checked under it (the newest version's identity)
+    still holds when the version is renamed into place, whichever of several runs publishes first."""
+    task_dir = Path(task_dir)
+    task_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the rename alone keeps versions whole
+        yield
+        return
+    handle = os.open(task_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # (closing releases the lock)
+
+
+def write_atomically(task_dir, write, metadata: dict | None = None, identity: dict | None = None,
+                     replace: bool = False) -> Path:
     """Call ``write(tmp_folder)`` and publish the result as ``task_dir/<next version>``, readable
     as the umask allows (0755 folders, 0644 files under umask 022).
 
-    If another writer takes the same version number first, the next free one is used.
+    ``identity`` (the task, labels or tags, vocabulary kind) is checked against the newest
+    version (:func:`check_next_version`) under the publishing lock, just before the rename: of two
+    runs of other kinds published at once, one is published and the other refused. If another
+    writer takes the same version number first, the next free one is used.
     """
     task_dir = Path(task_dir)
     with temporary_folder(task_dir, prefix=".tmp-export-") as tmp:
@@ -143,16 +167,19 @@ def write_atomically(task_dir, write, metadata: dict | None = None) -> Path:
                 raise OSError(errno.ENOSPC, "No space left on device", str(task_dir)) from error
             raise
         sync_tree(publishable(tmp))  # on disk before it is published: a power cut leaves it whole
-        while True:
-            target = task_dir / str(next_version(task_dir))
-            try:
-                os.rename(tmp, target)  # atomic on one filesystem; fails if target exists
-            except OSError:
-                if not target.exists():
-                    raise
-                continue
-            sync(task_dir)
-            return target
+        with publishing(task_dir):
+            if identity is not None:
+                check_next_version(task_dir, identity, replace)
+            while True:
+                target = task_dir / str(next_version(task_dir))
+                try:
+                    os.rename(tmp, target)  # atomic on one filesystem; fails if target exists
+                except OSError:
+                    if not target.exists():
+                        raise
+                    continue
+                sync(task_dir)
+                return target
 
 
 @dataclasses.dataclass
@@ -226,10 +253,11 @@ def extra_function(module, function, inputs: dict):
                        autograph=False)
 
 
-def save(serving: Serving, task_dir) -> Path:
+def save(serving: Serving, task_dir, identity: dict | None = None, replace: bool = False) -> Path:
     """Publish ``serving`` as ``task_dir/<next version>/``: a SavedModel whose
     ``serving_default`` is ``serving.answer``, and ``tfseq.json`` (its metadata and how
-    ``tfseq-predict`` shows its answers)."""
+    ``tfseq-predict`` shows its answers); ``identity``: checked as it is published
+    (:func:`write_atomically`)."""
     import tensorflow as tf
 
     inputs = serving.inputs or {"text": tf.TensorSpec([None], tf.string)}
@@ -267,7 +295,7 @@ def save(serving: Serving, task_dir) -> Path:
         metadata["functions"] = sorted(serving.functions)
     if getattr(serving.preprocessor, "requires", None):  # e.g. the subword split's SentencePiece op
         metadata["requires"] = list(serving.preprocessor.requires)
-    return write_atomically(task_dir, write, metadata)
+    return write_atomically(task_dir, write, metadata, identity=identity, replace=replace)
 
 
 def metadata(path) -> dict:
@@ -337,7 +365,8 @@ def quiet_loggers(*names, level=logging.ERROR):
             logger.setLevel(old)
 
 
-def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False) -> Path:
+def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False, identity: dict | None = None,
+                replace: bool = False) -> Path:
     """Publish ``task_dir/<next version>/`` with ``model.tflite`` (ids in, scores out; TFLite's
     builtin operations only, so the stock interpreter runs it), ``vocabulary.json`` (the
     tokenization settings and vocabularies), ``preprocess.py`` (:mod:`tfseq.tflite_app`: text -> ids in
@@ -389,4 +418,4 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False) -> Pat
 
     metadata = {**serving.metadata, "inputs": list(specs), "outputs": serving.outputs, "answer": serving.answer,
                 "show": serving.show, "columns": list(serving.columns), "quantized": quantize}
-    return write_atomically(task_dir, write, metadata)
+    return write_atomically(task_dir, write, metadata, identity=identity, replace=replace)

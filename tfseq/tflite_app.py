@@ -23,9 +23,13 @@ marking the first with U+2581; a character split takes each code point (spaces d
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import re
+import sys
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -223,10 +227,11 @@ class Preprocessor:
                            or f"{key}:" in name) for key in feeds}
         for key, ids in feeds.items():
             interpreter.resize_tensor_input(index[key], ids.shape)
-        interpreter.allocate_tensors()
-        for key, ids in feeds.items():
-            interpreter.set_tensor(index[key], ids)
-        interpreter.invoke()
+        with quiet_native():  # (XNNPACK's delegate says it was created)
+            interpreter.allocate_tensors()
+            for key, ids in feeds.items():
+                interpreter.set_tensor(index[key], ids)
+            interpreter.invoke()
         details = interpreter.get_output_details()
         if every:
             return [interpreter.get_tensor(detail["index"]) for detail in details]
@@ -261,7 +266,10 @@ def char_grams(word: str, lo: int, hi: int) -> list[str]:
 def interpreter(path):
     """A TFLite interpreter of ``path`` (an export folder or its ``model.tflite``): LiteRT's
     (``pip install ai-edge-litert``) when installed, else TensorFlow's ``tf.lite.Interpreter``,
-    which TensorFlow deprecates in LiteRT's favour."""
+    which TensorFlow deprecates in LiteRT's favour (a warning that asks nothing of the app's user:
+    not shown)."""
+    import warnings
+
     path = Path(path)
     path = path / "model.tflite" if path.is_dir() else path
     try:
@@ -270,7 +278,33 @@ def interpreter(path):
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    return Interpreter(model_path=str(path))
+    with warnings.catch_warnings(), quiet_native():
+        warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
+        return Interpreter(model_path=str(path))
+
+
+@contextlib.contextmanager
+def quiet_native():
+    """The TFLite runtime's native INFO lines ("Created TensorFlow Lite XNNPACK delegate for CPU")
+    kept off the terminal; shown after all if the block fails."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to redirect
+        yield
+        return
+    with tempfile.TemporaryFile() as hidden:
+        sys.stderr.flush()
+        os.dup2(hidden.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            hidden.seek(0)
+            sys.stderr.write(hidden.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def is_chunk_tagset(tags) -> bool:

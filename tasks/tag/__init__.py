@@ -67,8 +67,11 @@ def tag_scores(truth: list[list[str]], predicted: list[list[str]], scheme: str |
     if scheme == "chunks":
         from seqeval.metrics import f1_score, precision_score, recall_score
 
-        scores.update(f1=float(f1_score(truth, predicted)), precision=float(precision_score(truth, predicted)),
-                      recall=float(recall_score(truth, predicted)))
+        # zero_division=0: the value seqeval's default gives, without its warning (an untrained
+        # model that finds no chunk has precision 0, not an error a user can act on).
+        scores.update(f1=float(f1_score(truth, predicted, zero_division=0)),
+                      precision=float(precision_score(truth, predicted, zero_division=0)),
+                      recall=float(recall_score(truth, predicted, zero_division=0)))
     elif scheme == "words":
         scores.update(segmentation_scores(truth, predicted))
     return scores

@@ -101,8 +101,49 @@ def test_json_labels_have_one_spelling_and_never_mix_kinds(tmp_path):
     # true beside 1 is a file two programs wrote: refused, naming both lines.
     mixed = write(tmp_path / "m.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": "1"}\n'
                                         '{"text": "z", "label": true}\n')
-    with pytest.raises(DataError, match=r"m.jsonl:3: field 'label' is true \(a JSON boolean\) but line 1 has 1"):
+    with pytest.raises(DataError, match=r"m.jsonl:3: field 'label' is true \(a boolean\) but 2 line\(s\) hold numbers: "
+                                        r"use one kind of label \(all true/false, or all strings\)"):
         data.read_table(mixed)
+
+
+def test_a_stray_label_of_another_json_kind_is_refused_at_its_line(tmp_path):
+    rows = [f'{{"text": "t{i}", "label": "{["food", "sports", "tech"][i % 3]}"}}' for i in range(30)]
+    stray = write(tmp_path / "s.jsonl", "\n".join(rows[:7] + ['{"text": "odd", "label": 1}'] + rows[7:]) + "\n")
+    with pytest.raises(DataError, match=r"s.jsonl:8: field 'label' is 1 \(a number\) but 30 line\(s\) hold strings: "
+                                        r"write every label the same way"):
+        data.read_table(stray)
+    # One list among single labels: the list's line is named, and what to do (not "expected a list").
+    lists = write(tmp_path / "l.jsonl", "\n".join(rows[:4] + ['{"text": "both", "label": ["food", "tech"]}']
+                                                  + rows[4:]) + "\n")
+    with pytest.raises(DataError, match=r'l.jsonl:5: field .label. is \["food", "tech"\] \(a list\) but 30 line\(s\) '
+                                        r"hold strings: use a list on every line \(multi-label\) or one label"):
+        data.read_table(lists)
+    # A single label among lists: that line, the same advice.
+    many = [f'{{"text": "t{i}", "label": ["a", "b"]}}' for i in range(10)]
+    single = write(tmp_path / "x.jsonl", "\n".join(many[:2] + ['{"text": "t", "label": "a"}'] + many[2:]) + "\n")
+    with pytest.raises(DataError, match=r'x.jsonl:3: field .label. is "a" \(a string\) but 10 line\(s\) hold lists'):
+        data.read_table(single)
+    # Numeric strings are numbers ("1" is the label 1): not a mix. CSV cells are text: never a mix.
+    assert data.read_table(write(tmp_path / "n.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": "2"}\n'))[
+        "label"].tolist() == ["1", "2"]
+
+
+def test_a_null_text_is_refused_at_its_line_in_every_reader(tmp_path):
+    nulls = write(tmp_path / "t.jsonl", '{"text": "good", "label": "pos"}\n{"text": null, "label": "neg"}\n')
+    with pytest.raises(DataError, match=r"t.jsonl:2: field 'text' is null; expected a text"):
+        data.read_table(nulls)
+    listed = write(tmp_path / "u.jsonl", '{"text": ["a", "b"], "label": "pos"}\n')
+    with pytest.raises(DataError, match=r"u.jsonl:1: field 'text' is a JSON list; expected a text"):
+        data.read_table(listed)
+    captions = write(tmp_path / "c.jsonl", '{"image": "a.png", "caption": null}\n')
+    with pytest.raises(DataError, match=r"c.jsonl:1: field 'caption' is null"):
+        data.read_table(captions, text_column="caption", label_column="image")
+    # Through the trainer: one line, before any fitting.
+    from tfseq import cli
+
+    rows = "".join(f'{{"text": "t{i}", "label": "{"ab"[i % 2]}"}}\n' for i in range(60))
+    train = write(tmp_path / "train.jsonl", rows + '{"text": null, "label": "a"}\n')
+    assert cli.train_main(["task=classify", f"data.train={train}", f"run.root={tmp_path / 'runs'}"]) == 2
 
 
 def test_a_folder_a_binary_file_and_a_huge_line_get_short_clear_errors(tmp_path):
@@ -124,11 +165,12 @@ def test_a_folder_a_binary_file_and_a_huge_line_get_short_clear_errors(tmp_path)
 
 def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
     jsonl = write(tmp_path / "ml.jsonl", '{"text": "x", "label": ["pos", "funny"]}\n'
-                                         '{"text": "y", "label": []}\n{"text": "z", "label": "neg"}\n')
+                                         '{"text": "y", "label": []}\n{"text": "z", "label": ["neg"]}\n')
     assert data.read_table(jsonl)["label"].tolist() == [("funny", "pos"), (), ("neg",)]
     csv = write(tmp_path / "ml.csv", "text,label\nx,pos|funny\ny,\nz, neg \n")
     assert data.read_table(csv, label_separator="|")["label"].tolist() == [("funny", "pos"), (), ("neg",)]
-    with pytest.raises(DataError, match=r"bad.jsonl:2: field 'label' is \{'a': 1\}; expected a list of labels"):
+    with pytest.raises(DataError, match=r'bad.jsonl:2: field .label. is \{"a": 1\} \(an object\) but 1 line\(s\) hold '
+                                        r"lists: use a list on every line"):
         data.read_table(write(tmp_path / "bad.jsonl", '{"text": "x", "label": ["a"]}\n{"text": "y", "label": {"a": 1}}\n'))
     train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(40)))
     dataset = data.load(train=str(train), label_separator="|")

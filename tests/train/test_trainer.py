@@ -1,6 +1,7 @@
 """The task-independent training machinery: checkpoints, NaN guard, resumable training state."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -394,11 +395,68 @@ def test_a_disk_too_small_for_the_run_is_said_before_training(tmp_path, monkeypa
     from tfseq.train import trainer
 
     usage = shutil.disk_usage(tmp_path)
-    trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", 1_000_000)  # room enough
+    small = trainer.run_writes(4_000_000, 4_000_000, 10_000)
+    trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", small)  # room enough
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000_000))
-    with pytest.raises(trainer.DiskFull, match=r"50 MB free on its disk, and this run of 17,000,000 parameters "
-                                               r"writes about [\d,]+ MB \(model.keras, backup/ and the export\)"):
-        trainer.check_disk(tmp_path, tmp_path / "saved" / "classify-x", 17_000_000)
+    big = trainer.run_writes(68_000_000, 68_000_000, 10_000)  # 17M parameters
+    with pytest.raises(trainer.DiskFull, match=r"50 MB free on its disk, and this run writes about [\d,]+ MB there "
+                                               r"\(backup/ [\d.,]+ MB, model.keras [\d.,]+ MB, preset/ [\d.,]+ MB, "
+                                               r"logs and plots [\d.,]+ MB, the SavedModel [\d.,]+ MB\)"):
+        trainer.check_disk(tmp_path, tmp_path / "saved" / "classify-x", big)
+    # Only what goes to a disk is named there: the export's disk is short, the run's is not.
+    devices = {str(tmp_path / "run"): 1, str(tmp_path / "saved"): 2}
+    real_stat = Path.stat
+
+    class Stat:
+        def __init__(self, st_dev):
+            self.st_dev = st_dev
+
+    monkeypatch.setattr(Path, "stat", lambda self, **k: Stat(devices.get(str(self), 0)) if str(self) in devices
+                        else real_stat(self, **k))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "saved").mkdir()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(
+        free=10**12 if str(path).endswith("run") else 1_000_000))
+    with pytest.raises(trainer.DiskFull, match=r"saved: 1 MB free on its disk, and this run writes about [\d,]+ MB there "
+                                               r"\(the SavedModel [\d.,]+ MB\)"):
+        trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", small)
+
+
+@pytest.mark.slow
+def test_the_disk_estimate_is_within_half_again_of_what_a_run_writes(tmp_path, monkeypatch):
+    """The estimate beside the bytes a run (and its export) wrote at their peak."""
+    import shutil
+
+    from test_classify import tiny_table
+
+    from tfseq import cli
+    from tfseq.train import trainer
+
+    estimates = []
+    real_check = trainer.check_disk
+    monkeypatch.setattr(trainer, "check_disk", lambda run, export, writes: estimates.append(writes) or
+                        real_check(run, export, writes))
+    kept, rmtree = [], shutil.rmtree  # backup/ is removed when the run ends: measured first
+    monkeypatch.setattr(shutil, "rmtree", lambda path, **k: kept.append(size_of(Path(path))) or rmtree(path, **k))
+
+    def size_of(path):
+        path = Path(path)
+        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+    train = tiny_table(tmp_path / "mine.csv", n=200)
+    assert cli.train_main(["task=classify", f"data.train={train}", "train.epochs=2", "train.verbose=0",
+                           f"run.dir={tmp_path / 'run'}", f"export.dir={tmp_path / 'saved'}"]) == 0
+    (writes,) = estimates
+    run = tmp_path / "run"
+    state = kept[0]  # one epoch's state (backup/ holds one, two while the next is written)
+    written = {"run": max(2 * state, state + size_of(run / "model.keras") + size_of(run / "preset"))
+               + size_of(run) - size_of(run / "model.keras") - size_of(run / "preset"),
+               "export": size_of(tmp_path / "saved")}
+    parts = {"state": state, "model.keras": size_of(run / "model.keras"), "preset": size_of(run / "preset"),
+             "rest": size_of(run) - size_of(run / "model.keras") - size_of(run / "preset")}
+    for disk in ("run", "export"):
+        estimate = sum(size for _, size in writes[disk])
+        assert 1 / 1.5 <= estimate / written[disk] <= 1.5, (disk, estimate, written[disk], writes[disk], parts)
 
 
 def test_a_full_disk_while_writing_is_one_line():

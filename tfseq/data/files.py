@@ -87,14 +87,16 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
             f"{path}: missing column(s) {missing}; the file has columns [{found}{more}] "
             f"(choose with {choose})"
         )
-    out = pd.DataFrame({"text": frame[text_column].astype(str).str.strip()})
+    first_line = 1 if suffix in (".jsonl", ".json") else 2
+    out = pd.DataFrame({"text": texts_of(path, frame[text_column], text_column, first_line)})
     if label_column is not None:
         labels = frame[label_column]
+        if suffix in (".jsonl", ".json") and not label_separator:
+            mixed_kinds(path, labels, label_column, first_line)
         if label_separator or labels.map(lambda v: isinstance(v, list)).any():
             out["label"] = _label_sets(path, labels, label_column, label_separator)
         else:
-            out["label"] = canonical_labels(path, labels, label_column,
-                                            first_line=1 if suffix in (".jsonl", ".json") else 2)
+            out["label"] = canonical_labels(path, labels, label_column, first_line=first_line)
     if keep_columns:
         for column in frame.columns:
             if column not in wanted:
@@ -120,6 +122,60 @@ def _separator_hint(frame: pd.DataFrame, suffix: str) -> str:
 MISSING = {"", "nan", "none", "null"}
 
 
+def texts_of(path, values: pd.Series, column: str, first_line: int) -> pd.Series:
+    """A text column as stripped strings: a JSON ``null`` (or ``NaN``) or a list or object where a
+    text should be is an error naming the line, before anything is fitted (it became the text
+    "None", or a NaN that scikit-learn refused half a minute in)."""
+    bad = values.map(lambda v: v is None or (isinstance(v, float) and v != v) or isinstance(v, (list, dict)))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = values.iloc[row]
+        what = "null" if value is None or isinstance(value, float) else f"a JSON {type(value).__name__}"
+        raise DataError(f"{path}:{row + first_line}: field {column!r} is {what}; expected a text (a string; an "
+                        f"empty one is allowed)")
+    return values.map(lambda v: str(v).strip())
+
+
+def _kind(value) -> str:
+    """A JSON label's kind: ``boolean``, ``number`` (numeric strings too: ``"1"`` is the label 1),
+    ``string``, ``list``; ``missing`` for null."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "missing"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    try:
+        float(str(value))
+        return "number"
+    except ValueError:
+        return "string"
+
+
+def mixed_kinds(path, labels: pd.Series, column: str, first_line: int) -> None:
+    """Refuse a label column that mixes kinds of JSON value (numbers and strings, lists and single
+    labels, booleans and others: a file written by two programs, or a stray value), naming the
+    first line of the rarer kind and what to do. Numeric strings count as numbers."""
+    kinds = labels.map(_kind)
+    counts = kinds[kinds != "missing"].value_counts()  # (a missing label has an error of its own)
+    if len(counts) < 2:
+        return
+    common, rare = counts.index[0], counts.index[-1]
+    row = int(np.flatnonzero((kinds == rare).to_numpy())[0])
+    advice = {"list": "use a list on every line (multi-label) or one label on every line",
+              "boolean": "use one kind of label (all true/false, or all strings)"}
+    fix = advice.get(rare) or advice.get(common) or (
+        "write every label the same way (quote the number as a string if it is a class name)")
+    written = json.dumps(labels.iloc[row], ensure_ascii=False)  # as the file wrote it
+    article = "an" if rare[0] in "aeiou" else "a"
+    raise DataError(f"{path}:{row + first_line}: field {column!r} is {written} ({article} {rare}) but "
+                    f"{counts[common]} line(s) hold {common}s: {fix}")
+
+
 def canonical_labels(path, labels: pd.Series, column: str, first_line: int) -> pd.Series:
     """Each label cell as one string, the same for the same label however the file wrote it.
 
@@ -142,12 +198,6 @@ def canonical_labels(path, labels: pd.Series, column: str, first_line: int) -> p
         row = int(np.flatnonzero(empty.to_numpy())[0])
         what = "empty" if not texts.iloc[row] else f"{quoted(labels.iloc[row])}, which means no value"
         raise DataError(f"{path}:{row + first_line}: field {column!r} is {what}; expected a label")
-    booleans = labels.map(lambda v: isinstance(v, bool)).to_numpy()
-    if booleans.any() and not booleans.all():
-        row, other = int(np.flatnonzero(booleans)[0]), int(np.flatnonzero(~booleans)[0])
-        raise DataError(f"{path}:{row + first_line}: field {column!r} is {texts.iloc[row]} (a JSON boolean) but "
-                        f"line {other + first_line} has {quoted(labels.iloc[other])}: use one kind of label "
-                        f"(all true/false, or all strings)")
     return texts
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfseq.atomic import publish, temporary_folder, written_to
+from tfseq.atomic import disk_full_error, publish, temporary_folder, written_to
 
 
 class TrainingDiverged(RuntimeError):
@@ -195,6 +195,15 @@ class TrainingState(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
             return  # a diverged epoch (NaN weights) is never a state to resume from
+        try:
+            self._save(epoch, logs)
+        except Exception as error:  # a full disk, as h5py or numpy says it: name where
+            full = disk_full_error(self.folder, error)
+            if full is None:
+                raise
+            raise full from error
+
+    def _save(self, epoch, logs):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.epochs = epoch + 1

@@ -17,7 +17,7 @@ import keras
 from omegaconf import OmegaConf
 
 from tfseq import export
-from tfseq.atomic import written_to
+from tfseq.atomic import disk_full_error, written_to
 from tfseq.recipes import FILE_KEYS
 from tfseq.train import plots
 from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState,
@@ -57,6 +57,24 @@ class Trainer:
     def writes_preset(self) -> bool:
         """``run.preset``: the run also writes ``preset/``."""
         return bool(OmegaConf.select(self.config, "run.preset", default=True))
+
+    def write_preset(self) -> None:
+        """``preset/`` of the run: kept when an earlier attempt of this run wrote it whole (a preset
+        of this model, with its metadata); one that is not whole is written again."""
+        from tfseq import presets
+
+        folder = self.run.file("preset")
+        if folder.exists():
+            try:
+                meta = json.loads((folder / presets.METADATA).read_text(encoding="utf-8"))
+                whole = presets.is_preset(folder) and meta.get("parameter_count") == int(self.model.count_params())
+            except (OSError, ValueError):
+                whole = False
+            if whole:
+                self.log(f"preset: {folder} (written by this run before it was resumed)")
+                return
+            shutil.rmtree(folder)  # not whole: this run's own folder, written again
+        self.model.save_to_preset(folder)
 
     def monitor(self) -> str:
         """The log early stopping and reduce_lr watch: ``train.monitor``, or the task's choice."""
@@ -158,11 +176,17 @@ class Trainer:
         if isinstance(train, data.Epochs):  # each epoch's order from its number: resuming is exact
             train, steps = train.dataset(self.state.first_epoch(epochs), epochs), train.steps
         build_before_fit(self.model, train)
-        self.model.fit(
-            train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
-            verbose=int(self.config.train.verbose),
-        )
+        try:
+            self.model.fit(
+                train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
+                verbose=progress_bar(int(self.config.train.verbose)),
+            )
+        except Exception as error:  # a full disk (TensorBoard, checkpoints) said without a file: named
+            full = disk_full_error(self.run.path, error)
+            if full is None:
+                raise
+            raise full from error
         # The whole run's, restored epochs included (Keras' History holds only this fit's epochs).
         self.history, self.epochs, self.train_seconds = self.state.history, self.state.epochs, self.state.seconds
         if self.nan_guard.error:
@@ -209,9 +233,9 @@ class Trainer:
                 raise ValueError("model.preset with train.distribute: not supported yet (the preset's weights are "
                                  "made outside the strategy); fine-tune on one device")
             self.model = task.model = task.preset() or task.build_model()
-            check_disk(self.run.path, published, self.model.count_params(),
-                       tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False)),
-                       preset=self.writes_preset)
+            check_disk(self.run.path, published, model_writes(
+                self.model, getattr(self.model, "preprocessor", None), self.config, preset=self.writes_preset,
+                tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False))))
             baseline = task.baseline()
             self.fit()
         metrics = task.evaluate()
@@ -224,33 +248,65 @@ class Trainer:
         metrics["headline"] = task.headline_of(metrics)
         if self.history:
             self.run.save_figure("learning_curves.png", plots.learning_curves(self.history))
+        # The stages after training each keep what an earlier attempt of this run (killed, or out
+        # of disk, then resume=true) wrote whole, and write what it did not.
         with written_to(self.run.file("model.keras")) as tmp:
             self.model.save(tmp)
         if hasattr(self.model, "save_to_preset") and self.writes_preset:  # for model.preset= and from_preset
-            self.model.save_to_preset(self.run.file("preset"))
+            self.write_preset()
         held_back = self.publish(metrics) if exporting and self.publish is not None else None
         if held_back:
             exporting = False
             metrics["export_held_back"] = held_back
             self.log(f"export: not published ({held_back})")
-        serving = task.serving() if exporting else None
         written_by = {"task": task.name, "run": str(self.run), "identity": identity}
-        if serving is not None:
+        replace = bool(self.config.export.replace)
+        if exporting and (earlier := published_by(published, self.run)) is not None:
+            metrics["export"] = str(earlier)
+            self.log(f"export: {published} version {earlier.name} (published by this run before it was resumed)")
+        elif exporting and (serving := task.serving()) is not None:
             serving.metadata = {**written_by, **serving.metadata}
             before = served_before(published, self.config, metrics)
-            metrics["export"] = str(export.save(serving, published))
+            metrics["export"] = str(export.save(serving, published, identity=identity, replace=replace))
             self.log(f"export: {published} version {Path(metrics['export']).name}{before}")
-        on_device = task.tflite_serving() if exporting and OmegaConf.select(self.config, "export.tflite", default=False) else None
-        if on_device is not None:
-            on_device.metadata = {**written_by, **on_device.metadata}
+        if exporting and OmegaConf.select(self.config, "export.tflite", default=False):
             folder = export.folder(self.config, suffix="-tflite")
-            quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
-            metrics["export_tflite"] = str(export.save_tflite(on_device, folder, quantize=quantize))
-            self.log(f"export: {folder} version {Path(metrics['export_tflite']).name} (TFLite)")
+            if (earlier := published_by(folder, self.run)) is not None:
+                metrics["export_tflite"] = str(earlier)
+                self.log(f"export: {folder} version {earlier.name} (TFLite, published by this run before it was "
+                         f"resumed)")
+            elif (on_device := task.tflite_serving()) is not None:
+                on_device.metadata = {**written_by, **on_device.metadata}
+                quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
+                metrics["export_tflite"] = str(export.save_tflite(on_device, folder, quantize=quantize,
+                                                                  identity=identity, replace=replace))
+                self.log(f"export: {folder} version {Path(metrics['export_tflite']).name} (TFLite)")
         self.run.write_json("metrics.json", metrics)
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)
         return metrics
+
+
+def progress_bar(verbose: int) -> int:
+    """Keras' ``verbose`` for ``train.verbose``: its progress bar (1) on a terminal, one line per
+    epoch (2) when the output goes to a file or a pipe (the bar wrote a line per step there: 984
+    lines for the main job's log)."""
+    import sys
+
+    return 2 if verbose == 1 and not sys.stdout.isatty() else verbose
+
+
+def published_by(task_dir, run) -> Path | None:
+    """The version of ``task_dir`` that ``run`` published (a resumed run does not publish twice);
+    None if it published none. Versions are renamed into place whole, so one that is there is
+    complete."""
+    for version in reversed(export.versions(task_dir) if task_dir is not None else []):
+        try:
+            if export.metadata(version).get("run") == str(run):
+                return version
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def served_before(published, config, metrics) -> str:
@@ -278,43 +334,85 @@ def served_before(published, config, metrics) -> str:
     return f", now the one served (test {key} {mine:.4f}; version {version}'s {old:.4f} on the same data: {verdict})"
 
 
-# What a run writes, in bytes per parameter (float32): model.keras and backup/ each hold the
-# weights, Adam's two moments and the weight average (4 copies), preset/ and the export the
-# weights alone.
-# Measured on the default classify run: 17.2M parameters, model.keras 253 MB, export 71 MB.
-BYTES_PER_PARAMETER = {"run": 2 * 4 * 4, "preset": 4, "export": 4 * 1.1}
+# Copies of the trainable weights an optimizer keeps beside them (Adam's two moments, ...).
+OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 0}
+# A SavedModel's graph beyond its weights and vocabulary (saved_model.pb, fingerprint, tfseq.json):
+# 0.9 MB for a small classifier's (tests/train/test_trainer.py measures the whole estimate).
+EXPORT_GRAPH = 1.0e6
+FILE_OVERHEAD = 50e3  # a .keras zip's or a preset's configs and metadata, beyond the vocabulary
 
 
 class DiskFull(OSError):
     """Not enough free disk for what a run will write; raised before training."""
 
 
-def check_disk(run_folder, export_folder, parameters: int, tflite=False, preset=True) -> None:
-    """Refuse to train when the run folder's or the export's disk cannot hold what the run will
-    write (a full disk while Keras writes its weights has ended in h5py errors and a segfault):
-    said in one line, naming the folder, before any training."""
+def run_writes(weights: int, trainable: int, vocabulary: int, config=None, tflite=False, preset=True) -> dict:
+    """What a run writes at its peak, by item: ``{"run": [(item, bytes)], "export": [...]}``, from
+    the bytes of the model's weights (all of them, and the trainable ones), of its vocabulary
+    (the preprocessor's config, as the .keras file, the preset and the export hold it) and the
+    recipe: its optimizer's copies of the weights (and the moving average, ``train.ema``),
+    early stopping's best weights, ``train.keep_checkpoints``. ``backup/`` holds two epochs' state
+    while the newer one is written; model.keras and preset/ are written while one is still there."""
+    train = config.train if config is not None else None
+    slots = OPTIMIZER_SLOTS.get(str(train.optimizer).lower(), 2) if train is not None else 2
+    averaged = bool(train is not None and train.ema)
+    optimizer = trainable * (slots + averaged)
+    model_keras = weights + optimizer + vocabulary + FILE_OVERHEAD
+    state = weights + optimizer + FILE_OVERHEAD  # an epoch's state in backup/ (its weights and optimizer)
+    preset_size = (weights + 2 * vocabulary + FILE_OVERHEAD) if preset else 0
+    keep = int(train.keep_checkpoints) if train is not None else 0
+    checkpoints = model_keras * (int(train.epochs) if keep < 0 else keep) if keep else 0
+    # The peak: one state and either the next one being written or model.keras and preset/.
+    run = [("backup/", state + max(0, state - model_keras - preset_size)), ("model.keras", model_keras)]
+    if preset:
+        run.append(("preset/", preset_size))
+    if checkpoints:
+        run.append(("checkpoints/", checkpoints))
+    run.append(("logs and plots", 0.5e6))
+    export = [("the SavedModel", weights + 2 * vocabulary + EXPORT_GRAPH)]
+    if tflite:
+        export.append(("the TFLite model", weights + vocabulary + FILE_OVERHEAD))
+    return {"run": run, "export": export}
+
+
+def check_disk(run_folder, export_folder, writes: dict) -> None:
+    """Refuse to train when a disk cannot hold what the run will write there (a full disk while
+    Keras writes its weights has ended in h5py errors and a segfault): one line per disk that is
+    short, naming its folder and only what goes to that disk, before any training."""
     def existing(folder):  # what will be written under it lands on the disk of its nearest existing folder
         folder = Path(folder).absolute()
         while not folder.exists():
             folder = folder.parent
         return folder
 
-    needs = {existing(run_folder): parameters * (BYTES_PER_PARAMETER["run"] + preset * BYTES_PER_PARAMETER["preset"])
-             + 20e6}
-    if export_folder is not None:
-        folder = existing(export_folder)
-        needs[folder] = needs.get(folder, 0) + parameters * BYTES_PER_PARAMETER["export"] * (2 if tflite else 1) + 5e6
     by_disk = {}
-    for folder, need in needs.items():
-        device = folder.stat().st_dev
-        total, first = by_disk.get(device, (0, folder))
-        by_disk[device] = (total + need, first)
-    for need, folder in by_disk.values():
-        free = shutil.disk_usage(folder).free
+    for folder, items in ((run_folder, writes["run"]), (export_folder, writes["export"])):
+        if folder is None:
+            continue
+        folder = existing(folder)
+        first, listed = by_disk.get(folder.stat().st_dev, (folder, []))
+        by_disk[folder.stat().st_dev] = (first, listed + list(items))
+    for folder, items in by_disk.values():
+        need, free = sum(size for _, size in items), shutil.disk_usage(folder).free
         if free < need:
-            raise DiskFull(f"{folder}: {free / 1e6:,.0f} MB free on its disk, and this run of {parameters:,} parameters "
-                           f"writes about {need / 1e6:,.0f} MB (model.keras, backup/ and the export): free some space, "
-                           f"or set run.root= and export.dir= to a larger disk")
+            what = ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in items)
+            raise DiskFull(f"{folder}: {free / 1e6:,.0f} MB free on its disk, and this run writes about "
+                           f"{need / 1e6:,.0f} MB there ({what}): free some space, or set run.root= and "
+                           f"export.dir= to a larger disk")
+
+
+def model_writes(model, preprocessor, config, tflite=False, preset=True) -> dict:
+    """:func:`run_writes` of a built model and its preprocessor."""
+    import numpy as np
+
+    from tfseq.data.preprocessors import serialize_layer
+
+    def size(variables):
+        return int(sum(np.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables))
+
+    vocabulary = len(json.dumps(serialize_layer(preprocessor), ensure_ascii=False).encode("utf-8")) \
+        if preprocessor is not None else 0
+    return run_writes(size(model.weights), size(model.trainable_weights), vocabulary, config, tflite, preset)
 
 
 def distribution(name: str):
