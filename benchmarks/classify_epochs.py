@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import classify_data
+from tfseq import recipes
 
 
 def parts_callback(task, rows, seed):
@@ -66,7 +67,7 @@ def main():
         import glove
 
         vectors = str(glove.fetch())
-    from tfseq import cli, tasks
+    from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
@@ -80,8 +81,8 @@ def main():
                 overrides = ["export.enabled=false", "train.verbose=2", f"run.dir={tmp / f'run{seed}'}",
                              *files, f"seed={seed}", *args.overrides]
                 print("$ tfseq-train task=classify", " ".join(overrides), flush=True)
-                task, pairs = cli.parse_overrides(["task=classify", *overrides])
-                config = cli.resolve(task, [(key, values[0]) for key, values in pairs])
+                task, pairs = recipes.parse_overrides(["task=classify", *overrides])
+                config = recipes.resolve(task, [(key, values[0]) for key, values in pairs])
                 task = tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=print)
                 Trainer(task, callbacks=[parts_callback(task, rows, seed)]).execute()
         names = list(dict.fromkeys(part for _, _, scores in rows for part, _ in scores))

@@ -27,7 +27,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import classify_data  # noqa: E402
-from tfseq import cli, data  # noqa: E402
+from tfseq import data  # noqa: E402
+from tfseq import recipes
 from tfseq.tasks.classify import ClassifyTask  # noqa: E402
 from tfseq.train.run_folder import RunFolder  # noqa: E402
 from tfseq.train.trainer import Trainer  # noqa: E402
@@ -62,9 +63,9 @@ def run_tfseq(overrides, workdir):
         def callbacks(self):
             return super().callbacks() + [timer]
 
-    task, pairs = cli.parse_overrides(["task=classify", "baseline=false", "export.enabled=false",
+    task, pairs = recipes.parse_overrides(["task=classify", "baseline=false", "export.enabled=false",
                                        f"run.root={workdir}", "train.verbose=2", *overrides])
-    config = cli.resolve(task, [(key, values[0]) for key, values in pairs])
+    config = recipes.resolve(task, [(key, values[0]) for key, values in pairs])
     task = ClassifyTask(config, RunFolder(config.run.root, task), log=print)
     metrics = Timed(task).execute()
     n = len(task.targets["train"])

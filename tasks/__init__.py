@@ -1,7 +1,8 @@
 """The tasks: one folder each (its :class:`~tfseq.train.task.Task`, evaluation, baseline, export
 answer and recipes), registered here in one line each. Installed with tfseq as ``tfseq.tasks``.
 
-A task's recipes are the ``*.yaml`` files of its folder (``tfseq-train task=<file stem>``); a
+A task's recipes are the ``*.yaml`` files of its folder (``tfseq-train task=<file stem>``; its
+``auto.yaml``, if any, holds the values of their ``auto`` keys instead); a
 recipe names its task with ``task:`` and may start from another recipe with ``base:``; every
 recipe starts from ``base.yaml``, the keys all tasks share. Nothing
 here imports TensorFlow: ``tfseq-train --help`` and a bad command line answer at once.
@@ -19,6 +20,7 @@ from importlib import import_module
 from pathlib import Path
 
 BASE = Path(__file__).with_name("base.yaml")  # the keys every recipe shares (seed, train, run, export)
+AUTO = "auto.yaml"  # in a task's folder: the values its recipes' auto keys take (tfseq.recipes.auto_values)
 TASKS: dict[str, str | type] = {}  # task -> its Task subclass, or "module:Class" (imported on first use)
 RECIPES: dict[str, Path] = {}  # recipe name (task=<name>) -> its YAML file
 
@@ -36,7 +38,8 @@ def register(name: str, task, recipe=None):
     else:
         folder = Path(inspect.getfile(task)).parent
     for path in sorted(folder.glob("*.yaml")):
-        RECIPES[path.stem] = path
+        if path.name != AUTO:  # the values of the recipes' auto keys, not a recipe
+            RECIPES[path.stem] = path
 
 
 def task_class(name: str):

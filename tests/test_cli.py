@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tfseq import cli, predict, recipes
+from tfseq.train import runs
 
 # Each task's file keys (one of them is enough to mean "my files").
 FILES = {"classify": "data.train", "tag": "data.train", "lm": "data.train", "seq2seq": "data.train",
@@ -16,13 +17,13 @@ FILES = {"classify": "data.train", "tag": "data.train", "lm": "data.train", "seq
 
 @pytest.mark.parametrize("task,key", sorted(FILES.items()))
 def test_files_given_replace_the_builtin_dataset(task, key):
-    assert cli.resolve(task, []).data.name  # every recipe defaults to a built-in dataset
-    assert cli.resolve(task, [(key, "mine.txt")]).data.name is None
+    assert recipes.resolve(task, []).data.name  # every recipe defaults to a built-in dataset
+    assert recipes.resolve(task, [(key, "mine.txt")]).data.name is None
     # data=<name> as well is a contradiction: an error, never one of the two silently.
     with pytest.raises(cli.UsageError, match="both given.*not both"):
-        cli.resolve(task, [("data.name", "reviews-zh"), (key, "mine.txt")])
+        recipes.resolve(task, [("data.name", "reviews-zh"), (key, "mine.txt")])
     # Naming the built-in dataset null, as before, still works.
-    assert cli.resolve(task, [("data.name", "null"), (key, "mine.txt")]).data.name is None
+    assert recipes.resolve(task, [("data.name", "null"), (key, "mine.txt")]).data.name is None
 
 
 def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
@@ -82,8 +83,8 @@ def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, ov
 
 
 def test_every_recipe_default_is_a_valid_choice():
-    for task in cli.available_tasks():
-        recipes.check_choices(cli.load_recipe(task))
+    for task in recipes.available_tasks():
+        recipes.check_choices(recipes.load_recipe(task))
 
 
 def test_choices_are_read_from_the_modules_that_own_them():
@@ -109,13 +110,20 @@ def test_choices_are_read_from_the_modules_that_own_them():
     assert recipes.CHOICES["generate.sampler"] == tuple(SAMPLERS)
     assert recipes.CHOICES["data.source_split"] == ("auto", *SPLITS)
     assert set(recipes.CHOICES["model.wide"]) == {"tfidf+nb", "nb+tfidf", "tfidf", "nb", "learned", "none"}
-    with pytest.raises(LookupError, match="tfseq.layers defines no CELL"):
-        recipes.owned("tfseq.layers", "CELL")
+    # One list each, in a module that imports nothing (read at parse time without TensorFlow).
+    import ast
+    from pathlib import Path
+
+    from tfseq import choices
+
+    assert not [node for node in ast.parse(Path(choices.__file__).read_text()).body
+                if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert tuple(CELLS) == choices.CELLS and tuple(OPTIMIZERS) == choices.OPTIMIZERS
     for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
-        task = Task(cli.resolve("lm", [("generate.sampler", sampler)]), run=None)
+        task = Task(recipes.resolve("lm", [("generate.sampler", sampler)]), run=None)
         assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
     for recipe in ("seq2seq", "caption"):  # the beam's options come from the recipe's generate section
-        task = Task(cli.resolve(recipe, [("generate.length_penalty", 0.6), ("generate.beams", 3)]), run=None)
+        task = Task(recipes.resolve(recipe, [("generate.length_penalty", 0.6), ("generate.beams", 3)]), run=None)
         assert task.sampler().get_config() == {"beams": 3, "length_penalty": 0.6, "no_repeat_ngram_size": 0,
                                                "repetition_penalty": 1.0}
 
@@ -132,8 +140,8 @@ def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
 def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
     from tfseq import tasks
 
-    config = cli.resolve("lm-classic", [])
-    assert "lm-classic" in cli.available_tasks() and config.task == "lm" and "base" not in config
+    config = recipes.resolve("lm-classic", [])
+    assert "lm-classic" in recipes.available_tasks() and config.task == "lm" and "base" not in config
     assert (config.backbone.cell, config.backbone.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
     assert not config.train.reduce_lr and list(config.generate.prompts) == [""]
@@ -141,14 +149,14 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
     assert (config.train.epochs, config.train.early_stopping, config.backbone.dropout) == (150, 10, 0.3)
     assert config.backbone.weight_dropout == 0.25 and config.backbone.layers == 1
     assert tasks.task_class(config.task).__name__ == "LanguageModelTask"
-    assert cli.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
+    assert recipes.resolve("lm-classic", [("train.epochs", "2")]).train.epochs == 2
 
 
 def test_tag_en_reads_characters_through_a_cnn_and_asks_for_files():
-    config = cli.resolve("tag-en", [])
+    config = recipes.resolve("tag-en", [])
     assert config.task == "tag" and config.data.name is None and list(config.data.token_chars) == [1, 1]
     assert (config.backbone.char_cnn, list(config.data.ngrams), config.model.crf) == (50, [1], True)
-    given = cli.resolve("tag-en", [("data.train", "train.txt")])
+    given = recipes.resolve("tag-en", [("data.train", "train.txt")])
     assert given.data.train == "train.txt" and given.data.name is None
 
 
@@ -156,7 +164,7 @@ def saved_run(root, task="classify", **keys):
     """A run folder as a killed run leaves it: config.yaml (the run's own keys), no metrics.json."""
     from omegaconf import OmegaConf
 
-    config = cli.resolve(task, list(keys.items()))
+    config = recipes.resolve(task, list(keys.items()))
     run = root / task / "20260101-000000"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(OmegaConf.to_yaml(config))
@@ -168,14 +176,14 @@ def test_resume_continues_the_run_with_its_own_config(tmp_path, capsys):
     mine.write_text("text,label\na,x\nb,y\n")
     run = saved_run(tmp_path / "runs", **{"data.train": str(mine), "train.epochs": "7"})
     given = [("run.root", str(tmp_path / "runs")), ("resume", "true")]
-    config = cli.continue_run("classify", cli.resolve("classify", given), given)
+    config = runs.continue_run("classify", recipes.resolve("classify", given), given)
     # README's line (tfseq-train task=classify resume=true) resumes on the user's file, not reviews-zh.
     assert (config.data.train, config.data.name, config.train.epochs) == (str(mine), None, 7)
     assert config.resume and config.run.dir == str(run)
     assert f"resume: continuing {run} with its config.yaml data.train={mine}" in capsys.readouterr().out
     # The same keys again are fine; another value is another run: refused, before any work.
     same = given + [("data.train", str(mine)), ("train.verbose", "0")]
-    assert cli.continue_run("classify", cli.resolve("classify", same), same).train.verbose == 0
+    assert runs.continue_run("classify", recipes.resolve("classify", same), same).train.verbose == 0
     code = cli.train_main(["task=classify", f"run.root={tmp_path / 'runs'}", "resume=true", "train.epochs=3"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
@@ -197,7 +205,7 @@ def test_resume_without_an_unfinished_run(tmp_path, capsys):
     root = tmp_path / "runs"
     bare = [("run.root", str(root)), ("resume", "true")]
     with pytest.raises(cli.UsageError, match=r"no unfinished run of classify under .*runs; start a new run"):
-        cli.continue_run("classify", cli.resolve("classify", bare), bare)
+        runs.continue_run("classify", recipes.resolve("classify", bare), bare)
     done = saved_run(root)
     (done / "metrics.json").write_text("{}")
     code = cli.train_main(["task=classify", f"run.root={root}", "resume=true"])
@@ -206,7 +214,7 @@ def test_resume_without_an_unfinished_run(tmp_path, capsys):
     assert f"(the newest, {done}, is complete: see its metrics.json); start a new run without resume=true" in err
     # A command that describes its run (a job script rerun until it ends) starts it anew.
     described = bare + [("data.train", "mine.csv")]
-    config = cli.continue_run("classify", cli.resolve("classify", described), described)
+    config = runs.continue_run("classify", recipes.resolve("classify", described), described)
     assert config.data.train == "mine.csv" and "starting anew" in capsys.readouterr().out
 
 
@@ -220,7 +228,7 @@ def test_a_run_begun_before_the_backbone_keys_moved_resumes_with_its_own_values(
     del old["backbone"]
     (run / "config.yaml").write_text(OmegaConf.to_yaml(old))
     given = [("run.root", str(tmp_path / "runs")), ("resume", "true")]
-    config = cli.continue_run("classify", cli.resolve("classify", given), given)
+    config = runs.continue_run("classify", recipes.resolve("classify", given), given)
     assert (config.backbone.units, config.backbone.cell) == (12, "lstm") and "units" not in config.model
 
 
@@ -233,3 +241,35 @@ def test_predict_shows_each_answer_by_its_pattern_leaving_out_empty_later_lines(
     # A continuation keeps its blank lines; the pattern's closing blank line separates answers.
     assert predict.shown(lm, {"text": "a", "continuation": "b\n\nc", "perplexity": 2.0}) == (
         "ab\n\nc\n(perplexity of the text as a line: 2.000)\n")
+
+
+def test_auto_values_live_in_data_once_and_defaults_in_yaml_only():
+    """Each task's auto values are in its auto.yaml (tag's spaced words: tag-en.yaml), every key
+    there is auto in its recipe, and no task module writes a recipe key with a value of its own;
+    Python reads the recipe's defaults rather than restating them."""
+    import re
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from tfseq import tasks
+
+    root = Path(tasks.__file__).parent
+    tables = sorted(root.glob("*/auto.yaml"))
+    assert {p.parent.name for p in tables} == {"classify", "tag", "lm", "seq2seq"}
+    for table in tables:
+        recipe = recipes.load_recipe(table.parent.name)
+        for case, values in recipes.auto_values(table).items():
+            for key, (value, reason) in values.items():
+                if case != "rule":
+                    assert str(OmegaConf.select(recipe, key)) == "auto", (table, case, key)
+    literal = re.compile(r'"(data|backbone|model|train|generate)\.[a-z_]+":\s*[-\d\[\(TF]')
+    # (the recipe keys that were read with a default of their own, four of them not the recipe's)
+    restated = re.compile(r'(config|cfg|model|train)\.get\("(baseline|baseline_order|refit_experts|interpolate|dynamic|'
+                          r'distribute|label_separator|char_ngrams)"|select\((self\.)?config, "(run|export|train)\.'
+                          r'[a-z_.]*", default=')
+    for module in [*root.glob("*/__init__.py"), *(root.parent / "tfseq").rglob("*.py")]:
+        code = module.read_text(encoding="utf-8")
+        if module.parent.parent == root:  # a task's code: its auto values are its auto.yaml's
+            assert not literal.search(code), (module, literal.search(code).group(0))
+        assert not restated.search(code), (module, restated.search(code).group(0))

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from tfseq import data, export
+from tfseq import recipes
 from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 from tfseq.tasks.lm import language_model_serving
@@ -226,15 +227,14 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
 
 
 def test_the_default_export_name_follows_the_data():
-    from tfseq import cli
 
-    assert export.folder(cli.resolve("classify", [])) == export.Path("saved_models/classify-reviews-zh")
-    assert export.default_name(cli.resolve("classify", [("data.name", "tfds:imdb_reviews")])) == "classify-imdb_reviews"
-    assert export.default_name(cli.resolve("classify", [("data.train", "data/my reviews.csv")])) == "classify-my-reviews"
+    assert export.folder(recipes.resolve("classify", [])) == export.Path("saved_models/classify-reviews-zh")
+    assert export.default_name(recipes.resolve("classify", [("data.name", "tfds:imdb_reviews")])) == "classify-imdb_reviews"
+    assert export.default_name(recipes.resolve("classify", [("data.train", "data/my reviews.csv")])) == "classify-my-reviews"
     # A generic file name says nothing: its folder's name does (sst2/train.tsv).
-    assert export.default_name(cli.resolve("tag", [("data.train", "/corpora/conll2000/train.txt")])) == "tag-conll2000"
-    assert export.default_name(cli.resolve("caption", [("data.images", "shots/")])) == "caption-shots"
-    chosen = cli.resolve("classify", [("export.name", "prod"), ("export.tflite", "true")])
+    assert export.default_name(recipes.resolve("tag", [("data.train", "/corpora/conll2000/train.txt")])) == "tag-conll2000"
+    assert export.default_name(recipes.resolve("caption", [("data.images", "shots/")])) == "caption-shots"
+    chosen = recipes.resolve("classify", [("export.name", "prod"), ("export.tflite", "true")])
     assert (export.folder(chosen), export.folder(chosen, "-tflite")) == (export.Path("saved_models/prod"),
                                                                           export.Path("saved_models/prod-tflite"))
 

@@ -18,6 +18,7 @@ import argparse
 
 import keras
 import numpy as np
+from tfseq import choices
 
 
 def gradient_flow(layer, steps: int = 100, batch: int = 16, features: int = 8, seed: int = 0) -> np.ndarray:
@@ -72,7 +73,7 @@ def main(argv=None):
     from tfseq.layers import CELLS
 
     parser = argparse.ArgumentParser(prog="python -m tfseq.diagnostics", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"], choices=sorted(CELLS))
+    parser.add_argument("--cells", nargs="+", default=list(choices.CELLS), choices=sorted(CELLS))
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--activations", nargs="+", default=["tanh"], help="for rnn: tanh relu sigmoid")

@@ -55,17 +55,15 @@ def default_name(config) -> str:
 
 
 def name_is_auto(config) -> bool:
-    from omegaconf import OmegaConf
 
-    return str(OmegaConf.select(config, "export.name", default=None)) == "auto"
+    return str(config.export.name) == "auto"
 
 
 def folder(config, suffix: str = "") -> Path:
     """Where a run of ``config`` publishes its versions: ``<export.dir>/<export.name><suffix>``
     (``suffix``: ``-tflite`` for the TFLite export)."""
-    from omegaconf import OmegaConf
 
-    name = OmegaConf.select(config, "export.name", default=None)
+    name = config.export.name
     name = default_name(config) if name in (None, "auto") else str(name)
     return Path(str(config.export.dir)) / f"{name}{suffix}"
 

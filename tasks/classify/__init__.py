@@ -66,7 +66,7 @@ class ClassifyTask(Task):
     def prepare(self):
         cfg = self.config.data
         self.dataset = self.load_dataset("classification", "classification", text=cfg.text, label=cfg.label,
-                                         label_separator=cfg.get("label_separator"))
+                                         label_separator=cfg.label_separator)
         self.head = self.config.model.head
         if self.head == "auto":
             self.head = "multilabel" if self.dataset.multilabel else "multiclass"
@@ -95,7 +95,7 @@ class ClassifyTask(Task):
         self.choose_text_defaults(self.dataset.train["text"])
         pre = data.TextClassifierPreprocessor(data.TextVectorizer(
             split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            char_ngrams=cfg.get("char_ngrams")), self.class_names, head=self.head)
+            char_ngrams=cfg.char_ngrams), self.class_names, head=self.head)
         pre.adapt(self.dataset.train["text"], self.dataset.train["label"], max_tokens=cfg.max_tokens,
                   min_frequency=cfg.min_frequency)
         self.preprocessor = pre
@@ -108,19 +108,11 @@ class ClassifyTask(Task):
         from tfseq.data.language import length_cap
 
         split = self.auto_split("data.split", texts)
-        if self.auto("data.ngrams"):
-            self.choose("data.ngrams", [1, 2, 3, 4] if split == "character" else [1, 2],
-                        "character 1-4-grams" if split == "character" else "words and word bigrams")
-        if self.auto("data.char_ngrams"):
-            self.choose("data.char_ngrams", [2, 5] if split == "word" else None,
-                        "the experts also read the words' character 2-5-grams" if split == "word"
-                        else "a character split has its character n-grams in data.ngrams")
+        self.auto_case(split, keys=("data.ngrams", "data.char_ngrams"))  # (tasks/classify/auto.yaml)
         if self.auto("data.max_length"):
             tokens = data.TextVectorizer(split=split, lowercase=False).tokenize(texts, truncate=False)
             self.choose("data.max_length", *length_cap([len(row) for row in tokens]))
-        if self.auto("backbone.layers"):  # validation preferred two on SST-2 and polarity (benchmarks/RESULTS.md)
-            self.choose("backbone.layers", 2 if split == "word" else 1,
-                        "two recurrent layers for words" if split == "word" else "one layer for characters")
+        self.auto_case(split, keys=("backbone.layers",))
 
     def default_monitor(self):
         # A multi-label head's (per-label) accuracy stays flat while it predicts no label at all,
@@ -161,7 +153,7 @@ class ClassifyTask(Task):
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
         self.validation_metrics = self.split_metrics("validation", self.predict_split("validation"))
-        if mixed and self.config.train.get("refit_experts", False) and self.preset() is None:
+        if mixed and self.config.train.refit_experts and self.preset() is None:
             self.refit_experts()
 
     def refit_experts(self):
@@ -179,7 +171,7 @@ class ClassifyTask(Task):
         self.log(f"wide experts refitted on train + validation ({len(both[1])} texts, C kept)")
 
     def baseline(self):
-        if not self.config.get("baseline", True):
+        if not self.config.baseline:
             return None
         result = bag_of_words_baseline(self.dataset, self.preprocessor.targets, self.config.data.split,
                                        int(self.config.seed))

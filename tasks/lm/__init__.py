@@ -32,23 +32,10 @@ from tfseq.train.callbacks import CarryState
 from tfseq.train.task import Task
 
 
-# ``auto`` epochs read about this many training tokens in a run: text-zh's 1.5M characters 3 times
-# (its validation loss is flat from the 4th epoch), a 132k-character novel 34 times (early stopping
-# ended such a run after 33); at least 3 epochs, at most MAX_EPOCHS. A text read more than 3 times
-# gets dropout (DROPOUT; without it a GRU of 256 learns a small text by heart), so regularised a
-# second GRU layer (the novel: validation perplexity 4.81 -> 4.73 for the network alone), and
-# WEIGHT_DROPOUT of each recurrent kernel (4.73 -> 4.67; 0.5 underfits: 4.93).
-TOKENS_READ, MAX_EPOCHS, DROPOUT, DEEP, WEIGHT_DROPOUT = 4_500_000, 60, 0.3, 2, 0.25
-
-# Dynamic evaluation (model.dynamic): the SGD rates tried, each on at most the first RATE_TOKENS
-# validation tokens, when the recipe leaves the rate to validation (the novel stand-in's validation
-# perplexity over these: 4.676 / 4.660 / 4.641 / 4.652 / 4.743; benchmarks/RESULTS.md).
-DYNAMIC_RATES, RATE_TOKENS = (0.01, 0.02, 0.05, 0.1, 0.2), 20_000
-
-
-def epochs_for(tokens: int) -> int:
-    """The ``auto`` number of epochs for a training stream of ``tokens`` ids (:data:`TOKENS_READ`)."""
-    return min(MAX_EPOCHS, max(3, round(TOKENS_READ / max(tokens, 1))))
+def epochs_for(tokens: int, rule: dict) -> int:
+    """The ``auto`` number of epochs for a training stream of ``tokens`` ids: enough to read about
+    ``rule["tokens_read"]`` (tasks/lm/auto.yaml's rule), within its bounds."""
+    return min(int(rule["max_epochs"]), max(int(rule["min_epochs"]), round(rule["tokens_read"] / max(tokens, 1))))
 
 
 def stream_metrics(loss: float, tokens: int) -> dict:
@@ -170,29 +157,21 @@ class LanguageModelTask(Task):
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
     def choose_for_size(self, tokens: int):
-        """The ``auto`` keys by the training text's size: epochs to read about
-        :data:`TOKENS_READ` tokens (early stopping may end sooner); when that reads the text more
-        than 3 times, dropout, weight dropout and :data:`DEEP` layers (else none and 1)."""
+        """The ``auto`` keys by the training text's size (tasks/lm/auto.yaml): epochs to read about
+        its rule's ``tokens_read`` tokens (early stopping may end sooner); a text that reads more
+        than ``small_reads`` times is small: its ``small`` values (dropout, weight dropout, a second
+        layer, dynamic evaluation), else ``large``'s."""
+        rule = self.auto_rule()
         if self.auto("train.epochs"):
-            self.choose("train.epochs", epochs_for(tokens), f"{tokens:,} training tokens: about "
-                                                            f"{TOKENS_READ / 1e6:g}M read, {MAX_EPOCHS} at most")
+            self.choose("train.epochs", epochs_for(tokens, rule),
+                        f"{tokens:,} training tokens: about {rule['tokens_read'] / 1e6:g}M read, {rule['min_epochs']} "
+                        f"to {rule['max_epochs']} epochs")
         epochs = int(self.config.train.epochs)
-        small, reads = epochs > 3, f"{epochs} epochs over the text"
-        if self.auto("backbone.dropout"):
-            self.choose("backbone.dropout", DROPOUT if small else 0.0,
-                        reads + (": a small text is learnt by heart without it" if small else ""))
-        if self.auto("backbone.weight_dropout"):
-            self.choose("backbone.weight_dropout", WEIGHT_DROPOUT if small else 0.0,
-                        reads + (": the recurrence regularised too" if small else ""))
-        if self.auto("backbone.layers"):
-            self.choose("backbone.layers", DEEP if small else 1, reads + (", dropout between the layers" if small else ""))
-        if self.auto("model.dynamic"):
-            if small and keras.backend.backend() == "jax":
-                self.choose("model.dynamic", False, "the JAX backend cannot carry the state it learns from")
-            else:
-                self.choose("model.dynamic", small, reads + (": a small text; the rate chosen on validation"
-                                                             if small else ": a large text, slow to read one by one"))
-        elif self.dynamic_rate() is not None and keras.backend.backend() == "jax":
+        small = epochs > int(rule["small_reads"])
+        if small and self.auto("model.dynamic") and keras.backend.backend() == "jax":
+            self.choose("model.dynamic", False, "the JAX backend cannot carry the state it learns from")
+        self.auto_case("small" if small else "large", f"{epochs} epochs over the text")
+        if not self.auto("model.dynamic") and self.dynamic_rate() is not None and keras.backend.backend() == "jax":
             raise ValueError(f"model.dynamic={self.config.model.dynamic} needs the TensorFlow or PyTorch backend "
                              f"(the JAX backend cannot carry the state it learns from); use model.dynamic=false")
 
@@ -246,7 +225,7 @@ class LanguageModelTask(Task):
                 self.log(f"{name}: perplexity {network[name]['perplexity']:.3f} "
                          f"({network[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)")
         self.interpolated = None
-        if not self.config.model.get("interpolate", False):
+        if not self.config.model.interpolate:
             self.write_samples()
             return self.with_dynamic(network, log_p)
         if "validation" not in log_p:
@@ -268,7 +247,7 @@ class LanguageModelTask(Task):
     def dynamic_rate(self):
         """``model.dynamic`` as an SGD rate: ``None`` when off, ``"validation"`` when the rate is
         chosen there."""
-        value = self.config.model.get("dynamic", False)
+        value = self.config.model.dynamic
         if value is True:
             return "validation"
         if value is None or value is False or str(value).lower() in ("false", "off", "0", "0.0"):
@@ -291,12 +270,13 @@ class LanguageModelTask(Task):
         if rate == "validation":
             if "validation" not in log_p:
                 raise data.DataError("model.dynamic chooses its rate on the validation split, and there is none")
-            sample = self.streams["validation"][: RATE_TOKENS + 1]
-            tried = {r: self.model.dynamic_log_probabilities(sample, r) for r in DYNAMIC_RATES}
+            rule = self.auto_rule()
+            sample = self.streams["validation"][: int(rule["rate_tokens"]) + 1]
+            tried = {r: self.model.dynamic_log_probabilities(sample, r) for r in rule["dynamic_rates"]}
             losses = {r: float(-lp.mean()) for r, lp in tried.items()}
             rate = min(losses, key=losses.get)
             self.log("dynamic evaluation, validation perplexity by SGD rate" + (
-                "" if len(sample) == len(self.streams["validation"]) else f" (its first {RATE_TOKENS:,} tokens)")
+                "" if len(sample) == len(self.streams["validation"]) else f" (its first {int(rule['rate_tokens']):,} tokens)")
                 + ": " + ", ".join(f"{r:g} {perplexity(loss):.3f}" for r, loss in losses.items()))
             if len(sample) == len(self.streams["validation"]):
                 dynamic["validation"] = tried[rate]
@@ -308,7 +288,7 @@ class LanguageModelTask(Task):
         for name, scores in result["network"].items():
             self.log(f"{name}, dynamic evaluation (SGD rate {rate:g}), the network alone: perplexity "
                      f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)")
-        if interpolate or self.config.get("baseline", True):
+        if interpolate or self.config.baseline:
             # The bar reads as the network does: the n-gram model counts each window once scored.
             ngram = {name: self.ngram_model().dynamic_token_probabilities(self.streams[name], DYNAMIC_WINDOW)[: len(lp)]
                      for name, lp in dynamic.items()}
@@ -331,12 +311,12 @@ class LanguageModelTask(Task):
 
     @property
     def ngram_name(self) -> str:
-        return f"interpolated Kneser-Ney {int(self.config.get('baseline_order', 5))}-gram"
+        return f"interpolated Kneser-Ney {int(self.config.baseline_order)}-gram"
 
     def ngram_model(self) -> KneserNeyLM:
         """The Kneser-Ney model (``baseline_order``), fitted on the training stream once."""
         if getattr(self, "ngram", None) is None:
-            self.ngram = KneserNeyLM(int(self.config.get("baseline_order", 5)),
+            self.ngram = KneserNeyLM(int(self.config.baseline_order),
                                      vocabulary_size=self.preprocessor.tokenizer.vocabulary_size()).fit(self.streams["train"])
             self.ngram_p = {}
         return self.ngram
@@ -360,7 +340,7 @@ class LanguageModelTask(Task):
         self.log("samples:\n" + "\n".join(shown))
 
     def baseline(self):
-        if not self.config.get("baseline", True):
+        if not self.config.baseline:
             return None
         started = time.perf_counter()
         result = {"model": self.ngram_name}

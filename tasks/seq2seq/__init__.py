@@ -22,15 +22,6 @@ from tfseq.train.task import Task
 
 
 
-# The auto keys' values for sentences (translation): the translation benchmark's settings
-# (benchmarks/translate_quality.py, where validation chose them), and for words spelled out
-# (grapheme-to-phoneme: the G2P benchmark's, the recipe's values before auto).
-SENTENCES = {"data.max_length": 60, "generate.max_length": 60, "model.tie_embeddings": True, "train.epochs": 9,
-             "train.learning_rate": 0.003, "generate.length_penalty": 1.0}
-WORDS = {"data.max_length": 50, "generate.max_length": 30, "model.tie_embeddings": False, "train.epochs": 8,
-         "train.learning_rate": 0.001, "generate.length_penalty": 0.0}
-
-
 class Seq2SeqTask(Task):
     model_class = Seq2Seq
 
@@ -61,17 +52,15 @@ class Seq2SeqTask(Task):
         self.make_pipelines(length_key="source")
 
     def choose_for_sources(self, sources):
-        """The ``auto`` keys by what the sources are: sentences get the translation benchmark's
-        settings (:data:`SENTENCES`; SentencePiece subwords on both sides when TensorFlow Text is
-        installed), words to spell out grapheme-to-phoneme's (:data:`WORDS`)."""
+        """The ``auto`` keys by what the sources are (tasks/seq2seq/auto.yaml): sentences get the
+        translation benchmark's settings (and SentencePiece subwords on both sides when TensorFlow
+        Text is installed), words to spell out grapheme-to-phoneme's."""
         import importlib.util
 
         from tfseq.data.language import spelled_words
 
         words, reason = spelled_words(sources)
-        for key, value in (WORDS if words else SENTENCES).items():
-            if self.auto(key):
-                self.choose(key, value, f"{'words' if words else 'sentences'}: {reason}")
+        self.auto_case("words" if words else "sentences", f"{'words' if words else 'sentences'}: {reason}")
         if words or not (self.auto("data.source_split") and self.auto("data.target_split")):
             return
         if all(importlib.util.find_spec(m) for m in ("tensorflow_text", "sentencepiece")):

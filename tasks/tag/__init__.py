@@ -21,13 +21,8 @@ from tfseq.train.task import Task
 
 SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle, End, or a Single character
 
-# The auto keys' values for text of a script written without spaces: Chinese words (pos-zh, whose
-# words' character 2-4-grams lift test accuracy from 0.9533 to 0.9602) or characters (seg-zh: no
-# token_chars). Words of a script that spaces them take tag-en.yaml's (SPACED_RECIPE), where
-# CoNLL-2000's validation chose each (benchmarks/RESULTS.md).
-UNSPACED = {"data.ngrams": [1, 2], "data.token_chars": [2, 4], "backbone.cell": "gru", "backbone.layers": 1,
-            "backbone.units": 128, "backbone.dropout": 0.3, "backbone.char_cnn": 0, "backbone.rare_dropout": 0.0,
-            "train.epochs": 3}
+# Words of a script that spaces them take this recipe's values for the auto keys (tasks/tag/auto.yaml
+# holds the values for text written without spaces).
 SPACED_RECIPE = Path(__file__).with_name("tag-en.yaml")
 
 
@@ -175,8 +170,8 @@ class TagTask(Task):
         """The ``auto`` keys by the script of the training tokens: words of a script that spaces
         them (English chunks and names) take tag-en.yaml's values (a BiLSTM over lower-cased
         words, each word's characters as written, case included, read by a CNN; 15 epochs
-        stopped on validation F1); text of a script written without spaces keeps :data:`UNSPACED`
-        (no character features for a character split)."""
+        stopped on validation F1); text of a script written without spaces, and a character
+        split, take tasks/tag/auto.yaml's."""
         from omegaconf import OmegaConf
 
         from tfseq.data.language import unspaced_share
@@ -185,15 +180,14 @@ class TagTask(Task):
         split = str(self.config.data.split)
         if split in ("word", "wordpunct") and share < 0.5:
             recipe = OmegaConf.load(SPACED_RECIPE)
-            values = {key: OmegaConf.select(recipe, key) for key in UNSPACED}
             reason = f"{1 - share:.0%} of the letters are in scripts that space words: {SPACED_RECIPE.name}'s value"
+            for key in self.auto_case_table()["unspaced"]:  # the same keys, tag-en.yaml's values
+                if self.auto(key):
+                    self.choose(key, recipes.plain(OmegaConf.select(recipe, key)), reason)
         elif split == "character":
-            values, reason = dict(UNSPACED, **{"data.token_chars": None}), "a character split"
+            self.auto_case("character", "a character split")
         else:
-            values, reason = UNSPACED, f"{share:.0%} of the letters are in scripts written without spaces"
-        for key, value in values.items():
-            if self.auto(key):
-                self.choose(key, recipes.plain(value), reason)
+            self.auto_case("unspaced", f"{share:.0%} of the letters are in scripts written without spaces")
 
     def build_model(self):
         model = SequenceTagger(self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()), len(self.tag_names),
@@ -244,7 +238,7 @@ class TagTask(Task):
                 self.tag_names))
 
     def baseline(self):
-        if not self.config.get("baseline", True):
+        if not self.config.baseline:
             return None
         result = most_frequent_tag_baseline(self.dataset, lowercase=bool(self.config.data.lowercase))
         headline = self.headline_of(result)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tfseq import recipes
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmarks import their neighbours (runs.py), as when run as scripts
@@ -65,7 +66,6 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
     import yaml
     from omegaconf import OmegaConf
 
-    from tfseq import cli
     from tfseq.tasks.seq2seq import Seq2SeqTask
     from tfseq.train.run_folder import RunFolder
 
@@ -78,7 +78,7 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
     spelled.write_text("".join(f"{w}\t{' '.join(w.upper())}\n" for w in words * 30))
 
     def prepared(path, *extra):
-        config = cli.resolve("seq2seq", [("data.train", str(path)), ("data.subwords", "40"), *extra])
+        config = recipes.resolve("seq2seq", [("data.train", str(path)), ("data.subwords", "40"), *extra])
         Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / path.stem)),
                     log=lambda *a: None).prepare()
         return config
@@ -88,7 +88,7 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
         key, value = override.split("=", 1)
         expected = 40 if key == "data.subwords" else yaml.safe_load(value)  # 8000: the recipe's default
         assert OmegaConf.select(config, key) == expected, key
-    assert cli.resolve("seq2seq", []).data.subwords == 8000
+    assert recipes.resolve("seq2seq", []).data.subwords == 8000
     g2p = prepared(spelled)
     assert (g2p.data.source_split, g2p.data.target_split, g2p.train.epochs, g2p.model.tie_embeddings,
             g2p.generate.max_length) == ("character", "word", 8, False, 30)
@@ -98,7 +98,6 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
 def test_without_tensorflow_text_sentences_are_words_and_punctuation_and_it_says_why(tmp_path, monkeypatch):
     import importlib.util
 
-    from tfseq import cli
     from tfseq.tasks.seq2seq import Seq2SeqTask
     from tfseq.train.run_folder import RunFolder
 
@@ -108,7 +107,7 @@ def test_without_tensorflow_text_sentences_are_words_and_punctuation_and_it_says
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"The cat sees {i} dogs.\tLe chat voit {i} chiens.\n" for i in range(200)))
     logged = []
-    config = cli.resolve("seq2seq", [("data.train", str(pairs))])
+    config = recipes.resolve("seq2seq", [("data.train", str(pairs))])
     Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / "run")),
                 log=logged.append).prepare()
     assert (config.data.source_split, config.data.target_split, config.model.tie_embeddings) == (

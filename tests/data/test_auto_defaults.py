@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli
+from tfseq import recipes
 from tfseq.data.language import detect_split, length_cap
 
 ENGLISH = ["the film was great fun", "a dull and boring plot", "I loved the acting", "not worth it at all"]
@@ -56,7 +57,7 @@ def trainer_on(tmp_path, texts, *extra, task="classify"):
     table = tmp_path / "train.csv"
     rows = [f"{text} {i},{'pos' if i % 2 else 'neg'}" for i in range(80) for text in texts[i % len(texts):][:1]]
     table.write_text("text,label\n" + "\n".join(rows) + "\n")
-    config = cli.resolve(task, [("data.train", str(table)), ("run.dir", str(tmp_path / "run")),
+    config = recipes.resolve(task, [("data.train", str(table)), ("run.dir", str(tmp_path / "run")),
                                 *(tuple(e.split("=", 1)) for e in extra)])
     logged = []
     return tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append), logged
@@ -107,7 +108,7 @@ def test_lm_prompt_foreign_to_the_data_is_replaced_by_its_first_word(tmp_path):
     from tfseq.tasks.lm import LanguageModelTask
     from tfseq.train.run_folder import RunFolder
 
-    config = cli.resolve("lm", [("data.train", str(text)), ("run.dir", str(tmp_path / "run"))])
+    config = recipes.resolve("lm", [("data.train", str(text)), ("run.dir", str(tmp_path / "run"))])
     logged = []
     trainer = LanguageModelTask(config, RunFolder(path=config.run.dir), log=logged.append)
     trainer.prepare()

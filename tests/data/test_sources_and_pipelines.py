@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfseq import data
+from tfseq import recipes
 from tfseq.data import DataError
 
 
@@ -501,6 +502,6 @@ def test_conllu_files_skip_comments_and_choose_the_tag_column_by_name(tmp_path):
 def test_tag_column_takes_a_conllu_name_on_the_command_line():
     from tfseq import cli
 
-    assert cli.resolve("tag", [("data.tag_column", "upos")]).data.tag_column == "upos"
+    assert recipes.resolve("tag", [("data.tag_column", "upos")]).data.tag_column == "upos"
     with pytest.raises(cli.UsageError, match="data.tag_column: 'ner': expected a number or one of id, form"):
-        cli.resolve("tag", [("data.tag_column", "ner")])
+        recipes.resolve("tag", [("data.tag_column", "ner")])

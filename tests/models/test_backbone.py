@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfseq import cli, tasks
+from tfseq import tasks
+from tfseq import recipes
 from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 
 X = np.array([[3, 4, 5, 0], [6, 0, 0, 0]])
@@ -18,7 +19,7 @@ def test_each_recipes_backbone_section_is_the_backbones_own_arguments():
                                                             "fixed_tokens", "rare_tokens"}
     with_backbone = 0
     for recipe in tasks.RECIPES:
-        section = cli.load_recipe(recipe).get("backbone")
+        section = recipes.load_recipe(recipe).get("backbone")
         if section is not None:
             with_backbone += 1
             assert set(section) == chosen, recipe

@@ -12,6 +12,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from tfseq import cli, data
+from tfseq.train import runs
+from tfseq import recipes
 from tfseq.models import RecurrentBackbone, TextClassifier
 
 POSITIVE = ["great fun movie", "loved it great", "wonderful great acting", "fun and wonderful", "great great"]
@@ -83,7 +85,7 @@ def test_auto_chooses_what_the_benchmarks_chose_for_the_script(texts, split, lay
     from tfseq.tasks.classify import ClassifyTask
 
     logged = []
-    task = ClassifyTask(cli.resolve("classify", []), run=None, log=logged.append)
+    task = ClassifyTask(recipes.resolve("classify", []), run=None, log=logged.append)
     task.choose_text_defaults(texts)
     assert (task.config.data.split, task.config.backbone.layers) == (split, layers)
     assert any(line.startswith(f"auto: backbone.layers={layers} (") for line in logged)
@@ -186,14 +188,14 @@ def test_malformed_or_unknown_recipe_file(tmp_path, capsys):
 
 def test_a_recipe_file_of_your_own_over_a_registered_one(tmp_path):
     (tmp_path / "small.yaml").write_text("base: classify\nbackbone:\n  units: 12\n")
-    config = cli.resolve(str(tmp_path / "small.yaml"), [("train.epochs", "1")])
+    config = recipes.resolve(str(tmp_path / "small.yaml"), [("train.epochs", "1")])
     assert (config.task, config.backbone.units, config.train.epochs, config.backbone.cell) == ("classify", 12, 1, "gru")
     # A key the registered recipe lacks (here one that moved from model: to backbone:) is an
     # error, not ignored.
     (tmp_path / "old.yaml").write_text("base: classify\nmodel:\n  units: 12\n")
     with pytest.raises(cli.UsageError, match="old.yaml: unknown key 'model.units' for task=classify; "
                                              "did you mean backbone.units"):
-        cli.resolve(str(tmp_path / "old.yaml"), [])
+        recipes.resolve(str(tmp_path / "old.yaml"), [])
 
 
 def test_help_lists_tasks_and_keys(capsys):
@@ -221,40 +223,40 @@ def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
 
 
 def test_a_sweep_publishes_only_runs_better_on_validation_than_those_before():
-    publisher = cli.SweepPublisher()
+    publisher = runs.SweepPublisher()
     scored = lambda key, value: {"headline": key, "validation": {key: value}}
     assert publisher("a")(scored("accuracy", 0.80)) is None  # the first is published
     assert "validation accuracy 0.7900 is not better than a's 0.8000" in publisher("b")(scored("accuracy", 0.79))
     assert publisher("c")(scored("accuracy", 0.80)) is not None  # a tie keeps what is served
     assert publisher("d")(scored("accuracy", 0.81)) is None and publisher.best == (0.81, "d")
-    lower = cli.SweepPublisher()  # perplexity: lower is better
+    lower = runs.SweepPublisher()  # perplexity: lower is better
     assert lower("x")(scored("perplexity", 5.0)) is None and lower("y")(scored("perplexity", 4.0)) is None
     assert "not better than y's 4.0000" in lower("z")(scored("perplexity", 4.5))
     assert lower("w")({"headline": "perplexity", "validation": {}}) is None  # nothing to compare: published
 
 
 def test_sweep_values_split():
-    assert cli.split_sweep("rnn,lstm,gru") == ["rnn", "lstm", "gru"]
-    assert cli.split_sweep("[1,2]") == ["[1,2]"]
+    assert recipes.split_sweep("rnn,lstm,gru") == ["rnn", "lstm", "gru"]
+    assert recipes.split_sweep("[1,2]") == ["[1,2]"]
     # Hydra's override grammar: range (stop excluded) and choice.
-    assert cli.split_sweep("range(64,256,64)") == ["64", "128", "192"]
-    assert cli.split_sweep("range(3)") == ["0", "1", "2"]
-    assert cli.split_sweep("range(0.1, 0.4, 0.1)") == ["0.1", "0.2", "0.3"]
-    assert cli.split_sweep("range(5,1,-2)") == ["5", "3"]
-    assert cli.split_sweep("choice(rnn, gru)") == ["rnn", "gru"]
+    assert recipes.split_sweep("range(64,256,64)") == ["64", "128", "192"]
+    assert recipes.split_sweep("range(3)") == ["0", "1", "2"]
+    assert recipes.split_sweep("range(0.1, 0.4, 0.1)") == ["0.1", "0.2", "0.3"]
+    assert recipes.split_sweep("range(5,1,-2)") == ["5", "3"]
+    assert recipes.split_sweep("choice(rnn, gru)") == ["rnn", "gru"]
     for bad in ("range(1,5,0)", "range(a,b)", "range(5,1)", "choice(a,,b)"):
         with pytest.raises(cli.UsageError, match=r"expected|no values"):
-            cli.split_sweep(bad)
-    task, overrides = cli.parse_overrides(["task=classify", "backbone.units=range(32,96,32)"])
+            recipes.split_sweep(bad)
+    task, overrides = recipes.parse_overrides(["task=classify", "backbone.units=range(32,96,32)"])
     assert overrides == [("backbone.units", ["32", "64"])]
-    task, overrides = cli.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "backbone.cell=rnn,gru"])
+    task, overrides = recipes.parse_overrides(["task=classify", "data=tfds:imdb_reviews", "backbone.cell=rnn,gru"])
     assert overrides == [("data.name", ["tfds:imdb_reviews"]), ("backbone.cell", ["rnn", "gru"])]
 
 
 def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli.recipe_path("classify").is_file()  # installed with the package tfseq.tasks
-    assert "classify" in cli.available_tasks() and cli.resolve("classify", []).task == "classify"
+    assert recipes.recipe_path("classify").is_file()  # installed with the package tfseq.tasks
+    assert "classify" in recipes.available_tasks() and recipes.resolve("classify", []).task == "classify"
 
 
 def test_token_dropout_only_in_training_and_never_on_padding():
@@ -286,7 +288,7 @@ def trainer_in(tmp_path, name, *extra, recipe=FAST):
 
     overrides = ["data.name=null", *recipe, "train.epochs=1", "baseline=false", "export.enabled=false",
                  f"run.dir={tmp_path / name}", *extra]
-    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     return Trainer(ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir),
                                 log=lambda *a: None))
 

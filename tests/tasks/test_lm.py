@@ -14,6 +14,7 @@ import pytest
 from keras import ops
 
 from tfseq import cli, data, decoding
+from tfseq import recipes
 from tfseq.models import LanguageModel, RecurrentBackbone
 from tfseq.models.ngram import KneserNeyLM
 
@@ -431,15 +432,21 @@ def test_plain_text_files_hold_out_their_last_lines(tmp_path):
 
 def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_one_three_times(tmp_path):
     """Weight dropout and dynamic evaluation follow the same rule as dropout."""
+    from pathlib import Path
+
+    import tfseq.tasks.lm as lm
     from tfseq import tasks
-    from tfseq.tasks.lm import MAX_EPOCHS, epochs_for
+    from tfseq.tasks.lm import epochs_for
     from tfseq.train.run_folder import RunFolder
 
-    assert epochs_for(1_499_244) == 3  # text-zh's training characters: as before auto
-    assert epochs_for(132_479) == 34 and epochs_for(100) == MAX_EPOCHS and epochs_for(10**9) == 3
+    rule = {key: value for key, (value, _) in recipes.auto_values(Path(lm.__file__).with_name("auto.yaml"))[
+        "rule"].items()}  # the one home of the rule's numbers
+    MAX_EPOCHS = rule["max_epochs"]
+    assert epochs_for(1_499_244, rule) == 3  # text-zh's training characters: as before auto
+    assert epochs_for(132_479, rule) == 34 and epochs_for(100, rule) == MAX_EPOCHS and epochs_for(10**9, rule) == 3
 
     def chosen(text, *extra):
-        config = cli.resolve("lm", [("data.name", "null"), ("data.train", str(text)), ("run.dir", str(tmp_path / "run")),
+        config = recipes.resolve("lm", [("data.name", "null"), ("data.train", str(text)), ("run.dir", str(tmp_path / "run")),
                                     *(tuple(e.split("=", 1)) for e in extra)])
         task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
         task.prepare()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tfseq import cli
+from tfseq import recipes
 from tfseq.tasks.tag import most_frequent_tag_baseline, scheme_of, tag_scores, words_of
 
 FAST = ["backbone.units=16", "backbone.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
@@ -117,7 +118,7 @@ def prepared(tmp_path, sentences, *extra, task="tag"):
     train = tmp_path / "train.txt"
     train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n", encoding="utf-8")
     # Repeated sentences all hash to one split: the same file serves as validation and test.
-    config = cli.resolve(task, [("data.name", "null"), ("data.train", str(train)), ("data.test", str(train)),
+    config = recipes.resolve(task, [("data.name", "null"), ("data.train", str(train)), ("data.test", str(train)),
                                 ("data.validation", str(train)),
                                 ("run.dir", str(tmp_path / "run")),
                                 *(tuple(e.split("=", 1)) for e in extra)])
@@ -129,9 +130,14 @@ def prepared(tmp_path, sentences, *extra, task="tag"):
 def test_auto_gives_spaced_words_tag_ens_settings_and_chinese_pos_zhs(tmp_path):
     from omegaconf import OmegaConf
 
-    from tfseq.tasks.tag import SPACED_RECIPE, UNSPACED
+    from pathlib import Path
 
-    assert all(str(OmegaConf.select(cli.load_recipe("tag"), key)) == "auto" for key in UNSPACED)
+    import tfseq.tasks.tag as tag
+    from tfseq.tasks.tag import SPACED_RECIPE
+
+    table = recipes.auto_values(Path(tag.__file__).with_name("auto.yaml"))  # the one home of the values
+    UNSPACED = {key: value for key, (value, _) in table["unspaced"].items()}
+    assert all(str(OmegaConf.select(recipes.load_recipe("tag"), key)) == "auto" for key in UNSPACED)
     english = [[("John", "B-PER"), ("Smith", "I-PER"), ("lives", "O"), ("in", "O"), ("Paris", "B-LOC")]] * 30
     config = prepared(tmp_path / "en", english)
     tag_en = OmegaConf.load(SPACED_RECIPE)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingState
+from tfseq import console
+from tfseq import recipes
 
 
 def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
@@ -295,14 +297,13 @@ def small_run(tmp_path, task):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["classify", "tag", "lm"])
 def test_mixed_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_outputs(tmp_path, task):
-    from tfseq import cli
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
     overrides = [*small_run(tmp_path, task), "train.precision=mixed_bfloat16", "baseline=false",
                  f"export.dir={tmp_path / 'export'}", f"run.dir={tmp_path / 'run'}"]
-    config = cli.resolve(task, [tuple(o.split("=", 1)) for o in overrides])
+    config = recipes.resolve(task, [tuple(o.split("=", 1)) for o in overrides])
     logged = []
     trainer = Trainer(tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append))
     metrics = trainer.execute()
@@ -336,14 +337,13 @@ def test_cells_that_may_take_cudnn_are_not_jit_compiled_under_tensorflow():
 def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_path):
     """Trainer(task, callbacks=[...]): yours run after the trainer's, so under train.ema they see the
     averaged weights (those saved and scored), with the task's data at hand."""
-    from tfseq import cli
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
     overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.ema=0.5", "train.early_stopping=0",
                  "baseline=false", "export.enabled=false", f"run.dir={tmp_path / 'run'}"]
-    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     seen = []
 
     traces = []
@@ -369,7 +369,6 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
 
 @pytest.mark.slow
 def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
-    from tfseq import cli
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
@@ -377,7 +376,7 @@ def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
     overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.early_stopping=0", "train.reduce_lr=true",
                  "train.schedule=cosine", "train.learning_rate=0.01", "baseline=false", "export.enabled=false",
                  f"run.dir={tmp_path / 'run'}"]
-    config = cli.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
+    config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     logged = []
     trainer = Trainer(tasks.task_class("classify")(config, RunFolder(path=config.run.dir), log=logged.append))
     metrics = trainer.execute()
@@ -386,7 +385,7 @@ def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
     assert "reduce_lr: off (train.schedule=cosine sets the rate at every step)" in logged
     assert not any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in trainer.callbacks())
     with pytest.raises(Exception, match="train.schedule='linear': expected one of constant, cosine"):
-        cli.resolve("classify", [("train.schedule", "linear")])
+        recipes.resolve("classify", [("train.schedule", "linear")])
 
 
 def test_a_disk_too_small_for_the_run_is_said_before_training(tmp_path, monkeypatch):
@@ -462,9 +461,8 @@ def test_the_disk_estimate_is_within_half_again_of_what_a_run_writes(tmp_path, m
 def test_a_full_disk_while_writing_is_one_line():
     import errno
 
-    from tfseq import cli
 
-    line = cli.one_line(OSError(errno.ENOSPC, "No space left on device", "runs/classify/1/model.keras"))
+    line = console.one_line(OSError(errno.ENOSPC, "No space left on device", "runs/classify/1/model.keras"))
     assert line == ("runs/classify/1/model.keras: no space left on the disk: free some space, or set run.root= "
                     "and export.dir= to a larger disk")
 
@@ -504,10 +502,10 @@ def test_the_command_lines_start_quietly_unless_verbose():
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
 
     loud = stderr_of("import tensorflow")
-    quiet = stderr_of("from tfseq import cli; cli.start_tensorflow(); import tensorflow, keras")
+    quiet = stderr_of("from tfseq import cli; console.start_tensorflow(); import tensorflow, keras")
     assert quiet == "", quiet
     if loud:  # what TensorFlow prints on this machine ("Could not find cuda drivers", twice) is kept with --verbose
-        kept = stderr_of("from tfseq import cli; cli.start_tensorflow(verbose=True)")
+        kept = stderr_of("from tfseq import cli; console.start_tensorflow(verbose=True)")
         assert len(kept.splitlines()) == len(loud.splitlines()) and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tfseq.data.dataset import DataError
+from tfseq import choices
 
 
 def quoted(value, limit: int = 80) -> str:
@@ -244,7 +245,7 @@ def looks_like_conll(path, sample: int = 400) -> bool:
 
 
 # The ten columns of a CoNLL-U line (Universal Dependencies), by the names data.tag_column takes.
-CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+CONLLU_COLUMNS = choices.CONLLU_COLUMNS
 
 
 def is_conllu(lines) -> bool:

@@ -22,6 +22,7 @@ import collections
 
 import keras
 import numpy as np
+from tfseq import choices
 
 PAD, OOV = 0, 1
 
@@ -37,7 +38,7 @@ CONTROL = r"[\x{00}-\x{08}\x{0E}-\x{1B}\x{7F}-\x{84}\x{86}-\x{9F}\x{FEFF}]"
 # detokenizing gives back the text's spacing ("Go." -> "▁go" "." -> "go.").
 SPACE_MARK = "\u2581"
 WORD_RUN = r"[\pL\pM\pN_]+|[^\pL\pM\pN_ \x{2581}]+"
-SPLITS = ("word", "wordpunct", "subword", "character")
+SPLITS = choices.SPLITS
 # A tagger's word split with punctuation "cut" (TextVectorizer(punctuation="cut")): a word's
 # leading and trailing non-word characters split off, one token each, except "..." and "--"
 # (tfseq.tflite_app.cut_affixes is the same rule in plain Python).

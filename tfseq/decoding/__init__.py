@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+from tfseq import choices
 
 NEG = -1e9  # "never": a logit no softmax picks, finite so arithmetic on it stays finite
 MAX_NGRAM = 6  # the longest no_repeat_ngram_size a tensor-valued setting may take (an export's)
@@ -301,7 +302,7 @@ def _as_lists(state):
     return [_as_lists(s) for s in state] if isinstance(state, (list, tuple)) else state
 
 
-SAMPLERS = {"greedy": Greedy, "sampling": Sampling, "beam": BeamSearch}
+SAMPLERS = dict(zip(choices.SAMPLERS, (Greedy, Sampling, BeamSearch)))
 # keras-hub's sampler names (``compile(sampler="top_k")``), as the samplers above with its defaults.
 ALIASES = {"random": ("sampling", {}), "top_k": ("sampling", {"top_k": 5}), "top_p": ("sampling", {"top_p": 0.1})}
 NAMES = (*SAMPLERS, *ALIASES)

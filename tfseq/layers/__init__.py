@@ -8,8 +8,9 @@ from tfseq.layers.lstm import LSTM, LSTMCell
 from tfseq.layers.pooling import SequencePooling
 from tfseq.layers.recurrent import FusedRecurrent, Recurrent, RecurrentCell, fused_ok
 from tfseq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from tfseq import choices
 
-CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}  # the recipes' backbone.cell choices
+CELLS = dict(zip(choices.CELLS, (SimpleRNN, LSTM, GRU)))  # the recipes' backbone.cell choices
 
 
 def recurrent_layer(cell: str, units: int, **kwargs):

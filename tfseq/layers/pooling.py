@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+from tfseq import choices
 
-MODES = ("max", "mean", "max+mean", "attention")
+MODES = choices.POOLING
 
 
 @keras.saving.register_keras_serializable(package="tfseq")

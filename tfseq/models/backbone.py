@@ -12,6 +12,7 @@ from keras import ops
 from tfseq.data.preprocessors import deserialize_layer, serialize_layer
 from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 from tfseq.layers import recurrent_layer
+from tfseq import choices
 
 
 CHAR_DIM = 32  # the width of a character CNN's character embeddings (Ma & Hovy 2016: 30)
@@ -371,7 +372,7 @@ class RecurrentBackbone(keras.layers.Layer):
 
 # The backbone's arguments that task models took flat before ``backbone=`` (and recipes held
 # under ``model:``; ``tfseq.recipes.MOVED`` reads this list).
-FLAT_KEYS = ("cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn")
+FLAT_KEYS = choices.BACKBONE_KEYS
 
 
 def backbone_config(config: dict, vocabulary_key: str = "vocabulary_sizes") -> dict:

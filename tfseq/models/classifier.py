@@ -10,8 +10,9 @@ from tfseq.data.preprocessors import TextClassifierPreprocessor, attach
 from tfseq.layers import SequencePooling
 from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix, fit_expert_weights
+from tfseq import choices
 
-HEADS = ("binary", "multiclass", "multilabel")
+HEADS = choices.HEADS
 
 
 def read_word_vectors(path, vocabulary, dim):

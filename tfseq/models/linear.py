@@ -20,11 +20,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+from tfseq import choices
 
 FIRST_ID = 2  # ids 0 (padding) and 1 (out of vocabulary) are not features, as in scikit-learn
 
 
-WEIGHTINGS = ("tfidf", "nb")
+WEIGHTINGS = choices.EXPERTS
 
 
 @keras.saving.register_keras_serializable(package="tfseq")

@@ -26,8 +26,9 @@ from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build
                                    start_from_prior)
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
+from tfseq import choices
 
-ATTENTION = ("luong", "none")
+ATTENTION = choices.ATTENTION
 
 
 @keras.saving.register_keras_serializable(package="tfseq")

@@ -19,9 +19,10 @@ from keras import ops
 
 from tfseq.models.losses import total_loss
 from tfseq.models.word_vectors import WordVectors
+from tfseq import choices
 
 
-ARCHITECTURES = ("skipgram", "cbow")  # a word predicts its context | the context predicts the word
+ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 
 
 def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0):

@@ -24,6 +24,8 @@ have a whole one, with its recipe and export)::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from omegaconf import OmegaConf
 
@@ -161,6 +163,30 @@ class Task:
             shown = list(value)
         self.log(f"auto: {key}={shown} ({reason})")
         return value
+
+    def auto_case(self, case: str, why: str = "", keys=None) -> dict:
+        """Choose every ``auto`` key (of ``keys``, if given) that ``case`` of the task's ``auto.yaml``
+        (beside its code) gives a value, each printed with ``why`` and the file's reason for it.
+        Returns the case's values (``{key: value}``), chosen or not."""
+        from tfseq import recipes
+
+        values = self.auto_case_table()[case]
+        for key, (value, reason) in values.items():
+            if (keys is None or key in keys) and self.auto(key):
+                self.choose(key, recipes.plain(value), "; ".join(part for part in (why, reason) if part) or case)
+        return {key: value for key, (value, _) in values.items()}
+
+    def auto_rule(self) -> dict:
+        """The ``rule`` section of the task's ``auto.yaml``: the numbers its ``auto`` rule reads."""
+        return {key: value for key, (value, _) in self.auto_case_table()["rule"].items()}
+
+    def auto_case_table(self) -> dict:
+        """The task's ``auto.yaml`` (:func:`tfseq.recipes.auto_values`)."""
+        import inspect
+
+        from tfseq import recipes
+
+        return recipes.auto_values(Path(inspect.getfile(type(self))).with_name("auto.yaml"))
 
     def auto(self, key: str) -> bool:
         """Whether the recipe leaves ``key`` to the data (``auto``)."""

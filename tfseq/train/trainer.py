@@ -24,12 +24,13 @@ from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, Tra
                                    ValidationScores)
 from tfseq.train.scores import better
 from tfseq.train.task import Task
+from tfseq import choices
 
 
-SCHEDULES = ("constant", "cosine")  # train.schedule
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # train.precision: Keras dtype policies
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-              "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+SCHEDULES = choices.SCHEDULES  # train.schedule
+PRECISIONS = choices.PRECISIONS  # train.precision: Keras dtype policies
+OPTIMIZERS = dict(zip(choices.OPTIMIZERS, (keras.optimizers.Adam, keras.optimizers.AdamW, keras.optimizers.SGD,
+                                           keras.optimizers.RMSprop)))
 
 
 class Trainer:
@@ -56,7 +57,7 @@ class Trainer:
     @property
     def writes_preset(self) -> bool:
         """``run.preset``: the run also writes ``preset/``."""
-        return bool(OmegaConf.select(self.config, "run.preset", default=True))
+        return bool(self.config.run.preset)
 
     def write_preset(self) -> None:
         """``preset/`` of the run: kept when an earlier attempt of this run wrote it whole (a preset
@@ -235,7 +236,7 @@ class Trainer:
             self.model = task.model = task.preset() or task.build_model()
             check_disk(self.run.path, published, model_writes(
                 self.model, getattr(self.model, "preprocessor", None), self.config, preset=self.writes_preset,
-                tflite=bool(OmegaConf.select(self.config, "export.tflite", default=False))))
+                tflite=bool(self.config.export.tflite)))
             baseline = task.baseline()
             self.fit()
         metrics = task.evaluate()
@@ -269,7 +270,7 @@ class Trainer:
             before = served_before(published, self.config, metrics)
             metrics["export"] = str(export.save(serving, published, identity=identity, replace=replace))
             self.log(f"export: {published} version {Path(metrics['export']).name}{before}")
-        if exporting and OmegaConf.select(self.config, "export.tflite", default=False):
+        if exporting and self.config.export.tflite:
             folder = export.folder(self.config, suffix="-tflite")
             if (earlier := published_by(folder, self.run)) is not None:
                 metrics["export_tflite"] = str(earlier)
@@ -277,10 +278,12 @@ class Trainer:
                          f"resumed)")
             elif (on_device := task.tflite_serving()) is not None:
                 on_device.metadata = {**written_by, **on_device.metadata}
-                quantize = bool(OmegaConf.select(self.config, "export.tflite_quantize", default=False))
+                quantize = bool(self.config.export.tflite_quantize)
                 metrics["export_tflite"] = str(export.save_tflite(on_device, folder, quantize=quantize,
                                                                   identity=identity, replace=replace))
                 self.log(f"export: {folder} version {Path(metrics['export_tflite']).name} (TFLite)")
+            else:
+                self.log(f"export.tflite: task {task.name} has no TFLite export (classify, tag, lm and seq2seq have)")
         self.run.write_json("metrics.json", metrics)
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)

@@ -1,19 +1,17 @@
 """Checks on a resolved recipe that need no TensorFlow, so a bad value fails at parse time, in
 well under a second, before any data is read or any model is built.
 
-Each choice list has one home, the module whose code acts on it (``tfseq.layers``' cells, the
-trainer's optimizers, ...); :func:`owned` reads it from that module's source without importing
-the module (which would load TensorFlow). The data splits are the recipes' own.
+The choice lists are :mod:`tfseq.choices`' (which imports nothing; the modules that act on the
+names take them from there too).
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
-import functools
 import itertools
 import re
-from pathlib import Path
+
+from tfseq import choices
 
 def moved_to_new_names(config, recipe):
     """``config`` (a run's saved OmegaConf config) with the keys of :data:`MOVED` under their new
@@ -35,51 +33,36 @@ def moved_to_new_names(config, recipe):
 FILE_KEYS = ("data.train", "data.validation", "data.test", "data.images", "data.captions")
 
 
-@functools.cache
-def owned(module: str, name: str) -> tuple:
-    """The constant ``name`` of tfseq's ``module`` (``"tfseq.layers"``), read from its source: a
-    tuple literal, or a dict's keys (``CELLS = {"rnn": SimpleRNN, ...}``)."""
-    path = Path(__file__).parent.joinpath(*module.split(".")[1:])
-    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            value = node.value
-            return tuple(ast.literal_eval(k) for k in value.keys) if isinstance(value, ast.Dict) else tuple(
-                ast.literal_eval(value))
-    raise LookupError(f"{module} defines no {name}")
-
-
 # Keys renamed since runs were written (old -> new): a run's config.yaml from before is read
 # with the new names when it is resumed.
-MOVED = {f"model.{key}": f"backbone.{key}" for key in owned("tfseq.models.backbone", "FLAT_KEYS")}
+MOVED = {f"model.{key}": f"backbone.{key}" for key in choices.BACKBONE_KEYS}
 
 
 def wide_choices() -> tuple:
     """``model.wide``: the fitted experts alone or joined by "+", learned, or none."""
-    experts = owned("tfseq.models.linear", "WEIGHTINGS")
+    experts = choices.EXPERTS
     joined = ["+".join(p) for n in range(len(experts), 0, -1) for p in itertools.permutations(experts, n)]
     return (*joined, "learned", "none")
 
 
 # Number keys that also take a name: a CoNLL-U file's tag column (data.tag_column=upos).
-NAMES = {"data.tag_column": owned("tfseq.data.files", "CONLLU_COLUMNS")}
+NAMES = {"data.tag_column": choices.CONLLU_COLUMNS}
 
 CHOICES = {
     "data.split": ("auto", "word", "wordpunct", "character"),
-    "data.source_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
-    "data.target_split": ("auto", *owned("tfseq.data.vectorize", "SPLITS")),
-    "backbone.cell": owned("tfseq.layers", "CELLS"),
-    "model.cell": owned("tfseq.layers", "CELLS"),  # the captioner's decoder
-    "model.pooling": ("last", *owned("tfseq.layers.pooling", "MODES")),
-    "model.head": ("auto", *owned("tfseq.models.classifier", "HEADS")),
+    "data.source_split": ("auto", *choices.SPLITS),
+    "data.target_split": ("auto", *choices.SPLITS),
+    "backbone.cell": choices.CELLS,
+    "model.cell": choices.CELLS,  # the captioner's decoder
+    "model.pooling": ("last", *choices.POOLING),
+    "model.head": ("auto", *choices.HEADS),
     "model.wide": wide_choices(),
-    "model.attention": owned("tfseq.models.seq2seq", "ATTENTION"),
-    "model.architecture": owned("tfseq.models.word2vec", "ARCHITECTURES"),
-    "train.optimizer": owned("tfseq.train.trainer", "OPTIMIZERS"),
-    "train.schedule": owned("tfseq.train.trainer", "SCHEDULES"),
-    "generate.sampler": owned("tfseq.decoding", "SAMPLERS"),  # (keras-hub's names at predict time)
-    "train.precision": owned("tfseq.train.trainer", "PRECISIONS"),
+    "model.attention": choices.ATTENTION,
+    "model.architecture": choices.ARCHITECTURES,
+    "train.optimizer": choices.OPTIMIZERS,
+    "train.schedule": choices.SCHEDULES,
+    "generate.sampler": choices.SAMPLERS,  # (keras-hub's names at predict time)
+    "train.precision": choices.PRECISIONS,
     "train.jit_compile": ("auto", "true", "false"),
 }
 
@@ -172,7 +155,7 @@ def plain(value):
 
 
 def flat_keys(config, prefix="") -> list[tuple[str, object]]:
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import DictConfig
 
     rows = []
     for key, value in config.items():
@@ -189,16 +172,16 @@ def check_choices(config, recipe=None) -> None:
     accepted where the task's ``recipe`` (its defaults) has it."""
     from omegaconf import OmegaConf
 
-    for key, choices in CHOICES.items():
+    for key, allowed in CHOICES.items():
         value = OmegaConf.select(config, key, default="<absent>")
         if value == "<absent>" or (value is None and key == "model.wide"):
             continue
         if value == "auto" and (recipe is None or OmegaConf.select(recipe, key, default=None) == "auto"):
             continue
-        if str(value).lower() not in choices:
-            close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.6)
+        if str(value).lower() not in allowed:
+            close = difflib.get_close_matches(str(value).lower(), allowed, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise RecipeError(f"{key}={value!r}: expected one of {', '.join(choices)}{hint}")
+            raise RecipeError(f"{key}={value!r}: expected one of {', '.join(allowed)}{hint}")
     for key, (accepts, meaning) in AUTO.items():
         value = OmegaConf.select(config, key, default="<absent>")
         value = plain(value)
