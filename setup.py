@@ -3,5 +3,10 @@ tasks/ ships as a subpackage of tfseq.tasks, so a new task is its folder and one
 
 from setuptools import find_packages, setup
 
-setup(packages=[*find_packages(include=["tfseq", "tfseq.*"]), "tfseq.tasks",
-                *(f"tfseq.tasks.{name}" for name in find_packages("tasks"))])
+setup(
+    packages=[
+        *find_packages(include=["tfseq", "tfseq.*"]),
+        "tfseq.tasks",
+        *(f"tfseq.tasks.{name}" for name in find_packages("tasks")),
+    ]
+)

@@ -103,7 +103,8 @@ def torch_step_timer(kind, x, lengths):
     b, t, d = x.shape
     device = "cuda" if torch.cuda.is_available() else "cpu"
     module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
-        d, ARGS.units, batch_first=True).to(device)
+        d, ARGS.units, batch_first=True
+    ).to(device)
     xt = torch.from_numpy(ops.convert_to_numpy(x)).to(device)  # x may live on the GPU
 
     def call():
@@ -146,12 +147,17 @@ def main():
     scale, unit = (1000.0, "ms") if ARGS.ms else (1.0, "s")
     try:
         import torch  # noqa: F401
+
         have_torch = True
     except ImportError:
         have_torch = False
-    print(f"backend={keras.backend.backend()}  keras={keras.__version__}  torch.nn peer={'yes' if have_torch else 'no'}")
-    print(f"{'shape (B,T,D,H)':<22}{'cell':<6}{'mask':<8}{'tfseq ' + unit:>10}{'keras ' + unit:>10}"
-          f"{'torch ' + unit:>10}{'tfseq/keras':>13}{'tfseq/torch':>13}" + ("  paths (tfseq/keras)" if ARGS.paths else ""))
+    print(
+        f"backend={keras.backend.backend()}  keras={keras.__version__}  torch.nn peer={'yes' if have_torch else 'no'}"
+    )
+    print(
+        f"{'shape (B,T,D,H)':<22}{'cell':<6}{'mask':<8}{'tfseq ' + unit:>10}{'keras ' + unit:>10}"
+        f"{'torch ' + unit:>10}{'tfseq/keras':>13}{'tfseq/torch':>13}" + ("  paths (tfseq/keras)" if ARGS.paths else "")
+    )
     rng = np.random.default_rng(0)
     for shape_name in ARGS.shapes:
         b, t, d, h = SHAPES[shape_name]
@@ -170,9 +176,12 @@ def main():
                     calls.append(torch_step_timer(kind, x, lengths))
                 ours, theirs, torch_s = (interleaved(calls, ARGS.repeats) + [float("nan")])[:3]
                 paths = "/".join(PATHS.get(id(layer), "loop") for layer in layers)
-                print(f"{str((b, t, d, h)):<22}{kind:<6}{mask_name:<8}{ours * scale:>10.4f}{theirs * scale:>10.4f}"
-                      f"{torch_s * scale:>10.4f}{ours / theirs:>12.2f}x{ours / torch_s:>12.2f}x"
-                      + (f"  {paths}" if ARGS.paths else ""), flush=True)
+                print(
+                    f"{str((b, t, d, h)):<22}{kind:<6}{mask_name:<8}{ours * scale:>10.4f}{theirs * scale:>10.4f}"
+                    f"{torch_s * scale:>10.4f}{ours / theirs:>12.2f}x{ours / torch_s:>12.2f}x"
+                    + (f"  {paths}" if ARGS.paths else ""),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

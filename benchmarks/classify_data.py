@@ -26,8 +26,13 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NAMES = ("reviews-zh", "sst2", "polarity")
 
 # Two recurrent layers: chosen on validation (SST-2 mean 0.8400 -> 0.8470, polarity 0.8054 -> 0.8132).
-WORD_LEVEL = ["data.split=word", "data.ngrams=[1,2]", "data.max_length=100", "data.char_ngrams=[2,5]",
-              "backbone.layers=2"]
+WORD_LEVEL = [
+    "data.split=word",
+    "data.ngrams=[1,2]",
+    "data.max_length=100",
+    "data.char_ngrams=[2,5]",
+    "backbone.layers=2",
+]
 
 
 def _write_tsv(path: Path, rows) -> str:
@@ -66,9 +71,11 @@ def sst2_files(shared: Path, folder: Path) -> list[str]:
     train = [(t, label) for t, label in rows.items() if t not in pieces]
     validation = [(t, rows[t]) for t in sorted(held)]
     test = pd.read_csv(shared / "sst2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype={"label": str})
-    return [f"data.train={_write_tsv(folder / 'sst2-train.tsv', train)}",
-            f"data.validation={_write_tsv(folder / 'sst2-validation.tsv', validation)}",
-            f"data.test={_write_tsv(folder / 'sst2-dev.tsv', zip(test['sentence'], test['label']))}"]
+    return [
+        f"data.train={_write_tsv(folder / 'sst2-train.tsv', train)}",
+        f"data.validation={_write_tsv(folder / 'sst2-validation.tsv', validation)}",
+        f"data.test={_write_tsv(folder / 'sst2-dev.tsv', zip(test['sentence'], test['label']))}",
+    ]
 
 
 def polarity_files(shared: Path, folder: Path) -> list[str]:
@@ -79,8 +86,10 @@ def polarity_files(shared: Path, folder: Path) -> list[str]:
     idx = list(range(len(texts)))
     random.Random(0).shuffle(idx)
     cut = len(idx) // 10
-    return [f"data.train={_write_tsv(folder / 'polarity-train.tsv', ((texts[i], labels[i]) for i in idx[cut:]))}",
-            f"data.test={_write_tsv(folder / 'polarity-test.tsv', ((texts[i], labels[i]) for i in idx[:cut]))}"]
+    return [
+        f"data.train={_write_tsv(folder / 'polarity-train.tsv', ((texts[i], labels[i]) for i in idx[cut:]))}",
+        f"data.test={_write_tsv(folder / 'polarity-test.tsv', ((texts[i], labels[i]) for i in idx[:cut]))}",
+    ]
 
 
 # Debian's package archive: each package's one-line description and its archive section. The
@@ -99,8 +108,9 @@ def debian_files(folder: Path, lists: Path = Path("/var/lib/apt/lists")) -> list
     found = sorted(lists.glob("*_main_binary-amd64_Packages*"))
     if not found:
         raise FileNotFoundError(f"no Debian package lists in {lists}: run apt-get update first")
-    text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(found[0])], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        ["/usr/lib/apt/apt-helper", "cat-file", str(found[0])], capture_output=True, text=True, check=True
+    ).stdout
     sections: dict[str, set] = {}
     for stanza in text.split("\n\n"):
         fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
@@ -112,8 +122,9 @@ def debian_files(folder: Path, lists: Path = Path("/var/lib/apt/lists")) -> list
     return [f"data.train={_write_tsv(folder / 'debian-topics.tsv', rows)}"]
 
 
-def overrides(name: str, folder: Path, shared: Path = SHARED, embeddings: str | None = None,
-              recipe: bool = True) -> list[str]:
+def overrides(
+    name: str, folder: Path, shared: Path = SHARED, embeddings: str | None = None, recipe: bool = True
+) -> list[str]:
     """Recipe overrides for ``name``; files it needs are written into ``folder``. ``recipe``: also
     the benchmark's recipe overrides for English sets (WORD_LEVEL); without them, the files and
     nothing else (the shipped defaults)."""

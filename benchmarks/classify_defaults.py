@@ -18,10 +18,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import yaml
-
 import classify_data
 import runs
+import yaml
 
 NAMES = ("reviews-zh", "sst2", "polarity", "debian-topics")
 
@@ -36,17 +35,22 @@ def main():
         tmp = Path(tmp)
         for name in args.datasets:
             run_dir = tmp / name
-            files = [] if name == "reviews-zh" else classify_data.overrides(name, tmp / "data", args.shared,
-                                                                             recipe=False)
+            files = (
+                [] if name == "reviews-zh" else classify_data.overrides(name, tmp / "data", args.shared, recipe=False)
+            )
             metrics = runs.train(run_dir, "task=classify", *files)
             chosen = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]
             rows.append((name, metrics, chosen))
-    print("\n| data | split, n-grams, max length (auto) | tfseq test acc | TF-IDF + LR (same split) | margin | train s |")
+    print(
+        "\n| data | split, n-grams, max length (auto) | tfseq test acc | TF-IDF + LR (same split) | margin | train s |"
+    )
     print("|---|---|---|---|---|---|")
     for name, m, chosen in rows:
         base = m["baseline"]["test"]["accuracy"]
-        print(f"| {name} | {chosen['split']}, {chosen['ngrams']}, {chosen['max_length']} | {m['test']['accuracy']:.4f} "
-              f"| {base:.4f} | {m['test']['accuracy'] - base:+.4f} | {m['train_seconds']:.0f} |")
+        print(
+            f"| {name} | {chosen['split']}, {chosen['ngrams']}, {chosen['max_length']} | {m['test']['accuracy']:.4f} "
+            f"| {base:.4f} | {m['test']['accuracy'] - base:+.4f} | {m['train_seconds']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

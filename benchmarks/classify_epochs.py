@@ -18,9 +18,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import classify_data
 import numpy as np
 
-import classify_data
 from tfseq import recipes
 
 
@@ -47,9 +47,15 @@ def parts_callback(task, rows, seed):
                 mixed = (p * np.asarray(w)[None, :, None]).sum(1) + np.asarray(b)
                 scores[("mix", split)] = float(np.mean(mixed.argmax(-1) == y))
             rows.append((seed, epoch + 1, scores))
-            print(f"seed {seed} epoch {epoch + 1}: " + ", ".join(
-                f"{name} {scores[(name, 'validation')]:.4f} / {scores[(name, 'test')]:.4f}"
-                for name in [*names, "mix"]) + " (validation / test)", flush=True)
+            print(
+                f"seed {seed} epoch {epoch + 1}: "
+                + ", ".join(
+                    f"{name} {scores[(name, 'validation')]:.4f} / {scores[(name, 'test')]:.4f}"
+                    for name in [*names, "mix"]
+                )
+                + " (validation / test)",
+                flush=True,
+            )
 
     return Parts()
 
@@ -75,11 +81,18 @@ def main():
         rows = []
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            files = classify_data.overrides(name, tmp / "data", args.shared,
-                                            embeddings=None if name == "reviews-zh" else vectors)
+            files = classify_data.overrides(
+                name, tmp / "data", args.shared, embeddings=None if name == "reviews-zh" else vectors
+            )
             for seed in args.seeds:
-                overrides = ["export.enabled=false", "train.verbose=2", f"run.dir={tmp / f'run{seed}'}",
-                             *files, f"seed={seed}", *args.overrides]
+                overrides = [
+                    "export.enabled=false",
+                    "train.verbose=2",
+                    f"run.dir={tmp / f'run{seed}'}",
+                    *files,
+                    f"seed={seed}",
+                    *args.overrides,
+                ]
                 print("$ tfseq-train task=classify", " ".join(overrides), flush=True)
                 task, pairs = recipes.parse_overrides(["task=classify", *overrides])
                 config = recipes.resolve(task, [(key, values[0]) for key, values in pairs])
@@ -90,9 +103,14 @@ def main():
         print("| epoch | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
         for epoch in sorted({e for _, e, _ in rows}):
             at = [scores for _, e, scores in rows if e == epoch]
-            print(f"| {epoch} | " + " | ".join(
-                f"{np.mean([s[(n, 'validation')] for s in at]):.4f} / {np.mean([s[(n, 'test')] for s in at]):.4f}"
-                for n in names) + " |")
+            print(
+                f"| {epoch} | "
+                + " | ".join(
+                    f"{np.mean([s[(n, 'validation')] for s in at]):.4f} / {np.mean([s[(n, 'test')] for s in at]):.4f}"
+                    for n in names
+                )
+                + " |"
+            )
 
 
 if __name__ == "__main__":

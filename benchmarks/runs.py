@@ -32,9 +32,13 @@ def train(run_dir: Path | str, *overrides: str) -> dict:
 
 def add_keep_argument(parser: argparse.ArgumentParser) -> None:
     """``--keep DIR``: keep the benchmark's files and run (for ``redecode.py``) in a new folder."""
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="a new folder that keeps the benchmark's data files and its run (model.keras, "
-                             "config.yaml, examples.txt) instead of a temporary one")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="a new folder that keeps the benchmark's data files and its run (model.keras, "
+        "config.yaml, examples.txt) instead of a temporary one",
+    )
 
 
 def work_folder(parser: argparse.ArgumentParser, keep: Path | None):

@@ -44,26 +44,39 @@ def overrides(name: str, shared: Path, embeddings: str | None, files=()) -> list
     if name == "conll2000":
         files = shared / "conll2000" / "train.txt", shared / "conll2000" / "test.txt"
     splits = ("train", "validation", "test") if len(files) == 3 else ("train", "test")
-    return ["task=tag", *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
-            *([f"model.embeddings={embeddings}", "backbone.embedding_dim=100"] if embeddings else [])]
+    return [
+        "task=tag",
+        *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
+        *([f"model.embeddings={embeddings}", "backbone.embedding_dim=100"] if embeddings else []),
+    ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["conll2000"], choices=sorted(PUBLISHED))
-    parser.add_argument("--files", nargs="+", metavar="FILE", default=(),
-                        help="your CoNLL files: TRAIN [VALIDATION] TEST (instead of --datasets)")
+    parser.add_argument(
+        "--files",
+        nargs="+",
+        metavar="FILE",
+        default=(),
+        help="your CoNLL files: TRAIN [VALIDATION] TEST (instead of --datasets)",
+    )
     parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--embeddings", default="none",
-                        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py) or 'none'")
+    parser.add_argument(
+        "--embeddings",
+        default="none",
+        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py) or 'none'",
+    )
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=200")
     args = parser.parse_args()
     if args.files:
         if len(args.files) not in (2, 3) or not all(Path(f).is_file() for f in args.files):
             parser.error(f"--files takes TRAIN [VALIDATION] TEST, existing CoNLL files; got {args.files}")
         args.datasets = ["files"]
-        PUBLISHED["files"] = ("CoNLL-2003 English NER F1, LSTM-CRF (Lample et al. 2016): 83.63 random embeddings, "
-                              "90.94 pretrained + characters + dropout")
+        PUBLISHED["files"] = (
+            "CoNLL-2003 English NER F1, LSTM-CRF (Lample et al. 2016): 83.63 random embeddings, "
+            "90.94 pretrained + characters + dropout"
+        )
     vectors = None if args.embeddings == "none" else args.embeddings
     if args.embeddings == "glove":
         import glove
@@ -76,18 +89,23 @@ def main():
                 print(f"({name} skipped: {args.shared / 'conll2000'} not found)")
                 continue
             run_dir = Path(tmp) / name
-            rows.append((name, runs.train(run_dir, *overrides(name, args.shared, vectors, args.files),
-                                          *args.overrides)))
-    print("\n| data | tfseq test accuracy | F1 (chunks / words) | validation F1 (accuracy if none; tune on it) "
-          "| baseline (same split) accuracy / F1 | train s | published |")
+            rows.append(
+                (name, runs.train(run_dir, *overrides(name, args.shared, vectors, args.files), *args.overrides))
+            )
+    print(
+        "\n| data | tfseq test accuracy | F1 (chunks / words) | validation F1 (accuracy if none; tune on it) "
+        "| baseline (same split) accuracy / F1 | train s | published |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, m in rows:
         test, base, val = m["test"], m.get("baseline", {}).get("test", {}), m.get("validation", {})
         f1 = f"{test['f1']:.4f}" if "f1" in test else "-"
         val_score = f"{val.get('f1', val.get('accuracy', float('nan'))):.4f}"
         base_f1 = f" / {base['f1']:.4f}" if "f1" in base else ""
-        print(f"| {name} | {test['accuracy']:.4f} | {f1} | {val_score} | {base.get('accuracy', float('nan')):.4f}{base_f1} "
-              f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |")
+        print(
+            f"| {name} | {test['accuracy']:.4f} | {f1} | {val_score} | {base.get('accuracy', float('nan')):.4f}{base_f1} "
+            f"| {m['train_seconds']:.0f} | {PUBLISHED[name]} |"
+        )
 
 
 if __name__ == "__main__":

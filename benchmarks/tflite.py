@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import runs
 
 
@@ -55,33 +54,59 @@ def main(argv=None):
     from tfseq.tflite_app import Preprocessor
 
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = runs.train(f"{tmp}/run", "task=classify", "export.enabled=true", "export.tflite=true",
-                             f"export.dir={tmp}/saved", "baseline=false",
-                             *(["export.tflite_quantize=true"] if args.quantize else []), *args.overrides)
+        metrics = runs.train(
+            f"{tmp}/run",
+            "task=classify",
+            "export.enabled=true",
+            "export.tflite=true",
+            f"export.dir={tmp}/saved",
+            "baseline=false",
+            *(["export.tflite_quantize=true"] if args.quantize else []),
+            *args.overrides,
+        )
         saved, lite = Path(metrics["export"]), Path(metrics["export_tflite"])
         cfg = OmegaConf.load(f"{tmp}/run/config.yaml").data  # the run's data, and so its test split
-        dataset = load(cfg.name or None, kind="classification", train=cfg.train, validation=cfg.validation,
-                       test=cfg.test, text=cfg.text, label=cfg.label)
+        dataset = load(
+            cfg.name or None,
+            kind="classification",
+            train=cfg.train,
+            validation=cfg.validation,
+            test=cfg.test,
+            text=cfg.text,
+            label=cfg.label,
+        )
         texts = [str(t) for t in dataset.splits["test"]["text"][: args.texts]]
 
         serve = tf.saved_model.load(str(saved)).signatures["serving_default"]
         pre, interpreter = Preprocessor.load(lite), tf.lite.Interpreter(model_path=str(lite / "model.tflite"))
-        gap = max(float(np.abs(pre.predict(interpreter, t) - serve(text=tf.constant([t]))["probabilities"]).max())
-                  for t in texts)
+        gap = max(
+            float(np.abs(pre.predict(interpreter, t) - serve(text=tf.constant([t]))["probabilities"]).max())
+            for t in texts
+        )
         saved_ms = timed(lambda t: serve(text=tf.constant([t])), texts)
         lite_ms = timed(lambda t: pre.predict(interpreter, t), texts)
-        rows = [("SavedModel (raw text, TensorFlow)", folder_size(saved), saved_ms),
-                ("TFLite (preprocess.py + interpreter)", folder_size(lite), lite_ms)]
-        agree = np.mean([pre.predict(interpreter, t).argmax() == serve(text=tf.constant([t]))["probabilities"].numpy()
-                         .argmax() for t in texts])
-        print(f"\n{len(texts)} test texts of {dataset.name}, one at a time; largest probability gap {gap:.2e}, "
-              f"same label for {agree:.0%}{' (8-bit weights)' if args.quantize else ''}")
+        rows = [
+            ("SavedModel (raw text, TensorFlow)", folder_size(saved), saved_ms),
+            ("TFLite (preprocess.py + interpreter)", folder_size(lite), lite_ms),
+        ]
+        agree = np.mean(
+            [
+                pre.predict(interpreter, t).argmax() == serve(text=tf.constant([t]))["probabilities"].numpy().argmax()
+                for t in texts
+            ]
+        )
+        print(
+            f"\n{len(texts)} test texts of {dataset.name}, one at a time; largest probability gap {gap:.2e}, "
+            f"same label for {agree:.0%}{' (8-bit weights)' if args.quantize else ''}"
+        )
         print("export | size MB | median ms | p90 ms")
         print("--- | --- | --- | ---")
         for label, size, ms in rows:
             print(f"{label} | {size / 1e6:.1f} | {np.median(ms):.2f} | {np.percentile(ms, 90):.2f}")
-        print(f"TFLite / SavedModel: size {rows[1][1] / rows[0][1]:.2f}x, median latency "
-              f"{np.median(lite_ms) / np.median(saved_ms):.2f}x")
+        print(
+            f"TFLite / SavedModel: size {rows[1][1] / rows[0][1]:.2f}x, median latency "
+            f"{np.median(lite_ms) / np.median(saved_ms):.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -42,31 +42,52 @@ import runs
 # log-probability per token (length_penalty 1: validation BLEU 35.02; 0.6: 34.90; 0: 34.66); see benchmarks/RESULTS.md.
 # The seq2seq recipe's auto keys choose the same for sentence pairs (tests/benchmarks holds them
 # equal); they are given here too, so the benchmark runs as measured whatever the defaults become.
-RECIPE = ["data.source_split=subword", "data.target_split=subword", "data.subwords=8000",
-          "generate.max_length=60", "data.max_length=60", "model.tie_embeddings=true",
-          "train.epochs=9", "train.learning_rate=0.003", "train.schedule=cosine", "generate.length_penalty=1.0"]
-SENTENCE = {"en": r"(?<=[.!?])\s+(?=[A-Z\"(])", "fr": r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"(])",
-            "de": r"(?<=[.!?])\s+(?=[A-ZÄÖÜ„\"(])", "es": r"(?<=[.!?])\s+(?=[A-ZÁÉÍÓÚÑ¿¡\"(])"}
+RECIPE = [
+    "data.source_split=subword",
+    "data.target_split=subword",
+    "data.subwords=8000",
+    "generate.max_length=60",
+    "data.max_length=60",
+    "model.tie_embeddings=true",
+    "train.epochs=9",
+    "train.learning_rate=0.003",
+    "train.schedule=cosine",
+    "generate.length_penalty=1.0",
+]
+SENTENCE = {
+    "en": r"(?<=[.!?])\s+(?=[A-Z\"(])",
+    "fr": r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"(])",
+    "de": r"(?<=[.!?])\s+(?=[A-ZÄÖÜ„\"(])",
+    "es": r"(?<=[.!?])\s+(?=[A-ZÁÉÍÓÚÑ¿¡\"(])",
+}
 
 
 def fetch_lists(folder: Path, lang: str) -> Path:
     """``apt-get update`` into ``folder`` (the system's lists are left alone), English and ``lang``."""
     (folder / "partial").mkdir(parents=True, exist_ok=True)
-    command = ["apt-get", "update", f"-o=Dir::State::Lists={folder}", f"-o=Acquire::Languages=en,{lang}",
-               "-o=Debug::NoLocking=1"]
+    command = [
+        "apt-get",
+        "update",
+        f"-o=Dir::State::Lists={folder}",
+        f"-o=Acquire::Languages=en,{lang}",
+        "-o=Debug::NoLocking=1",
+    ]
     print("$", " ".join(command), flush=True)
     try:
         subprocess.run(command, check=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        raise SystemExit(f"could not fetch Debian's translation lists ({error}); pass --lists DIR with "
-                         f"files *_i18n_Translation-en* and *_i18n_Translation-{lang}*") from None
+        raise SystemExit(
+            f"could not fetch Debian's translation lists ({error}); pass --lists DIR with "
+            f"files *_i18n_Translation-en* and *_i18n_Translation-{lang}*"
+        ) from None
     return folder
 
 
 def read_list(path: Path) -> str:
     if path.suffix in {".lz4", ".xz", ".gz", ".bz2", ".zst", ".lzma"}:
-        return subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(path)], check=True,
-                              capture_output=True).stdout.decode("utf-8")
+        return subprocess.run(
+            ["/usr/lib/apt/apt-helper", "cat-file", str(path)], check=True, capture_output=True
+        ).stdout.decode("utf-8")
     return path.read_text(encoding="utf-8")
 
 
@@ -74,8 +95,10 @@ def descriptions(folder: Path, lang: str) -> dict[str, tuple[str, list[str]]]:
     """``Description-md5`` -> (short description, long description lines) for one language."""
     files = sorted(folder.glob(f"*_i18n_Translation-{lang}*"))
     if not files:
-        raise SystemExit(f"{folder}: no *_i18n_Translation-{lang}* file (apt-get update writes one for "
-                         f"each language in Acquire::Languages, which must list {lang!r})")
+        raise SystemExit(
+            f"{folder}: no *_i18n_Translation-{lang}* file (apt-get update writes one for "
+            f"each language in Acquire::Languages, which must list {lang!r})"
+        )
     found = {}
     for path in files:
         for block in read_list(path).split("\n\n"):
@@ -147,8 +170,11 @@ def translation_memory_bleu(frame) -> tuple[float, dict]:
     references = test.groupby("source", sort=False)["target"].apply(list)
     nearest = index.kneighbors(vectorizer.transform(references.index), return_distance=False)[:, 0]
     outputs = dict(zip(references.index, train["target"].iloc[nearest]))
-    scores = sequence_scores({source: [text.split() for text in texts] for source, texts in references.items()},
-                             {source: text.split() for source, text in outputs.items()}, join=" ".join)
+    scores = sequence_scores(
+        {source: [text.split() for text in texts] for source, texts in references.items()},
+        {source: text.split() for source, text in outputs.items()},
+        join=" ".join,
+    )
     return scores["bleu"], {name: len(s) for name, s in splits.items()}
 
 
@@ -172,18 +198,24 @@ def main():
             handle.writelines(f"{s}\t{t}\n" for s, t in pairs)
         started = time.perf_counter()
         baseline, sizes = translation_memory_bleu(pd.DataFrame(pairs, columns=["source", "target"]))
-        print(f"translation memory: test BLEU {baseline:.2f} ({time.perf_counter() - started:.0f} s); "
-              f"pairs per split {sizes}", flush=True)
-        metrics = runs.train(tmp / "run", "task=seq2seq", "data.name=null", f"data.train={pairs_file}", *RECIPE,
-                             *args.overrides)
+        print(
+            f"translation memory: test BLEU {baseline:.2f} ({time.perf_counter() - started:.0f} s); "
+            f"pairs per split {sizes}",
+            flush=True,
+        )
+        metrics = runs.train(
+            tmp / "run", "task=seq2seq", "data.name=null", f"data.train={pairs_file}", *RECIPE, *args.overrides
+        )
         examples = (tmp / "run" / "examples.txt").read_text(encoding="utf-8").splitlines()[:10]
     test, val = metrics["test"], metrics.get("validation", {"bleu": float("nan")})
     print("\n".join(["", "first test examples:", *examples]))
-    print(f"\n| data (pairs train / validation / test) | tfseq test BLEU | validation BLEU | exact match "
-          f"| translation memory, same split | parameters | train s |\n|---|---|---|---|---|---|---|\n"
-          f"| DDTP en-{args.lang} ({sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,}) "
-          f"| {test['bleu']:.2f} | {val['bleu']:.2f} | {test['accuracy']:.4f} | {baseline:.2f} "
-          f"| {metrics['parameters']:,} | {metrics['train_seconds']:.0f} |")
+    print(
+        f"\n| data (pairs train / validation / test) | tfseq test BLEU | validation BLEU | exact match "
+        f"| translation memory, same split | parameters | train s |\n|---|---|---|---|---|---|---|\n"
+        f"| DDTP en-{args.lang} ({sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,}) "
+        f"| {test['bleu']:.2f} | {val['bleu']:.2f} | {test['accuracy']:.4f} | {baseline:.2f} "
+        f"| {metrics['parameters']:,} | {metrics['train_seconds']:.0f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -21,18 +21,24 @@ from tfseq.models import WordVectors
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vectors", required=True, help="word2vec/GloVe text file (tfseq-train task=word2vec writes one)")
+    parser.add_argument(
+        "--vectors", required=True, help="word2vec/GloVe text file (tfseq-train task=word2vec writes one)"
+    )
     parser.add_argument("--questions", required=True, help="analogy questions (': section' and 'a b c d' lines)")
     parser.add_argument("--restrict", type=int, default=30000, help="answer among this many most frequent words")
     parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     vectors = WordVectors.load(args.vectors)
     result = vectors.evaluate_analogies(args.questions, restrict=args.restrict, lowercase=args.lowercase)
-    print(f"{args.vectors}: {len(vectors)} words, {vectors.vectors.shape[1]} dimensions; answers among the first "
-          f"{min(args.restrict, len(vectors))}")
+    print(
+        f"{args.vectors}: {len(vectors)} words, {vectors.vectors.shape[1]} dimensions; answers among the first "
+        f"{min(args.restrict, len(vectors))}"
+    )
     print("\n| section | accuracy | correct | questions | skipped |\n|---|---|---|---|---|")
     for name, section in result["sections"].items():
-        print(f"| {name} | {section['accuracy']:.4f} | {section['correct']} | {section['questions']} | {section['skipped']} |")
+        print(
+            f"| {name} | {section['accuracy']:.4f} | {section['correct']} | {section['questions']} | {section['skipped']} |"
+        )
     print(f"| **all** | {result['accuracy']:.4f} | {result['correct']} | {result['questions']} | {result['skipped']} |")
 
 

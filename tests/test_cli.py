@@ -11,8 +11,14 @@ from tfseq import cli, predict, recipes
 from tfseq.train import runs
 
 # Each task's file keys (one of them is enough to mean "my files").
-FILES = {"classify": "data.train", "tag": "data.train", "lm": "data.train", "seq2seq": "data.train",
-         "word2vec": "data.train", "caption": "data.images"}
+FILES = {
+    "classify": "data.train",
+    "tag": "data.train",
+    "lm": "data.train",
+    "seq2seq": "data.train",
+    "word2vec": "data.train",
+    "caption": "data.images",
+}
 
 
 @pytest.mark.parametrize("task,key", sorted(FILES.items()))
@@ -33,48 +39,75 @@ def test_the_data_layer_refuses_a_name_and_files_too(tmp_path):
         data.load("reviews-zh", train=str(tmp_path / "mine.csv"))
 
 
-@pytest.mark.parametrize("task,override,message", [
-    ("classify", "backbone.cell=lstmm", "backbone.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)"),
-    ("classify", "model.pooling=null", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
-    ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
-    ("lm", "generate.sampler=null", "generate.sampler=None: expected one of greedy, sampling, beam"),
-    # An empty value (an unset shell variable) is never "the default": it trained on the built-in set.
-    ("classify", "data.train=", "data.train= is empty (an unset shell variable?)"),
-    ("tag", "data.test=  ", "data.test= is empty"),
-    ("classify", "model.pooling=", "model.pooling= is empty"),
-    # Paths that cannot work are found before any data is read, not after the training.
-    ("classify", "data.train=.", "data.train=. is a folder; expected a file"),
-    ("classify", "data.train=nothere.csv", "data.train=nothere.csv: no such file"),
-    ("caption", "data.images=/dev/null", "data.images=/dev/null is a file; expected a folder of images"),
-    ("classify", "export.dir=/dev/null", "export.dir=/dev/null: /dev/null is a file, not a folder"),
-    ("classify", "run.root=/dev/null/runs", "run.root=/dev/null/runs: /dev/null is a file, not a folder"),
-    ("classify", "backbone.cell=gru,lstm resume=true", "resume=true continues one run"),
-    ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
-    ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
-    ("classify", "data.split=words", "data.split='words': expected one of auto, word, wordpunct, character (did you mean word?)"),
-    ("seq2seq", "data.source_split=char", "data.source_split='char': expected one of auto, word, wordpunct, subword, character"),
-    ("classify", "model.head=binaryy", "model.head='binaryy'"),
-    ("classify", "train.distribute=cpu:0", "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N"),
-    ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean backbone.cell?"),
-    ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
-    ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
-    ("tag", "backbone.dropout=1.5", "backbone.dropout=1.5: expected auto, a number in [0, 1)"),
-    ("classify", "backbone.dropout=1.5", "backbone.dropout=1.5: expected a number in [0, 1)"),
-    ("lm", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected auto, a number in [0, 1)"),
-    ("lm-classic", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected a number in [0, 1)"),
-    ("classify", "backbone.units=auto", "bad value for backbone.units: 'auto': expected a number (default 64)"),
-    ("tag-en", "backbone.cell=auto", "backbone.cell='auto': expected one of"),
-    ("tag", "backbone.char_cnn=-3", "backbone.char_cnn=-3: expected auto, a whole number >= 0"),
-    ("classify", "train.epochs=2.5", "train.epochs=2.5: expected a whole number >= 1"),
-    ("lm", "generate.top_p=0", "generate.top_p=0: expected a number in (0, 1]"),
-    ("seq2seq", "generate.n_best=5", "generate.n_best=5: needs generate.sampler=beam with generate.beams >= 5"),
-])
+@pytest.mark.parametrize(
+    "task,override,message",
+    [
+        (
+            "classify",
+            "backbone.cell=lstmm",
+            "backbone.cell='lstmm': expected one of rnn, lstm, gru (did you mean lstm?)",
+        ),
+        ("classify", "model.pooling=null", "model.pooling=None: expected one of last, max, mean, max+mean, attention"),
+        ("classify", "model.pooling=maxmean", "(did you mean max+mean?)"),
+        ("lm", "generate.sampler=null", "generate.sampler=None: expected one of greedy, sampling, beam"),
+        # An empty value (an unset shell variable) is never "the default": it trained on the built-in set.
+        ("classify", "data.train=", "data.train= is empty (an unset shell variable?)"),
+        ("tag", "data.test=  ", "data.test= is empty"),
+        ("classify", "model.pooling=", "model.pooling= is empty"),
+        # Paths that cannot work are found before any data is read, not after the training.
+        ("classify", "data.train=.", "data.train=. is a folder; expected a file"),
+        ("classify", "data.train=nothere.csv", "data.train=nothere.csv: no such file"),
+        ("caption", "data.images=/dev/null", "data.images=/dev/null is a file; expected a folder of images"),
+        ("classify", "export.dir=/dev/null", "export.dir=/dev/null: /dev/null is a file, not a folder"),
+        ("classify", "run.root=/dev/null/runs", "run.root=/dev/null/runs: /dev/null is a file, not a folder"),
+        ("classify", "backbone.cell=gru,lstm resume=true", "resume=true continues one run"),
+        ("seq2seq", "generate.sampler=topk", "generate.sampler='topk': expected one of"),
+        ("tag", "train.optimizer=adamm", "train.optimizer='adamm': expected one of adam, adamw, sgd, rmsprop"),
+        (
+            "classify",
+            "data.split=words",
+            "data.split='words': expected one of auto, word, wordpunct, character (did you mean word?)",
+        ),
+        (
+            "seq2seq",
+            "data.source_split=char",
+            "data.source_split='char': expected one of auto, word, wordpunct, subword, character",
+        ),
+        ("classify", "model.head=binaryy", "model.head='binaryy'"),
+        (
+            "classify",
+            "train.distribute=cpu:0",
+            "train.distribute='cpu:0': expected none, mirrored, multi_worker or cpu:N",
+        ),
+        ("classify", "model.celll=gru", "unknown key 'model.celll' for task=classify; did you mean backbone.cell?"),
+        ("lm", "train.learning_rat=1", "did you mean train.learning_rate?"),
+        ("tag", "data.tag_colum=2", "did you mean data.tag_column?"),
+        ("tag", "backbone.dropout=1.5", "backbone.dropout=1.5: expected auto, a number in [0, 1)"),
+        ("classify", "backbone.dropout=1.5", "backbone.dropout=1.5: expected a number in [0, 1)"),
+        ("lm", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected auto, a number in [0, 1)"),
+        ("lm-classic", "backbone.weight_dropout=1", "backbone.weight_dropout=1: expected a number in [0, 1)"),
+        ("classify", "backbone.units=auto", "bad value for backbone.units: 'auto': expected a number (default 64)"),
+        ("tag-en", "backbone.cell=auto", "backbone.cell='auto': expected one of"),
+        ("tag", "backbone.char_cnn=-3", "backbone.char_cnn=-3: expected auto, a whole number >= 0"),
+        ("classify", "train.epochs=2.5", "train.epochs=2.5: expected a whole number >= 1"),
+        ("lm", "generate.top_p=0", "generate.top_p=0: expected a number in (0, 1]"),
+        ("seq2seq", "generate.n_best=5", "generate.n_best=5: needs generate.sampler=beam with generate.beams >= 5"),
+    ],
+)
 def test_bad_choices_and_keys_fail_in_under_two_seconds_before_any_data(task, override, message, tmp_path):
     started = time.perf_counter()
-    code = ("import sys; from tfseq import cli; code = cli.train_main(sys.argv[1:]); "
-            "print(code, sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code, f"task={task}", *override.split(" ")], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys; from tfseq import cli; code = cli.train_main(sys.argv[1:]); "
+        "print(code, sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, f"task={task}", *override.split(" ")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     elapsed = time.perf_counter() - started
     assert out.stdout.strip() == "2 []", out.stderr[-2000:]  # no TensorFlow, no data library loaded
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -116,16 +149,25 @@ def test_choices_are_read_from_the_modules_that_own_them():
 
     from tfseq import choices
 
-    assert not [node for node in ast.parse(Path(choices.__file__).read_text()).body
-                if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not [
+        node
+        for node in ast.parse(Path(choices.__file__).read_text()).body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
     assert tuple(CELLS) == choices.CELLS and tuple(OPTIMIZERS) == choices.OPTIMIZERS
     for sampler in recipes.CHOICES["generate.sampler"]:  # each builds a sampler
         task = Task(recipes.resolve("lm", [("generate.sampler", sampler)]), run=None)
-        assert type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
+        assert (
+            type(task.sampler()).__name__ == {"greedy": "Greedy", "sampling": "Sampling", "beam": "BeamSearch"}[sampler]
+        )
     for recipe in ("seq2seq", "caption"):  # the beam's options come from the recipe's generate section
         task = Task(recipes.resolve(recipe, [("generate.length_penalty", 0.6), ("generate.beams", 3)]), run=None)
-        assert task.sampler().get_config() == {"beams": 3, "length_penalty": 0.6, "no_repeat_ngram_size": 0,
-                                               "repetition_penalty": 1.0}
+        assert task.sampler().get_config() == {
+            "beams": 3,
+            "length_penalty": 0.6,
+            "no_repeat_ngram_size": 0,
+            "repetition_penalty": 1.0,
+        }
 
 
 def test_predict_names_its_own_flag_for_a_missing_column(tmp_path, capsys):
@@ -142,7 +184,12 @@ def test_lm_classic_is_the_notes_recipe_over_the_lm_one():
 
     config = recipes.resolve("lm-classic", [])
     assert "lm-classic" in recipes.available_tasks() and config.task == "lm" and "base" not in config
-    assert (config.backbone.cell, config.backbone.units, config.data.steps, config.train.batch_size) == ("gru", 256, 35, 32)
+    assert (config.backbone.cell, config.backbone.units, config.data.steps, config.train.batch_size) == (
+        "gru",
+        256,
+        35,
+        32,
+    )
     assert (config.train.optimizer, config.train.learning_rate, config.train.clipnorm) == ("sgd", 1.0, 1.0)
     assert not config.train.reduce_lr and list(config.generate.prompts) == [""]
     # Trained until validation stops improving, with dropout (a fixed 10 epochs left it undertrained).
@@ -240,7 +287,8 @@ def test_predict_shows_each_answer_by_its_pattern_leaving_out_empty_later_lines(
     lm = "{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n"
     # A continuation keeps its blank lines; the pattern's closing blank line separates answers.
     assert predict.shown(lm, {"text": "a", "continuation": "b\n\nc", "perplexity": 2.0}) == (
-        "ab\n\nc\n(perplexity of the text as a line: 2.000)\n")
+        "ab\n\nc\n(perplexity of the text as a line: 2.000)\n"
+    )
 
 
 def test_auto_values_live_in_data_once_and_defaults_in_yaml_only():
@@ -265,9 +313,11 @@ def test_auto_values_live_in_data_once_and_defaults_in_yaml_only():
                     assert str(OmegaConf.select(recipe, key)) == "auto", (table, case, key)
     literal = re.compile(r'"(data|backbone|model|train|generate)\.[a-z_]+":\s*[-\d\[\(TF]')
     # (the recipe keys that were read with a default of their own, four of them not the recipe's)
-    restated = re.compile(r'(config|cfg|model|train)\.get\("(baseline|baseline_order|refit_experts|interpolate|dynamic|'
-                          r'distribute|label_separator|char_ngrams)"|select\((self\.)?config, "(run|export|train)\.'
-                          r'[a-z_.]*", default=')
+    restated = re.compile(
+        r'(config|cfg|model|train)\.get\("(baseline|baseline_order|refit_experts|interpolate|dynamic|'
+        r'distribute|label_separator|char_ngrams)"|select\((self\.)?config, "(run|export|train)\.'
+        r'[a-z_.]*", default='
+    )
     for module in [*root.glob("*/__init__.py"), *(root.parent / "tfseq").rglob("*.py")]:
         code = module.read_text(encoding="utf-8")
         if module.parent.parent == root:  # a task's code: its auto values are its auto.yaml's

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tfseq import data, export
-from tfseq import recipes
+from tfseq import data, export, recipes
+from tfseq.data.preprocessors import SPECIALS
 from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 from tfseq.tasks.classify import classifier_serving
 from tfseq.tasks.lm import language_model_serving
-from tfseq.data.preprocessors import SPECIALS
 from tfseq.tasks.seq2seq import seq2seq_serving
 from tfseq.tasks.tag import tagger_serving
 
@@ -70,15 +69,21 @@ def has_tokens(text, vec):
 def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path, head):
     vec = vectorizer(split="word", ngrams=(1, 2))
     prior = [0.25, 0.75] if head != "multilabel" else [0.7, 0.2]
-    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 2, head=head,
-                           wide=None if head == "multilabel" else "tfidf+nb",
-                           preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"], head=head, prior=prior))
+    model = TextClassifier(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4),
+        2,
+        head=head,
+        wide=None if head == "multilabel" else "tfidf+nb",
+        preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"], head=head, prior=prior),
+    )
     model(vec(tf.constant(TEXTS)))
     serve = load(export.save(classifier_serving(model), tmp_path / "classify"))
     for batch, out in serve_each(serve):
         for text, label, probabilities in zip(batch, out["label"], out["probabilities"]):
             if has_tokens(text, vec):
-                expected = model.preprocessor.probabilities(model.predict([text], verbose=0), vec(tf.constant([text]))["tokens"])
+                expected = model.preprocessor.probabilities(
+                    model.predict([text], verbose=0), vec(tf.constant([text]))["tokens"]
+                )
                 np.testing.assert_allclose(probabilities, np.asarray(expected)[0], atol=1e-5)
             else:
                 np.testing.assert_allclose(probabilities, prior)
@@ -87,13 +92,18 @@ def test_classifier_export_answers_texts_without_tokens_with_the_prior(tmp_path,
 
 def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
     vec = vectorizer(split="word", lowercase=True)
-    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 3,
-                           preprocessor=data.TokenTaggerPreprocessor(vec, ["A", "B", "C"]))
+    model = SequenceTagger(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4),
+        3,
+        preprocessor=data.TokenTaggerPreprocessor(vec, ["A", "B", "C"]),
+    )
     model(vec(tf.constant(TEXTS)))
     serve = load(export.save(tagger_serving(model), tmp_path / "tag"))
     for batch, out in serve_each(serve):
         for text, tagged, tags in zip(batch, out["tagged"], out["tags"]):
-            words = vec.tokenize([text], )[0]
+            words = vec.tokenize(
+                [text],
+            )[0]
             assert len(tagged.decode().split()) == len(words) and sum(t != b"" for t in tags) == len(words)
     out = serve(text=tf.constant(["Good\u3000FILM"]))
     assert out["tagged"].numpy()[0].decode().split(" ")[0].startswith("Good/")  # split at U+3000, case kept
@@ -102,7 +112,9 @@ def test_tagger_export_answers_texts_without_tokens_with_no_tags(tmp_path):
 def test_language_model_export_answers_every_batch(tmp_path):
     vec = data.TextVectorizer(split="character", lowercase=False, keep_whitespace=True).adapt(TEXTS)
     vec.vocabularies = {1: ["\n", *vec.vocabularies[1]]}
-    model = LanguageModel(RecurrentBackbone(vec.vocabulary_size(), units=4, embedding_dim=4), line_end=2, preprocessor=vec)
+    model = LanguageModel(
+        RecurrentBackbone(vec.vocabulary_size(), units=4, embedding_dim=4), line_end=2, preprocessor=vec
+    )
     model(np.zeros((1, 2), "int32"))
     from tfseq import decoding
 
@@ -115,8 +127,11 @@ def test_language_model_export_answers_every_batch(tmp_path):
 def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_path):
     source = vectorizer(split="character")
     target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
-    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
-                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model = Seq2Seq(
+        RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4),
+        target.vocabulary_size(),
+        preprocessor=data.Seq2SeqPreprocessor(source, target),
+    )
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     serve = load(export.save(seq2seq_serving(model, max_length=4), tmp_path / "seq2seq"))
     for batch, out in serve_each(serve):
@@ -124,14 +139,16 @@ def test_seq2seq_export_answers_sources_without_tokens_with_an_empty_target(tmp_
             assert (answer == b"") if not has_tokens(text, source) else len(answer.split()) <= 4
 
 
-
 def test_seq2seq_export_answers_the_n_best_targets_with_their_log_probabilities(tmp_path, capsys):
     from tfseq import cli, decoding
 
     source = vectorizer(split="character")
     target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z"], reserved=SPECIALS)
-    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
-                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model = Seq2Seq(
+        RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4),
+        target.vocabulary_size(),
+        preprocessor=data.Seq2SeqPreprocessor(source, target),
+    )
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     beam = decoding.BeamSearch(beams=4)
     path = export.save(seq2seq_serving(model, max_length=4, sampler=beam, n_best=3), tmp_path / "seq2seq")
@@ -147,11 +164,32 @@ def test_seq2seq_export_answers_the_n_best_targets_with_their_log_probabilities(
     printed = capsys.readouterr().out.strip()
     assert printed.startswith("good\t") and printed.count(" | ") == 2 and printed.count(" (-") == 3
 
-HARD = ["好\u3000看\u00a0书", "a\u200bb\tc\x00d", "İstanbul IŞIK", "e\u0301 👍🏽 x", "\ufeffhi\u2028there",
-        "Ａ\u3000ＢＣ", "tab\there\r\nnew line", "zero\u200bwidth", "\x07bell", "mixed中文English 123"]
+
+HARD = [
+    "好\u3000看\u00a0书",
+    "a\u200bb\tc\x00d",
+    "İstanbul IŞIK",
+    "e\u0301 👍🏽 x",
+    "\ufeffhi\u2028there",
+    "Ａ\u3000ＢＣ",
+    "tab\there\r\nnew line",
+    "zero\u200bwidth",
+    "\x07bell",
+    "mixed中文English 123",
+]
 # The rule, spelled out (lower-cased word and character splits of the strings above).
-WORDS = [["好", "看", "书"], ["a", "b", "cd"], ["i̇stanbul", "işik"], ["e\u0301", "👍🏽", "x"], ["hi", "there"],
-         ["ａ", "ｂｃ"], ["tab", "here", "new", "line"], ["zero", "width"], ["bell"], ["mixed中文english", "123"]]
+WORDS = [
+    ["好", "看", "书"],
+    ["a", "b", "cd"],
+    ["i̇stanbul", "işik"],
+    ["e\u0301", "👍🏽", "x"],
+    ["hi", "there"],
+    ["ａ", "ｂｃ"],
+    ["tab", "here", "new", "line"],
+    ["zero", "width"],
+    ["bell"],
+    ["mixed中文english", "123"],
+]
 
 
 @pytest.mark.parametrize("split", ["word", "character"])
@@ -220,23 +258,37 @@ def test_an_export_holds_the_weights_not_the_optimizer_state(tmp_path):
     path = export.save(classifier_serving(model), tmp_path / "classify")
     saved = tf.train.list_variables(str(path / "variables" / "variables"))
     values = sum(int(np.prod(shape)) for name, shape in saved if "VARIABLE_VALUE" in name)
-    assert values == model.count_params() + sum(int(np.prod(v.shape)) for v in model.variables
-                                                 if v.path.startswith("seed_generator"))
-    np.testing.assert_allclose(load(path)(text=tf.constant(TEXTS))["probabilities"].numpy(),
-                               model.predict(np.array(TEXTS), verbose=0), atol=1e-5)
+    assert values == model.count_params() + sum(
+        int(np.prod(v.shape)) for v in model.variables if v.path.startswith("seed_generator")
+    )
+    np.testing.assert_allclose(
+        load(path)(text=tf.constant(TEXTS))["probabilities"].numpy(),
+        model.predict(np.array(TEXTS), verbose=0),
+        atol=1e-5,
+    )
 
 
 def test_the_default_export_name_follows_the_data():
 
     assert export.folder(recipes.resolve("classify", [])) == export.Path("saved_models/classify-reviews-zh")
-    assert export.default_name(recipes.resolve("classify", [("data.name", "tfds:imdb_reviews")])) == "classify-imdb_reviews"
-    assert export.default_name(recipes.resolve("classify", [("data.train", "data/my reviews.csv")])) == "classify-my-reviews"
+    assert (
+        export.default_name(recipes.resolve("classify", [("data.name", "tfds:imdb_reviews")]))
+        == "classify-imdb_reviews"
+    )
+    assert (
+        export.default_name(recipes.resolve("classify", [("data.train", "data/my reviews.csv")]))
+        == "classify-my-reviews"
+    )
     # A generic file name says nothing: its folder's name does (sst2/train.tsv).
-    assert export.default_name(recipes.resolve("tag", [("data.train", "/corpora/conll2000/train.txt")])) == "tag-conll2000"
+    assert (
+        export.default_name(recipes.resolve("tag", [("data.train", "/corpora/conll2000/train.txt")])) == "tag-conll2000"
+    )
     assert export.default_name(recipes.resolve("caption", [("data.images", "shots/")])) == "caption-shots"
     chosen = recipes.resolve("classify", [("export.name", "prod"), ("export.tflite", "true")])
-    assert (export.folder(chosen), export.folder(chosen, "-tflite")) == (export.Path("saved_models/prod"),
-                                                                          export.Path("saved_models/prod-tflite"))
+    assert (export.folder(chosen), export.folder(chosen, "-tflite")) == (
+        export.Path("saved_models/prod"),
+        export.Path("saved_models/prod-tflite"),
+    )
 
 
 def test_a_model_of_another_kind_is_never_the_next_version_of_what_is_served(tmp_path):
@@ -245,15 +297,20 @@ def test_a_model_of_another_kind_is_never_the_next_version_of_what_is_served(tmp
     export.check_next_version(task, identity)  # nothing published yet
     export.write_atomically(task, lambda f: (f / "saved_model.pb").write_text("1"), {"identity": identity})
     export.check_next_version(task, dict(identity))  # the same kind of model: the next version
-    with pytest.raises(export.ExportConflict, match=r"classify-mine: its newest version \(1\) has labels "
-                                                    r'\["neg", "pos"\] and this run.s model has \["a", "b", "c"\]: '
-                                                    r"publishing it as version 2 would replace what is served"):
+    with pytest.raises(
+        export.ExportConflict,
+        match=r"classify-mine: its newest version \(1\) has labels "
+        r'\["neg", "pos"\] and this run.s model has \["a", "b", "c"\]: '
+        r"publishing it as version 2 would replace what is served",
+    ):
         export.check_next_version(task, {**identity, "labels": ["a", "b", "c"]})
     with pytest.raises(export.ExportConflict, match="has vocabulary"):
         export.check_next_version(task, {**identity, "vocabulary": {"tokenizer": "character"}})
     export.check_next_version(task, {**identity, "labels": ["a"]}, replace=True)  # export.replace=true
     # An export written before tfseq.json held an identity is compared on what it says.
-    export.write_atomically(task, lambda f: (f / "saved_model.pb").write_text("2"), {"task": "classify", "labels": ["x"]})
+    export.write_atomically(
+        task, lambda f: (f / "saved_model.pb").write_text("2"), {"task": "classify", "labels": ["x"]}
+    )
     with pytest.raises(export.ExportConflict, match=r"its newest version \(2\) has labels \[\"x\"\]"):
         export.check_next_version(task, identity)
 
@@ -286,11 +343,15 @@ def test_a_reported_write_is_on_disk_before_it_is_published(tmp_path, monkeypatc
 @pytest.fixture(scope="module")
 def classifier_export(tmp_path_factory):
     vec = vectorizer(split="word")
-    model = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4), 2,
-                           preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"]))
+    model = TextClassifier(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=4, embedding_dim=4),
+        2,
+        preprocessor=data.TextClassifierPreprocessor(vec, ["neg", "pos"]),
+    )
     model(vec(tf.constant(TEXTS)))
-    return export.save(classifier_serving(model, metadata={"labels": ["neg", "pos"]}),
-                       tmp_path_factory.mktemp("export") / "classify")
+    return export.save(
+        classifier_serving(model, metadata={"labels": ["neg", "pos"]}), tmp_path_factory.mktemp("export") / "classify"
+    )
 
 
 def damage(folder, how):
@@ -307,14 +368,19 @@ def damage(folder, how):
         (folder / "tfseq.json").write_text('{"requires": ["tfseq_no_such_ops"]}')
 
 
-@pytest.mark.parametrize("how,says", [
-    ("truncated variables.data", "cannot load this export"),
-    ("truncated saved_model.pb", "cannot load this export"),
-    ("bad tfseq.json", "tfseq.json: not readable JSON"),
-    ("missing variables.index", "cannot load this export"),
-    ("a module it requires is not installed", "needs the Python module tfseq_no_such_ops, which is not installed "
-                                              "(pip install tfseq-no-such-ops)"),
-])
+@pytest.mark.parametrize(
+    "how,says",
+    [
+        ("truncated variables.data", "cannot load this export"),
+        ("truncated saved_model.pb", "cannot load this export"),
+        ("bad tfseq.json", "tfseq.json: not readable JSON"),
+        ("missing variables.index", "cannot load this export"),
+        (
+            "a module it requires is not installed",
+            "needs the Python module tfseq_no_such_ops, which is not installed (pip install tfseq-no-such-ops)",
+        ),
+    ],
+)
 def test_predict_on_a_damaged_export_says_so_in_one_line(classifier_export, tmp_path, capsys, how, says):
     import shutil
 
@@ -369,16 +435,29 @@ def test_predict_carries_the_files_columns_and_writes_probabilities_and_top_k(cl
     assert cli.predict_main([str(classifier_export), "--file", str(source), "--output", str(out), "--top-k", "2"]) == 0
     written = pd.read_csv(out)
     # The file's columns first (its gold label kept, the answer's beside it), then the answers.
-    assert written.columns.tolist() == ["id", "label", "text", "predicted_label", "confidence", "label_1", "score_1",
-                                        "label_2", "score_2"]
+    assert written.columns.tolist() == [
+        "id",
+        "label",
+        "text",
+        "predicted_label",
+        "confidence",
+        "label_1",
+        "score_1",
+        "label_2",
+        "score_2",
+    ]
     assert written["id"].tolist() == [7, 9] and set(written["label_1"]) <= {"neg", "pos"}
     assert (written["score_1"] >= written["score_2"]).all()
     lines = tmp_path / "answers.jsonl"
-    assert cli.predict_main([str(classifier_export), "--file", str(source), "--output", str(lines), "--top-k", "1"]) == 0
+    assert (
+        cli.predict_main([str(classifier_export), "--file", str(source), "--output", str(lines), "--top-k", "1"]) == 0
+    )
     rows = [json.loads(line) for line in lines.read_text().splitlines()]
     assert rows[0]["id"] == "7" and set(rows[0]["probabilities"]) == {"neg", "pos"}  # as the CSV wrote it
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-    assert rows[0]["top_k"] == [{"label": rows[0]["predicted_label"], "score": pytest.approx(rows[0]["confidence"], abs=1e-4)}]
+    assert rows[0]["top_k"] == [
+        {"label": rows[0]["predicted_label"], "score": pytest.approx(rows[0]["confidence"], abs=1e-4)}
+    ]
     capsys.readouterr()
     assert cli.predict_main([str(classifier_export), "good film", "--top-k", "2"]) == 0
     assert re.fullmatch(r"(neg|pos) \(0\.\d{3}\) \| (neg|pos) \(0\.\d{3}\)\tgood film", capsys.readouterr().out.strip())
@@ -397,8 +476,11 @@ def test_predict_never_reads_conll_columns_a_line_a_text(classifier_export, tmp_
 def small_seq2seq():
     source = vectorizer(split="character")
     target = data.TextVectorizer(split="word").adapt(["X Y", "Y Z", "Z W V"], reserved=SPECIALS)
-    model = Seq2Seq(RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4), target.vocabulary_size(),
-                    preprocessor=data.Seq2SeqPreprocessor(source, target))
+    model = Seq2Seq(
+        RecurrentBackbone(source.vocabulary_size(), units=4, embedding_dim=4),
+        target.vocabulary_size(),
+        preprocessor=data.Seq2SeqPreprocessor(source, target),
+    )
     model({"source": np.array([[2, 3]]), "target": np.array([[2, 4]])})
     return model
 
@@ -409,13 +491,24 @@ def test_generation_is_chosen_at_predict_time_with_the_training_runs_as_defaults
     model = small_seq2seq()
     path = export.save(seq2seq_serving(model, max_length=6, sampler=decoding.BeamSearch(beams=3)), tmp_path / "s2s")
     assert json.loads((path / "tfseq.json").read_text())["generate_defaults"] == {
-        "sampler": "beam", "temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_length": 6, "beams": 3, "n_best": 1,
-        "length_penalty": 0.0, "no_repeat_ngram_size": 0, "repetition_penalty": 1.0}
+        "sampler": "beam",
+        "temperature": 1.0,
+        "top_k": 0,
+        "top_p": 1.0,
+        "max_length": 6,
+        "beams": 3,
+        "n_best": 1,
+        "length_penalty": 0.0,
+        "no_repeat_ngram_size": 0,
+        "repetition_penalty": 1.0,
+    }
     loaded = tf.saved_model.load(str(path))
     # Python: every setting optional, the export's own by default (serving_default's answer).
     default = loaded.generate(tf.constant(["good"]))
-    assert default["target"].numpy()[0] == loaded.signatures["serving_default"](text=tf.constant(["good"]))[
-        "target"].numpy()[0]
+    assert (
+        default["target"].numpy()[0]
+        == loaded.signatures["serving_default"](text=tf.constant(["good"]))["target"].numpy()[0]
+    )
     short = loaded.generate(tf.constant(["good"]), max_length=2, sampler="greedy")["target"].numpy()[0]
     assert len(short.split()) <= 2
     sampled = loaded.generate(tf.constant(["good", "bad"]), sampler="top_k", top_k=2, n_best=4)
@@ -424,8 +517,24 @@ def test_generation_is_chosen_at_predict_time_with_the_training_runs_as_defaults
     assert set(loaded.signatures["generate"].structured_input_signature[1]) == {"text", *decoding.SETTINGS}
     # tfseq-predict: flags, an n-best in JSON lines in the order of the scores it shows.
     out = tmp_path / "n.jsonl"
-    assert cli.predict_main([str(path), "good", "bad plot", "--beams", "4", "--n-best", "3", "--no-repeat-ngram-size",
-                             "1", "--output", str(out)]) == 0
+    assert (
+        cli.predict_main(
+            [
+                str(path),
+                "good",
+                "bad plot",
+                "--beams",
+                "4",
+                "--n-best",
+                "3",
+                "--no-repeat-ngram-size",
+                "1",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     for row in rows:
         scores = [choice["score"] for choice in row["n_best"]]
@@ -435,9 +544,11 @@ def test_generation_is_chosen_at_predict_time_with_the_training_runs_as_defaults
     capsys.readouterr()
     assert cli.predict_main([str(path), "good", "--sampler", "top_p", "--temperature", "0.5"]) == 0
     assert capsys.readouterr().out.startswith("good\t")
-    for flags, says in ((["--sampler", "nucleus"], "--sampler nucleus: expected one of greedy, sampling, beam"),
-                        (["--temperature", "0"], "--temperature 0.0: expected a number > 0"),
-                        (["--n-best", "5"], "--n-best 5: beam search keeps 3 sequences; pass --beams 5")):
+    for flags, says in (
+        (["--sampler", "nucleus"], "--sampler nucleus: expected one of greedy, sampling, beam"),
+        (["--temperature", "0"], "--temperature 0.0: expected a number > 0"),
+        (["--n-best", "5"], "--n-best 5: beam search keeps 3 sequences; pass --beams 5"),
+    ):
         assert cli.predict_main([str(path), "good", *flags]) == 2
         assert says in capsys.readouterr().err
 
@@ -455,8 +566,13 @@ def test_a_language_models_export_generates_with_settings_from_predict(tmp_path,
 
     pre = data.CausalLMPreprocessor(data.TextVectorizer(split="character", keep_whitespace=True))
     pre.adapt(["hello world", "help me", "a b c"])
-    model = LanguageModel(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8,
-                                            bidirectional=False, return_state=True), pre.line_end, preprocessor=pre)
+    model = LanguageModel(
+        RecurrentBackbone(
+            pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8, bidirectional=False, return_state=True
+        ),
+        pre.line_end,
+        preprocessor=pre,
+    )
     model(np.zeros((1, 2), "int32"))
     path = export.save(language_model_serving(model, length=20), tmp_path / "lm")
     loaded = tf.saved_model.load(str(path))
@@ -464,6 +580,8 @@ def test_a_language_models_export_generates_with_settings_from_predict(tmp_path,
     assert all(len(text.decode()) <= 4 for text in out["continuation"].numpy())
     again = loaded.generate(tf.constant(["he", ""]), sampler="greedy", max_length=4)["continuation"].numpy()
     assert (again == out["continuation"].numpy()).all()  # greedy: the same answer every time
-    assert cli.predict_main([str(path), "he", "--sampler", "greedy", "--max-length", "3", "--repetition-penalty",
-                             "1.5"]) == 0
+    assert (
+        cli.predict_main([str(path), "he", "--sampler", "greedy", "--max-length", "3", "--repetition-penalty", "1.5"])
+        == 0
+    )
     assert capsys.readouterr().out.startswith("he")

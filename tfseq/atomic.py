@@ -140,4 +140,3 @@ def disk_full_error(path, error: BaseException) -> OSError | None:
     full = OSError(errno.ENOSPC, "No space left on device", str(path))
     full.__cause__ = error
     return full
-

@@ -68,12 +68,18 @@ def help_text(task: str | None = None, width: int | None = None) -> str:
         for name in [task] if task else recipes.available_tasks():
             path = recipes.recipe_path(name)
             base = OmegaConf.load(path).get("base")
-            comments = {**recipes.recipe_comments(tasks.BASE), **(recipes.recipe_comments(recipes.recipe_path(base)) if base else {}),
-                        **recipes.recipe_comments(path)}
-            lines.append(f"task={name} keys (defaults from {path}{f' over {base}' if base else ''} "
-                         f"over {tasks.BASE.name}):")
-            rows = [(f"{key}={json.dumps(value) if not isinstance(value, str) else value}",
-                     comments.get(key, "")) for key, value in recipes.flat_keys(recipes.load_recipe(name))]
+            comments = {
+                **recipes.recipe_comments(tasks.BASE),
+                **(recipes.recipe_comments(recipes.recipe_path(base)) if base else {}),
+                **recipes.recipe_comments(path),
+            }
+            lines.append(
+                f"task={name} keys (defaults from {path}{f' over {base}' if base else ''} over {tasks.BASE.name}):"
+            )
+            rows = [
+                (f"{key}={json.dumps(value) if not isinstance(value, str) else value}", comments.get(key, ""))
+                for key, value in recipes.flat_keys(recipes.load_recipe(name))
+            ]
             column = min(max(len(setting) for setting, _ in rows), 34) + 4
             for setting, comment in rows:
                 wrapped = textwrap.wrap(comment, max(width - column, 30)) or [""]

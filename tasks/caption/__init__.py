@@ -34,8 +34,10 @@ class CaptionTask(Task):
     def load(self):
         cfg = self.config.data
         if cfg.name and (cfg.images or cfg.captions):
-            raise data.DataError(f"data.name={cfg.name} and data.images/data.captions were both given: use the "
-                                 f"built-in dataset or your files, not both (data.name=null to use the files)")
+            raise data.DataError(
+                f"data.name={cfg.name} and data.images/data.captions were both given: use the "
+                f"built-in dataset or your files, not both (data.name=null to use the files)"
+            )
         if cfg.name:
             dataset = data.load(cfg.name)
             if dataset.kind != "captioning":
@@ -53,10 +55,14 @@ class CaptionTask(Task):
         self.data_name, self.splits = self.load()
         shapes = {tuple(np.shape(image)) for frame in self.splits.values() for image in frame["image"]}
         if len(shapes) != 1:
-            raise data.DataError(f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}")
-        self.preprocessor = self.preprocessor_from(lambda: data.Seq2SeqPreprocessor(None, data.TextVectorizer(
-            split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
-        ).adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens))
+            raise data.DataError(
+                f"{self.data_name}: images must share one size (resize them first); found {sorted(shapes)[:4]}"
+            )
+        self.preprocessor = self.preprocessor_from(
+            lambda: data.Seq2SeqPreprocessor(
+                None, data.TextVectorizer(split="word", lowercase=cfg.lowercase, max_length=cfg.max_length)
+            ).adapt(None, self.splits["train"]["caption"], max_tokens=cfg.max_tokens)
+        )
         self.images, self.references, self.pipelines, self.targets = {}, {}, {}, {}
         import tensorflow as tf
 
@@ -77,17 +83,30 @@ class CaptionTask(Task):
             self.references[split] = {key: references[key] for key in sorted(first, key=first.get)}
             pipeline = tf.data.Dataset.from_tensor_slices(({"source": images, "target": decoder_in}, target))
             batch = int(self.config.train.batch_size)
-            self.pipelines[split] = (data.shuffled_epochs(pipeline, len(frame), batch, int(self.config.seed))
-                                     if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
+            self.pipelines[split] = (
+                data.shuffled_epochs(pipeline, len(frame), batch, int(self.config.seed))
+                if split == "train"
+                else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
+            )
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
-        self.log(f"data: {self.data_name} {({s: len(f) for s, f in self.splits.items()})} captions of "
-                 f"{({s: len(i) for s, i in self.images.items()})} images {shapes.pop()}; vocabulary {self.preprocessor.target_tokenizer.vocabulary_size()} ids")
+        self.log(
+            f"data: {self.data_name} { ({s: len(f) for s, f in self.splits.items()}) } captions of "
+            f"{ ({s: len(i) for s, i in self.images.items()}) } images {shapes.pop()}; vocabulary {self.preprocessor.target_tokenizer.vocabulary_size()} ids"
+        )
 
     def build_model(self):
         cfg = self.config.model
-        model = Captioner(self.preprocessor.target_tokenizer.vocabulary_size(), filters=tuple(cfg.filters), cell=cfg.cell,
-                          units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
-                          attention=cfg.attention, dropout=cfg.dropout, preprocessor=self.preprocessor)
+        model = Captioner(
+            self.preprocessor.target_tokenizer.vocabulary_size(),
+            filters=tuple(cfg.filters),
+            cell=cfg.cell,
+            units=cfg.units,
+            layers=cfg.layers,
+            embedding_dim=cfg.embedding_dim,
+            attention=cfg.attention,
+            dropout=cfg.dropout,
+            preprocessor=self.preprocessor,
+        )
         model({"source": self.images["train"][:1], "target": np.ones((1, 2), "int32")})  # build the weights
         return model.start_from_prior(self.targets["train"])
 
@@ -107,8 +126,11 @@ class CaptionTask(Task):
     def write_examples(self, references, outputs, count=50):
         """``examples.txt``: the first test images' captions and references; ``examples.png``."""
         keys = list(references)[:count]
-        lines = [f"{'ok ' if outputs[k] in references[k] else 'ERR'}\t{' '.join(outputs[k])}\t"
-                 f"(reference: {' | '.join(' '.join(r) for r in references[k])})" for k in keys]
+        lines = [
+            f"{'ok ' if outputs[k] in references[k] else 'ERR'}\t{' '.join(outputs[k])}\t"
+            f"(reference: {' | '.join(' '.join(r) for r in references[k])})"
+            for k in keys
+        ]
         self.run.write_text("examples.txt", "\n".join(lines) + "\n")
         import matplotlib.pyplot as plt
 
@@ -143,15 +165,21 @@ class CaptionTask(Task):
         images = np.stack([frame["image"].iloc[first[key]] for key in ordered]).astype("float32")
         captions = in_batches(loaded.signatures["serving_default"], images, key="image")["caption"]
         outputs = {key: caption.decode("utf-8").split() for key, caption in zip(ordered, captions)}
-        return {"test": sequence_scores({key: references[key] for key in ordered}, outputs, join=" ".join),
-                "headline": "bleu", "examples": len(ordered)}
+        return {
+            "test": sequence_scores({key: references[key] for key in ordered}, outputs, join=" ".join),
+            "headline": "bleu",
+            "examples": len(ordered),
+        }
 
     def serving(self):
         cfg = self.config.generate
-        return captioner_serving(self.model, self.images["train"].shape[1:], max_length=int(cfg.max_length),
-                                 sampler=self.sampler(), metadata={
-            "data": self.data_name,
-            "generate": dict(cfg)})  # sampler, beams, length_penalty, max_length
+        return captioner_serving(
+            self.model,
+            self.images["train"].shape[1:],
+            max_length=int(cfg.max_length),
+            sampler=self.sampler(),
+            metadata={"data": self.data_name, "generate": dict(cfg)},
+        )  # sampler, beams, length_penalty, max_length
 
 
 def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=None) -> Serving:
@@ -168,6 +196,12 @@ def captioner_serving(model, image_shape, max_length=20, sampler=None, metadata=
     def target_tokens(module, text):  # references split as training splits them (tfseq-evaluate)
         return target_token_rows(module.preprocessor.target_tokenizer, text)
 
-    return Serving(answer, model.variables, model.preprocessor, inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
-                   columns=("caption",), metadata=metadata or {},
-                   functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})})
+    return Serving(
+        answer,
+        model.variables,
+        model.preprocessor,
+        inputs={"image": tf.TensorSpec([None, *image_shape], tf.float32)},
+        columns=("caption",),
+        metadata=metadata or {},
+        functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})},
+    )

@@ -6,12 +6,11 @@ import numpy as np
 
 from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
-from tfseq.export import TFLiteServing, Serving, at_least_one_step
+from tfseq.export import Serving, TFLiteServing, at_least_one_step
 from tfseq.models import TextClassifier
 from tfseq.models.linear import fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.task import Task
-
 
 # How tfseq-predict shows an answer of either export (tfseq.json's show and columns).
 SHOW, COLUMNS = "{label}\t{confidence:.3f}\t{text}", ("label", "confidence")
@@ -32,17 +31,26 @@ def bag_of_words_baseline(dataset, encode, split="character", seed=0) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.pipeline import make_union
 
-    vectorizer = (TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True) if split == "character"
-                  else make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                                  TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)))
+    vectorizer = (
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        if split == "character"
+        else make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+        )
+    )
     features = vectorizer.fit_transform(dataset.train["text"])
     validation = dataset.splits["validation"]
     model, c, _ = select_logistic_regression(
-        features, encode(dataset.train["label"]),
+        features,
+        encode(dataset.train["label"]),
         *((vectorizer.transform(validation["text"]), encode(validation["label"])) if len(validation) else ()),
-        seed=seed)
-    result = {"model": f"TF-IDF ({'char 1-3-grams' if split == 'character' else 'word 1-2 + char 2-5-grams'}) + "
-                       f"logistic regression (C={c:g}, chosen on validation)"}
+        seed=seed,
+    )
+    result = {
+        "model": f"TF-IDF ({'char 1-3-grams' if split == 'character' else 'word 1-2 + char 2-5-grams'}) + "
+        f"logistic regression (C={c:g}, chosen on validation)"
+    }
     for name in ("validation", "test"):
         frame = dataset.splits[name]
         if not len(frame):
@@ -56,8 +64,10 @@ def bag_of_words_baseline(dataset, encode, split="character", seed=0) -> dict:
 
 
 # The fitted wide experts of TextClassifier(wide=...): scikit-learn fit and a title for the log.
-EXPERT_FITS = {"tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
-               "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)")}
+EXPERT_FITS = {
+    "tfidf": (fit_tfidf_linear, "TF-IDF + logistic regression"),
+    "nb": (fit_nb_linear, "NB-weighted logistic regression (NBSVM)"),
+}
 
 
 class ClassifyTask(Task):
@@ -65,14 +75,17 @@ class ClassifyTask(Task):
 
     def prepare(self):
         cfg = self.config.data
-        self.dataset = self.load_dataset("classification", "classification", text=cfg.text, label=cfg.label,
-                                         label_separator=cfg.label_separator)
+        self.dataset = self.load_dataset(
+            "classification", "classification", text=cfg.text, label=cfg.label, label_separator=cfg.label_separator
+        )
         self.head = self.config.model.head
         if self.head == "auto":
             self.head = "multilabel" if self.dataset.multilabel else "multiclass"
         if self.dataset.multilabel and self.head != "multilabel":
-            raise data.DataError(f"{self.dataset.name}: the labels are lists (multi-label); "
-                                 f"use model.head=multilabel (or auto), not {self.head}")
+            raise data.DataError(
+                f"{self.dataset.name}: the labels are lists (multi-label); "
+                f"use model.head=multilabel (or auto), not {self.head}"
+            )
         self.multilabel = self.head == "multilabel"
         self.class_names = self.dataset.labels
         if len(self.class_names) < (1 if self.multilabel else 2):
@@ -83,9 +96,13 @@ class ClassifyTask(Task):
             self.check_known(self.class_names, self.preprocessor.labels, "labels")
             self.class_names, self.head = list(self.preprocessor.labels), self.preprocessor.head
             self.multilabel = self.head == "multilabel"
-        self.features = {split: self.preprocessor.inputs(frame["text"]) if len(frame) else None
-                         for split, frame in self.dataset.splits.items()}
-        self.targets = {split: self.preprocessor.targets(frame["label"]) for split, frame in self.dataset.splits.items()}
+        self.features = {
+            split: self.preprocessor.inputs(frame["text"]) if len(frame) else None
+            for split, frame in self.dataset.splits.items()
+        }
+        self.targets = {
+            split: self.preprocessor.targets(frame["label"]) for split, frame in self.dataset.splits.items()
+        }
         self.make_pipelines()
 
     def new_preprocessor(self):
@@ -93,11 +110,23 @@ class ClassifyTask(Task):
         embedding file's words added."""
         cfg = self.config.data
         self.choose_text_defaults(self.dataset.train["text"])
-        pre = data.TextClassifierPreprocessor(data.TextVectorizer(
-            split=cfg.split, lowercase=cfg.lowercase, ngrams=tuple(cfg.ngrams), max_length=cfg.max_length,
-            char_ngrams=cfg.char_ngrams), self.class_names, head=self.head)
-        pre.adapt(self.dataset.train["text"], self.dataset.train["label"], max_tokens=cfg.max_tokens,
-                  min_frequency=cfg.min_frequency)
+        pre = data.TextClassifierPreprocessor(
+            data.TextVectorizer(
+                split=cfg.split,
+                lowercase=cfg.lowercase,
+                ngrams=tuple(cfg.ngrams),
+                max_length=cfg.max_length,
+                char_ngrams=cfg.char_ngrams,
+            ),
+            self.class_names,
+            head=self.head,
+        )
+        pre.adapt(
+            self.dataset.train["text"],
+            self.dataset.train["label"],
+            max_tokens=cfg.max_tokens,
+            min_frequency=cfg.min_frequency,
+        )
         self.preprocessor = pre
         self.add_embedding_words()
         return pre
@@ -124,31 +153,46 @@ class ClassifyTask(Task):
         sizes = self.preprocessor.tokenizer.vocabulary_sizes()
         wide = cfg.wide
         if self.multilabel and wide not in (None, False, "none", "learned"):
-            self.log(f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
-                     "this multi-label run trains the network alone (model.wide=none)")
+            self.log(
+                f"model.wide={wide}: the fitted experts are single-label logistic regressions; "
+                "this multi-label run trains the network alone (model.wide=none)"
+            )
             wide = "none"
         backbone = self.backbone(sizes, sequences_out=cfg.pooling != "last")
-        model = TextClassifier(backbone, len(self.class_names), head=self.head, pooling=cfg.pooling,
-                               wide=wide, preprocessor=self.preprocessor)
+        model = TextClassifier(
+            backbone,
+            len(self.class_names),
+            head=self.head,
+            pooling=cfg.pooling,
+            wide=wide,
+            preprocessor=self.preprocessor,
+        )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
-        validation = ((self.features["validation"], self.targets["validation"])
-                      if self.features.get("validation") is not None else None)
+        validation = (
+            (self.features["validation"], self.targets["validation"])
+            if self.features.get("validation") is not None
+            else None
+        )
         self.expert_c = {}
         for name, expert in model.experts.items():
             fit, title = EXPERT_FITS[name]
-            fitted = fit(expert, (self.features["train"], self.targets["train"]), validation,
-                         seed=int(self.config.seed))
+            fitted = fit(
+                expert, (self.features["train"], self.targets["train"]), validation, seed=int(self.config.seed)
+            )
             self.expert_c[name] = fitted["C"]
-            self.log(f"wide expert {name}: {title} on the model's n-gram ids, C={fitted['C']:g} "
-                     f"(validation accuracy {fitted['validation_accuracy']:.4f})")
+            self.log(
+                f"wide expert {name}: {title} on the model's n-gram ids, C={fitted['C']:g} "
+                f"(validation accuracy {fitted['validation_accuracy']:.4f})"
+            )
         return model
 
     def after_fit(self):
         mixed = bool(self.model.experts) and self.features.get("validation") is not None
         if mixed:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
-            w = self.model.fit_mix(data.make_dataset(self.features["validation"], batch_size=256),
-                                   self.targets["validation"])
+            w = self.model.fit_mix(
+                data.make_dataset(self.features["validation"], batch_size=256), self.targets["validation"]
+            )
             names = ["network", *self.model.experts]
             self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
@@ -164,8 +208,10 @@ class ClassifyTask(Task):
         """
         known = self.targets["validation"] >= 0
         validation = {k: v[known] for k, v in self.features["validation"].items()}
-        both = (concatenate_ids(self.features["train"], validation),
-                np.concatenate([self.targets["train"], self.targets["validation"][known]]))
+        both = (
+            concatenate_ids(self.features["train"], validation),
+            np.concatenate([self.targets["train"], self.targets["validation"][known]]),
+        )
         for name, expert in self.model.experts.items():
             EXPERT_FITS[name][0](expert, both, None, cs=(self.expert_c[name],), seed=int(self.config.seed))
         self.log(f"wide experts refitted on train + validation ({len(both[1])} texts, C kept)")
@@ -173,8 +219,9 @@ class ClassifyTask(Task):
     def baseline(self):
         if not self.config.baseline:
             return None
-        result = bag_of_words_baseline(self.dataset, self.preprocessor.targets, self.config.data.split,
-                                       int(self.config.seed))
+        result = bag_of_words_baseline(
+            self.dataset, self.preprocessor.targets, self.config.data.split, int(self.config.seed)
+        )
         self.log(f"baseline {result['model']}: test accuracy {result['test']['accuracy']:.4f}")
         return result
 
@@ -202,19 +249,28 @@ class ClassifyTask(Task):
         metrics = {split: values for split, values in metrics.items() if values is not None}
         if probabilities is not None:
             y_true, y_pred = self.targets["test"], self.decide(probabilities)
-            report = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
-                                           target_names=self.class_names, digits=4, zero_division=0)
+            report = classification_report(
+                y_true,
+                y_pred,
+                labels=list(range(len(self.class_names))),
+                target_names=self.class_names,
+                digits=4,
+                zero_division=0,
+            )
             self.run.write_text("classification_report.txt", report)
             if not self.multilabel:  # a confusion matrix needs one label per text
-                self.run.save_figure("confusion_matrix.png",
-                                     plots.confusion_matrix(y_true, y_pred, self.class_names))
+                self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(y_true, y_pred, self.class_names))
         return metrics
 
     @classmethod
     def evaluation_data(cls, path, options):
-        return data.read_table(path, text_column=options["text"], label_column=options["label"],
-                               label_separator=options["label_separator"],
-                               choose="--text <column> --label <column>")
+        return data.read_table(
+            path,
+            text_column=options["text"],
+            label_column=options["label"],
+            label_separator=options["label_separator"],
+            choose="--text <column> --label <column>",
+        )
 
     @classmethod
     def score_export(cls, loaded, frame, declared):
@@ -227,20 +283,32 @@ class ClassifyTask(Task):
         index = {label: i for i, label in enumerate(labels)}
         multilabel = declared.get("head") == "multilabel" or (len(frame) and isinstance(frame["label"].iloc[0], tuple))
         for number, value in enumerate(frame["label"], 1):
-            for label in (value if multilabel else (value,)):
+            for label in value if multilabel else (value,):
                 if str(label) not in index:
-                    raise UsageError(f"label {label!r} (row {number}) is not one of the model's labels "
-                                     f"{labels[:10]}{' ...' if len(labels) > 10 else ''}")
+                    raise UsageError(
+                        f"label {label!r} (row {number}) is not one of the model's labels "
+                        f"{labels[:10]}{' ...' if len(labels) > 10 else ''}"
+                    )
         if multilabel:
             y_true = np.array([[float(label in set(map(str, row))) for label in labels] for row in frame["label"]])
         else:
             y_true = np.array([index[str(label)] for label in frame["label"]])
         probabilities = in_batches(loaded.signatures["serving_default"], frame["text"].tolist())["probabilities"]
         probabilities = probabilities.astype("float64")
-        report = classification_report(y_true, decide(probabilities, multilabel), labels=list(range(len(labels))),
-                                       target_names=labels, digits=4, zero_division=0)
-        return {"test": label_scores(y_true, probabilities, multilabel), "headline": "accuracy", "report": report,
-                "examples": len(frame)}
+        report = classification_report(
+            y_true,
+            decide(probabilities, multilabel),
+            labels=list(range(len(labels))),
+            target_names=labels,
+            digits=4,
+            zero_division=0,
+        )
+        return {
+            "test": label_scores(y_true, probabilities, multilabel),
+            "headline": "accuracy",
+            "report": report,
+            "examples": len(frame),
+        }
 
     def tflite_serving(self):
         return classifier_tflite(self.model)
@@ -250,9 +318,15 @@ class ClassifyTask(Task):
         return classifier_serving(model)
 
     def serving(self):
-        return classifier_serving(self.model, metadata={
-            "labels": self.class_names, "data": self.dataset.name, "max_length": self.config.data.max_length,
-            "head": self.model.head})
+        return classifier_serving(
+            self.model,
+            metadata={
+                "labels": self.class_names,
+                "data": self.dataset.name,
+                "max_length": self.config.data.max_length,
+                "head": self.model.head,
+            },
+        )
 
 
 def decide(probabilities, multilabel: bool) -> np.ndarray:
@@ -290,9 +364,16 @@ def classifier_tflite(model) -> TFLiteServing:
     """A :class:`~tfseq.models.TextClassifier` as TFLite: ``probabilities`` over its labels
     (binary heads too; the prior for a text without tokens), as the SavedModel answers."""
     pre = model.preprocessor
-    return TFLiteServing(model, pre.tokenizer, "probabilities over labels", "labels", SHOW, COLUMNS,
-                call=lambda model, ids: pre.probabilities(model(ids, training=False), ids["tokens"]),
-                metadata={"labels": pre.labels})
+    return TFLiteServing(
+        model,
+        pre.tokenizer,
+        "probabilities over labels",
+        "labels",
+        SHOW,
+        COLUMNS,
+        call=lambda model, ids: pre.probabilities(model(ids, training=False), ids["tokens"]),
+        metadata={"labels": pre.labels},
+    )
 
 
 def classifier_serving(model, metadata=None) -> Serving:
@@ -307,7 +388,8 @@ def classifier_serving(model, metadata=None) -> Serving:
 
     def answer(module, text):
         ids, _ = at_least_one_step(module.preprocessor(text))
-        return module.preprocessor.postprocess(module.preprocessor.probabilities(model(ids, training=False),
-                                                                                  ids["tokens"]))
+        return module.preprocessor.postprocess(
+            module.preprocessor.probabilities(model(ids, training=False), ids["tokens"])
+        )
 
     return Serving(answer, model.variables, model.preprocessor, show=SHOW, columns=COLUMNS, metadata=metadata or {})

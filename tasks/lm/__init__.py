@@ -23,10 +23,10 @@ import keras
 import numpy as np
 
 from tfseq import data
-from tfseq.export import TFLiteServing, Serving
+from tfseq.export import Serving, TFLiteServing
 from tfseq.models import LanguageModel
-from tfseq.models.language_model import DYNAMIC_WINDOW, perplexity
 from tfseq.models.interpolated import Interpolated, fit_weight, mixture_log_probabilities
+from tfseq.models.language_model import DYNAMIC_WINDOW, perplexity
 from tfseq.models.ngram import KneserNeyLM
 from tfseq.train.callbacks import CarryState
 from tfseq.train.task import Task
@@ -40,8 +40,7 @@ def epochs_for(tokens: int, rule: dict) -> int:
 
 def stream_metrics(loss: float, tokens: int) -> dict:
     """Cross-entropy (nats per token), perplexity and bits per token of ``tokens`` scored ids."""
-    return {"loss": loss, "perplexity": perplexity(loss), "bits_per_token": loss / math.log(2),
-            "tokens": int(tokens)}
+    return {"loss": loss, "perplexity": perplexity(loss), "bits_per_token": loss / math.log(2), "tokens": int(tokens)}
 
 
 def shifted_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size: int = 32) -> data.Epochs:
@@ -62,8 +61,8 @@ def shifted_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size: i
     def one_epoch(epoch):
         seed_pair = tf.stack([tf.constant(int(seed), tf.int64), tf.cast(epoch, tf.int64)])
         offset = tf.random.stateless_uniform([], seed_pair, maxval=offsets, dtype=tf.int32)
-        x = tf.reshape(ids[offset: offset + span], (count, steps))
-        y = tf.reshape(ids[offset + 1: offset + span + 1], (count, steps))
+        x = tf.reshape(ids[offset : offset + span], (count, steps))
+        y = tf.reshape(ids[offset + 1 : offset + span + 1], (count, steps))
         windows = tf.data.Dataset.from_tensor_slices((x, y))
         return windows.shuffle(count, seed=data.epoch_seed(seed, epoch)).batch(batch_size)
 
@@ -88,7 +87,7 @@ def sequential_windows(stream: np.ndarray, steps: int, seed: int = 0, batch_size
         offset = tf.random.stateless_uniform([], seed_pair, maxval=steps, dtype=tf.int32)
 
         def batches(start):  # (windows, rows, steps): window k of every row
-            part = tf.reshape(ids[start: start + rows * width], (rows, width // steps, steps))
+            part = tf.reshape(ids[start : start + rows * width], (rows, width // steps, steps))
             return tf.transpose(part, (1, 0, 2))
 
         return tf.data.Dataset.from_tensor_slices((batches(offset), batches(offset + 1)))
@@ -101,8 +100,9 @@ def sequential_rows(tokens: int, steps: int, batch_size: int) -> int:
     ``tokens`` ids holds with 2 windows of ``steps`` each and room for the offset."""
     rows = min(int(batch_size), (tokens - steps) // (2 * steps))
     if rows < 1:
-        raise data.DataError(f"{tokens} tokens are fewer than 3 windows of data.steps={steps}: too short for "
-                             f"data.sampling=sequential")
+        raise data.DataError(
+            f"{tokens} tokens are fewer than 3 windows of data.steps={steps}: too short for data.sampling=sequential"
+        )
     return rows
 
 
@@ -112,7 +112,7 @@ def windows(stream: np.ndarray, steps: int):
     count = (len(stream) - 1) // steps
     if count < 1:
         raise data.DataError(f"{len(stream)} tokens are fewer than one window of data.steps={steps} (+1)")
-    return (stream[: count * steps].reshape(count, steps), stream[1: count * steps + 1].reshape(count, steps))
+    return (stream[: count * steps].reshape(count, steps), stream[1 : count * steps + 1].reshape(count, steps))
 
 
 class LanguageModelTask(Task):
@@ -123,17 +123,28 @@ class LanguageModelTask(Task):
         cfg = self.config.data
         self.dataset = self.load_dataset("language-model", "plain text")
         split = self.auto_split("data.split", self.dataset.train["text"])
-        self.lines = {name: data.CausalLMPreprocessor.lines(frame["text"]) for name, frame in self.dataset.splits.items()}
+        self.lines = {
+            name: data.CausalLMPreprocessor.lines(frame["text"]) for name, frame in self.dataset.splits.items()
+        }
         if not self.lines["train"]:
             raise data.DataError(f"{self.dataset.name}: the training split has no text")
-        self.preprocessor = self.preprocessor_from(lambda: data.CausalLMPreprocessor(data.TextVectorizer(
-            split=split, lowercase=cfg.lowercase, max_length=cfg.max_length, keep_whitespace=split == "character")
-        ).adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency))
+        self.preprocessor = self.preprocessor_from(
+            lambda: data.CausalLMPreprocessor(
+                data.TextVectorizer(
+                    split=split,
+                    lowercase=cfg.lowercase,
+                    max_length=cfg.max_length,
+                    keep_whitespace=split == "character",
+                )
+            ).adapt(self.lines["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        )
         self.prompts_in_vocabulary()
         self.streams = {name: self.preprocessor.stream(lines) for name, lines in self.lines.items()}
         sizes = {name: len(ids) for name, ids in self.streams.items()}
-        self.log(f"data: {self.dataset.name} {sizes} tokens ({split}s), vocabulary "
-                 f"{self.preprocessor.tokenizer.vocabulary_size()} ids; training windows of {cfg.steps} tokens")
+        self.log(
+            f"data: {self.dataset.name} {sizes} tokens ({split}s), vocabulary "
+            f"{self.preprocessor.tokenizer.vocabulary_size()} ids; training windows of {cfg.steps} tokens"
+        )
         self.choose_for_size(sizes["train"])
         import tensorflow as tf
 
@@ -143,8 +154,10 @@ class LanguageModelTask(Task):
         if str(cfg.sampling) not in ("random", "sequential"):
             raise data.DataError(f"data.sampling={cfg.sampling}: expected random or sequential")
         if self.sequential and str(self.config.train.distribute or "none") != "none":
-            raise ValueError(f"data.sampling=sequential with train.distribute={self.config.train.distribute}: not "
-                             f"supported (each replica would carry its own rows' state); use data.sampling=random")
+            raise ValueError(
+                f"data.sampling=sequential with train.distribute={self.config.train.distribute}: not "
+                f"supported (each replica would carry its own rows' state); use data.sampling=random"
+            )
         for name, ids in self.streams.items():
             if len(ids) < 2:
                 continue
@@ -163,24 +176,34 @@ class LanguageModelTask(Task):
         layer, dynamic evaluation), else ``large``'s."""
         rule = self.auto_rule()
         if self.auto("train.epochs"):
-            self.choose("train.epochs", epochs_for(tokens, rule),
-                        f"{tokens:,} training tokens: about {rule['tokens_read'] / 1e6:g}M read, {rule['min_epochs']} "
-                        f"to {rule['max_epochs']} epochs")
+            self.choose(
+                "train.epochs",
+                epochs_for(tokens, rule),
+                f"{tokens:,} training tokens: about {rule['tokens_read'] / 1e6:g}M read, {rule['min_epochs']} "
+                f"to {rule['max_epochs']} epochs",
+            )
         epochs = int(self.config.train.epochs)
         small = epochs > int(rule["small_reads"])
         if small and self.auto("model.dynamic") and keras.backend.backend() == "jax":
             self.choose("model.dynamic", False, "the JAX backend cannot carry the state it learns from")
         self.auto_case("small" if small else "large", f"{epochs} epochs over the text")
         if not self.auto("model.dynamic") and self.dynamic_rate() is not None and keras.backend.backend() == "jax":
-            raise ValueError(f"model.dynamic={self.config.model.dynamic} needs the TensorFlow or PyTorch backend "
-                             f"(the JAX backend cannot carry the state it learns from); use model.dynamic=false")
+            raise ValueError(
+                f"model.dynamic={self.config.model.dynamic} needs the TensorFlow or PyTorch backend "
+                f"(the JAX backend cannot carry the state it learns from); use model.dynamic=false"
+            )
 
     def fit_callbacks(self):
         """Sequential sampling carries the state across each epoch's batches."""
         if not self.sequential:
             return []
-        return [CarryState(sequential_rows(len(self.streams["train"]), int(self.config.data.steps),
-                                           int(self.config.train.batch_size)))]
+        return [
+            CarryState(
+                sequential_rows(
+                    len(self.streams["train"]), int(self.config.data.steps), int(self.config.train.batch_size)
+                )
+            )
+        ]
 
     def validation_scores(self):
         """Sequential sampling: ``val_stream_loss``, the validation text scored as :meth:`evaluate`
@@ -203,14 +226,20 @@ class LanguageModelTask(Task):
         foreign = [p for p, row in zip(prompts, ids) if row and all(i == data.vectorize.OOV for i in row)]
         if foreign:
             start = self.lines["train"][0].split()[0]
-            self.choose("generate.prompts", [start if p in foreign else p for p in prompts],
-                        f"{', '.join(map(repr, foreign))}: no token of it is in the training vocabulary; "
-                        f"the first word of the training text instead")
+            self.choose(
+                "generate.prompts",
+                [start if p in foreign else p for p in prompts],
+                f"{', '.join(map(repr, foreign))}: no token of it is in the training vocabulary; "
+                f"the first word of the training text instead",
+            )
 
     def build_model(self):
-        model = LanguageModel(self.backbone(self.preprocessor.tokenizer.vocabulary_size(), return_state=True),
-                              self.preprocessor.line_end, tie_embeddings=self.config.model.tie_embeddings,
-                              preprocessor=self.preprocessor)
+        model = LanguageModel(
+            self.backbone(self.preprocessor.tokenizer.vocabulary_size(), return_state=True),
+            self.preprocessor.line_end,
+            tie_embeddings=self.config.model.tie_embeddings,
+            preprocessor=self.preprocessor,
+        )
         model(np.zeros((1, 2), "int32"))  # build the weights
         return model.start_from_prior(self.streams["train"])
 
@@ -222,8 +251,10 @@ class LanguageModelTask(Task):
                 started = time.perf_counter()
                 log_p[name] = self.model.stream_log_probabilities(stream)
                 network[name] = stream_metrics(float(-log_p[name].mean()), len(log_p[name]))
-                self.log(f"{name}: perplexity {network[name]['perplexity']:.3f} "
-                         f"({network[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)")
+                self.log(
+                    f"{name}: perplexity {network[name]['perplexity']:.3f} "
+                    f"({network[name]['bits_per_token']:.3f} bits per token, {time.perf_counter() - started:.0f} s)"
+                )
         self.interpolated = None
         if not self.config.model.interpolate:
             self.write_samples()
@@ -239,8 +270,10 @@ class LanguageModelTask(Task):
         metrics["interpolation"] = {"weight": weight, "ngram": self.ngram_name}
         self.interpolated = Interpolated(self.model, self.ngram.arrays(), weight)
         for name in mixed:
-            self.log(f"{name}, interpolated (network weight {weight:.2f}, {self.ngram_name}): perplexity "
-                     f"{metrics[name]['perplexity']:.3f} ({metrics[name]['bits_per_token']:.3f} bits per token)")
+            self.log(
+                f"{name}, interpolated (network weight {weight:.2f}, {self.ngram_name}): perplexity "
+                f"{metrics[name]['perplexity']:.3f} ({metrics[name]['bits_per_token']:.3f} bits per token)"
+            )
         self.write_samples()
         return self.with_dynamic(metrics, log_p, interpolate=True)
 
@@ -275,37 +308,59 @@ class LanguageModelTask(Task):
             tried = {r: self.model.dynamic_log_probabilities(sample, r) for r in rule["dynamic_rates"]}
             losses = {r: float(-lp.mean()) for r, lp in tried.items()}
             rate = min(losses, key=losses.get)
-            self.log("dynamic evaluation, validation perplexity by SGD rate" + (
-                "" if len(sample) == len(self.streams["validation"]) else f" (its first {int(rule['rate_tokens']):,} tokens)")
-                + ": " + ", ".join(f"{r:g} {perplexity(loss):.3f}" for r, loss in losses.items()))
+            self.log(
+                "dynamic evaluation, validation perplexity by SGD rate"
+                + (
+                    ""
+                    if len(sample) == len(self.streams["validation"])
+                    else f" (its first {int(rule['rate_tokens']):,} tokens)"
+                )
+                + ": "
+                + ", ".join(f"{r:g} {perplexity(loss):.3f}" for r, loss in losses.items())
+            )
             if len(sample) == len(self.streams["validation"]):
                 dynamic["validation"] = tried[rate]
         for name in log_p:
             if name not in dynamic:
                 dynamic[name] = self.model.dynamic_log_probabilities(self.streams[name], rate)
-        result = {"rate": rate, "window": DYNAMIC_WINDOW,
-                  "network": {name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in dynamic.items()}}
+        result = {
+            "rate": rate,
+            "window": DYNAMIC_WINDOW,
+            "network": {name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in dynamic.items()},
+        }
         for name, scores in result["network"].items():
-            self.log(f"{name}, dynamic evaluation (SGD rate {rate:g}), the network alone: perplexity "
-                     f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)")
+            self.log(
+                f"{name}, dynamic evaluation (SGD rate {rate:g}), the network alone: perplexity "
+                f"{scores['perplexity']:.3f} ({scores['bits_per_token']:.3f} bits per token)"
+            )
         if interpolate or self.config.baseline:
             # The bar reads as the network does: the n-gram model counts each window once scored.
-            ngram = {name: self.ngram_model().dynamic_token_probabilities(self.streams[name], DYNAMIC_WINDOW)[: len(lp)]
-                     for name, lp in dynamic.items()}
-            result["baseline"] = {"model": f"{self.ngram_name}, counting as it reads", **{
-                name: stream_metrics(float(-np.log(p).mean()), len(p)) for name, p in ngram.items()}}
+            ngram = {
+                name: self.ngram_model().dynamic_token_probabilities(self.streams[name], DYNAMIC_WINDOW)[: len(lp)]
+                for name, lp in dynamic.items()
+            }
+            result["baseline"] = {
+                "model": f"{self.ngram_name}, counting as it reads",
+                **{name: stream_metrics(float(-np.log(p).mean()), len(p)) for name, p in ngram.items()},
+            }
             for name, scores in result["baseline"].items():
                 if name != "model":
-                    self.log(f"{name}, dynamic evaluation, baseline {result['baseline']['model']}: perplexity "
-                             f"{scores['perplexity']:.3f}")
+                    self.log(
+                        f"{name}, dynamic evaluation, baseline {result['baseline']['model']}: perplexity "
+                        f"{scores['perplexity']:.3f}"
+                    )
         if interpolate:
             weight = fit_weight(np.exp(dynamic["validation"]), ngram["validation"])
             mixed = {name: mixture_log_probabilities(np.exp(lp), ngram[name], weight) for name, lp in dynamic.items()}
-            result["interpolated"] = {"weight": weight, **{
-                name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in mixed.items()}}
+            result["interpolated"] = {
+                "weight": weight,
+                **{name: stream_metrics(float(-lp.mean()), len(lp)) for name, lp in mixed.items()},
+            }
             for name in mixed:
-                self.log(f"{name}, dynamic evaluation, interpolated (network weight {weight:.2f}, both reading): "
-                         f"perplexity {result['interpolated'][name]['perplexity']:.3f}")
+                self.log(
+                    f"{name}, dynamic evaluation, interpolated (network weight {weight:.2f}, both reading): "
+                    f"perplexity {result['interpolated'][name]['perplexity']:.3f}"
+                )
         self.log(f"dynamic evaluation: {time.perf_counter() - started:.0f} s")
         return {**metrics, "dynamic": result}
 
@@ -316,8 +371,9 @@ class LanguageModelTask(Task):
     def ngram_model(self) -> KneserNeyLM:
         """The Kneser-Ney model (``baseline_order``), fitted on the training stream once."""
         if getattr(self, "ngram", None) is None:
-            self.ngram = KneserNeyLM(int(self.config.baseline_order),
-                                     vocabulary_size=self.preprocessor.tokenizer.vocabulary_size()).fit(self.streams["train"])
+            self.ngram = KneserNeyLM(
+                int(self.config.baseline_order), vocabulary_size=self.preprocessor.tokenizer.vocabulary_size()
+            ).fit(self.streams["train"])
             self.ngram_p = {}
         return self.ngram
 
@@ -350,8 +406,10 @@ class LanguageModelTask(Task):
                 p = self.ngram_probabilities(name)
                 result[name] = stream_metrics(float(-np.log(p).mean()), len(p))
         if "test" in result:
-            self.log(f"baseline {result['model']}: test perplexity {result['test']['perplexity']:.3f} "
-                     f"({time.perf_counter() - started:.0f} s)")
+            self.log(
+                f"baseline {result['model']}: test perplexity {result['test']['perplexity']:.3f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
         return result
 
     @classmethod
@@ -373,8 +431,11 @@ class LanguageModelTask(Task):
             raise UsageError("the file holds too little text to score (fewer than two tokens)")
         log_p = loaded.signatures["stream_log_probabilities"](text=tf.constant(lines))["log_probabilities"]
         log_p = log_p.numpy().astype("float64")
-        return {"test": stream_metrics(float(-log_p.mean()), len(log_p)), "headline": "perplexity",
-                "examples": len(lines)}
+        return {
+            "test": stream_metrics(float(-log_p.mean()), len(log_p)),
+            "headline": "perplexity",
+            "examples": len(lines),
+        }
 
     def tflite_serving(self):
         return language_model_tflite(self.model)
@@ -385,20 +446,37 @@ class LanguageModelTask(Task):
 
     def serving(self):
         cfg = self.config.generate
-        interpolation = {"interpolation": {"weight": self.interpolated.weight, "ngram": self.ngram_name}
-                         } if self.interpolated else {}
-        return language_model_serving(self.model, length=int(cfg.length), sampler=self.sampler(),
-                                      interpolated=self.interpolated, metadata={
-            "data": self.dataset.name, "split": self.preprocessor.tokenizer.split, **interpolation,
-            "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")}})
+        interpolation = (
+            {"interpolation": {"weight": self.interpolated.weight, "ngram": self.ngram_name}}
+            if self.interpolated
+            else {}
+        )
+        return language_model_serving(
+            self.model,
+            length=int(cfg.length),
+            sampler=self.sampler(),
+            interpolated=self.interpolated,
+            metadata={
+                "data": self.dataset.name,
+                "split": self.preprocessor.tokenizer.split,
+                **interpolation,
+                "generate": {k: cfg[k] for k in ("length", "sampler", "temperature", "top_k", "top_p", "beams")},
+            },
+        )
 
 
 def language_model_tflite(model) -> TFLiteServing:
     """A :class:`~tfseq.models.LanguageModel` as TFLite: next-token logits at every step of
     ``line_end`` + the text's ids (a line starts with the line-end id)."""
-    return TFLiteServing(model, model.preprocessor.tokenizer, "next-token logits per step (vocabulary ids)", "line",
-                "{text}\t(perplexity of the text as a line: {perplexity:.3f})", ("perplexity",),
-                metadata={"line_end": model.line_end})
+    return TFLiteServing(
+        model,
+        model.preprocessor.tokenizer,
+        "next-token logits per step (vocabulary ids)",
+        "line",
+        "{text}\t(perplexity of the text as a line: {perplexity:.3f})",
+        ("perplexity",),
+        metadata={"line_end": model.line_end},
+    )
 
 
 def language_model_serving(model, length=200, sampler=None, metadata=None, interpolated=None) -> Serving:
@@ -433,8 +511,10 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
     def scores(pre, ids):
         lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
         log_probability = tf.reduce_sum(scorer.token_log_probabilities(pre.frame(ids)), axis=1)
-        return {"log_probability": log_probability,
-                "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32))}
+        return {
+            "log_probability": log_probability,
+            "perplexity": tf.exp(-log_probability / tf.cast(lengths + 1, tf.float32)),
+        }
 
     def answer(module, text):
         pre = module.preprocessor
@@ -445,14 +525,21 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
     def generate(module, text, **settings):
         pre = module.preprocessor
         ids = pre(text)["tokens"]
-        best, n_scores = decoding.dispatch(lambda chosen, n, steps: scorer.generate_ids(
-            pre.frame(ids, end=False), steps, chosen, n=n), settings, seed)
+        best, n_scores = decoding.dispatch(
+            lambda chosen, n, steps: scorer.generate_ids(pre.frame(ids, end=False), steps, chosen, n=n), settings, seed
+        )
         shape = tf.shape(best)
         continuations = tf.reshape(pre.postprocess(tf.reshape(best, [-1, shape[2]])), shape[:2])
-        readable = tf.strings.reduce_join(continuations + " (" + tf.strings.as_string(n_scores, precision=3) + ")",
-                                          axis=1, separator=" | ")
-        return {"continuation": continuations[:, 0], "continuations": continuations, "scores": n_scores,
-                "n_best": readable, **scores(pre, ids)}
+        readable = tf.strings.reduce_join(
+            continuations + " (" + tf.strings.as_string(n_scores, precision=3) + ")", axis=1, separator=" | "
+        )
+        return {
+            "continuation": continuations[:, 0],
+            "continuations": continuations,
+            "scores": n_scores,
+            "n_best": readable,
+            **scores(pre, ids),
+        }
 
     def stream_log_probabilities(module, text):
         """``log p`` of each id of the lines ``text`` read as one stream (each line, then its line
@@ -468,11 +555,11 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
         segments = tf.maximum(1, tf.minimum(32, (n - 1) // 2))
         width = (n - 1) // segments
         inputs = tf.reshape(stream[: segments * width], [segments, width])
-        targets = tf.reshape(stream[1: segments * width + 1], [segments, width])
+        targets = tf.reshape(stream[1 : segments * width + 1], [segments, width])
         window = 256  # as training: the state carried from window to window, memory bounded
 
         def read(k, state, pieces):
-            x, y = inputs[:, k * window:(k + 1) * window], targets[:, k * window:(k + 1) * window]
+            x, y = inputs[:, k * window : (k + 1) * window], targets[:, k * window : (k + 1) * window]
             logits, new_state = model(x, initial_state=state, return_state=True)
             # (in the dtype it started in: mixed precision computes states in 16 bits)
             state = tf.nest.map_structure(lambda new, old: tf.cast(new, old.dtype), new_state, state)
@@ -480,8 +567,9 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
             return k + 1, state, pieces.write(k, tf.transpose(log_p))
 
         pieces = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
-        _, _, pieces = tf.while_loop(lambda k, *_: k * window < width, read,
-                                     (tf.constant(0), model.initial_state(segments), pieces))
+        _, _, pieces = tf.while_loop(
+            lambda k, *_: k * window < width, read, (tf.constant(0), model.initial_state(segments), pieces)
+        )
         log_p = tf.reshape(tf.transpose(tf.reshape(pieces.concat(), [width, segments])), [-1])
         if interpolated is not None:
             history = interpolated.histories(stream[None])[0][: segments * width]
@@ -492,9 +580,15 @@ def language_model_serving(model, length=200, sampler=None, metadata=None, inter
     track = {"sampler_seed": seed.state}
     if interpolated is not None:
         track["ngram"] = interpolated.tables
-    return Serving(answer, model.variables, model.preprocessor, track=track,
-                   show="{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n",
-                   columns=("continuation", "perplexity"), metadata=metadata or {}, generate=generate,
-                   generate_defaults=decoding.settings_of(sampler, length),
-                   functions={"stream_log_probabilities": (stream_log_probabilities,
-                                                           {"text": tf.TensorSpec([None], tf.string)})})
+    return Serving(
+        answer,
+        model.variables,
+        model.preprocessor,
+        track=track,
+        show="{text}{continuation}\n(perplexity of the text as a line: {perplexity:.3f})\n",
+        columns=("continuation", "perplexity"),
+        metadata=metadata or {},
+        generate=generate,
+        generate_defaults=decoding.settings_of(sampler, length),
+        functions={"stream_log_probabilities": (stream_log_probabilities, {"text": tf.TensorSpec([None], tf.string)})},
+    )

@@ -21,7 +21,6 @@ from tfseq.train.scores import sequence_scores
 from tfseq.train.task import Task
 
 
-
 class Seq2SeqTask(Task):
     model_class = Seq2Seq
 
@@ -31,11 +30,19 @@ class Seq2SeqTask(Task):
         self.choose_for_sources(self.dataset.train["source"])
         self.auto_split("data.source_split", self.dataset.train["source"], punctuation=True)
         self.auto_split("data.target_split", self.dataset.train["target"], punctuation=True)
-        self.preprocessor = self.preprocessor_from(lambda: data.Seq2SeqPreprocessor(*(
-            data.TextVectorizer(split=cfg[f"{side}_split"], lowercase=lowercase, max_length=cfg.max_length,
-                                subwords=cfg.subwords)
-            for side, lowercase in (("source", cfg.lowercase), ("target", cfg.target_lowercase)))
-        ).adapt(self.dataset.train["source"], self.dataset.train["target"], max_tokens=cfg.max_tokens))
+        self.preprocessor = self.preprocessor_from(
+            lambda: data.Seq2SeqPreprocessor(
+                *(
+                    data.TextVectorizer(
+                        split=cfg[f"{side}_split"],
+                        lowercase=lowercase,
+                        max_length=cfg.max_length,
+                        subwords=cfg.subwords,
+                    )
+                    for side, lowercase in (("source", cfg.lowercase), ("target", cfg.target_lowercase))
+                )
+            ).adapt(self.dataset.train["source"], self.dataset.train["target"], max_tokens=cfg.max_tokens)
+        )
         self.features, self.targets, self.references = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             if not len(frame):
@@ -47,8 +54,10 @@ class Seq2SeqTask(Task):
             for text, reference in zip(frame["source"], tokenized):
                 self.references[split][str(text)].append(reference)
         sizes = [t.vocabulary_size() for t in (self.preprocessor.tokenizer, self.preprocessor.target_tokenizer)]
-        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source {sizes[0]}, "
-                 f"target {sizes[1]} ids")
+        self.log(
+            f"data: {self.dataset.name} {self.dataset.sizes()} pairs; vocabularies: source {sizes[0]}, "
+            f"target {sizes[1]} ids"
+        )
         self.make_pipelines(length_key="source")
 
     def choose_for_sources(self, sources):
@@ -67,15 +76,22 @@ class Seq2SeqTask(Task):
             for key in ("data.source_split", "data.target_split"):
                 self.choose(key, "subword", "sentences: SentencePiece pieces, as the translation benchmark")
         else:
-            self.log("auto: sentences read as words and punctuation; pip install 'tfseq[subword]' (TensorFlow "
-                     "Text, SentencePiece) for the subwords the translation benchmark reads")
+            self.log(
+                "auto: sentences read as words and punctuation; pip install 'tfseq[subword]' (TensorFlow "
+                "Text, SentencePiece) for the subwords the translation benchmark reads"
+            )
 
     def build_model(self):
         cfg = self.config.model
-        model = Seq2Seq(self.backbone(self.preprocessor.tokenizer.vocabulary_size()),
-                        self.preprocessor.target_tokenizer.vocabulary_size(), attention=cfg.attention,
-                        sampled_softmax=cfg.sampled_softmax, tie_embeddings=cfg.tie_embeddings,
-                        label_smoothing=cfg.label_smoothing, preprocessor=self.preprocessor)
+        model = Seq2Seq(
+            self.backbone(self.preprocessor.tokenizer.vocabulary_size()),
+            self.preprocessor.target_tokenizer.vocabulary_size(),
+            attention=cfg.attention,
+            sampled_softmax=cfg.sampled_softmax,
+            tie_embeddings=cfg.tie_embeddings,
+            label_smoothing=cfg.label_smoothing,
+            preprocessor=self.preprocessor,
+        )
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model.start_from_prior(self.targets["train"])
 
@@ -90,14 +106,16 @@ class Seq2SeqTask(Task):
             for row, text in enumerate(frame["source"]):
                 first.setdefault(str(text), row)
             rows = list(first.values())
-            ids = self.model.translate_source_ids(self.features[split]["source"][rows],
-                                                  int(self.config.generate.max_length), sampler)
+            ids = self.model.translate_source_ids(
+                self.features[split]["source"][rows], int(self.config.generate.max_length), sampler
+            )
             # The outputs' tokens, as the references were made: the target vectorizer's rule.
             tokens = self.preprocessor.target_tokenizer.tokenize(self.model.texts(ids), truncate=False)
             outputs = dict(zip(first, tokens))
             translation = self.config.data.source_split != "character"  # (not grapheme-to-phoneme)
-            metrics[split] = sequence_scores(self.references[split], outputs,
-                                             join=self.preprocessor.target_tokenizer.join if translation else None)
+            metrics[split] = sequence_scores(
+                self.references[split], outputs, join=self.preprocessor.target_tokenizer.join if translation else None
+            )
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
             if split == "test":
                 self.write_examples(first, outputs)
@@ -136,20 +154,31 @@ class Seq2SeqTask(Task):
             references[str(source)].append(tokens)
         splits = declared.get("identity", {}).get("vocabulary", {})
         translation = splits.get("tokenizer") != "character"  # (grapheme-to-phoneme: no BLEU)
-        scores = sequence_scores(references, answers, join=joiner(splits.get("target_tokenizer", "word"))
-                                 if translation else None)
+        scores = sequence_scores(
+            references, answers, join=joiner(splits.get("target_tokenizer", "word")) if translation else None
+        )
         return {"test": scores, "headline": "bleu" if translation else "accuracy", "examples": len(sources)}
 
     def tflite_serving(self):
-        return seq2seq_tflite(self.model, max_length=int(self.config.generate.max_length), sampler=self.sampler(),
-                              n_best=int(self.config.generate.n_best))
+        return seq2seq_tflite(
+            self.model,
+            max_length=int(self.config.generate.max_length),
+            sampler=self.sampler(),
+            n_best=int(self.config.generate.n_best),
+        )
 
     def serving(self):
         cfg = self.config.generate
-        return seq2seq_serving(self.model, max_length=int(cfg.max_length), sampler=self.sampler(), metadata={
-            "data": self.dataset.name,
-            "generate": dict(cfg)},  # sampler, beams, length_penalty, max_length, n_best
-            n_best=int(cfg.n_best))
+        return seq2seq_serving(
+            self.model,
+            max_length=int(cfg.max_length),
+            sampler=self.sampler(),
+            metadata={
+                "data": self.dataset.name,
+                "generate": dict(cfg),
+            },  # sampler, beams, length_penalty, max_length, n_best
+            n_best=int(cfg.n_best),
+        )
 
 
 def seq2seq_tflite(model, max_length=30, sampler=None, n_best: int = 1) -> TFLiteServing:
@@ -165,25 +194,44 @@ def seq2seq_tflite(model, max_length=30, sampler=None, n_best: int = 1) -> TFLit
     pre = model.preprocessor
     sampler = sampler or decoding.Greedy()
     if not isinstance(sampler, (decoding.Greedy, decoding.BeamSearch)):
-        raise ValueError("export.tflite decodes greedily or by beam search: set generate.sampler=greedy or beam "
-                         f"(not {type(sampler).__name__}: TFLite has no random sampling)")
+        raise ValueError(
+            "export.tflite decodes greedily or by beam search: set generate.sampler=greedy or beam "
+            f"(not {type(sampler).__name__}: TFLite has no random sampling)"
+        )
     if pre.tokenizer.split == "subword":
-        raise ValueError("export.tflite reads the source on the device in plain Python, which has no SentencePiece: "
-                         "choose data.source_split=word, wordpunct or character, or export.tflite=false")
+        raise ValueError(
+            "export.tflite reads the source on the device in plain Python, which has no SentencePiece: "
+            "choose data.source_split=word, wordpunct or character, or export.tflite=false"
+        )
     target = pre.target_tokenizer
     if n_best > 1:
         call = lambda m, ids: m.translate_n_best(ids["tokens"], max_length, sampler, n_best)  # noqa: E731
-        outputs, show, columns = ("the n best target ids (end included, then 0) and their scores, best first",
-                                  "{text}\t{n_best}", ("target", "n_best"))
+        outputs, show, columns = (
+            "the n best target ids (end included, then 0) and their scores, best first",
+            "{text}\t{n_best}",
+            ("target", "n_best"),
+        )
     else:
         call = lambda m, ids: m.translate_ids(ids["tokens"], max_length, sampler)  # noqa: E731
         outputs, show, columns = "target ids (end included, then 0)", "{text}\t{target}", ("target",)
-    return TFLiteServing(model, pre.tokenizer, outputs, "targets", show, columns, call=call,
-                         metadata={"target": {"vocabulary": list(target.vocabularies[1]), "split": target.split,
-                                              "start": START, "end": END},
-                                   "generate": {"max_length": max_length, **sampler.get_config(), "n_best": n_best,
-                                                "sampler": "beam" if isinstance(sampler, decoding.BeamSearch)
-                                                else "greedy"}})
+    return TFLiteServing(
+        model,
+        pre.tokenizer,
+        outputs,
+        "targets",
+        show,
+        columns,
+        call=call,
+        metadata={
+            "target": {"vocabulary": list(target.vocabularies[1]), "split": target.split, "start": START, "end": END},
+            "generate": {
+                "max_length": max_length,
+                **sampler.get_config(),
+                "n_best": n_best,
+                "sampler": "beam" if isinstance(sampler, decoding.BeamSearch) else "greedy",
+            },
+        },
+    )
 
 
 def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: int = 1) -> Serving:
@@ -219,25 +267,36 @@ def seq2seq_serving(model, max_length=30, sampler=None, metadata=None, n_best: i
 
     def generate(module, text, **settings):
         source, has_tokens = at_least_one_step({"tokens": module.preprocessor(text)["tokens"]})
-        ids, scores = decoding.dispatch(lambda chosen, n, length: model.translate_n_best(
-            source["tokens"], length, chosen, n), settings, seed)
+        ids, scores = decoding.dispatch(
+            lambda chosen, n, length: model.translate_n_best(source["tokens"], length, chosen, n), settings, seed
+        )
         return n_best_answer(module.preprocessor, ids, scores, has_tokens)
 
     def target_tokens(module, text):
         return target_token_rows(module.preprocessor.target_tokenizer, text)
 
     show, columns = ("{text}\t{target}", ("target",)) if n_best == 1 else ("{text}\t{n_best}", ("target", "n_best"))
-    return Serving(answer, model.variables, model.preprocessor, show=show, columns=columns, metadata=metadata or {},
-                   track={"generate_seed": seed.state}, generate=generate,
-                   generate_defaults=decoding.settings_of(sampler, max_length, n_best),
-                   functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})})
+    return Serving(
+        answer,
+        model.variables,
+        model.preprocessor,
+        show=show,
+        columns=columns,
+        metadata=metadata or {},
+        track={"generate_seed": seed.state},
+        generate=generate,
+        generate_defaults=decoding.settings_of(sampler, max_length, n_best),
+        functions={"target_tokens": (target_tokens, {"text": tf.TensorSpec([None], tf.string)})},
+    )
 
 
 def target_token_rows(tokenizer, text) -> dict:
     """Target texts split by the target rule, as training scores them: ``tokens`` cut at its
     ``max_length`` (a reference's), ``all_tokens`` not (an output's); what ``tfseq-evaluate`` compares."""
-    return {"tokens": tokenizer.tokens(text).to_tensor(""),
-            "all_tokens": tokenizer.tokens(text, truncate=False).to_tensor("")}
+    return {
+        "tokens": tokenizer.tokens(text).to_tensor(""),
+        "all_tokens": tokenizer.tokens(text, truncate=False).to_tensor(""),
+    }
 
 
 def n_best_answer(preprocessor, ids, scores, has_tokens) -> dict:
@@ -249,7 +308,7 @@ def n_best_answer(preprocessor, ids, scores, has_tokens) -> dict:
     targets = tf.reshape(preprocessor.postprocess(tf.reshape(ids, [-1, shape[2]])), shape[:2])
     targets = tf.where(has_tokens[:, None], targets, "")
     scores = tf.where(has_tokens[:, None], scores, 0.0)
-    readable = tf.strings.reduce_join(targets + " (" + tf.strings.as_string(scores, precision=3) + ")",
-                                      axis=1, separator=" | ")
-    return {"target": targets[:, 0], "targets": targets, "scores": scores,
-            "n_best": tf.where(has_tokens, readable, "")}
+    readable = tf.strings.reduce_join(
+        targets + " (" + tf.strings.as_string(scores, precision=3) + ")", axis=1, separator=" | "
+    )
+    return {"target": targets[:, 0], "targets": targets, "scores": scores, "n_best": tf.where(has_tokens, readable, "")}

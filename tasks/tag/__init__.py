@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from tfseq import data, recipes
-from tfseq.export import TFLiteServing, Serving, at_least_one_step
+from tfseq.export import Serving, TFLiteServing, at_least_one_step
 from tfseq.models import SequenceTagger
-from tfseq.train import plots
 from tfseq.tflite_app import is_chunk_tagset
+from tfseq.train import plots
 from tfseq.train.task import Task
 
 SEGMENT_TAGS = {"B", "M", "E", "S"}  # word segmentation: a word's Begin, Middle, End, or a Single character
@@ -49,8 +49,11 @@ def segmentation_scores(truth, predicted) -> dict:
         gold, guess = words_of(gold), words_of(guess)
         found, right, total = found + len(guess), right + len(gold & guess), total + len(gold)
     precision, recall = right / max(found, 1), right / max(total, 1)
-    return {"precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / (precision + recall) if right else 0.0}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if right else 0.0,
+    }
 
 
 def tag_scores(truth: list[list[str]], predicted: list[list[str]], scheme: str | None) -> dict:
@@ -64,9 +67,11 @@ def tag_scores(truth: list[list[str]], predicted: list[list[str]], scheme: str |
 
         # zero_division=0: the value seqeval's default gives, without its warning (an untrained
         # model that finds no chunk has precision 0, not an error a user can act on).
-        scores.update(f1=float(f1_score(truth, predicted, zero_division=0)),
-                      precision=float(precision_score(truth, predicted, zero_division=0)),
-                      recall=float(recall_score(truth, predicted, zero_division=0)))
+        scores.update(
+            f1=float(f1_score(truth, predicted, zero_division=0)),
+            precision=float(precision_score(truth, predicted, zero_division=0)),
+            recall=float(recall_score(truth, predicted, zero_division=0)),
+        )
     elif scheme == "words":
         scores.update(segmentation_scores(truth, predicted))
     return scores
@@ -78,9 +83,16 @@ def chunk_type_scores(truth: list[list[str]], predicted: list[list[str]]) -> dic
     from seqeval.metrics import classification_report
 
     report = classification_report(truth, predicted, output_dict=True, zero_division=0)
-    return {kind: {"precision": float(row["precision"]), "recall": float(row["recall"]),
-                   "f1": float(row["f1-score"]), "support": int(row["support"])}
-            for kind, row in sorted(report.items()) if not kind.endswith(" avg")}
+    return {
+        kind: {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+        for kind, row in sorted(report.items())
+        if not kind.endswith(" avg")
+    }
 
 
 def most_frequent_tag_baseline(dataset, lowercase=True) -> dict:
@@ -122,8 +134,9 @@ def split_of(sentences) -> tuple[str, str]:
     share = unspaced_share(" ".join(row) for row in sentences) or 0.0
     punctuation = sum(not any(map(is_word_character, token)) for token in tokens) / max(len(tokens), 1)
     if share < 0.5 and punctuation >= 0.02:
-        return "wordpunct", (f"{punctuation:.0%} of the training tokens are punctuation: raw text is cut at "
-                             f"punctuation too")
+        return "wordpunct", (
+            f"{punctuation:.0%} of the training tokens are punctuation: raw text is cut at punctuation too"
+        )
     return "word", "the training tokens are words"
 
 
@@ -136,15 +149,25 @@ class TagTask(Task):
         self.tag_names = self.dataset.labels
         self.scheme = scheme_of(self.tag_names)
         scored = {"chunks": " (chunks: scored by CoNLL F1)", "words": " (segmentation: scored by word F1)"}
-        self.log(f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags"
-                 f"{scored.get(self.scheme, '')}")
+        self.log(
+            f"data: {self.dataset.name} {self.dataset.sizes()} {len(self.tag_names)} tags{scored.get(self.scheme, '')}"
+        )
         if self.auto("data.split"):
             self.choose("data.split", *split_of(self.dataset.train["tokens"]))
         self.choose_for_script(self.dataset.train["tokens"])
-        self.preprocessor = self.preprocessor_from(lambda: data.TokenTaggerPreprocessor(data.TextVectorizer(
-            split="word" if cfg.split == "wordpunct" else cfg.split,
-            punctuation="cut" if cfg.split == "wordpunct" else "keep", lowercase=cfg.lowercase,
-            ngrams=tuple(cfg.ngrams), max_length=cfg.max_length, token_chars=cfg.token_chars), self.tag_names))
+        self.preprocessor = self.preprocessor_from(
+            lambda: data.TokenTaggerPreprocessor(
+                data.TextVectorizer(
+                    split="word" if cfg.split == "wordpunct" else cfg.split,
+                    punctuation="cut" if cfg.split == "wordpunct" else "keep",
+                    lowercase=cfg.lowercase,
+                    ngrams=tuple(cfg.ngrams),
+                    max_length=cfg.max_length,
+                    token_chars=cfg.token_chars,
+                ),
+                self.tag_names,
+            )
+        )
         if self.preset() is not None:
             self.check_known(self.tag_names, self.preprocessor.tags, "tags")
             self.tag_names = list(self.preprocessor.tags)
@@ -163,7 +186,9 @@ class TagTask(Task):
             self.targets[split] = self.preprocessor.targets(frame["tags"])
         cut = sum(len(t) > cfg.max_length for t in self.dataset.test["tokens"])
         if cut:
-            self.log(f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)")
+            self.log(
+                f"data.max_length={cfg.max_length}: {cut} test sentences are cut (trained and scored on the start)"
+            )
         self.make_pipelines()
 
     def choose_for_script(self, sentences):
@@ -190,8 +215,12 @@ class TagTask(Task):
             self.auto_case("unspaced", f"{share:.0%} of the letters are in scripts written without spaces")
 
     def build_model(self):
-        model = SequenceTagger(self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()), len(self.tag_names),
-                               crf=self.config.model.crf, preprocessor=self.preprocessor)
+        model = SequenceTagger(
+            self.backbone(self.preprocessor.tokenizer.vocabulary_sizes()),
+            len(self.tag_names),
+            crf=self.config.model.crf,
+            preprocessor=self.preprocessor,
+        )
         model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
         return model
 
@@ -203,8 +232,10 @@ class TagTask(Task):
         for split in ("validation", "test"):
             if self.features.get(split) is None:
                 continue
-            truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.splits[split]["tags"],
-                                                                        self.targets[split])]
+            truth = [
+                list(tags[: len(target)])
+                for tags, target in zip(self.dataset.splits[split]["tags"], self.targets[split])
+            ]
             answers[split] = truth, self.predict_tags(split)
             metrics[split] = tag_scores(*answers[split], self.scheme)
             metrics[split]["loss"] = float(self.model.evaluate(self.pipelines[split], verbose=0))
@@ -213,8 +244,10 @@ class TagTask(Task):
         if "test" in answers:
             self.report(*answers["test"])
         for kind, row in metrics.get("per_type", {}).get("test", {}).items():
-            self.log(f"test {kind}: precision {row['precision']:.4f} recall {row['recall']:.4f} "
-                     f"F1 {row['f1']:.4f} ({row['support']} in the reference)")
+            self.log(
+                f"test {kind}: precision {row['precision']:.4f} recall {row['recall']:.4f} "
+                f"F1 {row['f1']:.4f} ({row['support']} in the reference)"
+            )
         return metrics
 
     def report(self, truth, predicted):
@@ -233,9 +266,14 @@ class TagTask(Task):
         if len(self.tag_names) <= 60:
             index = {tag: i for i, tag in enumerate(self.tag_names)}
             seen = [i for i, tag in enumerate(flat_true) if tag in index]  # tags never seen in train: no row
-            self.run.save_figure("confusion_matrix.png", plots.confusion_matrix(
-                np.array([index[flat_true[i]] for i in seen]), np.array([index[flat_pred[i]] for i in seen]),
-                self.tag_names))
+            self.run.save_figure(
+                "confusion_matrix.png",
+                plots.confusion_matrix(
+                    np.array([index[flat_true[i]] for i in seen]),
+                    np.array([index[flat_pred[i]] for i in seen]),
+                    self.tag_names,
+                ),
+            )
 
     def baseline(self):
         if not self.config.baseline:
@@ -252,8 +290,10 @@ class TagTask(Task):
     def validation_scores(self):
         if self.scheme is None or self.features.get("validation") is None:
             return None
-        truth = [list(tags[: len(target)]) for tags, target in zip(self.dataset.validation["tags"],
-                                                                    self.targets["validation"])]
+        truth = [
+            list(tags[: len(target)])
+            for tags, target in zip(self.dataset.validation["tags"], self.targets["validation"])
+        ]
         return lambda: {"f1": tag_scores(truth, self.predict_tags("validation"), self.scheme)["f1"]}
 
     def headline_of(self, metrics):
@@ -275,11 +315,14 @@ class TagTask(Task):
         width = max((len(tokens) for tokens in sentences), default=1) or 1
         padded = np.array([tokens + [""] * (width - len(tokens)) for tokens in sentences] or [[""]], dtype=object)
         tags = in_batches(loaded.signatures["tag_tokens"], padded, key="tokens")["tags"]
-        predicted = [[tag.decode("utf-8") for tag in row[:len(tokens)]] for row, tokens in zip(tags, sentences)]
+        predicted = [[tag.decode("utf-8") for tag in row[: len(tokens)]] for row, tokens in zip(tags, sentences)]
         truth = [list(row)[:cut] for row in frame["tags"]]
         scheme = scheme_of(declared["tags"])
-        result = {"test": tag_scores(truth, predicted, scheme), "headline": "accuracy" if scheme is None else "f1",
-                  "examples": len(frame)}
+        result = {
+            "test": tag_scores(truth, predicted, scheme),
+            "headline": "accuracy" if scheme is None else "f1",
+            "examples": len(frame),
+        }
         if scheme == "chunks":
             result["per_type"] = chunk_type_scores(truth, predicted)
         return result
@@ -292,8 +335,10 @@ class TagTask(Task):
         return tagger_serving(model)
 
     def serving(self):
-        return tagger_serving(self.model, metadata={
-            "tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length})
+        return tagger_serving(
+            self.model,
+            metadata={"tags": self.tag_names, "data": self.dataset.name, "max_length": self.config.data.max_length},
+        )
 
 
 def tagger_tflite(model) -> TFLiteServing:
@@ -302,11 +347,17 @@ def tagger_tflite(model) -> TFLiteServing:
     which ``tfseq.json`` holds (a Viterbi search in the app; the argmax without one)."""
     crf = None
     if model.crf is not None:
-        crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist()
-               for name in ("start", "end", "transitions")}
+        crf = {name: np.asarray(getattr(model.crf, name).numpy()).tolist() for name in ("start", "end", "transitions")}
     show, columns = answer_columns(model.preprocessor)
-    return TFLiteServing(model, model.preprocessor.tokenizer, "scores of tags per token (emissions)", "tags", show,
-                         columns, metadata={"tags": model.preprocessor.tags, "crf": crf})
+    return TFLiteServing(
+        model,
+        model.preprocessor.tokenizer,
+        "scores of tags per token (emissions)",
+        "tags",
+        show,
+        columns,
+        metadata={"tags": model.preprocessor.tags, "crf": crf},
+    )
 
 
 def answer_columns(pre) -> tuple[str, tuple]:
@@ -345,9 +396,17 @@ def tagger_serving(model, metadata=None) -> Serving:
         best = model.decode(model(ids, training=False), mask)
         tags = tf.where(mask, tf.gather(tf.constant(["", *pre.tags]), best), "")
         width = tf.shape(tokens)[1]
-        return {"tags": tf.pad(tags, [[0, 0], [0, tf.maximum(width - tf.shape(tags)[1], 0)]],
-                               constant_values="")[:, :width]}
+        return {
+            "tags": tf.pad(tags, [[0, 0], [0, tf.maximum(width - tf.shape(tags)[1], 0)]], constant_values="")[:, :width]
+        }
 
     show, columns = answer_columns(pre)
-    return Serving(answer, model.variables, pre, show=show, columns=columns, metadata=metadata or {},
-                   functions={"tag_tokens": (tag_tokens, {"tokens": tf.TensorSpec([None, None], tf.string)})})
+    return Serving(
+        answer,
+        model.variables,
+        pre,
+        show=show,
+        columns=columns,
+        metadata=metadata or {},
+        functions={"tag_tokens": (tag_tokens, {"tokens": tf.TensorSpec([None, None], tf.string)})},
+    )

@@ -33,37 +33,54 @@ class Word2VecTask(Task):
 
         self.examples, self.pipelines = {}, {}
         for split, frame in self.dataset.splits.items():
-            stream = np.array([i for ids in self.preprocessor.token_ids(frame["text"], truncate=False) for i in ids],
-                              "int32")
+            stream = np.array(
+                [i for ids in self.preprocessor.token_ids(frame["text"], truncate=False) for i in ids], "int32"
+            )
             if len(stream) < 2:
                 continue
             self.examples[split] = skipgram_examples(
-                stream, self.preprocessor.vocabulary_size(), window=int(model_cfg.window),
+                stream,
+                self.preprocessor.vocabulary_size(),
+                window=int(model_cfg.window),
                 negatives=int(model_cfg.negatives),
-                subsample=float(model_cfg.subsample), cbow=model_cfg.architecture == "cbow",
-                seed=int(self.config.seed) + ("train", "validation", "test").index(split))
+                subsample=float(model_cfg.subsample),
+                cbow=model_cfg.architecture == "cbow",
+                seed=int(self.config.seed) + ("train", "validation", "test").index(split),
+            )
             pipeline = tf.data.Dataset.from_tensor_slices(self.examples[split])
             size, batch = len(self.examples[split]["centre"]), int(self.config.train.batch_size)
-            self.pipelines[split] = (data.shuffled_epochs(pipeline, size, batch, int(self.config.seed))
-                                     if split == "train" else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE))
+            self.pipelines[split] = (
+                data.shuffled_epochs(pipeline, size, batch, int(self.config.seed))
+                if split == "train"
+                else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
+            )
         if "train" not in self.examples:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
-        self.log(f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; training examples "
-                 f"{({s: len(e['centre']) for s, e in self.examples.items()})} ({model_cfg.architecture})")
+        self.log(
+            f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; training examples "
+            f"{ ({s: len(e['centre']) for s, e in self.examples.items()}) } ({model_cfg.architecture})"
+        )
 
     def build_model(self):
         cfg = self.config.model
         if cfg.architecture not in ARCHITECTURES:
             raise ValueError(f"model.architecture={cfg.architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
-        model = Word2Vec(self.preprocessor.vocabulary_size(), dim=int(cfg.dim), cbow=cfg.architecture == "cbow",
-                         vocabulary=self.vocabulary)
+        model = Word2Vec(
+            self.preprocessor.vocabulary_size(),
+            dim=int(cfg.dim),
+            cbow=cfg.architecture == "cbow",
+            vocabulary=self.vocabulary,
+        )
         model.build()
         return model
 
     def evaluate(self):
-        metrics = {split: {"loss": float(self.model.evaluate(self.pipelines[split], verbose=0))}
-                   for split in ("validation", "test") if split in self.pipelines}
+        metrics = {
+            split: {"loss": float(self.model.evaluate(self.pipelines[split], verbose=0))}
+            for split in ("validation", "test")
+            if split in self.pipelines
+        }
         self.write_vectors()
         return metrics
 
@@ -76,7 +93,9 @@ class Word2VecTask(Task):
         kept = [i for i, word in enumerate(everything.words) if word.strip() and " " not in word]
         vectors = WordVectors([everything.words[i] for i in kept], everything.vectors[kept])
         vectors.save(self.run.file("vectors.txt"))
-        shown = [f"{word}\t" + " ".join(f"{near}({s:.2f})" for near, s in vectors.most_similar(word, top=8))
-                 for word in vectors.words[:30]]
+        shown = [
+            f"{word}\t" + " ".join(f"{near}({s:.2f})" for near, s in vectors.most_similar(word, top=8))
+            for word in vectors.words[:30]
+        ]
         self.run.write_text("neighbours.txt", "\n".join(shown) + "\n")
         self.log("nearest neighbours:\n" + "\n".join(shown[:10]))

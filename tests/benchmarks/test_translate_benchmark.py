@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tfseq import recipes
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -49,8 +50,11 @@ def test_pairs_descriptions_by_md5_sentence_by_sentence(tmp_path):
     french = translate_quality.descriptions(tmp_path, "fr")
     assert set(english) == {"aaa", "bbb"} and set(french) == {"aaa"}
     pairs, stats = translate_quality.sentence_pairs(english, french, "fr")
-    assert pairs == [("a small tool", "un petit outil"), ("It reads files.", "Il lit des fichiers."),
-                     ("It writes them back.", "Il les réécrit.")]
+    assert pairs == [
+        ("a small tool", "un petit outil"),
+        ("It reads files.", "Il lit des fichiers."),
+        ("It writes them back.", "Il les réécrit."),
+    ]
     assert stats["list paragraphs (skipped)"] == 1
     assert stats["paragraphs with unequal sentences (skipped)"] == 1
 
@@ -72,15 +76,20 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
     rng = np.random.default_rng(0)
     words = ["the", "cat", "sees", "a", "dog", "in", "house", "small", "big", "red"]
     sentences = tmp_path / "pairs.tsv"
-    sentences.write_text("".join(
-        f"{' '.join(rng.choice(words, 5)).capitalize()}.\tLe {' '.join(rng.choice(words, 4))}.\n" for _ in range(300)))
+    sentences.write_text(
+        "".join(
+            f"{' '.join(rng.choice(words, 5)).capitalize()}.\tLe {' '.join(rng.choice(words, 4))}.\n"
+            for _ in range(300)
+        )
+    )
     spelled = tmp_path / "g2p.tsv"
     spelled.write_text("".join(f"{w}\t{' '.join(w.upper())}\n" for w in words * 30))
 
     def prepared(path, *extra):
         config = recipes.resolve("seq2seq", [("data.train", str(path)), ("data.subwords", "40"), *extra])
-        Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / path.stem)),
-                    log=lambda *a: None).prepare()
+        Seq2SeqTask(
+            config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / path.stem)), log=lambda *a: None
+        ).prepare()
         return config
 
     config = prepared(sentences)
@@ -90,8 +99,13 @@ def test_the_default_recipe_gives_sentences_the_benchmarks_settings(tmp_path):
         assert OmegaConf.select(config, key) == expected, key
     assert recipes.resolve("seq2seq", []).data.subwords == 8000
     g2p = prepared(spelled)
-    assert (g2p.data.source_split, g2p.data.target_split, g2p.train.epochs, g2p.model.tie_embeddings,
-            g2p.generate.max_length) == ("character", "word", 8, False, 30)
+    assert (
+        g2p.data.source_split,
+        g2p.data.target_split,
+        g2p.train.epochs,
+        g2p.model.tie_embeddings,
+        g2p.generate.max_length,
+    ) == ("character", "word", 8, False, 30)
     assert prepared(sentences, ("train.epochs", "2")).train.epochs == 2  # a given value is kept
 
 
@@ -102,14 +116,19 @@ def test_without_tensorflow_text_sentences_are_words_and_punctuation_and_it_says
     from tfseq.train.run_folder import RunFolder
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tensorflow_text" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow_text" else find_spec(name, *a)
+    )
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"The cat sees {i} dogs.\tLe chat voit {i} chiens.\n" for i in range(200)))
     logged = []
     config = recipes.resolve("seq2seq", [("data.train", str(pairs))])
-    Seq2SeqTask(config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / "run")),
-                log=logged.append).prepare()
+    Seq2SeqTask(
+        config, RunFolder(str(tmp_path / "runs"), "seq2seq", path=str(tmp_path / "run")), log=logged.append
+    ).prepare()
     assert (config.data.source_split, config.data.target_split, config.model.tie_embeddings) == (
-        "wordpunct", "wordpunct", True)
+        "wordpunct",
+        "wordpunct",
+        True,
+    )
     assert any("pip install 'tfseq[subword]'" in line for line in logged)

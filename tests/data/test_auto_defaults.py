@@ -3,38 +3,43 @@
 import numpy as np
 import pytest
 
-from tfseq import cli
-from tfseq import recipes
+from tfseq import cli, recipes
 from tfseq.data.language import detect_split, length_cap
 
 ENGLISH = ["the film was great fun", "a dull and boring plot", "I loved the acting", "not worth it at all"]
 CHINESE = ["这本书很好看", "质量太差了", "物流很快，包装也好", "不推荐购买"]
 
 
-@pytest.mark.parametrize("texts,split", [
-    (ENGLISH, "word"),
-    (CHINESE, "character"),
-    (["日本語のテキストです", "東京は大きい"], "character"),  # Japanese: kanji and kana
-    (["ภาษาไทยไม่มีช่องว่าง ระหว่างคำ", "สวัสดีครับ"], "character"),  # Thai
-    (["한국어는 띄어쓰기를 합니다", "좋은 영화"], "word"),  # Korean separates words by spaces
-    (["我用iPhone拍照 很清楚", "这个app很好用"], "character"),  # mostly Chinese, some English
-    (["I watched 卧虎藏龙 last night and loved it", "great movie"], "word"),  # mostly English
-    (["123 456", "7 8 9", "3.14 2.71"], "word"),  # digits only: no letters
-    (["👍 🎉", "😀 😀 😀", "🔥"], "word"),  # emoji only
-    (["abbey", "zebra", "tfseq", "Naïve"], "character"),  # one word each (grapheme-to-phoneme)
-    (["", "  "], "word"),
-])
+@pytest.mark.parametrize(
+    "texts,split",
+    [
+        (ENGLISH, "word"),
+        (CHINESE, "character"),
+        (["日本語のテキストです", "東京は大きい"], "character"),  # Japanese: kanji and kana
+        (["ภาษาไทยไม่มีช่องว่าง ระหว่างคำ", "สวัสดีครับ"], "character"),  # Thai
+        (["한국어는 띄어쓰기를 합니다", "좋은 영화"], "word"),  # Korean separates words by spaces
+        (["我用iPhone拍照 很清楚", "这个app很好用"], "character"),  # mostly Chinese, some English
+        (["I watched 卧虎藏龙 last night and loved it", "great movie"], "word"),  # mostly English
+        (["123 456", "7 8 9", "3.14 2.71"], "word"),  # digits only: no letters
+        (["👍 🎉", "😀 😀 😀", "🔥"], "word"),  # emoji only
+        (["abbey", "zebra", "tfseq", "Naïve"], "character"),  # one word each (grapheme-to-phoneme)
+        (["", "  "], "word"),
+    ],
+)
 def test_detect_split_by_script(texts, split):
     chosen, reason = detect_split(texts)
     assert chosen == split and reason
 
 
-@pytest.mark.parametrize("texts,split", [
-    (["Go.", "Hello, world!", "I'm here."], "wordpunct"),  # translation pairs: punctuation on words
-    (["AE1 B IY0", "K AE1 T", "D AO1 G"], "word"),  # phonemes: no punctuation
-    (ENGLISH, "word"),
-    (CHINESE, "character"),
-])
+@pytest.mark.parametrize(
+    "texts,split",
+    [
+        (["Go.", "Hello, world!", "I'm here."], "wordpunct"),  # translation pairs: punctuation on words
+        (["AE1 B IY0", "K AE1 T", "D AO1 G"], "word"),  # phonemes: no punctuation
+        (ENGLISH, "word"),
+        (CHINESE, "character"),
+    ],
+)
 def test_detect_split_with_punctuation_cuts_it_from_words(texts, split):
     chosen, reason = detect_split(texts, punctuation=True)
     assert chosen == split and reason
@@ -55,10 +60,11 @@ def trainer_on(tmp_path, texts, *extra, task="classify"):
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     table = tmp_path / "train.csv"
-    rows = [f"{text} {i},{'pos' if i % 2 else 'neg'}" for i in range(80) for text in texts[i % len(texts):][:1]]
+    rows = [f"{text} {i},{'pos' if i % 2 else 'neg'}" for i in range(80) for text in texts[i % len(texts) :][:1]]
     table.write_text("text,label\n" + "\n".join(rows) + "\n")
-    config = recipes.resolve(task, [("data.train", str(table)), ("run.dir", str(tmp_path / "run")),
-                                *(tuple(e.split("=", 1)) for e in extra)])
+    config = recipes.resolve(
+        task, [("data.train", str(table)), ("run.dir", str(tmp_path / "run")), *(tuple(e.split("=", 1)) for e in extra)]
+    )
     logged = []
     return tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append), logged
 
@@ -75,8 +81,10 @@ def test_classify_chooses_split_ngrams_and_length_from_the_text(tmp_path):
     assert any(line.startswith("auto: data.split=word (") for line in logged)
     assert trainer.preprocessor.tokenizer.split == "word" and trainer.preprocessor.tokenizer.char_ngrams == (2, 5)
     # The export splits as training did: its ids are the training ids.
-    path = export.save(export.Serving(lambda m, text: {"ids": m.preprocessor(text)["tokens"]}, [],
-                                      trainer.preprocessor), tmp_path / "export")
+    path = export.save(
+        export.Serving(lambda m, text: {"ids": m.preprocessor(text)["tokens"]}, [], trainer.preprocessor),
+        tmp_path / "export",
+    )
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     texts = trainer.dataset.train["text"].tolist()
     ids = served(text=tf.constant(texts))["ids"].numpy()

@@ -68,8 +68,14 @@ def test_causal_lm_preprocessor_ends_every_line_and_reads_line_ends_back_as_brea
     pre.adapt(lines)
     assert pre.tokenizer.vocabularies[1][0] == "\n"  # id 2, whatever its frequency
     stream = pre.stream(lines)
-    assert stream.tolist() == [*pre.tokenizer.token_ids(["ab"])[0], 2, *pre.tokenizer.token_ids(["ba"])[0], 2,
-                               *pre.tokenizer.token_ids(["b"])[0], 2]
+    assert stream.tolist() == [
+        *pre.tokenizer.token_ids(["ab"])[0],
+        2,
+        *pre.tokenizer.token_ids(["ba"])[0],
+        2,
+        *pre.tokenizer.token_ids(["b"])[0],
+        2,
+    ]
     np.testing.assert_array_equal(pre.frame(tf.constant([[3, 4, 0]])), [[2, 3, 4, 2, 0]])
     np.testing.assert_array_equal(pre.frame(tf.constant([[3, 4, 0]]), end=False), [[2, 3, 4, 0, 0]])
     assert strings(pre.postprocess(tf.constant([stream]))) == ["ab\nba\nb\n"]
@@ -88,8 +94,9 @@ def test_seq2seq_preprocessor_teacher_forces_and_stops_at_the_end():
     assert pre.inputs(["cat"])["tokens"].shape == (1, 3)
     captions = data.Seq2SeqPreprocessor(None, data.TextVectorizer()).adapt(None, ["two digits"])
     assert captions.tokenizer is None and captions.requires == []
-    assert data.Seq2SeqPreprocessor(data.TextVectorizer(split="subword"), data.TextVectorizer()).requires \
-        == ["tensorflow_text"]
+    assert data.Seq2SeqPreprocessor(data.TextVectorizer(split="subword"), data.TextVectorizer()).requires == [
+        "tensorflow_text"
+    ]
 
 
 def test_preprocessors_and_vectorizers_take_python_texts_as_keras_layers_take_tensors():
@@ -98,27 +105,43 @@ def test_preprocessors_and_vectorizers_take_python_texts_as_keras_layers_take_te
     vec = data.TextVectorizer().adapt(TEXTS)
     pre = data.TokenTaggerPreprocessor(vec, ["A"])
     expected = vec(tf.constant(["a good film", "bad"]))["tokens"].numpy()
-    for texts in (["a good film", "bad"], ("a good film", "bad"), np.array(["a good film", "bad"]),
-                  pd.Series(["a good film", "bad"])):
+    for texts in (
+        ["a good film", "bad"],
+        ("a good film", "bad"),
+        np.array(["a good film", "bad"]),
+        pd.Series(["a good film", "bad"]),
+    ):
         np.testing.assert_array_equal(vec(texts)["tokens"], expected)
         np.testing.assert_array_equal(pre(texts)["tokens"], expected)
     np.testing.assert_array_equal(pre("bad")["tokens"], expected[1:, :1])
 
 
 def test_models_keep_their_preprocessor_through_keras_files(tmp_path):
-    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(TEXTS, ["pos", "neg", "pos", "pos"])
-    model = TextClassifier(RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=pre)
+    pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(
+        TEXTS, ["pos", "neg", "pos", "pos"]
+    )
+    model = TextClassifier(
+        RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=pre
+    )
     model.predict(np.array(TEXTS), verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras").preprocessor
     assert isinstance(loaded, data.TextClassifierPreprocessor)
-    assert (loaded.labels, loaded.prior, loaded.tokenizer.vocabularies) == (pre.labels, pre.prior, pre.tokenizer.vocabularies)
+    assert (loaded.labels, loaded.prior, loaded.tokenizer.vocabularies) == (
+        pre.labels,
+        pre.prior,
+        pre.tokenizer.vocabularies,
+    )
 
 
 def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preprocessor():
     vec = data.TextVectorizer().adapt(TEXTS)
     classifier = TextClassifier(RecurrentBackbone(vec.vocabulary_sizes()), 3, preprocessor=vec)
-    assert isinstance(classifier.preprocessor, data.TextClassifierPreprocessor) and classifier.preprocessor.labels == ["0", "1", "2"]
+    assert isinstance(classifier.preprocessor, data.TextClassifierPreprocessor) and classifier.preprocessor.labels == [
+        "0",
+        "1",
+        "2",
+    ]
     tagger = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes()), 2, preprocessor=vec)
     assert tagger.preprocessor.tags == ["1", "2"] and tagger.preprocessor.tokenizer is vec
     assert isinstance(LanguageModel(RecurrentBackbone(10), 2, preprocessor=vec).preprocessor, data.CausalLMPreprocessor)
@@ -138,14 +161,34 @@ def test_a_bare_vectorizer_and_old_seq2seq_configs_still_make_a_family_preproces
 def test_token_offsets_index_the_text_as_given_in_the_graph_and_in_plain_python(split, punctuation):
     from tfseq.tflite_app import CONTROL, Preprocessor
 
-    texts = ["  New\u3000York\x00 is\tbig ", "", "\x00", "日本 東京\u00a0x", "x\u200by  z\n", "Ｇood\u3000FILM",
-             "John lives in New York.", "(U.S.)\x00, \"he\" said...", "İ. x", "a\x00.b.\x00"]
+    texts = [
+        "  New\u3000York\x00 is\tbig ",
+        "",
+        "\x00",
+        "日本 東京\u00a0x",
+        "x\u200by  z\n",
+        "Ｇood\u3000FILM",
+        "John lives in New York.",
+        '(U.S.)\x00, "he" said...',
+        "İ. x",
+        "a\x00.b.\x00",
+    ]
     whole = ["u.s."] if punctuation == "cut" else ()
     vec = data.TextVectorizer(split=split, max_length=6, punctuation=punctuation, whole_words=whole)
     starts, ends = vec.token_offsets(tf.constant(texts))
-    app = Preprocessor({"split": split, "lowercase": True, "max_length": 6, "vocabularies": {},
-                        "punctuation": punctuation, "whole_words": whole})
-    for text, a, b, tokens in zip(texts, starts.to_list(), ends.to_list(), vec.tokens(texts, lowercase=False).to_list()):
+    app = Preprocessor(
+        {
+            "split": split,
+            "lowercase": True,
+            "max_length": 6,
+            "vocabularies": {},
+            "punctuation": punctuation,
+            "whole_words": whole,
+        }
+    )
+    for text, a, b, tokens in zip(
+        texts, starts.to_list(), ends.to_list(), vec.tokens(texts, lowercase=False).to_list()
+    ):
         assert list(zip(a, b)) == app.offsets(text)
         # text[start:end] is the token as written (a removed control character inside it stays in the text)
         assert [CONTROL.sub("", text[s:e]) for s, e in zip(a, b)] == [t.decode() for t in tokens]
@@ -154,8 +197,10 @@ def test_token_offsets_index_the_text_as_given_in_the_graph_and_in_plain_python(
 def test_a_taggers_word_split_cuts_punctuation_off_words_but_keeps_the_corpus_forms_whole():
     vec = data.TextVectorizer(split="word", punctuation="cut")
     assert vec.tokenize(["John lives in New York.", "(Hi!) ... --", "U.S. Inc.'s don't"]) == [
-        ["john", "lives", "in", "new", "york", "."], ["(", "hi", "!", ")", "...", "--"],
-        ["u.s", ".", "inc.'s", "don't"]]
+        ["john", "lives", "in", "new", "york", "."],
+        ["(", "hi", "!", ")", "...", "--"],
+        ["u.s", ".", "inc.'s", "don't"],
+    ]
     pre = data.TokenTaggerPreprocessor(vec, ["O"])
     sentences = [["He", "left", "the", "U.S.", "."], ["It", "'s", "Acme", "Inc.", "--", "yes"]]
     texts = pre.join(sentences)  # the corpus's own forms are kept whole, so each sentence splits back
@@ -190,8 +235,9 @@ def test_models_fit_and_predict_pandas_and_datasets_columns_of_raw_text():
 
     texts, labels = ["a good film", "a bad film", "good good", "bad plot"] * 4, [1, 0, 1, 0] * 4
     pre = data.TextClassifierPreprocessor(data.TextVectorizer(), ["neg", "pos"]).adapt(texts, ["pos", "neg"] * 8)
-    model = TextClassifier(RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2,
-                           preprocessor=pre)
+    model = TextClassifier(
+        RecurrentBackbone(pre.tokenizer.vocabulary_sizes(), units=4, embedding_dim=4), 2, preprocessor=pre
+    )
     model.compile()
     frame = pd.DataFrame({"text": texts, "label": labels})
     expected = model.predict(np.array(texts), verbose=0)

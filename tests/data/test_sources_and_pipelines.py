@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from tfseq import data
-from tfseq import recipes
+from tfseq import data, recipes
 from tfseq.data import DataError
 
 
@@ -19,8 +18,16 @@ def test_reviews_zh_is_clean_and_split_by_content():
     assert data.split_of("同一句话") == data.split_of("同一句话")
 
 
-@pytest.mark.parametrize("name,kind", [("pos-zh", "tagging"), ("seg-zh", "tagging"), ("text-zh", "language-model"),
-                                       ("cmudict", "seq2seq"), ("digits-captions", "captioning")])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("pos-zh", "tagging"),
+        ("seg-zh", "tagging"),
+        ("text-zh", "language-model"),
+        ("cmudict", "seq2seq"),
+        ("digits-captions", "captioning"),
+    ],
+)
 def test_every_builtin_loads_offline(name, kind):
     ds = data.load(name)
     assert ds.kind == kind and all(n > 0 for n in ds.sizes().values())
@@ -68,8 +75,11 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     jsonl = write(tmp_path / "a.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": 0}\n')
     assert data.read_table(jsonl)["label"].tolist() == ["1", "0"]
     # A table written with another separator than its name says: what to do, not "columns ['text;label']".
-    with pytest.raises(DataError, match=r"semi.csv: missing column\(s\) \['text', 'label'\]; its header 'text;label' "
-                                        r"looks separated by semicolons, .* save it with commas$"):
+    with pytest.raises(
+        DataError,
+        match=r"semi.csv: missing column\(s\) \['text', 'label'\]; its header 'text;label' "
+        r"looks separated by semicolons, .* save it with commas$",
+    ):
         data.read_table(write(tmp_path / "semi.csv", "text;label\nok;a\n"))
     with pytest.raises(DataError, match=r"looks separated by tabs, .* save it with commas \(or name it .tsv\)"):
         data.read_table(write(tmp_path / "tabs.csv", "text\tlabel\nok\ta\n"))
@@ -80,44 +90,55 @@ def test_table_errors_name_file_line_and_field(tmp_path):
     assert data.read_table(bom).values.tolist() == [["ok", "a"]]
 
 
-
 @pytest.mark.parametrize("cell", ["NaN", "nan", "None", "null", "NULL", " NaN "])
 def test_a_label_that_means_no_value_is_an_empty_label(tmp_path, cell):
     table = write(tmp_path / "t.csv", f"text,label\nok,a\nhm,{cell}\nyes,b\n")
     with pytest.raises(DataError, match=r"t.csv:3: field 'label' is '.*', which means no value; expected a label"):
         data.read_table(table)
-    jsonl = write(tmp_path / "t.jsonl", '{"text": "x", "label": "a"}\n{"text": "y", "label": null}\n'
-                                        '{"text": "z"}\n')
+    jsonl = write(tmp_path / "t.jsonl", '{"text": "x", "label": "a"}\n{"text": "y", "label": null}\n{"text": "z"}\n')
     with pytest.raises(DataError, match=r"t.jsonl:2: field 'label' is"):
         data.read_table(jsonl)
 
 
 def test_json_labels_have_one_spelling_and_never_mix_kinds(tmp_path):
     # 1, "1" and 1.0 are one label, not three.
-    jsonl = write(tmp_path / "n.jsonl", "".join(f'{{"text": "t{i}", "label": {v}}}\n'
-                                                for i, v in enumerate(["1", '"1"', "1.0", "0", '"0"', "0.0"])))
+    jsonl = write(
+        tmp_path / "n.jsonl",
+        "".join(f'{{"text": "t{i}", "label": {v}}}\n' for i, v in enumerate(["1", '"1"', "1.0", "0", '"0"', "0.0"])),
+    )
     assert data.read_table(jsonl)["label"].tolist() == ["1", "1", "1", "0", "0", "0"]
     flags = write(tmp_path / "b.jsonl", '{"text": "x", "label": true}\n{"text": "y", "label": false}\n')
     assert data.read_table(flags)["label"].tolist() == ["true", "false"]
     # true beside 1 is a file two programs wrote: refused, naming both lines.
-    mixed = write(tmp_path / "m.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": "1"}\n'
-                                        '{"text": "z", "label": true}\n')
-    with pytest.raises(DataError, match=r"m.jsonl:3: field 'label' is true \(a boolean\) but 2 line\(s\) hold numbers: "
-                                        r"use one kind of label \(all true/false, or all strings\)"):
+    mixed = write(
+        tmp_path / "m.jsonl", '{"text": "x", "label": 1}\n{"text": "y", "label": "1"}\n{"text": "z", "label": true}\n'
+    )
+    with pytest.raises(
+        DataError,
+        match=r"m.jsonl:3: field 'label' is true \(a boolean\) but 2 line\(s\) hold numbers: "
+        r"use one kind of label \(all true/false, or all strings\)",
+    ):
         data.read_table(mixed)
 
 
 def test_a_stray_label_of_another_json_kind_is_refused_at_its_line(tmp_path):
     rows = [f'{{"text": "t{i}", "label": "{["food", "sports", "tech"][i % 3]}"}}' for i in range(30)]
     stray = write(tmp_path / "s.jsonl", "\n".join(rows[:7] + ['{"text": "odd", "label": 1}'] + rows[7:]) + "\n")
-    with pytest.raises(DataError, match=r"s.jsonl:8: field 'label' is 1 \(a number\) but 30 line\(s\) hold strings: "
-                                        r"write every label the same way"):
+    with pytest.raises(
+        DataError,
+        match=r"s.jsonl:8: field 'label' is 1 \(a number\) but 30 line\(s\) hold strings: "
+        r"write every label the same way",
+    ):
         data.read_table(stray)
     # One list among single labels: the list's line is named, and what to do (not "expected a list").
-    lists = write(tmp_path / "l.jsonl", "\n".join(rows[:4] + ['{"text": "both", "label": ["food", "tech"]}']
-                                                  + rows[4:]) + "\n")
-    with pytest.raises(DataError, match=r'l.jsonl:5: field .label. is \["food", "tech"\] \(a list\) but 30 line\(s\) '
-                                        r"hold strings: use a list on every line \(multi-label\) or one label"):
+    lists = write(
+        tmp_path / "l.jsonl", "\n".join(rows[:4] + ['{"text": "both", "label": ["food", "tech"]}'] + rows[4:]) + "\n"
+    )
+    with pytest.raises(
+        DataError,
+        match=r'l.jsonl:5: field .label. is \["food", "tech"\] \(a list\) but 30 line\(s\) '
+        r"hold strings: use a list on every line \(multi-label\) or one label",
+    ):
         data.read_table(lists)
     # A single label among lists: that line, the same advice.
     many = [f'{{"text": "t{i}", "label": ["a", "b"]}}' for i in range(10)]
@@ -126,7 +147,8 @@ def test_a_stray_label_of_another_json_kind_is_refused_at_its_line(tmp_path):
         data.read_table(single)
     # Numeric strings are numbers ("1" is the label 1): not a mix. CSV cells are text: never a mix.
     assert data.read_table(write(tmp_path / "n.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": "2"}\n'))[
-        "label"].tolist() == ["1", "2"]
+        "label"
+    ].tolist() == ["1", "2"]
 
 
 def test_a_null_text_is_refused_at_its_line_in_every_reader(tmp_path):
@@ -164,16 +186,26 @@ def test_a_folder_a_binary_file_and_a_huge_line_get_short_clear_errors(tmp_path)
         data.read_conll(write(tmp_path / "c.txt", "a B\n" + "y" * 100_000 + "\n"))
     assert len(str(error.value)) < 300
 
+
 def test_multi_label_tables_from_json_lists_or_a_separator(tmp_path):
-    jsonl = write(tmp_path / "ml.jsonl", '{"text": "x", "label": ["pos", "funny"]}\n'
-                                         '{"text": "y", "label": []}\n{"text": "z", "label": ["neg"]}\n')
+    jsonl = write(
+        tmp_path / "ml.jsonl",
+        '{"text": "x", "label": ["pos", "funny"]}\n{"text": "y", "label": []}\n{"text": "z", "label": ["neg"]}\n',
+    )
     assert data.read_table(jsonl)["label"].tolist() == [("funny", "pos"), (), ("neg",)]
     csv = write(tmp_path / "ml.csv", "text,label\nx,pos|funny\ny,\nz, neg \n")
     assert data.read_table(csv, label_separator="|")["label"].tolist() == [("funny", "pos"), (), ("neg",)]
-    with pytest.raises(DataError, match=r'bad.jsonl:2: field .label. is \{"a": 1\} \(an object\) but 1 line\(s\) hold '
-                                        r"lists: use a list on every line"):
-        data.read_table(write(tmp_path / "bad.jsonl", '{"text": "x", "label": ["a"]}\n{"text": "y", "label": {"a": 1}}\n'))
-    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(40)))
+    with pytest.raises(
+        DataError,
+        match=r'bad.jsonl:2: field .label. is \{"a": 1\} \(an object\) but 1 line\(s\) hold '
+        r"lists: use a list on every line",
+    ):
+        data.read_table(
+            write(tmp_path / "bad.jsonl", '{"text": "x", "label": ["a"]}\n{"text": "y", "label": {"a": 1}}\n')
+        )
+    train = write(
+        tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'a|b' if i % 2 else 'a'}\n" for i in range(40))
+    )
     dataset = data.load(train=str(train), label_separator="|")
     assert dataset.multilabel and dataset.labels == ["a", "b"]
     assert dataset.describe()["labels"]["a"] == len(dataset.train)
@@ -205,10 +237,16 @@ def test_a_label_whose_texts_all_fall_in_carved_splits_stays_in_train(tmp_path):
     assert sorted(set(dataset.train["label"])) == ["a", "b", "c"] and set(rare) <= set(dataset.train["text"])
     assert "c" not in set(dataset.validation["label"]) | set(dataset.test["label"])
     assert sum(dataset.sizes().values()) == 202  # nothing lost; the other labels carved as before
-    assert dataset.card["notes"] == ["2 texts of 1 label(s) that only the carved validation and test held ('c' (2)) "
-                                     "went back to train, so every label is learnt"]
-    assert "notes" not in data.load(train=write(tmp_path / "plain.csv", "text,label\n" + "".join(
-        f"{t},{label}\n" for t, label in rows[:200]))).card
+    assert dataset.card["notes"] == [
+        "2 texts of 1 label(s) that only the carved validation and test held ('c' (2)) "
+        "went back to train, so every label is learnt"
+    ]
+    assert (
+        "notes"
+        not in data.load(
+            train=write(tmp_path / "plain.csv", "text,label\n" + "".join(f"{t},{label}\n" for t, label in rows[:200]))
+        ).card
+    )
 
 
 def test_an_empty_test_or_validation_split_is_an_error_before_training(tmp_path):
@@ -216,13 +254,19 @@ def test_an_empty_test_or_validation_split_is_an_error_before_training(tmp_path)
 
     texts = [t for t in (f"t{i}" for i in range(100)) if split_of(t) != "test"][:30]
     train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"{t},{'ab'[i % 2]}\n" for i, t in enumerate(texts)))
-    with pytest.raises(DataError, match=r"train.csv: the test split is empty \(10% by content hash of the training "
-                                        r"rows left none\); a run is scored on it: give data.test=<file> or more rows"):
+    with pytest.raises(
+        DataError,
+        match=r"train.csv: the test split is empty \(10% by content hash of the training "
+        r"rows left none\); a run is scored on it: give data.test=<file> or more rows",
+    ):
         data.load(train=str(train))
     # An empty validation file: nothing would choose the epoch, C or mix (Keras only warns).
     empty = write(tmp_path / "empty.csv", "text,label\n")
-    with pytest.raises(DataError, match=r"empty.csv: the validation split is empty \(the file has no rows\); a run "
-                                        r"chooses its best epoch and settings on it: give data.validation=<file>"):
+    with pytest.raises(
+        DataError,
+        match=r"empty.csv: the validation split is empty \(the file has no rows\); a run "
+        r"chooses its best epoch and settings on it: give data.validation=<file>",
+    ):
         data.load(train=str(train), validation=str(empty), test=str(train))
     # A big file the carve finds nothing in was cut by the same hash before: the message says so.
     cut = [t for t in (f"t{i}" for i in range(3000)) if split_of(t) == "train"][:300]
@@ -240,8 +284,11 @@ def test_conll_reader(tmp_path):
     ragged = write(tmp_path / "r.txt", "He PRP B-NP\nran VBD\n")
     with pytest.raises(DataError, match=r"r.txt:2: expected 3 columns.*found 2"):
         data.read_conll(ragged)
-    with pytest.raises(DataError, match=r"c.txt:3: expected at least 6 columns \(a token, then the tag in column 5, "
-                                        r"counting from 0; -1: the last; data.tag_column\), found 3: 'He PRP B-NP'"):
+    with pytest.raises(
+        DataError,
+        match=r"c.txt:3: expected at least 6 columns \(a token, then the tag in column 5, "
+        r"counting from 0; -1: the last; data.tag_column\), found 3: 'He PRP B-NP'",
+    ):
         data.read_conll(path, tag_column=5)
 
 
@@ -249,8 +296,11 @@ def test_a_tag_column_with_one_tag_is_an_error(tmp_path):
     # A CoNLL-U file's last column is mostly "_": the tags are elsewhere, and training on it
     # would score accuracy 1.0 on nothing.
     conllu = write(tmp_path / "u.conllu", "1 He he PRON _\n2 ran run VERB _\n\n1 Go go VERB _\n")
-    with pytest.raises(DataError, match=r"u.conllu: every token is tagged '_' in column -1 \(data.tag_column; -1: the "
-                                        r"last\), so a tagger has nothing to learn; choose the column"):
+    with pytest.raises(
+        DataError,
+        match=r"u.conllu: every token is tagged '_' in column -1 \(data.tag_column; -1: the "
+        r"last\), so a tagger has nothing to learn; choose the column",
+    ):
         data.load(kind="tagging", train=str(conllu))
     tagged = data.load(kind="tagging", train=str(conllu), tag_column=3, validation=str(conllu), test=str(conllu))
     assert tagged.train["tags"][0] == ["PRON", "VERB"]
@@ -273,7 +323,9 @@ def test_image_captions_from_csv(tmp_path):
     import keras
 
     (tmp_path / "img").mkdir()
-    keras.utils.save_img(tmp_path / "img" / "a.png", np.linspace(0, 255, 72).reshape(4, 6, 3).astype("uint8"), scale=False)
+    keras.utils.save_img(
+        tmp_path / "img" / "a.png", np.linspace(0, 255, 72).reshape(4, 6, 3).astype("uint8"), scale=False
+    )
     captions = write(tmp_path / "cap.csv", "image,caption\na.png,a white square\na.png,blank\n")
     frame = data.read_image_captions(tmp_path / "img", captions)
     assert len(frame) == 2 and frame["image"][0].shape == (4, 6, 3) and frame["image"][0].max() == 1.0
@@ -370,8 +422,9 @@ def test_token_chars_are_each_tokens_own_grams_in_its_case_aligned_with_the_toke
     assert out["token_chars"].numpy()[0, 0].tolist()[:7] == [index[g] for g in grams]
     assert not out["token_chars"].numpy()[1].any()
     again = data.TextVectorizer.from_config(vec.get_config())
-    np.testing.assert_array_equal(again(tf.constant(["The cat", "", "sat The cat mat"]))["token_chars"],
-                                  out["token_chars"])
+    np.testing.assert_array_equal(
+        again(tf.constant(["The cat", "", "sat The cat mat"]))["token_chars"], out["token_chars"]
+    )
     with pytest.raises(ValueError, match="token_chars must be"):
         data.TextVectorizer(split="character", token_chars=(2, 3))
 
@@ -414,8 +467,9 @@ def test_bucketing_cuts_padding():
         ids[i, :n] = rng.integers(2, 50, size=n)
     features, labels = {"tokens": ids}, rng.integers(0, 2, size=2000)
     plain = data.make_dataset(features, labels, batch_size=32, shuffle=True)
-    bucketed = data.make_dataset(features, labels, batch_size=32, shuffle=True,
-                                 boundaries=data.bucket_boundaries(lengths))
+    bucketed = data.make_dataset(
+        features, labels, batch_size=32, shuffle=True, boundaries=data.bucket_boundaries(lengths)
+    )
     padded_plain, real = data.padding_ratio(plain)
     padded_bucketed, real2 = data.padding_ratio(bucketed)
     assert real == real2 == lengths.sum()

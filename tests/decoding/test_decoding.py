@@ -9,13 +9,16 @@ from keras import ops
 from tfseq import decoding
 
 # ids 0 (padding) .. 4; from each id, the logits of the next one. Id 0 is never chosen.
-TABLE = np.array([
-    [-1e9, 2.0, 1.0, 0.5, 0.0],
-    [-1e9, 0.1, 2.5, 0.3, 0.2],
-    [-1e9, 1.5, 0.0, 1.4, 1.0],
-    [-1e9, 0.2, 0.1, 0.0, 3.0],
-    [-1e9, 1.0, 1.1, 0.9, 0.8],
-], "float32")  # no ties: backends break them differently
+TABLE = np.array(
+    [
+        [-1e9, 2.0, 1.0, 0.5, 0.0],
+        [-1e9, 0.1, 2.5, 0.3, 0.2],
+        [-1e9, 1.5, 0.0, 1.4, 1.0],
+        [-1e9, 0.2, 0.1, 0.0, 3.0],
+        [-1e9, 1.0, 1.1, 0.9, 0.8],
+    ],
+    "float32",
+)  # no ties: backends break them differently
 LOG_P = TABLE - np.log(np.exp(TABLE - TABLE.max(1, keepdims=True)).sum(1, keepdims=True)) - TABLE.max(1, keepdims=True)
 
 
@@ -78,8 +81,9 @@ def test_beam_search_with_enough_beams_finds_the_most_likely_sequence(end_id):
     beam = decoding.BeamSearch(beams=64)(chain, *start(firsts), length=length, end_id=end_id)
     beam = ops.convert_to_numpy(beam)
     for row, first in enumerate(firsts):
-        candidates = {tuple(s[: s.index(end_id) + 1] if end_id in s else s)
-                      for s in itertools.product(range(1, 5), repeat=length)}
+        candidates = {
+            tuple(s[: s.index(end_id) + 1] if end_id in s else s) for s in itertools.product(range(1, 5), repeat=length)
+        }
         best = max(candidates, key=lambda s: score(first, s, end_id))
         found = tuple(t for t in beam[row] if t != 0)
         assert score(first, found, end_id) == pytest.approx(score(first, best, end_id))
@@ -91,17 +95,20 @@ def test_beam_search_with_enough_beams_finds_the_most_likely_sequence(end_id):
 
 def test_length_penalty_picks_the_best_score_per_length_power():
     length, firsts, end_id = 3, [1, 2, 3, 4], 1
-    candidates = {tuple(s[: s.index(end_id) + 1] if end_id in s else s)
-                  for s in itertools.product(range(1, 5), repeat=length)}
+    candidates = {
+        tuple(s[: s.index(end_id) + 1] if end_id in s else s) for s in itertools.product(range(1, 5), repeat=length)
+    }
     winners = {}
     for penalty in (0.0, 0.6, 1.0):
-        beam = ops.convert_to_numpy(decoding.BeamSearch(beams=64, length_penalty=penalty)(
-            chain, *start(firsts), length=length, end_id=end_id))
+        beam = ops.convert_to_numpy(
+            decoding.BeamSearch(beams=64, length_penalty=penalty)(chain, *start(firsts), length=length, end_id=end_id)
+        )
         for row, first in enumerate(firsts):
             best = max(candidates, key=lambda s: score(first, s, end_id) / len(s) ** penalty)
             winners[penalty, first] = found = tuple(t for t in beam[row] if t != 0)
             assert score(first, found, end_id) / len(found) ** penalty == pytest.approx(
-                score(first, best, end_id) / len(best) ** penalty)
+                score(first, best, end_id) / len(best) ** penalty
+            )
     # Plain likelihood ends early where it can; dividing by the length prefers longer answers.
     assert sum(len(winners[0.0, f]) for f in firsts) < sum(len(winners[1.0, f]) for f in firsts)
 
@@ -113,8 +120,9 @@ def test_n_best_are_the_most_likely_sequences_in_order_with_their_log_probabilit
     ids, scores = ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)
     assert ids.shape == (4, n, length) and scores.shape == (4, n)
     for row, first in enumerate(firsts):
-        candidates = {tuple(s[: s.index(end_id) + 1] if end_id in s else s)
-                      for s in itertools.product(range(1, 5), repeat=length)}
+        candidates = {
+            tuple(s[: s.index(end_id) + 1] if end_id in s else s) for s in itertools.product(range(1, 5), repeat=length)
+        }
         expected = sorted((score(first, s, end_id) for s in candidates), reverse=True)[:n]
         found = [tuple(t for t in hypothesis if t != 0) for hypothesis in ids[row]]
         assert len(set(found)) == n  # n different answers, not n copies of the best
@@ -147,17 +155,25 @@ def test_bad_sampler_options_are_clear():
 
 def loops(ids, state):
     """A model that loves to repeat: from 1 go to 2, from 2 back to 1 (3 and 4 a little less)."""
-    table = np.array([[-1e9, 1, 0, 0, 0], [-1e9, 0, 3, 1, 0.5], [-1e9, 3, 0, 1, 0.5],
-                      [-1e9, 2, 1, 0, 0.5], [-1e9, 2, 1, 0.5, 0]], "float32")
+    table = np.array(
+        [[-1e9, 1, 0, 0, 0], [-1e9, 0, 3, 1, 0.5], [-1e9, 3, 0, 1, 0.5], [-1e9, 2, 1, 0, 0.5], [-1e9, 2, 1, 0.5, 0]],
+        "float32",
+    )
     return ops.take(ops.convert_to_tensor(table), ids, axis=0), state
 
 
 def ngrams(row, n):
-    return [tuple(row[i:i + n]) for i in range(len(row) - n + 1)]
+    return [tuple(row[i : i + n]) for i in range(len(row) - n + 1)]
 
 
-@pytest.mark.parametrize("sampler", [decoding.Greedy, lambda **c: decoding.BeamSearch(beams=3, **c),
-                                     lambda **c: decoding.Sampling(temperature=0.3, seed=0, **c)])
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        decoding.Greedy,
+        lambda **c: decoding.BeamSearch(beams=3, **c),
+        lambda **c: decoding.Sampling(temperature=0.3, seed=0, **c),
+    ],
+)
 def test_no_repeat_ngram_and_repetition_penalty_break_loops(sampler):
     logits, state = loops(np.array([1, 2], "int32"), [ops.zeros((2, 1))])
     looping = ops.convert_to_numpy(sampler()(loops, logits, state, 8))
@@ -205,8 +221,12 @@ def test_keras_hub_sampler_names_and_settings_given_as_tensors():
     for config in ({"top_k": 1}, {"top_p": 0.01}, {"temperature": 0.01}):
         as_numbers = ops.convert_to_numpy(decoding.Sampling(seed=0, **config)(chain, logits, state, 4))
         as_tensors = decoding.Sampling(
-            seed=0, **{key: ops.convert_to_tensor(value) for key, value in {"top_k": 0, "top_p": 1.0,
-                                                                              "temperature": 1.0, **config}.items()})
+            seed=0,
+            **{
+                key: ops.convert_to_tensor(value)
+                for key, value in {"top_k": 0, "top_p": 1.0, "temperature": 1.0, **config}.items()
+            },
+        )
         assert (ops.convert_to_numpy(as_tensors(chain, logits, state, 4)) == as_numbers).all(), config
     import keras
 
@@ -214,6 +234,8 @@ def test_keras_hub_sampler_names_and_settings_given_as_tensors():
         return  # a beam count given as a tensor makes shapes dynamic: the TensorFlow export's path only
     beams = decoding.BeamSearch(beams=ops.convert_to_tensor(3), length_penalty=ops.convert_to_tensor(0.0))
     fixed = decoding.BeamSearch(beams=3)
-    for got, want in zip(beams.n_best(chain, logits, state, 4, 4, n=ops.convert_to_tensor(2)),
-                         fixed.n_best(chain, logits, state, 4, 4, n=2)):
+    for got, want in zip(
+        beams.n_best(chain, logits, state, 4, 4, n=ops.convert_to_tensor(2)),
+        fixed.n_best(chain, logits, state, 4, 4, n=2),
+    ):
         np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(want), atol=1e-6)

@@ -109,22 +109,39 @@ def reference_kernel(cell_class):
     own logic (mask compaction, held state, output gather) against the masked generic loop."""
     from types import SimpleNamespace
 
-    def kernel_fn(inputs, *states_and_mask, kernel, recurrent_kernel, bias, activation,
-                  recurrent_activation, return_sequences, go_backwards, unroll, **extra):
+    def kernel_fn(
+        inputs,
+        *states_and_mask,
+        kernel,
+        recurrent_kernel,
+        bias,
+        activation,
+        recurrent_activation,
+        return_sequences,
+        go_backwards,
+        unroll,
+        **extra,
+    ):
         *states, mask = states_and_mask
         assert mask is None, "fused kernels are always called without a mask"
         weights = SimpleNamespace(
-            kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, use_bias=True,
-            units=recurrent_kernel.shape[0], activation=activation,
-            recurrent_activation=recurrent_activation, reset_after=extra.get("reset_after"),
+            kernel=kernel,
+            recurrent_kernel=recurrent_kernel,
+            bias=bias,
+            use_bias=True,
+            units=recurrent_kernel.shape[0],
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=extra.get("reset_after"),
         )
         input_bias = bias[0] if cell_class is GRUCell else bias
 
         def step(x, s):
             return cell_class.step(weights, ops.matmul(x, kernel) + input_bias, list(s), recurrent_kernel)
 
-        return keras_backend.rnn(step, inputs, list(states), go_backwards=go_backwards,
-                                 return_all_outputs=return_sequences)
+        return keras_backend.rnn(
+            step, inputs, list(states), go_backwards=go_backwards, return_all_outputs=return_sequences
+        )
 
     return kernel_fn
 
@@ -135,7 +152,8 @@ def reference_kernel(cell_class):
 def test_fused_path_matches_loop(layer_class, kernel_name, go_backwards, mask_name, rng, monkeypatch):
     cell_class = layer_class.cell_class
     monkeypatch.setattr(
-        keras_backend, kernel_name,
+        keras_backend,
+        kernel_name,
         reference_kernel(cell_class),
     )
     x = rng.normal(size=(B, T, D)).astype("float32")
@@ -217,14 +235,17 @@ def test_weight_dropout_drops_recurrent_weights_once_per_batch(layer_class, fuse
     if fused:
         if layer_class is SimpleRNN:
             pytest.skip("no fused kernel for the simple RNN")
-        monkeypatch.setattr(keras_backend, layer_class.cell_class.fused_kernel, reference_kernel(layer_class.cell_class))
+        monkeypatch.setattr(
+            keras_backend, layer_class.cell_class.fused_kernel, reference_kernel(layer_class.cell_class)
+        )
     x = rng.normal(size=(B, T, D)).astype("float32")
     mask = ops.convert_to_tensor(MASKS["arbitrary"])
     dropped, plain = layer_class(H, weight_dropout=0.5, seed=3), layer_class(H)
     run(dropped, x), run(plain, x)
     plain.set_weights(dropped.get_weights())
-    np.testing.assert_allclose(run(dropped, x, MASKS["arbitrary"])[0], run(plain, x, MASKS["arbitrary"])[0],
-                               atol=1e-6)  # inference drops nothing
+    np.testing.assert_allclose(
+        run(dropped, x, MASKS["arbitrary"])[0], run(plain, x, MASKS["arbitrary"])[0], atol=1e-6
+    )  # inference drops nothing
 
     def recurrent_gradient(layer):
         with tf.GradientTape() as tape:
@@ -258,8 +279,11 @@ def test_keras_file_round_trip(layer_class, tmp_path, rng):
 
 def test_cells_work_inside_keras_rnn(rng):
     x = rng.normal(size=(2, 5, D)).astype("float32")
-    for ours, theirs in [(LSTMCell, keras.layers.LSTMCell), (GRUCell, keras.layers.GRUCell),
-                         (SimpleRNNCell, keras.layers.SimpleRNNCell)]:
+    for ours, theirs in [
+        (LSTMCell, keras.layers.LSTMCell),
+        (GRUCell, keras.layers.GRUCell),
+        (SimpleRNNCell, keras.layers.SimpleRNNCell),
+    ]:
         a, b = keras.layers.RNN(ours(H)), keras.layers.RNN(theirs(H))
         a(x), b(x)
         b.set_weights(a.get_weights())
@@ -270,8 +294,9 @@ def test_bad_input_names_what_was_expected():
     with pytest.raises(ValueError, match=r"rank 3.*\(2, 5\)"):
         LSTM(H)(np.zeros((2, 5), "float32"))
     with pytest.raises(ValueError, match=r"initial_state\[1\].*\(batch=2, 6\).*\(2, 3\)"):
-        LSTM(H)(np.zeros((2, 5, D), "float32"),
-                initial_state=[np.zeros((2, H), "float32"), np.zeros((2, 3), "float32")])
+        LSTM(H)(
+            np.zeros((2, 5, D), "float32"), initial_state=[np.zeros((2, H), "float32"), np.zeros((2, 3), "float32")]
+        )
     with pytest.raises(ValueError, match=r"2 state.*received initial_state with 1"):
         LSTM(H)(np.zeros((2, 5, D), "float32"), initial_state=[np.zeros((2, H), "float32")])
     with pytest.raises(ValueError, match=r"activation='swish-ish'.*expected one of"):
@@ -280,8 +305,6 @@ def test_bad_input_names_what_was_expected():
         GRU(-3)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\).*1.5"):
         GRU(3, dropout=1.5)
-
-
 
 
 def _torch():
@@ -312,10 +335,15 @@ def test_torch_conversion_matches_forward_and_gradients(layer_class, rng):
     g_x, g_kernel, g_recurrent = tape.gradient(loss, [xk, layer.cell.kernel, layer.cell.recurrent_kernel])
     np.testing.assert_allclose(out_k.numpy(), out_t.detach().numpy(), atol=1e-4)
     np.testing.assert_allclose(g_x.numpy(), xt.grad.numpy(), atol=1e-4)
-    torch_grads = from_torch(layer, {
-        "weight_ih_l0": module.weight_ih_l0.grad, "weight_hh_l0": module.weight_hh_l0.grad,
-        "bias_ih_l0": module.bias_ih_l0.grad, "bias_hh_l0": module.bias_hh_l0.grad,
-    })
+    torch_grads = from_torch(
+        layer,
+        {
+            "weight_ih_l0": module.weight_ih_l0.grad,
+            "weight_hh_l0": module.weight_hh_l0.grad,
+            "bias_ih_l0": module.bias_ih_l0.grad,
+            "bias_hh_l0": module.bias_hh_l0.grad,
+        },
+    )
     np.testing.assert_allclose(g_kernel.numpy(), torch_grads[0], atol=1e-4)
     np.testing.assert_allclose(g_recurrent.numpy(), torch_grads[1], atol=1e-4)
     # And back: torch -> tfseq reproduces the same weights.
@@ -358,8 +386,7 @@ def test_forward_parity_under_another_backend(backend, tmp_path):
         """
     ).replace("BACKEND", repr(backend))
     env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity ok" in result.stdout
 
@@ -375,8 +402,11 @@ def test_graph_with_static_batch_and_unknown_length(layer_class, masked, rng):
     for go_backwards in (False, True):
         layer = layer_class(H, return_sequences=True, go_backwards=go_backwards, use_cudnn=False)
         eager = np.asarray(layer(x, mask=mask))
-        traced = tf.function(lambda a, m: layer(a, mask=m), autograph=False, input_signature=[
-            tf.TensorSpec((2, None, D)), tf.TensorSpec((2, None), tf.bool)])
+        traced = tf.function(
+            lambda a, m: layer(a, mask=m),
+            autograph=False,
+            input_signature=[tf.TensorSpec((2, None, D)), tf.TensorSpec((2, None), tf.bool)],
+        )
         np.testing.assert_allclose(traced(x, mask), eager, atol=1e-6)
 
 
@@ -387,8 +417,13 @@ def test_gpu_benchmark_script_smoke_runs_on_the_cpu():
     import sys
 
     pytest.importorskip("torch")
-    out = subprocess.run(["bash", "benchmarks/gpu.sh", "--cpu"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHON": sys.executable})
+    out = subprocess.run(
+        ["bash", "benchmarks/gpu.sh", "--cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     torch_section = out.stdout.split("== KERAS_BACKEND=torch", 1)[1].split("== KERAS_BACKEND=", 1)[0]
     rows = [line.split() for line in torch_section.splitlines() if line.startswith("(4, 6, 3, 5)")]

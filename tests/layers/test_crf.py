@@ -95,8 +95,9 @@ def test_serialization_and_bad_input():
     clone = CRF.from_config(crf.get_config())
     clone.build()
     clone.set_weights(crf.get_weights())
-    np.testing.assert_array_equal(ops.convert_to_numpy(clone(emissions, mask=mask)),
-                                  ops.convert_to_numpy(crf(emissions, mask=mask)))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(clone(emissions, mask=mask)), ops.convert_to_numpy(crf(emissions, mask=mask))
+    )
     with pytest.raises(ValueError, match=r"CRF\(3\) expects emissions of shape \(batch, time, 3\), got \(4, 4, 5\)"):
         crf(np.zeros((4, 4, 5), "float32"))
 
@@ -108,8 +109,10 @@ def test_same_answers_under_the_torch_backend():
         pytest.skip("torch is not installed")
     crf, emissions, mask = setup()
     tags = np.random.default_rng(1).integers(0, K, size=(len(LENGTHS), T))
-    expected = (ops.convert_to_numpy(crf.log_likelihood(emissions, tags, mask)),
-                ops.convert_to_numpy(crf(emissions, mask=mask)))
+    expected = (
+        ops.convert_to_numpy(crf.log_likelihood(emissions, tags, mask)),
+        ops.convert_to_numpy(crf(emissions, mask=mask)),
+    )
     script = textwrap.dedent(f"""
         import keras, numpy as np
         from keras import ops
@@ -122,8 +125,13 @@ def test_same_answers_under_the_torch_backend():
         print(ops.convert_to_numpy(crf.log_likelihood(emissions, tags, mask)).tolist())
         print(ops.convert_to_numpy(crf(emissions, mask=mask)).tolist())
     """)
-    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "torch"},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     likelihood, best = result.stdout.strip().splitlines()[-2:]
     np.testing.assert_allclose(eval(likelihood), expected[0], atol=1e-4)
@@ -136,8 +144,14 @@ def test_traced_with_unknown_lengths_and_single_steps():
     crf, emissions, mask = setup(4)
     tags = np.random.default_rng(4).integers(0, K, size=(len(LENGTHS), T)).astype("int32")
     # What fit and predict trace: (None, None, K). And a one-step batch: no transition at all.
-    traced = tf.function(lambda e, m, t: (crf(e, mask=m), crf.log_likelihood(e, t, m)), input_signature=[
-        tf.TensorSpec([None, None, K]), tf.TensorSpec([None, None], tf.bool), tf.TensorSpec([None, None], tf.int32)])
+    traced = tf.function(
+        lambda e, m, t: (crf(e, mask=m), crf.log_likelihood(e, t, m)),
+        input_signature=[
+            tf.TensorSpec([None, None, K]),
+            tf.TensorSpec([None, None], tf.bool),
+            tf.TensorSpec([None, None], tf.int32),
+        ],
+    )
     for e, m, t in [(emissions, mask, tags), (emissions[:, :1], mask[:, :1], tags[:, :1])]:
         best, likelihood = traced(e, m, t)
         np.testing.assert_array_equal(best.numpy(), ops.convert_to_numpy(crf(e, mask=m)))
@@ -160,8 +174,12 @@ def test_marginals_are_the_probabilities_of_every_path_through_each_step():
         n = int(mask[row].sum())
         p = np.zeros((n, 3))
         for path in itertools.product(range(3), repeat=n):  # every path, weighted by exp(score)
-            score = start[path[0]] + end[path[-1]] + sum(emissions[row, t, path[t]] for t in range(n)) + sum(
-                trans[path[t - 1], path[t]] for t in range(1, n))
+            score = (
+                start[path[0]]
+                + end[path[-1]]
+                + sum(emissions[row, t, path[t]] for t in range(n))
+                + sum(trans[path[t - 1], path[t]] for t in range(1, n))
+            )
             for t in range(n):
                 p[t, path[t]] += np.exp(score)
         np.testing.assert_allclose(got[row, :n], p / p[0].sum(), atol=1e-5)

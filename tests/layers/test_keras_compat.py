@@ -9,26 +9,39 @@ import pytest
 import tfseq.layers as tl
 
 PAIRS = [(keras.layers.LSTM, tl.LSTM), (keras.layers.GRU, tl.GRU), (keras.layers.SimpleRNN, tl.SimpleRNN)]
-CELL_PAIRS = [(keras.layers.LSTMCell, tl.LSTMCell), (keras.layers.GRUCell, tl.GRUCell),
-              (keras.layers.SimpleRNNCell, tl.SimpleRNNCell)]
+CELL_PAIRS = [
+    (keras.layers.LSTMCell, tl.LSTMCell),
+    (keras.layers.GRUCell, tl.GRUCell),
+    (keras.layers.SimpleRNNCell, tl.SimpleRNNCell),
+]
 
 
 def every_argument(keras_class):
     """A value other than the default for every argument keras_class takes (name, dtype included)."""
     args = dict(
-        activation="relu", use_bias=True,
+        activation="relu",
+        use_bias=True,
         kernel_initializer=keras.initializers.HeNormal(seed=1),
         recurrent_initializer=keras.initializers.Orthogonal(gain=0.5, seed=2),
         bias_initializer=keras.initializers.Constant(0.1),
-        kernel_regularizer=keras.regularizers.L1(0.01), recurrent_regularizer=keras.regularizers.L2(0.02),
+        kernel_regularizer=keras.regularizers.L1(0.01),
+        recurrent_regularizer=keras.regularizers.L2(0.02),
         bias_regularizer=keras.regularizers.L1L2(0.01, 0.02),
-        kernel_constraint=keras.constraints.MaxNorm(2.0), recurrent_constraint=keras.constraints.UnitNorm(),
+        kernel_constraint=keras.constraints.MaxNorm(2.0),
+        recurrent_constraint=keras.constraints.UnitNorm(),
         bias_constraint=keras.constraints.NonNeg(),
-        dropout=0.1, recurrent_dropout=0.2, seed=3,
-        return_sequences=True, return_state=True, go_backwards=True,
+        dropout=0.1,
+        recurrent_dropout=0.2,
+        seed=3,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
         # Keras 3.15.1's own layers fail unroll=True with a mask under torch ('tuple' has no shape).
         unroll=keras.backend.backend() != "torch",
-        zero_output_for_mask=True, name="recurrent", dtype="float64", trainable=False,
+        zero_output_for_mask=True,
+        name="recurrent",
+        dtype="float64",
+        trainable=False,
     )
     parameters = inspect.signature(keras_class).parameters
     if "activity_regularizer" in parameters:
@@ -65,8 +78,7 @@ def batch(rng):
 
 
 @pytest.mark.parametrize("keras_class,tfseq_class", PAIRS)
-def test_every_keras_argument_round_trips_through_tfseq_and_back_with_the_same_outputs(
-        keras_class, tfseq_class, batch):
+def test_every_keras_argument_round_trips_through_tfseq_and_back_with_the_same_outputs(keras_class, tfseq_class, batch):
     x, mask = batch
     original = keras_class(4, **every_argument(keras_class))
     config = original.get_config()
@@ -146,22 +158,25 @@ def test_weight_dropout_is_written_only_when_set():
 
 def test_constraints_are_applied_after_each_step(rng):
     x, y = rng.normal(size=(16, 4, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
-    layer = tl.GRU(2, kernel_constraint="non_neg", recurrent_constraint=keras.constraints.MaxNorm(0.5),
-                   bias_constraint="non_neg")
+    layer = tl.GRU(
+        2, kernel_constraint="non_neg", recurrent_constraint=keras.constraints.MaxNorm(0.5), bias_constraint="non_neg"
+    )
     model = keras.Sequential([keras.Input((4, 3)), layer])
     model.compile("sgd", "mse")
     model.fit(x, y, epochs=2, verbose=0)
     kernel, recurrent, bias = (numpy(w) for w in layer.weights)
     assert kernel.min() >= 0 and bias.min() >= 0
-    assert np.sqrt((recurrent ** 2).sum(axis=0)).max() <= 0.5 + 1e-6
+    assert np.sqrt((recurrent**2).sum(axis=0)).max() <= 0.5 + 1e-6
 
 
 @pytest.mark.parametrize("cell_class", [tl.LSTMCell, tl.GRUCell, tl.SimpleRNNCell])
 @pytest.mark.parametrize("rate", ["dropout", "recurrent_dropout", "weight_dropout"])
 def test_cells_apply_dropout_inside_keras_rnn_and_stacked_cells(cell_class, rate, rng):
     x = rng.normal(size=(8, 6, 5)).astype("float32")
-    for rnn in (keras.layers.RNN(cell_class(4, **{rate: 0.5}, seed=1)),
-                keras.layers.RNN([cell_class(4, **{rate: 0.5}, seed=1), cell_class(3, seed=2)])):
+    for rnn in (
+        keras.layers.RNN(cell_class(4, **{rate: 0.5}, seed=1)),
+        keras.layers.RNN([cell_class(4, **{rate: 0.5}, seed=1), cell_class(3, seed=2)]),
+    ):
         inference = numpy(rnn(x, training=False))
         np.testing.assert_allclose(numpy(rnn(x, training=False)), inference)  # no mask outside training
         training = numpy(rnn(x, training=True))
@@ -171,8 +186,9 @@ def test_cells_apply_dropout_inside_keras_rnn_and_stacked_cells(cell_class, rate
 def test_a_cell_in_keras_rnn_draws_one_mask_per_sequence(rng):
     """Variational dropout: the same input mask at every step, as Keras' cells and tfseq's layers."""
     x = np.ones((4, 6, 8), "float32")
-    cell = tl.SimpleRNNCell(8, dropout=0.5, kernel_initializer="identity", recurrent_initializer="zeros",
-                            activation="linear", seed=0)
+    cell = tl.SimpleRNNCell(
+        8, dropout=0.5, kernel_initializer="identity", recurrent_initializer="zeros", activation="linear", seed=0
+    )
     steps = numpy(keras.layers.RNN(cell, return_sequences=True)(x, training=True))
     assert np.all(steps == steps[:, :1, :])
     assert (steps == 0).any() and (steps != 0).any()
@@ -194,8 +210,14 @@ def test_public_layers_have_explicit_signatures_and_args_docstrings(tfseq_class)
 @pytest.mark.parametrize("keras_class,tfseq_class", PAIRS)
 def test_keras_files_open_with_the_other_libraries_layers(keras_class, tfseq_class, tmp_path, rng):
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    model = keras.Sequential([keras.Input((5, 3)), keras_class(4, return_sequences=True),
-                              keras.layers.Bidirectional(keras_class(2)), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            keras_class(4, return_sequences=True),
+            keras.layers.Bidirectional(keras_class(2)),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile("adam", "mse")
     model.fit(x, np.ones((2, 1)), epochs=1, verbose=0)  # an optimizer state to carry
     model.save(tmp_path / "keras.keras")

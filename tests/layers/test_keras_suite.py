@@ -56,9 +56,13 @@ def keras_test_case(module_name):
     called SimpleRNNTest)."""
     module = importlib.import_module(f"keras.src.layers.rnn.{module_name}")
     module.layers = swapped_layers
-    (base,) = [value for value in vars(module).values()
-               if isinstance(value, type) and issubclass(value, keras.src.testing.TestCase)
-               and value.__module__ == module.__name__]
+    (base,) = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, keras.src.testing.TestCase)
+        and value.__module__ == module.__name__
+    ]
     overrides = {}
     for (owner, test), reason in DIFFERENCES.items():
         if owner == module_name:
@@ -76,8 +80,9 @@ TestKerasStackedRnnCellsTestOnTfseq = keras_test_case("stacked_rnn_cells_test")
 
 
 def test_every_keras_recurrent_test_module_is_run():
-    assert len(KERAS_MODULES) == 5 and all(f"TestKeras{''.join(p.title() for p in m.split('_'))}OnTfseq"
-                                           in globals() for m in KERAS_MODULES)
+    assert len(KERAS_MODULES) == 5 and all(
+        f"TestKeras{''.join(p.title() for p in m.split('_'))}OnTfseq" in globals() for m in KERAS_MODULES
+    )
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="started once, from the TensorFlow run")
@@ -85,9 +90,24 @@ def test_keras_suite_passes_under_torch_too():
     pytest.importorskip("torch")
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", __file__,
-         str(Path(__file__).with_name("test_keras_compat.py")), "-k", "not under_torch"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            __file__,
+            str(Path(__file__).with_name("test_keras_compat.py")),
+            "-k",
+            "not under_torch",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

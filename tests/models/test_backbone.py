@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfseq import tasks
-from tfseq import recipes
+from tfseq import recipes, tasks
 from tfseq.models import LanguageModel, RecurrentBackbone, Seq2Seq, SequenceTagger, TextClassifier
 
 X = np.array([[3, 4, 5, 0], [6, 0, 0, 0]])
@@ -15,8 +14,11 @@ def test_each_recipes_backbone_section_is_the_backbones_own_arguments():
     # Adding a backbone option is an argument of RecurrentBackbone and its default in tasks/base.yaml:
     # every recipe that has a backbone passes the section as it is (Task.backbone).
     config = RecurrentBackbone({"tokens": 5}).get_config()
-    chosen = set(config) - set(RecurrentBackbone.WIRING) - {"name", "trainable", "dtype", "vocabulary_sizes",
-                                                            "fixed_tokens", "rare_tokens"}
+    chosen = (
+        set(config)
+        - set(RecurrentBackbone.WIRING)
+        - {"name", "trainable", "dtype", "vocabulary_sizes", "fixed_tokens", "rare_tokens"}
+    )
     with_backbone = 0
     for recipe in tasks.RECIPES:
         section = recipes.load_recipe(recipe).get("backbone")
@@ -77,8 +79,17 @@ def legacy(config: dict, vocabulary_key: str) -> dict:
     config = dict(config)
     backbone = config.pop("backbone")["config"]
     config[vocabulary_key] = backbone["vocabulary_sizes"]
-    for key in ("cell", "units", "layers", "bidirectional", "embedding_dim", "dropout", "token_dropout", "char_cnn",
-                "fixed_tokens"):
+    for key in (
+        "cell",
+        "units",
+        "layers",
+        "bidirectional",
+        "embedding_dim",
+        "dropout",
+        "token_dropout",
+        "char_cnn",
+        "fixed_tokens",
+    ):
         config[key] = backbone[key]
     return config
 

@@ -7,11 +7,26 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from tfseq import data
-from tfseq.models import BagLinear, RecurrentBackbone, TextClassifier, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
+from tfseq.models import (
+    BagLinear,
+    RecurrentBackbone,
+    TextClassifier,
+    fit_expert_weights,
+    fit_nb_linear,
+    fit_tfidf_linear,
+)
 from tfseq.models.linear import bag_matrix
 
-TEXTS = ["good good fun film", "bad boring film", "fun and good", "awful bad bad plot", "",
-         "good plot twist", "boring awful", "unseen words only"] * 6
+TEXTS = [
+    "good good fun film",
+    "bad boring film",
+    "fun and good",
+    "awful bad bad plot",
+    "",
+    "good plot twist",
+    "boring awful",
+    "unseen words only",
+] * 6
 
 
 def vectorized(classes=2):

@@ -7,8 +7,16 @@ import pytest
 from tfseq import data
 from tfseq.models import RecurrentBackbone, SequenceTagger
 
-WORDS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "runs": "VERB", "sees": "VERB",
-         "big": "ADJ", "small": "ADJ"}
+WORDS = {
+    "the": "DET",
+    "a": "DET",
+    "cat": "NOUN",
+    "dog": "NOUN",
+    "runs": "VERB",
+    "sees": "VERB",
+    "big": "ADJ",
+    "small": "ADJ",
+}
 TAGS = sorted(set(WORDS.values()))
 
 
@@ -16,8 +24,12 @@ def sentences(n=160, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        words = [str(rng.choice(["the", "a"])), *([str(rng.choice(["big", "small"]))] * int(rng.integers(0, 2))),
-                 str(rng.choice(["cat", "dog"])), str(rng.choice(["runs", "sees"]))]
+        words = [
+            str(rng.choice(["the", "a"])),
+            *([str(rng.choice(["big", "small"]))] * int(rng.integers(0, 2))),
+            str(rng.choice(["cat", "dog"])),
+            str(rng.choice(["runs", "sees"])),
+        ]
         out.append((" ".join(words), [TAGS.index(WORDS[w]) + 1 for w in words]))  # tag ids 1..K
     return out
 
@@ -32,8 +44,12 @@ def test_fit_on_tf_data_learns_the_tags(crf, tmp_path):
     tags = [np.array(t) for _, t in pairs]  # ragged: one id per word
     train = data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0)
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
-                           len(TAGS), crf=crf, preprocessor=vec)
+    model = SequenceTagger(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
+        len(TAGS),
+        crf=crf,
+        preprocessor=vec,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = model.fit(train, epochs=6, verbose=0, shuffle=False)  # the pipeline shuffles
     assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]  # nats per tagged step
@@ -71,8 +87,14 @@ def test_a_character_cnn_reads_unseen_words_by_their_spelling(tmp_path):
     vec = data.TextVectorizer(split="word", token_chars=(1, 1)).adapt(texts)
     ids = {k: v.numpy() for k, v in vec(np.array(texts, dtype=object)).items()}
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=8, bidirectional=True,
-                                             char_cnn=16, token_dropout=0.3), len(names), crf=False, preprocessor=vec)
+    model = SequenceTagger(
+        RecurrentBackbone(
+            vec.vocabulary_sizes(), units=16, embedding_dim=8, bidirectional=True, char_cnn=16, token_dropout=0.3
+        ),
+        len(names),
+        crf=False,
+        preprocessor=vec,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     model.fit(data.make_dataset(ids, tags, batch_size=16, shuffle=True, seed=0), epochs=8, verbose=0)
     assert model.backbone.char_conv.kernel.shape == (3, 32, 16)
@@ -116,8 +138,11 @@ def test_fit_predict_and_evaluate_take_raw_strings():
     tags = keras.utils.pad_sequences([t for _, t in pairs], padding="post")  # one id per word, 0-padded
     vec = data.TextVectorizer(split="word").adapt(texts)
     keras.utils.set_random_seed(0)
-    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
-                           len(TAGS), preprocessor=vec)
+    model = SequenceTagger(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=16, embedding_dim=16, bidirectional=True),
+        len(TAGS),
+        preprocessor=vec,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = model.fit(texts, tags, batch_size=16, epochs=6, verbose=0, validation_data=(texts[:32], tags[:32]))
     assert history.history["loss"][-1] < 0.1 < history.history["loss"][0]

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfseq import cli, data, export, tasks
-from tfseq import recipes
+from tfseq import cli, data, export, recipes, tasks
 from tfseq.layers import GRU
 from tfseq.train.task import Task
 
@@ -50,14 +49,19 @@ class Negation(Task):
     def prepare(self):
         texts, names = self.sentences()
         # Text <-> ids both ways: the vocabulary, labels -> ids, the prior, answers -> names.
-        self.preprocessor = data.TextClassifierPreprocessor(data.TextVectorizer(split="word"), ["plain", "negated"],
-                                                            head="binary").adapt(texts[:400], names[:400])
+        self.preprocessor = data.TextClassifierPreprocessor(
+            data.TextVectorizer(split="word"), ["plain", "negated"], head="binary"
+        ).adapt(texts[:400], names[:400])
         ids, labels = self.preprocessor.inputs(texts)["tokens"], self.preprocessor.targets(names).astype("float32")
         batch = int(self.config.train.batch_size)
-        self.splits = {"train": (ids[:400], labels[:400]), "validation": (ids[400:500], labels[400:500]),
-                       "test": (ids[500:], labels[500:])}
-        self.pipelines = {name: tf.data.Dataset.from_tensor_slices(split).batch(batch)
-                          for name, split in self.splits.items()}
+        self.splits = {
+            "train": (ids[:400], labels[:400]),
+            "validation": (ids[400:500], labels[400:500]),
+            "test": (ids[500:], labels[500:]),
+        }
+        self.pipelines = {
+            name: tf.data.Dataset.from_tensor_slices(split).batch(batch) for name, split in self.splits.items()
+        }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines["validation"]
 
     def build_model(self):
@@ -70,8 +74,10 @@ class Negation(Task):
         return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
 
     def evaluate(self):
-        return {name: dict(zip(["loss", "accuracy"], self.model.evaluate(self.pipelines[name], verbose=0)))
-                for name in ("validation", "test")}
+        return {
+            name: dict(zip(["loss", "accuracy"], self.model.evaluate(self.pipelines[name], verbose=0)))
+            for name in ("validation", "test")
+        }
 
     def serving(self):
         model = self.model
@@ -81,8 +87,13 @@ class Negation(Task):
             ids, _ = export.at_least_one_step(pre(text))
             return pre.postprocess(pre.probabilities(model(ids["tokens"], training=False), ids["tokens"]))
 
-        return export.Serving(answer, model.variables, self.preprocessor, show="{label}\t{confidence:.2f}\t{text}",
-                              columns=("label", "confidence"))
+        return export.Serving(
+            answer,
+            model.variables,
+            self.preprocessor,
+            show="{label}\t{confidence:.2f}\t{text}",
+            columns=("label", "confidence"),
+        )
 
 
 @pytest.mark.slow
@@ -107,8 +118,9 @@ def test_a_task_registered_from_a_test_file_trains_exports_and_predicts(tmp_path
     assert {"config.yaml", "metrics.json", "model.keras", "learning_curves.png"} <= {p.name for p in run.iterdir()}
     assert export.metadata(tmp_path / "saved" / "negation")["task"] == "negation"
 
-    assert cli.predict_main([str(tmp_path / "saved" / "negation"), "the film was not good", "the film was good",
-                             ""]) == 0
+    assert (
+        cli.predict_main([str(tmp_path / "saved" / "negation"), "the film was not good", "the film was good", ""]) == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines[:2]] == ["negated", "plain"]
     assert lines[2].startswith(("negated", "plain"))  # an empty text gets an answer too

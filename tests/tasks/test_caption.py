@@ -22,7 +22,7 @@ def test_captioner_decodes_as_teacher_forcing_and_round_trips(tmp_path):
     for row in range(2):
         prefix = [START]
         for _ in range(4):
-            logits = model({"source": images[row:row + 1], "target": np.array([prefix], "int32")})
+            logits = model({"source": images[row : row + 1], "target": np.array([prefix], "int32")})
             prefix.append(int(np.argmax(ops.convert_to_numpy(logits)[0, -1])))
         generated = prefix[1:]
         assert out[row].tolist()[: len(generated)] == generated or 3 in generated
@@ -37,8 +37,15 @@ def test_captioner_decodes_as_teacher_forcing_and_round_trips(tmp_path):
 @pytest.mark.slow
 def test_caption_task_end_to_end_through_the_savedmodel(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = ["task=caption", "model.filters=[16,32]", "model.units=64", "model.embedding_dim=32", "train.epochs=12",
-            "train.verbose=0", "generate.sampler=greedy"]
+    args = [
+        "task=caption",
+        "model.filters=[16,32]",
+        "model.units=64",
+        "model.embedding_dim=32",
+        "train.epochs=12",
+        "train.verbose=0",
+        "generate.sampler=greedy",
+    ]
     assert cli.train_main(args) == 0
     (run,) = (tmp_path / "runs" / "caption").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -48,8 +55,10 @@ def test_caption_task_end_to_end_through_the_savedmodel(tmp_path, capsys, monkey
     assert metrics["test"]["token_error_rate"] < 0.5 and metrics["test"]["bleu"] > 15
     assert (run / "examples.png").exists() and "(reference:" in (run / "examples.txt").read_text()
 
-    script = ("import tensorflow as tf, numpy as np, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures"
-              "['serving_default']; print(json.dumps([c.decode() for c in f(image=tf.zeros([2, 8, 32]))['caption'].numpy()]))")
+    script = (
+        "import tensorflow as tf, numpy as np, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures"
+        "['serving_default']; print(json.dumps([c.decode() for c in f(image=tf.zeros([2, 8, 32]))['caption'].numpy()]))"
+    )
     out = subprocess.run([sys.executable, "-c", script, metrics["export"]], capture_output=True, text=True, check=True)
     assert len(json.loads(out.stdout.strip().splitlines()[-1])) == 2
     capsys.readouterr()

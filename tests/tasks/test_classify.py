@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from tfseq import cli, data
-from tfseq.train import runs
-from tfseq import recipes
+from tfseq import cli, data, recipes
 from tfseq.models import RecurrentBackbone, TextClassifier
+from tfseq.train import runs
 
 POSITIVE = ["great fun movie", "loved it great", "wonderful great acting", "fun and wonderful", "great great"]
 NEGATIVE = ["boring bad movie", "hated it bad", "awful bad acting", "boring and awful", "bad bad"]
@@ -37,12 +36,21 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
     labels = np.array([1] * 40 + [0] * 40)
     vec = data.TextVectorizer(split="word", ngrams=(1, 2))
     vec.adapt(texts)
-    model = TextClassifier(RecurrentBackbone({"tokens": vec.vocabulary_size(1), "ngrams_2": vec.vocabulary_size(2)},
-                                             cell="lstm", units=8, embedding_dim=8, bidirectional=True),
-                           2, pooling="attention", wide=True, preprocessor=vec)
+    model = TextClassifier(
+        RecurrentBackbone(
+            {"tokens": vec.vocabulary_size(1), "ngrams_2": vec.vocabulary_size(2)},
+            cell="lstm",
+            units=8,
+            embedding_dim=8,
+            bidirectional=True,
+        ),
+        2,
+        pooling="attention",
+        wide=True,
+        preprocessor=vec,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
-    history = model.fit(texts, labels, epochs=8, batch_size=16, verbose=0,
-                        callbacks=[keras.callbacks.History()])
+    history = model.fit(texts, labels, epochs=8, batch_size=16, verbose=0, callbacks=[keras.callbacks.History()])
     assert history.history["loss"][-1] < history.history["loss"][0]
     probabilities = model.predict(np.array(["great fun", "awful bad", ""]), verbose=0)
     assert probabilities.shape == (3, 2) and probabilities[0, 1] > 0.5 > probabilities[1, 1]
@@ -51,8 +59,9 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # e.g. "compile() was not called ... custom"
         restored = keras.saving.load_model(path)
-    np.testing.assert_allclose(restored.predict(np.array(["great fun", "awful bad"]), verbose=0),
-                               probabilities[:2], atol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict(np.array(["great fun", "awful bad"]), verbose=0), probabilities[:2], atol=1e-6
+    )
     # Loaded compiled (optimizer state included): training simply continues.
     assert restored.optimizer.iterations.numpy() == model.optimizer.iterations.numpy()
     assert restored.loss == model.loss
@@ -62,25 +71,42 @@ def test_model_fit_on_raw_strings_and_keras_round_trip(tmp_path):
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean", "attention"])
 @pytest.mark.parametrize("head", ["binary", "multiclass", "multilabel"])
 def test_heads_and_pooling_shapes(pooling, head):
-    model = TextClassifier(RecurrentBackbone({"tokens": 20}, cell="rnn", units=4, embedding_dim=4,
-                                             bidirectional=pooling != "last", layers=2),
-                           2 if head == "binary" else 3, head=head, pooling=pooling)
+    model = TextClassifier(
+        RecurrentBackbone(
+            {"tokens": 20}, cell="rnn", units=4, embedding_dim=4, bidirectional=pooling != "last", layers=2
+        ),
+        2 if head == "binary" else 3,
+        head=head,
+        pooling=pooling,
+    )
     out = model({"tokens": np.array([[2, 3, 4, 0], [5, 0, 0, 0], [0, 0, 0, 0]])})
     assert out.shape == (3, 1 if head == "binary" else 3)
     assert np.all(np.isfinite(np.asarray(out)))
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "tfseq.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tfseq.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
-FAST = ["backbone.units=8", "backbone.embedding_dim=8", "train.epochs=2", "train.batch_size=16", "train.verbose=0",
-        "data.split=word", "data.ngrams=[1]", "data.min_frequency=1", "backbone.layers=1"]
+FAST = [
+    "backbone.units=8",
+    "backbone.embedding_dim=8",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "train.verbose=0",
+    "data.split=word",
+    "data.ngrams=[1]",
+    "data.min_frequency=1",
+    "backbone.layers=1",
+]
 
 
-@pytest.mark.parametrize("texts,split,layers", [(["a good film", "the plot was bad"] * 10, "word", 2),
-                                                 (["这本书很好看", "质量太差了"] * 10, "character", 1)])
+@pytest.mark.parametrize(
+    "texts,split,layers",
+    [(["a good film", "the plot was bad"] * 10, "word", 2), (["这本书很好看", "质量太差了"] * 10, "character", 1)],
+)
 def test_auto_chooses_what_the_benchmarks_chose_for_the_script(texts, split, layers):
     from tfseq.tasks.classify import ClassifyTask
 
@@ -105,8 +131,13 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["test"]["accuracy"] <= 1 and 0 <= metrics["validation"]["macro_f1"] <= 1
     assert metrics["baseline"]["test"]["accuracy"] >= 0 and metrics["train_seconds"] > 0
-    for name in ("config.yaml", "classification_report.txt", "confusion_matrix.png", "learning_curves.png",
-                 "model.keras"):
+    for name in (
+        "config.yaml",
+        "classification_report.txt",
+        "confusion_matrix.png",
+        "learning_curves.png",
+        "model.keras",
+    ):
         assert (run / name).exists(), name
     assert not (run / "checkpoints").exists()  # train.keep_checkpoints: 0 (model.keras holds the weights)
     # config.yaml is the recipe as run: data.max_length was auto, and is what the data chose.
@@ -138,9 +169,24 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
 
     # The .keras model predicts what the export predicts.
     # Texts as arguments, then (--file -) one a line from standard input, blank lines skipped.
-    predict = subprocess.run([sys.executable, "-c", "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())", str(export.parent),
-                              "great fun movie", "awful bad", "", "  ", "--file", "-"],
-                             input="awful bad\n\ngreat fun movie\r\n", capture_output=True, text=True, timeout=300)
+    predict = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tfseq.cli import predict_main; sys.exit(predict_main())",
+            str(export.parent),
+            "great fun movie",
+            "awful bad",
+            "",
+            "  ",
+            "--file",
+            "-",
+        ],
+        input="awful bad\n\ngreat fun movie\r\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert predict.returncode == 0, predict.stderr[-2000:]
     lines = predict.stdout.rstrip("\n").splitlines()
     assert len(lines) == 6 and lines[2].split("\t")[:2] == lines[3].split("\t")[:2]  # no tokens: the prior
@@ -148,14 +194,17 @@ def test_cli_trains_reports_exports_and_predicts(tmp_path):
     # (A second run's export is version 2: tests/test_export.py checks the versioning itself.)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["task=nope"], "unknown task 'nope'"),
-    (["task=classify", "model.celll=gru"], "unknown key 'model.celll'"),
-    (["task=classify", "backbone.cell=gru", "oops"], "expected key=value"),
-    (["backbone.cell=gru"], "missing task=<name>"),
-    (["task=lm", "generate.prompts=[ROMEO:]"], "bad value for generate.prompts: '[ROMEO:]'"),  # YAML syntax
-    (["task=classify", "train.epochs=many"], "bad value for train.epochs"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["task=nope"], "unknown task 'nope'"),
+        (["task=classify", "model.celll=gru"], "unknown key 'model.celll'"),
+        (["task=classify", "backbone.cell=gru", "oops"], "expected key=value"),
+        (["backbone.cell=gru"], "missing task=<name>"),
+        (["task=lm", "generate.prompts=[ROMEO:]"], "bad value for generate.prompts: '[ROMEO:]'"),  # YAML syntax
+        (["task=classify", "train.epochs=many"], "bad value for train.epochs"),
+    ],
+)
 def test_cli_usage_errors_are_one_line(args, message, capsys):
     assert cli.train_main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -193,8 +242,9 @@ def test_a_recipe_file_of_your_own_over_a_registered_one(tmp_path):
     # A key the registered recipe lacks (here one that moved from model: to backbone:) is an
     # error, not ignored.
     (tmp_path / "old.yaml").write_text("base: classify\nmodel:\n  units: 12\n")
-    with pytest.raises(cli.UsageError, match="old.yaml: unknown key 'model.units' for task=classify; "
-                                             "did you mean backbone.units"):
+    with pytest.raises(
+        cli.UsageError, match="old.yaml: unknown key 'model.units' for task=classify; did you mean backbone.units"
+    ):
         recipes.resolve(str(tmp_path / "old.yaml"), [])
 
 
@@ -215,9 +265,11 @@ def test_help_lists_tasks_and_keys(capsys):
 
 
 def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
-    code = ("import sys; from tfseq import cli; cli.train_main(['--help']); cli.train_main(['task=nope']); "
-            "cli.data_main(['list']); cli.data_main(['describe', 'cmudict']); "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys; from tfseq import cli; cli.train_main(['--help']); cli.train_main(['task=nope']); "
+        "cli.data_main(['list']); cli.data_main(['describe', 'cmudict']); "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
@@ -260,7 +312,9 @@ def test_recipes_are_found_outside_the_checkout(tmp_path, monkeypatch):
 
 
 def test_token_dropout_only_in_training_and_never_on_padding():
-    model = TextClassifier(RecurrentBackbone({"tokens": 50}, cell="gru", units=4, embedding_dim=4, token_dropout=0.5), 2)
+    model = TextClassifier(
+        RecurrentBackbone({"tokens": 50}, cell="gru", units=4, embedding_dim=4, token_dropout=0.5), 2
+    )
     ids = np.array([[5, 6, 7, 8, 9, 10, 0, 0]] * 64)
     from tfseq.models.backbone import drop_tokens
 
@@ -271,7 +325,6 @@ def test_token_dropout_only_in_training_and_never_on_padding():
     x = {"tokens": ids[:2]}
     np.testing.assert_array_equal(model(x), model(x))  # inference is deterministic
     assert TextClassifier.from_config(model.get_config()).backbone.token_dropout == 0.5
-
 
 
 def in_process_trainer(tmp_path, *extra):
@@ -286,11 +339,19 @@ def trainer_in(tmp_path, name, *extra, recipe=FAST):
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    overrides = ["data.name=null", *recipe, "train.epochs=1", "baseline=false", "export.enabled=false",
-                 f"run.dir={tmp_path / name}", *extra]
+    overrides = [
+        "data.name=null",
+        *recipe,
+        "train.epochs=1",
+        "baseline=false",
+        "export.enabled=false",
+        f"run.dir={tmp_path / name}",
+        *extra,
+    ]
     config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
-    return Trainer(ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir),
-                                log=lambda *a: None))
+    return Trainer(
+        ClassifyTask(config, RunFolder(config.run.root, "classify", path=config.run.dir), log=lambda *a: None)
+    )
 
 
 @pytest.mark.slow
@@ -303,9 +364,17 @@ def test_multi_label_runs_end_to_end_from_json_lists(tmp_path):
             kind, words = ("pos", POSITIVE[i % 5]) if i % 2 else ("neg", NEGATIVE[i % 5])
             labels = [kind] + (["movie"] if "movie" in words else [])
             out.write(json.dumps({"text": f"{words} {i}", "label": labels}) + "\n")
-    trainer = in_process_trainer(tmp_path, f"data.train={train}", "train.epochs=12", "train.learning_rate=0.02",
-                                 "train.ema=0", "train.early_stopping=0", "export.enabled=true",
-                                 f"export.dir={tmp_path / 'export'}", "baseline=true")
+    trainer = in_process_trainer(
+        tmp_path,
+        f"data.train={train}",
+        "train.epochs=12",
+        "train.learning_rate=0.02",
+        "train.ema=0",
+        "train.early_stopping=0",
+        "export.enabled=true",
+        f"export.dir={tmp_path / 'export'}",
+        "baseline=true",
+    )
     metrics = trainer.execute()
     # Multi-hot targets, one sigmoid per label, the fitted (single-label) experts left out,
     # reduce_lr watching the loss, exact-set accuracy and micro F1, a one-vs-rest baseline.
@@ -334,8 +403,9 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     texts = np.array(["great fun movie", "awfull baad", ""])
-    np.testing.assert_allclose(keras.saving.load_model(path).predict(texts, verbose=0),
-                               model.predict(texts, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        keras.saving.load_model(path).predict(texts, verbose=0), model.predict(texts, verbose=0), atol=1e-5
+    )
     import tensorflow as tf
 
     from tfseq import export
@@ -345,8 +415,11 @@ def test_character_ngrams_reach_the_experts_not_the_network(tmp_path):
     exported = export.save(classifier_serving(model), tmp_path / "export")
     serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
     # The same answers; the text without tokens gets the prior.
-    np.testing.assert_allclose(serve(text=tf.constant(texts))["probabilities"].numpy(),
-                               [*model.predict(texts[:2], verbose=0), [0.3, 0.7]], atol=1e-5)
+    np.testing.assert_allclose(
+        serve(text=tf.constant(texts))["probabilities"].numpy(),
+        [*model.predict(texts[:2], verbose=0), [0.3, 0.7]],
+        atol=1e-5,
+    )
 
 
 @pytest.mark.slow
@@ -356,8 +429,17 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
     train = tiny_table(tmp_path / "train.csv")
     # Dropout, token dropout and shuffling all draw random numbers; early stopping and
     # reduce_lr carry counters from epoch to epoch.
-    args = [f"data.train={train}", *FAST, "train.epochs=4", "train.verbose=2", "train.keep_checkpoints=1",
-            "backbone.dropout=0.3", "backbone.token_dropout=0.2", "baseline=false", "export.enabled=false"]
+    args = [
+        f"data.train={train}",
+        *FAST,
+        "train.epochs=4",
+        "train.verbose=2",
+        "train.keep_checkpoints=1",
+        "backbone.dropout=0.3",
+        "backbone.token_dropout=0.2",
+        "baseline=false",
+        "export.enabled=false",
+    ]
     # The first run kills itself (SIGKILL: no cleanup, no finally) in the middle of its third epoch.
     killer = textwrap.dedent(f"""
         import os, signal, sys, keras
@@ -376,8 +458,7 @@ def test_resume_after_sigkill_mid_epoch_equals_the_uninterrupted_run(tmp_path):
         Trainer.callbacks = lambda self: callbacks(self) + [Kill()]
         sys.exit(cli.train_main({["task=classify", "run.root=killed", *args]!r}))
     """)
-    killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600)
+    killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     (run,) = (tmp_path / "killed" / "classify").iterdir()
     assert not (run / "metrics.json").exists() and (run / "checkpoints" / "epoch-002.keras").exists()
@@ -413,8 +494,11 @@ def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored
     order = []
     for method in ("split_metrics", "refit_experts"):
         original = getattr(ClassifyTask, method)
-        monkeypatch.setattr(ClassifyTask, method, lambda self, *a, _f=original, _m=method: (
-            order.append(a[0] if a else _m), _f(self, *a))[1])
+        monkeypatch.setattr(
+            ClassifyTask,
+            method,
+            lambda self, *a, _f=original, _m=method: (order.append(a[0] if a else _m), _f(self, *a))[1],
+        )
     trainer = in_process_trainer(tmp_path, "train.refit_experts=true")
     metrics = trainer.execute()
     # Validation is scored with the experts it chose C and the mix for, then they see its texts.
@@ -422,8 +506,10 @@ def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored
     task = trainer.task
     assert metrics["validation"] == task.validation_metrics
     features = task.features
-    both = (concatenate_ids(features["train"], features["validation"]),
-            np.concatenate([task.targets["train"], task.targets["validation"]]))
+    both = (
+        concatenate_ids(features["train"], features["validation"]),
+        np.concatenate([task.targets["train"], task.targets["validation"]]),
+    )
     assert len(both[1]) == len(task.targets["train"]) + len(task.targets["validation"])
     for name, expert in trainer.model.experts.items():
         fresh = BagLinear(expert.vocabulary_sizes, expert.outputs, weighting=name)
@@ -436,8 +522,10 @@ def test_experts_are_refitted_on_train_and_validation_after_validation_is_scored
 def test_concatenate_ids_pads_each_key_to_the_widest():
     from tfseq.data.vectorize import concatenate_ids
 
-    joined = concatenate_ids({"tokens": np.array([[2, 3]]), "chars": np.array([[4]])},
-                             {"tokens": np.array([[5, 6, 7], [8, 0, 0]]), "chars": np.array([[9, 10]] * 2)})
+    joined = concatenate_ids(
+        {"tokens": np.array([[2, 3]]), "chars": np.array([[4]])},
+        {"tokens": np.array([[5, 6, 7], [8, 0, 0]]), "chars": np.array([[9, 10]] * 2)},
+    )
     np.testing.assert_array_equal(joined["tokens"], [[2, 3, 0], [5, 6, 7], [8, 0, 0]])
     np.testing.assert_array_equal(joined["chars"], [[4, 0], [9, 10], [9, 10]])
 
@@ -445,8 +533,12 @@ def test_concatenate_ids_pads_each_key_to_the_widest():
 @pytest.mark.slow
 def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(tmp_path):
     vectors = tmp_path / "vectors.txt"  # GloVe's layout: most frequent first, no header
-    rows = {"great": [1, 0, 0, 0, 0, 0, 0, 0], "superb": [0, 2, 0, 0, 0, 0, 0, 0], "Dull": [0, 0, 3, 0, 0, 0, 0, 0],
-            "dreadful": [0, 0, 0, 4, 0, 0, 0, 0]}
+    rows = {
+        "great": [1, 0, 0, 0, 0, 0, 0, 0],
+        "superb": [0, 2, 0, 0, 0, 0, 0, 0],
+        "Dull": [0, 0, 3, 0, 0, 0, 0, 0],
+        "dreadful": [0, 0, 0, 4, 0, 0, 0, 0],
+    }
     vectors.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
     trainer = in_process_trainer(tmp_path, f"model.embeddings={vectors}", "model.embeddings_vocabulary=3")
     trainer.execute()
@@ -468,8 +560,9 @@ def test_words_of_the_embedding_file_join_the_vocabulary_and_keep_their_vectors(
     model.save(tmp_path / "m.keras")
     texts = np.array(["superb movie", "bad", ""])
     expected = model.predict(texts, verbose=0)
-    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(texts, verbose=0), expected,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        keras.saving.load_model(tmp_path / "m.keras").predict(texts, verbose=0), expected, atol=1e-5
+    )
     import tensorflow as tf
 
     from tfseq import export
@@ -497,8 +590,19 @@ def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path
 
     monkeypatch.chdir(tmp_path)
     train = tiny_table(tmp_path / "train.csv")
-    assert cli.train_main(["task=classify", f"data.train={train}", *FAST, "train.epochs=1", "baseline=false",
-                           "backbone.units=range(4,12,4)"]) == 0
+    assert (
+        cli.train_main(
+            [
+                "task=classify",
+                f"data.train={train}",
+                *FAST,
+                "train.epochs=1",
+                "baseline=false",
+                "backbone.units=range(4,12,4)",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "=== backbone.units=4 ===" in out and "=== backbone.units=8 ===" in out
     # The first run is published; the second only if validation prefers it: the newest version
@@ -510,7 +614,9 @@ def test_a_range_sweep_runs_each_value_and_writes_its_table_and_hparams(tmp_path
     assert f"sweep: served: saved_models/{published.name}/{versions[-1].name} (" in out
     (sweep,) = (tmp_path / "runs" / "classify").glob("sweep-*.md")
     table = sweep.read_text()
-    assert "| val accuracy | test accuracy |" in table and "backbone.units=4 |" in table and "backbone.units=8 |" in table
+    assert (
+        "| val accuracy | test accuracy |" in table and "backbone.units=4 |" in table and "backbone.units=8 |" in table
+    )
     for run in (p for p in (tmp_path / "runs" / "classify").iterdir() if p.is_dir()):
         (events,) = (run / "tensorboard" / "hparams").glob("events.out.tfevents*")
         tags = {v.tag for e in tf.compat.v1.train.summary_iterator(str(events)) for v in e.summary.value}
@@ -533,34 +639,77 @@ def test_a_run_writes_a_preset_and_model_preset_fine_tunes_it(tmp_path, capsys):
     # says what ran: the preset's network and text reading, not the recipe's auto.
     other = tiny_table(tmp_path / "other.csv", n=40)
     again = [key for key in FAST if not key.startswith("data.min_frequency")]
-    tuned = trainer_in(tmp_path, "tuned", f"data.train={other}", f"model.preset={preset}",
-                       "train.learning_rate=1e-12", "train.ema=0", "run.preset=false", recipe=again)
+    tuned = trainer_in(
+        tmp_path,
+        "tuned",
+        f"data.train={other}",
+        f"model.preset={preset}",
+        "train.learning_rate=1e-12",
+        "train.ema=0",
+        "run.preset=false",
+        recipe=again,
+    )
     tuned.execute()
     assert (tmp_path / "tuned" / "model.keras").exists() and not (tmp_path / "tuned" / "preset").exists()
     ran = OmegaConf.load(tmp_path / "tuned" / "config.yaml")
     assert (ran.backbone.units, ran.backbone.layers, ran.data.split, list(ran.data.ngrams), ran.model.head) == (
-        8, 1, "word", [1], "multiclass")
+        8,
+        1,
+        "word",
+        [1],
+        "multiclass",
+    )
     saved = original.preprocessor.tokenizer
-    assert (ran.data.max_length, list(ran.data.char_ngrams)) == (saved.max_length, list(saved.char_ngrams)) == (50, [2, 5])
+    assert (
+        (ran.data.max_length, list(ran.data.char_ngrams)) == (saved.max_length, list(saved.char_ngrams)) == (50, [2, 5])
+    )
     model = tuned.model
     assert model.preprocessor.tokenizer.vocabularies == original.preprocessor.tokenizer.vocabularies
     assert model.preprocessor.labels == original.preprocessor.labels
     np.testing.assert_allclose(model.network_logits(x), original.network_logits(x), atol=1e-5)
     # A label the preset does not know: one line, before training.
     # A key that would change the preset's network or vocabulary: one line, nothing ignored.
-    for key, says in [("backbone.units=16", "backbone.units=16 but the preset has 8"),
-                      ("data.ngrams=[1,2]", "data.ngrams=[1, 2] but the preset has [1]"),
-                      ("data.min_frequency=1", "data.min_frequency shapes a new model only")]:
-        code = cli.train_main(["task=classify", "data.name=null", f"data.train={other}", key, f"model.preset={preset}",
-                               f"run.root={tmp_path / 'runs'}"])
+    for key, says in [
+        ("backbone.units=16", "backbone.units=16 but the preset has 8"),
+        ("data.ngrams=[1,2]", "data.ngrams=[1, 2] but the preset has [1]"),
+        ("data.min_frequency=1", "data.min_frequency shapes a new model only"),
+    ]:
+        code = cli.train_main(
+            [
+                "task=classify",
+                "data.name=null",
+                f"data.train={other}",
+                key,
+                f"model.preset={preset}",
+                f"run.root={tmp_path / 'runs'}",
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 2 and says in err and "without model.preset" in err and len(err.strip().splitlines()) == 1, err
     odd = tiny_table(tmp_path / "odd.csv", n=40, classes=("pos", "meh"))
-    code = cli.train_main(["task=classify", "data.name=null", f"data.train={odd}", *again, f"model.preset={preset}",
-                           f"run.root={tmp_path / 'runs'}", "export.enabled=false"])
+    code = cli.train_main(
+        [
+            "task=classify",
+            "data.name=null",
+            f"data.train={odd}",
+            *again,
+            f"model.preset={preset}",
+            f"run.root={tmp_path / 'runs'}",
+            "export.enabled=false",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "the training data has labels ['meh'] that the preset does not know" in err, err
-    assert cli.train_main(["task=classify", *FAST, f"model.preset={tmp_path}", "export.enabled=false",
-                           f"run.root={tmp_path / 'runs'}"]) == 2
+    assert (
+        cli.train_main(
+            [
+                "task=classify",
+                *FAST,
+                f"model.preset={tmp_path}",
+                "export.enabled=false",
+                f"run.root={tmp_path / 'runs'}",
+            ]
+        )
+        == 2
+    )
     assert "not a preset" in capsys.readouterr().err
-

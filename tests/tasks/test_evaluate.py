@@ -15,8 +15,19 @@ from tfseq import cli
 
 def trained(tmp_path, *args):
     """Train in ``tmp_path``; the run's metrics.json and its export's folder."""
-    assert cli.train_main([*args, "train.verbose=0", "run.preset=false", f"run.root={tmp_path / 'runs'}",
-                           f"export.dir={tmp_path / 'saved_models'}", "export.name=model"]) == 0
+    assert (
+        cli.train_main(
+            [
+                *args,
+                "train.verbose=0",
+                "run.preset=false",
+                f"run.root={tmp_path / 'runs'}",
+                f"export.dir={tmp_path / 'saved_models'}",
+                "export.name=model",
+            ]
+        )
+        == 0
+    )
     (run,) = (tmp_path / "runs").glob("*/*")
     return json.loads((run / "metrics.json").read_text()), tmp_path / "saved_models" / "model"
 
@@ -32,7 +43,7 @@ def evaluated(capsys, export, file, *flags, tmp_path):
 
 def same(got: dict, expected: dict, keys, places=4):
     for key in keys:
-        assert got[key] == pytest.approx(expected[key], abs=10 ** -places), key
+        assert got[key] == pytest.approx(expected[key], abs=10**-places), key
 
 
 @pytest.mark.slow
@@ -44,14 +55,27 @@ def test_classify(tmp_path, capsys):
         rows = [("text", "label", "id")]
         for i in range(n):
             label = ["pos", "neg"][i % 2]
-            rows.append((" ".join(rng.choice(words[label] + ["movie", "the", "plot"], 4)) + f" w{i % 7}", label, str(i)))
+            rows.append(
+                (" ".join(rng.choice(words[label] + ["movie", "the", "plot"], 4)) + f" w{i % 7}", label, str(i))
+            )
         path.write_text("\n".join(",".join(row) for row in rows) + "\n")
         return path
 
     train, test = table(tmp_path / "train.csv", 80), table(tmp_path / "test.csv", 30)
-    metrics, export = trained(tmp_path, "task=classify", f"data.train={train}", f"data.test={test}",
-                              "backbone.units=8", "backbone.embedding_dim=8", "train.epochs=2", "data.split=word",
-                              "data.ngrams=[1]", "backbone.layers=1", "model.wide=tfidf", "baseline=false")
+    metrics, export = trained(
+        tmp_path,
+        "task=classify",
+        f"data.train={train}",
+        f"data.test={test}",
+        "backbone.units=8",
+        "backbone.embedding_dim=8",
+        "train.epochs=2",
+        "data.split=word",
+        "data.ngrams=[1]",
+        "backbone.layers=1",
+        "model.wide=tfidf",
+        "baseline=false",
+    )
     got = evaluated(capsys, export, test, tmp_path=tmp_path)
     same(got["test"], metrics["test"], ["accuracy", "macro_f1", "loss"])
     assert "precision" in got["report"] and got["examples"] == 30
@@ -65,9 +89,18 @@ def test_tag(tmp_path, capsys):
     from test_tag import people_and_places
 
     train, test = people_and_places(tmp_path / "train.txt", 120, 0), people_and_places(tmp_path / "test.txt", 40, 1)
-    metrics, export = trained(tmp_path, "task=tag", "data.name=null", f"data.train={train}", f"data.test={test}",
-                              "backbone.units=16", "backbone.embedding_dim=16", "train.epochs=2",
-                              "backbone.layers=1", "baseline=false")
+    metrics, export = trained(
+        tmp_path,
+        "task=tag",
+        "data.name=null",
+        f"data.train={train}",
+        f"data.test={test}",
+        "backbone.units=16",
+        "backbone.embedding_dim=16",
+        "train.epochs=2",
+        "backbone.layers=1",
+        "baseline=false",
+    )
     got = evaluated(capsys, export, test, tmp_path=tmp_path)
     same(got["test"], metrics["test"], ["accuracy", "f1", "precision", "recall"])
     for kind, row in metrics["per_type"]["test"].items():
@@ -87,9 +120,20 @@ def test_lm(tmp_path, capsys):
     train.write_text("\n".join(lines[:360]) + "\n")
     test.write_text("\n".join(lines[360:]) + "\n")
     # lm's default: the network mixed with Kneser-Ney (the network alone is the same stream, unmixed)
-    metrics, export = trained(tmp_path, "task=lm", "data.name=null", f"data.train={train}", f"data.test={test}",
-                              "backbone.units=24", "backbone.embedding_dim=16", "train.epochs=1", "data.steps=20",
-                              "baseline_order=3", "model.interpolate=true", "model.dynamic=false")
+    metrics, export = trained(
+        tmp_path,
+        "task=lm",
+        "data.name=null",
+        f"data.train={train}",
+        f"data.test={test}",
+        "backbone.units=24",
+        "backbone.embedding_dim=16",
+        "train.epochs=1",
+        "data.steps=20",
+        "baseline_order=3",
+        "model.interpolate=true",
+        "model.dynamic=false",
+    )
     got = evaluated(capsys, export, test, tmp_path=tmp_path)
     same(got["test"], metrics["test"], ["perplexity", "bits_per_token"])
     assert got["test"]["tokens"] == metrics["test"]["tokens"]
@@ -104,15 +148,28 @@ def test_seq2seq(tmp_path, capsys):
         rows = []
         for _ in range(n):
             words = list(rng.choice(list(vocabulary), int(rng.integers(1, 4))))
-            rows.append(" ".join(words).capitalize() + ".\t" + " ".join(vocabulary[w] for w in words).capitalize() + ".")
+            rows.append(
+                " ".join(words).capitalize() + ".\t" + " ".join(vocabulary[w] for w in words).capitalize() + "."
+            )
         path.write_text("\n".join(rows) + "\n")
         return path
 
     train, test = pairs(tmp_path / "train.tsv", 200), pairs(tmp_path / "test.tsv", 30)
-    metrics, export = trained(tmp_path, "task=seq2seq", "data.name=null", f"data.train={train}", f"data.test={test}",
-                              "backbone.units=32", "backbone.embedding_dim=16", "train.epochs=10",
-                              "train.learning_rate=0.01", "data.source_split=word", "data.target_split=word",
-                              "generate.sampler=beam", "generate.beams=2")  # a model sure of its answers: no
+    metrics, export = trained(
+        tmp_path,
+        "task=seq2seq",
+        "data.name=null",
+        f"data.train={train}",
+        f"data.test={test}",
+        "backbone.units=32",
+        "backbone.embedding_dim=16",
+        "train.epochs=10",
+        "train.learning_rate=0.01",
+        "data.source_split=word",
+        "data.target_split=word",
+        "generate.sampler=beam",
+        "generate.beams=2",
+    )  # a model sure of its answers: no
     # near-ties for the batch layout to tip (an untrained one's beams differ in the last bit)
     got = evaluated(capsys, export, test, tmp_path=tmp_path)
     same(got["test"], metrics["test"], ["accuracy", "token_error_rate", "bleu"], places=3)
@@ -137,9 +194,17 @@ def test_caption(tmp_path, capsys):
         rows.append(f"{i}.png,{['dark', 'grey', 'light'][bright]} square")
     captions = tmp_path / "captions.csv"
     captions.write_text("\n".join(rows) + "\n")
-    metrics, export = trained(tmp_path, "task=caption", "data.name=null", f"data.images={folder}",
-                              f"data.captions={captions}", "model.filters=[8]", "model.units=16",
-                              "model.embedding_dim=8", "train.epochs=2")
+    metrics, export = trained(
+        tmp_path,
+        "task=caption",
+        "data.name=null",
+        f"data.images={folder}",
+        f"data.captions={captions}",
+        "model.filters=[8]",
+        "model.units=16",
+        "model.embedding_dim=8",
+        "train.epochs=2",
+    )
     # The run's test split: the rows whose image the hash put there.
     frame = read_image_captions(folder, captions)
     test = tmp_path / "test.csv"

@@ -13,13 +13,18 @@ import numpy as np
 import pytest
 from keras import ops
 
-from tfseq import cli, data, decoding
-from tfseq import recipes
+from tfseq import cli, data, decoding, recipes
 from tfseq.models import LanguageModel, RecurrentBackbone
 from tfseq.models.ngram import KneserNeyLM
 
-FAST = ["backbone.units=24", "backbone.embedding_dim=16", "train.batch_size=16", "train.verbose=0",
-        "data.steps=20", "baseline_order=3"]
+FAST = [
+    "backbone.units=24",
+    "backbone.embedding_dim=16",
+    "train.batch_size=16",
+    "train.verbose=0",
+    "data.steps=20",
+    "baseline_order=3",
+]
 
 
 def tiny_model(cell="gru", layers=1, vocabulary=9, seed=0):
@@ -43,7 +48,8 @@ def test_stream_loss_carries_the_state_across_windows(cell, layers, rng):
     assert model.stream_loss(stream, segments=1, window=7) == pytest.approx(exact, rel=1e-5)
     # Side by side rows: the same tokens, each row's first predicted from a fresh state.
     assert model.stream_loss(stream, segments=3, window=5) == pytest.approx(
-        np.mean([-full_pass_log_probabilities(model, stream[i * 20:(i + 1) * 20 + 1]) for i in range(3)]), rel=1e-5)
+        np.mean([-full_pass_log_probabilities(model, stream[i * 20 : (i + 1) * 20 + 1]) for i in range(3)]), rel=1e-5
+    )
 
 
 def test_score_is_the_lines_log_probability_and_padding_changes_nothing():
@@ -85,7 +91,8 @@ def test_tied_output_scores_tokens_with_their_input_embeddings(tmp_path, rng):
     table = model.backbone.embeddings["tokens"].embeddings
     features, _ = model.backbone(ids)
     by_hand = ops.convert_to_numpy(features) @ ops.convert_to_numpy(model.logits.projection) @ ops.convert_to_numpy(
-        table).T + ops.convert_to_numpy(model.logits.bias)
+        table
+    ).T + ops.convert_to_numpy(model.logits.bias)
     np.testing.assert_allclose(logits, by_hand, rtol=1e-5, atol=1e-6)
     # One table: moving token 7's input vector moves its score, and no other token's.
     rows = ops.convert_to_numpy(table).copy()
@@ -106,7 +113,9 @@ def test_tied_output_scores_tokens_with_their_input_embeddings(tmp_path, rng):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.tie_embeddings
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(ids)), ops.convert_to_numpy(model(ids)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded(ids)), ops.convert_to_numpy(model(ids)), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -135,8 +144,9 @@ def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
     x = stream[:-1][: 20 * 65].reshape(-1, 20)
     y = stream[1:][: 20 * 65].reshape(-1, 20)
     keras.utils.set_random_seed(0)
-    model = LanguageModel(RecurrentBackbone(vectorizer.vocabulary_size(), units=32, embedding_dim=8), line_end=2,
-                          preprocessor=vectorizer)
+    model = LanguageModel(
+        RecurrentBackbone(vectorizer.vocabulary_size(), units=32, embedding_dim=8), line_end=2, preprocessor=vectorizer
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     model.fit(x, y, epochs=12, batch_size=16, verbose=0)
     assert model.stream_loss(stream) < 0.35  # only "c"/"d" after "the " is uncertain: ln 2 / 12 chars
@@ -146,7 +156,9 @@ def test_fit_learns_text_and_keras_round_trip_keeps_scores(tmp_path):
     path = tmp_path / "lm.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert np.allclose(loaded.score(["the dog ran"])["log_probability"], model.score(["the dog ran"])["log_probability"])
+    assert np.allclose(
+        loaded.score(["the dog ran"])["log_probability"], model.score(["the dog ran"])["log_probability"]
+    )
     assert loaded.generate(["the d"], length=6, sampler=decoding.Greedy()) == ["og ran"]
 
 
@@ -212,8 +224,10 @@ def test_carried_state_reads_each_row_as_one_text_and_is_never_saved(cell, layer
     whole = ops.convert_to_numpy(model(rows))
     model.carry_state(2)
     assert len(model.weights) == weights  # the carried state is no weight
-    halves = [ops.convert_to_numpy(model(rows[:, :6], training=True)),
-              ops.convert_to_numpy(model(rows[:, 6:], training=True))]
+    halves = [
+        ops.convert_to_numpy(model(rows[:, :6], training=True)),
+        ops.convert_to_numpy(model(rows[:, 6:], training=True)),
+    ]
     assert np.allclose(np.concatenate(halves, axis=1), whole, atol=1e-5)  # the second half went on from the first
     assert not np.allclose(ops.convert_to_numpy(model(rows[:, 6:])), whole[:, 6:], atol=1e-3)  # inference: zero state
     model.reset_state()
@@ -222,8 +236,9 @@ def test_carried_state_reads_each_row_as_one_text_and_is_never_saved(cell, layer
     loaded = keras.saving.load_model(tmp_path / "lm.keras")
     assert loaded.carried is None and len(loaded.weights) == weights
     model.carry_state(None)
-    assert np.allclose(ops.convert_to_numpy(model(rows[:, 6:], training=True)),
-                       ops.convert_to_numpy(model(rows[:, 6:])), atol=1e-6)
+    assert np.allclose(
+        ops.convert_to_numpy(model(rows[:, 6:], training=True)), ops.convert_to_numpy(model(rows[:, 6:])), atol=1e-6
+    )
 
 
 def state_norm(model):
@@ -242,9 +257,11 @@ def test_fit_with_carry_state_trains_and_stops_carrying_after(rng):
     seen = []  # the carried state's size after each batch, and at each epoch's start
     watch = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen.append(("start", state_norm(model))),
-        on_train_batch_end=lambda batch, logs: seen.append(("batch", state_norm(model))))
-    history = model.fit(pipeline.dataset(0, 3), epochs=3, steps_per_epoch=pipeline.steps, verbose=0,
-                        callbacks=[CarryState(4), watch])
+        on_train_batch_end=lambda batch, logs: seen.append(("batch", state_norm(model))),
+    )
+    history = model.fit(
+        pipeline.dataset(0, 3), epochs=3, steps_per_epoch=pipeline.steps, verbose=0, callbacks=[CarryState(4), watch]
+    )
     assert all(norm == 0 for kind, norm in seen if kind == "start")  # zeroed every epoch
     assert all(norm > 0 for kind, norm in seen if kind == "batch")  # and carried from batch to batch
     assert model.carried is None and model.stream_loss(stream) < 0.5 * before
@@ -313,8 +330,13 @@ def test_dynamic_evaluation_and_carried_state_under_the_torch_backend():
         print("torch ok")
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "torch"},
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "torch ok" in result.stdout
 
@@ -349,8 +371,10 @@ def test_kneser_ney_update_counts_as_fitting_on_the_whole_text(order):
     pieces = []
     for start in range(1, 120, 10):
         end = min(start + 10, 120)
-        model = KneserNeyLM(order, vocabulary_size=9).fit(np.concatenate([text, held_out[:start]])) if start > 1 else whole
-        pieces.append(model.token_probabilities(held_out[max(0, start - order + 1): end])[-(end - start):])
+        model = (
+            KneserNeyLM(order, vocabulary_size=9).fit(np.concatenate([text, held_out[:start]])) if start > 1 else whole
+        )
+        pieces.append(model.token_probabilities(held_out[max(0, start - order + 1) : end])[-(end - start) :])
     expected = np.concatenate(pieces)
     assert np.allclose(whole.dynamic_token_probabilities(held_out, window=10), expected)
 
@@ -380,7 +404,9 @@ def test_interpolated_graph_n_gram_equals_kneser_ney_and_mixes_with_the_network(
     mixed = Interpolated(model, lm.arrays(), weight=0.3)
     histories = [(4, 5, 6, 7), (3, 3, 3, 3), (8, 8, 8, 8), (0, 0, 0, 2), (0, 0, 0, 0), (5, 1, 1, 3)]
     width = order - 1
-    history = np.array([h[len(h) - width:] if width else () for h in histories], "int32").reshape(len(histories), width)
+    history = np.array([h[len(h) - width :] if width else () for h in histories], "int32").reshape(
+        len(histories), width
+    )
     got = mixed.ngram_probabilities(history, np.tile(np.arange(9), (len(histories), 1))).numpy()
     for row, h in enumerate(history):
         expected = [lm.probability(tuple(int(i) for i in h if i), t) for t in range(9)]
@@ -391,7 +417,10 @@ def test_interpolated_graph_n_gram_equals_kneser_ney_and_mixes_with_the_network(
     network = np.exp(ops.convert_to_numpy(model.token_log_probabilities(ids)))
     for row in range(2):
         n = int((ids[row] != 0).sum()) - 1
-        kn = [lm.probability(tuple(ids[row, max(0, t - width): t]) if width else (), ids[row, t]) for t in range(1, n + 1)]
+        kn = [
+            lm.probability(tuple(ids[row, max(0, t - width) : t]) if width else (), ids[row, t])
+            for t in range(1, n + 1)
+        ]
         np.testing.assert_allclose(scores[row, :n], mixture_log_probabilities(network[row, :n], kn, 0.3), rtol=1e-5)
         assert not scores[row, n:].any()
     # Generating: greedy from the mixture equals the argmax of the mixture re-scored at each step.
@@ -439,26 +468,40 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
     from tfseq.tasks.lm import epochs_for
     from tfseq.train.run_folder import RunFolder
 
-    rule = {key: value for key, (value, _) in recipes.auto_values(Path(lm.__file__).with_name("auto.yaml"))[
-        "rule"].items()}  # the one home of the rule's numbers
+    rule = {
+        key: value for key, (value, _) in recipes.auto_values(Path(lm.__file__).with_name("auto.yaml"))["rule"].items()
+    }  # the one home of the rule's numbers
     MAX_EPOCHS = rule["max_epochs"]
     assert epochs_for(1_499_244, rule) == 3  # text-zh's training characters: as before auto
     assert epochs_for(132_479, rule) == 34 and epochs_for(100, rule) == MAX_EPOCHS and epochs_for(10**9, rule) == 3
 
     def chosen(text, *extra):
-        config = recipes.resolve("lm", [("data.name", "null"), ("data.train", str(text)), ("run.dir", str(tmp_path / "run")),
-                                    *(tuple(e.split("=", 1)) for e in extra)])
+        config = recipes.resolve(
+            "lm",
+            [
+                ("data.name", "null"),
+                ("data.train", str(text)),
+                ("run.dir", str(tmp_path / "run")),
+                *(tuple(e.split("=", 1)) for e in extra),
+            ],
+        )
         task = tasks.task_class("lm")(config, RunFolder(path=config.run.dir), log=lambda line: None)
         task.prepare()
         cfg = task.config
-        return (int(cfg.train.epochs), float(cfg.backbone.dropout), int(cfg.backbone.layers), task.dynamic_rate(),
-                float(cfg.backbone.weight_dropout))
+        return (
+            int(cfg.train.epochs),
+            float(cfg.backbone.dropout),
+            int(cfg.backbone.layers),
+            task.dynamic_rate(),
+            float(cfg.backbone.weight_dropout),
+        )
 
     novel = lines(tmp_path / "novel.txt")
     assert chosen(novel) == (MAX_EPOCHS, 0.3, 2, "validation", 0.25)  # dynamic evaluation, its rate chosen there
     assert chosen(novel, "train.epochs=3") == (3, 0.0, 1, None, 0.0)  # read 3 times: as text-zh, no dynamic evaluation
-    assert chosen(novel, "backbone.dropout=0.1", "backbone.layers=1", "model.dynamic=0.05",
-                  "backbone.weight_dropout=0") == (MAX_EPOCHS, 0.1, 1, 0.05, 0.0)  # values given win
+    assert chosen(
+        novel, "backbone.dropout=0.1", "backbone.layers=1", "model.dynamic=0.05", "backbone.weight_dropout=0"
+    ) == (MAX_EPOCHS, 0.1, 1, 0.05, 0.0)  # values given win
     assert chosen(novel, "train.epochs=3", "model.dynamic=true")[3] == "validation"
     assert chosen(novel, "model.dynamic=false")[3] is None
     with pytest.raises(data.DataError, match="model.dynamic=-1: expected auto, true, false or a positive SGD rate"):
@@ -471,9 +514,18 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
 def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train = lines(tmp_path / "train.txt")
-    args = ["task=lm", "data.name=null", f"data.train={train}", *FAST, "train.epochs=6",
-            "train.optimizer=adam", "train.learning_rate=0.02", "generate.length=12", "generate.prompts=[the]",
-            "model.dynamic=0.05"]
+    args = [
+        "task=lm",
+        "data.name=null",
+        f"data.train={train}",
+        *FAST,
+        "train.epochs=6",
+        "train.optimizer=adam",
+        "train.learning_rate=0.02",
+        "generate.length=12",
+        "generate.prompts=[the]",
+        "model.dynamic=0.05",
+    ]
     assert cli.train_main(args) == 0
     printed = capsys.readouterr().out
     assert "|  dynamic evaluation, network: perplexity=" in printed and ", baseline: perplexity=" in printed
@@ -486,8 +538,10 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     # The model users get is the mixture, weighted on validation: no worse there than either part.
     weight = metrics["interpolation"]["weight"]
     assert 0 <= weight <= 1 and metrics["network"]["test"]["tokens"] == metrics["test"]["tokens"]
-    assert metrics["validation"]["loss"] <= min(metrics["network"]["validation"]["loss"],
-                                                metrics["baseline"]["validation"]["loss"] + 1e-3) + 1e-9
+    assert (
+        metrics["validation"]["loss"]
+        <= min(metrics["network"]["validation"]["loss"], metrics["baseline"]["validation"]["loss"] + 1e-3) + 1e-9
+    )
     assert (run / "samples.txt").read_text().startswith("--- prompt 'the' (sampling) ---\nthe ")
     # Dynamic evaluation scores every held-out token too, alone and mixed (weighted on validation).
     dynamic = metrics["dynamic"]
@@ -495,14 +549,18 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     assert dynamic["network"]["test"]["perplexity"] < 1.4 and 0 <= dynamic["interpolated"]["weight"] <= 1
     assert dynamic["baseline"]["model"] == "interpolated Kneser-Ney 3-gram, counting as it reads"
     assert dynamic["baseline"]["test"]["tokens"] == dynamic["network"]["test"]["tokens"]
-    assert dynamic["interpolated"]["validation"]["loss"] <= min(dynamic["network"]["validation"]["loss"],
-                                                                dynamic["baseline"]["validation"]["loss"]) + 1e-9
+    assert (
+        dynamic["interpolated"]["validation"]["loss"]
+        <= min(dynamic["network"]["validation"]["loss"], dynamic["baseline"]["validation"]["loss"]) + 1e-9
+    )
 
     # The export needs no tfseq: a fresh Python that never imports it.
-    script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
-              "o = f(text=tf.constant(['the cat sat on the mat', 'xq zz', '']));"
-              "print(json.dumps({k: v.numpy().tolist() for k, v in o.items() if k != 'continuation'}));"
-              "print(json.dumps([c.decode() for c in o['continuation'].numpy()]))")
+    script = (
+        "import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
+        "o = f(text=tf.constant(['the cat sat on the mat', 'xq zz', '']));"
+        "print(json.dumps({k: v.numpy().tolist() for k, v in o.items() if k != 'continuation'}));"
+        "print(json.dumps([c.decode() for c in o['continuation'].numpy()]))"
+    )
     out = subprocess.run([sys.executable, "-c", script, metrics["export"]], capture_output=True, text=True, check=True)
     scores, continuations = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
     assert scores["perplexity"][0] < 2 < scores["perplexity"][1]
@@ -513,8 +571,12 @@ def test_lm_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys,
     model = keras.saving.load_model(run / "model.keras")
     lm = KneserNeyLM(3, vocabulary_size=model.vocabulary_size)
     lm.fit(model.preprocessor.stream([t for t in train.read_text().splitlines()[: int(0.8 * 400)] if t.strip()]))
-    expected = Interpolated(model, lm.arrays(), weight).token_log_probabilities(
-        model.text_ids(["the cat sat on the mat"])).numpy().sum()
+    expected = (
+        Interpolated(model, lm.arrays(), weight)
+        .token_log_probabilities(model.text_ids(["the cat sat on the mat"]))
+        .numpy()
+        .sum()
+    )
     assert scores["log_probability"][0] == pytest.approx(expected, rel=1e-4)
 
     capsys.readouterr()
@@ -531,11 +593,19 @@ def test_lm_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypat
     assert "empty.txt: no text: its 3 line(s) are all blank" in capsys.readouterr().err
     assert cli.train_main(["task=lm", "data.name=pos-zh", *FAST]) == 2
     assert "not plain text" in capsys.readouterr().err
-    assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",
-                           "data.split=bytes", *FAST]) == 2
+    assert (
+        cli.train_main(
+            ["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}", "data.split=bytes", *FAST]
+        )
+        == 2
+    )
     assert "data.split='bytes'" in capsys.readouterr().err
-    assert cli.train_main(["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}",
-                           "data.sampling=shuffled", *FAST]) == 2
+    assert (
+        cli.train_main(
+            ["task=lm", "data.name=null", f"data.train={lines(tmp_path / 't.txt')}", "data.sampling=shuffled", *FAST]
+        )
+        == 2
+    )
     assert "data.sampling=shuffled: expected random or sequential" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "lm").iterdir()) and not (tmp_path / "saved_models").exists()
 
@@ -545,11 +615,21 @@ def test_generate_takes_a_samplers_name_as_keras_hub_does():
 
     pre = data.CausalLMPreprocessor(data.TextVectorizer(split="character", keep_whitespace=True))
     pre.adapt(["hello world", "help me"])
-    model = LanguageModel(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=6,
-                                            bidirectional=False, return_state=True), pre.line_end, preprocessor=pre)
+    model = LanguageModel(
+        RecurrentBackbone(
+            pre.tokenizer.vocabulary_size(), units=8, embedding_dim=6, bidirectional=False, return_state=True
+        ),
+        pre.line_end,
+        preprocessor=pre,
+    )
     model(np.zeros((1, 2), "int32"))
-    for sampler, options in (("top_k", {}), ("top_p", {"temperature": 0.7}), ("greedy", {"no_repeat_ngram_size": 1}),
-                             ("beam", {"beams": 2}), ("random", {})):
+    for sampler, options in (
+        ("top_k", {}),
+        ("top_p", {"temperature": 0.7}),
+        ("greedy", {"no_repeat_ngram_size": 1}),
+        ("beam", {"beams": 2}),
+        ("random", {}),
+    ):
         (text,) = model.generate(["he"], length=5, sampler=sampler, **options)
         assert isinstance(text, str) and len(text) <= 5
     (once,) = model.generate(["he"], length=6, sampler="greedy", no_repeat_ngram_size=1)

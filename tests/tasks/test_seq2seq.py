@@ -16,13 +16,22 @@ from tfseq.models import RecurrentBackbone, Seq2Seq
 from tfseq.models.seq2seq import END, START
 from tfseq.train.scores import sequence_scores
 
-FAST = ["backbone.units=32", "backbone.embedding_dim=16", "train.batch_size=32", "train.verbose=0", "backbone.dropout=0"]
+FAST = [
+    "backbone.units=32",
+    "backbone.embedding_dim=16",
+    "train.batch_size=32",
+    "train.verbose=0",
+    "backbone.dropout=0",
+]
 
 
 def tiny_model(cell="gru", attention="luong", layers=1, seed=0):
     keras.utils.set_random_seed(seed)
-    model = Seq2Seq(RecurrentBackbone(7, cell=cell, units=8, layers=layers, embedding_dim=6, bidirectional=True), 9,
-                    attention=attention)
+    model = Seq2Seq(
+        RecurrentBackbone(7, cell=cell, units=8, layers=layers, embedding_dim=6, bidirectional=True),
+        9,
+        attention=attention,
+    )
     model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
     return model
 
@@ -37,7 +46,7 @@ def test_greedy_decoding_equals_teacher_forced_rereading(cell, attention, layers
     for row in range(len(source)):
         prefix = [START]
         for _ in range(5):
-            logits = model({"source": source[row:row + 1], "target": np.array([prefix], "int32")})
+            logits = model({"source": source[row : row + 1], "target": np.array([prefix], "int32")})
             prefix.append(int(np.argmax(ops.convert_to_numpy(logits)[0, -1])))
         expected = prefix[1:]
         if END in expected:  # padding after the end
@@ -72,7 +81,10 @@ def test_start_from_prior_makes_the_untrained_model_guess_the_token_frequencies(
     np.testing.assert_allclose(ops.convert_to_numpy(model.logits.bias), np.log(counts / counts.sum()), rtol=1e-6)
     # The loss on those targets is near their unigram entropy (the bias dominates the small
     # untrained weights), and far below a uniform guess's log 9.
-    x = {"source": np.array([[3, 4], [5, 0]], "int32"), "target": np.array([[START, 4, 4, 4, 5], [START, 4, 6, 0, 0]], "int32")}
+    x = {
+        "source": np.array([[3, 4], [5, 0]], "int32"),
+        "target": np.array([[START, 4, 4, 4, 5], [START, 4, 6, 0, 0]], "int32"),
+    }
     y = np.array([[4, 4, 4, 5, END], [4, 6, END, 0, 0]], "int32")
     model.compile(optimizer="adam")
     loss = float(model.evaluate(x, y, verbose=0))
@@ -109,8 +121,12 @@ def test_sampled_softmax_trains_on_a_sample_and_scores_with_the_full_softmax(tmp
     # Tied (tie_embeddings): the sample's columns are rows of the target embedding table, read by
     # features projected from 32 to 16 (8-wide tied embeddings cannot copy 36 uniform ids in 15 epochs).
     units, dim = (32, 16) if tied else (16, 8)
-    model = Seq2Seq(RecurrentBackbone(40, units=units, embedding_dim=dim, bidirectional=True, between_layers=True), 40,
-                    sampled_softmax=60, tie_embeddings=tied)
+    model = Seq2Seq(
+        RecurrentBackbone(40, units=units, embedding_dim=dim, bidirectional=True, between_layers=True),
+        40,
+        sampled_softmax=60,
+        tie_embeddings=tied,
+    )
     source = np.random.default_rng(0).integers(4, 40, (256, 5)).astype("int32")  # copy the source
     x = {"source": source, "target": np.concatenate([np.full((256, 1), START, "int32"), source], axis=1)}
     y = np.concatenate([source, np.full((256, 1), END, "int32")], axis=1)
@@ -141,8 +157,9 @@ def test_label_smoothing_trains_on_the_smoothed_targets_and_evaluates_the_plain_
     rng = np.random.default_rng(0)
     logits, targets = rng.normal(size=(2, 3, 9)).astype("float32") * 3, rng.integers(1, 9, (2, 3))
     dense = keras.losses.categorical_crossentropy(np.eye(9)[targets], logits, from_logits=True, label_smoothing=0.1)
-    np.testing.assert_allclose(ops.convert_to_numpy(token_cross_entropy(targets, logits, 0.1)),
-                               ops.convert_to_numpy(dense), rtol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(token_cross_entropy(targets, logits, 0.1)), ops.convert_to_numpy(dense), rtol=1e-5
+    )
     model = tiny_model()
     smoothed = Seq2Seq.from_config({**model.get_config(), "label_smoothing": 0.2})
     x = {"source": np.array([[3, 4], [5, 0]], "int32"), "target": np.array([[START, 4, 5], [START, 6, 0]], "int32")}
@@ -154,7 +171,9 @@ def test_label_smoothing_trains_on_the_smoothed_targets_and_evaluates_the_plain_
     assert float(smoothed.compute_loss(x, y, y_pred, training=False)) == pytest.approx(plain, rel=1e-6)
     mask = y != 0
     uniform = -ops.convert_to_numpy(ops.log_softmax(y_pred, axis=-1)).mean(-1)[mask].mean()
-    assert float(smoothed.compute_loss(x, y, y_pred, training=True)) == pytest.approx(0.8 * plain + 0.2 * uniform, rel=1e-5)
+    assert float(smoothed.compute_loss(x, y, y_pred, training=True)) == pytest.approx(
+        0.8 * plain + 0.2 * uniform, rel=1e-5
+    )
     with pytest.raises(ValueError, match="sampled_softmax"):
         Seq2Seq(RecurrentBackbone(7), 9, label_smoothing=0.1, sampled_softmax=4)
     with pytest.raises(ValueError, match="label_smoothing=1"):
@@ -178,9 +197,11 @@ def pairs_file(path, pair, n=1500, seed=0):
 
 def reversal(path):
     """source: a letter string; target: its letters reversed, space-separated."""
+
     def pair(rng):
         word = "".join(rng.choice(list("abcdef"), size=rng.integers(2, 6)))
         return word, " ".join(reversed(word.upper()))
+
     return pairs_file(path, pair)
 
 
@@ -188,8 +209,17 @@ def reversal(path):
 def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train = reversal(tmp_path / "train.tsv")
-    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "train.epochs=12",
-            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8", "export.tflite=true"]
+    args = [
+        "task=seq2seq",
+        "data.name=null",
+        f"data.train={train}",
+        *FAST,
+        "train.epochs=12",
+        "train.learning_rate=0.01",
+        "train.early_stopping=0",
+        "generate.max_length=8",
+        "export.tflite=true",
+    ]
     assert cli.train_main(args) == 0
     (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -200,8 +230,10 @@ def test_seq2seq_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, ca
     loaded = keras.saving.load_model(run / "model.keras")
     assert loaded.translate(["abcd", "fed"], max_length=8) == ["D C B A", "D E F"]
 
-    script = ("import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
-              "print(json.dumps([t.decode() for t in f(text=tf.constant(['cafe', '', 'xyz']))['target'].numpy()]))")
+    script = (
+        "import tensorflow as tf, json, sys; f = tf.saved_model.load(sys.argv[1]).signatures['serving_default'];"
+        "print(json.dumps([t.decode() for t in f(text=tf.constant(['cafe', '', 'xyz']))['target'].numpy()]))"
+    )
     out = subprocess.run([sys.executable, "-c", script, metrics["export"]], capture_output=True, text=True, check=True)
     targets = json.loads(out.stdout.strip().splitlines()[-1])
     assert targets[0] == "E F A C" and len(targets) == 3
@@ -244,6 +276,7 @@ def phrases(path):
         source = list(rng.choice(list(words), size=rng.integers(1, 4)))
         mark = str(rng.choice([".", "!", "?", "..."]))
         return f"{' '.join(source).capitalize()}{mark}", " ".join(words[w] for w in source) + mark
+
     return pairs_file(path, pair)
 
 
@@ -252,9 +285,19 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
     monkeypatch.chdir(tmp_path)
     train = phrases(tmp_path / "train.tsv")
     # Words and punctuation apart (what auto chooses for sentences without TensorFlow Text).
-    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "backbone.layers=1", "train.epochs=8",
-            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=8",
-            "data.source_split=wordpunct", "data.target_split=wordpunct"]
+    args = [
+        "task=seq2seq",
+        "data.name=null",
+        f"data.train={train}",
+        *FAST,
+        "backbone.layers=1",
+        "train.epochs=8",
+        "train.learning_rate=0.01",
+        "train.early_stopping=0",
+        "generate.max_length=8",
+        "data.source_split=wordpunct",
+        "data.target_split=wordpunct",
+    ]
     assert cli.train_main(args) == 0
     log = capsys.readouterr().out
     assert "auto: model.tie_embeddings=true (sentences: " in log  # the translation benchmark's settings
@@ -263,8 +306,7 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
     assert set(metrics["test"]) == {"accuracy", "token_error_rate", "bleu", "loss"}
     assert metrics["test"]["bleu"] > 80 and metrics["test"]["accuracy"] > 0.8  # sacrebleu's 0-100 scale
     assert cli.predict_main([str(Path(metrics["export"]).parent), "Dog likes bird!", "  cat... "]) == 0
-    assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!",
-                                                             "  cat... \tchat..."]
+    assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!", "  cat... \tchat..."]
 
 
 @pytest.mark.slow
@@ -272,9 +314,20 @@ def test_subword_translation_trains_exports_and_answers_through_sentencepiece(tm
     pytest.importorskip("tensorflow_text")
     monkeypatch.chdir(tmp_path)
     train = phrases(tmp_path / "train.tsv")
-    args = ["task=seq2seq", "data.name=null", f"data.train={train}", *FAST, "backbone.layers=1", "train.epochs=8",
-            "train.learning_rate=0.01", "train.early_stopping=0", "generate.max_length=12",
-            "data.source_split=subword", "data.target_split=subword", "data.subwords=30"]
+    args = [
+        "task=seq2seq",
+        "data.name=null",
+        f"data.train={train}",
+        *FAST,
+        "backbone.layers=1",
+        "train.epochs=8",
+        "train.learning_rate=0.01",
+        "train.early_stopping=0",
+        "generate.max_length=12",
+        "data.source_split=subword",
+        "data.target_split=subword",
+        "data.subwords=30",
+    ]
     assert cli.train_main(args) == 0
     (run,) = (tmp_path / "runs" / "seq2seq").iterdir()
     model = keras.saving.load_model(run / "model.keras")
@@ -285,8 +338,11 @@ def test_subword_translation_trains_exports_and_answers_through_sentencepiece(tm
     assert metrics["test"]["bleu"] > 80
     # A fresh process: tfseq-predict loads TensorFlow Text's ops for the SentencePiece export.
     script = "import sys; from tfseq.cli import predict_main; sys.exit(predict_main(sys.argv[1:]))"
-    out = subprocess.run([sys.executable, "-c", script, str(Path(metrics["export"]).parent),
-                          "Dog likes bird!", ""], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(Path(metrics["export"]).parent), "Dog likes bird!", ""],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip("\n").splitlines() == ["Dog likes bird!\tchien aime oiseau!", "\t"]
 
@@ -305,10 +361,14 @@ def test_subword_exports_tokenize_the_source_with_the_sources_own_pieces(tmp_pat
 
     sources = ["the dog likes the bird", "a cat sees a dog", "birds like cats"] * 5
     targets = ["le chien aime l'oiseau", "un chat voit un chien", "les oiseaux aiment les chats"] * 5
-    pre = data.Seq2SeqPreprocessor(data.TextVectorizer(split="subword", subwords=25),
-                                   data.TextVectorizer(split="subword", subwords=30)).adapt(sources, targets)
-    model = Seq2Seq(RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8),
-                    pre.target_tokenizer.vocabulary_size(), preprocessor=pre)
+    pre = data.Seq2SeqPreprocessor(
+        data.TextVectorizer(split="subword", subwords=25), data.TextVectorizer(split="subword", subwords=30)
+    ).adapt(sources, targets)
+    model = Seq2Seq(
+        RecurrentBackbone(pre.tokenizer.vocabulary_size(), units=8, embedding_dim=8),
+        pre.target_tokenizer.vocabulary_size(),
+        preprocessor=pre,
+    )
     model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})
     texts = ["the dog likes a cat", "birds see"]
     expected_ids = pre.inputs(texts)["tokens"]
@@ -318,8 +378,9 @@ def test_subword_exports_tokenize_the_source_with_the_sources_own_pieces(tmp_pat
         return {"ids": module.preprocessor(text)["tokens"]}
 
     serving = seq2seq_serving(model, 8, decoding.Greedy())
-    serving = dataclasses.replace(serving, functions={**serving.functions, "source_ids": (
-        source_ids, {"text": tf.TensorSpec([None], tf.string)})})
+    serving = dataclasses.replace(
+        serving, functions={**serving.functions, "source_ids": (source_ids, {"text": tf.TensorSpec([None], tf.string)})}
+    )
     for attempt in ("first", "second"):
         loaded = tf.saved_model.load(str(export.save(serving, tmp_path / attempt)))
         np.testing.assert_array_equal(loaded.signatures["source_ids"](text=tf.constant(texts))["ids"], expected_ids)

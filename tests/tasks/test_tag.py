@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfseq import cli
-from tfseq import recipes
+from tfseq import cli, recipes
 from tfseq.tasks.tag import most_frequent_tag_baseline, scheme_of, tag_scores, words_of
 
 FAST = ["backbone.units=16", "backbone.embedding_dim=16", "train.batch_size=16", "train.verbose=0"]
@@ -19,9 +18,15 @@ def conll(path, n=200, seed=0):
     rng = np.random.default_rng(seed)
     lines = []
     for i in range(n):
-        words = [("the", "DT", "B-NP"), (str(rng.choice(["big", "small"])), "JJ", "I-NP"),
-                 (str(rng.choice(["cat", "dog", "Pound"])), "NN", "I-NP"), (str(rng.choice(["runs", "sees"])), "VBZ", "B-VP"),
-                 ("in", "IN", "B-PP"), ("the", "DT", "B-NP"), (str(rng.choice(["park", "house"])), "NN", "I-NP")]
+        words = [
+            ("the", "DT", "B-NP"),
+            (str(rng.choice(["big", "small"])), "JJ", "I-NP"),
+            (str(rng.choice(["cat", "dog", "Pound"])), "NN", "I-NP"),
+            (str(rng.choice(["runs", "sees"])), "VBZ", "B-VP"),
+            ("in", "IN", "B-PP"),
+            ("the", "DT", "B-NP"),
+            (str(rng.choice(["park", "house"])), "NN", "I-NP"),
+        ]
         lines += [" ".join(w) for w in (words[:4] if i % 3 == 0 else words)] + [""]
     path.write_text("\n".join(lines))
     return path
@@ -76,11 +81,22 @@ def test_tag_task_end_to_end_through_the_savedmodel_and_predict(tmp_path, capsys
 
     monkeypatch.chdir(tmp_path)
     train = conll(tmp_path / "train.txt")
-    args = ["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=8",
-            "train.learning_rate=0.02", "train.early_stopping=2", "backbone.layers=1", "backbone.dropout=0.1"]
+    args = [
+        "task=tag",
+        "data.name=null",
+        f"data.train={train}",
+        *FAST,
+        "train.epochs=8",
+        "train.learning_rate=0.02",
+        "train.early_stopping=2",
+        "backbone.layers=1",
+        "backbone.dropout=0.1",
+    ]
     assert cli.train_main(args) == 0
-    assert "auto: backbone.char_cnn=50 (100% of the letters are in scripts that space words: tag-en.yaml's value)" \
+    assert (
+        "auto: backbone.char_cnn=50 (100% of the letters are in scripts that space words: tag-en.yaml's value)"
         in capsys.readouterr().out
+    )
     (run,) = (tmp_path / "runs" / "tag").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     # Early stopping watched the validation chunk F1 (higher is better): it stopped 2 epochs after
@@ -118,19 +134,26 @@ def prepared(tmp_path, sentences, *extra, task="tag"):
     train = tmp_path / "train.txt"
     train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n", encoding="utf-8")
     # Repeated sentences all hash to one split: the same file serves as validation and test.
-    config = recipes.resolve(task, [("data.name", "null"), ("data.train", str(train)), ("data.test", str(train)),
-                                ("data.validation", str(train)),
-                                ("run.dir", str(tmp_path / "run")),
-                                *(tuple(e.split("=", 1)) for e in extra)])
+    config = recipes.resolve(
+        task,
+        [
+            ("data.name", "null"),
+            ("data.train", str(train)),
+            ("data.test", str(train)),
+            ("data.validation", str(train)),
+            ("run.dir", str(tmp_path / "run")),
+            *(tuple(e.split("=", 1)) for e in extra),
+        ],
+    )
     task = tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=lambda line: None)
     task.prepare()
     return task.config
 
 
 def test_auto_gives_spaced_words_tag_ens_settings_and_chinese_pos_zhs(tmp_path):
-    from omegaconf import OmegaConf
-
     from pathlib import Path
+
+    from omegaconf import OmegaConf
 
     import tfseq.tasks.tag as tag
     from tfseq.tasks.tag import SPACED_RECIPE
@@ -147,8 +170,12 @@ def test_auto_gives_spaced_words_tag_ens_settings_and_chinese_pos_zhs(tmp_path):
 
     chinese = [[("迈向", "v"), ("充满", "v"), ("希望", "n"), ("的", "u"), ("新", "a"), ("世纪", "n")]] * 30
     config = prepared(tmp_path / "zh", chinese)
-    assert {key: OmegaConf.to_container(OmegaConf.select(config, key)) if key.startswith("data.") else
-            OmegaConf.select(config, key) for key in UNSPACED} == UNSPACED
+    assert {
+        key: OmegaConf.to_container(OmegaConf.select(config, key))
+        if key.startswith("data.")
+        else OmegaConf.select(config, key)
+        for key in UNSPACED
+    } == UNSPACED
     characters = [[(c, t) for c, t in zip("迈向充满希望", "BEBEBE")]] * 30
     config = prepared(tmp_path / "chars", characters)
     assert config.data.split == "character" and config.data.token_chars is None and config.backbone.cell == "gru"
@@ -173,8 +200,10 @@ def names_and_words(path, n, seed, names, words):
 
 def made_up_words(rng, count, capital):
     consonants, vowels = "bcdfghklmnprstvz", "aeiou"
-    words = {"".join(rng.choice(list(consonants if i % 2 == 0 else vowels)) for i in range(int(rng.integers(3, 8))))
-             for _ in range(count * 2)}
+    words = {
+        "".join(rng.choice(list(consonants if i % 2 == 0 else vowels)) for i in range(int(rng.integers(3, 8))))
+        for _ in range(count * 2)
+    }
     words = sorted(words)[:count]
     return [w.capitalize() for w in words] if capital else words
 
@@ -193,9 +222,19 @@ def test_english_names_never_seen_are_found_by_their_case(tmp_path, monkeypatch)
     train = names_and_words(tmp_path / "train.txt", 400, 1, names[:1000], words)
     dev = names_and_words(tmp_path / "dev.txt", 60, 2, names[1000:1200], words)
     test = names_and_words(tmp_path / "test.txt", 100, 3, names[1200:], words)
-    files = ["task=tag", "data.name=null", f"data.train={train}", f"data.validation={dev}", f"data.test={test}",
-             "train.batch_size=16", "train.verbose=0", "export.enabled=false", "baseline=false", "run.preset=false",
-             "train.epochs=6"]  # the recipe's sizes; both runs at most 6 epochs (15: 1.000 and 0.449, twice the time)
+    files = [
+        "task=tag",
+        "data.name=null",
+        f"data.train={train}",
+        f"data.validation={dev}",
+        f"data.test={test}",
+        "train.batch_size=16",
+        "train.verbose=0",
+        "export.enabled=false",
+        "baseline=false",
+        "run.preset=false",
+        "train.epochs=6",
+    ]  # the recipe's sizes; both runs at most 6 epochs (15: 1.000 and 0.449, twice the time)
 
     def test_f1(*extra, run):
         assert cli.train_main([*files, *extra, f"run.dir={tmp_path / run}"]) == 0
@@ -215,8 +254,12 @@ def test_tag_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypa
     assert cli.train_main(["task=tag", "data.name=null", f"data.train={bad}", *FAST]) == 2
     assert "bad.txt:2: expected 3 columns" in capsys.readouterr().err
     # Multi-character tokens cannot be one-character tokens: said before any training.
-    assert cli.train_main(["task=tag", "data.name=null", f"data.train={conll(tmp_path / 't.txt')}",
-                           "data.split=character", *FAST]) == 2
+    assert (
+        cli.train_main(
+            ["task=tag", "data.name=null", f"data.train={conll(tmp_path / 't.txt')}", "data.split=character", *FAST]
+        )
+        == 2
+    )
     assert "do not split back into" in capsys.readouterr().err
     assert not any((tmp_path / "runs" / "tag").iterdir()) and not (tmp_path / "saved_models").exists()
 
@@ -247,8 +290,11 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
 
     texts = ["John Smith lives in New York", "Mary visited Paris and Rome", "in the North"]
     vec = data.TextVectorizer(split="word", lowercase=True).adapt(texts)
-    model = SequenceTagger(RecurrentBackbone(vec.vocabulary_sizes(), units=8, embedding_dim=8, bidirectional=True),
-                           len(ENTITY_TAGS), preprocessor=data.TokenTaggerPreprocessor(vec, ENTITY_TAGS))
+    model = SequenceTagger(
+        RecurrentBackbone(vec.vocabulary_sizes(), units=8, embedding_dim=8, bidirectional=True),
+        len(ENTITY_TAGS),
+        preprocessor=data.TokenTaggerPreprocessor(vec, ENTITY_TAGS),
+    )
     model(vec(tf.constant(texts)))
     rng = np.random.default_rng(1)  # sharper transitions than the initial ones: longer spans, surer paths
     model.crf.transitions.assign(rng.normal(0, 2, (5, 5)).astype("float32"))
@@ -266,11 +312,19 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
         path = [ENTITY_TAGS.index(t) for t in tags]
         confidence = [marginals(emissions, **crf)[t, i] for t, i in enumerate(path)] if tags else []
         offsets = app.offsets(text)
-        expected = [(text[offsets[a][0]:offsets[b - 1][1]], kind, offsets[a][0], offsets[b - 1][1], score)
-                    for a, b, kind, score in chunk_spans(tags, confidence)]
+        expected = [
+            (text[offsets[a][0] : offsets[b - 1][1]], kind, offsets[a][0], offsets[b - 1][1], score)
+            for a, b, kind, score in chunk_spans(tags, confidence)
+        ]
         n = len(expected)
-        got = list(zip([t.decode() for t in out["span_text"][row][:n]], [t.decode() for t in out["span_type"][row][:n]],
-                       out["span_start"][row][:n].tolist(), out["span_end"][row][:n].tolist()))
+        got = list(
+            zip(
+                [t.decode() for t in out["span_text"][row][:n]],
+                [t.decode() for t in out["span_type"][row][:n]],
+                out["span_start"][row][:n].tolist(),
+                out["span_end"][row][:n].tolist(),
+            )
+        )
         assert got == [e[:4] for e in expected], (text, tags)
         np.testing.assert_allclose(out["span_score"][row][:n], [e[4] for e in expected], atol=1e-4)
         assert (out["span_start"][row][n:] == -1).all() and not any(out["span_type"][row][n:])
@@ -285,9 +339,14 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
     for row, text in enumerate(odd):
         answer = Preprocessor.load(lite).answer(interpreter, text, declared)
         n = sum(out["span_start"][row] >= 0)
-        assert [(s["text"], s["type"], s["start"], s["end"]) for s in answer["spans"]] == list(zip(
-            [t.decode() for t in out["span_text"][row][:n]], [t.decode() for t in out["span_type"][row][:n]],
-            out["span_start"][row][:n].tolist(), out["span_end"][row][:n].tolist()))
+        assert [(s["text"], s["type"], s["start"], s["end"]) for s in answer["spans"]] == list(
+            zip(
+                [t.decode() for t in out["span_text"][row][:n]],
+                [t.decode() for t in out["span_type"][row][:n]],
+                out["span_start"][row][:n].tolist(),
+                out["span_end"][row][:n].tolist(),
+            )
+        )
         np.testing.assert_allclose([s["score"] for s in answer["spans"]], out["span_score"][row][:n], atol=1e-4)
         assert answer["entities"] == out["entities"][row].decode()
 
@@ -301,9 +360,9 @@ def test_entity_spans_in_the_savedmodel_tflite_and_predict(tmp_path, capsys):
     assert cli.predict_main([str(folder), *odd, "--output", str(tmp_path / "spans.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows] == odd and rows[1]["spans"] == []
-    assert [(s["text"], s["start"], s["end"]) for s in rows[0]["spans"]] == list(zip(
-        [t.decode() for t in out["span_text"][0]], out["span_start"][0].tolist(), out["span_end"][0].tolist()))[
-        : len(rows[0]["spans"])]
+    assert [(s["text"], s["start"], s["end"]) for s in rows[0]["spans"]] == list(
+        zip([t.decode() for t in out["span_text"][0]], out["span_start"][0].tolist(), out["span_end"][0].tolist())
+    )[: len(rows[0]["spans"])]
 
 
 def people_and_places(path, n, seed):
@@ -316,9 +375,12 @@ def people_and_places(path, n, seed):
     for _ in range(n):
         person = [str(rng.choice(first)), str(rng.choice(last))]
         place = places[int(rng.integers(len(places)))]
-        rows = ([(w, "B-PER" if i == 0 else "I-PER") for i, w in enumerate(person)]
-                + [(w, "O") for w in verbs[int(rng.integers(len(verbs)))]]
-                + [(w, "B-LOC" if i == 0 else "I-LOC") for i, w in enumerate(place)] + [(str(rng.choice([".", "!"])), "O")])
+        rows = (
+            [(w, "B-PER" if i == 0 else "I-PER") for i, w in enumerate(person)]
+            + [(w, "O") for w in verbs[int(rng.integers(len(verbs)))]]
+            + [(w, "B-LOC" if i == 0 else "I-LOC") for i, w in enumerate(place)]
+            + [(str(rng.choice([".", "!"])), "O")]
+        )
         if rng.random() < 0.3:
             rows = [(",", "O") if w == "." else (w, t) for w, t in rows] + [("he", "O"), ("said", "O"), (".", "O")]
         sentences.append("\n".join(f"{w} {t}" for w, t in rows))
@@ -336,22 +398,45 @@ def test_raw_text_is_cut_at_punctuation_as_the_training_tokens_were(tmp_path, ca
 
     monkeypatch.chdir(tmp_path)
     train = people_and_places(tmp_path / "train.txt", 300, 0)
-    assert cli.train_main(["task=tag", "data.name=null", f"data.train={train}", *FAST, "train.epochs=6",
-                           "backbone.layers=1", "baseline=false", "export.tflite=true", "export.name=ner"]) == 0
+    assert (
+        cli.train_main(
+            [
+                "task=tag",
+                "data.name=null",
+                f"data.train={train}",
+                *FAST,
+                "train.epochs=6",
+                "backbone.layers=1",
+                "baseline=false",
+                "export.tflite=true",
+                "export.name=ner",
+            ]
+        )
+        == 0
+    )
     assert "auto: data.split=wordpunct (" in capsys.readouterr().out
     text = "John Smith lives in New York."
     serve = tf.saved_model.load(str(next((tmp_path / "saved_models" / "ner").iterdir()))).signatures["serving_default"]
     out = serve(text=tf.constant([text, "Mary moved to the U.S.!"]))
     assert out["tagged"].numpy()[0].decode() == "John/B-PER Smith/I-PER lives/O in/O New/B-LOC York/I-LOC ./O"
-    spans = {(t.decode(), k.decode(), int(a), int(b)) for t, k, a, b in zip(
-        out["span_text"].numpy()[0], out["span_type"].numpy()[0], out["span_start"].numpy()[0], out["span_end"].numpy()[0])}
+    spans = {
+        (t.decode(), k.decode(), int(a), int(b))
+        for t, k, a, b in zip(
+            out["span_text"].numpy()[0],
+            out["span_type"].numpy()[0],
+            out["span_start"].numpy()[0],
+            out["span_end"].numpy()[0],
+        )
+    }
     assert spans == {("John Smith", "PER", 0, 10), ("New York", "LOC", 20, 28)}
     assert "U.S./B-LOC !/O" in out["tagged"].numpy()[1].decode()  # a form the corpus wrote whole stays whole
     lite = next((tmp_path / "saved_models" / "ner-tflite").iterdir())
     declared = json.loads((lite / "tfseq.json").read_text())
     answer = Preprocessor.load(lite).answer(interpreter(lite), text, declared)
     assert [(s["text"], s["type"], s["start"], s["end"]) for s in answer["spans"]] == [
-        ("John Smith", "PER", 0, 10), ("New York", "LOC", 20, 28)]
+        ("John Smith", "PER", 0, 10),
+        ("New York", "LOC", 20, 28),
+    ]
     capsys.readouterr()
     assert cli.predict_main(["saved_models/ner", text]) == 0
     assert "New York (LOC 20-28" in capsys.readouterr().out

@@ -47,11 +47,25 @@ def test_word2vec_task_writes_vectors_other_tasks_read(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     text = tmp_path / "corpus.txt"
-    text.write_text("\n".join(" ".join(rng.choice(["cat", "dog", "pet"] if i % 2 else ["red", "blue", "green"], 6))
-                              for i in range(300)))
-    args = ["task=word2vec", "data.name=null", f"data.train={text}", "data.split=word", "model.dim=8",
-            "model.window=2", "model.subsample=1", "data.min_frequency=1", "train.batch_size=64", "train.epochs=3",
-            "train.learning_rate=0.02", "train.verbose=0"]
+    text.write_text(
+        "\n".join(
+            " ".join(rng.choice(["cat", "dog", "pet"] if i % 2 else ["red", "blue", "green"], 6)) for i in range(300)
+        )
+    )
+    args = [
+        "task=word2vec",
+        "data.name=null",
+        f"data.train={text}",
+        "data.split=word",
+        "model.dim=8",
+        "model.window=2",
+        "model.subsample=1",
+        "data.min_frequency=1",
+        "train.batch_size=64",
+        "train.epochs=3",
+        "train.learning_rate=0.02",
+        "train.verbose=0",
+    ]
     assert cli.train_main(args) == 0
     (run,) = (tmp_path / "runs" / "word2vec").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -68,8 +82,14 @@ def word_vectors():
     from tfseq.models import WordVectors
 
     # Two directions: royalty (axis 0) and gender (axis 1), plus an unrelated word.
-    table = {"king": [1, 1, 0], "queen": [1, -1, 0], "man": [0, 1, 0.1], "woman": [0, -1, 0.1],
-             "prince": [0.9, 1.1, 0], "apple": [0, 0, 1]}
+    table = {
+        "king": [1, 1, 0],
+        "queen": [1, -1, 0],
+        "man": [0, 1, 0.1],
+        "woman": [0, -1, 0.1],
+        "prince": [0.9, 1.1, 0],
+        "apple": [0, 0, 1],
+    }
     return WordVectors(list(table), np.array(list(table.values()), "float32"))
 
 
@@ -86,8 +106,10 @@ def test_analogy_file_accuracy_skips_unknown_words(tmp_path):
     from tfseq.data import DataError
 
     questions = tmp_path / "questions.txt"
-    questions.write_text(": royalty\nman king woman queen\nMan Woman King Queen\nman king woman emperor\n"
-                         ": fruit\nking queen apple pear\n")
+    questions.write_text(
+        ": royalty\nman king woman queen\nMan Woman King Queen\nman king woman emperor\n"
+        ": fruit\nking queen apple pear\n"
+    )
     result = word_vectors().evaluate_analogies(questions)
     assert result["sections"]["royalty"] == {"accuracy": 1.0, "correct": 2, "questions": 2, "skipped": 1}
     assert result["sections"]["fruit"]["questions"] == 0 and result["skipped"] == 2

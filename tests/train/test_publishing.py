@@ -11,14 +11,27 @@ import pytest
 
 from tfseq import cli
 
-TINY = ["backbone.units=8", "backbone.embedding_dim=8", "train.epochs=1", "train.batch_size=16", "train.verbose=0",
-        "data.split=word", "data.ngrams=[1]", "backbone.layers=1", "baseline=false", "model.wide=none"]
+TINY = [
+    "backbone.units=8",
+    "backbone.embedding_dim=8",
+    "train.epochs=1",
+    "train.batch_size=16",
+    "train.verbose=0",
+    "data.split=word",
+    "data.ngrams=[1]",
+    "backbone.layers=1",
+    "baseline=false",
+    "model.wide=none",
+]
 
 
 def table(path, labels, n=48):
     words = {label: [f"{label}{k}" for k in range(4)] for label in labels}
-    rows = ["text,label"] + [f"{' '.join(words[label][(i + j) % 4] for j in range(3))} w{i},{label}"
-                             for i in range(n) for label in [labels[i % len(labels)]]]
+    rows = ["text,label"] + [
+        f"{' '.join(words[label][(i + j) % 4] for j in range(3))} w{i},{label}"
+        for i in range(n)
+        for label in [labels[i % len(labels)]]
+    ]
     path.write_text("\n".join(rows) + "\n")
     return path
 
@@ -30,11 +43,26 @@ def test_two_runs_started_together_publish_one_kind_under_one_name(tmp_path):
     first = table(tmp_path / "alpha.csv", ["alpha", "beta"])
     second = table(tmp_path / "topics.csv", ["food", "sports", "tech"])
     exports = tmp_path / "saved_models"
-    processes = [subprocess.Popen([sys.executable, "-m", "tfseq.cli", "task=classify", f"data.train={train}",
-                                   *TINY, f"run.root={tmp_path / 'runs' / train.stem}", f"export.dir={exports}",
-                                   "export.name=shared", "run.preset=false"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for train in (first, second)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tfseq.cli",
+                "task=classify",
+                f"data.train={train}",
+                *TINY,
+                f"run.root={tmp_path / 'runs' / train.stem}",
+                f"export.dir={exports}",
+                "export.name=shared",
+                "run.preset=false",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for train in (first, second)
+    ]
     results = [(p.wait(timeout=600), p.stdout.read(), p.stderr.read()) for p in processes]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -52,8 +80,14 @@ def test_a_resumed_run_finishes_the_stage_it_died_in(tmp_path, monkeypatch, caps
 
     train = table(tmp_path / "mine.csv", ["alpha", "beta"])
     run_dir, exports = tmp_path / "run", tmp_path / "saved_models"
-    args = ["task=classify", f"data.train={train}", *TINY, f"run.dir={run_dir}", f"export.dir={exports}",
-            "export.tflite=true"]
+    args = [
+        "task=classify",
+        f"data.train={train}",
+        *TINY,
+        f"run.dir={run_dir}",
+        f"export.dir={exports}",
+        "export.tflite=true",
+    ]
     save = export.save
 
     def full_disk(*a, **k):
@@ -93,8 +127,12 @@ def test_the_guard_holds_at_the_moment_of_publishing(tmp_path):
     def write(tmp):
         (tmp / "saved_model.pb").write_bytes(b"x")
 
-    export.write_atomically(folder, write, {"identity": {"task": "classify", "labels": ["a", "b"]}},
-                            identity={"task": "classify", "labels": ["a", "b"]})
+    export.write_atomically(
+        folder,
+        write,
+        {"identity": {"task": "classify", "labels": ["a", "b"]}},
+        identity={"task": "classify", "labels": ["a", "b"]},
+    )
     with pytest.raises(export.ExportConflict, match=r"its newest version \(1\) has labels \[\"a\", \"b\"\]"):
         export.write_atomically(folder, write, {}, identity={"task": "classify", "labels": ["x", "y", "z"]})
     assert sorted(p.name for p in folder.iterdir()) == ["1"]  # (the lock is the folder's: no file)
@@ -104,14 +142,30 @@ def test_the_guard_holds_at_the_moment_of_publishing(tmp_path):
 
 def test_output_to_a_pipe_gets_a_line_per_epoch_and_warnings_go_to_the_run_log(tmp_path):
     train = table(tmp_path / "mine.csv", ["alpha", "beta"], n=96)
-    script = ("import sys, warnings; from tfseq import cli\n"
-              "import keras\n"
-              "keras.callbacks.Callback.on_epoch_end = lambda self, *a, **k: warnings.warn('a note from a library')\n"
-              "sys.exit(cli.train_main(sys.argv[1:]))")
+    script = (
+        "import sys, warnings; from tfseq import cli\n"
+        "import keras\n"
+        "keras.callbacks.Callback.on_epoch_end = lambda self, *a, **k: warnings.warn('a note from a library')\n"
+        "sys.exit(cli.train_main(sys.argv[1:]))"
+    )
     args = [a for a in TINY if not a.startswith(("train.verbose", "train.epochs"))]
-    done = subprocess.run([sys.executable, "-c", script, "task=classify", f"data.train={train}", *args,
-                           "train.epochs=3", "train.batch_size=8", f"run.dir={tmp_path / 'run'}",
-                           f"export.dir={tmp_path / 'saved'}"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "task=classify",
+            f"data.train={train}",
+            *args,
+            "train.epochs=3",
+            "train.batch_size=8",
+            f"run.dir={tmp_path / 'run'}",
+            f"export.dir={tmp_path / 'saved'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     steps = [line for line in done.stdout.splitlines() if "step" in line]
     assert 1 <= len(steps) <= 3 and "\r" not in done.stdout  # Keras' verbose=2: a line per epoch, no bar

@@ -7,15 +7,17 @@ import keras
 import numpy as np
 import pytest
 
+from tfseq import console, recipes
 from tfseq.train.callbacks import EpochCheckpoint, StopOnNaN, TrainingState
-from tfseq import console
-from tfseq import recipes
 
 
 def test_checkpoints_are_written_every_epoch_and_only_the_newest_kept(tmp_path):
     x, y = np.zeros((8, 3), "float32"), np.zeros((8, 1), "float32")
-    for keep, expected in ((1, ["epoch-003.keras"]), (2, ["epoch-002.keras", "epoch-003.keras"]),
-                           (-1, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"])):
+    for keep, expected in (
+        (1, ["epoch-003.keras"]),
+        (2, ["epoch-002.keras", "epoch-003.keras"]),
+        (-1, ["epoch-001.keras", "epoch-002.keras", "epoch-003.keras"]),
+    ):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
         folder = tmp_path / f"keep-{keep}"
@@ -58,16 +60,20 @@ def stateful_fit(folder, epochs=5, crash_after=None, early_stopping=True):
     model.compile(optimizer=keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=0.5), loss="mse")
     # min_delta so large that no epoch after the first improves: early stopping keeps epoch 1's
     # weights and ReduceLROnPlateau halves the rate every epoch -- state a resume must carry.
-    watched = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True),
-               keras.callbacks.ReduceLROnPlateau(monitor="val_loss", min_delta=1e9, patience=0, factor=0.5)]
+    watched = [
+        keras.callbacks.SwapEMAWeights(swap_on_epoch=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", min_delta=1e9, patience=0, factor=0.5),
+    ]
     if early_stopping:
-        watched.append(keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e9, patience=9,
-                                                     restore_best_weights=True))
+        watched.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e9, patience=9, restore_best_weights=True)
+        )
     state = TrainingState(folder, watched=watched)
     callbacks = watched + [state] + ([Crash(crash_after)] if crash_after else [])
     try:
-        model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=8, shuffle=False, verbose=0,
-                  callbacks=callbacks)
+        model.fit(
+            x, y, validation_data=(x, y), epochs=epochs, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks
+        )
     except KeyboardInterrupt:
         pass
     return model, state
@@ -83,10 +89,12 @@ def test_a_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path, early_stop
     assert state.restored_from.name == "epoch-002" and state.epochs == 5
     # Same weights (early stopping's best epoch, or the moving average), optimizer state,
     # learning rate after four halvings, and the history of all five epochs.
-    for a, b in zip(whole.get_weights() + [v.numpy() for v in whole.optimizer.variables],
-                    resumed.get_weights() + [v.numpy() for v in resumed.optimizer.variables]):
+    for a, b in zip(
+        whole.get_weights() + [v.numpy() for v in whole.optimizer.variables],
+        resumed.get_weights() + [v.numpy() for v in resumed.optimizer.variables],
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-5)
-    assert float(resumed.optimizer.learning_rate.numpy()) == pytest.approx(0.1 / 2 ** 4)
+    assert float(resumed.optimizer.learning_rate.numpy()) == pytest.approx(0.1 / 2**4)
     assert state.history.keys() == whole_state.history.keys() and len(state.history["loss"]) == 5
     np.testing.assert_allclose(state.history["val_loss"], whole_state.history["val_loss"], rtol=1e-5)
     assert state.seconds > 0
@@ -145,9 +153,20 @@ def two_replica_lm(tmp_path):
     # 45 validation windows, fewer than a batch: an uneven first batch, which Keras' evaluate()
     # cannot split across the replicas unless the trainer cuts it (data.even_first_batch).
     text.write_text("".join(f"the {'cat' if i % 3 else 'dog'} sat on the mat\n" for i in range(400)))
-    args = ["task=lm", "data.name=null", f"data.train={text}", "backbone.units=16", "backbone.embedding_dim=8",
-            "train.batch_size=64", "data.steps=20", "train.epochs=2", "train.learning_rate=0.05", "baseline=false",
-            "generate.prompts=[the]", "generate.length=5"]
+    args = [
+        "task=lm",
+        "data.name=null",
+        f"data.train={text}",
+        "backbone.units=16",
+        "backbone.embedding_dim=8",
+        "train.batch_size=64",
+        "data.steps=20",
+        "train.epochs=2",
+        "train.learning_rate=0.05",
+        "baseline=false",
+        "generate.prompts=[the]",
+        "generate.length=5",
+    ]
     return args, lambda metrics: metrics["test"]["perplexity"] < 3
 
 
@@ -167,8 +186,12 @@ def test_a_task_trains_on_two_cpu_replicas(tmp_path, task):
     import sys
 
     args, good = {"lm": two_replica_lm, "classify": two_replica_classify}[task](tmp_path)
-    args += ["train.verbose=0", "train.distribute=cpu:2", f"run.dir={tmp_path / 'run'}",
-             f"export.dir={tmp_path / 'saved_models'}"]
+    args += [
+        "train.verbose=0",
+        "train.distribute=cpu:2",
+        f"run.dir={tmp_path / 'run'}",
+        f"export.dir={tmp_path / 'saved_models'}",
+    ]
     done = subprocess.run([sys.executable, "-m", "tfseq.cli", *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distribute: 2 replicas" in done.stdout
@@ -196,14 +219,28 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
     import sys
 
     args, good = two_replica_classify(tmp_path)
-    args += ["train.verbose=0", "train.distribute=multi_worker", "train.epochs=2", f"run.root={tmp_path / 'runs'}",
-             f"export.dir={tmp_path / 'saved_models'}"]
+    args += [
+        "train.verbose=0",
+        "train.distribute=multi_worker",
+        "train.epochs=2",
+        f"run.root={tmp_path / 'runs'}",
+        f"export.dir={tmp_path / 'saved_models'}",
+    ]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "tfseq.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=tmp_path, env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
-                                                                                             "index": index}})})
-        for index in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tfseq.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            },
+        )
+        for index in range(2)
+    ]
     outputs = [worker.communicate(timeout=600) for worker in workers]
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
@@ -257,8 +294,9 @@ def test_multi_worker_needs_a_cluster_in_tf_config(monkeypatch):
     for task, expected in [({"type": "worker", "index": 0}, True), ({"type": "worker", "index": 1}, False)]:
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
         assert chief() is expected
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {**cluster, "chief": ["c:1"]},
-                                                "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {**cluster, "chief": ["c:1"]}, "task": {"type": "worker", "index": 0}})
+    )
     assert chief() is False
 
 
@@ -301,8 +339,13 @@ def test_mixed_bfloat16_computes_in_16_bits_and_keeps_float32_weights_and_output
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    overrides = [*small_run(tmp_path, task), "train.precision=mixed_bfloat16", "baseline=false",
-                 f"export.dir={tmp_path / 'export'}", f"run.dir={tmp_path / 'run'}"]
+    overrides = [
+        *small_run(tmp_path, task),
+        "train.precision=mixed_bfloat16",
+        "baseline=false",
+        f"export.dir={tmp_path / 'export'}",
+        f"run.dir={tmp_path / 'run'}",
+    ]
     config = recipes.resolve(task, [tuple(o.split("=", 1)) for o in overrides])
     logged = []
     trainer = Trainer(tasks.task_class(task)(config, RunFolder(path=config.run.dir), log=logged.append))
@@ -341,8 +384,15 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.ema=0.5", "train.early_stopping=0",
-                 "baseline=false", "export.enabled=false", f"run.dir={tmp_path / 'run'}"]
+    overrides = [
+        *small_run(tmp_path, "classify"),
+        "train.epochs=2",
+        "train.ema=0.5",
+        "train.early_stopping=0",
+        "baseline=false",
+        "export.enabled=false",
+        f"run.dir={tmp_path / 'run'}",
+    ]
     config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     seen = []
 
@@ -355,8 +405,9 @@ def test_callbacks_of_your_own_see_every_epoch_with_the_averaged_weights(tmp_pat
                 model.train_step = lambda data, step=model.train_step: traces.append(1) or step(data)
 
         def on_epoch_end(self, epoch, logs=None):
-            seen.append((epoch, len(trainer.task.targets["validation"]),
-                         [np.array(v) for v in self.model.trainable_weights]))
+            seen.append(
+                (epoch, len(trainer.task.targets["validation"]), [np.array(v) for v in self.model.trainable_weights])
+            )
 
     trainer = Trainer(tasks.task_class("classify")(config, RunFolder(path=config.run.dir), log=print), [Watch()])
     trainer.execute()
@@ -373,9 +424,17 @@ def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_run(tmp_path):
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
 
-    overrides = [*small_run(tmp_path, "classify"), "train.epochs=2", "train.early_stopping=0", "train.reduce_lr=true",
-                 "train.schedule=cosine", "train.learning_rate=0.01", "baseline=false", "export.enabled=false",
-                 f"run.dir={tmp_path / 'run'}"]
+    overrides = [
+        *small_run(tmp_path, "classify"),
+        "train.epochs=2",
+        "train.early_stopping=0",
+        "train.reduce_lr=true",
+        "train.schedule=cosine",
+        "train.learning_rate=0.01",
+        "baseline=false",
+        "export.enabled=false",
+        f"run.dir={tmp_path / 'run'}",
+    ]
     config = recipes.resolve("classify", [tuple(o.split("=", 1)) for o in overrides])
     logged = []
     trainer = Trainer(tasks.task_class("classify")(config, RunFolder(path=config.run.dir), log=logged.append))
@@ -398,9 +457,12 @@ def test_a_disk_too_small_for_the_run_is_said_before_training(tmp_path, monkeypa
     trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", small)  # room enough
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000_000))
     big = trainer.run_writes(68_000_000, 68_000_000, 10_000)  # 17M parameters
-    with pytest.raises(trainer.DiskFull, match=r"50 MB free on its disk, and this run writes about [\d,]+ MB there "
-                                               r"\(backup/ [\d.,]+ MB, model.keras [\d.,]+ MB, preset/ [\d.,]+ MB, "
-                                               r"logs and plots [\d.,]+ MB, the SavedModel [\d.,]+ MB\)"):
+    with pytest.raises(
+        trainer.DiskFull,
+        match=r"50 MB free on its disk, and this run writes about [\d,]+ MB there "
+        r"\(backup/ [\d.,]+ MB, model.keras [\d.,]+ MB, preset/ [\d.,]+ MB, "
+        r"logs and plots [\d.,]+ MB, the SavedModel [\d.,]+ MB\)",
+    ):
         trainer.check_disk(tmp_path, tmp_path / "saved" / "classify-x", big)
     # Only what goes to a disk is named there: the export's disk is short, the run's is not.
     devices = {str(tmp_path / "run"): 1, str(tmp_path / "saved"): 2}
@@ -410,14 +472,21 @@ def test_a_disk_too_small_for_the_run_is_said_before_training(tmp_path, monkeypa
         def __init__(self, st_dev):
             self.st_dev = st_dev
 
-    monkeypatch.setattr(Path, "stat", lambda self, **k: Stat(devices.get(str(self), 0)) if str(self) in devices
-                        else real_stat(self, **k))
+    monkeypatch.setattr(
+        Path,
+        "stat",
+        lambda self, **k: Stat(devices.get(str(self), 0)) if str(self) in devices else real_stat(self, **k),
+    )
     (tmp_path / "run").mkdir()
     (tmp_path / "saved").mkdir()
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(
-        free=10**12 if str(path).endswith("run") else 1_000_000))
-    with pytest.raises(trainer.DiskFull, match=r"saved: 1 MB free on its disk, and this run writes about [\d,]+ MB there "
-                                               r"\(the SavedModel [\d.,]+ MB\)"):
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda path: usage._replace(free=10**12 if str(path).endswith("run") else 1_000_000)
+    )
+    with pytest.raises(
+        trainer.DiskFull,
+        match=r"saved: 1 MB free on its disk, and this run writes about [\d,]+ MB there "
+        r"\(the SavedModel [\d.,]+ MB\)",
+    ):
         trainer.check_disk(tmp_path / "run", tmp_path / "saved" / "classify-x", small)
 
 
@@ -433,8 +502,9 @@ def test_the_disk_estimate_is_within_half_again_of_what_a_run_writes(tmp_path, m
 
     estimates = []
     real_check = trainer.check_disk
-    monkeypatch.setattr(trainer, "check_disk", lambda run, export, writes: estimates.append(writes) or
-                        real_check(run, export, writes))
+    monkeypatch.setattr(
+        trainer, "check_disk", lambda run, export, writes: estimates.append(writes) or real_check(run, export, writes)
+    )
     kept, rmtree = [], shutil.rmtree  # backup/ is removed when the run ends: measured first
     monkeypatch.setattr(shutil, "rmtree", lambda path, **k: kept.append(size_of(Path(path))) or rmtree(path, **k))
 
@@ -443,16 +513,35 @@ def test_the_disk_estimate_is_within_half_again_of_what_a_run_writes(tmp_path, m
         return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
     train = tiny_table(tmp_path / "mine.csv", n=200)
-    assert cli.train_main(["task=classify", f"data.train={train}", "train.epochs=2", "train.verbose=0",
-                           f"run.dir={tmp_path / 'run'}", f"export.dir={tmp_path / 'saved'}"]) == 0
+    assert (
+        cli.train_main(
+            [
+                "task=classify",
+                f"data.train={train}",
+                "train.epochs=2",
+                "train.verbose=0",
+                f"run.dir={tmp_path / 'run'}",
+                f"export.dir={tmp_path / 'saved'}",
+            ]
+        )
+        == 0
+    )
     (writes,) = estimates
     run = tmp_path / "run"
     state = kept[0]  # one epoch's state (backup/ holds one, two while the next is written)
-    written = {"run": max(2 * state, state + size_of(run / "model.keras") + size_of(run / "preset"))
-               + size_of(run) - size_of(run / "model.keras") - size_of(run / "preset"),
-               "export": size_of(tmp_path / "saved")}
-    parts = {"state": state, "model.keras": size_of(run / "model.keras"), "preset": size_of(run / "preset"),
-             "rest": size_of(run) - size_of(run / "model.keras") - size_of(run / "preset")}
+    written = {
+        "run": max(2 * state, state + size_of(run / "model.keras") + size_of(run / "preset"))
+        + size_of(run)
+        - size_of(run / "model.keras")
+        - size_of(run / "preset"),
+        "export": size_of(tmp_path / "saved"),
+    }
+    parts = {
+        "state": state,
+        "model.keras": size_of(run / "model.keras"),
+        "preset": size_of(run / "preset"),
+        "rest": size_of(run) - size_of(run / "model.keras") - size_of(run / "preset"),
+    }
     for disk in ("run", "export"):
         estimate = sum(size for _, size in writes[disk])
         assert 1 / 1.5 <= estimate / written[disk] <= 1.5, (disk, estimate, written[disk], writes[disk], parts)
@@ -461,10 +550,11 @@ def test_the_disk_estimate_is_within_half_again_of_what_a_run_writes(tmp_path, m
 def test_a_full_disk_while_writing_is_one_line():
     import errno
 
-
     line = console.one_line(OSError(errno.ENOSPC, "No space left on device", "runs/classify/1/model.keras"))
-    assert line == ("runs/classify/1/model.keras: no space left on the disk: free some space, or set run.root= "
-                    "and export.dir= to a larger disk")
+    assert line == (
+        "runs/classify/1/model.keras: no space left on the disk: free some space, or set run.root= "
+        "and export.dir= to a larger disk"
+    )
 
 
 @pytest.mark.slow
@@ -482,9 +572,21 @@ def test_a_run_on_a_full_disk_stops_in_one_line_before_training(tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     try:
         train = tiny_table(tmp_path / "train.csv")
-        done = subprocess.run([sys.executable, "-m", "tfseq.cli", "task=classify", f"data.train={train}", *FAST,
-                               f"run.root={disk / 'runs'}", f"export.dir={disk / 'saved'}"],
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tfseq.cli",
+                "task=classify",
+                f"data.train={train}",
+                *FAST,
+                f"run.root={disk / 'runs'}",
+                f"export.dir={disk / 'saved'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 2, done.stderr[-3000:]
         err = done.stderr.strip()
         assert len(err.splitlines()) == 1 and "MB free on its disk" in err and str(disk) in err, err
@@ -506,7 +608,10 @@ def test_the_command_lines_start_quietly_unless_verbose():
     assert quiet == "", quiet
     if loud:  # what TensorFlow prints on this machine ("Could not find cuda drivers", twice) is kept with --verbose
         kept = stderr_of("from tfseq import cli; console.start_tensorflow(verbose=True)")
-        assert len(kept.splitlines()) == len(loud.splitlines()) and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]
+        assert (
+            len(kept.splitlines()) == len(loud.splitlines())
+            and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]
+        )
 
 
 def test_a_new_version_says_how_it_compares_with_the_one_it_replaces(tmp_path):
@@ -527,8 +632,10 @@ def test_a_new_version_says_how_it_compares_with_the_one_it_replaces(tmp_path):
     (published / "3" / "saved_model.pb").write_bytes(b"")
     (published / "3" / "tfseq.json").write_text(json.dumps({"run": str(run)}))
     said = served_before(published, config, mine)
-    assert said == (f", now the one served (test accuracy 0.8000; version 3's 0.8500 on the same data: WORSE; "
-                    f"version 3 stays on disk: tfseq-predict {published}/3 answers with it)")
+    assert said == (
+        f", now the one served (test accuracy 0.8000; version 3's 0.8500 on the same data: WORSE; "
+        f"version 3 stays on disk: tfseq-predict {published}/3 answers with it)"
+    )
     assert served_before(published, config, {"headline": "accuracy", "test": {"accuracy": 0.9}}).endswith(": better)")
     other = OmegaConf.merge(config, {"data": {"train": "other.csv"}})
     assert served_before(published, other, mine) == ""  # other data: scores not comparable

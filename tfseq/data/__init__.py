@@ -1,9 +1,9 @@
 """The data layer: built-in offline corpora, users' files, TFDS, vectorizers, tf.data pipelines.
 
-    >>> from tfseq import data
-    >>> ds = data.load("reviews-zh")
-    >>> ds.train.head()          # pandas: text, label
-    >>> data.describe("reviews-zh")
+>>> from tfseq import data
+>>> ds = data.load("reviews-zh")
+>>> ds.train.head()          # pandas: text, label
+>>> data.describe("reviews-zh")
 """
 
 from __future__ import annotations
@@ -14,23 +14,57 @@ from pathlib import Path
 from tfseq.data.builtin import BUILTIN
 from tfseq.data.dataset import DataError, Dataset, label_set, split_of
 from tfseq.data.files import (
-    is_conllu, read_conll, read_image_captions, read_parallel, read_plain_text, read_table,
+    is_conllu,
+    read_conll,
+    read_image_captions,
+    read_parallel,
+    read_plain_text,
+    read_table,
 )
 
 # Imported on first use (they import TensorFlow and Keras, seconds of start-up that listing or
 # reading data does not need): name -> module of tfseq.data.
 _LAZY = {
-    **dict.fromkeys(["Epochs", "bucket_boundaries", "epoch_seed", "even_first_batch", "make_dataset",
-                     "padding_ratio", "shuffled_epochs"], "pipeline"),
-    **dict.fromkeys(["CausalLMPreprocessor", "Preprocessor", "Seq2SeqPreprocessor", "TextClassifierPreprocessor",
-                     "TokenTaggerPreprocessor"], "preprocessors"),
+    **dict.fromkeys(
+        [
+            "Epochs",
+            "bucket_boundaries",
+            "epoch_seed",
+            "even_first_batch",
+            "make_dataset",
+            "padding_ratio",
+            "shuffled_epochs",
+        ],
+        "pipeline",
+    ),
+    **dict.fromkeys(
+        [
+            "CausalLMPreprocessor",
+            "Preprocessor",
+            "Seq2SeqPreprocessor",
+            "TextClassifierPreprocessor",
+            "TokenTaggerPreprocessor",
+        ],
+        "preprocessors",
+    ),
     "load_tfds": "tfds_source",
     "TextVectorizer": "vectorize",
 }
 
 __all__ = [
-    "BUILTIN", "DataError", "Dataset", "describe", "label_set", "load", "load_files", "read_conll",
-    "read_image_captions", "read_parallel", "read_plain_text", "read_table", *_LAZY,
+    "BUILTIN",
+    "DataError",
+    "Dataset",
+    "describe",
+    "label_set",
+    "load",
+    "load_files",
+    "read_conll",
+    "read_image_captions",
+    "read_parallel",
+    "read_plain_text",
+    "read_table",
+    *_LAZY,
 ]
 
 
@@ -45,9 +79,11 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
+
 READERS = {
-    "classification": lambda path, opts: read_table(path, opts.get("text", "text"), opts.get("label", "label"),
-                                                    opts.get("label_separator")),
+    "classification": lambda path, opts: read_table(
+        path, opts.get("text", "text"), opts.get("label", "label"), opts.get("label_separator")
+    ),
     "tagging": lambda path, opts: read_conll(path, tag_column=opts.get("tag_column", -1)),
     "seq2seq": lambda path, opts: read_parallel(path),
     "language-model": lambda path, opts: read_plain_text(path),
@@ -66,8 +102,10 @@ def load(name: str | None = None, kind: str = "classification", **options) -> Da
     """
     files = [split for split in ("train", "validation", "test") if options.get(split)]
     if name and files:
-        raise DataError(f"dataset {name!r} and data.{files[0]}={options[files[0]]} were both given: use the "
-                        f"built-in dataset or your files, not both (name=None to use the files)")
+        raise DataError(
+            f"dataset {name!r} and data.{files[0]}={options[files[0]]} were both given: use the "
+            f"built-in dataset or your files, not both (name=None to use the files)"
+        )
     if name and name.startswith("tfds:"):
         from tfseq.data.tfds_source import load_tfds
 
@@ -96,10 +134,12 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         if len(tags) < 2:
             column = options.get("tag_column", -1)
             conllu = is_conllu(Path(train).read_text(encoding="utf-8", errors="replace").split("\n")[:200])
-            raise DataError(f"{train}: every token is tagged {sorted(tags)[0]!r} in column {column} "
-                            f"(data.tag_column; -1: the last), so a tagger has nothing to learn; choose the "
-                            f"column that holds the tags with data.tag_column=<number, counting from 0>"
-                            + (" or, in this CoNLL-U file, its name (data.tag_column=upos)" if conllu else ""))
+            raise DataError(
+                f"{train}: every token is tagged {sorted(tags)[0]!r} in column {column} "
+                f"(data.tag_column; -1: the last), so a tagger has nothing to learn; choose the "
+                f"column that holds the tags with data.tag_column=<number, counting from 0>"
+                + (" or, in this CoNLL-U file, its name (data.tag_column=upos)" if conllu else "")
+            )
     for split, path in (("validation", validation), ("test", test)):
         if path:
             frames[split] = read(path, options)
@@ -126,15 +166,22 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
         frames["train"] = frames["train"][~taken].reset_index(drop=True)
     notes = []
     if kind == "classification":
-        notes = _keep_rare_labels_in_train(frames, [s for s, p in (("validation", validation), ("test", test)) if not p])
-    sources = {"train": train, "validation": validation or f"{train} ({carved_how})",
-               "test": test or f"{train} ({carved_how})"}
+        notes = _keep_rare_labels_in_train(
+            frames, [s for s, p in (("validation", validation), ("test", test)) if not p]
+        )
+    sources = {
+        "train": train,
+        "validation": validation or f"{train} ({carved_how})",
+        "test": test or f"{train} ({carved_how})",
+    }
     card = {"source": {s: str(p) for s, p in sources.items()}, **({"notes": notes} if notes else {})}
     dataset = Dataset(str(Path(train).name), kind, frames, card)
     if kind == "classification":
         _check_labels(dataset, train, validation, test, options.get("label", "label"))
-    for split, path, use in (("validation", validation, "chooses its best epoch and settings on it"),
-                             ("test", test, "is scored on it")):
+    for split, path, use in (
+        ("validation", validation, "chooses its best epoch and settings on it"),
+        ("test", test, "is scored on it"),
+    ):
         if len(frames[split]):
             continue
         if path:
@@ -144,10 +191,13 @@ def load_files(kind="classification", train=None, validation=None, test=None, **
             if notes:
                 why += " once the texts of labels found nowhere else went back to train"
             if len(frames["train"]) >= 100 and carved_how.startswith("10%"):
-                why += (f" of {len(frames['train'])} rows: the file looks already cut by this hash, as the "
-                        f"training part of a split tfseq carved is")
-        raise DataError(f"{path or train}: the {split} split is empty ({why}); a run {use}: give "
-                        f"data.{split}=<file> or more rows")
+                why += (
+                    f" of {len(frames['train'])} rows: the file looks already cut by this hash, as the "
+                    f"training part of a split tfseq carved is"
+                )
+        raise DataError(
+            f"{path or train}: the {split} split is empty ({why}); a run {use}: give data.{split}=<file> or more rows"
+        )
     return dataset
 
 
@@ -170,16 +220,18 @@ def _keep_rare_labels_in_train(frames, carved) -> list[str]:
     if not moved:
         return []
     shown = ", ".join(f"{label!r} ({n})" for label, n in sorted(moved.items(), key=lambda kv: (-kv[1], str(kv[0])))[:5])
-    return [f"{sum(moved.values())} texts of {len(moved)} label(s) that only the carved {' and '.join(carved)} held "
-            f"({shown}{', ...' if len(moved) > 5 else ''}) went back to train, so every label is learnt"]
+    return [
+        f"{sum(moved.values())} texts of {len(moved)} label(s) that only the carved {' and '.join(carved)} held "
+        f"({shown}{', ...' if len(moved) > 5 else ''}) went back to train, so every label is learnt"
+    ]
 
 
 def _check_labels(dataset, train, validation, test, label_column):
     known = dataset.labels
     if len(known) < (1 if dataset.multilabel else 2):
         raise DataError(
-            f"{train}: field {label_column!r} has " +
-            (f"a single class {known}; a classifier needs at least two" if known else "no labels at all")
+            f"{train}: field {label_column!r} has "
+            + (f"a single class {known}; a classifier needs at least two" if known else "no labels at all")
         )
     for split, path in (("validation", validation), ("test", test)):
         if not path:

@@ -30,9 +30,7 @@ def _package_text(package: str, path: str) -> str:
     try:
         return resources.files(package).joinpath(path).read_text(encoding="utf-8")
     except ModuleNotFoundError as error:
-        raise DataError(
-            f"built-in data needs the package {package!r} (pip install {package})"
-        ) from error
+        raise DataError(f"built-in data needs the package {package!r} (pip install {package})") from error
 
 
 def reviews_zh() -> Dataset:

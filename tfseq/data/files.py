@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfseq.data.dataset import DataError
 from tfseq import choices
+from tfseq.data.dataset import DataError
 
 
 def quoted(value, limit: int = 80) -> str:
@@ -31,7 +31,9 @@ def _read_text(path) -> str:
         raise DataError(f"{path}: no such file")
     data = path.read_bytes()
     if b"\0" in data[:8192]:  # as git and grep tell binary files: a NUL byte near the start
-        kind = {b"\x1f\x8b": " (gzip: decompress it first)", b"PK": " (a zip archive: extract it first)"}.get(data[:2], "")
+        kind = {b"\x1f\x8b": " (gzip: decompress it first)", b"PK": " (a zip archive: extract it first)"}.get(
+            data[:2], ""
+        )
         raise DataError(f"{path}: not a text file{kind}; expected UTF-8 text")
     try:
         text = data.decode("utf-8-sig")
@@ -43,14 +45,22 @@ def _read_text(path) -> str:
             f"iconv -f latin1 -t utf-8)"
         ) from None
     if not text.strip():
-        raise DataError(f"{path}: the file is empty" if not text else
-                        f"{path}: no text: its {len(text.splitlines())} line(s) are all blank")
+        raise DataError(
+            f"{path}: the file is empty"
+            if not text
+            else f"{path}: no text: its {len(text.splitlines())} line(s) are all blank"
+        )
     return text
 
 
-def read_table(path, text_column: str = "text", label_column: str | None = "label",
-               label_separator: str | None = None,
-               choose: str = "data.text=<column> data.label=<column>", keep_columns: bool = False) -> pd.DataFrame:
+def read_table(
+    path,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    label_separator: str | None = None,
+    choose: str = "data.text=<column> data.label=<column>",
+    keep_columns: bool = False,
+) -> pd.DataFrame:
     """A CSV, TSV or JSON-lines file as a DataFrame with columns ``text`` (and ``label``).
 
     Args:
@@ -85,8 +95,7 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
         if hint:
             raise DataError(f"{path}: missing column(s) {missing}; {hint}")
         raise DataError(
-            f"{path}: missing column(s) {missing}; the file has columns [{found}{more}] "
-            f"(choose with {choose})"
+            f"{path}: missing column(s) {missing}; the file has columns [{found}{more}] (choose with {choose})"
         )
     first_line = 1 if suffix in (".jsonl", ".json") else 2
     out = pd.DataFrame({"text": texts_of(path, frame[text_column], text_column, first_line)})
@@ -111,11 +120,17 @@ def _separator_hint(frame: pd.DataFrame, suffix: str) -> str:
     if len(frame.columns) != 1 or suffix in (".jsonl", ".json"):
         return ""
     header, used = str(frame.columns[0]), "tabs" if suffix in (".tsv", ".tab") else "commas"
-    for sep, name, rename in ((";", "semicolons", ""), ("\t", "tabs", " (or name it .tsv)"),
-                              ("|", "'|'", ""), (",", "commas", " (or name it .csv)")):
+    for sep, name, rename in (
+        (";", "semicolons", ""),
+        ("\t", "tabs", " (or name it .tsv)"),
+        ("|", "'|'", ""),
+        (",", "commas", " (or name it .csv)"),
+    ):
         if sep in header and name != used:
-            return (f"its header {quoted(header)} looks separated by {name}, and a {suffix or '.csv'} file is read "
-                    f"as separated by {used}: save it with {used}{rename}")
+            return (
+                f"its header {quoted(header)} looks separated by {name}, and a {suffix or '.csv'} file is read "
+                f"as separated by {used}: save it with {used}{rename}"
+            )
     return ""
 
 
@@ -132,8 +147,10 @@ def texts_of(path, values: pd.Series, column: str, first_line: int) -> pd.Series
         row = int(np.flatnonzero(bad.to_numpy())[0])
         value = values.iloc[row]
         what = "null" if value is None or isinstance(value, float) else f"a JSON {type(value).__name__}"
-        raise DataError(f"{path}:{row + first_line}: field {column!r} is {what}; expected a text (a string; an "
-                        f"empty one is allowed)")
+        raise DataError(
+            f"{path}:{row + first_line}: field {column!r} is {what}; expected a text (a string; an "
+            f"empty one is allowed)"
+        )
     return values.map(lambda v: str(v).strip())
 
 
@@ -167,14 +184,21 @@ def mixed_kinds(path, labels: pd.Series, column: str, first_line: int) -> None:
         return
     common, rare = counts.index[0], counts.index[-1]
     row = int(np.flatnonzero((kinds == rare).to_numpy())[0])
-    advice = {"list": "use a list on every line (multi-label) or one label on every line",
-              "boolean": "use one kind of label (all true/false, or all strings)"}
-    fix = advice.get(rare) or advice.get(common) or (
-        "write every label the same way (quote the number as a string if it is a class name)")
+    advice = {
+        "list": "use a list on every line (multi-label) or one label on every line",
+        "boolean": "use one kind of label (all true/false, or all strings)",
+    }
+    fix = (
+        advice.get(rare)
+        or advice.get(common)
+        or ("write every label the same way (quote the number as a string if it is a class name)")
+    )
     written = json.dumps(labels.iloc[row], ensure_ascii=False)  # as the file wrote it
     article = "an" if rare[0] in "aeiou" else "a"
-    raise DataError(f"{path}:{row + first_line}: field {column!r} is {written} ({article} {rare}) but "
-                    f"{counts[common]} line(s) hold {common}s: {fix}")
+    raise DataError(
+        f"{path}:{row + first_line}: field {column!r} is {written} ({article} {rare}) but "
+        f"{counts[common]} line(s) hold {common}s: {fix}"
+    )
 
 
 def canonical_labels(path, labels: pd.Series, column: str, first_line: int) -> pd.Series:
@@ -214,8 +238,10 @@ def _label_sets(path, labels: pd.Series, column: str, separator: str | None) -> 
         elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
             items = [str(v) for v in value]
         else:
-            raise DataError(f"{path}:{row + first_line}: field {column!r} is {quoted(value)}; expected a list of "
-                            f"labels (JSON lines) or labels joined by data.label_separator")
+            raise DataError(
+                f"{path}:{row + first_line}: field {column!r} is {quoted(value)}; expected a list of "
+                f"labels (JSON lines) or labels joined by data.label_separator"
+            )
         sets.append(tuple(sorted({item.strip() for item in items if item.strip()})))
     return sets
 
@@ -272,11 +298,15 @@ def read_conll(path, tag_column: int | str = -1, word_column: int = 0) -> pd.Dat
     conllu = is_conllu(lines)
     if isinstance(tag_column, str) and not tag_column.lstrip("-").isdigit():
         if not conllu:
-            raise DataError(f"{path}: data.tag_column={tag_column} names a CoNLL-U column, but the file is not "
-                            f"CoNLL-U (ten tab-separated columns); give the tag's column number, counting from 0")
+            raise DataError(
+                f"{path}: data.tag_column={tag_column} names a CoNLL-U column, but the file is not "
+                f"CoNLL-U (ten tab-separated columns); give the tag's column number, counting from 0"
+            )
         if tag_column.lower() not in CONLLU_COLUMNS:
-            raise DataError(f"data.tag_column={tag_column}: not a CoNLL-U column; expected one of "
-                            f"{', '.join(CONLLU_COLUMNS)} (or a number)")
+            raise DataError(
+                f"data.tag_column={tag_column}: not a CoNLL-U column; expected one of "
+                f"{', '.join(CONLLU_COLUMNS)} (or a number)"
+            )
         tag_column = CONLLU_COLUMNS.index(tag_column.lower())
     tag_column = int(tag_column)
     if conllu:
@@ -303,8 +333,7 @@ def read_conll(path, tag_column: int | str = -1, word_column: int = 0) -> pd.Dat
                 )
         elif len(fields) != width:
             raise DataError(
-                f"{path}:{number}: expected {width} columns like the lines above, found "
-                f"{len(fields)}: {quoted(line)}"
+                f"{path}:{number}: expected {width} columns like the lines above, found {len(fields)}: {quoted(line)}"
             )
         tokens.append(fields[word_column])
         tags.append(fields[tag_column])
@@ -321,7 +350,7 @@ def read_parallel(path) -> pd.DataFrame:
             continue
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-            why = ("no tab" if len(fields) < 2 else "an empty source" if not fields[0].strip() else "an empty target")
+            why = "no tab" if len(fields) < 2 else "an empty source" if not fields[0].strip() else "an empty target"
             raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {why}: {quoted(line)}")
         rows.append((fields[0].strip(), fields[1].strip()))
     return pd.DataFrame(rows, columns=["source", "target"])

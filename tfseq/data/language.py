@@ -105,5 +105,7 @@ def length_cap(lengths, percentile: float = 95, step: int = 50, cap: int = 400) 
     rank = min(len(lengths) - 1, max(0, math.ceil(percentile / 100 * len(lengths)) - 1))
     value = min(cap, max(step, step * math.ceil(lengths[rank] / step)))
     cut = sum(n > value for n in lengths) / len(lengths)
-    return value, (f"the {percentile:g}th percentile of training lengths is {lengths[rank]} tokens, rounded up "
-                   f"to a multiple of {step}, at most {cap}; cuts {cut:.1%} of the training texts")
+    return value, (
+        f"the {percentile:g}th percentile of training lengths is {lengths[rank]} tokens, rounded up "
+        f"to a multiple of {step}, at most {cap}; cuts {cut:.1%} of the training texts"
+    )

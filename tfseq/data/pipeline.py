@@ -67,13 +67,23 @@ class Epochs:
 
 def shuffled_epochs(ds, size: int, batch_size: int, seed: int) -> Epochs:
     """``ds`` (``size`` examples) shuffled anew each epoch by :func:`epoch_seed`, in batches."""
-    return Epochs(lambda epoch: ds.shuffle(min(size, 1_000_000), seed=epoch_seed(seed, epoch))
-                  .batch(batch_size), steps=-(-size // batch_size))
+    return Epochs(
+        lambda epoch: ds.shuffle(min(size, 1_000_000), seed=epoch_seed(seed, epoch)).batch(batch_size),
+        steps=-(-size // batch_size),
+    )
 
 
-def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bool = False,
-                 seed: int = 0, boundaries=None, length_key: str = "tokens", cache: bool = True,
-                 epochs: bool = False):
+def make_dataset(
+    features: dict,
+    targets=None,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int = 0,
+    boundaries=None,
+    length_key: str = "tokens",
+    cache: bool = True,
+    epochs: bool = False,
+):
     """A batched ``tf.data.Dataset`` of ``(features, targets)`` (or features alone).
 
     Args:
@@ -102,7 +112,9 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
         per_step = targets.ndim == 2 and np.issubdtype(targets.dtype, np.integer)
         target_lengths = np.maximum(_row_lengths(targets), 1) if per_step else None
-        ds = tf.data.Dataset.from_tensor_slices((x, own, targets, target_lengths if target_lengths is not None else lengths))
+        ds = tf.data.Dataset.from_tensor_slices(
+            (x, own, targets, target_lengths if target_lengths is not None else lengths)
+        )
     else:
         ds = tf.data.Dataset.from_tensor_slices((x, own))
     ragged_targets = targets is not None and target_lengths is not None
@@ -133,13 +145,18 @@ def make_dataset(features: dict, targets=None, batch_size: int = 32, shuffle: bo
     def one_epoch(epoch=None):
         ds = examples
         if shuffle:  # a given epoch's order depends on it alone; otherwise a new one every pass
-            ds = ds.shuffle(min(n, 20000), seed=seed if epoch is None else epoch_seed(seed, epoch),
-                            reshuffle_each_iteration=epoch is None)
+            ds = ds.shuffle(
+                min(n, 20000),
+                seed=seed if epoch is None else epoch_seed(seed, epoch),
+                reshuffle_each_iteration=epoch is None,
+            )
         if boundaries:
             ds = ds.bucket_by_sequence_length(
-                length, bucket_boundaries=list(boundaries),
+                length,
+                bucket_boundaries=list(boundaries),
                 bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-                pad_to_bucket_boundary=False, drop_remainder=False,
+                pad_to_bucket_boundary=False,
+                drop_remainder=False,
             )
         else:
             ds = ds.padded_batch(batch_size)
@@ -172,8 +189,10 @@ def even_first_batch(ds, replicas: int, name: str = "validation"):
     if cut == size:
         return ds
     if cut == 0:
-        raise ValueError(f"the {name} split's first batch has {size} row(s), fewer than the {replicas} replicas "
-                         "of train.distribute: give it more rows, or train without train.distribute")
+        raise ValueError(
+            f"the {name} split's first batch has {size} row(s), fewer than the {replicas} replicas "
+            "of train.distribute: give it more rows, or train without train.distribute"
+        )
 
     def rows(start, stop):
         return lambda *batch: tf.nest.map_structure(lambda t: t[start:stop], batch if len(batch) > 1 else batch[0])

@@ -90,8 +90,9 @@ class TextClassifierPreprocessor(Preprocessor):
         super().__init__(tokenizer, **kwargs)
         self.labels, self.head = [str(label) for label in labels], head
         if head not in ("binary", "multiclass", "multilabel") or (head == "binary" and len(self.labels) != 2):
-            raise ValueError(f"head={head!r} with labels {self.labels}: expected binary (two labels), multiclass "
-                             f"or multilabel.")
+            raise ValueError(
+                f"head={head!r} with labels {self.labels}: expected binary (two labels), multiclass or multilabel."
+            )
         self.prior = None if prior is None else [float(p) for p in prior]
         if self.prior is not None and len(self.prior) != len(self.labels):
             raise ValueError(f"prior {self.prior} has {len(self.prior)} values for {len(self.labels)} labels.")
@@ -163,9 +164,11 @@ class TokenTaggerPreprocessor(Preprocessor):
         texts = [(" " if vec.split == "word" else "").join(tokens) for tokens in sentences]
         for row, (tokens, split_back) in enumerate(zip(sentences, vec.tokenize(texts))):
             if len(split_back) != min(len(tokens), vec.max_length or len(tokens)):
-                raise ValueError(f"sentence {row + 1}: tokens {list(tokens)[:8]}... do not split back into "
-                                 f"{len(tokens)} tokens with data.split={vec.split} (a token holds whitespace or a "
-                                 f"control character?)")
+                raise ValueError(
+                    f"sentence {row + 1}: tokens {list(tokens)[:8]}... do not split back into "
+                    f"{len(tokens)} tokens with data.split={vec.split} (a token holds whitespace or a "
+                    f"control character?)"
+                )
         return texts
 
     def targets(self, tag_rows) -> list[np.ndarray]:
@@ -186,8 +189,7 @@ class TokenTaggerPreprocessor(Preprocessor):
         import tensorflow as tf
 
         tokens = self.tokenizer.tokens(texts, lowercase=False)
-        tags = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(["", *self.tags]), best),
-                                           lengths=tokens.row_lengths())
+        tags = tf.RaggedTensor.from_tensor(tf.gather(tf.constant(["", *self.tags]), best), lengths=tokens.row_lengths())
         tagged = tf.strings.reduce_join(tf.strings.join([tokens, tags], "/"), axis=-1, separator=" ")
 
         def dense(strings):  # as wide as the model's answer (one step for a batch of empty texts)
@@ -222,10 +224,13 @@ class TokenTaggerPreprocessor(Preprocessor):
         best = tf.cast(best, tf.int32)
         prefix, kind = tf.gather(codes, best), tf.gather(kind_of, best)
         inside = prefix > 0
-        before, kind_before = tf.pad(prefix[:, :-1], [[0, 0], [1, 0]]), tf.pad(kind[:, :-1], [[0, 0], [1, 0]],
-                                                                                constant_values=-1)
-        starts = inside & ((prefix == 1) | (prefix == 4) | (before == 0) | (before == 3) | (before == 4)
-                           | (kind_before != kind))
+        before, kind_before = (
+            tf.pad(prefix[:, :-1], [[0, 0], [1, 0]]),
+            tf.pad(kind[:, :-1], [[0, 0], [1, 0]], constant_values=-1),
+        )
+        starts = inside & (
+            (prefix == 1) | (prefix == 4) | (before == 0) | (before == 3) | (before == 4) | (kind_before != kind)
+        )
         after_continues = tf.pad((inside & ~starts)[:, 1:], [[0, 0], [0, 1]])
         ends = inside & ~after_continues
         steps = tf.broadcast_to(tf.range(tf.shape(best)[1])[None], tf.shape(best))
@@ -233,31 +238,53 @@ class TokenTaggerPreprocessor(Preprocessor):
         # Each span's score: the least sure of its tokens (segments numbered in reading order).
         segment = tf.cumsum(tf.cast(tf.reshape(starts, [-1]), tf.int32)) - 1
         flat_inside = tf.reshape(inside, [-1])
-        score = tf.math.unsorted_segment_min(tf.boolean_mask(tf.reshape(tf.cast(confidence, tf.float32), [-1]),
-                                                             flat_inside),
-                                             tf.boolean_mask(segment, flat_inside), tf.size(first.flat_values))
+        score = tf.math.unsorted_segment_min(
+            tf.boolean_mask(tf.reshape(tf.cast(confidence, tf.float32), [-1]), flat_inside),
+            tf.boolean_mask(segment, flat_inside),
+            tf.size(first.flat_values),
+        )
         token_start, token_end = self.tokenizer.token_offsets(texts)
         width = tf.shape(best)[1]
-        token_start, token_end = [tf.pad(x, [[0, 0], [0, width - tf.shape(x)[1]]], constant_values=-1)
-                                  for x in (token_start.to_tensor(-1), token_end.to_tensor(-1))]
+        token_start, token_end = [
+            tf.pad(x, [[0, 0], [0, width - tf.shape(x)[1]]], constant_values=-1)
+            for x in (token_start.to_tensor(-1), token_end.to_tensor(-1))
+        ]
         rows = first.value_rowids()
         start = tf.gather_nd(token_start, tf.stack([rows, tf.cast(first.flat_values, tf.int64)], 1))
         end = tf.gather_nd(token_end, tf.stack([rows, tf.cast(last.flat_values, tf.int64)], 1))
-        text = tf.strings.unicode_transcode(tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1]), "UTF-8",
-                                            "UTF-8", errors="replace")
+        text = tf.strings.unicode_transcode(
+            tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1]), "UTF-8", "UTF-8", errors="replace"
+        )
         span_text = tf.strings.substr(tf.gather(text, rows), start, end - start, unit="UTF8_CHAR")
-        span_type = tf.gather(tf.constant(kinds or [""]), tf.boolean_mask(tf.reshape(kind, [-1]),
-                                                                           tf.reshape(starts, [-1])))
-        readable = tf.strings.join([span_text, " (", span_type, " ", tf.strings.as_string(start), "-",
-                                    tf.strings.as_string(end), " ", tf.strings.as_string(score, precision=2), ")"])
+        span_type = tf.gather(
+            tf.constant(kinds or [""]), tf.boolean_mask(tf.reshape(kind, [-1]), tf.reshape(starts, [-1]))
+        )
+        readable = tf.strings.join(
+            [
+                span_text,
+                " (",
+                span_type,
+                " ",
+                tf.strings.as_string(start),
+                "-",
+                tf.strings.as_string(end),
+                " ",
+                tf.strings.as_string(score, precision=2),
+                ")",
+            ]
+        )
 
         def per_text(values):  # the spans' values, grouped by their text
             return tf.RaggedTensor.from_value_rowids(values, rows, nrows=tf.shape(best, out_type=tf.int64)[0])
 
-        return {"span_text": per_text(span_text).to_tensor(""), "span_type": per_text(span_type).to_tensor(""),
-                "span_start": per_text(start).to_tensor(-1), "span_end": per_text(end).to_tensor(-1),
-                "span_score": per_text(score).to_tensor(0.0),
-                "entities": tf.strings.reduce_join(per_text(readable), axis=-1, separator="; ")}
+        return {
+            "span_text": per_text(span_text).to_tensor(""),
+            "span_type": per_text(span_type).to_tensor(""),
+            "span_start": per_text(start).to_tensor(-1),
+            "span_end": per_text(end).to_tensor(-1),
+            "span_score": per_text(score).to_tensor(0.0),
+            "entities": tf.strings.reduce_join(per_text(readable), axis=-1, separator="; "),
+        }
 
     def get_config(self):
         return {**super().get_config(), "tags": self.tags}
@@ -294,8 +321,9 @@ class CausalLMPreprocessor(Preprocessor):
 
     def stream(self, lines) -> np.ndarray:
         """``lines`` as one int32 stream of ids, each line followed by the line end."""
-        return np.asarray([i for ids in self.tokenizer.token_ids(lines, truncate=False)
-                           for i in (*ids, self.line_end)], "int32")
+        return np.asarray(
+            [i for ids in self.tokenizer.token_ids(lines, truncate=False) for i in (*ids, self.line_end)], "int32"
+        )
 
     def frame(self, tokens, end=True):
         """:func:`frame_ids` with this line end."""

@@ -60,8 +60,7 @@ def load_tfds(name: str, data_dir=None, features=None) -> Dataset:
     kind, x_key, y_key = features or FEATURES.get(name, (None, None, None))
     if kind is None:
         raise DataError(
-            f"tfds:{name}: tfseq does not know which features hold the text and label; known: "
-            f"{sorted(FEATURES)}"
+            f"tfds:{name}: tfseq does not know which features hold the text and label; known: {sorted(FEATURES)}"
         )
     try:
         builder = tfds.builder(name, data_dir=data_dir)

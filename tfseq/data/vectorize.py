@@ -22,6 +22,7 @@ import collections
 
 import keras
 import numpy as np
+
 from tfseq import choices
 
 PAD, OOV = 0, 1
@@ -121,10 +122,24 @@ class TextVectorizer(keras.layers.Layer):
         TensorShape([1, 2])
     """
 
-    def __init__(self, split="word", lowercase=True, ngrams=(1,), max_length=None, char_ngrams=None,
-                 vocabularies=None, char_vocabulary=None, keep_whitespace=False, token_chars=None,
-                 token_char_vocabulary=None, subwords=8000, subword_model=None, punctuation="keep",
-                 whole_words=(), **kwargs):
+    def __init__(
+        self,
+        split="word",
+        lowercase=True,
+        ngrams=(1,),
+        max_length=None,
+        char_ngrams=None,
+        vocabularies=None,
+        char_vocabulary=None,
+        keep_whitespace=False,
+        token_chars=None,
+        token_char_vocabulary=None,
+        subwords=8000,
+        subword_model=None,
+        punctuation="keep",
+        whole_words=(),
+        **kwargs,
+    ):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "string")
         super().__init__(**kwargs)
@@ -142,11 +157,15 @@ class TextVectorizer(keras.layers.Layer):
         if token_chars is not None:
             token_chars = tuple(int(n) for n in token_chars)
             if len(token_chars) != 2 or not 1 <= token_chars[0] <= token_chars[1] or split not in ("word", "wordpunct"):
-                raise ValueError(f"token_chars must be (lo, hi) with 1 <= lo <= hi, for a word split; received "
-                                 f"{token_chars} with split={split!r}.")
+                raise ValueError(
+                    f"token_chars must be (lo, hi) with 1 <= lo <= hi, for a word split; received "
+                    f"{token_chars} with split={split!r}."
+                )
         if punctuation not in PUNCTUATION or (punctuation == "cut" and split != "word"):
-            raise ValueError(f"punctuation must be one of {PUNCTUATION} ('cut' for split='word'), received "
-                             f"punctuation={punctuation!r} with split={split!r}.")
+            raise ValueError(
+                f"punctuation must be one of {PUNCTUATION} ('cut' for split='word'), received "
+                f"punctuation={punctuation!r} with split={split!r}."
+            )
         if keep_whitespace and split != "character":
             raise ValueError("keep_whitespace is for split='character'; a word split is on whitespace.")
         self.split = split
@@ -333,10 +352,17 @@ class TextVectorizer(keras.layers.Layer):
         normalized = [t.decode("utf-8") for t in self._normalize(texts).numpy()]
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(t for t in normalized if t.strip()), model_writer=model,
-            vocab_size=self.subwords, hard_vocab_limit=False, model_type="unigram",
-            normalization_rule_name="identity", input_sentence_size=2_000_000, shuffle_input_sentence=True,
-            num_threads=2, minloglevel=2)
+            sentence_iterator=iter(t for t in normalized if t.strip()),
+            model_writer=model,
+            vocab_size=self.subwords,
+            hard_vocab_limit=False,
+            model_type="unigram",
+            normalization_rule_name="identity",
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=True,
+            num_threads=2,
+            minloglevel=2,
+        )
         self.subword_model, self._pieces = base64.b64encode(model.getvalue()).decode("ascii"), None
 
     def _sentencepiece(self):
@@ -346,13 +372,15 @@ class TextVectorizer(keras.layers.Layer):
             try:
                 import tensorflow_text
             except ImportError as error:
-                raise ImportError("split='subword' runs SentencePiece in the graph with TensorFlow Text: "
-                                  "pip install tensorflow-text sentencepiece") from error
+                raise ImportError(
+                    "split='subword' runs SentencePiece in the graph with TensorFlow Text: "
+                    "pip install tensorflow-text sentencepiece"
+                ) from error
             if not self.subword_model:
                 raise ValueError("split='subword' has no SentencePiece model yet: call adapt() first.")
-            import tensorflow as tf
-
             import hashlib
+
+            import tensorflow as tf
 
             # Made eagerly, outside any trace, as the lookup tables are, and named after its model:
             # TensorFlow Text's op shares its resource by name, so a source and a target model made
@@ -361,13 +389,17 @@ class TextVectorizer(keras.layers.Layer):
             model = base64.b64decode(self.subword_model)
             with tf.init_scope():
                 self._pieces = tensorflow_text.SentencepieceTokenizer(
-                    model, out_type=tf.string, name=f"sentencepiece_{hashlib.sha1(model).hexdigest()[:16]}")
+                    model, out_type=tf.string, name=f"sentencepiece_{hashlib.sha1(model).hexdigest()[:16]}"
+                )
         return self._pieces
 
     def output_keys(self) -> list[str]:
         """The keys of the output dict: ``tokens``, ``ngrams_N`` per order, then ``chars``."""
-        return ([_key(n) for n in self.ngrams] + ([CHARS] if self.char_ngrams else [])
-                + ([TOKEN_CHARS] if self.token_chars else []))
+        return (
+            [_key(n) for n in self.ngrams]
+            + ([CHARS] if self.char_ngrams else [])
+            + ([TOKEN_CHARS] if self.token_chars else [])
+        )
 
     def _vocabulary(self, key: str) -> list[str]:
         if key in (CHARS, TOKEN_CHARS):
@@ -437,8 +469,9 @@ class TextVectorizer(keras.layers.Layer):
             if self.split == "wordpunct":
                 texts = " " + tf.strings.regex_replace(texts, SPACE_MARK, " ")  # the mark is read as a space
                 texts = tf.strings.regex_replace(texts, " +([^ ])", " " + SPACE_MARK + r"\1")
-                texts = tf.strings.regex_replace(tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "),
-                                                 SPACE_MARK + " +", SPACE_MARK)
+                texts = tf.strings.regex_replace(
+                    tf.strings.regex_replace(texts, f"({WORD_RUN})", r" \1 "), SPACE_MARK + " +", SPACE_MARK
+                )
             tokens = tf.strings.split(texts)  # at runs of ASCII whitespace: all of it is " " by now
             if self.punctuation == "cut":
                 tokens = self._cut_affixes(tokens)
@@ -452,7 +485,9 @@ class TextVectorizer(keras.layers.Layer):
         from tfseq.tflite_app import STRIPS
 
         flat = words.flat_values
-        parts = tf.strings.split(tf.strings.regex_replace(flat, AFFIXES, "\\1\t\\2\t\\3"), "\t").to_tensor("", shape=[None, 3])
+        parts = tf.strings.split(tf.strings.regex_replace(flat, AFFIXES, "\\1\t\\2\t\\3"), "\t").to_tensor(
+            "", shape=[None, 3]
+        )
         size = tf.strings.length(flat, unit="UTF8_CHAR")
         start = tf.strings.length(parts[:, 0], unit="UTF8_CHAR")  # the core: the word between its marks
         end = size - tf.strings.length(parts[:, 2], unit="UTF8_CHAR")
@@ -461,10 +496,16 @@ class TextVectorizer(keras.layers.Layer):
             new_start, new_end = start, end
             trailing = tf.where(end > start, size - end, size)  # marks after the core (all, without one)
             for front, back in STRIPS:
-                kept = tf.strings.substr(flat, tf.minimum(front, size), tf.maximum(size - front - back, 0),
-                                         unit="UTF8_CHAR")  # (pos past the end is an error, even for nothing)
-                hit = ((front <= start) & (back <= trailing) & (size - front - back > 0) & ~found
-                       & (table.lookup(tf.strings.lower(kept, encoding="utf-8")) > 0))
+                kept = tf.strings.substr(
+                    flat, tf.minimum(front, size), tf.maximum(size - front - back, 0), unit="UTF8_CHAR"
+                )  # (pos past the end is an error, even for nothing)
+                hit = (
+                    (front <= start)
+                    & (back <= trailing)
+                    & (size - front - back > 0)
+                    & ~found
+                    & (table.lookup(tf.strings.lower(kept, encoding="utf-8")) > 0)
+                )
                 new_start, new_end = tf.where(hit, front, new_start), tf.where(hit, size - back, new_end)
                 found |= hit
             start, end = new_start, new_end
@@ -472,9 +513,14 @@ class TextVectorizer(keras.layers.Layer):
         def each(affix):  # one token per mark
             return tf.strings.regex_replace(affix, AFFIX_PIECE, "\\1 ")
 
-        cut = tf.strings.join([each(tf.strings.substr(flat, tf.zeros_like(start), start, unit="UTF8_CHAR")),
-                               tf.strings.substr(flat, start, end - start, unit="UTF8_CHAR"),
-                               each(tf.strings.substr(flat, end, size - end, unit="UTF8_CHAR"))], separator=" ")
+        cut = tf.strings.join(
+            [
+                each(tf.strings.substr(flat, tf.zeros_like(start), start, unit="UTF8_CHAR")),
+                tf.strings.substr(flat, start, end - start, unit="UTF8_CHAR"),
+                each(tf.strings.substr(flat, end, size - end, unit="UTF8_CHAR")),
+            ],
+            separator=" ",
+        )
         return words.with_flat_values(tf.strings.split(cut)).merge_dims(1, 2)
 
     def _whole_lookup(self):
@@ -483,8 +529,10 @@ class TextVectorizer(keras.layers.Layer):
         if self._whole_table is None:
             with tf.init_scope():
                 keys = list(self.whole_words) or ["\x00"]  # no word holds a control character
-                self._whole_table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(keys, tf.string), tf.ones([len(keys)], tf.int64)), default_value=0)
+                self._whole_table = tf.lookup.StaticHashTable(
+                    tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string), tf.ones([len(keys)], tf.int64)),
+                    default_value=0,
+                )
         return self._whole_table
 
     def token_offsets(self, texts, truncate=True):
@@ -501,8 +549,9 @@ class TextVectorizer(keras.layers.Layer):
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         if texts.shape.rank == 0:
             texts = texts[None]
-        chars = tf.strings.unicode_split(tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace"),
-                                         "UTF-8")
+        chars = tf.strings.unicode_split(
+            tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace"), "UTF-8"
+        )
         index = tf.ragged.range(chars.row_lengths())
         kept = tf.logical_not(tf.strings.regex_full_match(chars, CONTROL))  # removed: no token, no boundary
         chars, index = tf.ragged.boolean_mask(chars, kept), tf.ragged.boolean_mask(index, kept)
@@ -557,8 +606,9 @@ class TextVectorizer(keras.layers.Layer):
         if not isinstance(tokens, tf.RaggedTensor):
             tokens = tf.RaggedTensor.from_tensor(tokens, padding="")
         cased = tokens.with_flat_values(self._normalize(tokens.flat_values, lowercase=False))
-        lowered = cased.with_flat_values(tf.strings.lower(cased.flat_values, encoding="utf-8")) if self.lowercase \
-            else cased
+        lowered = (
+            cased.with_flat_values(tf.strings.lower(cased.flat_values, encoding="utf-8")) if self.lowercase else cased
+        )
         if self.max_length:
             cased, lowered = cased[:, : self.max_length], lowered[:, : self.max_length]
         return self.ids(lowered, cased if self.token_chars else None)
@@ -598,8 +648,7 @@ class TextVectorizer(keras.layers.Layer):
 
         padded = tf.strings.join([" ", words.flat_values, " "])
         chars = tf.strings.unicode_split(padded, "UTF-8", errors="replace")  # (words, chars)
-        grams = tf.concat([tf.strings.ngrams(chars, n, separator="") for n in range(orders[0], orders[1] + 1)],
-                          axis=1)
+        grams = tf.concat([tf.strings.ngrams(chars, n, separator="") for n in range(orders[0], orders[1] + 1)], axis=1)
         return words.with_flat_values(grams)
 
     def _char_ids(self, words, table):
@@ -610,8 +659,10 @@ class TextVectorizer(keras.layers.Layer):
         return tf.cast(tf.ragged.map_flat_values(table.lookup, grams).to_tensor(default_value=PAD), tf.int32)
 
     def compute_output_spec(self, texts):
-        return {key: keras.KerasTensor((None, None, None) if key == TOKEN_CHARS else (None, None), dtype="int32")
-                for key in self.output_keys()}
+        return {
+            key: keras.KerasTensor((None, None, None) if key == TOKEN_CHARS else (None, None), dtype="int32")
+            for key in self.output_keys()
+        }
 
     def get_config(self):
         return {
@@ -628,8 +679,11 @@ class TextVectorizer(keras.layers.Layer):
             "token_char_vocabulary": list(self.token_char_vocabulary),
             "subwords": self.subwords,
             "subword_model": self.subword_model,
-            **({"punctuation": self.punctuation, "whole_words": list(self.whole_words)}
-               if self.punctuation != "keep" else {}),
+            **(
+                {"punctuation": self.punctuation, "whole_words": list(self.whole_words)}
+                if self.punctuation != "keep"
+                else {}
+            ),
         }
 
 
@@ -639,8 +693,9 @@ def concatenate_ids(*features: dict) -> dict:
     for key in features[0]:
         arrays = [np.asarray(f[key]) for f in features]
         width = max(a.shape[1] for a in arrays)
-        joined[key] = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD)
-                                      for a in arrays])
+        joined[key] = np.concatenate(
+            [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for a in arrays]
+        )
     return joined
 
 

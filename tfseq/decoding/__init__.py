@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+
 from tfseq import choices
 
 NEG = -1e9  # "never": a logit no softmax picks, finite so arithmetic on it stays finite
@@ -83,10 +84,12 @@ class Constraints:
             recent = ops.take_along_axis(history, ops.broadcast_to(clip(step - n + 1 + j), (rows, 1)), axis=1)
             match = ops.logical_and(match, ops.logical_or(ops.equal(earlier, recent), j >= n - 1))
         completes = ops.take_along_axis(history, ops.broadcast_to(clip(starts + n - 1), ops.shape(history)), axis=1)
-        index = ops.stack([ops.broadcast_to(ops.arange(rows, dtype="int32")[:, None], ops.shape(history)),
-                           completes], axis=-1)
-        counts = ops.scatter(ops.reshape(index, (-1, 2)), ops.reshape(ops.cast(match, "float32"), (-1,)),
-                             (rows, vocabulary))
+        index = ops.stack(
+            [ops.broadcast_to(ops.arange(rows, dtype="int32")[:, None], ops.shape(history)), completes], axis=-1
+        )
+        counts = ops.scatter(
+            ops.reshape(index, (-1, 2)), ops.reshape(ops.cast(match, "float32"), (-1,)), (rows, vocabulary)
+        )
         return counts > 0
 
 
@@ -129,8 +132,15 @@ class Sampler:
         def cond(i, logits, state, out, done, seen, score):
             return ops.logical_and(i < length, ops.logical_not(ops.all(done)))
 
-        start = (ops.convert_to_tensor(0, "int32"), logits, _as_lists(state), ops.zeros((batch, length), "int32"),
-                 ops.zeros((batch,), "bool"), ops.zeros((batch, vocabulary), "bool"), ops.zeros((batch,), "float32"))
+        start = (
+            ops.convert_to_tensor(0, "int32"),
+            logits,
+            _as_lists(state),
+            ops.zeros((batch, length), "int32"),
+            ops.zeros((batch,), "bool"),
+            ops.zeros((batch, vocabulary), "bool"),
+            ops.zeros((batch,), "float32"),
+        )
         result = ops.while_loop(cond, body, start)
         return result[3], result[6]
 
@@ -139,8 +149,9 @@ class Sampler:
         and ``scores`` ``float32[batch, n]`` (``n`` draws of a random sampler; a deterministic
         one gives its one answer ``n`` times)."""
         batch = ops.shape(logits)[0]
-        logits, state = (keras.tree.map_structure(lambda s: ops.repeat(s, n, axis=0), _as_lists(x))
-                         for x in (logits, state))
+        logits, state = (
+            keras.tree.map_structure(lambda s: ops.repeat(s, n, axis=0), _as_lists(x)) for x in (logits, state)
+        )
         ids, scores = self.scored(next_fn, logits, state, length, end_id)
         ids, scores = ops.reshape(ids, (batch, n, -1)), ops.reshape(scores, (batch, n))
         scores, order = ops.top_k(scores, n)
@@ -172,8 +183,16 @@ class Sampling(Sampler):
         no_repeat_ngram_size, repetition_penalty: :class:`Constraints`.
     """
 
-    def __init__(self, temperature=1.0, top_k=0, top_p=1.0, seed=None, no_repeat_ngram_size=0,
-                 repetition_penalty=1.0, seed_generator=None):
+    def __init__(
+        self,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        seed=None,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
+        seed_generator=None,
+    ):
         super().__init__(no_repeat_ngram_size, repetition_penalty)
         if _static(temperature) and temperature <= 0:
             raise ValueError(f"temperature must be > 0 (use Greedy for argmax), received {temperature}.")
@@ -187,8 +206,13 @@ class Sampling(Sampler):
         self.seed, self.seed_generator = seed, seed_generator or keras.random.SeedGenerator(seed)
 
     def get_config(self) -> dict:
-        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "seed": self.seed,
-                **self.constraints.get_config()}
+        return {
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            **self.constraints.get_config(),
+        }
 
     def choose(self, logits):
         vocabulary = logits.shape[-1]
@@ -202,11 +226,13 @@ class Sampling(Sampler):
         else:  # settings given as tensors (an export's inputs): every filter applied, a no-op where off
             ranked = ops.top_k(logits, vocabulary)[0]  # descending
             k = ops.cast(self.top_k, "int32")
-            kth = ops.take_along_axis(ranked, ops.broadcast_to(ops.clip(k - 1, 0, vocabulary - 1),
-                                                               (ops.shape(logits)[0], 1)), axis=1)
+            kth = ops.take_along_axis(
+                ranked, ops.broadcast_to(ops.clip(k - 1, 0, vocabulary - 1), (ops.shape(logits)[0], 1)), axis=1
+            )
             logits = ops.where(ops.logical_and(k > 0, logits < kth), NEG, logits)
-            logits = ops.where(self.top_p < 1, self._nucleus(logits, ops.top_k(logits, vocabulary)[0],
-                                                             self.top_p), logits)
+            logits = ops.where(
+                self.top_p < 1, self._nucleus(logits, ops.top_k(logits, vocabulary)[0], self.top_p), logits
+            )
         return keras.random.categorical(logits, 1, seed=self.seed_generator)[:, 0]
 
     @staticmethod
@@ -261,8 +287,9 @@ class BeamSearch:
         pad_only = ops.where(ops.equal(ops.arange(vocabulary), 0), 0.0, NEG)
         # k copies of each row, one of them live: the first step then expands like every other.
         scores = ops.concatenate([ops.zeros((batch, 1)), ops.full((batch, k - 1), NEG)], axis=1)
-        logits, state = (keras.tree.map_structure(lambda s: ops.repeat(s, k, axis=0), _as_lists(x))
-                         for x in (logits, state))
+        logits, state = (
+            keras.tree.map_structure(lambda s: ops.repeat(s, k, axis=0), _as_lists(x)) for x in (logits, state)
+        )
 
         def body(i, logits, scores, out, done, steps, state, seen):
             flat = ops.reshape(out, (batch * k, -1))
@@ -280,17 +307,25 @@ class BeamSearch:
             done = was_done if end_id is None else ops.logical_or(was_done, ops.equal(tokens, end_id))
             rows = ops.reshape(parent + ops.arange(batch, dtype="int32")[:, None] * k, (-1,))
             state = keras.tree.map_structure(lambda s: ops.take(s, rows, axis=0), _as_lists(state))
-            seen = ops.logical_or(ops.take(seen, rows, axis=0),
-                                  ops.one_hot(ops.reshape(tokens, (-1,)), vocabulary, dtype="bool"))
+            seen = ops.logical_or(
+                ops.take(seen, rows, axis=0), ops.one_hot(ops.reshape(tokens, (-1,)), vocabulary, dtype="bool")
+            )
             logits, state = next_fn(ops.reshape(tokens, (-1,)), state)
             return i + 1, logits, scores, out, done, steps, _as_lists(state), seen
 
         def cond(i, logits, scores, out, done, steps, state, seen):
             return ops.logical_and(i < length, ops.logical_not(ops.all(done)))
 
-        start = (ops.convert_to_tensor(0, "int32"), logits, scores, ops.zeros((batch, k, length), "int32"),
-                 ops.zeros((batch, k), "bool"), ops.zeros((batch, k), "int32"), state,
-                 ops.zeros((batch * k, vocabulary), "bool"))
+        start = (
+            ops.convert_to_tensor(0, "int32"),
+            logits,
+            scores,
+            ops.zeros((batch, k, length), "int32"),
+            ops.zeros((batch, k), "bool"),
+            ops.zeros((batch, k), "int32"),
+            state,
+            ops.zeros((batch * k, vocabulary), "bool"),
+        )
         _, _, scores, out, _, steps, _, _ = ops.while_loop(cond, body, start)
         normalised = scores / ops.power(ops.maximum(ops.cast(steps, "float32"), 1.0), self.length_penalty)
         ranked, best = ops.top_k(normalised, n)
@@ -324,8 +359,7 @@ def get(name, **config):
         return name
     if name in ALIASES:
         name, defaults = ALIASES[name]
-        config = {**config, **{key: value for key, value in defaults.items()
-                               if config.get(key) in (None, 0, 1.0, 1)}}
+        config = {**config, **{key: value for key, value in defaults.items() if config.get(key) in (None, 0, 1.0, 1)}}
     if name not in SAMPLERS:
         raise ValueError(f"Unknown sampler {name!r}: expected one of {sorted(NAMES)}.")
     takes = inspect.signature(SAMPLERS[name]).parameters
@@ -334,19 +368,37 @@ def get(name, **config):
 
 # The settings a generating export takes at predict time (its ``generate`` function), by name:
 # their dtype; each export's defaults are its training run's (generate.* of its recipe).
-SETTINGS = {"sampler": "string", "temperature": "float32", "top_k": "int32", "top_p": "float32",
-            "max_length": "int32", "beams": "int32", "n_best": "int32", "length_penalty": "float32",
-            "no_repeat_ngram_size": "int32", "repetition_penalty": "float32"}
+SETTINGS = {
+    "sampler": "string",
+    "temperature": "float32",
+    "top_k": "int32",
+    "top_p": "float32",
+    "max_length": "int32",
+    "beams": "int32",
+    "n_best": "int32",
+    "length_penalty": "float32",
+    "no_repeat_ngram_size": "int32",
+    "repetition_penalty": "float32",
+}
 
 
 def settings_of(sampler, max_length: int, n_best: int = 1) -> dict:
     """The :data:`SETTINGS` a ``sampler`` (an object) decodes with: an export's defaults."""
     config = sampler.get_config()
     name = next(key for key, kind in SAMPLERS.items() if type(sampler) is kind)
-    return {"sampler": name, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "beams": 4, "length_penalty": 0.0,
-            "no_repeat_ngram_size": 0, "repetition_penalty": 1.0,
-            **{key: value for key, value in config.items() if key in SETTINGS},
-            "max_length": int(max_length), "n_best": int(n_best)}
+    return {
+        "sampler": name,
+        "temperature": 1.0,
+        "top_k": 0,
+        "top_p": 1.0,
+        "beams": 4,
+        "length_penalty": 0.0,
+        "no_repeat_ngram_size": 0,
+        "repetition_penalty": 1.0,
+        **{key: value for key, value in config.items() if key in SETTINGS},
+        "max_length": int(max_length),
+        "n_best": int(n_best),
+    }
 
 
 def dispatch(run, settings: dict, seed_generator):
@@ -371,8 +423,9 @@ def dispatch(run, settings: dict, seed_generator):
         return run(Greedy(**constraints), 1, length)
 
     def sampling():
-        return run(Sampling(settings["temperature"], top_k, top_p, seed_generator=seed_generator, **constraints),
-                   n, length)
+        return run(
+            Sampling(settings["temperature"], top_k, top_p, seed_generator=seed_generator, **constraints), n, length
+        )
 
     def beam():
         return run(BeamSearch(beams, settings["length_penalty"], **constraints), n, length)
@@ -395,10 +448,25 @@ def resolve(sampler, default: str, **options):
             _NAMED[key] = get(name, **options)
         return _NAMED[key], f"{name}{sorted(options.items())}"
     if options:
-        raise ValueError(f"sampler options {sorted(options)} go with a sampler's name (sampler='top_k', top_k=10), "
-                         f"not with a {type(sampler).__name__} object: set them on it")
+        raise ValueError(
+            f"sampler options {sorted(options)} go with a sampler's name (sampler='top_k', top_k=10), "
+            f"not with a {type(sampler).__name__} object: set them on it"
+        )
     return sampler, f"object-{id(sampler)}"
 
 
-__all__ = ["ALIASES", "BeamSearch", "Constraints", "Greedy", "NAMES", "SAMPLERS", "SETTINGS", "Sampler", "Sampling",
-           "dispatch", "get", "resolve", "settings_of"]
+__all__ = [
+    "ALIASES",
+    "BeamSearch",
+    "Constraints",
+    "Greedy",
+    "NAMES",
+    "SAMPLERS",
+    "SETTINGS",
+    "Sampler",
+    "Sampling",
+    "dispatch",
+    "get",
+    "resolve",
+    "settings_of",
+]

@@ -1,5 +1,6 @@
 """Recurrent cells and sequence layers with Keras/cuDNN-compatible weights."""
 
+from tfseq import choices
 from tfseq.layers.convert import from_torch, to_torch
 from tfseq.layers.crf import CRF
 from tfseq.layers.gru import GRU, GRUCell
@@ -8,7 +9,6 @@ from tfseq.layers.lstm import LSTM, LSTMCell
 from tfseq.layers.pooling import SequencePooling
 from tfseq.layers.recurrent import FusedRecurrent, Recurrent, RecurrentCell, fused_ok
 from tfseq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
-from tfseq import choices
 
 CELLS = dict(zip(choices.CELLS, (SimpleRNN, LSTM, GRU)))  # the recipes' backbone.cell choices
 
@@ -24,7 +24,24 @@ def recurrent_layer(cell: str, units: int, **kwargs):
         return SimpleRNN(units, **kwargs)
     raise ValueError(f"Unknown cell={cell!r}: expected one of {sorted(CELLS)}.")
 
+
 __all__ = [
-    "CELLS", "CRF", "FusedRecurrent", "GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "RecurrentCell", "SequencePooling", "SimpleRNN",
-    "SimpleRNNCell", "from_torch", "fused_ok", "load_model", "recurrent_layer", "swap_layers", "to_torch",
+    "CELLS",
+    "CRF",
+    "FusedRecurrent",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "Recurrent",
+    "RecurrentCell",
+    "SequencePooling",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "from_torch",
+    "fused_ok",
+    "load_model",
+    "recurrent_layer",
+    "swap_layers",
+    "to_torch",
 ]

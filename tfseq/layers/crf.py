@@ -43,15 +43,16 @@ class CRF(keras.layers.Layer):
 
     def build(self, input_shape=None):
         init = keras.initializers.RandomUniform(-0.1, 0.1, seed=0)
-        self.transitions = self.add_weight(shape=(self.num_tags, self.num_tags), initializer=init,
-                                           name="transitions")
+        self.transitions = self.add_weight(shape=(self.num_tags, self.num_tags), initializer=init, name="transitions")
         self.start = self.add_weight(shape=(self.num_tags,), initializer="zeros", name="start")
         self.end = self.add_weight(shape=(self.num_tags,), initializer="zeros", name="end")
 
     def _check(self, emissions, mask):
         if len(emissions.shape) != 3 or emissions.shape[-1] not in (None, self.num_tags):
-            raise ValueError(f"CRF({self.num_tags}) expects emissions of shape (batch, time, "
-                             f"{self.num_tags}), got {tuple(emissions.shape)}")
+            raise ValueError(
+                f"CRF({self.num_tags}) expects emissions of shape (batch, time, "
+                f"{self.num_tags}), got {tuple(emissions.shape)}"
+            )
         if mask is None:
             mask = ops.ones(ops.shape(emissions)[:2], "bool")
         return ops.cast(emissions, "float32"), ops.cast(mask, "bool")
@@ -142,8 +143,7 @@ class CRF(keras.layers.Layer):
             # (Carried as floats: TensorFlow's scan stacks outputs in the carry's dtype.)
             return delta_next, ops.cast(ops.where(keep, best_from, stay), delta.dtype)
 
-        delta, pointers = ops.scan(forward, self.start[None] + emissions[:, 0],
-                                   self._later_steps(emissions, mask))
+        delta, pointers = ops.scan(forward, self.start[None] + emissions[:, 0], self._later_steps(emissions, mask))
         pointers = ops.cast(pointers, "int32")
         last = ops.cast(ops.argmax(delta + self.end[None], axis=-1), "int32")
 

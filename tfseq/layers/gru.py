@@ -6,14 +6,20 @@ import keras
 from keras import ops
 
 from tfseq.layers.recurrent import (
-    CELL_ARGS_DOC, HOLD, LAYER_ARGS_DOC, USE_CUDNN_DOC, FusedRecurrent, RecurrentCell,
+    CELL_ARGS_DOC,
+    HOLD,
+    LAYER_ARGS_DOC,
+    USE_CUDNN_DOC,
+    FusedRecurrent,
+    RecurrentCell,
     check_implementation,
 )
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class GRUCell(RecurrentCell):
-    __doc__ = """GRU cell (Cho et al. 2014)::
+    __doc__ = (
+        """GRU cell (Cho et al. 2014)::
 
         z = sigmoid(x W_z + h U_z + b_z)          update gate
         r = sigmoid(x W_r + h U_r + b_r)          reset gate
@@ -26,7 +32,9 @@ class GRUCell(RecurrentCell):
     with ``reset_after`` (input and recurrent bias) or ``(3 units,)`` without. Takes every
     argument of ``keras.layers.GRUCell``.
 
-    Args:""" + CELL_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + """
         recurrent_activation: the gates' activation (``"sigmoid"``).
         reset_after: apply the reset gate after the recurrent matmul (cuDNN's form; ``True``).
         implementation: Keras' legacy computation mode (0, 1 or 2), accepted and recorded as
@@ -36,6 +44,7 @@ class GRUCell(RecurrentCell):
         >>> keras.layers.RNN(GRUCell(8))(np.zeros((2, 5, 3))).shape
         (2, 8)
     """
+    )
 
     gates = 3
     fused_kernel = "gru"
@@ -64,14 +73,24 @@ class GRUCell(RecurrentCell):
         **kwargs,
     ):
         super().__init__(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, weight_dropout=weight_dropout,
-            seed=seed, **kwargs,
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            **kwargs,
         )
         self.implementation = 1 if recurrent_dropout else check_implementation(implementation)
         self.reset_after = reset_after
@@ -100,9 +119,7 @@ class GRUCell(RecurrentCell):
             r_z, r_r = ops.split(inner, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
-            candidate = self.activation(
-                x_h + ops.matmul(r * h_in, recurrent_kernel[:, 2 * units :])
-            )
+            candidate = self.activation(x_h + ops.matmul(r * h_in, recurrent_kernel[:, 2 * units :]))
         h = z * h + (1 - z) * candidate
         return h, [h]
 
@@ -125,14 +142,20 @@ class GRUCell(RecurrentCell):
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class GRU(FusedRecurrent):
-    __doc__ = """A :class:`GRUCell` run over time, on cuDNN when :func:`fused_ok` allows.
+    __doc__ = (
+        """A :class:`GRUCell` run over time, on cuDNN when :func:`fused_ok` allows.
 
     A drop-in for ``keras.layers.GRU``: the same arguments, weights and configuration
     (``reset_after=True`` by default). The fused path also takes masked batches.
 
-    Args:""" + CELL_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + """
         recurrent_activation: the gates' activation (``"sigmoid"``).
-        reset_after: apply the reset gate after the recurrent matmul (cuDNN's form; ``True``).""" + LAYER_ARGS_DOC + USE_CUDNN_DOC + """
+        reset_after: apply the reset gate after the recurrent matmul (cuDNN's form; ``True``)."""
+        + LAYER_ARGS_DOC
+        + USE_CUDNN_DOC
+        + """
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``) and Keras' legacy
             ``implementation``.
 
@@ -140,6 +163,7 @@ class GRU(FusedRecurrent):
         >>> GRU(16)(np.zeros((2, 7, 4))).shape
         (2, 16)
     """
+    )
 
     cell_class = GRUCell  # the cell it runs
 
@@ -174,21 +198,40 @@ class GRU(FusedRecurrent):
         **kwargs,
     ):
         cell = GRUCell(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, reset_after=reset_after,
-            weight_dropout=weight_dropout, seed=seed, implementation=kwargs.pop("implementation", 2),
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell",
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            reset_after=reset_after,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            implementation=kwargs.pop("implementation", 2),
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="gru_cell",
         )
         super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, activity_regularizer=activity_regularizer,
-            use_cudnn=use_cudnn, **kwargs,
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            use_cudnn=use_cudnn,
+            **kwargs,
         )
 
     reset_after = property(lambda self: self.cell.reset_after)

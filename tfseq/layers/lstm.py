@@ -6,14 +6,20 @@ import keras
 from keras import ops
 
 from tfseq.layers.recurrent import (
-    CELL_ARGS_DOC, HOLD, LAYER_ARGS_DOC, USE_CUDNN_DOC, FusedRecurrent, RecurrentCell,
+    CELL_ARGS_DOC,
+    HOLD,
+    LAYER_ARGS_DOC,
+    USE_CUDNN_DOC,
+    FusedRecurrent,
+    RecurrentCell,
     check_implementation,
 )
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class LSTMCell(RecurrentCell):
-    __doc__ = """LSTM cell (Hochreiter & Schmidhuber 1997, with forget gate)::
+    __doc__ = (
+        """LSTM cell (Hochreiter & Schmidhuber 1997, with forget gate)::
 
         i, f, g, o = split(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
         c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
@@ -23,7 +29,9 @@ class LSTMCell(RecurrentCell):
     cuDNN: ``kernel (input_dim, 4 units)``, ``recurrent_kernel (units, 4 units)``,
     ``bias (4 units,)``. Takes every argument of ``keras.layers.LSTMCell``.
 
-    Args:""" + CELL_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + """
         recurrent_activation: the gates' activation (``"sigmoid"``).
         unit_forget_bias: start the forget gate's bias at 1 (Jozefowicz et al. 2015).
         implementation: Keras' legacy computation mode (1 or 2), accepted and recorded as
@@ -33,6 +41,7 @@ class LSTMCell(RecurrentCell):
         >>> keras.layers.RNN(LSTMCell(8))(np.zeros((2, 5, 3))).shape
         (2, 8)
     """
+    )
 
     gates = 4
     fused_kernel = "lstm"
@@ -61,14 +70,24 @@ class LSTMCell(RecurrentCell):
         **kwargs,
     ):
         super().__init__(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, weight_dropout=weight_dropout,
-            seed=seed, **kwargs,
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            **kwargs,
         )
         # As Keras: recurrent dropout means mode 1.
         self.implementation = 1 if recurrent_dropout else check_implementation(implementation)
@@ -121,15 +140,21 @@ class LSTMCell(RecurrentCell):
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class LSTM(FusedRecurrent):
-    __doc__ = """An :class:`LSTMCell` run over time, on cuDNN when :func:`fused_ok` allows.
+    __doc__ = (
+        """An :class:`LSTMCell` run over time, on cuDNN when :func:`fused_ok` allows.
 
     A drop-in for ``keras.layers.LSTM``: the same arguments, weights (``get_weights()`` /
     ``set_weights()`` move a model between the two) and configuration (``from_config`` reads
     Keras' and Keras reads this one's). The fused path also takes masked batches.
 
-    Args:""" + CELL_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + """
         recurrent_activation: the gates' activation (``"sigmoid"``).
-        unit_forget_bias: start the forget gate's bias at 1.""" + LAYER_ARGS_DOC + USE_CUDNN_DOC + """
+        unit_forget_bias: start the forget gate's bias at 1."""
+        + LAYER_ARGS_DOC
+        + USE_CUDNN_DOC
+        + """
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``) and Keras' legacy
             ``implementation``.
 
@@ -138,6 +163,7 @@ class LSTM(FusedRecurrent):
         >>> out.shape, h.shape, c.shape
         ((2, 7, 16), (2, 16), (2, 16))
     """
+    )
 
     cell_class = LSTMCell  # the cell it runs
 
@@ -172,21 +198,40 @@ class LSTM(FusedRecurrent):
         **kwargs,
     ):
         cell = LSTMCell(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            weight_dropout=weight_dropout, seed=seed, implementation=kwargs.pop("implementation", 2),
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="lstm_cell",
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            implementation=kwargs.pop("implementation", 2),
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="lstm_cell",
         )
         super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, activity_regularizer=activity_regularizer,
-            use_cudnn=use_cudnn, **kwargs,
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            use_cudnn=use_cudnn,
+            **kwargs,
         )
 
     unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+
 from tfseq import choices
 
 MODES = choices.POOLING

@@ -137,8 +137,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"units must be a positive integer, received units={units!r}.")
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
-                           ("weight_dropout", weight_dropout)):
+        for name, rate in (
+            ("dropout", dropout),
+            ("recurrent_dropout", recurrent_dropout),
+            ("weight_dropout", weight_dropout),
+        ):
             if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), received {name}={rate!r}.")
         self.units = units
@@ -167,8 +170,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(
-                f"{type(self).__name__} needs a known feature size, received input shape "
-                f"{tuple(input_shape)}."
+                f"{type(self).__name__} needs a known feature size, received input shape {tuple(input_shape)}."
             )
         self.kernel = self.add_weight(
             shape=(input_dim, self.units * self.gates),
@@ -210,7 +212,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         # before its loop, outside any traced step: the weight-dropout mask is drawn with them.
         if self.weight_dropout and getattr(self, "_weight_dropout_mask", None) is None:
             self._weight_dropout_mask = keras.random.dropout(
-                ops.ones_like(ops.convert_to_tensor(self.recurrent_kernel)), self.weight_dropout,
+                ops.ones_like(ops.convert_to_tensor(self.recurrent_kernel)),
+                self.weight_dropout,
                 seed=self.seed_generator,
             )
         return super().get_recurrent_dropout_mask(step_input)
@@ -393,8 +396,10 @@ class Recurrent(keras.layers.RNN):
         batch = sequences.shape[0]
         for index, (state, size) in enumerate(zip(states, sizes)):
             shape = tuple(state.shape)
-            if len(shape) != 2 or shape[-1] != size or (
-                batch is not None and shape[0] is not None and shape[0] != batch
+            if (
+                len(shape) != 2
+                or shape[-1] != size
+                or (batch is not None and shape[0] is not None and shape[0] != batch)
             ):
                 raise ValueError(
                     f"initial_state[{index}] of {type(self).__name__} must have shape "
@@ -456,8 +461,13 @@ class Recurrent(keras.layers.RNN):
         kernel_fn = getattr(keras_backend, cell.fused_kernel)
         if mask is None:
             return self._call_kernel(
-                kernel_fn, sequences, initial_state, cell.kernel, recurrent_kernel,
-                self.return_sequences, self.go_backwards,
+                kernel_fn,
+                sequences,
+                initial_state,
+                cell.kernel,
+                recurrent_kernel,
+                self.return_sequences,
+                self.go_backwards,
             )
         mask = ops.cast(mask, "bool")
         if self.go_backwards:
@@ -469,9 +479,7 @@ class Recurrent(keras.layers.RNN):
         compact = ops.take_along_axis(sequences, ops.expand_dims(order, -1), axis=1)
         padded = ops.cast(ops.logical_not(ops.take_along_axis(mask, order, axis=1)), compact.dtype)
         compact = ops.concatenate([compact, ops.expand_dims(padded, -1)], axis=-1)
-        kernel = ops.concatenate(
-            [ops.convert_to_tensor(cell.kernel), ops.expand_dims(cell.hold_row(), 0)], axis=0
-        )
+        kernel = ops.concatenate([ops.convert_to_tensor(cell.kernel), ops.expand_dims(cell.hold_row(), 0)], axis=0)
         _, compact_outputs, states = self._call_kernel(
             kernel_fn, compact, initial_state, kernel, recurrent_kernel, True, False
         )
@@ -492,8 +500,7 @@ class Recurrent(keras.layers.RNN):
             outputs = ops.expand_dims(last_output, 1)
         return last_output, outputs, states
 
-    def _call_kernel(self, kernel_fn, inputs, initial_state, kernel, recurrent_kernel, return_sequences,
-                     backwards):
+    def _call_kernel(self, kernel_fn, inputs, initial_state, kernel, recurrent_kernel, return_sequences, backwards):
         cell = self.cell
         return kernel_fn(
             inputs,

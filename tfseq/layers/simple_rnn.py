@@ -10,19 +10,23 @@ from tfseq.layers.recurrent import CELL_ARGS_DOC, LAYER_ARGS_DOC, Recurrent, Rec
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class SimpleRNNCell(RecurrentCell):
-    __doc__ = """Elman cell ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``.
+    __doc__ = (
+        """Elman cell ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``.
 
     Weights have the shapes of ``keras.layers.SimpleRNNCell``: ``kernel (input_dim, units)``,
     ``recurrent_kernel (units, units)``, ``bias (units,)``. Takes every argument of
     ``keras.layers.SimpleRNNCell``.
 
-    Args:""" + CELL_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + """
 
     Example:
         >>> cell = SimpleRNNCell(8, activation="relu")
         >>> keras.layers.RNN(cell)(np.zeros((2, 5, 3))).shape
         (2, 8)
     """
+    )
 
     gates = 1
 
@@ -48,13 +52,23 @@ class SimpleRNNCell(RecurrentCell):
     ):
         kwargs.pop("recurrent_activation", None)  # older tfseq configs carried it; unused
         super().__init__(
-            units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            weight_dropout=weight_dropout, seed=seed, **kwargs,
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            **kwargs,
         )
 
     def step(self, projected, states, recurrent_kernel, recurrent_mask=None):
@@ -72,17 +86,22 @@ class SimpleRNNCell(RecurrentCell):
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class SimpleRNN(Recurrent):
-    __doc__ = """A :class:`SimpleRNNCell` run over time (see :class:`tfseq.layers.Recurrent`).
+    __doc__ = (
+        """A :class:`SimpleRNNCell` run over time (see :class:`tfseq.layers.Recurrent`).
 
     A drop-in for ``keras.layers.SimpleRNN``: the same arguments, weights and configuration.
 
-    Args:""" + CELL_ARGS_DOC + LAYER_ARGS_DOC + """
+    Args:"""
+        + CELL_ARGS_DOC
+        + LAYER_ARGS_DOC
+        + """
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> SimpleRNN(16, return_sequences=True)(np.zeros((2, 7, 4))).shape
         (2, 7, 16)
     """
+    )
 
     cell_class = SimpleRNNCell  # the cell it runs
 
@@ -116,21 +135,40 @@ class SimpleRNN(Recurrent):
         kwargs.pop("recurrent_activation", None)  # older tfseq configs carried it; unused
         kwargs.pop("use_fused", None)  # older tfseq configs: a SimpleRNN never fuses
         if kwargs.pop("use_cudnn", False) is True:  # code written for LSTM/GRU may pass it
-            raise ValueError("SimpleRNN(use_cudnn=True): there is no fused (cuDNN) kernel for "
-                             "SimpleRNN; leave use_cudnn out, or use LSTM or GRU.")
+            raise ValueError(
+                "SimpleRNN(use_cudnn=True): there is no fused (cuDNN) kernel for "
+                "SimpleRNN; leave use_cudnn out, or use LSTM or GRU."
+            )
         cell = SimpleRNNCell(
-            units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            weight_dropout=weight_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="simple_rnn_cell",
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="simple_rnn_cell",
         )
         super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, activity_regularizer=activity_regularizer,
-            use_cudnn=False, **kwargs,
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            use_cudnn=False,
+            **kwargs,
         )

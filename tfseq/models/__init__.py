@@ -10,5 +10,20 @@ from tfseq.models.tagger import SequenceTagger
 from tfseq.models.word2vec import Word2Vec, skipgram_examples
 from tfseq.models.word_vectors import WordVectors
 
-__all__ = ["BagLinear", "Captioner", "LanguageModel", "LogitMix", "RecurrentBackbone", "Seq2Seq", "SequenceTagger", "TextClassifier", "fit_expert_weights", "fit_nb_linear", "fit_tfidf_linear",
-           "read_word_vectors", "skipgram_examples", "Word2Vec", "WordVectors"]
+__all__ = [
+    "BagLinear",
+    "Captioner",
+    "LanguageModel",
+    "LogitMix",
+    "RecurrentBackbone",
+    "Seq2Seq",
+    "SequenceTagger",
+    "TextClassifier",
+    "fit_expert_weights",
+    "fit_nb_linear",
+    "fit_tfidf_linear",
+    "read_word_vectors",
+    "skipgram_examples",
+    "Word2Vec",
+    "WordVectors",
+]

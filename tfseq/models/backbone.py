@@ -9,11 +9,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq import choices
 from tfseq.data.preprocessors import deserialize_layer, serialize_layer
 from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys
 from tfseq.layers import recurrent_layer
-from tfseq import choices
-
 
 CHAR_DIM = 32  # the width of a character CNN's character embeddings (Ma & Hovy 2016: 30)
 
@@ -26,8 +25,9 @@ class PartlyFixedEmbedding(keras.layers.Layer):
     the training vocabulary's own. Weights: ``embeddings`` (trainable, ``input_dim - fixed``
     rows) and ``fixed_embeddings``; id ``i`` reads the row ``i`` of the two stacked."""
 
-    def __init__(self, input_dim, output_dim, fixed, embeddings_initializer="uniform",
-                 fixed_initializer="uniform", **kwargs):
+    def __init__(
+        self, input_dim, output_dim, fixed, embeddings_initializer="uniform", fixed_initializer="uniform", **kwargs
+    ):
         super().__init__(**kwargs)
         self.input_dim, self.output_dim, self.fixed = int(input_dim), int(output_dim), int(fixed)
         if not 0 < self.fixed < self.input_dim:
@@ -36,10 +36,15 @@ class PartlyFixedEmbedding(keras.layers.Layer):
 
     def build(self, input_shape=None):
         trained = self.input_dim - self.fixed
-        self.embeddings = self.add_weight(shape=(trained, self.output_dim), initializer=self.initializers[0],
-                                          name="embeddings")
-        self.fixed_embeddings = self.add_weight(shape=(self.fixed, self.output_dim), initializer=self.initializers[1],
-                                                trainable=False, name="fixed_embeddings")
+        self.embeddings = self.add_weight(
+            shape=(trained, self.output_dim), initializer=self.initializers[0], name="embeddings"
+        )
+        self.fixed_embeddings = self.add_weight(
+            shape=(self.fixed, self.output_dim),
+            initializer=self.initializers[1],
+            trainable=False,
+            name="fixed_embeddings",
+        )
 
     def call(self, ids):
         ids = ops.cast(ids, "int32")
@@ -63,17 +68,23 @@ def token_embeddings(vocabulary_sizes: dict, dim: int, matrix=None, char_cnn: in
     for key in aligned_keys(vocabulary_sizes):
         if key == "tokens" and fixed_tokens:
             split = vocabulary_sizes[key] - fixed_tokens
-            inits = ("uniform", "uniform") if matrix is None else (
-                keras.initializers.Constant(np.asarray(matrix)[:split]),
-                keras.initializers.Constant(np.asarray(matrix)[split:]))
+            inits = (
+                ("uniform", "uniform")
+                if matrix is None
+                else (
+                    keras.initializers.Constant(np.asarray(matrix)[:split]),
+                    keras.initializers.Constant(np.asarray(matrix)[split:]),
+                )
+            )
             layers[key] = PartlyFixedEmbedding(vocabulary_sizes[key], dim, fixed_tokens, *inits, name=f"embed_{key}")
             continue
         init = "uniform"
         if key == "tokens" and matrix is not None:
             init = keras.initializers.Constant(np.asarray(matrix))
         width = CHAR_DIM if key == TOKEN_CHARS and char_cnn else dim
-        layers[key] = keras.layers.Embedding(vocabulary_sizes[key], width, mask_zero=True,
-                                             embeddings_initializer=init, name=f"embed_{key}")
+        layers[key] = keras.layers.Embedding(
+            vocabulary_sizes[key], width, mask_zero=True, embeddings_initializer=init, name=f"embed_{key}"
+        )
     return layers
 
 
@@ -105,14 +116,16 @@ def embed(embeddings: dict, inputs: dict, char_conv=None):
     return x
 
 
-def recurrent_stack(cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True,
-                    weight_dropout: float = 0.0) -> list:
+def recurrent_stack(
+    cell: str, units: int, layers: int, bidirectional: bool, sequences_out: bool = True, weight_dropout: float = 0.0
+) -> list:
     """``layers`` tfseq cells, each wrapped in ``Bidirectional`` if asked; all but the last
     return sequences, the last does if ``sequences_out``."""
     stack = []
     for index in range(layers):
-        layer = recurrent_layer(cell, units, return_sequences=sequences_out or index < layers - 1,
-                                weight_dropout=weight_dropout)
+        layer = recurrent_layer(
+            cell, units, return_sequences=sequences_out or index < layers - 1, weight_dropout=weight_dropout
+        )
         stack.append(keras.layers.Bidirectional(layer) if bidirectional else layer)
     return stack
 
@@ -150,8 +163,11 @@ class TiedLogits(keras.layers.Layer):
 
     def build(self, input_shape):
         width = int(input_shape[-1])
-        self.projection = None if width == self.embedding_dim else self.add_weight(
-            shape=(width, self.embedding_dim), initializer="glorot_uniform", name="projection")
+        self.projection = (
+            None
+            if width == self.embedding_dim
+            else self.add_weight(shape=(width, self.embedding_dim), initializer="glorot_uniform", name="projection")
+        )
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
         self.built = True
 
@@ -257,10 +273,28 @@ class RecurrentBackbone(keras.layers.Layer):
         (1, 3, 8)
     """
 
-    def __init__(self, vocabulary_sizes, cell="gru", units=128, layers=1, bidirectional=False, embedding_dim=128,
-                 dropout=0.0, spatial=False, between_layers=False, token_dropout=0.0, embedding_matrix=None,
-                 sequences_out=True, return_state=False, char_cnn=0, fixed_tokens=0, rare_dropout=0.0, rare_tokens=0,
-                 weight_dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        vocabulary_sizes,
+        cell="gru",
+        units=128,
+        layers=1,
+        bidirectional=False,
+        embedding_dim=128,
+        dropout=0.0,
+        spatial=False,
+        between_layers=False,
+        token_dropout=0.0,
+        embedding_matrix=None,
+        sequences_out=True,
+        return_state=False,
+        char_cnn=0,
+        fixed_tokens=0,
+        rare_dropout=0.0,
+        rare_tokens=0,
+        weight_dropout=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(vocabulary_sizes, int):
             vocabulary_sizes = {"tokens": vocabulary_sizes}
@@ -274,18 +308,24 @@ class RecurrentBackbone(keras.layers.Layer):
         self.sequences_out, self.return_state = bool(sequences_out), bool(return_state)
         self.rare_dropout, self.rare_tokens = float(rare_dropout), int(rare_tokens)
         self.weight_dropout = float(weight_dropout)
-        self.embeddings = token_embeddings(self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn,
-                                           self.fixed_tokens)
-        self.char_conv = keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn") if (
-            self.char_cnn and TOKEN_CHARS in self.embeddings) else None
+        self.embeddings = token_embeddings(
+            self.vocabulary_sizes, self.embedding_dim, embedding_matrix, self.char_cnn, self.fixed_tokens
+        )
+        self.char_conv = (
+            keras.layers.Conv1D(self.char_cnn, 3, padding="same", name="char_cnn")
+            if (self.char_cnn and TOKEN_CHARS in self.embeddings)
+            else None
+        )
         dropout_layer = keras.layers.SpatialDropout1D if self.spatial else keras.layers.Dropout
         self.embedding_dropout = dropout_layer(self.dropout_rate)
-        self.recurrent = recurrent_stack(cell, self.units, self.num_layers, self.bidirectional, self.sequences_out,
-                                         self.weight_dropout)
+        self.recurrent = recurrent_stack(
+            cell, self.units, self.num_layers, self.bidirectional, self.sequences_out, self.weight_dropout
+        )
         for layer in self.recurrent:
             layer.return_state = self.return_state
-        self.layer_dropouts = [keras.layers.Dropout(self.dropout_rate) for _ in self.recurrent
-                               ] if self.between_layers else []
+        self.layer_dropouts = (
+            [keras.layers.Dropout(self.dropout_rate) for _ in self.recurrent] if self.between_layers else []
+        )
         self.seed_generator = keras.random.SeedGenerator(0) if self.token_dropout or self.rare_dropout else None
 
     # What the task model that holds the backbone needs its call to return, set by that model, not
@@ -338,8 +378,9 @@ class RecurrentBackbone(keras.layers.Layer):
 
     def initial_state(self, batch_size):
         """Zero states for ``batch_size`` rows: a list per layer (GRU/RNN: ``[h]``, LSTM: ``[h, c]``)."""
-        return [[ops.zeros((batch_size, self.units)) for _ in layer.cell.get_initial_state(1)]
-                for layer in self.recurrent]
+        return [
+            [ops.zeros((batch_size, self.units)) for _ in layer.cell.get_initial_state(1)] for layer in self.recurrent
+        ]
 
     def call(self, inputs, initial_state=None, training=False):
         inputs = inputs if isinstance(inputs, dict) else {"tokens": inputs}
@@ -362,12 +403,26 @@ class RecurrentBackbone(keras.layers.Layer):
         return (x, states) if self.return_state else x
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "cell": self.cell,
-                "units": self.units, "layers": self.num_layers, "bidirectional": self.bidirectional,
-                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate, "spatial": self.spatial,
-                "between_layers": self.between_layers, "token_dropout": self.token_dropout, "char_cnn": self.char_cnn,
-                "fixed_tokens": self.fixed_tokens, "rare_dropout": self.rare_dropout, "rare_tokens": self.rare_tokens,
-                "weight_dropout": self.weight_dropout, "sequences_out": self.sequences_out, "return_state": self.return_state}
+        return {
+            **super().get_config(),
+            "vocabulary_sizes": self.vocabulary_sizes,
+            "cell": self.cell,
+            "units": self.units,
+            "layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout_rate,
+            "spatial": self.spatial,
+            "between_layers": self.between_layers,
+            "token_dropout": self.token_dropout,
+            "char_cnn": self.char_cnn,
+            "fixed_tokens": self.fixed_tokens,
+            "rare_dropout": self.rare_dropout,
+            "rare_tokens": self.rare_tokens,
+            "weight_dropout": self.weight_dropout,
+            "sequences_out": self.sequences_out,
+            "return_state": self.return_state,
+        }
 
 
 # The backbone's arguments that task models took flat before ``backbone=`` (and recipes held
@@ -423,8 +478,10 @@ def texts_of(x):
         if not any(kind.kind in "OUS" or str(kind) == "string" for kind in x.dtypes):
             return None  # numbers: Keras reads them
         if len(x.columns) != 1:
-            raise ValueError(f"a DataFrame of {len(x.columns)} columns {list(x.columns)[:5]} was given as texts: "
-                             "pass its text column (df['text'])")
+            raise ValueError(
+                f"a DataFrame of {len(x.columns)} columns {list(x.columns)[:5]} was given as texts: "
+                "pass its text column (df['text'])"
+            )
         x = x.iloc[:, 0]
     if hasattr(x, "to_numpy"):  # pandas
         return np.asarray(x.to_numpy(), dtype=object)

@@ -13,9 +13,9 @@ import numpy as np
 from keras import ops
 
 from tfseq import decoding
+from tfseq.models.backbone import build_once
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.traced import in_batches, traced
-from tfseq.models.backbone import build_once
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
@@ -37,21 +37,41 @@ class Captioner(Seq2Seq):
         >>> model.caption(images)
     """
 
-    def __init__(self, target_vocabulary, filters=(32, 64), cell="gru", units=128, layers=1, embedding_dim=64,
-                 attention="luong", dropout=0.0, preprocessor=None, **kwargs):
+    def __init__(
+        self,
+        target_vocabulary,
+        filters=(32, 64),
+        cell="gru",
+        units=128,
+        layers=1,
+        embedding_dim=64,
+        attention="luong",
+        dropout=0.0,
+        preprocessor=None,
+        **kwargs,
+    ):
         self.filters = tuple(int(f) for f in filters)
         if not self.filters:
             raise ValueError("filters must name at least one conv block.")
-        decoder = {"cell": cell, "units": units, "layers": layers, "bidirectional": False,
-                   "embedding_dim": embedding_dim, "dropout": dropout}
-        super().__init__(decoder, target_vocabulary=target_vocabulary, attention=attention,
-                         preprocessor=preprocessor, **kwargs)
+        decoder = {
+            "cell": cell,
+            "units": units,
+            "layers": layers,
+            "bidirectional": False,
+            "embedding_dim": embedding_dim,
+            "dropout": dropout,
+        }
+        super().__init__(
+            decoder, target_vocabulary=target_vocabulary, attention=attention, preprocessor=preprocessor, **kwargs
+        )
 
     def make_encoder(self, decoder):
         """Conv blocks; ``decoder`` (a backbone's keys) sets the decoder alone."""
         self.decoder_like(decoder)
-        self.convolutions = [keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")
-                             for i, f in enumerate(self.filters)]
+        self.convolutions = [
+            keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")
+            for i, f in enumerate(self.filters)
+        ]
         self.pool = keras.layers.MaxPooling2D(2, padding="same")
 
     def build_encoder(self, source_shape=None):
@@ -86,5 +106,11 @@ class Captioner(Seq2Seq):
         return self.texts(in_batches(run, images, batch_size))
 
     def encoder_config(self) -> dict:
-        return {"filters": list(self.filters), "cell": self.cell, "units": self.units, "layers": self.num_layers,
-                "embedding_dim": self.embedding_dim, "dropout": self.dropout_rate}
+        return {
+            "filters": list(self.filters),
+            "cell": self.cell,
+            "units": self.units,
+            "layers": self.num_layers,
+            "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout_rate,
+        }

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq import choices
 from tfseq.data.preprocessors import TextClassifierPreprocessor, attach
 from tfseq.layers import SequencePooling
 from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix, fit_expert_weights
-from tfseq import choices
 
 HEADS = choices.HEADS
 
@@ -69,8 +69,9 @@ class TextClassifier(TakesText, keras.Model):
         >>> model.compile(); model.fit(np.array(texts), labels)
     """
 
-    def __init__(self, backbone, num_classes, head="multiclass", pooling="max", wide=False, preprocessor=None,
-                 **kwargs):
+    def __init__(
+        self, backbone, num_classes, head="multiclass", pooling="max", wide=False, preprocessor=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"Unknown head={head!r}: expected one of {HEADS}.")
@@ -80,13 +81,16 @@ class TextClassifier(TakesText, keras.Model):
         self.vocabulary_sizes = self.backbone.vocabulary_sizes
         self.num_classes, self.head, self.pooling = int(num_classes), head, pooling
         self.dropout_rate = self.backbone.dropout_rate
-        self.preprocessor = attach(preprocessor, TextClassifierPreprocessor,
-                                   labels=[str(i) for i in range(num_classes)], head=head)
+        self.preprocessor = attach(
+            preprocessor, TextClassifierPreprocessor, labels=[str(i) for i in range(num_classes)], head=head
+        )
         wide = {True: "learned", False: None, "none": None}.get(wide, wide)
         experts = tuple(wide.split("+")) if wide not in (None, "learned") else ()
         if any(name not in WEIGHTINGS for name in experts) or len(set(experts)) != len(experts):
-            raise ValueError(f"Unknown wide={wide!r}: expected None, 'learned', or fitted experts "
-                             f"{' / '.join(WEIGHTINGS)} joined by '+' (e.g. 'tfidf+nb').")
+            raise ValueError(
+                f"Unknown wide={wide!r}: expected None, 'learned', or fitted experts "
+                f"{' / '.join(WEIGHTINGS)} joined by '+' (e.g. 'tfidf+nb')."
+            )
         if experts and head == "multilabel":
             raise ValueError(f"wide={wide!r} fits single-label logistic regressions: not for head='multilabel'.")
         self.wide = wide
@@ -98,16 +102,23 @@ class TextClassifier(TakesText, keras.Model):
         self.activation = keras.layers.Activation(activation, dtype="float32")
         # Wide & deep (Cheng et al. 2016): a linear bag-of-n-grams term added to the logits, so
         # the recurrent part learns what bag-of-words misses (order, negation, long context).
-        self.wide_weights = {
-            key: keras.layers.Embedding(size, outputs, mask_zero=True, embeddings_initializer="zeros",
-                                        name=f"wide_{key}")
-            for key, size in self.vocabulary_sizes.items()
-        } if self.wide == "learned" else {}
+        self.wide_weights = (
+            {
+                key: keras.layers.Embedding(
+                    size, outputs, mask_zero=True, embeddings_initializer="zeros", name=f"wide_{key}"
+                )
+                for key, size in self.vocabulary_sizes.items()
+            }
+            if self.wide == "learned"
+            else {}
+        )
         self.wide_pool = SequencePooling("mean") if self.wide == "learned" else None
         # The experts and their mix are logistic regressions fitted by scikit-learn: float32, as
         # the head, whatever the dtype policy.
-        self.experts = {name: BagLinear(self.vocabulary_sizes, outputs, weighting=name, name=f"{name}_linear",
-                                        dtype="float32") for name in experts}
+        self.experts = {
+            name: BagLinear(self.vocabulary_sizes, outputs, weighting=name, name=f"{name}_linear", dtype="float32")
+            for name in experts
+        }
         self.mix = LogitMix(1 + len(experts), outputs, name="mix", dtype="float32") if experts else None
 
     def call(self, inputs, training=False):
@@ -157,12 +168,18 @@ class TextClassifier(TakesText, keras.Model):
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """Defaults: Adam, the cross-entropy of the head, accuracy."""
         if loss is None:
-            loss = {"binary": "binary_crossentropy", "multilabel": "binary_crossentropy",
-                    "multiclass": "sparse_categorical_crossentropy"}[self.head]
+            loss = {
+                "binary": "binary_crossentropy",
+                "multilabel": "binary_crossentropy",
+                "multiclass": "sparse_categorical_crossentropy",
+            }[self.head]
         if metrics is None:
             # Named "accuracy" for every head, so logs and callbacks can say "val_accuracy".
-            metrics = [keras.metrics.BinaryAccuracy(name="accuracy") if self.head != "multiclass"
-                       else keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+            metrics = [
+                keras.metrics.BinaryAccuracy(name="accuracy")
+                if self.head != "multiclass"
+                else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+            ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
@@ -173,9 +190,15 @@ class TextClassifier(TakesText, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "num_classes": self.num_classes, "head": self.head, "pooling": self.pooling, "wide": self.wide,
-                **self.preprocessor_config()}
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "head": self.head,
+            "pooling": self.pooling,
+            "wide": self.wide,
+            **self.preprocessor_config(),
+        }
 
     @classmethod
     def from_config(cls, config):

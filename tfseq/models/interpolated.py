@@ -79,9 +79,12 @@ class Interpolated:
         ids = tf.cast(ids, tf.int32)
         width = self.order - 1
         padded = tf.pad(ids, [[0, 0], [width, 0]])
-        frames = tf.signal.frame(padded, width, 1, axis=1) if width else tf.zeros(tf.concat(
-            [tf.shape(ids), [0]], 0), tf.int32)
-        return frames[:, 1: tf.shape(ids)[1]]
+        frames = (
+            tf.signal.frame(padded, width, 1, axis=1)
+            if width
+            else tf.zeros(tf.concat([tf.shape(ids), [0]], 0), tf.int32)
+        )
+        return frames[:, 1 : tf.shape(ids)[1]]
 
     def _mix(self, network_p, ngram_p):
         import tensorflow as tf
@@ -121,8 +124,9 @@ class Interpolated:
         last = tf.maximum(tf.reduce_sum(tf.cast(prompt_ids != 0, tf.int32), axis=1) - 1, 0)
         logits = tf.gather(logits, last, axis=1, batch_dims=1)
         # The prompt's last ``order - 1`` ids (0 before its start).
-        history = tf.gather(tf.pad(prompt_ids, [[0, 0], [width, 0]]), last[:, None] + 1 + tf.range(width)[None, :],
-                            axis=1, batch_dims=1)
+        history = tf.gather(
+            tf.pad(prompt_ids, [[0, 0], [width, 0]]), last[:, None] + 1 + tf.range(width)[None, :], axis=1, batch_dims=1
+        )
 
         def next_fn(ids, carried):
             state, history = carried

@@ -15,13 +15,21 @@ from keras import ops
 
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
-from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, next_token_layer,
-                                   next_token_logits, start_from_prior, backbone_config)
+from tfseq.models.backbone import (
+    CarriesPreprocessor,
+    RecurrentBackbone,
+    backbone_config,
+    build_once,
+    next_token_layer,
+    next_token_logits,
+    start_from_prior,
+)
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
 
 # Ids read between two learning steps of dynamic evaluation (LanguageModel.dynamic_log_probabilities).
 DYNAMIC_WINDOW = 50
+
 
 @keras.saving.register_keras_serializable(package="tfseq")
 class LanguageModel(CarriesPreprocessor, keras.Model):
@@ -58,8 +66,9 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         super().__init__(**kwargs)
         self.backbone = RecurrentBackbone.wired(backbone, sequences_out=True, return_state=True)
         if self.backbone.bidirectional:
-            raise ValueError("A language model's backbone must not be bidirectional: it would see the tokens "
-                             "it predicts.")
+            raise ValueError(
+                "A language model's backbone must not be bidirectional: it would see the tokens it predicts."
+            )
         self.vocabulary_size, self.line_end = self.backbone.vocabulary_sizes["tokens"], int(line_end)
         if not 2 <= self.line_end < self.vocabulary_size:
             raise ValueError(f"line_end={line_end} must be a token id in [2, {self.vocabulary_size}).")
@@ -103,12 +112,22 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         state lives in variables outside the weights, which the JAX backend cannot assign in a
         compiled step, so it needs TensorFlow or PyTorch."""
         if rows is not None and keras.backend.backend() == "jax":
-            raise ValueError("carry_state (data.sampling=sequential) needs the TensorFlow or PyTorch backend: the "
-                             "JAX backend cannot assign the carried state inside a compiled training step.")
+            raise ValueError(
+                "carry_state (data.sampling=sequential) needs the TensorFlow or PyTorch backend: the "
+                "JAX backend cannot assign the carried state inside a compiled training step."
+            )
         # Set past Keras' attribute tracking: never in the weights or the saved files.
-        self.__dict__["carried"] = None if rows is None else [
-            [keras.Variable(zeros, trainable=False, dtype=self.variable_dtype, name="carried_state") for zeros in layer]
-            for layer in self.initial_state(int(rows))]
+        self.__dict__["carried"] = (
+            None
+            if rows is None
+            else [
+                [
+                    keras.Variable(zeros, trainable=False, dtype=self.variable_dtype, name="carried_state")
+                    for zeros in layer
+                ]
+                for layer in self.initial_state(int(rows))
+            ]
+        )
         if getattr(self, "train_function", None) is not None:  # a step traced before reads the old state
             self.make_train_function(force=True)
 
@@ -187,7 +206,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         segments = max(1, min(segments, (len(stream) - 1) // 2))
         width = (len(stream) - 1) // segments
         inputs = stream[: segments * width].reshape(segments, width)
-        targets = stream[1: segments * width + 1].reshape(segments, width)
+        targets = stream[1 : segments * width + 1].reshape(segments, width)
 
         def step(x, y, state):
             logits, state = self(x, initial_state=state, return_state=True)
@@ -196,7 +215,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         step = traced(self, "stream_log_probabilities", step)
         state, pieces = self.initial_state(segments), []
         for start in range(0, width, window):
-            log_p, state = step(inputs[:, start:start + window], targets[:, start:start + window], state)
+            log_p, state = step(inputs[:, start : start + window], targets[:, start : start + window], state)
             pieces.append(ops.convert_to_numpy(log_p).astype("float64"))
         return np.concatenate(pieces, axis=1).reshape(-1)
 
@@ -223,7 +242,7 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         step = traced(reader, "dynamic_log_probabilities", step)
         pieces = []
         for start in range(0, len(stream) - 1, int(window)):
-            x, y = stream[None, start:start + window], stream[None, start + 1:start + window + 1]
+            x, y = stream[None, start : start + window], stream[None, start + 1 : start + window + 1]
             x = x[:, : y.shape[1]]
             state = [[variable.value for variable in layer] for layer in reader.carried]
             pieces.append(ops.convert_to_numpy(step(x, y, state))[0].astype("float64"))
@@ -234,8 +253,13 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
     def without_dropout(self) -> "LanguageModel":
         """A copy of this model (its weights copied, no preprocessor) whose training calls drop
         nothing: :meth:`dynamic_log_probabilities` trains it."""
-        config = {**self.backbone.get_config(), "dropout": 0.0, "token_dropout": 0.0, "rare_dropout": 0.0,
-                  "weight_dropout": 0.0}
+        config = {
+            **self.backbone.get_config(),
+            "dropout": 0.0,
+            "token_dropout": 0.0,
+            "rare_dropout": 0.0,
+            "weight_dropout": 0.0,
+        }
         copy = LanguageModel(config, self.line_end, self.tie_embeddings)
         copy.build()
         if [tuple(v.shape) for v in copy.weights] != [tuple(v.shape) for v in self.weights]:
@@ -281,8 +305,13 @@ class LanguageModel(CarriesPreprocessor, keras.Model):
         return self.preprocessor.postprocess(ids)
 
     def get_config(self):
-        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "line_end": self.line_end, "tie_embeddings": self.tie_embeddings, **self.preprocessor_config()}
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "line_end": self.line_end,
+            "tie_embeddings": self.tie_embeddings,
+            **self.preprocessor_config(),
+        }
 
     @classmethod
     def from_config(cls, config):

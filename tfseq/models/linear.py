@@ -20,6 +20,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+
 from tfseq import choices
 
 FIRST_ID = 2  # ids 0 (padding) and 1 (out of vocabulary) are not features, as in scikit-learn
@@ -52,12 +53,11 @@ class BagLinear(keras.layers.Layer):
         self.idf, self.coef = {}, {}
         for key, size in self.vocabulary_sizes.items():
             if weighting == "tfidf":
-                self.idf[key] = self.add_weight(shape=(size,), initializer="zeros", trainable=False,
-                                                name=f"idf_{key}")
-            self.coef[key] = self.add_weight(shape=(size, self.outputs), initializer="zeros", trainable=False,
-                                             name=f"coef_{key}")
-        self.intercept = self.add_weight(shape=(self.outputs,), initializer="zeros", trainable=False,
-                                         name="intercept")
+                self.idf[key] = self.add_weight(shape=(size,), initializer="zeros", trainable=False, name=f"idf_{key}")
+            self.coef[key] = self.add_weight(
+                shape=(size, self.outputs), initializer="zeros", trainable=False, name=f"coef_{key}"
+            )
+        self.intercept = self.add_weight(shape=(self.outputs,), initializer="zeros", trainable=False, name="intercept")
         self.built = True
 
     def call(self, inputs):
@@ -77,8 +77,12 @@ class BagLinear(keras.layers.Layer):
         return dot + self.intercept
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_sizes": self.vocabulary_sizes, "outputs": self.outputs,
-                "weighting": self.weighting}
+        return {
+            **super().get_config(),
+            "vocabulary_sizes": self.vocabulary_sizes,
+            "outputs": self.outputs,
+            "weighting": self.weighting,
+        }
 
 
 def distinct_counts(ids):
@@ -91,8 +95,7 @@ def distinct_counts(ids):
     ids = ops.sort(ids, axis=1)
     width = ops.shape(ids)[1]
     position = ops.expand_dims(ops.arange(width, dtype="int32"), 0) + ops.zeros_like(ids)
-    first = ops.concatenate([ops.ones_like(ids[:, :1], dtype="bool"),
-                             ops.not_equal(ids[:, 1:], ids[:, :-1])], axis=1)
+    first = ops.concatenate([ops.ones_like(ids[:, :1], dtype="bool"), ops.not_equal(ids[:, 1:], ids[:, :-1])], axis=1)
     starts = ops.sort(ops.where(first, position, width), axis=1)  # run starts, then `width`
     ends = ops.concatenate([starts[:, 1:], ops.full_like(starts[:, :1], width)], axis=1)
     distinct = ops.take_along_axis(ids, ops.minimum(starts, width - 1), axis=1)
@@ -110,13 +113,18 @@ def bag_matrix(features: dict, vocabulary_sizes: dict):
         rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
         cols = ids.reshape(-1)
         keep = cols >= FIRST_ID
-        blocks.append(sparse.csr_matrix((np.ones(keep.sum(), "float64"), (rows[keep], cols[keep] - FIRST_ID)),
-                                        shape=(ids.shape[0], size - FIRST_ID)))
+        blocks.append(
+            sparse.csr_matrix(
+                (np.ones(keep.sum(), "float64"), (rows[keep], cols[keep] - FIRST_ID)),
+                shape=(ids.shape[0], size - FIRST_ID),
+            )
+        )
     return sparse.hstack(blocks).tocsr()
 
 
-def select_logistic_regression(x_train, y_train, x_validation=None, y_validation=None,
-                               cs=(1.0, 4.0, 16.0), seed: int = 0):
+def select_logistic_regression(
+    x_train, y_train, x_validation=None, y_validation=None, cs=(1.0, 4.0, 16.0), seed: int = 0
+):
     """scikit-learn logistic regressions for each C; the most accurate on validation wins
     (the smallest C among ties; the first C without validation data). Multi-hot ``y`` (2-D):
     one regression per label (one-vs-rest), scored by exact-set accuracy.
@@ -153,17 +161,18 @@ def _store(layer: BagLinear, coef, intercept, classes, idf=None):
     for key, size in layer.vocabulary_sizes.items():
         if idf is not None:
             column = np.zeros(size, "float32")
-            column[FIRST_ID:] = idf[start:start + size - FIRST_ID]
+            column[FIRST_ID:] = idf[start : start + size - FIRST_ID]
             layer.idf[key].assign(column)
         weights = np.zeros((size, layer.outputs), "float32")
-        weights[FIRST_ID:] = coef[start:start + size - FIRST_ID]
+        weights[FIRST_ID:] = coef[start : start + size - FIRST_ID]
         layer.coef[key].assign(weights)
         start += size - FIRST_ID
     layer.intercept.assign(np.asarray(intercept, "float32"))
 
 
-def fit_tfidf_linear(layer: BagLinear, train: tuple, validation: tuple | None = None,
-                     cs=(1.0, 4.0, 16.0), seed: int = 0) -> dict:
+def fit_tfidf_linear(
+    layer: BagLinear, train: tuple, validation: tuple | None = None, cs=(1.0, 4.0, 16.0), seed: int = 0
+) -> dict:
     """Fit a ``weighting="tfidf"`` layer with scikit-learn on ``(features, class_ids)``.
 
     C is chosen on ``validation``; more than two classes use the multinomial model.
@@ -178,13 +187,20 @@ def fit_tfidf_linear(layer: BagLinear, train: tuple, validation: tuple | None = 
     x_train = tfidf.fit_transform(bag_matrix(train[0], sizes))
     x_validation = tfidf.transform(bag_matrix(validation[0], sizes)) if validation is not None else None
     model, c, score = select_logistic_regression(
-        x_train, train[1], x_validation, validation[1] if validation is not None else None, cs=cs, seed=seed)
+        x_train, train[1], x_validation, validation[1] if validation is not None else None, cs=cs, seed=seed
+    )
     _store(layer, model.coef_.T, model.intercept_, model.classes_, idf=tfidf.idf_)
     return {"C": c, "validation_accuracy": float(score)}
 
 
-def fit_nb_linear(layer: BagLinear, train: tuple, validation: tuple | None = None,
-                  cs=(0.1, 0.3, 1.0, 4.0), seed: int = 0, alpha: float = 1.0) -> dict:
+def fit_nb_linear(
+    layer: BagLinear,
+    train: tuple,
+    validation: tuple | None = None,
+    cs=(0.1, 0.3, 1.0, 4.0),
+    seed: int = 0,
+    alpha: float = 1.0,
+) -> dict:
     """Fit a ``weighting="nb"`` layer: NBSVM's logistic-regression variant (Wang & Manning 2012).
 
     Features are binary (is the id in the text); each is scaled by its naive-Bayes log-count
@@ -199,8 +215,9 @@ def fit_nb_linear(layer: BagLinear, train: tuple, validation: tuple | None = Non
     if layer.weighting != "nb":
         raise ValueError(f"fit_nb_linear needs weighting='nb', the layer has {layer.weighting!r}")
     x_train = (bag_matrix(train[0], layer.vocabulary_sizes) > 0).astype("float64")
-    x_validation = ((bag_matrix(validation[0], layer.vocabulary_sizes) > 0).astype("float64")
-                    if validation is not None else None)
+    x_validation = (
+        (bag_matrix(validation[0], layer.vocabulary_sizes) > 0).astype("float64") if validation is not None else None
+    )
     y_train = np.asarray(train[1])
     classes = np.unique(y_train)
     targets = [classes[-1]] if len(classes) == 2 else list(classes)  # one-vs-rest beyond two classes
@@ -214,8 +231,10 @@ def fit_nb_linear(layer: BagLinear, train: tuple, validation: tuple | None = Non
     scaled = [x_train @ sparse.diags(r) for r in ratios]  # once, not once per C
     best = None
     for c in cs:
-        models = [select_logistic_regression(x, (y_train == k).astype(int), cs=(c,), seed=seed)[0]
-                  for k, x in zip(targets, scaled)]
+        models = [
+            select_logistic_regression(x, (y_train == k).astype(int), cs=(c,), seed=seed)[0]
+            for k, x in zip(targets, scaled)
+        ]
         coef = np.stack([r * m.coef_[0] for r, m in zip(ratios, models)], axis=1)  # (F, 1 or K)
         intercept = np.array([m.intercept_[0] for m in models])
         score = 0.0
@@ -261,7 +280,7 @@ def fit_expert_weights(parts, targets, head: str = "multiclass", l2: float = 1e-
             value = -np.mean(np.sum(onehot * np.log(np.maximum(p, 1e-300)), axis=1))
         g = (p - onehot) / n  # d loss / d z
         grad_w = np.einsum("no,nmo->m", g, parts) + 2 * l2 * w
-        return value + l2 * np.sum(w ** 2), np.concatenate([grad_w, g.sum(axis=0)])
+        return value + l2 * np.sum(w**2), np.concatenate([grad_w, g.sum(axis=0)])
 
     theta0 = np.concatenate([np.ones(members), np.zeros(outputs)])
     result = minimize(loss, theta0, jac=True, method="L-BFGS-B")

@@ -50,8 +50,9 @@ def sampled_softmax_cross_entropy(features, targets, kernel, bias, sampled, log_
     targets = ops.cast(targets, "int32")
     bias = bias - (ops.log(ops.cast(ops.shape(sampled)[0], "float32")) + log_q)  # minus log(K q)
     sampled_logits = ops.matmul(features, ops.take(kernel, sampled, axis=1)) + ops.take(bias, sampled)  # (..., K)
-    true_logits = (ops.sum(features * ops.take(ops.transpose(kernel), targets, axis=0), axis=-1)
-                   + ops.take(bias, targets))  # (...)
+    true_logits = ops.sum(features * ops.take(ops.transpose(kernel), targets, axis=0), axis=-1) + ops.take(
+        bias, targets
+    )  # (...)
     hit = ops.equal(ops.expand_dims(targets, -1), ops.cast(sampled, "int32"))
     sampled_logits = ops.where(hit, ops.full_like(sampled_logits, -1e9), sampled_logits)
     logits = ops.concatenate([ops.expand_dims(true_logits, -1), sampled_logits], axis=-1)

@@ -34,7 +34,7 @@ class KneserNeyLM:
         """Count ``stream`` afresh (what was counted before is forgotten); returns ``self``."""
         stream = [int(t) for t in np.asarray(stream).ravel()]
         n = self.order
-        highest = collections.Counter(tuple(stream[i:i + n]) for i in range(len(stream) - n + 1))
+        highest = collections.Counter(tuple(stream[i : i + n]) for i in range(len(stream) - n + 1))
         # counts[k]: n-gram (length k+1) -> count (highest order) or continuation count (lower).
         counts = {n - 1: highest}
         for k in range(n - 2, -1, -1):
@@ -48,7 +48,7 @@ class KneserNeyLM:
                 types[gram[:-1]] += 1
             self.totals[k], self.types[k] = totals, types
             self.count_of_counts[k] = collections.Counter(table.values())
-        self.tail = tuple(stream[len(stream) - (n - 1):]) if n > 1 else ()
+        self.tail = tuple(stream[len(stream) - (n - 1) :]) if n > 1 else ()
         self.vocabulary_size = self.vocabulary_size or (max(stream) + 1)
         return self._discount()
 
@@ -60,8 +60,8 @@ class KneserNeyLM:
         n = self.order
         for end in range(n, len(text) + 1):
             if end > len(self.tail):
-                self._count(n - 1, text[end - n:end])
-        self.tail = text[len(text) - (n - 1):] if n > 1 else ()
+                self._count(n - 1, text[end - n : end])
+        self.tail = text[len(text) - (n - 1) :] if n > 1 else ()
         return self._discount()
 
     def _count(self, k: int, gram: tuple):
@@ -79,16 +79,17 @@ class KneserNeyLM:
                 self._count(k - 1, gram[1:])
 
     def _discount(self):
-        self.discounts = {k: of[1] / (of[1] + 2 * of[2]) if of[1] + of[2] else 0.5
-                          for k, of in self.count_of_counts.items()}
+        self.discounts = {
+            k: of[1] / (of[1] + 2 * of[2]) if of[1] + of[2] else 0.5 for k, of in self.count_of_counts.items()
+        }
         return self
 
     def probability(self, history: tuple, token: int) -> float:
         """``p(token | history)``; only the last ``order - 1`` history tokens count."""
         p = 1.0 / self.vocabulary_size
-        history = tuple(history)[-(self.order - 1):] if self.order > 1 else ()
+        history = tuple(history)[-(self.order - 1) :] if self.order > 1 else ()
         for k in range(0, len(history) + 1):  # unigrams first, then longer contexts
-            context = history[len(history) - k:] if k else ()
+            context = history[len(history) - k :] if k else ()
             total = self.totals[k].get(context, 0)
             if not total:
                 break  # an unseen context: longer ones are unseen too
@@ -101,8 +102,10 @@ class KneserNeyLM:
         """``p`` of every id of ``stream`` after the first, given those before (``len - 1`` values)."""
         stream = [int(t) for t in np.asarray(stream).ravel()]
         context = self.order - 1
-        return np.array([self.probability(tuple(stream[max(0, i - context):i]), stream[i])
-                         for i in range(1, len(stream))], "float64")
+        return np.array(
+            [self.probability(tuple(stream[max(0, i - context) : i]), stream[i]) for i in range(1, len(stream))],
+            "float64",
+        )
 
     def dynamic_token_probabilities(self, stream, window: int = 50) -> np.ndarray:
         """:meth:`token_probabilities` of ``stream`` by a model that keeps counting what it reads
@@ -113,7 +116,7 @@ class KneserNeyLM:
         model, pieces, context, counted = copy.deepcopy(self), [], self.order - 1, 0
         for start in range(1, len(stream), int(window)):
             end = min(start + int(window), len(stream))
-            pieces.append(model.token_probabilities(stream[max(0, start - context): end])[-(end - start):])
+            pieces.append(model.token_probabilities(stream[max(0, start - context) : end])[-(end - start) :])
             model.update(stream[counted:end])
             counted = end
         return np.concatenate(pieces) if pieces else np.zeros((0,))
@@ -150,7 +153,12 @@ class KneserNeyLM:
             for gram, c in self.counts[k].items():
                 grams.append((nodes[gram[:-1]] * size + gram[-1], max(c - d, 0.0) / self.totals[k][gram[:-1]]))
         grams.sort()
-        return {"order": self.order, "vocabulary_size": size,
-                "trie_keys": np.array([k for k, _ in trie], "int64"), "trie_nodes": np.array([n for _, n in trie], "int64"),
-                "gammas": gammas, "gram_keys": np.array([k for k, _ in grams], "int64"),
-                "gram_terms": np.array([t for _, t in grams], "float64")}
+        return {
+            "order": self.order,
+            "vocabulary_size": size,
+            "trie_keys": np.array([k for k, _ in trie], "int64"),
+            "trie_nodes": np.array([n for _, n in trie], "int64"),
+            "gammas": gammas,
+            "gram_keys": np.array([k for k, _ in grams], "int64"),
+            "gram_terms": np.array([t for _, t in grams], "float64"),
+        }

@@ -19,14 +19,21 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfseq import decoding
+from tfseq import choices, decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
-from tfseq.models.backbone import (CarriesPreprocessor, RecurrentBackbone, build_once, log_frequencies,
-                                   backbone_config, next_token_layer, next_token_logits, recurrent_stack,
-                                   start_from_prior)
+from tfseq.models.backbone import (
+    CarriesPreprocessor,
+    RecurrentBackbone,
+    backbone_config,
+    build_once,
+    log_frequencies,
+    next_token_layer,
+    next_token_logits,
+    recurrent_stack,
+    start_from_prior,
+)
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
 from tfseq.models.traced import in_batches, traced
-from tfseq import choices
 
 ATTENTION = choices.ATTENTION
 
@@ -70,8 +77,17 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         >>> model.translate_ids(src, max_length=20, sampler=decoding.BeamSearch(4))
     """
 
-    def __init__(self, backbone, target_vocabulary, attention="luong", sampled_softmax=0, tie_embeddings=False,
-                 label_smoothing=0.0, preprocessor=None, **kwargs):
+    def __init__(
+        self,
+        backbone,
+        target_vocabulary,
+        attention="luong",
+        sampled_softmax=0,
+        tie_embeddings=False,
+        label_smoothing=0.0,
+        preprocessor=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if attention not in ATTENTION:
             raise ValueError(f"Unknown attention={attention!r}: expected one of {ATTENTION}.")
@@ -86,13 +102,16 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing={label_smoothing}: expected a fraction in [0, 1).")
         if self.label_smoothing and self.sampled_softmax:
-            raise ValueError("label_smoothing spreads probability over the whole target vocabulary, which "
-                             "sampled_softmax never scores: set one of them to 0.")
+            raise ValueError(
+                "label_smoothing spreads probability over the whole target vocabulary, which "
+                "sampled_softmax never scores: set one of them to 0."
+            )
         self.sample_seed = keras.random.SeedGenerator() if self.sampled_softmax else None
         self.preprocessor = preprocessor
         self.make_encoder(backbone)
-        self.target_embedding = keras.layers.Embedding(self.target_vocabulary, self.embedding_dim, mask_zero=True,
-                                                       name="embed_target")
+        self.target_embedding = keras.layers.Embedding(
+            self.target_vocabulary, self.embedding_dim, mask_zero=True, name="embed_target"
+        )
         self.decoder = recurrent_stack(self.cell, self.units, self.num_layers, bidirectional=False)
         for layer in self.decoder:
             layer.return_state = True
@@ -154,8 +173,13 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
             # What sampled_softmax draws from: log probabilities over the target ids (padding never).
             uniform = np.full(self.target_vocabulary, -np.log(self.target_vocabulary - 1.0), "float32")
             uniform[0] = -1e9
-            self.proposal = self.add_weight(shape=(self.target_vocabulary,), initializer=lambda shape, dtype: uniform,
-                                            dtype="float32", trainable=False, name="sampling_log_q")
+            self.proposal = self.add_weight(
+                shape=(self.target_vocabulary,),
+                initializer=lambda shape, dtype: uniform,
+                dtype="float32",
+                trainable=False,
+                name="sampling_log_q",
+            )
         self.built = True
 
     # -- the two halves ---------------------------------------------------------------------
@@ -223,8 +247,9 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         if training and self.sampled_softmax:
             sampled = keras.random.categorical(self.proposal[None, :], self.sampled_softmax, seed=self.sample_seed)[0]
             features, kernel, bias = self.output_weights(y_pred)
-            per_step = sampled_softmax_cross_entropy(features, targets, kernel, bias, ops.stop_gradient(sampled),
-                                                     self.proposal)
+            per_step = sampled_softmax_cross_entropy(
+                features, targets, kernel, bias, ops.stop_gradient(sampled), self.proposal
+            )
         else:
             per_step = token_cross_entropy(targets, y_pred, self.label_smoothing if training else 0.0)
         return total_loss(self, masked_mean(per_step, ops.not_equal(targets, 0)))
@@ -285,10 +310,16 @@ class Seq2Seq(CarriesPreprocessor, keras.Model):
         return [text.decode("utf-8") for text in self.detokenize(ops.convert_to_numpy(ids)).numpy()]
 
     def get_config(self):
-        return {**super().get_config(), **self.encoder_config(),
-                "target_vocabulary": self.target_vocabulary, "attention": self.attention,
-                "sampled_softmax": self.sampled_softmax, "tie_embeddings": self.tie_embeddings,
-                "label_smoothing": self.label_smoothing, **self.preprocessor_config()}
+        return {
+            **super().get_config(),
+            **self.encoder_config(),
+            "target_vocabulary": self.target_vocabulary,
+            "attention": self.attention,
+            "sampled_softmax": self.sampled_softmax,
+            "tie_embeddings": self.tie_embeddings,
+            "label_smoothing": self.label_smoothing,
+            **self.preprocessor_config(),
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -50,8 +50,9 @@ class SequenceTagger(TakesText, keras.Model):
         self.backbone = RecurrentBackbone.wired(backbone, sequences_out=True, return_state=False)
         self.vocabulary_sizes, self.dropout_rate = self.backbone.vocabulary_sizes, self.backbone.dropout_rate
         self.num_tags, self.use_crf = int(num_tags), bool(crf)
-        self.preprocessor = attach(preprocessor, TokenTaggerPreprocessor,
-                                   tags=[str(i) for i in range(1, self.num_tags + 1)])
+        self.preprocessor = attach(
+            preprocessor, TokenTaggerPreprocessor, tags=[str(i) for i in range(1, self.num_tags + 1)]
+        )
         self.output_dropout = keras.layers.Dropout(self.dropout_rate)
         self.emission = keras.layers.Dense(self.num_tags, dtype="float32", name="emissions")
         # float32 under mixed precision too: the forward algorithm's log-sum-exps over long
@@ -91,35 +92,48 @@ class SequenceTagger(TakesText, keras.Model):
         the CRF's marginal (:meth:`~tfseq.layers.CRF.marginals`), or the softmax without one;
         0 where ``mask`` is False."""
         mask = ops.cast(mask, "bool")
-        p = self.crf.marginals(emissions, mask) if self.crf is not None else ops.softmax(
-            ops.cast(emissions, "float32"), axis=-1)
+        p = (
+            self.crf.marginals(emissions, mask)
+            if self.crf is not None
+            else ops.softmax(ops.cast(emissions, "float32"), axis=-1)
+        )
         chosen = ops.take_along_axis(p, ops.maximum(ops.cast(best, "int32") - 1, 0)[..., None], axis=-1)[..., 0]
         return ops.where(mask, chosen, ops.zeros_like(chosen))
 
     def tag(self, x, batch_size=256):
         """Tag ids for a dict of id arrays, an id array, or (with a preprocessor) raw strings."""
-        if self.preprocessor is not None and isinstance(x, (list, tuple, np.ndarray)) and len(x) \
-                and isinstance(np.asarray(x, dtype=object).ravel()[0], str):
+        if (
+            self.preprocessor is not None
+            and isinstance(x, (list, tuple, np.ndarray))
+            and len(x)
+            and isinstance(np.asarray(x, dtype=object).ravel()[0], str)
+        ):
             x = self.preprocessor.inputs(x)
         x = x if isinstance(x, dict) else {"tokens": np.asarray(x)}
         tokens = np.asarray(x["tokens"])
         # Traced once: under TensorFlow the CRF's scans run ~30x slower op by op.
-        step = traced(self, "tag", lambda batch: self.decode(self(batch, training=False),
-                                                             ops.not_equal(batch["tokens"], 0)))
+        step = traced(
+            self, "tag", lambda batch: self.decode(self(batch, training=False), ops.not_equal(batch["tokens"], 0))
+        )
         out = np.zeros(tokens.shape, "int32")
         # Sentences of similar length share a batch, padded only to their own longest.
         lengths = (tokens != 0).sum(axis=1)
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             width = max(int(lengths[rows].max()), 1)
             batch = {k: np.asarray(v)[rows, :width] for k, v in x.items()}
             out[rows, :width] = ops.convert_to_numpy(step(batch))
         return out
 
     def get_config(self):
-        return {**super().get_config(), "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "num_tags": self.num_tags, "crf": self.use_crf, **self.preprocessor_config()}
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_tags": self.num_tags,
+            "crf": self.use_crf,
+            **self.preprocessor_config(),
+        }
 
     @classmethod
     def from_config(cls, config):

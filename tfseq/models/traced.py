@@ -48,6 +48,7 @@ def _traced_for_any_shape(function):
         if not graph.experimental_get_tracing_count():
             graph.get_concrete_function(*tf.nest.map_structure(any_shape, args))
         return graph(*args)  # a call of another dtype or rank still traces its own
+
     return run
 
 
@@ -62,8 +63,8 @@ def in_batches(run, rows, batch_size: int, by_length: bool = False) -> np.ndarra
     order = np.argsort(lengths, kind="stable") if by_length else np.arange(len(rows))
     outputs = []
     for start in range(0, len(rows), batch_size):
-        index = order[start:start + batch_size]
-        batch = rows[index][:, :max(int(lengths[index].max()), 1)] if by_length else rows[index]
+        index = order[start : start + batch_size]
+        batch = rows[index][:, : max(int(lengths[index].max()), 1)] if by_length else rows[index]
         outputs.append(ops.convert_to_numpy(run(batch)))
     if not outputs:
         return np.zeros((0,))

@@ -17,10 +17,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfseq import choices
 from tfseq.models.losses import total_loss
 from tfseq.models.word_vectors import WordVectors
-from tfseq import choices
-
 
 ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 
@@ -41,7 +40,7 @@ def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-
     frequency = counts / max(counts.sum(), 1)
     keep = rng.random(len(ids)) < np.sqrt(subsample / np.maximum(frequency[ids], 1e-12))
     ids = ids[keep & (ids > 1)]
-    noise = counts ** 0.75
+    noise = counts**0.75
     noise /= noise.sum()
     spans = rng.integers(1, window + 1, size=len(ids))
     centres, contexts = [], []
@@ -86,13 +85,20 @@ class Word2Vec(keras.Model):
         self.vocabulary_size, self.dim, self.cbow = int(vocabulary_size), int(dim), bool(cbow)
         self.vocabulary = tuple(str(w) for w in vocabulary) if vocabulary is not None else None
         if self.vocabulary is not None and len(self.vocabulary) != self.vocabulary_size - 2:
-            raise ValueError(f"vocabulary has {len(self.vocabulary)} words; ids 2..{self.vocabulary_size - 1} "
-                             f"need {self.vocabulary_size - 2}")
+            raise ValueError(
+                f"vocabulary has {len(self.vocabulary)} words; ids 2..{self.vocabulary_size - 1} "
+                f"need {self.vocabulary_size - 2}"
+            )
         scale = 0.5 / self.dim
-        self.centre = keras.layers.Embedding(self.vocabulary_size, self.dim, name="centre_vectors",
-                                             embeddings_initializer=keras.initializers.RandomUniform(-scale, scale))
-        self.context = keras.layers.Embedding(self.vocabulary_size, self.dim, name="context_vectors",
-                                              embeddings_initializer="zeros")
+        self.centre = keras.layers.Embedding(
+            self.vocabulary_size,
+            self.dim,
+            name="centre_vectors",
+            embeddings_initializer=keras.initializers.RandomUniform(-scale, scale),
+        )
+        self.context = keras.layers.Embedding(
+            self.vocabulary_size, self.dim, name="context_vectors", embeddings_initializer="zeros"
+        )
 
     def build(self, input_shape=None):
         self.centre.build((None,))
@@ -132,10 +138,17 @@ class Word2Vec(keras.Model):
         :meth:`WordVectors.most_similar`); ``most_similar(token_id)`` ranks ids instead."""
         vectors = self.word_vectors()
         if isinstance(positive, (int, np.integer)):  # an id: (id, similarity) pairs
-            return [(vectors.index[word] + 2, score)
-                    for word, score in vectors.most_similar(vectors.words[positive - 2], top=top)]
+            return [
+                (vectors.index[word] + 2, score)
+                for word, score in vectors.most_similar(vectors.words[positive - 2], top=top)
+            ]
         return vectors.most_similar(positive, negative, top)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim, "cbow": self.cbow,
-                "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None}
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "dim": self.dim,
+            "cbow": self.cbow,
+            "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+        }

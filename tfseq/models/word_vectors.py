@@ -32,8 +32,10 @@ def vector_lines(path, dim: int | None = None):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise DataError(f"{path}:{number}: not UTF-8 text; expected a word2vec file (text, or binary after "
-                                f"a '<count> <dim>' header) or a GloVe text file") from None
+                raise DataError(
+                    f"{path}:{number}: not UTF-8 text; expected a word2vec file (text, or binary after "
+                    f"a '<count> <dim>' header) or a GloVe text file"
+                ) from None
             fields = line.rstrip().split(" ")
             if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
                 continue  # word2vec header
@@ -93,8 +95,9 @@ class WordVectors:
         self.words = [str(w) for w in words]
         self.vectors = np.asarray(vectors, "float32")
         if self.vectors.ndim != 2 or len(self.words) != len(self.vectors):
-            raise ValueError(f"expected one vector per word: {len(self.words)} words, vectors of shape "
-                             f"{self.vectors.shape}")
+            raise ValueError(
+                f"expected one vector per word: {len(self.words)} words, vectors of shape {self.vectors.shape}"
+            )
         self.index = {word: i for i, word in enumerate(self.words)}
         norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
         self.unit = self.vectors / np.maximum(norms, 1e-12)
@@ -124,8 +127,10 @@ class WordVectors:
 
         header = f"{len(self.words)} {self.vectors.shape[1]}\n"
         if binary:
-            body = b"".join(word.encode("utf-8") + b" " + row.astype("<f4").tobytes() + b"\n"
-                            for word, row in zip(self.words, self.vectors))
+            body = b"".join(
+                word.encode("utf-8") + b" " + row.astype("<f4").tobytes() + b"\n"
+                for word, row in zip(self.words, self.vectors)
+            )
             return atomic_write(path, header.encode("ascii") + body)
         lines = [f"{word} " + " ".join(f"{v:.5f}" for v in row) for word, row in zip(self.words, self.vectors)]
         return atomic_write(path, header + "\n".join(lines) + "\n")
@@ -152,8 +157,9 @@ class WordVectors:
         negative = [negative] if isinstance(negative, str) else list(negative)
         if not positive and not negative:
             raise ValueError("most_similar needs at least one positive or negative word")
-        query = sum(self.unit[self._id(w)] for w in positive) - sum((self.unit[self._id(w)] for w in negative),
-                                                                     np.zeros(self.unit.shape[1], "float32"))
+        query = sum(self.unit[self._id(w)] for w in positive) - sum(
+            (self.unit[self._id(w)] for w in negative), np.zeros(self.unit.shape[1], "float32")
+        )
         similarity = self.unit @ (query / max(np.linalg.norm(query), 1e-12))
         similarity[[self.index[w] for w in (*positive, *negative)]] = -np.inf
         best = np.argsort(-similarity)[:top]
@@ -196,9 +202,17 @@ class WordVectors:
                 scores = query @ unit.T
                 np.put_along_axis(scores, batch[:, :3], -np.inf, axis=1)
                 correct += int((scores.argmax(axis=1) == batch[:, 3]).sum())
-            result["sections"][name] = {"accuracy": correct / len(questions) if len(questions) else float("nan"),
-                                        "correct": correct, "questions": len(questions), "skipped": found["skipped"]}
+            result["sections"][name] = {
+                "accuracy": correct / len(questions) if len(questions) else float("nan"),
+                "correct": correct,
+                "questions": len(questions),
+                "skipped": found["skipped"],
+            }
             correct_all, total_all = correct_all + correct, total_all + len(questions)
-        result.update(accuracy=correct_all / total_all if total_all else float("nan"), correct=correct_all,
-                      questions=total_all, skipped=sum(s["skipped"] for s in sections.values()))
+        result.update(
+            accuracy=correct_all / total_all if total_all else float("nan"),
+            correct=correct_all,
+            questions=total_all,
+            skipped=sum(s["skipped"] for s in sections.values()),
+        )
         return result

@@ -12,15 +12,40 @@ What a run does with the config (``auto`` values chosen from the data, resume, t
 :mod:`tfseq.train`'s.
 """
 
-from tfseq.recipes.rules import *  # noqa: F401,F403  (the checks, as before)
-from tfseq.recipes.rules import (  # noqa: F401
-    AUTO, CHOICES, FILE_KEYS, MOVED, NAMES, RANGES, RecipeError, check_choices, files_replace_builtin, flat_keys,
-    moved_to_new_names, plain, take_preset, unknown_key,
-)
 from tfseq.recipes.loading import (  # noqa: F401
-    auto_values, available_tasks, check_own_keys, load_recipe, over, own_recipe, read_yaml, recipe_comments, recipe_path,
+    auto_values,
+    available_tasks,
+    check_own_keys,
+    load_recipe,
+    over,
+    own_recipe,
+    read_yaml,
+    recipe_comments,
+    recipe_path,
     shared_keys,
 )
 from tfseq.recipes.overrides import (  # noqa: F401
-    check_type, parse_overrides, parse_value, resolve, split_sweep, sweep_range,
+    check_type,
+    parse_overrides,
+    parse_value,
+    resolve,
+    split_sweep,
+    sweep_range,
+)
+from tfseq.recipes.rules import *  # noqa: F401,F403  (the checks, as before)
+from tfseq.recipes.rules import (  # noqa: F401
+    AUTO,
+    CHOICES,
+    FILE_KEYS,
+    MOVED,
+    NAMES,
+    RANGES,
+    RecipeError,
+    check_choices,
+    files_replace_builtin,
+    flat_keys,
+    moved_to_new_names,
+    plain,
+    take_preset,
+    unknown_key,
 )

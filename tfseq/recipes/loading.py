@@ -36,8 +36,10 @@ def load_recipe(task: str):
 
     config = over(shared_keys(), own_recipe(task))
     if config.get("task") not in tasks.TASKS:
-        raise UsageError(f"{recipe_path(task)}: task: {config.get('task')!r} is no registered task "
-                         f"({', '.join(sorted(tasks.TASKS))})")
+        raise UsageError(
+            f"{recipe_path(task)}: task: {config.get('task')!r} is no registered task "
+            f"({', '.join(sorted(tasks.TASKS))})"
+        )
     if task.endswith((".yaml", ".yml")):
         check_own_keys(task, config)
     return config
@@ -92,8 +94,12 @@ def over(base, recipe):
     def ordered(node, first, top=False):
         keys = [k for k in (["task", "seed", "resume"] if top else []) + list(first) if k in node]
         keys = list(dict.fromkeys(keys)) + [k for k in node if k not in keys]
-        return {k: ordered(node[k], first[k] if isinstance(first.get(k), DictConfig) else {})
-                if isinstance(node[k], DictConfig) else node[k] for k in keys}
+        return {
+            k: ordered(node[k], first[k] if isinstance(first.get(k), DictConfig) else {})
+            if isinstance(node[k], DictConfig)
+            else node[k]
+            for k in keys
+        }
 
     return OmegaConf.create(ordered(merged, recipe, top=True))
 
@@ -131,6 +137,7 @@ def auto_values(path) -> dict:
     except (OSError, yaml.YAMLError) as error:
         raise UsageError(f"{path}: not readable YAML ({' '.join(str(error).split())[:200]})") from None
     comments = recipe_comments(path)
-    return {case: {key: (value, comments.get(f"{case}.{key}", "")) for key, value in (values or {}).items()}
-            for case, values in table.items()}
-
+    return {
+        case: {key: (value, comments.get(f"{case}.{key}", "")) for key, value in (values or {}).items()}
+        for case, values in table.items()
+    }

@@ -56,8 +56,7 @@ def parse_overrides(arguments):
             raise UsageError(f"expected key=value, received {argument!r} (see tfseq-train --help)")
         key, value = argument.split("=", 1)
         if not value.strip():  # an unset shell variable: never "use the default" silently
-            raise UsageError(f"{key}= is empty (an unset shell variable?): give it a value, or {key}=null "
-                             f"for none")
+            raise UsageError(f"{key}= is empty (an unset shell variable?): give it a value, or {key}=null for none")
         if key == "task":
             task = value
             continue
@@ -89,7 +88,9 @@ def resolve(task, overrides):
         try:
             config = OmegaConf.merge(config, OmegaConf.from_dotlist([f"{key}={value}"]))
         except (OmegaConfBaseException, yaml.YAMLError) as error:
-            hint = " (quote YAML values that hold ':', e.g. key='[\"a: b\"]')" if isinstance(error, yaml.YAMLError) else ""
+            hint = (
+                " (quote YAML values that hold ':', e.g. key='[\"a: b\"]')" if isinstance(error, yaml.YAMLError) else ""
+            )
             raise UsageError(f"bad value for {key}: {value!r}: {' '.join(str(error).split())}{hint}") from None
         check_type(key, OmegaConf.select(load_recipe(task), key), OmegaConf.select(config, key))
     try:
@@ -109,13 +110,20 @@ def check_type(key, default, value):
 
     if isinstance(value, str) and key in recipes.NAMES:
         if value.lower() not in recipes.NAMES[key]:
-            raise UsageError(f"bad value for {key}: {value!r}: expected a number or one of "
-                             f"{', '.join(recipes.NAMES[key])}")
+            raise UsageError(
+                f"bad value for {key}: {value!r}: expected a number or one of {', '.join(recipes.NAMES[key])}"
+            )
         return
     expected = {bool: (bool,), int: (int, float), float: (int, float)}.get(type(default))
-    if expected and value is not None and (not isinstance(value, expected) or (type(default) is not bool and isinstance(value, bool))):
-        raise UsageError(f"bad value for {key}: {value!r}: expected {'true/false' if expected == (bool,) else 'a number'}"
-                         f" (default {default!r})")
+    if (
+        expected
+        and value is not None
+        and (not isinstance(value, expected) or (type(default) is not bool and isinstance(value, bool)))
+    ):
+        raise UsageError(
+            f"bad value for {key}: {value!r}: expected {'true/false' if expected == (bool,) else 'a number'}"
+            f" (default {default!r})"
+        )
 
 
 def parse_value(text: str):

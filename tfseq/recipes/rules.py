@@ -13,6 +13,7 @@ import re
 
 from tfseq import choices
 
+
 def moved_to_new_names(config, recipe):
     """``config`` (a run's saved OmegaConf config) with the keys of :data:`MOVED` under their new
     names, where its task's ``recipe`` has them there (a recipe without a backbone, as the
@@ -84,24 +85,32 @@ def _orders(value) -> bool:
 AUTO = {  # key -> (accepts the value, what it accepts besides auto)
     "model.tie_embeddings": (lambda v: isinstance(v, bool), "true or false"),
     "train.epochs": (_count, "a whole number >= 1"),
-    "train.learning_rate": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-                            "a number > 0"),
-    "generate.length_penalty": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                                "a number (0: plain likelihood)"),
+    "train.learning_rate": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+        "a number > 0",
+    ),
+    "generate.length_penalty": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "a number (0: plain likelihood)",
+    ),
     "generate.max_length": (_count, "a whole number >= 1"),
     "backbone.layers": (_count, "a whole number >= 1"),
     "backbone.units": (_count, "a whole number >= 1"),
-    "backbone.char_cnn": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                          "a whole number >= 0 (0: off)"),
-    **dict.fromkeys(("backbone.dropout", "backbone.rare_dropout", "backbone.weight_dropout"), (
-        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, "a number in [0, 1)")),
-    "data.max_length": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
-                        "a positive number of tokens or null"),
+    "backbone.char_cnn": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a whole number >= 0 (0: off)",
+    ),
+    **dict.fromkeys(
+        ("backbone.dropout", "backbone.rare_dropout", "backbone.weight_dropout"),
+        (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, "a number in [0, 1)"),
+    ),
+    "data.max_length": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+        "a positive number of tokens or null",
+    ),
     "data.ngrams": (lambda v: _orders(v) and 1 in v, "a list of n-gram orders holding 1, e.g. [1, 2]"),
-    "data.char_ngrams": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
-                         "[lo, hi] or null"),
-    "data.token_chars": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]),
-                         "[lo, hi] or null"),
+    "data.char_ngrams": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]), "[lo, hi] or null"),
+    "data.token_chars": (lambda v: v is None or (_orders(v) and len(v) == 2 and v[0] <= v[1]), "[lo, hi] or null"),
 }
 
 
@@ -112,14 +121,38 @@ def _whole(lowest, highest=None):
 # Numbers by the name of their key, in every recipe: out of range is an error at parse time
 # (``backbone.dropout=1.5`` or ``backbone.units=0`` would fail minutes later, or train nothing).
 RANGES = {  # leaf -> (accepts the number, what it accepts)
-    **dict.fromkeys(("batch_size", "beams", "dim", "embedding_dim", "epochs", "layers", "units", "length",
-                     "steps", "negatives", "window", "baseline_order", "max_tokens", "max_length", "min_frequency",
-                     "subwords", "keep_from_epoch", "n_best"), (_whole(1), "a whole number >= 1")),
-    **dict.fromkeys(("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")),
+    **dict.fromkeys(
+        (
+            "batch_size",
+            "beams",
+            "dim",
+            "embedding_dim",
+            "epochs",
+            "layers",
+            "units",
+            "length",
+            "steps",
+            "negatives",
+            "window",
+            "baseline_order",
+            "max_tokens",
+            "max_length",
+            "min_frequency",
+            "subwords",
+            "keep_from_epoch",
+            "n_best",
+        ),
+        (_whole(1), "a whole number >= 1"),
+    ),
+    **dict.fromkeys(
+        ("char_cnn", "early_stopping", "top_k", "embeddings_vocabulary"), (_whole(0), "a whole number >= 0")
+    ),
     "keep_checkpoints": (_whole(-1), "a whole number >= -1 (-1: every epoch)"),
     "verbose": (_whole(0, 2), "0, 1 or 2"),
-    **dict.fromkeys(("dropout", "token_dropout", "rare_dropout", "weight_dropout", "ema"),
-                    (lambda v: 0 <= v < 1, "a number in [0, 1)")),
+    **dict.fromkeys(
+        ("dropout", "token_dropout", "rare_dropout", "weight_dropout", "ema"),
+        (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ),
     "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "no_repeat_ngram_size": (_whole(0, 6), "a whole number from 0 to 6 (0: off)"),
     "repetition_penalty": (lambda v: v > 0, "a number > 0 (1: off)"),
@@ -139,9 +172,12 @@ def unknown_key(key: str, known, task: str) -> RecipeError:
     leaves = {k.rsplit(".", 1)[-1] for k in known}
     near = difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.8)
     # The right name in another section (a moved key) first, then a misspelt name.
-    close = [k for k in known if k.rsplit(".", 1)[-1] == leaf] or difflib.get_close_matches(
-        key, known, n=1, cutoff=0.8) or [k for k in known if near and k.rsplit(".", 1)[-1] == near[0]] or \
-        difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = (
+        [k for k in known if k.rsplit(".", 1)[-1] == leaf]
+        or difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        or [k for k in known if near and k.rsplit(".", 1)[-1] == near[0]]
+        or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    )
     hint = f"; did you mean {close[0]}?" if close else ""
     return RecipeError(f"unknown key {key!r} for task={task}{hint} (tfseq-train --help lists the keys)")
 
@@ -196,8 +232,10 @@ def check_choices(config, recipe=None) -> None:
     if isinstance(n_best, int) and n_best > 1:
         sampler, beams = OmegaConf.select(config, "generate.sampler"), OmegaConf.select(config, "generate.beams")
         if sampler != "beam" or n_best > int(beams):
-            raise RecipeError(f"generate.n_best={n_best}: needs generate.sampler=beam with generate.beams >= "
-                              f"{n_best} (sampler={sampler}, beams={beams})")
+            raise RecipeError(
+                f"generate.n_best={n_best}: needs generate.sampler=beam with generate.beams >= "
+                f"{n_best} (sampler={sampler}, beams={beams})"
+            )
     for key, (pattern, meaning) in PATTERNS.items():
         value = OmegaConf.select(config, key, default=None)
         if value is not None and not re.fullmatch(pattern, str(value)):
@@ -216,7 +254,8 @@ def files_replace_builtin(config, given) -> None:
     if "data.name" in given:
         raise RecipeError(
             f"data.name={config.data.name} and {files[0]}={OmegaConf.select(config, files[0])} were both given: "
-            f"train on the built-in dataset or on your files, not both (drop data.name to use the files)")
+            f"train on the built-in dataset or on your files, not both (drop data.name to use the files)"
+        )
     config.data.name = None
 
 
@@ -243,9 +282,11 @@ def take_preset(config, given) -> None:
         elif key in fixed and value != "auto" and not same(value, fixed[key]):
             refused.append(f"{key}={value} but the preset has {fixed[key]}")
     if refused:
-        raise RecipeError(f"model.preset={path} keeps the network, vocabulary and text reading it was saved with: "
-                          f"{'; '.join(refused)}. Drop {'that key' if len(refused) == 1 else 'those keys'}, "
-                          f"or train a new model without model.preset")
+        raise RecipeError(
+            f"model.preset={path} keeps the network, vocabulary and text reading it was saved with: "
+            f"{'; '.join(refused)}. Drop {'that key' if len(refused) == 1 else 'those keys'}, "
+            f"or train a new model without model.preset"
+        )
     known = {key for key, _ in flat_keys(config)}
     for key, value in fixed.items():
         if key in known and value is not None:

@@ -111,7 +111,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         with written_to(target) as tmp:
             self.model.save(tmp)
         if self.keep > 0:
-            for old in _by_epoch(self.folder.glob("epoch-*.keras"))[:-self.keep]:
+            for old in _by_epoch(self.folder.glob("epoch-*.keras"))[: -self.keep]:
                 old.unlink()
 
 
@@ -179,8 +179,10 @@ class TrainingState(keras.callbacks.Callback):
                 variable.assign(value)
         for callback, values in zip(self.watched, state["callbacks"]):
             if values["class"] != type(callback).__name__:
-                raise ValueError(f"{latest}: saved with callback {values['class']}, "
-                                 f"this run has {type(callback).__name__}; resume with the same recipe")
+                raise ValueError(
+                    f"{latest}: saved with callback {values['class']}, "
+                    f"this run has {type(callback).__name__}; resume with the same recipe"
+                )
             for name in self.FIELDS[type(callback)]:
                 setattr(callback, name, values[name])
             if values.get("best_weights"):
@@ -213,17 +215,27 @@ class TrainingState(keras.callbacks.Callback):
             np.savez(tmp / "random-states.npz", *[np.asarray(v) for v in _random_states(self.model)])
             callbacks = []
             for i, callback in enumerate(self.watched):
-                values = {"class": type(callback).__name__,
-                          **{name: _plain(getattr(callback, name)) for name in self.FIELDS[type(callback)]}}
+                values = {
+                    "class": type(callback).__name__,
+                    **{name: _plain(getattr(callback, name)) for name in self.FIELDS[type(callback)]},
+                }
                 if getattr(callback, "best_weights", None) is not None:
                     values["best_weights"] = f"best-weights-{i}.npz"
-                    np.savez(tmp / values["best_weights"],
-                             **{f"w{j}": w for j, w in enumerate(callback.best_weights)})
+                    np.savez(tmp / values["best_weights"], **{f"w{j}": w for j, w in enumerate(callback.best_weights)})
                 callbacks.append(values)
             finished = bool(self.model.stop_training) or self.epochs >= self.params["epochs"]
-            (tmp / "state.json").write_text(json.dumps({
-                "epochs": self.epochs, "finished": finished, "seconds": self.seconds,
-                "history": self.history, "callbacks": callbacks}, indent=1))
+            (tmp / "state.json").write_text(
+                json.dumps(
+                    {
+                        "epochs": self.epochs,
+                        "finished": finished,
+                        "seconds": self.seconds,
+                        "history": self.history,
+                        "callbacks": callbacks,
+                    },
+                    indent=1,
+                )
+            )
             target = publish(tmp, self.folder / f"epoch-{self.epochs:03d}")
         for old in _by_epoch(p for p in self.folder.glob("epoch-*") if p != target):
             shutil.rmtree(old)

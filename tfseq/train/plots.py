@@ -32,8 +32,13 @@ def confusion_matrix(y_true, y_pred, class_names):
     size = max(4.0, 0.5 * len(class_names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
     ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=list(range(len(class_names))), display_labels=class_names,
-        ax=axis, colorbar=False, xticks_rotation=45 if len(class_names) > 4 else 0,
+        y_true,
+        y_pred,
+        labels=list(range(len(class_names))),
+        display_labels=class_names,
+        ax=axis,
+        colorbar=False,
+        xticks_rotation=45 if len(class_names) > 4 else 0,
     )
     axis.set_title("test confusion matrix")
     figure.tight_layout()

@@ -28,10 +28,16 @@ def summary_table(rows) -> str:
     for label, metrics in rows:
         test, val = metrics.get("test", {}), metrics.get("validation", {})
         base = metrics.get("baseline", {}).get("test", {})
-        lines.append(" | ".join([
-            label, *(f"{part.get(key, float('nan')):.4f}" for part in (val, test, base)),
-            f"{metrics.get('parameters', 0):,}", f"{metrics.get('train_seconds', 0):.0f}",
-        ]))
+        lines.append(
+            " | ".join(
+                [
+                    label,
+                    *(f"{part.get(key, float('nan')):.4f}" for part in (val, test, base)),
+                    f"{metrics.get('parameters', 0):,}",
+                    f"{metrics.get('train_seconds', 0):.0f}",
+                ]
+            )
+        )
     return "\n".join(lines)
 
 
@@ -53,10 +59,13 @@ class SweepPublisher:
                 from tfseq.train.scores import better
 
                 if not better(key, value, self.best[0]):
-                    return (f"validation {key} {value:.4f} is not better than {self.best[1]}'s {self.best[0]:.4f}, "
-                            f"whose export stays the one served")
+                    return (
+                        f"validation {key} {value:.4f} is not better than {self.best[1]}'s {self.best[0]:.4f}, "
+                        f"whose export stays the one served"
+                    )
             self.best = (value, label)
             return None
+
         return publish
 
 
@@ -70,14 +79,17 @@ def run_one(task, config, log=print, publish=None) -> dict:
         from tfseq.train.trainer import chief
 
         if config.resume:
-            raise UsageError("resume=true with train.distribute=multi_worker: not supported (each worker "
-                             "would need the chief's training state); start the run anew")
+            raise UsageError(
+                "resume=true with train.distribute=multi_worker: not supported (each worker "
+                "would need the chief's training state); start the run anew"
+            )
         if not chief():  # trains like the chief; what it writes goes to a scratch folder, then away
             with tempfile.TemporaryDirectory(prefix="tfseq-worker-") as scratch:
                 config.run.dir, config.export.dir = f"{scratch}/run", f"{scratch}/export"
                 log("multi_worker: not the chief; its run folder and export are scratch, removed at the end")
-                return Trainer(tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log),
-                               publish=publish).execute()
+                return Trainer(
+                    tasks.task_class(config.task)(config, RunFolder(path=config.run.dir), log=log), publish=publish
+                ).execute()
     run_path = config.run.dir  # resume=true: the run continued (continue_run)
     run = RunFolder(config.run.root, task, path=run_path)
     log = logged(log, run.file("log.txt"))
@@ -98,6 +110,7 @@ def run_one(task, config, log=print, publish=None) -> dict:
 
 def logged(log, path: Path):
     """``log`` that also appends each line to ``path`` (the run's ``log.txt``)."""
+
     def both(line):
         log(line)
         if path.parent.is_dir():  # (not after a run that failed before training was removed)
@@ -147,15 +160,19 @@ def continue_run(task, config, given):
     path = Path(config.run.dir) if config.run.dir else RunFolder.latest(config.run.root, Path(task).stem)
     if path is None or not (path / "config.yaml").exists():
         if path is not None and any(path.iterdir()):
-            raise UsageError(f"resume=true: {path} holds no config.yaml, so it cannot be continued; "
-                             f"start a new run without resume=true")
+            raise UsageError(
+                f"resume=true: {path} holds no config.yaml, so it cannot be continued; "
+                f"start a new run without resume=true"
+            )
         if not any(key not in RESUME_FREE for key, _ in given):
             # README's bare line after a run that finished: starting the recipe's built-in data instead
             # would train something the user never asked for.
             done = RunFolder.latest(config.run.root, Path(task).stem, finished=True)
             newest = f" (the newest, {done}, is complete: see its metrics.json)" if done else ""
-            raise UsageError(f"resume=true: no unfinished run of {Path(task).stem} under {config.run.root}{newest}; "
-                             f"start a new run without resume=true")
+            raise UsageError(
+                f"resume=true: no unfinished run of {Path(task).stem} under {config.run.root}{newest}; "
+                f"start a new run without resume=true"
+            )
         print(f"resume: no unfinished run of {Path(task).stem} under {config.run.root}; starting anew")
         return config
     if (path / "metrics.json").exists():
@@ -163,7 +180,9 @@ def continue_run(task, config, given):
     try:
         saved = OmegaConf.load(path / "config.yaml")
     except Exception as error:
-        raise UsageError(f"{path / 'config.yaml'}: malformed YAML ({one_line(error)}); this run cannot be resumed") from None
+        raise UsageError(
+            f"{path / 'config.yaml'}: malformed YAML ({one_line(error)}); this run cannot be resumed"
+        ) from None
     recipe = load_recipe(task)
     saved = recipes.moved_to_new_names(saved, recipe)  # a run begun before a key moved
     if saved.get("task") != recipe.task:
@@ -175,9 +194,11 @@ def continue_run(task, config, given):
         theirs = OmegaConf.select(saved, key, default=None)
         plain = [recipes.plain(v) for v in (mine, theirs)]
         if plain[0] != plain[1] and not (plain[0] == "auto" and OmegaConf.select(recipe, key) == "auto"):
-            raise UsageError(f"resume=true continues {path} as it was started, with {key}={plain[1]}; "
-                             f"{key}={plain[0]} was given: drop it to continue that run, or start a new run "
-                             f"without resume=true")
+            raise UsageError(
+                f"resume=true continues {path} as it was started, with {key}={plain[1]}; "
+                f"{key}={plain[0]} was given: drop it to continue that run, or start a new run "
+                f"without resume=true"
+            )
     resumed = OmegaConf.merge(recipe, saved)  # keys added to the recipe since the run began: defaults
     resumed.resume, resumed.run.dir = True, str(path)
     if "train.verbose" in dict(given):
@@ -187,8 +208,12 @@ def continue_run(task, config, given):
         recipes.check_choices(resumed, recipe)
     except recipes.RecipeError as error:
         raise UsageError(f"{path / 'config.yaml'}: {error}") from None
-    print(f"resume: continuing {path} with its config.yaml"
-          + "".join(f" {k}={OmegaConf.select(saved, k)}" for k in recipes.FILE_KEYS if OmegaConf.select(saved, k, default=None)))
+    print(
+        f"resume: continuing {path} with its config.yaml"
+        + "".join(
+            f" {k}={OmegaConf.select(saved, k)}" for k in recipes.FILE_KEYS if OmegaConf.select(saved, k, default=None)
+        )
+    )
     return resumed
 
 
@@ -208,8 +233,10 @@ def check_paths(config) -> None:
         if not path.exists():
             raise UsageError(f"{key}={value}: no such {'folder' if folder else 'file'}")
         if path.is_dir() != folder:
-            raise UsageError(f"{key}={value} is a {'file' if folder else 'folder'}; expected a "
-                             f"{'folder of images' if folder else 'file'}")
+            raise UsageError(
+                f"{key}={value} is a {'file' if folder else 'folder'}; expected a "
+                f"{'folder of images' if folder else 'file'}"
+            )
     embeddings = OmegaConf.select(config, "model.embeddings", default=None)
     if embeddings:
         from tfseq import vectors
@@ -225,8 +252,9 @@ def check_paths(config) -> None:
             writable_folder(key, Path(str(value)).expanduser())
     run_dir = config.run.dir
     if run_dir and not config.resume and Path(run_dir).is_dir() and any(Path(run_dir).iterdir()):
-        raise UsageError(f"run.dir={run_dir} holds a run already: resume=true continues it; give a new folder "
-                         f"for a new run")
+        raise UsageError(
+            f"run.dir={run_dir} holds a run already: resume=true continues it; give a new folder for a new run"
+        )
 
 
 def writable_folder(key, path: Path) -> None:
@@ -262,8 +290,10 @@ def write_sweep(task, config, keys, results, table) -> Path:
             hp.hparams({key: parse_value(value) for key, value in metrics["swept"].items()}, trial_id=label)
             for name, value in scores.items():
                 tf.summary.scalar(name, value, step=0)
-    return atomic_write(folder / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.md",
-                        f"# tfseq-train task={task}: {', '.join(keys)}\n\n{table}\n")
+    return atomic_write(
+        folder / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.md",
+        f"# tfseq-train task={task}: {', '.join(keys)}\n\n{table}\n",
+    )
 
 
 def command(argv) -> int:
@@ -310,8 +340,9 @@ def command(argv) -> int:
             print(f"tfseq-train: error: {one_line(error)}", file=sys.stderr)
             return 2 if not isinstance(error, TrainingDiverged) else 3
         except KeyboardInterrupt:
-            print("tfseq-train: interrupted; resume=true continues the run from its last finished epoch",
-                  file=sys.stderr)
+            print(
+                "tfseq-train: interrupted; resume=true continues the run from its last finished epoch", file=sys.stderr
+            )
             return 130
         results.append((label, {**metrics, "swept": swept}))
         print(summary_table([(label, metrics)]).splitlines()[-1] if len(configs) > 1 else "")
@@ -320,10 +351,13 @@ def command(argv) -> int:
         base = metrics.get("baseline", {})
         dynamic = metrics.get("dynamic", {}).get("network", {}).get("test", {})  # task=lm's model.dynamic
         dynamic_bar = metrics.get("dynamic", {}).get("baseline", {}).get("test", {})
-        print("test: " + ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in test.items()) +
-              (f"  |  baseline ({base['model']}): {key}={base['test'][key]:.4f}" if key in base.get("test", {}) else "") +
-              (f"  |  dynamic evaluation, network: {key}={dynamic[key]:.4f}" if key in dynamic else "") +
-              (f", baseline: {key}={dynamic_bar[key]:.4f}" if key in dynamic_bar else ""))
+        print(
+            "test: "
+            + ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in test.items())
+            + (f"  |  baseline ({base['model']}): {key}={base['test'][key]:.4f}" if key in base.get("test", {}) else "")
+            + (f"  |  dynamic evaluation, network: {key}={dynamic[key]:.4f}" if key in dynamic else "")
+            + (f", baseline: {key}={dynamic_bar[key]:.4f}" if key in dynamic_bar else "")
+        )
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
     if len(results) > 1:
@@ -333,8 +367,8 @@ def command(argv) -> int:
         print(f"sweep: {written} (the table); tensorboard --logdir {written.parent} shows it under HPARAMS")
         served = [(label, m["export"]) for label, m in results if "export" in m]
         if served:
-            print(f"sweep: served: {served[-1][1]} ({served[-1][0]}, the best on validation; a run only published "
-                  f"when it beat the runs before it)")
+            print(
+                f"sweep: served: {served[-1][1]} ({served[-1][0]}, the best on validation; a run only published "
+                f"when it beat the runs before it)"
+            )
     return 0
-
-

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # Headline metrics where lower is better; every other headline (accuracy, F1, BLEU) is higher-better.
-LOWER_IS_BETTER = frozenset({"loss", "perplexity", "bits_per_token", "token_error_rate", "word_error_rate", "wer", "cer"})
+LOWER_IS_BETTER = frozenset(
+    {"loss", "perplexity", "bits_per_token", "token_error_rate", "word_error_rate", "wer", "cer"}
+)
 
 
 def better(key: str, mine: float, theirs: float) -> bool:

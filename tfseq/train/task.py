@@ -132,8 +132,11 @@ class Task:
         for key in ("labels", "tags"):
             if getattr(pre, key, None) is not None:
                 identity[key] = [str(value) for value in getattr(pre, key)]
-        splits = {name: str(tokenizer.split) for name in ("tokenizer", "target_tokenizer")
-                  if (tokenizer := getattr(pre, name, None)) is not None and hasattr(tokenizer, "split")}
+        splits = {
+            name: str(tokenizer.split)
+            for name in ("tokenizer", "target_tokenizer")
+            if (tokenizer := getattr(pre, name, None)) is not None and hasattr(tokenizer, "split")
+        }
         if splits:
             identity["vocabulary"] = splits
         return identity
@@ -208,8 +211,9 @@ class Task:
         from tfseq import data
 
         cfg = self.config.data
-        dataset = data.load(cfg.name or None, kind=kind, train=cfg.train, validation=cfg.validation,
-                            test=cfg.test, **options)
+        dataset = data.load(
+            cfg.name or None, kind=kind, train=cfg.train, validation=cfg.validation, test=cfg.test, **options
+        )
         if dataset.kind != kind:
             raise data.DataError(f"data={dataset.name!r} is a {dataset.kind} dataset, not {described}")
         for note in dataset.card.get("notes", []):
@@ -225,13 +229,20 @@ class Task:
         from tfseq.data.vectorize import lengths_of
 
         train = self.config.train
-        boundaries = (data.bucket_boundaries(lengths_of(self.features["train"][length_key]))
-                      if train.bucket else None)
+        boundaries = data.bucket_boundaries(lengths_of(self.features["train"][length_key])) if train.bucket else None
         self.pipelines = {
-            split: data.make_dataset(self.features[split], self.targets[split], batch_size=int(train.batch_size),
-                                     shuffle=split == "train", seed=int(self.config.seed), boundaries=boundaries,
-                                     length_key=length_key, epochs=split == "train")
-            for split in self.features if self.features[split] is not None
+            split: data.make_dataset(
+                self.features[split],
+                self.targets[split],
+                batch_size=int(train.batch_size),
+                shuffle=split == "train",
+                seed=int(self.config.seed),
+                boundaries=boundaries,
+                length_key=length_key,
+                epochs=split == "train",
+            )
+            for split in self.features
+            if self.features[split] is not None
         }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
 
@@ -266,8 +277,10 @@ class Task:
         words = [word for word, _ in islice(vector_lines(path, int(self.config.backbone.embedding_dim)), count)]
         tokenizer = self.preprocessor.tokenizer
         added = self.fixed_tokens = tokenizer.extend(words)
-        self.log(f"vocabulary: {added} words of the first {count} in {path} added to the "
-                 f"{tokenizer.vocabulary_size() - 2 - added} from training")
+        self.log(
+            f"vocabulary: {added} words of the first {count} in {path} added to the "
+            f"{tokenizer.vocabulary_size() - 2 - added} from training"
+        )
 
     def word_vectors(self):
         """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
@@ -298,8 +311,10 @@ class Task:
                 self._preset = presets.load(path, expected=self.model_class)
             except presets.PresetError as error:
                 raise ValueError(f"model.preset={path}: {error}") from None
-            self.log(f"preset: fine-tuning {type(self._preset).__name__} from {path} "
-                     f"({self._preset.count_params():,} parameters)")
+            self.log(
+                f"preset: fine-tuning {type(self._preset).__name__} from {path} "
+                f"({self._preset.count_params():,} parameters)"
+            )
         return self._preset
 
     def preprocessor_from(self, build):
@@ -313,9 +328,11 @@ class Task:
         """With ``model.preset``: every label (tag) of the training data is one the preset knows."""
         unknown = sorted(set(map(str, found)) - set(map(str, known)))
         if unknown:
-            raise ValueError(f"model.preset={self.config.model.preset}: the training data has {what} {unknown[:10]} "
-                             f"that the preset does not know ({list(known)[:10]}); fine-tune on data with its "
-                             f"{what}, or train a new model without model.preset")
+            raise ValueError(
+                f"model.preset={self.config.model.preset}: the training data has {what} {unknown[:10]} "
+                f"that the preset does not know ({list(known)[:10]}); fine-tune on data with its "
+                f"{what}, or train a new model without model.preset"
+            )
 
     def backbone(self, vocabulary_sizes, **wiring):
         """The recipe's ``backbone:`` section as the :class:`~tfseq.models.RecurrentBackbone` a
@@ -323,9 +340,14 @@ class Task:
         ``model.embeddings`` (:meth:`word_vectors`) when given. ``wiring``: what the model needs
         its call to return (``RecurrentBackbone.WIRING``), or the model makes a copy so wired."""
         tokenizer = getattr(self.preprocessor, "tokenizer", None)  # its singletons are the rare tokens
-        return RecurrentBackbone(vocabulary_sizes, **OmegaConf.to_container(self.config.backbone),
-                                 embedding_matrix=self.word_vectors(), fixed_tokens=self.fixed_tokens,
-                                 rare_tokens=getattr(tokenizer, "singletons", 0), **wiring)
+        return RecurrentBackbone(
+            vocabulary_sizes,
+            **OmegaConf.to_container(self.config.backbone),
+            embedding_matrix=self.word_vectors(),
+            fixed_tokens=self.fixed_tokens,
+            rare_tokens=getattr(tokenizer, "singletons", 0),
+            **wiring,
+        )
 
     def sampler(self):
         """The :mod:`tfseq.decoding` sampler of the recipe's ``generate`` section (tasks that

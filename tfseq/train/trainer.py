@@ -16,21 +16,29 @@ from pathlib import Path
 import keras
 from omegaconf import OmegaConf
 
-from tfseq import export
+from tfseq import choices, export
 from tfseq.atomic import disk_full_error, written_to
 from tfseq.recipes import FILE_KEYS
 from tfseq.train import plots
-from tfseq.train.callbacks import (EpochCheckpoint, LearningRate, StopOnNaN, TrainingDiverged, TrainingState,
-                                   ValidationScores)
+from tfseq.train.callbacks import (
+    EpochCheckpoint,
+    LearningRate,
+    StopOnNaN,
+    TrainingDiverged,
+    TrainingState,
+    ValidationScores,
+)
 from tfseq.train.scores import better
 from tfseq.train.task import Task
-from tfseq import choices
-
 
 SCHEDULES = choices.SCHEDULES  # train.schedule
 PRECISIONS = choices.PRECISIONS  # train.precision: Keras dtype policies
-OPTIMIZERS = dict(zip(choices.OPTIMIZERS, (keras.optimizers.Adam, keras.optimizers.AdamW, keras.optimizers.SGD,
-                                           keras.optimizers.RMSprop)))
+OPTIMIZERS = dict(
+    zip(
+        choices.OPTIMIZERS,
+        (keras.optimizers.Adam, keras.optimizers.AdamW, keras.optimizers.SGD, keras.optimizers.RMSprop),
+    )
+)
 
 
 class Trainer:
@@ -110,8 +118,10 @@ class Trainer:
             raise ValueError(f"train.schedule={schedule!r}: expected one of {', '.join(SCHEDULES)}")
         steps = self.steps_per_epoch()
         if steps is None:
-            raise ValueError("train.schedule=cosine needs the number of steps in an epoch: the task's "
-                             "training data is a dataset of unknown length (give it a known cardinality)")
+            raise ValueError(
+                "train.schedule=cosine needs the number of steps in an epoch: the task's "
+                "training data is a dataset of unknown length (give it a known cardinality)"
+            )
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(int(train.epochs) * steps, 1))
 
     def steps_per_epoch(self) -> int | None:
@@ -140,11 +150,17 @@ class Trainer:
         monitor = self.monitor()
         mode = "min" if monitor.endswith("loss") else "max"  # accuracy, F1: higher is better
         if train.early_stopping:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, mode=mode, patience=int(train.early_stopping), restore_best_weights=True,
-                # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
-                # can score best on a small, noisy validation set when other parts carry it).
-                start_from_epoch=max(int(train.keep_from_epoch) - 1, 0)))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor,
+                    mode=mode,
+                    patience=int(train.early_stopping),
+                    restore_best_weights=True,
+                    # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
+                    # can score best on a small, noisy validation set when other parts carry it).
+                    start_from_epoch=max(int(train.keep_from_epoch) - 1, 0),
+                )
+            )
         if train.reduce_lr and str(train.schedule) != "constant":
             self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
         elif train.reduce_lr:
@@ -179,7 +195,11 @@ class Trainer:
         build_before_fit(self.model, train)
         try:
             self.model.fit(
-                train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
+                train,
+                validation_data=validation,
+                epochs=epochs,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
                 shuffle=False,  # the tf.data pipeline shuffles (seeded, every epoch)
                 verbose=progress_bar(int(self.config.train.verbose)),
             )
@@ -201,7 +221,9 @@ class Trainer:
         is Keras' dtype policy while the run builds and trains its model (restored afterwards)."""
         previous = keras.config.dtype_policy()
         if str(self.config.train.precision) not in PRECISIONS:
-            raise ValueError(f"train.precision={self.config.train.precision!r}: expected one of {', '.join(PRECISIONS)}")
+            raise ValueError(
+                f"train.precision={self.config.train.precision!r}: expected one of {', '.join(PRECISIONS)}"
+            )
         keras.config.set_dtype_policy(str(self.config.train.precision))
         try:
             return self._execute()
@@ -217,7 +239,9 @@ class Trainer:
         keras.utils.set_random_seed(int(self.config.seed))
         exporting = bool(self.config.export.enabled) and type(task).serving is not Task.serving  # word2vec: none
         if exporting and export.name_is_auto(self.config):
-            task.choose("export.name", export.default_name(self.config), "the task and its data; export.name= to choose")
+            task.choose(
+                "export.name", export.default_name(self.config), "the task and its data; export.name= to choose"
+            )
         task.use_embeddings()  # named vectors fetched (or their absence said) before any data is read
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         task.prepare()
@@ -228,15 +252,27 @@ class Trainer:
             export.check_next_version(published, identity, replace=bool(self.config.export.replace))
         with strategy.scope() if strategy else contextlib.nullcontext():
             if strategy:
-                self.log(f"distribute: {strategy.num_replicas_in_sync} replicas "
-                         f"({', '.join(strategy.extended.worker_devices)})")
+                self.log(
+                    f"distribute: {strategy.num_replicas_in_sync} replicas "
+                    f"({', '.join(strategy.extended.worker_devices)})"
+                )
             if strategy and task.preset() is not None:
-                raise ValueError("model.preset with train.distribute: not supported yet (the preset's weights are "
-                                 "made outside the strategy); fine-tune on one device")
+                raise ValueError(
+                    "model.preset with train.distribute: not supported yet (the preset's weights are "
+                    "made outside the strategy); fine-tune on one device"
+                )
             self.model = task.model = task.preset() or task.build_model()
-            check_disk(self.run.path, published, model_writes(
-                self.model, getattr(self.model, "preprocessor", None), self.config, preset=self.writes_preset,
-                tflite=bool(self.config.export.tflite)))
+            check_disk(
+                self.run.path,
+                published,
+                model_writes(
+                    self.model,
+                    getattr(self.model, "preprocessor", None),
+                    self.config,
+                    preset=self.writes_preset,
+                    tflite=bool(self.config.export.tflite),
+                ),
+            )
             baseline = task.baseline()
             self.fit()
         metrics = task.evaluate()
@@ -274,13 +310,15 @@ class Trainer:
             folder = export.folder(self.config, suffix="-tflite")
             if (earlier := published_by(folder, self.run)) is not None:
                 metrics["export_tflite"] = str(earlier)
-                self.log(f"export: {folder} version {earlier.name} (TFLite, published by this run before it was "
-                         f"resumed)")
+                self.log(
+                    f"export: {folder} version {earlier.name} (TFLite, published by this run before it was resumed)"
+                )
             elif (on_device := task.tflite_serving()) is not None:
                 on_device.metadata = {**written_by, **on_device.metadata}
                 quantize = bool(self.config.export.tflite_quantize)
-                metrics["export_tflite"] = str(export.save_tflite(on_device, folder, quantize=quantize,
-                                                                  identity=identity, replace=replace))
+                metrics["export_tflite"] = str(
+                    export.save_tflite(on_device, folder, quantize=quantize, identity=identity, replace=replace)
+                )
                 self.log(f"export: {folder} version {Path(metrics['export_tflite']).name} (TFLite)")
             else:
                 self.log(f"export.tflite: task {task.name} has no TFLite export (classify, tag, lm and seq2seq have)")
@@ -325,15 +363,22 @@ def served_before(published, config, metrics) -> str:
         their_config = OmegaConf.load(run / "config.yaml")
     except (OSError, ValueError, KeyError, TypeError):
         return ""  # its run folder moved or was removed: nothing to compare with
-    same_data = all(str(OmegaConf.select(config, key, default=None)) == str(OmegaConf.select(their_config, key, default=None))
-                    for key in ("data.name", *FILE_KEYS))
+    same_data = all(
+        str(OmegaConf.select(config, key, default=None)) == str(OmegaConf.select(their_config, key, default=None))
+        for key in ("data.name", *FILE_KEYS)
+    )
     key = metrics.get("headline")
     mine, old = metrics.get("test", {}).get(key), theirs.get("test", {}).get(key)
     if not same_data or mine is None or old is None or key != theirs.get("headline"):
         return ""
     version = found[-1].name
-    verdict = ("better" if better(key, mine, old) else "a tie" if mine == old else
-               f"WORSE; version {version} stays on disk: tfseq-predict {published}/{version} answers with it")
+    verdict = (
+        "better"
+        if better(key, mine, old)
+        else "a tie"
+        if mine == old
+        else f"WORSE; version {version} stays on disk: tfseq-predict {published}/{version} answers with it"
+    )
     return f", now the one served (test {key} {mine:.4f}; version {version}'s {old:.4f} on the same data: {verdict})"
 
 
@@ -382,6 +427,7 @@ def check_disk(run_folder, export_folder, writes: dict) -> None:
     """Refuse to train when a disk cannot hold what the run will write there (a full disk while
     Keras writes its weights has ended in h5py errors and a segfault): one line per disk that is
     short, naming its folder and only what goes to that disk, before any training."""
+
     def existing(folder):  # what will be written under it lands on the disk of its nearest existing folder
         folder = Path(folder).absolute()
         while not folder.exists():
@@ -399,9 +445,11 @@ def check_disk(run_folder, export_folder, writes: dict) -> None:
         need, free = sum(size for _, size in items), shutil.disk_usage(folder).free
         if free < need:
             what = ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in items)
-            raise DiskFull(f"{folder}: {free / 1e6:,.0f} MB free on its disk, and this run writes about "
-                           f"{need / 1e6:,.0f} MB there ({what}): free some space, or set run.root= and "
-                           f"export.dir= to a larger disk")
+            raise DiskFull(
+                f"{folder}: {free / 1e6:,.0f} MB free on its disk, and this run writes about "
+                f"{need / 1e6:,.0f} MB there ({what}): free some space, or set run.root= and "
+                f"export.dir= to a larger disk"
+            )
 
 
 def model_writes(model, preprocessor, config, tflite=False, preset=True) -> dict:
@@ -413,8 +461,11 @@ def model_writes(model, preprocessor, config, tflite=False, preset=True) -> dict
     def size(variables):
         return int(sum(np.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables))
 
-    vocabulary = len(json.dumps(serialize_layer(preprocessor), ensure_ascii=False).encode("utf-8")) \
-        if preprocessor is not None else 0
+    vocabulary = (
+        len(json.dumps(serialize_layer(preprocessor), ensure_ascii=False).encode("utf-8"))
+        if preprocessor is not None
+        else 0
+    )
     return run_writes(size(model.weights), size(model.trainable_weights), vocabulary, config, tflite, preset)
 
 
@@ -448,8 +499,10 @@ def distribution(name: str):
             pass
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         if len(devices) != count:
-            raise ValueError(f"train.distribute={name}: TensorFlow already runs on {len(devices)} CPU "
-                             f"device(s) in this process; start a new process for {count}")
+            raise ValueError(
+                f"train.distribute={name}: TensorFlow already runs on {len(devices)} CPU "
+                f"device(s) in this process; start a new process for {count}"
+            )
         return tf.distribute.MirroredStrategy(devices)
     raise ValueError(f"train.distribute={name!r}: expected none, mirrored, multi_worker or cpu:N")
 
@@ -483,8 +536,10 @@ def patch_model_for_multi_worker(model):
 
     def build(iterator=None, data_batch=None):
         if not model.built:
-            raise RuntimeError("multi_worker: the model must be built before fit (build_before_fit "
-                               "builds it from a tf.data dataset's element_spec)")
+            raise RuntimeError(
+                "multi_worker: the model must be built before fit (build_before_fit "
+                "builds it from a tf.data dataset's element_spec)"
+            )
         with model.distribute_strategy.scope():
             model._symbolic_build(data_batch=data_batch)  # built already: only Keras' _post_build runs
 
@@ -494,8 +549,11 @@ def patch_model_for_multi_worker(model):
     # logs average to the same scalar.
     for name in ("train_step", "test_step"):
         step = getattr(model, name)
-        setattr(model, name, lambda data, step=step: keras.tree.map_structure(
-            lambda value: keras.ops.reshape(value, (1,)), step(data)))
+        setattr(
+            model,
+            name,
+            lambda data, step=step: keras.tree.map_structure(lambda value: keras.ops.reshape(value, (1,)), step(data)),
+        )
 
 
 def weights_digest(model) -> str:
@@ -518,8 +576,10 @@ def chief() -> bool:
 
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise ValueError('train.distribute=multi_worker needs $TF_CONFIG, e.g. {"cluster": {"worker": '
-                         '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+        raise ValueError(
+            'train.distribute=multi_worker needs $TF_CONFIG, e.g. {"cluster": {"worker": '
+            '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+        )
     try:
         config = json.loads(text)
         kind, index, cluster = config["task"]["type"], int(config["task"]["index"]), config["cluster"]
