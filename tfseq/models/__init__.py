@@ -2,13 +2,14 @@
 
 from tfseq.models.backbone import RecurrentBackbone
 from tfseq.models.captioner import Captioner
-from tfseq.models.classifier import TextClassifier, read_word_vectors
+from tfseq.models.classifier import TextClassifier
 from tfseq.models.language_model import LanguageModel
 from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_linear, fit_tfidf_linear
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.tagger import SequenceTagger
+from tfseq.models.task_model import TaskModel
 from tfseq.models.word2vec import Word2Vec, skipgram_examples
-from tfseq.models.word_vectors import WordVectors
+from tfseq.vectors import WordVectors, read_word_vectors  # (word vectors' room: tfseq.vectors)
 
 __all__ = [
     "BagLinear",
@@ -18,6 +19,7 @@ __all__ = [
     "RecurrentBackbone",
     "Seq2Seq",
     "SequenceTagger",
+    "TaskModel",
     "TextClassifier",
     "fit_expert_weights",
     "fit_nb_linear",

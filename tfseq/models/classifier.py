@@ -9,33 +9,15 @@ from keras import ops
 from tfseq import choices
 from tfseq.data.preprocessors import TextClassifierPreprocessor, attach
 from tfseq.layers import SequencePooling
-from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
+from tfseq.models.backbone import RecurrentBackbone, backbone_config
 from tfseq.models.linear import WEIGHTINGS, BagLinear, LogitMix, fit_expert_weights
+from tfseq.models.task_model import TaskModel
 
 HEADS = choices.HEADS
 
 
-def read_word_vectors(path, vocabulary, dim):
-    """An embedding matrix from a word2vec/GloVe text file (``word v1 v2 ...`` per line).
-
-    Rows of words missing from the file stay small random; ids 0 (padding) and 1 (OOV) too.
-    Returns ``(matrix, found)``.
-    """
-    from tfseq.models.word_vectors import vector_lines
-
-    index = {token: i + 2 for i, token in enumerate(vocabulary)}
-    matrix = np.random.default_rng(0).normal(scale=0.1, size=(len(vocabulary) + 2, dim)).astype("float32")
-    matrix[0] = 0.0
-    found = 0
-    for word, values in vector_lines(path, dim):
-        if word in index:
-            matrix[index[word]] = np.asarray(values, dtype="float32")
-            found += 1
-    return matrix, found
-
-
 @keras.saving.register_keras_serializable(package="tfseq")
-class TextClassifier(TakesText, keras.Model):
+class TextClassifier(TaskModel):
     """A :class:`RecurrentBackbone` -> pooling -> dense head (keras-hub's ``TextClassifier``).
 
     Inputs are a dict of id tensors from :class:`~tfseq.data.TextVectorizer` (``tokens`` and
@@ -68,6 +50,8 @@ class TextClassifier(TakesText, keras.Model):
         >>> model = TextClassifier(backbone, num_classes=2, preprocessor=vec)
         >>> model.compile(); model.fit(np.array(texts), labels)
     """
+
+    reads_text = True  # fit/predict/evaluate take raw strings
 
     def __init__(
         self, backbone, num_classes, head="multiclass", pooling="max", wide=False, preprocessor=None, **kwargs

@@ -16,7 +16,6 @@ from keras import ops
 from tfseq import decoding
 from tfseq.data.preprocessors import CausalLMPreprocessor, attach, frame_ids
 from tfseq.models.backbone import (
-    CarriesPreprocessor,
     RecurrentBackbone,
     backbone_config,
     build_once,
@@ -25,6 +24,7 @@ from tfseq.models.backbone import (
     start_from_prior,
 )
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
+from tfseq.models.task_model import TaskModel
 from tfseq.models.traced import in_batches, traced
 
 # Ids read between two learning steps of dynamic evaluation (LanguageModel.dynamic_log_probabilities).
@@ -32,7 +32,7 @@ DYNAMIC_WINDOW = 50
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class LanguageModel(CarriesPreprocessor, keras.Model):
+class LanguageModel(TaskModel):
     """A :class:`RecurrentBackbone` (left to right) -> a score for every next token
     (keras-hub's causal LM).
 

@@ -22,7 +22,6 @@ from keras import ops
 from tfseq import choices, decoding
 from tfseq.data.preprocessors import END, START, Seq2SeqPreprocessor
 from tfseq.models.backbone import (
-    CarriesPreprocessor,
     RecurrentBackbone,
     backbone_config,
     build_once,
@@ -33,13 +32,14 @@ from tfseq.models.backbone import (
     start_from_prior,
 )
 from tfseq.models.losses import masked_mean, sampled_softmax_cross_entropy, token_cross_entropy, total_loss
+from tfseq.models.task_model import TaskModel
 from tfseq.models.traced import in_batches, traced
 
 ATTENTION = choices.ATTENTION
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class Seq2Seq(CarriesPreprocessor, keras.Model):
+class Seq2Seq(TaskModel):
     """Encoder: a :class:`RecurrentBackbone`; decoder: embedding -> cells -> attention -> softmax.
 
     ``call({"source": (B, S) ids, "target": (B, T) ids})`` returns ``(B, T, target vocabulary)``

@@ -12,13 +12,14 @@ from keras import ops
 
 from tfseq.data.preprocessors import TokenTaggerPreprocessor, attach
 from tfseq.layers import CRF
-from tfseq.models.backbone import RecurrentBackbone, TakesText, backbone_config
+from tfseq.models.backbone import RecurrentBackbone, backbone_config
 from tfseq.models.losses import masked_mean, token_cross_entropy, total_loss
+from tfseq.models.task_model import TaskModel
 from tfseq.models.traced import traced
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
-class SequenceTagger(TakesText, keras.Model):
+class SequenceTagger(TaskModel):
     """A :class:`RecurrentBackbone` -> a score per tag and step -> CRF (keras-hub's token
     classifier, with Lample et al.'s CRF).
 
@@ -42,6 +43,8 @@ class SequenceTagger(TakesText, keras.Model):
         >>> model.fit(ids, tag_ids)      # (batch, time) each, 0 = padding
         >>> model.tag(ids)               # (batch, time) best tag ids
     """
+
+    reads_text = True  # fit/predict/evaluate take raw strings
 
     def __init__(self, backbone, num_tags, crf=True, preprocessor=None, **kwargs):
         super().__init__(**kwargs)

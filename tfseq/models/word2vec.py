@@ -19,7 +19,7 @@ from keras import ops
 
 from tfseq import choices
 from tfseq.models.losses import total_loss
-from tfseq.models.word_vectors import WordVectors
+from tfseq.vectors import WordVectors
 
 ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 

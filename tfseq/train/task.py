@@ -268,7 +268,7 @@ class Task:
         ``self.fixed_tokens``: how many ids were added (the model keeps their vectors untrained)."""
         from itertools import islice
 
-        from tfseq.models.word_vectors import vector_lines
+        from tfseq.vectors import vector_lines
 
         cfg = self.config.model
         path, count = self.embeddings_file, int(cfg.get("embeddings_vocabulary") or 0)
@@ -285,7 +285,7 @@ class Task:
     def word_vectors(self):
         """``model.embeddings`` (a word2vec/GloVe file) as the initial token embeddings of
         ``self.preprocessor``'s vocabulary, or None when unset."""
-        from tfseq.models import read_word_vectors
+        from tfseq.vectors import read_word_vectors
 
         path = self.embeddings_file
         if not path:
