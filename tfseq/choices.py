@@ -14,6 +14,7 @@ ARCHITECTURES = ("skipgram", "cbow")  # model.architecture: a word predicts its 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")  # train.optimizer
 SCHEDULES = ("constant", "cosine")  # train.schedule
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # train.precision: Keras dtype policies
+TRACKERS = ("none", "mlflow")  # train.track: where a run is tracked besides TensorBoard
 SAMPLERS = ("greedy", "sampling", "beam")  # generate.sampler
 SPLITS = ("word", "wordpunct", "subword", "character")  # data.split, data.source_split, data.target_split
 CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")  # data.tag_column

@@ -64,6 +64,7 @@ CHOICES = {
     "train.schedule": choices.SCHEDULES,
     "generate.sampler": choices.SAMPLERS,  # (keras-hub's names at predict time)
     "train.precision": choices.PRECISIONS,
+    "train.track": choices.TRACKERS,
     "train.jit_compile": ("auto", "true", "false"),
 }
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tfseq.console import UsageError, one_line
-from tfseq.recipes import load_recipe, parse_value
+from tfseq.recipes import load_recipe
 
 
 def headline(metrics: dict) -> str:
@@ -270,26 +270,14 @@ def writable_folder(key, path: Path) -> None:
         raise UsageError(f"{key}={path}: {existing} is not writable by this user; choose another {key}=")
 
 
-def write_sweep(task, config, keys, results, table) -> Path:
-    """The sweep's table as ``<run.root>/<task>/sweep-<time>.md``, and each run's swept values
-    and test scores as TensorBoard HParams in ``<run>/tensorboard/hparams`` (the HPARAMS tab of
-    ``tensorboard --logdir <run.root>/<task>``)."""
+def write_sweep(task, config, keys, table) -> Path:
+    """The sweep's table as ``<run.root>/<task>/sweep-<time>.md``. (Each run wrote its recipe and
+    scores as TensorBoard HParams: ``tensorboard --logdir <run.root>/<task>`` compares them.)"""
     import time
-
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
 
     from tfseq.atomic import atomic_write
 
     folder = Path(config.run.root) / Path(task).stem
-    for label, metrics in results:
-        if not metrics.get("run_folder"):
-            continue  # a multi_worker worker that is not the chief: its folder is gone
-        scores = {f"test/{k}": float(v) for k, v in metrics.get("test", {}).items() if isinstance(v, (int, float))}
-        with tf.summary.create_file_writer(str(Path(metrics["run_folder"]) / "tensorboard" / "hparams")).as_default():
-            hp.hparams({key: parse_value(value) for key, value in metrics["swept"].items()}, trial_id=label)
-            for name, value in scores.items():
-                tf.summary.scalar(name, value, step=0)
     return atomic_write(
         folder / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.md",
         f"# tfseq-train task={task}: {', '.join(keys)}\n\n{table}\n",
@@ -363,7 +351,7 @@ def command(argv) -> int:
     if len(results) > 1:
         table = summary_table(results)
         print("\n" + table)
-        written = write_sweep(task, configs[0][1], [k for k, values in overrides if len(values) > 1], results, table)
+        written = write_sweep(task, configs[0][1], [k for k, values in overrides if len(values) > 1], table)
         print(f"sweep: {written} (the table); tensorboard --logdir {written.parent} shows it under HPARAMS")
         served = [(label, m["export"]) for label, m in results if "export" in m]
         if served:

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from tfseq import choices, export
 from tfseq.atomic import disk_full_error, written_to
 from tfseq.recipes import FILE_KEYS
-from tfseq.train import plots
+from tfseq.train import plots, tracking
 from tfseq.train.callbacks import (
     EpochCheckpoint,
     LearningRate,
@@ -61,6 +61,7 @@ class Trainer:
         self.model = None
         self.history = None
         self.strategy = None  # the tf.distribute strategy of train.distribute, set by execute()
+        self.tracker = None  # train.track's tracker (MLflow), started once the recipe is resolved
 
     @property
     def writes_preset(self) -> bool:
@@ -167,7 +168,8 @@ class Trainer:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1))
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
-        return callbacks + self.task.fit_callbacks() + self.extra_callbacks + [self.state]
+        tracker = [self.tracker] if self.tracker is not None else []
+        return callbacks + self.task.fit_callbacks() + self.extra_callbacks + tracker + [self.state]
 
     def jit_compile(self):
         """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
@@ -227,6 +229,10 @@ class Trainer:
         keras.config.set_dtype_policy(str(self.config.train.precision))
         try:
             return self._execute()
+        except BaseException:
+            if self.tracker is not None:  # the MLflow run says FAILED (interrupted, diverged, bad data)
+                self.tracker.fail()
+            raise
         finally:
             keras.config.set_dtype_policy(previous)
 
@@ -246,6 +252,9 @@ class Trainer:
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))
         task.prepare()
         self.run.write_text("config.yaml", OmegaConf.to_yaml(self.config))  # with the auto keys chosen
+        tracker = tracking.tracker(self.run.path, self.config, task.name)
+        if tracker is not None and (str(self.config.train.distribute) != "multi_worker" or chief()):
+            self.tracker = tracker.start()  # the recipe as resolved, auto keys chosen
         published = export.folder(self.config) if exporting else None  # <export.dir>/<export.name>
         identity = task.export_identity()
         if exporting:  # a model of another kind never becomes the next version of what is served
@@ -323,6 +332,11 @@ class Trainer:
             else:
                 self.log(f"export.tflite: task {task.name} has no TFLite export (classify, tag, lm and seq2seq have)")
         self.run.write_json("metrics.json", metrics)
+        tracking.write_hparams(self.run.path, self.config, metrics, trial=self.run.path.name)
+        if self.tracker is not None:
+            exports = [("savedmodel", metrics.get("export")), ("tflite", metrics.get("export_tflite"))]
+            self.tracker.finish(metrics, [(kind, Path(folder)) for kind, folder in exports if folder])
+            self.tracker = None
         # The run is complete: the resume state (weights and optimizer, ~250 MB) is not needed.
         shutil.rmtree(self.state.folder, ignore_errors=True)
         return metrics
