@@ -73,8 +73,11 @@ def help_text(task: str | None = None, width: int | None = None) -> str:
                 **(recipes.recipe_comments(recipes.recipe_path(base)) if base else {}),
                 **recipes.recipe_comments(path),
             }
+            shown = (
+                path.relative_to(tasks.BASE.parent.parent) if path.is_relative_to(tasks.BASE.parent.parent) else path
+            )
             lines.append(
-                f"task={name} keys (defaults from {path}{f' over {base}' if base else ''} over {tasks.BASE.name}):"
+                f"task={name} keys (defaults from {shown}{f' over {base}' if base else ''} over {tasks.BASE.name}):"
             )
             rows = [
                 (f"{key}={json.dumps(value) if not isinstance(value, str) else value}", comments.get(key, ""))

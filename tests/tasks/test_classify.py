@@ -276,7 +276,10 @@ def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
 
 def test_a_sweep_publishes_only_runs_better_on_validation_than_those_before():
     publisher = runs.SweepPublisher()
-    scored = lambda key, value: {"headline": key, "validation": {key: value}}
+
+    def scored(key, value):
+        return {"headline": key, "validation": {key: value}}
+
     assert publisher("a")(scored("accuracy", 0.80)) is None  # the first is published
     assert "validation accuracy 0.7900 is not better than a's 0.8000" in publisher("b")(scored("accuracy", 0.79))
     assert publisher("c")(scored("accuracy", 0.80)) is not None  # a tie keeps what is served

@@ -1,5 +1,7 @@
 """tfseq-evaluate: an export scored on a labelled file gives its training run's test scores.
 
+(Taggers and translation are checked in their own end-to-end tests, test_tag and test_seq2seq.)
+
 One tiny run per task kind (a few epochs: the model need not be good for the figures to agree),
 trained with ``data.test=`` the file that ``tfseq-evaluate`` then scores.
 """
@@ -85,33 +87,6 @@ def test_classify(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_tag(tmp_path, capsys):
-    from test_tag import people_and_places
-
-    train, test = people_and_places(tmp_path / "train.txt", 120, 0), people_and_places(tmp_path / "test.txt", 40, 1)
-    metrics, export = trained(
-        tmp_path,
-        "task=tag",
-        "data.name=null",
-        f"data.train={train}",
-        f"data.test={test}",
-        "backbone.units=16",
-        "backbone.embedding_dim=16",
-        "train.epochs=2",
-        "backbone.layers=1",
-        "baseline=false",
-    )
-    got = evaluated(capsys, export, test, tmp_path=tmp_path)
-    same(got["test"], metrics["test"], ["accuracy", "f1", "precision", "recall"])
-    for kind, row in metrics["per_type"]["test"].items():
-        same(got["per_type"][kind], row, ["precision", "recall", "f1"])
-    # tfseq-predict reads the same CoNLL file as sentences (a tagger), not a line a text.
-    assert cli.predict_main([str(export), "--file", str(test)]) == 0
-    out, err = capsys.readouterr()
-    assert f"read {test} as CoNLL columns: 40 sentences" in err and len(out.strip().split("\n")) >= 40
-
-
-@pytest.mark.slow
 def test_lm(tmp_path, capsys):
     rng = np.random.default_rng(0)
     words = ["the cat", "a dog", "sat on", "the mat", "ran off", "and then", "it rained"]
@@ -137,42 +112,6 @@ def test_lm(tmp_path, capsys):
     got = evaluated(capsys, export, test, tmp_path=tmp_path)
     same(got["test"], metrics["test"], ["perplexity", "bits_per_token"])
     assert got["test"]["tokens"] == metrics["test"]["tokens"]
-
-
-@pytest.mark.slow
-def test_seq2seq(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    vocabulary = {"one": "un", "two": "deux", "three": "trois", "cat": "chat", "dog": "chien", "big": "grand"}
-
-    def pairs(path, n):
-        rows = []
-        for _ in range(n):
-            words = list(rng.choice(list(vocabulary), int(rng.integers(1, 4))))
-            rows.append(
-                " ".join(words).capitalize() + ".\t" + " ".join(vocabulary[w] for w in words).capitalize() + "."
-            )
-        path.write_text("\n".join(rows) + "\n")
-        return path
-
-    train, test = pairs(tmp_path / "train.tsv", 200), pairs(tmp_path / "test.tsv", 30)
-    metrics, export = trained(
-        tmp_path,
-        "task=seq2seq",
-        "data.name=null",
-        f"data.train={train}",
-        f"data.test={test}",
-        "backbone.units=32",
-        "backbone.embedding_dim=16",
-        "train.epochs=10",
-        "train.learning_rate=0.01",
-        "data.source_split=word",
-        "data.target_split=word",
-        "generate.sampler=beam",
-        "generate.beams=2",
-    )  # a model sure of its answers: no
-    # near-ties for the batch layout to tip (an untrained one's beams differ in the last bit)
-    got = evaluated(capsys, export, test, tmp_path=tmp_path)
-    same(got["test"], metrics["test"], ["accuracy", "token_error_rate", "bleu"], places=3)
 
 
 @pytest.mark.slow

@@ -267,28 +267,32 @@ def test_seq2seq_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, monk
     assert not any((tmp_path / "runs" / "seq2seq").iterdir()) and not (tmp_path / "saved_models").exists()
 
 
+PHRASE_WORDS = {"cat": "chat", "dog": "chien", "sees": "voit", "likes": "aime", "bird": "oiseau"}
+
+
+def phrase_pair(rng):
+    """'Cat sees dog.'-like sources; targets word-for-word 'chat voit chien.' with the same
+    punctuation attached to the last word (what a whitespace split would learn as new words)."""
+    source = list(rng.choice(list(PHRASE_WORDS), size=rng.integers(1, 4)))
+    mark = str(rng.choice([".", "!", "?", "..."]))
+    return f"{' '.join(source).capitalize()}{mark}", " ".join(PHRASE_WORDS[w] for w in source) + mark
+
+
 def phrases(path):
-    """source: 'Cat sees dog.'-like sentences; target: word-for-word 'chat voit chien.' with the
-    same punctuation attached to the last word (what a whitespace split would learn as new words)."""
-    words = {"cat": "chat", "dog": "chien", "sees": "voit", "likes": "aime", "bird": "oiseau"}
-
-    def pair(rng):
-        source = list(rng.choice(list(words), size=rng.integers(1, 4)))
-        mark = str(rng.choice([".", "!", "?", "..."]))
-        return f"{' '.join(source).capitalize()}{mark}", " ".join(words[w] for w in source) + mark
-
-    return pairs_file(path, pair)
+    """1,500 :func:`phrase_pair` pairs."""
+    return pairs_file(path, phrase_pair)
 
 
 @pytest.mark.slow
 def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    train = phrases(tmp_path / "train.tsv")
+    train, test = phrases(tmp_path / "train.tsv"), pairs_file(tmp_path / "test.tsv", phrase_pair, n=40, seed=1)
     # Words and punctuation apart (what auto chooses for sentences without TensorFlow Text).
     args = [
         "task=seq2seq",
         "data.name=null",
         f"data.train={train}",
+        f"data.test={test}",
         *FAST,
         "backbone.layers=1",
         "train.epochs=8",
@@ -307,6 +311,12 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
     assert metrics["test"]["bleu"] > 80 and metrics["test"]["accuracy"] > 0.8  # sacrebleu's 0-100 scale
     assert cli.predict_main([str(Path(metrics["export"]).parent), "Dog likes bird!", "  cat... "]) == 0
     assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!", "  cat... \tchat..."]
+    # tfseq-evaluate scores the export on the labelled file as the run scored its test split.
+    assert cli.evaluate_main([str(Path(metrics["export"]).parent), str(test), "--output", "scores.json"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("test: ")
+    got = json.loads(Path("scores.json").read_text())["test"]
+    for key in ("accuracy", "token_error_rate", "bleu"):
+        assert got[key] == pytest.approx(metrics["test"][key], abs=1e-3), key
 
 
 @pytest.mark.slow

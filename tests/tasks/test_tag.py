@@ -398,12 +398,14 @@ def test_raw_text_is_cut_at_punctuation_as_the_training_tokens_were(tmp_path, ca
 
     monkeypatch.chdir(tmp_path)
     train = people_and_places(tmp_path / "train.txt", 300, 0)
+    test = people_and_places(tmp_path / "test.txt", 40, 1)
     assert (
         cli.train_main(
             [
                 "task=tag",
                 "data.name=null",
                 f"data.train={train}",
+                f"data.test={test}",
                 *FAST,
                 "train.epochs=6",
                 "backbone.layers=1",
@@ -440,3 +442,18 @@ def test_raw_text_is_cut_at_punctuation_as_the_training_tokens_were(tmp_path, ca
     capsys.readouterr()
     assert cli.predict_main(["saved_models/ner", text]) == 0
     assert "New York (LOC 20-28" in capsys.readouterr().out
+
+    # tfseq-evaluate scores the export on the labelled file as the run scored its test split.
+    (run,) = (tmp_path / "runs" / "tag").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert cli.evaluate_main(["saved_models/ner", str(test), "--output", "scores.json"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("test: ")
+    got = json.loads(Path("scores.json").read_text())
+    for key in ("accuracy", "f1", "precision", "recall"):
+        assert got["test"][key] == pytest.approx(metrics["test"][key], abs=1e-4), key
+    for kind, row in metrics["per_type"]["test"].items():
+        assert got["per_type"][kind]["f1"] == pytest.approx(row["f1"], abs=1e-4), kind
+    # tfseq-predict reads the same CoNLL file as sentences (a tagger), not a line a text.
+    assert cli.predict_main(["saved_models/ner", "--file", str(test)]) == 0
+    out, err = capsys.readouterr()
+    assert f"read {test} as CoNLL columns: 40 sentences" in err and len(out.strip().split("\n")) >= 40

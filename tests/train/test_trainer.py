@@ -604,10 +604,10 @@ def test_the_command_lines_start_quietly_unless_verbose():
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
 
     loud = stderr_of("import tensorflow")
-    quiet = stderr_of("from tfseq import cli; console.start_tensorflow(); import tensorflow, keras")
+    quiet = stderr_of("from tfseq import cli, console; console.start_tensorflow(); import tensorflow, keras")
     assert quiet == "", quiet
     if loud:  # what TensorFlow prints on this machine ("Could not find cuda drivers", twice) is kept with --verbose
-        kept = stderr_of("from tfseq import cli; console.start_tensorflow(verbose=True)")
+        kept = stderr_of("from tfseq import cli, console; console.start_tensorflow(verbose=True)")
         assert (
             len(kept.splitlines()) == len(loud.splitlines())
             and kept.splitlines()[-1][-40:] == loud.splitlines()[-1][-40:]
