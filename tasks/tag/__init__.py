@@ -15,6 +15,7 @@ import numpy as np
 from tfseq import data, recipes
 from tfseq.export import Serving, TFLiteServing, at_least_one_step
 from tfseq.models import SequenceTagger
+from tfseq.models.tagger import id_rows
 from tfseq.tflite_app import is_chunk_tagset
 from tfseq.train import plots
 from tfseq.train.task import Task
@@ -181,7 +182,8 @@ class TagTask(Task):
             self.preprocessor.adapt(texts["train"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
             self.add_embedding_words()
         for split, frame in self.dataset.splits.items():
-            self.features[split] = self.preprocessor.inputs(texts[split]) if len(frame) else None
+            # Each word's characters held without padding (memory that follows the data).
+            self.features[split] = self.preprocessor.inputs(texts[split], ragged=True) if len(frame) else None
             # Tags never seen in training get id 0 (no loss); they still count as errors when scored.
             self.targets[split] = self.preprocessor.targets(frame["tags"])
         cut = sum(len(t) > cfg.max_length for t in self.dataset.test["tokens"])
@@ -221,7 +223,9 @@ class TagTask(Task):
             crf=self.config.model.crf,
             preprocessor=self.preprocessor,
         )
-        model({k: v[:2] for k, v in self.features["train"].items()})  # build the weights
+        train = self.features["train"]
+        rows, width = list(range(min(2, len(train["tokens"])))), train["tokens"].shape[1]
+        model({k: id_rows(v, rows, width) for k, v in train.items()})  # build the weights
         return model
 
     def predict_tags(self, split) -> list[list[str]]:

@@ -429,6 +429,49 @@ def test_token_chars_are_each_tokens_own_grams_in_its_case_aligned_with_the_toke
         data.TextVectorizer(split="character", token_chars=(2, 3))
 
 
+def test_each_words_characters_travel_unpadded_and_batches_match_the_padded_arrays():
+    """Memory that follows the data: ``token_chars`` is held ragged in the pipeline (not padded to
+    the split's longest sentence and word) and each batch is the padded arrays' rows, cut to the
+    batch's longest sentence and word; the tokenizer runs a chunk of texts at a time."""
+    rng = np.random.default_rng(0)
+    words = ["a", "cat", "Sat", "extraordinarily", "on", "the", "mat", "x"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(0, 9)))) for _ in range(60)]
+    vec = data.TextVectorizer(split="word", token_chars=(1, 1)).adapt(texts)
+    pre = data.TokenTaggerPreprocessor(vec, ["B", "I"])
+    features = pre.inputs(texts)
+    for key, value in pre.inputs(texts, chunk=7).items():  # chunks give the same arrays
+        np.testing.assert_array_equal(value, features[key])
+    held = pre.inputs(texts, chunk=7, ragged=True)  # what the tag task holds: each word's ids, unpadded
+    assert held["token_chars"].flat_values.shape[0] == int((features["token_chars"] != 0).sum())
+    padded = held["token_chars"].to_tensor().numpy()
+    np.testing.assert_array_equal(padded, features["token_chars"][:, : padded.shape[1], : padded.shape[2]])
+    assert (
+        not features["token_chars"][:, padded.shape[1] :].any()
+        and not features["token_chars"][..., padded.shape[2] :].any()
+    )
+    tags = [np.ones(int((row != 0).sum()), "int32") for row in features["tokens"]]
+    for batch, _ in data.make_dataset(held, tags, batch_size=8, boundaries=[3, 6]):  # ragged in, dense batches
+        assert batch["token_chars"].shape[:2] == batch["tokens"].shape
+    dataset = data.make_dataset(features, tags, batch_size=8, boundaries=[3, 6])
+    seen = 0
+    for batch, _ in dataset:
+        tokens, grams = batch["tokens"].numpy(), batch["token_chars"].numpy()
+        assert grams.shape[:2] == tokens.shape and grams.shape[2] <= features["token_chars"].shape[2]
+        for row, chars_row in zip(tokens, grams):
+            (i,) = [
+                i
+                for i in range(len(texts))
+                if (features["tokens"][i, : len(row)] == row).all() and not features["tokens"][i, len(row) :].any()
+            ][:1]
+            width = grams.shape[2]
+            np.testing.assert_array_equal(features["token_chars"][i, : len(row), :width], chars_row)
+            assert not features["token_chars"][i, : len(row), width:].any()  # only padding cut
+            seen += 1
+    assert seen == len(texts)
+    assert max(b["token_chars"].shape[2] for b, _ in dataset) == features["token_chars"].shape[2]
+    assert min(b["token_chars"].shape[2] for b, _ in dataset) < features["token_chars"].shape[2]
+
+
 def test_char_ngrams_are_the_bag_scikit_learn_counts():
     import tensorflow as tf
     from sklearn.feature_extraction.text import CountVectorizer

@@ -687,15 +687,42 @@ class TextVectorizer(keras.layers.Layer):
         }
 
 
+def ragged_token_chars(ids: np.ndarray, tokens: np.ndarray):
+    """``(N, T, G)`` padded ``token_chars`` ids as a ragged ``(N, tokens, grams)`` tensor holding
+    each token's ids without padding: row ``i`` keeps as many tokens as ``tokens[i]`` has (at
+    least one: a text without a token is one padded step, as the pipelines make it), each token
+    its ids up to its last non-zero one."""
+    import tensorflow as tf
+
+    last = tokens.shape[1] - np.argmax(tokens[:, ::-1] != 0, axis=1) if tokens.shape[1] else np.zeros(len(tokens))
+    lengths = np.maximum(np.where((tokens != 0).any(axis=1), last, 0), 1).astype("int64")
+    if len(lengths) and ids.shape[1] < lengths.max():
+        ids = np.pad(ids, ((0, 0), (0, int(lengths.max()) - ids.shape[1]), (0, 0)))
+    kept = ids[np.arange(ids.shape[1])[None, :] < lengths[:, None]]  # (sum of lengths, G)
+    nonzero = kept != 0
+    widths = np.where(nonzero.any(axis=1), ids.shape[2] - np.argmax(nonzero[:, ::-1], axis=1), 0).astype("int64")
+    flat = kept[np.arange(ids.shape[2])[None, :] < widths[:, None]]
+    return tf.RaggedTensor.from_nested_row_lengths(flat, [lengths, widths])
+
+
 def concatenate_ids(*features: dict) -> dict:
-    """Rows of several ``{key: (N_i, T_i) ids}`` dicts in one, each key padded to its widest ``T_i``."""
+    """Rows of several ``{key: (N_i, T_i[, G_i]) ids}`` dicts in one, each key padded to its widest
+    ``T_i`` (and ``G_i``: ``token_chars``), written once into the joined array."""
     joined = {}
     for key in features[0]:
+        if hasattr(features[0][key], "flat_values"):  # ragged token_chars: rows joined as they are
+            import tensorflow as tf
+
+            joined[key] = tf.concat([f[key] for f in features], axis=0)
+            continue
         arrays = [np.asarray(f[key]) for f in features]
-        width = max(a.shape[1] for a in arrays)
-        joined[key] = np.concatenate(
-            [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for a in arrays]
-        )
+        shape = tuple(max(a.shape[axis] for a in arrays) for axis in range(1, arrays[0].ndim))
+        out = np.full((sum(len(a) for a in arrays), *shape), PAD, dtype=arrays[0].dtype)
+        start = 0
+        for a in arrays:
+            out[(slice(start, start + len(a)), *(slice(0, n) for n in a.shape[1:]))] = a
+            start += len(a)
+        joined[key] = out
     return joined
 
 

@@ -125,7 +125,7 @@ class SequenceTagger(TaskModel):
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             width = max(int(lengths[rows].max()), 1)
-            batch = {k: np.asarray(v)[rows, :width] for k, v in x.items()}
+            batch = {k: id_rows(v, rows, width) for k, v in x.items()}
             out[rows, :width] = ops.convert_to_numpy(step(batch))
         return out
 
@@ -141,3 +141,14 @@ class SequenceTagger(TaskModel):
     @classmethod
     def from_config(cls, config):
         return super().from_config(backbone_config(config))
+
+
+def id_rows(ids, rows, width):
+    """Rows ``rows`` of an id array cut to ``width`` steps; ragged ``token_chars`` (held without
+    padding, see ``Preprocessor.inputs(ragged=True)``) padded to those rows' longest word."""
+    if hasattr(ids, "flat_values"):
+        import tensorflow as tf
+
+        dense = tf.gather(ids, rows).to_tensor(0).numpy()[:, :width]
+        return np.pad(dense, ((0, 0), (0, width - dense.shape[1]), (0, max(1 - dense.shape[2], 0))))
+    return np.asarray(ids)[rows, :width]
