@@ -95,6 +95,40 @@ class Seq2SeqTask(Task):
         model({"source": np.ones((1, 2), "int32"), "target": np.ones((1, 2), "int32")})  # build the weights
         return model.start_from_prior(self.targets["train"])
 
+    def baseline(self):
+        """The translation memory: each source answered with the target of its nearest training
+        source (TF-IDF cosine over word 1-2-grams and punctuation; over character 1-3-grams when the
+        sources are read a character at a time, as spelled words are), scored as the model is."""
+        if not self.config.baseline:
+            return None
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.neighbors import NearestNeighbors
+
+        train = self.dataset.train
+        translation = self.config.data.source_split != "character"
+        vectorizer = (
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\w+|[^\w\s]")
+            if translation
+            else TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), lowercase=False)
+        )
+        index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.fit_transform(train["source"]))
+        targets = self.preprocessor.target_tokenizer.tokenize([str(t) for t in train["target"]], truncate=False)
+        result = {"model": "translation memory (the target of the nearest training source, TF-IDF)"}
+        for split in ("validation", "test"):
+            if not self.references.get(split):
+                continue
+            sources = list(self.references[split])
+            nearest = index.kneighbors(vectorizer.transform(sources), return_distance=False)[:, 0]
+            result[split] = sequence_scores(
+                self.references[split],
+                {source: targets[i] for source, i in zip(sources, nearest)},
+                join=self.preprocessor.target_tokenizer.join if translation else None,
+            )
+        if "test" in result:
+            key = self.headline_of(result)
+            self.log(f"baseline {result['model']}: test {key} {result['test'][key]:.4f}")
+        return result
+
     def evaluate(self):
         metrics, sampler = {}, self.sampler()
         for split in ("validation", "test"):

@@ -106,6 +106,10 @@ def test_expert_weights_learn_which_member_to_trust(head, outputs):
     w, b = fit_expert_weights(np.stack([noise, good], axis=1), targets, head=head)
     assert w.shape == (2,) and b.shape == (outputs,)
     assert w[1] > 0.5 and abs(w[0]) < 0.1 * w[1]
+    # An expert that is wrong on a handful of held-out texts is left out, never turned around.
+    few = np.stack([-good[:4], good[:4]], axis=1)
+    w, _ = fit_expert_weights(few, targets[:4], head=head)
+    assert w[0] == 0.0 and w[1] > 0
 
 
 def test_classifier_adds_the_fitted_expert_at_prediction_only(tmp_path):

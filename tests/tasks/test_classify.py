@@ -274,6 +274,20 @@ def test_help_usage_errors_and_data_cards_do_not_wait_for_tensorflow():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
 
 
+def test_a_run_that_does_not_beat_its_bar_says_so_last():
+    def run(key, mine, bar):
+        return {"headline": key, "test": {key: mine}, "baseline": {"model": "TF-IDF", "test": {key: bar}}}
+
+    assert runs.lost_to_bar(run("accuracy", 0.91, 0.90)) is None
+    assert "does not beat its bar on test (accuracy 0.9000, the bar's 0.9000)" in runs.lost_to_bar(
+        run("accuracy", 0.90, 0.90)
+    )  # a tie has not won
+    assert "(TF-IDF) is the better answer" in runs.lost_to_bar(run("f1", 0.19, 1.0))
+    assert runs.lost_to_bar(run("perplexity", 3.0, 3.5)) is None  # lower is better
+    assert runs.lost_to_bar(run("perplexity", 3.6, 3.5)) is not None
+    assert runs.lost_to_bar({"headline": "accuracy", "test": {"accuracy": 0.5}}) is None  # no bar
+
+
 def test_a_sweep_publishes_only_runs_better_on_validation_than_those_before():
     publisher = runs.SweepPublisher()
 

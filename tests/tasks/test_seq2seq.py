@@ -309,6 +309,15 @@ def test_translation_splits_punctuation_scores_bleu_and_answers_spaced_text(tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "token_error_rate", "bleu", "loss"}
     assert metrics["test"]["bleu"] > 80 and metrics["test"]["accuracy"] > 0.8  # sacrebleu's 0-100 scale
+    # The bar: each test source answered with its nearest training source's target.
+    bar = metrics["baseline"]
+    assert bar["model"].startswith("translation memory") and set(bar["test"]) == {
+        "accuracy",
+        "token_error_rate",
+        "bleu",
+    }
+    assert "baseline translation memory (the target of the nearest training source, TF-IDF): test accuracy" in log
+    assert 0 < bar["test"]["bleu"] < metrics["test"]["bleu"]
     assert cli.predict_main([str(Path(metrics["export"]).parent), "Dog likes bird!", "  cat... "]) == 0
     assert capsys.readouterr().out.strip().splitlines() == ["Dog likes bird!\tchien aime oiseau!", "  cat... \tchat..."]
     # tfseq-evaluate scores the export on the labelled file as the run scored its test split.

@@ -641,3 +641,41 @@ def test_a_new_version_says_how_it_compares_with_the_one_it_replaces(tmp_path):
     assert served_before(published, other, mine) == ""  # other data: scores not comparable
     (run / "metrics.json").unlink()
     assert served_before(published, config, mine) == ""  # its run folder is gone
+
+
+def test_early_stopping_and_rate_cuts_wait_until_the_network_beats_the_bar():
+    """A small file's validation F1 sits near 0 for epochs (the tagger still answers O): no patience
+    is counted and no rate cut until the score beats the bar; the best epoch is still kept."""
+    from tfseq.train.callbacks import PatientEarlyStopping, PatientReduceLROnPlateau
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    stop = PatientEarlyStopping(monitor="val_f1", mode="max", patience=1, restore_best_weights=True, bar=0.5)
+    cut = PatientReduceLROnPlateau(monitor="val_f1", mode="max", factor=0.5, patience=1, bar=0.5)
+    plain = keras.callbacks.EarlyStopping(monitor="val_f1", mode="max", patience=1)
+    for callback in (stop, cut, plain):
+        callback.set_model(model)
+        callback.on_train_begin()
+    scores = [0.0, 0.02, 0.01, 0.02, 0.3, 0.6, 0.6, 0.6]
+    stopped_at = {}
+    for epoch, score in enumerate(scores):
+        for name, callback in (("patient", stop), ("plain", plain)):
+            model.stop_training = False
+            callback.on_epoch_end(epoch, {"val_f1": score})
+            if model.stop_training:
+                stopped_at.setdefault(name, epoch)
+        cut.on_epoch_end(epoch, {"val_f1": score})
+        if epoch == 4:  # below the bar all along: the rate is untouched
+            assert float(model.optimizer.learning_rate) == pytest.approx(0.1) and not stop.beaten
+    assert stopped_at == {"plain": 2, "patient": 6}  # patience counted from the epoch that beat 0.5
+    assert stop.beaten and stop.best == 0.6 and stop.best_epoch == 5
+    # Halved at each epoch without improvement once the bar was beaten (epochs 7 and 8), not before.
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.025)
+    # No bar: Keras' own behaviour.
+    keras_like = PatientEarlyStopping(monitor="val_f1", mode="max", patience=1)
+    keras_like.set_model(model)
+    keras_like.on_train_begin()
+    model.stop_training = False
+    for epoch, score in enumerate(scores[:3]):
+        keras_like.on_epoch_end(epoch, {"val_f1": score})
+    assert model.stop_training and keras_like.stopped_epoch == 2

@@ -255,7 +255,10 @@ def fit_expert_weights(parts, targets, head: str = "multiclass", l2: float = 1e-
     ``parts`` (N, 1 + E, outputs) are the logits of the network and of each expert; the mix is
     ``sum_i w_i parts[:, i] + b``. ``w`` and ``b`` minimise the cross-entropy of ``targets``
     (class ids; softmax over outputs, or a sigmoid of the one output for ``head="binary"``)
-    plus ``l2 |w|^2``. Returns ``(w, b)``.
+    plus ``l2 |w|^2``, with every ``w_i >= 0``: a member is weighed or left out, never turned
+    around (on a handful of held-out texts a negative weight fits noise and inverts answers:
+    a 60-text file's 4 validation texts gave network -1.20, TF-IDF -5.76, and test accuracy
+    0.459, below chance). Returns ``(w, b)``.
     """
     from scipy.optimize import minimize
 
@@ -283,7 +286,8 @@ def fit_expert_weights(parts, targets, head: str = "multiclass", l2: float = 1e-
         return value + l2 * np.sum(w**2), np.concatenate([grad_w, g.sum(axis=0)])
 
     theta0 = np.concatenate([np.ones(members), np.zeros(outputs)])
-    result = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    bounds = [(0.0, None)] * members + [(None, None)] * outputs
+    result = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
     return result.x[:members].astype("float32"), result.x[members:].astype("float32")
 
 

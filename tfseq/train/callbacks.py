@@ -42,6 +42,70 @@ class StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def beats(monitor: str, score: float, bar: float) -> bool:
+    """Whether a validation ``score`` of ``monitor`` (``val_loss``, ``val_f1``, ...) is better than ``bar``."""
+    return score < bar if monitor.endswith("loss") else score > bar
+
+
+class UntilBarBeaten:
+    """Early stopping and learning-rate cuts that wait until the network has beaten the bar.
+
+    On a small file the validation score can sit still for epochs (F1 near 0 while a tagger still
+    answers ``O``; accuracy 1.0 from the first epoch) and a callback that counts patience then
+    stops the run or halves its rate before the network has learnt anything. Until the monitored
+    validation score beats ``bar`` (the printed bar's own validation score; None: no wait), the
+    best epoch is still tracked (and its weights kept), but no patience is counted.
+    """
+
+    bar: float | None = None
+    beaten: bool = True
+
+    def waiting(self, logs) -> bool:
+        """True while the bar is not yet beaten (checked with this epoch's ``logs``)."""
+        current = (logs or {}).get(self.monitor)
+        if not self.beaten and current is not None and beats(self.monitor, float(current), self.bar):
+            self.beaten = True
+        return not self.beaten
+
+
+class PatientEarlyStopping(UntilBarBeaten, keras.callbacks.EarlyStopping):
+    """``keras.callbacks.EarlyStopping`` that counts patience only once the bar is beaten (:class:`UntilBarBeaten`)."""
+
+    def __init__(self, *args, bar=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bar, self.beaten = bar, bar is None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.waiting(logs):
+            return super().on_epoch_end(epoch, logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.best_weights is None or self._is_improvement(current, self.best):  # the best is still kept
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+
+
+class PatientReduceLROnPlateau(UntilBarBeaten, keras.callbacks.ReduceLROnPlateau):
+    """``keras.callbacks.ReduceLROnPlateau`` that cuts the rate only once the bar is beaten (:class:`UntilBarBeaten`)."""
+
+    def __init__(self, *args, bar=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bar, self.beaten = bar, bar is None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.waiting(logs):
+            return super().on_epoch_end(epoch, logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = (logs or {}).get(self.monitor)
+        if current is not None and self._is_improvement(current, self.best):
+            self.best = current  # what it must improve on once it counts
+
+
 class ValidationScores(keras.callbacks.Callback):
     """Adds ``val_<name>`` to each epoch's logs from ``score()``: a task's scores of its
     validation split that no Keras metric computes batch by batch (CoNLL chunk F1), so early
@@ -140,6 +204,8 @@ class TrainingState(keras.callbacks.Callback):
     FIELDS = {
         keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
         keras.callbacks.ReduceLROnPlateau: ("wait", "cooldown_counter", "best"),
+        PatientEarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch", "beaten"),
+        PatientReduceLROnPlateau: ("wait", "cooldown_counter", "best", "beaten"),
         keras.callbacks.SwapEMAWeights: ("_ema_weights_in_model",),
     }
 
@@ -178,13 +244,14 @@ class TrainingState(keras.callbacks.Callback):
             for variable, value in zip(_random_states(self.model), (saved[k] for k in saved.files)):
                 variable.assign(value)
         for callback, values in zip(self.watched, state["callbacks"]):
-            if values["class"] != type(callback).__name__:
+            # (A state saved by Keras' own class, before the patient ones, resumes into them: the bar counts as beaten.)
+            if values["class"] not in [kind.__name__ for kind in type(callback).__mro__ if kind in self.FIELDS]:
                 raise ValueError(
                     f"{latest}: saved with callback {values['class']}, "
                     f"this run has {type(callback).__name__}; resume with the same recipe"
                 )
             for name in self.FIELDS[type(callback)]:
-                setattr(callback, name, values[name])
+                setattr(callback, name, values.get(name, True if name == "beaten" else values[name]))
             if values.get("best_weights"):
                 with np.load(latest / values["best_weights"]) as saved:
                     callback.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]

@@ -21,6 +21,22 @@ def headline(metrics: dict) -> str:
     return metrics.get("headline") or "loss"
 
 
+def lost_to_bar(metrics: dict) -> str | None:
+    """The run's last line when its model does not beat the bar printed beside it on test (a tie
+    has not won either), with what to try; None when it does, or there is no bar."""
+    from tfseq.train.scores import better
+
+    key = headline(metrics)
+    mine, bar = metrics.get("test", {}).get(key), metrics.get("baseline", {}).get("test", {}).get(key)
+    if mine is None or bar is None or better(key, mine, bar):
+        return None
+    return (
+        f"note: the model does not beat its bar on test ({key} {mine:.4f}, the bar's {bar:.4f}); the bar "
+        f"({metrics['baseline'].get('model', 'baseline')}) is the better answer for this data. More training data, "
+        "more epochs (train.epochs=), or no early stopping (train.early_stopping=0) may change that."
+    )
+
+
 def summary_table(rows) -> str:
     key = headline(rows[0][1]) if rows else "accuracy"
     header = ["run", f"val {key}", f"test {key}", f"baseline {key}", "params", "train s"]
@@ -348,6 +364,8 @@ def command(argv) -> int:
         )
         if "export" in metrics:
             print(f"exported: {metrics['export']}")
+        if (lost := lost_to_bar(metrics)) is not None:
+            print(lost)
     if len(results) > 1:
         table = summary_table(results)
         print("\n" + table)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from tfseq.train import plots, tracking
 from tfseq.train.callbacks import (
     EpochCheckpoint,
     LearningRate,
+    PatientEarlyStopping,
+    PatientReduceLROnPlateau,
     StopOnNaN,
     TrainingDiverged,
     TrainingState,
@@ -62,6 +65,7 @@ class Trainer:
         self.history = None
         self.strategy = None  # the tf.distribute strategy of train.distribute, set by execute()
         self.tracker = None  # train.track's tracker (MLflow), started once the recipe is resolved
+        self.bar = None  # the task's printed bar (its baseline()), which early stopping waits for the network to beat
 
     @property
     def writes_preset(self) -> bool:
@@ -150,9 +154,10 @@ class Trainer:
             callbacks.append(EpochCheckpoint(self.run.file("checkpoints"), keep=int(train.keep_checkpoints)))
         monitor = self.monitor()
         mode = "min" if monitor.endswith("loss") else "max"  # accuracy, F1: higher is better
+        bar = self.bar_on_validation(monitor)
         if train.early_stopping:
             callbacks.append(
-                keras.callbacks.EarlyStopping(
+                PatientEarlyStopping(
                     monitor=monitor,
                     mode=mode,
                     patience=int(train.early_stopping),
@@ -160,16 +165,29 @@ class Trainer:
                     # Warm-up: epochs before keep_from_epoch are never kept (an undertrained model
                     # can score best on a small, noisy validation set when other parts carry it).
                     start_from_epoch=max(int(train.keep_from_epoch) - 1, 0),
+                    bar=bar,
                 )
             )
         if train.reduce_lr and str(train.schedule) != "constant":
             self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
         elif train.reduce_lr:
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1))
+            callbacks.append(PatientReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1, bar=bar))
+        if bar is not None and (train.early_stopping or (train.reduce_lr and str(train.schedule) == "constant")):
+            self.log(
+                f"early stopping and reduce_lr count patience once {monitor} beats the bar's {bar:.4f} "
+                f"({self.bar.get('model', 'baseline')} on validation)"
+            )
         # Last: it saves (and after a SIGKILL, resume=true restores) the state of those before it.
         self.state = TrainingState(self.run.file("backup"), watched=callbacks)
         tracker = [self.tracker] if self.tracker is not None else []
         return callbacks + self.task.fit_callbacks() + self.extra_callbacks + tracker + [self.state]
+
+    def bar_on_validation(self, monitor: str) -> float | None:
+        """The printed bar's validation score of what ``monitor`` watches (``val_f1`` -> its ``f1``),
+        which early stopping and reduce_lr wait for the network to beat; None without one."""
+        scores = (self.bar or {}).get("validation", {})
+        value = scores.get(monitor.removeprefix("val_"))
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     def jit_compile(self):
         """``train.jit_compile``: ``"auto"`` (Keras decides), or a flag."""
@@ -282,7 +300,7 @@ class Trainer:
                     tflite=bool(self.config.export.tflite),
                 ),
             )
-            baseline = task.baseline()
+            baseline = self.bar = task.baseline()
             self.fit()
         metrics = task.evaluate()
         metrics["train_seconds"] = round(self.train_seconds, 2)
