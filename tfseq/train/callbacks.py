@@ -54,36 +54,35 @@ class UntilBarBeaten:
     answers ``O``; accuracy 1.0 from the first epoch) and a callback that counts patience then
     stops the run or halves its rate before the network has learnt anything. Until the monitored
     validation score beats ``bar`` (the printed bar's own validation score; None: no wait), the
-    best epoch is still tracked (and its weights kept), but no patience is counted.
+    best epoch is still tracked (:meth:`while_waiting`), but no patience is counted. Mixed in
+    before the Keras callback it changes.
     """
-
-    bar: float | None = None
-    beaten: bool = True
-
-    def waiting(self, logs) -> bool:
-        """True while the bar is not yet beaten (checked with this epoch's ``logs``)."""
-        current = (logs or {}).get(self.monitor)
-        if not self.beaten and current is not None and beats(self.monitor, float(current), self.bar):
-            self.beaten = True
-        return not self.beaten
-
-
-class PatientEarlyStopping(UntilBarBeaten, keras.callbacks.EarlyStopping):
-    """``keras.callbacks.EarlyStopping`` that counts patience only once the bar is beaten (:class:`UntilBarBeaten`)."""
 
     def __init__(self, *args, bar=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.bar, self.beaten = bar, bar is None
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.waiting(logs):
+        current = (logs or {}).get(self.monitor)
+        if not self.beaten and current is not None and beats(self.monitor, float(current), self.bar):
+            self.beaten = True
+        if self.beaten:
             return super().on_epoch_end(epoch, logs)
         if self.monitor_op is None:
             self._set_monitor_op()
-        current = self.get_monitor_value(logs)
-        if current is None or epoch < self.start_from_epoch:
-            return
-        if self.best_weights is None or self._is_improvement(current, self.best):  # the best is still kept
+        if current is not None:
+            self.while_waiting(epoch, current)
+
+    def while_waiting(self, epoch, current):
+        """An epoch before the bar is beaten: keep track of the best, count nothing."""
+        raise NotImplementedError
+
+
+class PatientEarlyStopping(UntilBarBeaten, keras.callbacks.EarlyStopping):
+    """``keras.callbacks.EarlyStopping`` that counts patience only once the bar is beaten (:class:`UntilBarBeaten`)."""
+
+    def while_waiting(self, epoch, current):
+        if epoch >= self.start_from_epoch and self._is_improvement(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -92,17 +91,8 @@ class PatientEarlyStopping(UntilBarBeaten, keras.callbacks.EarlyStopping):
 class PatientReduceLROnPlateau(UntilBarBeaten, keras.callbacks.ReduceLROnPlateau):
     """``keras.callbacks.ReduceLROnPlateau`` that cuts the rate only once the bar is beaten (:class:`UntilBarBeaten`)."""
 
-    def __init__(self, *args, bar=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.bar, self.beaten = bar, bar is None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.waiting(logs):
-            return super().on_epoch_end(epoch, logs)
-        if self.monitor_op is None:
-            self._set_monitor_op()
-        current = (logs or {}).get(self.monitor)
-        if current is not None and self._is_improvement(current, self.best):
+    def while_waiting(self, epoch, current):
+        if self._is_improvement(current, self.best):
             self.best = current  # what it must improve on once it counts
 
 
