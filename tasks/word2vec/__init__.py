@@ -33,14 +33,14 @@ class Word2VecTask(Task):
 
         self.examples, self.pipelines = {}, {}
         for split, frame in self.dataset.splits.items():
-            stream = np.array(
-                [i for ids in self.preprocessor.token_ids(frame["text"], truncate=False) for i in ids], "int32"
-            )
+            rows = self.preprocessor.token_ids(frame["text"], truncate=False)
+            stream = np.array([i for ids in rows for i in ids], "int32")
             if len(stream) < 2:
                 continue
             self.examples[split] = skipgram_examples(
                 stream,
                 self.preprocessor.vocabulary_size(),
+                lines=np.repeat(np.arange(len(rows)), [len(ids) for ids in rows]),  # windows stay in their line
                 window=int(model_cfg.window),
                 negatives=int(model_cfg.negatives),
                 subsample=float(model_cfg.subsample),

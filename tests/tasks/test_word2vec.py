@@ -18,6 +18,14 @@ def test_skipgram_examples_pair_words_within_the_window():
     assert cbow["context"].shape == (6, 4) and set(cbow["centre"].tolist()) == set(range(2, 8))
     for centre, context in zip(cbow["centre"], cbow["context"]):
         assert all(0 < abs(int(c) - int(centre)) <= 2 for c in context if c)
+    # Lines bound the windows (word2vec and gensim read a sentence at a time): 4 and 5 end and start lines.
+    lines = np.array([0, 0, 0, 1, 1, 1])
+    bounded = skipgram_examples(ids, vocabulary_size=8, window=5, subsample=1.0, lines=lines)
+    pairs = set(zip(bounded["centre"].tolist(), bounded["context"].tolist()))
+    assert pairs == {(a, b) for a in range(2, 8) for b in range(2, 8) if a != b and (a < 5) == (b < 5)}
+    cbow = skipgram_examples(ids, vocabulary_size=8, window=5, subsample=1.0, cbow=True, lines=lines)
+    for centre, context in zip(cbow["centre"], cbow["context"]):
+        assert all((int(c) < 5) == (int(centre) < 5) for c in context if c)
 
 
 @pytest.mark.parametrize("cbow", [False, True])

@@ -24,8 +24,10 @@ from tfseq.vectors import WordVectors
 ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 
 
-def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0):
+def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0, lines=None):
     """Training examples from a stream (or rows) of token ids; 0 is padding, 1 out of vocabulary.
+    ``lines``: each id's line (sentence) number; a window then stays inside its line, as word2vec
+    and gensim read a sentence at a time (None: one stream, windows cross everything).
 
     Returns ``(inputs, None)``-style dict arrays for :class:`Word2Vec`:
     skip-gram: ``{"centre": (N,), "context": (N,), "negatives": (N, k)}``;
@@ -35,11 +37,13 @@ def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-
     """
     rng = np.random.default_rng(seed)
     ids = np.asarray(ids).ravel()
+    lines = np.zeros(len(ids), "int64") if lines is None else np.asarray(lines).ravel()
     counts = np.bincount(ids, minlength=vocabulary_size).astype("float64")
     counts[:2] = 0  # padding and OOV are neither centres, contexts nor negatives
     frequency = counts / max(counts.sum(), 1)
     keep = rng.random(len(ids)) < np.sqrt(subsample / np.maximum(frequency[ids], 1e-12))
-    ids = ids[keep & (ids > 1)]
+    kept = keep & (ids > 1)
+    ids, lines = ids[kept], lines[kept]
     noise = counts**0.75
     noise /= noise.sum()
     spans = rng.integers(1, window + 1, size=len(ids))
@@ -48,7 +52,8 @@ def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-
         near = spans >= offset
         for sign in (-1, 1):
             shifted = np.arange(len(ids)) + sign * offset
-            valid = near & (shifted >= 0) & (shifted < len(ids))
+            inside = (shifted >= 0) & (shifted < len(ids))
+            valid = near & inside & (lines[np.clip(shifted, 0, max(len(ids) - 1, 0))] == lines)
             centres.append(np.flatnonzero(valid))
             contexts.append(shifted[valid])
     centre_positions, context_positions = np.concatenate(centres), np.concatenate(contexts)
