@@ -679,3 +679,18 @@ def test_early_stopping_and_rate_cuts_wait_until_the_network_beats_the_bar():
     for epoch, score in enumerate(scores[:3]):
         keras_like.on_epoch_end(epoch, {"val_f1": score})
     assert model.stop_training and keras_like.stopped_epoch == 2
+
+
+def test_a_saved_figure_is_written_whole_and_closed(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from tfseq.train import plots
+    from tfseq.train.run_folder import RunFolder
+
+    run = RunFolder(path=tmp_path / "run")
+    before = len(plt.get_fignums())
+    for _ in range(3):  # a sweep's runs: the figures must not pile up in pyplot
+        path = run.save_figure(
+            "learning_curves.png", plots.learning_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+        )
+    assert path.read_bytes().startswith(b"\x89PNG") and len(plt.get_fignums()) == before

@@ -53,10 +53,17 @@ class RunFolder:
         return atomic_write(self.file(name), text)
 
     def save_figure(self, name, figure) -> Path:
+        """``figure`` as ``<run>/<name>`` (PNG, written whole), then closed: pyplot holds every
+        figure it made until closed, so a sweep's runs would pile them up in memory."""
         import io
 
+        import matplotlib.pyplot as plt
+
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        try:
+            figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        finally:
+            plt.close(figure)
         return atomic_write(self.file(name), buffer.getvalue())
 
     def __str__(self):
