@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import tempfile
 
 
 class UsageError(Exception):
@@ -19,19 +17,10 @@ def start_tensorflow(verbose: bool = False) -> None:
     if verbose or "tensorflow" in sys.modules:
         importlib.import_module("tensorflow")
         return
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as hidden:
-        os.dup2(hidden.fileno(), 2)
-        try:
-            importlib.import_module("tensorflow")
-        except BaseException:
-            os.dup2(saved, 2)
-            hidden.seek(0)
-            sys.stderr.write(hidden.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    from tfseq.tflite_app import quiet_native  # the same hiding as the TFLite runtime's INFO lines
+
+    with quiet_native():
+        importlib.import_module("tensorflow")
 
 
 def one_line(error: BaseException) -> str:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys, ragged_token_chars
+from tfseq.data.vectorize import TOKEN_CHARS, aligned_keys, ragged_token_chars, row_lengths, steps_of
 
 
 def bucket_boundaries(lengths, max_waste: float = 0.1) -> list[int]:
@@ -103,21 +103,21 @@ def make_dataset(
     # Each example keeps its own length (trailing padding trimmed); batches re-pad. At least one
     # step: a batch of texts without a token (empty lines, bucketed together) is then one padded,
     # masked step, not a zero-length sequence, which recurrent layers cannot run.
-    lengths = np.maximum(_row_lengths(x[length_key]), 1)
+    lengths = steps_of(x[length_key])
     # Keys aligned with the tokens (n-grams) share their length; others (a "chars" bag, a
     # seq2seq target) keep their own.
     aligned = [key for key in aligned_keys(x) if key in (length_key, TOKEN_CHARS) or key.startswith("ngrams_")]
-    own = {key: lengths if key in aligned else _row_lengths(value) for key, value in x.items()}
+    own = {key: lengths if key in aligned else row_lengths(value) for key, value in x.items()}
     # Each word's characters are held as they are, not padded to the split's longest sentence and
     # word (CoNLL-2000: 5.5 MB of ids in a 113 MB padded array): ragged, made dense per example.
     x = {
-        key: ragged_token_chars(value, x[length_key]) if isinstance(value, np.ndarray) and value.ndim == 3 else value
+        key: ragged_token_chars(value, lengths) if isinstance(value, np.ndarray) and value.ndim == 3 else value
         for key, value in x.items()
     }
     if targets is not None:
         targets = _padded(targets) if _is_ragged(targets) else np.asarray(targets)
         per_step = targets.ndim == 2 and np.issubdtype(targets.dtype, np.integer)
-        target_lengths = np.maximum(_row_lengths(targets), 1) if per_step else None
+        target_lengths = steps_of(targets) if per_step else None
         ds = tf.data.Dataset.from_tensor_slices(
             (x, own, targets, target_lengths if target_lengths is not None else lengths)
         )
@@ -230,13 +230,6 @@ def _dense(ragged):
 
     dense = ragged.to_tensor(0)
     return tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
-
-
-def _row_lengths(ids: np.ndarray) -> np.ndarray:
-    """Position after the last non-padding id of each row (interior zeros are kept)."""
-    nonzero = ids != 0
-    last = ids.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, 0).astype("int64")
 
 
 def _is_ragged(values) -> bool:

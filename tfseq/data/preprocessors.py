@@ -24,7 +24,15 @@ import numpy as np
 from keras import ops
 
 from tfseq.data.dataset import label_set
-from tfseq.data.vectorize import PAD, TOKEN_CHARS, TextVectorizer, as_strings, concatenate_ids, ragged_token_chars
+from tfseq.data.vectorize import (
+    PAD,
+    TOKEN_CHARS,
+    TextVectorizer,
+    as_strings,
+    concatenate_ids,
+    ragged_token_chars,
+    steps_of,
+)
 
 START, END = 2, 3
 SPECIALS = ("<s>", "</s>")  # a target vocabulary's first tokens: ids START, END
@@ -72,7 +80,7 @@ class Preprocessor(keras.layers.Layer):
         for start in range(0, max(len(texts), 1), chunk):
             part = {k: np.asarray(v) for k, v in self(texts[start : start + chunk]).items()}
             if ragged and TOKEN_CHARS in part:
-                part[TOKEN_CHARS] = ragged_token_chars(part[TOKEN_CHARS], part["tokens"])
+                part[TOKEN_CHARS] = ragged_token_chars(part[TOKEN_CHARS], steps_of(part["tokens"]))
             parts.append(part)
         return parts[0] if len(parts) == 1 else concatenate_ids(*parts)
 

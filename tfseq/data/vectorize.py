@@ -687,20 +687,33 @@ class TextVectorizer(keras.layers.Layer):
         }
 
 
-def ragged_token_chars(ids: np.ndarray, tokens: np.ndarray):
+def row_lengths(ids) -> np.ndarray:
+    """Position after the last non-padding id of each row of a 2-D id array (interior padding kept)."""
+    ids = np.asarray(ids)
+    if not ids.shape[1]:
+        return np.zeros(len(ids), "int64")
+    nonzero = ids != PAD
+    last = ids.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype("int64")
+
+
+def steps_of(ids) -> np.ndarray:
+    """Each row's steps as the pipelines run it: its :func:`row_lengths`, at least one (a text
+    without a token is one padded, masked step, not a zero-length sequence)."""
+    return np.maximum(row_lengths(ids), 1)
+
+
+def ragged_token_chars(ids: np.ndarray, lengths):
     """``(N, T, G)`` padded ``token_chars`` ids as a ragged ``(N, tokens, grams)`` tensor holding
-    each token's ids without padding: row ``i`` keeps as many tokens as ``tokens[i]`` has (at
-    least one: a text without a token is one padded step, as the pipelines make it), each token
-    its ids up to its last non-zero one."""
+    each token's ids without padding: row ``i`` keeps its first ``lengths[i]`` tokens (its
+    :func:`steps_of`), each token its ids up to its last non-zero one."""
     import tensorflow as tf
 
-    last = tokens.shape[1] - np.argmax(tokens[:, ::-1] != 0, axis=1) if tokens.shape[1] else np.zeros(len(tokens))
-    lengths = np.maximum(np.where((tokens != 0).any(axis=1), last, 0), 1).astype("int64")
+    lengths = np.asarray(lengths, "int64")
     if len(lengths) and ids.shape[1] < lengths.max():
         ids = np.pad(ids, ((0, 0), (0, int(lengths.max()) - ids.shape[1]), (0, 0)))
     kept = ids[np.arange(ids.shape[1])[None, :] < lengths[:, None]]  # (sum of lengths, G)
-    nonzero = kept != 0
-    widths = np.where(nonzero.any(axis=1), ids.shape[2] - np.argmax(nonzero[:, ::-1], axis=1), 0).astype("int64")
+    widths = row_lengths(kept)
     flat = kept[np.arange(ids.shape[2])[None, :] < widths[:, None]]
     return tf.RaggedTensor.from_nested_row_lengths(flat, [lengths, widths])
 
