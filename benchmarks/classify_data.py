@@ -12,8 +12,8 @@
   10% of idx are the test set (issue 4's split); validation is carved from the rest by tfseq.
 
 English sets are split into words with word bigrams, read by two recurrent layers, and the
-bag-of-n-grams experts also see the words' character 2-5-grams; ``embeddings`` (a GloVe/word2vec text file,
-see ``benchmarks/glove.py``) initialises the word embeddings.
+bag-of-n-grams experts also see the words' character 2-5-grams; ``embeddings`` (``auto``, the recipe's:
+GloVe for English words; ``null``; named vectors or a word2vec/GloVe file) the word embeddings.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def debian_files(folder: Path, lists: Path = Path("/var/lib/apt/lists")) -> list
 
 
 def overrides(
-    name: str, folder: Path, shared: Path = SHARED, embeddings: str | None = None, recipe: bool = True
+    name: str, folder: Path, shared: Path = SHARED, embeddings: str = "auto", recipe: bool = True
 ) -> list[str]:
     """Recipe overrides for ``name``; files it needs are written into ``folder``. ``recipe``: also
     the benchmark's recipe overrides for English sets (WORD_LEVEL); without them, the files and
@@ -137,15 +137,6 @@ def overrides(
     folder.mkdir(parents=True, exist_ok=True)
     found = sst2_files(shared, folder) if name == "sst2" else polarity_files(shared, folder)
     found += WORD_LEVEL if recipe else []
-    if embeddings:
-        found += [f"model.embeddings={embeddings}", f"backbone.embedding_dim={vector_dim(embeddings)}"]
+    if embeddings != "auto":  # the recipe's auto: GloVe for English words
+        found.append(f"model.embeddings={embeddings or 'null'}")
     return found
-
-
-def vector_dim(path) -> int:
-    """The dimension of a GloVe/word2vec text file (its first vector line)."""
-    with open(path, encoding="utf-8") as handle:
-        first = handle.readline().split()
-        if len(first) == 2 and all(f.isdigit() for f in first):
-            return int(first[1])
-        return len(first) - 1

@@ -1,6 +1,6 @@
 """Each epoch of a classify run, part by part: the network alone, each expert, the fitted mix.
 
-    python benchmarks/classify_epochs.py [--datasets sst2] [--embeddings glove] [--seeds 0 1 2]
+    python benchmarks/classify_epochs.py [--datasets sst2] [--embeddings auto|none|FILE] [--seeds 0 1 2]
                                          [-- key=value ...]
 
 Trains the benchmark's recipe (benchmarks/classify_data.py) in this process with a callback of
@@ -9,7 +9,7 @@ validation and test with the averaged weights (``train.ema``) and the experts as
 the network alone, each expert alone, and their mix fitted on validation as the trainer fits it
 after training (``fit_expert_weights``). It shows what validation can and cannot see: which
 epoch, and whether the experts help, on held-out text of the test set's kind. Example (the
-benchmarks/RESULTS.md's table): ``--datasets sst2 --embeddings glove -- train.epochs=6 train.early_stopping=0``.
+benchmarks/RESULTS.md's table): ``--datasets sst2 -- train.epochs=6 train.early_stopping=0``.
 """
 
 from __future__ import annotations
@@ -64,15 +64,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["sst2"], choices=["reviews-zh", "sst2", "polarity"])
     parser.add_argument("--shared", type=Path, default=classify_data.SHARED)
-    parser.add_argument("--embeddings", default="none", help="as in classify_quality.py: a vectors file, glove or none")
+    parser.add_argument(
+        "--embeddings",
+        default="auto",
+        help="English word vectors: auto (the recipe's: GloVe 6B 100-d for English words), none, glove-6b-100d or a word2vec/GloVe file",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=6")
     args = parser.parse_args()
-    vectors = {"none": None, "glove": None}.get(args.embeddings, args.embeddings)
-    if args.embeddings == "glove":
-        import glove
-
-        vectors = str(glove.fetch())
+    vectors = {"none": None, "glove": "glove-6b-100d"}.get(args.embeddings, args.embeddings)
     from tfseq import tasks
     from tfseq.train.run_folder import RunFolder
     from tfseq.train.trainer import Trainer
@@ -81,9 +81,7 @@ def main():
         rows = []
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            files = classify_data.overrides(
-                name, tmp / "data", args.shared, embeddings=None if name == "reviews-zh" else vectors
-            )
+            files = classify_data.overrides(name, tmp / "data", args.shared, embeddings=vectors)
             for seed in args.seeds:
                 overrides = [
                     "export.enabled=false",

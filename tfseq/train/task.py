@@ -33,6 +33,12 @@ from tfseq.models.backbone import RecurrentBackbone
 from tfseq.train.run_folder import RunFolder
 
 
+def epochs_for(tokens: int, rule: dict) -> int:
+    """The ``auto`` number of epochs for ``tokens`` training ids: enough to read about
+    ``rule["tokens_read"]`` (a task's ``auto.yaml`` rule), within its ``min_epochs`` and ``max_epochs``."""
+    return min(int(rule["max_epochs"]), max(int(rule["min_epochs"]), round(rule["tokens_read"] / max(tokens, 1))))
+
+
 class Task:
     """One task's steps. ``config`` is its resolved recipe (``tasks/<name>/<name>.yaml`` with the
     command line's overrides); ``run`` the run folder its reports go to; ``log`` prints."""
@@ -162,6 +168,8 @@ class Task:
         shown = value  # as it would be typed: model.dynamic=true, data.ngrams=[1, 2]
         if isinstance(value, bool):
             shown = str(value).lower()
+        elif value is None:
+            shown = "null"
         elif isinstance(value, (list, tuple)):
             shown = list(value)
         self.log(f"auto: {key}={shown} ({reason})")
@@ -178,6 +186,19 @@ class Task:
             if (keys is None or key in keys) and self.auto(key):
                 self.choose(key, recipes.plain(value), "; ".join(part for part in (why, reason) if part) or case)
         return {key: value for key, (value, _) in values.items()}
+
+    def choose_epochs_by_size(self, tokens: int):
+        """``train.epochs=auto``: enough epochs to read about the ``rule`` of the task's
+        ``auto.yaml``'s ``tokens_read`` training tokens, within its ``min_epochs`` and ``max_epochs``
+        (:func:`epochs_for`): a small text is read more times, a large one fewer."""
+        if self.auto("train.epochs"):
+            rule = self.auto_rule()
+            self.choose(
+                "train.epochs",
+                epochs_for(tokens, rule),
+                f"{tokens:,} training tokens: about {rule['tokens_read'] / 1e6:g}M read, {rule['min_epochs']} "
+                f"to {rule['max_epochs']} epochs",
+            )
 
     def auto_rule(self) -> dict:
         """The ``rule`` section of the task's ``auto.yaml``: the numbers its ``auto`` rule reads."""
@@ -249,17 +270,58 @@ class Task:
     def use_embeddings(self):
         """``model.embeddings``: a file, or named vectors (``glove-6b-100d``, fetched into the cache
         once: :mod:`tfseq.vectors`), checked before any data is read; ``backbone.embedding_dim``
-        becomes the file's dimension, so the one key is enough."""
+        becomes the file's dimension, so the one key is enough. ``auto`` waits for the training
+        text (:meth:`choose_embeddings`)."""
         from tfseq import vectors
 
         value = OmegaConf.select(self.config, "model.embeddings", default=None)
-        if not value:
+        if not value or str(value) == "auto":
             return None
-        self.embeddings_file = path = vectors.resolve(value)
+        return self._embeddings_from(vectors.resolve(value))
+
+    def _embeddings_from(self, path):
+        from tfseq import vectors
+
+        self.embeddings_file = path
         dim = vectors.dimension(path)
         if int(self.config.backbone.embedding_dim) != dim:
             self.choose("backbone.embedding_dim", dim, f"the dimension of the vectors in {path}")
         return path
+
+    def choose_embeddings(self, texts):
+        """``model.embeddings=auto``: English vectors (:data:`tfseq.vectors.ENGLISH`) when the
+        training ``texts`` are English words (:func:`tfseq.data.language.english_words`), from the
+        cache or fetched once; none for other text, characters, a preset, or when they cannot be
+        had (offline: said in the one ``auto:`` line, and the run trains without them)."""
+        from tfseq import vectors
+        from tfseq.data.language import english_words
+
+        if not self.auto("model.embeddings"):
+            return
+        split = str(OmegaConf.select(self.config, "data.split", default="word"))
+        if self.preset() is not None:
+            self.choose("model.embeddings", None, "a preset keeps the vectors it was trained with")
+            return
+        if split not in ("word", "wordpunct"):
+            self.choose("model.embeddings", None, f"a {split} split: the vectors are for words")
+            return
+        english, reason = english_words(texts)
+        if not english:
+            self.choose("model.embeddings", None, reason)
+            return
+        name = vectors.ENGLISH
+        try:
+            path = vectors.resolve(name)
+        except vectors.VectorsError as error:
+            self.choose(
+                "model.embeddings",
+                None,
+                f"English words ({reason}), but {name} is {error.why}: training without them; "
+                f"python -m tfseq.vectors fetch {name} fetches them",
+            )
+            return
+        self.choose("model.embeddings", name, f"English words: {reason}")
+        self._embeddings_from(path)
 
     def add_embedding_words(self):
         """``model.embeddings_vocabulary`` > 0: the first (most frequent) words of the
