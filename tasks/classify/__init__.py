@@ -7,7 +7,7 @@ import numpy as np
 from tfseq import data
 from tfseq.data.vectorize import concatenate_ids
 from tfseq.export import Serving, TFLiteServing, at_least_one_step
-from tfseq.models import TextClassifier
+from tfseq.models import TextClassifier, classifier
 from tfseq.models.linear import fit_nb_linear, fit_tfidf_linear, select_logistic_regression
 from tfseq.train import plots
 from tfseq.train.task import Task
@@ -110,6 +110,7 @@ class ClassifyTask(Task):
         embedding file's words added."""
         cfg = self.config.data
         self.choose_text_defaults(self.dataset.train["text"])
+        self.choose_embeddings(self.dataset.train["text"])
         pre = data.TextClassifierPreprocessor(
             data.TextVectorizer(
                 split=cfg.split,
@@ -191,10 +192,18 @@ class ClassifyTask(Task):
         if mixed:
             # Stacking: how much each expert's log-odds count, fitted on validation predictions.
             w = self.model.fit_mix(
-                data.make_dataset(self.features["validation"], batch_size=256), self.targets["validation"]
+                data.make_dataset(self.features["validation"], batch_size=256),
+                self.targets["validation"],
+                least=classifier.MIX_TEXTS,
             )
             names = ["network", *self.model.experts]
-            self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
+            if w is None:
+                self.log(
+                    f"mix of logits: equal weights ({len(self.targets['validation'])} validation texts are too few "
+                    f"to fit them; {classifier.MIX_TEXTS} or more are)"
+                )
+            else:
+                self.log("mix of logits fitted on validation: " + ", ".join(f"{n} {x:.2f}" for n, x in zip(names, w)))
         # Validation scores the model as selected on it, before the refit below has seen it.
         self.validation_metrics = self.split_metrics("validation", self.predict_split("validation"))
         if mixed and self.config.train.refit_experts and self.preset() is None:

@@ -156,6 +156,7 @@ class TagTask(Task):
         if self.auto("data.split"):
             self.choose("data.split", *split_of(self.dataset.train["tokens"]))
         self.choose_for_script(self.dataset.train["tokens"])
+        self.choose_embeddings(" ".join(tokens) for tokens in self.dataset.train["tokens"])
         self.preprocessor = self.preprocessor_from(
             lambda: data.TokenTaggerPreprocessor(
                 data.TextVectorizer(
@@ -205,16 +206,43 @@ class TagTask(Task):
 
         share = unspaced_share(" ".join(tokens) for tokens in sentences) or 0.0
         split = str(self.config.data.split)
+        epochs_auto = self.auto("train.epochs")
+        keys = [key for key in self.auto_case_table()["unspaced"] if key != "train.epochs"]
         if split in ("word", "wordpunct") and share < 0.5:
             recipe = OmegaConf.load(SPACED_RECIPE)
             reason = f"{1 - share:.0%} of the letters are in scripts that space words: {SPACED_RECIPE.name}'s value"
-            for key in self.auto_case_table()["unspaced"]:  # the same keys, tag-en.yaml's values
+            for key in keys:  # the same keys, tag-en.yaml's values
                 if self.auto(key):
                     self.choose(key, recipes.plain(OmegaConf.select(recipe, key)), reason)
-        elif split == "character":
-            self.auto_case("character", "a character split")
+            epochs, source = int(recipe.train.epochs), SPACED_RECIPE.name
         else:
-            self.auto_case("unspaced", f"{share:.0%} of the letters are in scripts written without spaces")
+            case = "character" if split == "character" else "unspaced"
+            why = "a character split" if case == "character" else f"{share:.0%} of the letters are in unspaced scripts"
+            epochs, source = self.auto_case(case, why, keys=keys)["train.epochs"], f"auto.yaml's {case}"
+        scale = 1.0  # how many times the script's epochs a small file gets
+        if epochs_auto:
+            scale = self.choose("train.epochs", *self.epochs_for(len(sentences), int(epochs), source)) / int(epochs)
+        if self.auto("train.early_stopping"):
+            patience = max(1, round(int(self.auto_rule()["patience"]) * scale))
+            reason = "the rule's patience" + (
+                f", {scale:.1f} times for {scale:.1f} times the epochs" if scale > 1 else ""
+            )
+            self.choose("train.early_stopping", patience, reason)
+
+    def epochs_for(self, sentences: int, least: int, source: str) -> tuple[int, str]:
+        """``train.epochs=auto``: ``least`` (the script's value, from ``source``), more for a small
+        file, so that training takes at least tasks/tag/auto.yaml's ``min_steps`` steps (a
+        200-sentence file has 7 steps an epoch, CoNLL-2000 266); early stopping still ends a run
+        whose validation F1 has beaten the bar and stopped rising."""
+        rule = self.auto_rule()
+        steps = -(-sentences // int(self.config.train.batch_size))
+        epochs = min(int(rule["max_epochs"]), max(least, -(-int(rule["min_steps"]) // max(steps, 1))))
+        if epochs == least:
+            return epochs, f"{source}'s value"
+        return epochs, (
+            f"{sentences:,} training sentences, {steps} steps an epoch: more than {source}'s {least} epochs, "
+            f"for at least {rule['min_steps']} steps, at most {rule['max_epochs']} epochs"
+        )
 
     def build_model(self):
         model = SequenceTagger(

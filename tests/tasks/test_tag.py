@@ -164,12 +164,20 @@ def test_auto_gives_spaced_words_tag_ens_settings_and_chinese_pos_zhs(tmp_path):
     english = [[("John", "B-PER"), ("Smith", "I-PER"), ("lives", "O"), ("in", "O"), ("Paris", "B-LOC")]] * 30
     config = prepared(tmp_path / "en", english)
     tag_en = OmegaConf.load(SPACED_RECIPE)
-    for key in UNSPACED:  # the English recipe's values, one home: tag-en.yaml
+    for key in set(UNSPACED) - {"train.epochs"}:  # the English recipe's values, one home: tag-en.yaml
         assert OmegaConf.select(config, key) == OmegaConf.select(tag_en, key), key
+    # Epochs: the script's value (tag-en's 15, pos-zh's 3), more for a small file: at least the
+    # rule's min_steps steps (1,400), at most its max_epochs (60).
+    rule = {key: value for key, (value, _) in table["rule"].items()}
+    assert config.train.epochs == rule["max_epochs"]  # 30 sentences: one step an epoch
+    assert config.train.early_stopping == 8  # patience 2 at 15 epochs: 4 times the epochs, 4 times the patience
+    assert prepared(tmp_path / "en1", english, "train.batch_size=1").train.epochs == 47  # 30 steps
+    config = prepared(tmp_path / "en2", english * 4, "train.batch_size=1")
+    assert (config.train.epochs, config.train.early_stopping) == (tag_en.train.epochs, rule["patience"])
     assert (config.backbone.char_cnn, list(config.data.token_chars)) == (50, [1, 1])  # the characters as written
 
     chinese = [[("迈向", "v"), ("充满", "v"), ("希望", "n"), ("的", "u"), ("新", "a"), ("世纪", "n")]] * 30
-    config = prepared(tmp_path / "zh", chinese)
+    config = prepared(tmp_path / "zh", chinese * 16, "train.batch_size=1")  # 480 steps an epoch
     assert {
         key: OmegaConf.to_container(OmegaConf.select(config, key))
         if key.startswith("data.")

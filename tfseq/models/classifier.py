@@ -16,6 +16,9 @@ from tfseq.models.task_model import TaskModel
 HEADS = choices.HEADS
 
 
+MIX_TEXTS = 50  # fewer validation texts than this: the mix keeps equal weights, not fitted
+
+
 @keras.saving.register_keras_serializable(package="tfseq")
 class TextClassifier(TaskModel):
     """A :class:`RecurrentBackbone` -> pooling -> dense head (keras-hub's ``TextClassifier``).
@@ -114,12 +117,17 @@ class TextClassifier(TaskModel):
         """(batch, 1 + experts, outputs): the network's logits, then each fitted expert's."""
         return ops.stack(self._parts(inputs), axis=1)
 
-    def fit_mix(self, batches, targets) -> np.ndarray:
+    def fit_mix(self, batches, targets, least: int = MIX_TEXTS) -> np.ndarray | None:
         """Stacking: the mix's weights of the network's and each fitted expert's logits, fitted on
         held-out ``batches`` (input dicts, in order) and their class ids ``targets`` (``-1``: a
-        label unseen in training, left out) by :func:`fit_expert_weights`. Returns the weights."""
-        parts = np.concatenate([np.asarray(self.logit_parts(x)) for x in batches])
+        label unseen in training, left out) by :func:`fit_expert_weights`. Returns the weights;
+        None, and the mix left as it is (equal weights), with fewer than ``least`` such texts: a
+        handful fits noise (a 60-row file's 4 validation texts gave every weight 0, a constant
+        answer)."""
         known = np.asarray(targets) >= 0
+        if known.sum() < least:
+            return None
+        parts = np.concatenate([np.asarray(self.logit_parts(x)) for x in batches])
         w, b = fit_expert_weights(parts[known], np.asarray(targets)[known], head=self.head)
         self.mix.w.assign(w)
         self.mix.b.assign(b)

@@ -95,6 +95,10 @@ AUTO = {  # key -> (accepts the value, what it accepts besides auto)
         "a number (0: plain likelihood)",
     ),
     "generate.max_length": (_count, "a whole number >= 1"),
+    "train.early_stopping": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a whole number >= 0 (0: off)",
+    ),
     "backbone.layers": (_count, "a whole number >= 1"),
     "backbone.units": (_count, "a whole number >= 1"),
     "backbone.char_cnn": (

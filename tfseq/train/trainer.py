@@ -171,7 +171,11 @@ class Trainer:
         if train.reduce_lr and str(train.schedule) != "constant":
             self.log(f"reduce_lr: off (train.schedule={train.schedule} sets the rate at every step)")
         elif train.reduce_lr:
-            callbacks.append(PatientReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=1, bar=bar))
+            # Half early stopping's patience (2: 1), so the rate is halved before a run is stopped.
+            patience = max(1, int(train.early_stopping) // 2)
+            callbacks.append(
+                PatientReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=patience, bar=bar)
+            )
         if bar is not None and (train.early_stopping or (train.reduce_lr and str(train.schedule) == "constant")):
             self.log(
                 f"early stopping and reduce_lr count patience once {monitor} beats the bar's {bar:.4f} "
