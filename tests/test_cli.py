@@ -304,7 +304,7 @@ def test_auto_values_live_in_data_once_and_defaults_in_yaml_only():
 
     root = Path(tasks.__file__).parent
     tables = sorted(root.glob("*/auto.yaml"))
-    assert {p.parent.name for p in tables} == {"classify", "tag", "lm", "seq2seq"}
+    assert {p.parent.name for p in tables} == {"classify", "tag", "lm", "seq2seq", "word2vec"}
     for table in tables:
         recipe = recipes.load_recipe(table.parent.name)
         for case, values in recipes.auto_values(table).items():

@@ -29,13 +29,7 @@ from tfseq.models.interpolated import Interpolated, fit_weight, mixture_log_prob
 from tfseq.models.language_model import DYNAMIC_WINDOW, perplexity
 from tfseq.models.ngram import KneserNeyLM
 from tfseq.train.callbacks import CarryState
-from tfseq.train.task import Task
-
-
-def epochs_for(tokens: int, rule: dict) -> int:
-    """The ``auto`` number of epochs for a training stream of ``tokens`` ids: enough to read about
-    ``rule["tokens_read"]`` (tasks/lm/auto.yaml's rule), within its bounds."""
-    return min(int(rule["max_epochs"]), max(int(rule["min_epochs"]), round(rule["tokens_read"] / max(tokens, 1))))
+from tfseq.train.task import Task, epochs_for  # noqa: F401  (epochs_for: the shared rule, importable here too)
 
 
 def stream_metrics(loss: float, tokens: int) -> dict:
@@ -175,13 +169,7 @@ class LanguageModelTask(Task):
         than ``small_reads`` times is small: its ``small`` values (dropout, weight dropout, a second
         layer, dynamic evaluation), else ``large``'s."""
         rule = self.auto_rule()
-        if self.auto("train.epochs"):
-            self.choose(
-                "train.epochs",
-                epochs_for(tokens, rule),
-                f"{tokens:,} training tokens: about {rule['tokens_read'] / 1e6:g}M read, {rule['min_epochs']} "
-                f"to {rule['max_epochs']} epochs",
-            )
+        self.choose_epochs_by_size(tokens)
         epochs = int(self.config.train.epochs)
         small = epochs > int(rule["small_reads"])
         if small and self.auto("model.dynamic") and keras.backend.backend() == "jax":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfseq import data
-from tfseq.models import Word2Vec, skipgram_examples
+from tfseq.models import Word2Vec, example_batches
 from tfseq.models.word2vec import ARCHITECTURES
 from tfseq.train.task import Task
 
@@ -29,38 +29,67 @@ class Word2VecTask(Task):
         self.preprocessor.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.vocabulary = self.preprocessor.vocabularies[1]
         model_cfg = self.config.model
-        import tensorflow as tf
-
-        self.examples, self.pipelines = {}, {}
+        self.streams, self.pipelines, made = {}, {}, {}
         for split, frame in self.dataset.splits.items():
             rows = self.preprocessor.token_ids(frame["text"], truncate=False)
-            stream = np.array([i for ids in rows for i in ids], "int32")
+            stream = np.fromiter((i for ids in rows for i in ids), "int32")
             if len(stream) < 2:
                 continue
-            self.examples[split] = skipgram_examples(
-                stream,
-                self.preprocessor.vocabulary_size(),
-                lines=np.repeat(np.arange(len(rows)), [len(ids) for ids in rows]),  # windows stay in their line
-                window=int(model_cfg.window),
-                negatives=int(model_cfg.negatives),
-                subsample=float(model_cfg.subsample),
-                cbow=model_cfg.architecture == "cbow",
-                seed=int(self.config.seed) + ("train", "validation", "test").index(split),
-            )
-            pipeline = tf.data.Dataset.from_tensor_slices(self.examples[split])
-            size, batch = len(self.examples[split]["centre"]), int(self.config.train.batch_size)
-            self.pipelines[split] = (
-                data.shuffled_epochs(pipeline, size, batch, int(self.config.seed))
-                if split == "train"
-                else pipeline.batch(batch).prefetch(tf.data.AUTOTUNE)
-            )
-        if "train" not in self.examples:
+            # each id's line: a window stays inside its line
+            lines = np.repeat(np.arange(len(rows), dtype="int32"), [len(ids) for ids in rows])
+            self.streams[split] = stream, lines
+            made[split] = sum(len(batch["centre"]) for batch in self.batches(split, self.seed_of(split)))  # counted
+        if "train" not in self.streams or not made["train"]:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
+        self.choose_epochs_by_size(len(self.streams["train"][0]))
+        batch = int(self.config.train.batch_size)
+        steps = -(-made["train"] // batch)
+        self.pipelines = {split: self.examples_dataset(split, self.seed_of(split)) for split in self.streams}
+        self.pipelines["train"] = data.Epochs(
+            lambda epoch: self.examples_dataset("train", data.epoch_seed(int(self.config.seed), epoch), steps), steps
+        )
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(
-            f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; training examples "
-            f"{ ({s: len(e['centre']) for s, e in self.examples.items()}) } ({model_cfg.architecture})"
+            f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; "
+            f"{len(self.streams['train'][0]):,} training tokens; examples per pass {made} "
+            f"({model_cfg.architecture}, made {batch} at a time as training reads them)"
         )
+
+    def seed_of(self, split: str) -> int:
+        """The draws of a held-out split's examples (the same on every pass)."""
+        return int(self.config.seed) + ("train", "validation", "test").index(split)
+
+    def batches(self, split: str, seed: int, steps: int | None = None):
+        """The ``split``'s examples in batches (:func:`tfseq.models.word2vec.example_batches`)."""
+        cfg = self.config.model
+        ids, lines = self.streams[split]
+        return example_batches(
+            ids,
+            lines,
+            self.preprocessor.vocabulary_size(),
+            int(self.config.train.batch_size),
+            seed=seed,
+            steps=steps,
+            window=int(cfg.window),
+            negatives=int(cfg.negatives),
+            subsample=float(cfg.subsample),
+            cbow=cfg.architecture == "cbow",
+        )
+
+    def examples_dataset(self, split: str, seed: int, steps: int | None = None):
+        """:meth:`batches` as a ``tf.data.Dataset``, made anew on each pass."""
+        import tensorflow as tf
+
+        cfg = self.config.model
+        width = 2 * int(cfg.window) if cfg.architecture == "cbow" else None
+        signature = {
+            "centre": tf.TensorSpec((None,), tf.int32),
+            "context": tf.TensorSpec((None, width) if width else (None,), tf.int32),
+            "negatives": tf.TensorSpec((None, int(cfg.negatives)), tf.int32),
+        }
+        return tf.data.Dataset.from_generator(
+            lambda: self.batches(split, seed, steps), output_signature=signature
+        ).prefetch(tf.data.AUTOTUNE)
 
     def build_model(self):
         cfg = self.config.model

@@ -465,8 +465,8 @@ def test_auto_reads_a_small_text_many_times_with_dropout_and_two_layers_a_large_
 
     import tfseq.tasks.lm as lm
     from tfseq import tasks
-    from tfseq.tasks.lm import epochs_for
     from tfseq.train.run_folder import RunFolder
+    from tfseq.train.task import epochs_for
 
     rule = {
         key: value for key, (value, _) in recipes.auto_values(Path(lm.__file__).with_name("auto.yaml"))["rule"].items()

@@ -154,3 +154,54 @@ def test_word2vec_model_takes_words_and_keeps_them_in_keras_files(tmp_path):
     assert restored.vocabulary == ("a", "b", "c") and np.allclose(restored.vectors, model.vectors)
     with pytest.raises(ValueError, match="vocabulary has 2 words"):
         Word2Vec(5, vocabulary=["a", "b"])
+
+
+def test_examples_are_made_a_part_at_a_time_in_whole_batches():
+    from tfseq.models import example_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 12, size=400)
+    lines = np.repeat(np.arange(400), lengths)
+    ids = rng.integers(2, 60, size=len(lines)).astype("int32")
+    options = dict(window=3, negatives=4, subsample=1.0)
+    one_pass = list(example_batches(ids, lines, 62, batch_size=64, seed=1, chunk=500, **options))
+    assert all(len(b["centre"]) == 64 for b in one_pass[:-1]) and 0 < len(one_pass[-1]["centre"]) <= 64
+    made = sum(len(b["centre"]) for b in one_pass)
+    whole = skipgram_examples(ids, 62, lines=lines, seed=1, **options)  # all at once: about as many
+    assert abs(made - len(whole["centre"])) < 0.05 * len(whole["centre"])
+    # Every pair is two words of one line, at most `window` apart: no window crosses a line (or a part).
+    pairs = {(int(a), int(b)) for batch in one_pass for a, b in zip(batch["centre"], batch["context"])}
+    near = {
+        (int(ids[i]), int(ids[j]))
+        for i in range(len(ids))
+        for j in range(max(0, i - 3), min(len(ids), i + 4))
+        if i != j and lines[i] == lines[j]
+    }
+    assert pairs <= near
+    # steps: exactly that many full batches, the text read again where a pass runs short.
+    steps = -(-made // 64) + 5
+    epoch = list(example_batches(ids, lines, 62, batch_size=64, seed=2, steps=steps, chunk=500, **options))
+    assert len(epoch) == steps and all(len(b["centre"]) == 64 for b in epoch)
+    again = list(example_batches(ids, lines, 62, batch_size=64, seed=2, steps=steps, chunk=500, **options))
+    assert all(np.array_equal(a["negatives"], b["negatives"]) for a, b in zip(epoch, again))  # its seed alone
+
+
+def test_word2vec_epochs_follow_the_texts_size(tmp_path):
+    from tfseq import recipes, tasks
+    from tfseq.train.run_folder import RunFolder
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(f"the cat sat on the mat {i % 7}" for i in range(200)) + "\n")
+    config = recipes.resolve(
+        "word2vec",
+        [("data.name", "null"), ("data.train", str(text)), ("data.min_frequency", "1"), ("run.dir", str(tmp_path))],
+    )
+    logged = []
+    task = tasks.task_class("word2vec")(config, RunFolder(path=config.run.dir), log=logged.append)
+    task.prepare()
+    rule = {key: value for key, (value, _) in task.auto_case_table()["rule"].items()}
+    assert config.train.epochs == rule["max_epochs"]  # 1,120 training words: read as often as allowed
+    assert any(
+        line.startswith("auto: train.epochs=20 (1,120 training tokens: about 5M read, 2 to 20") for line in logged
+    )
+    assert any("examples per pass" in line and "made 4096 at a time" in line for line in logged)

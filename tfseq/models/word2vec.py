@@ -24,10 +24,14 @@ from tfseq.vectors import WordVectors
 ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 
 
-def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0, lines=None):
+def skipgram_examples(
+    ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0, lines=None, counts=None
+):
     """Training examples from a stream (or rows) of token ids; 0 is padding, 1 out of vocabulary.
     ``lines``: each id's line (sentence) number; a window then stays inside its line, as word2vec
     and gensim read a sentence at a time (None: one stream, windows cross everything).
+    ``counts``: each id's count in the whole text, when ``ids`` is a part of it (subsampling and
+    the negatives follow the whole text's frequencies); None: counted in ``ids``.
 
     Returns ``(inputs, None)``-style dict arrays for :class:`Word2Vec`:
     skip-gram: ``{"centre": (N,), "context": (N,), "negatives": (N, k)}``;
@@ -38,7 +42,8 @@ def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-
     rng = np.random.default_rng(seed)
     ids = np.asarray(ids).ravel()
     lines = np.zeros(len(ids), "int64") if lines is None else np.asarray(lines).ravel()
-    counts = np.bincount(ids, minlength=vocabulary_size).astype("float64")
+    counts = np.bincount(ids, minlength=vocabulary_size) if counts is None else np.asarray(counts)
+    counts = counts.astype("float64")
     counts[:2] = 0  # padding and OOV are neither centres, contexts nor negatives
     frequency = counts / max(counts.sum(), 1)
     keep = rng.random(len(ids)) < np.sqrt(subsample / np.maximum(frequency[ids], 1e-12))
@@ -67,6 +72,48 @@ def skipgram_examples(ids, vocabulary_size, window=5, negatives=5, subsample=1e-
         examples = {"centre": ids[centre_positions].astype("int32"), "context": ids[context_positions].astype("int32")}
     examples["negatives"] = rng.choice(len(noise), size=(len(examples["centre"]), negatives), p=noise).astype("int32")
     return examples
+
+
+def example_batches(ids, lines, vocabulary_size, batch_size, seed=0, steps=None, chunk=100_000, **options):
+    """:func:`skipgram_examples` made a part of the text at a time and shuffled within it, in
+    batches of ``batch_size``: memory follows the part (``chunk`` tokens, whole lines), not the
+    text times the window (a 1M-word text has about 6M examples). Subsampling, windows and
+    negatives are drawn afresh from ``seed``, as word2vec draws them on each pass.
+
+    ``steps=None``: one pass over the text, its last batch partial (validation); else exactly
+    ``steps`` full batches, the text read again (with new draws) where a pass runs short, so every
+    epoch of ``model.fit(steps_per_epoch=steps)`` is the same length. ``options``: the keywords
+    of :func:`skipgram_examples`. Yields dicts of numpy arrays."""
+    ids, lines = np.asarray(ids).ravel(), np.asarray(lines).ravel()
+    counts = np.bincount(ids, minlength=vocabulary_size)
+    line_starts = np.flatnonzero(np.r_[True, lines[1:] != lines[:-1]])
+    at = np.minimum(np.searchsorted(line_starts, np.arange(0, len(ids), chunk)), len(line_starts) - 1)
+    cuts = np.unique(np.r_[line_starts[at], len(ids)])
+    made, carried, reading = 0, None, 0
+    while True:
+        rng = np.random.default_rng([int(seed), reading])
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            part = skipgram_examples(
+                ids[lo:hi], vocabulary_size, lines=lines[lo:hi], counts=counts, seed=int(rng.integers(2**31)), **options
+            )
+            order = rng.permutation(len(part["centre"]))
+            part = {key: value[order] for key, value in part.items()}
+            if carried is not None:
+                part = {key: np.concatenate([carried[key], value]) for key, value in part.items()}
+            full = len(part["centre"]) // batch_size * batch_size
+            for start in range(0, full, batch_size):
+                yield {key: value[start : start + batch_size] for key, value in part.items()}
+                made += 1
+                if steps is not None and made >= steps:
+                    return
+            carried = {key: value[full:] for key, value in part.items()}
+        if steps is None:
+            if len(carried["centre"]):
+                yield carried
+            return
+        if made == 0 and reading > 0:
+            raise ValueError("the text makes no training examples")
+        reading += 1
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
