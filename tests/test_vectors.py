@@ -235,12 +235,13 @@ def test_auto_takes_english_vectors_from_the_cache_and_says_so_offline(tmp_path,
     assert trainer.config.model.embeddings is None and trainer.task.embeddings_file is None
 
     glove_file(tmp_path / "cache" / "glove.6B.100d.txt", words=("the", "film", "good", "bad", "awful"), dim=12)
-    trainer, logged = english_trainer(tmp_path / "cached")
-    trainer.execute()
+    trainer, logged = english_trainer(tmp_path / "cached")  # prepared and built: no need to train
+    trainer.task.prepare()
+    trainer.task.build_model()
     assert "auto: model.embeddings=glove-6b-100d (English words: 61% of the words are English function words)" in logged
     assert trainer.config.model.embeddings == "glove-6b-100d" and trainer.config.backbone.embedding_dim == 12
     assert any(line.startswith("embeddings: 5 of") for line in logged)
 
     trainer, logged = english_trainer(tmp_path / "off", "model.embeddings=null")  # opted out
-    trainer.execute()
+    trainer.task.prepare()
     assert trainer.task.embeddings_file is None and not any("model.embeddings" in line for line in logged)
