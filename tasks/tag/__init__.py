@@ -221,7 +221,9 @@ class TagTask(Task):
             epochs, source = self.auto_case(case, why, keys=keys)["train.epochs"], f"auto.yaml's {case}"
         scale = 1.0  # how many times the script's epochs a small file gets
         if epochs_auto:
-            scale = self.choose("train.epochs", *self.epochs_for(len(sentences), int(epochs), source)) / int(epochs)
+            scale = self.choose("train.epochs", *self.epochs_for_steps(len(sentences), int(epochs), source)) / int(
+                epochs
+            )
         if self.auto("train.early_stopping"):
             patience = max(1, round(int(self.auto_rule()["patience"]) * scale))
             reason = "the rule's patience" + (
@@ -229,7 +231,7 @@ class TagTask(Task):
             )
             self.choose("train.early_stopping", patience, reason)
 
-    def epochs_for(self, sentences: int, least: int, source: str) -> tuple[int, str]:
+    def epochs_for_steps(self, sentences: int, least: int, source: str) -> tuple[int, str]:
         """``train.epochs=auto``: ``least`` (the script's value, from ``source``), more for a small
         file, so that training takes at least tasks/tag/auto.yaml's ``min_steps`` steps (a
         200-sentence file has 7 steps an epoch, CoNLL-2000 266); early stopping still ends a run

@@ -29,7 +29,7 @@ class Word2VecTask(Task):
         self.preprocessor.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
         self.vocabulary = self.preprocessor.vocabularies[1]
         model_cfg = self.config.model
-        self.streams, self.pipelines, made = {}, {}, {}
+        self.streams, made = {}, {}
         for split, frame in self.dataset.splits.items():
             rows = self.preprocessor.token_ids(frame["text"], truncate=False)
             stream = np.fromiter((i for ids in rows for i in ids), "int32")
@@ -44,10 +44,13 @@ class Word2VecTask(Task):
         self.choose_epochs_by_size(len(self.streams["train"][0]))
         batch = int(self.config.train.batch_size)
         steps = -(-made["train"] // batch)
-        self.pipelines = {split: self.examples_dataset(split, self.seed_of(split)) for split in self.streams}
-        self.pipelines["train"] = data.Epochs(
-            lambda epoch: self.examples_dataset("train", data.epoch_seed(int(self.config.seed), epoch), steps), steps
-        )
+        self.pipelines = {
+            "train": data.Epochs(
+                lambda epoch: self.examples_dataset("train", data.epoch_seed(int(self.config.seed), epoch), steps),
+                steps,
+            ),
+            **{split: self.examples_dataset(split, self.seed_of(split)) for split in self.streams if split != "train"},
+        }
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(
             f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; "
