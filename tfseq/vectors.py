@@ -373,6 +373,15 @@ class WordVectors:
         best = np.argsort(-similarity)[:top]
         return [(self.words[i], float(similarity[i])) for i in best]
 
+    def _first(self, restrict: int | None, lowercase: bool) -> tuple[int, dict]:
+        """How many words the evaluations answer among (the first ``restrict``), and their ids by
+        word (lower-cased with ``lowercase``: the most frequent spelling keeps the id)."""
+        limit = min(restrict or len(self.words), len(self.words))
+        index = {}
+        for i, word in enumerate(self.words[:limit]):
+            index.setdefault(word.lower() if lowercase else word, i)
+        return limit, index
+
     def evaluate_analogies(self, path, restrict: int | None = 30000, lowercase: bool = True) -> dict:
         """Accuracy on an analogy questions file (``: section`` lines, then ``a b c d`` lines: a is
         to b as c is to d), as word2vec's ``compute-accuracy`` and gensim score it: the answer is
@@ -380,11 +389,7 @@ class WordVectors:
         words left out; a question with a word outside those is skipped (counted apart)."""
         from tfseq.data.dataset import DataError
 
-        limit = min(restrict or len(self.words), len(self.words))
-        words = [w.lower() for w in self.words[:limit]] if lowercase else self.words[:limit]
-        index = {}
-        for i, word in enumerate(words):
-            index.setdefault(word, i)  # the most frequent spelling of a lower-cased word
+        limit, index = self._first(restrict, lowercase)
         unit = self.unit[:limit]
         sections, section = {}, None
         for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -434,10 +439,7 @@ class WordVectors:
 
         from tfseq.data.dataset import DataError
 
-        limit = min(restrict or len(self.words), len(self.words))
-        index = {}
-        for i, word in enumerate(self.words[:limit]):
-            index.setdefault(word.lower() if lowercase else word, i)
+        _, index = self._first(restrict, lowercase)
         model, human, oov = [], [], 0
         for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
