@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfseq import data
-from tfseq.models import Word2Vec, example_batches
+from tfseq.models import Word2Vec, example_batches, examples_per_pass
 from tfseq.models.word2vec import ARCHITECTURES
 from tfseq.train.task import Task
 
@@ -26,24 +26,26 @@ class Word2VecTask(Task):
         self.dataset = self.load_dataset("language-model", "plain text")
         self.auto_split("data.split", self.dataset.train["text"])
         self.preprocessor = data.TextVectorizer(split=cfg.split, lowercase=cfg.lowercase)
-        self.preprocessor.adapt(self.dataset.train["text"], max_tokens=cfg.max_tokens, min_frequency=cfg.min_frequency)
+        texts = self.dataset.train["text"]
+        tokens = self.preprocessor.tokenize(texts)
+        self.preprocessor.adapt(texts, cfg.max_tokens, cfg.min_frequency, tokens=tokens)  # tokenized once
         self.vocabulary = self.preprocessor.vocabularies[1]
         model_cfg = self.config.model
-        self.streams, made = {}, {}
+        self.streams = {}
         for split, frame in self.dataset.splits.items():
-            rows = self.preprocessor.token_ids(frame["text"], truncate=False)
+            rows = self.preprocessor.lookup(tokens if split == "train" else self.preprocessor.tokenize(frame["text"]))
             stream = np.fromiter((i for ids in rows for i in ids), "int32")
             if len(stream) < 2:
                 continue
             # each id's line: a window stays inside its line
             lines = np.repeat(np.arange(len(rows), dtype="int32"), [len(ids) for ids in rows])
             self.streams[split] = stream, lines
-            made[split] = sum(len(batch["centre"]) for batch in self.batches(split, self.seed_of(split)))  # counted
-        if "train" not in self.streams or not made["train"]:
+        made = examples_per_pass(*self.streams["train"], **self.example_options()) if "train" in self.streams else 0
+        if not made:
             raise data.DataError(f"{self.dataset.name}: the training text has too few tokens")
         self.choose_epochs_by_size(len(self.streams["train"][0]))
         batch = int(self.config.train.batch_size)
-        steps = -(-made["train"] // batch)
+        steps = -(-made // batch)
         self.pipelines = {
             "train": data.Epochs(
                 lambda epoch: self.examples_dataset("train", data.epoch_seed(int(self.config.seed), epoch), steps),
@@ -54,7 +56,7 @@ class Word2VecTask(Task):
         self.train_data, self.validation_data = self.pipelines["train"], self.pipelines.get("validation")
         self.log(
             f"data: {self.dataset.name} vocabulary {self.preprocessor.vocabulary_size()} ids; "
-            f"{len(self.streams['train'][0]):,} training tokens; examples per pass {made} "
+            f"{len(self.streams['train'][0]):,} training tokens; about {made:,} examples a pass "
             f"({model_cfg.architecture}, made {batch} at a time as training reads them)"
         )
 
@@ -64,20 +66,21 @@ class Word2VecTask(Task):
 
     def batches(self, split: str, seed: int, steps: int | None = None):
         """The ``split``'s examples in batches (:func:`tfseq.models.word2vec.example_batches`)."""
-        cfg = self.config.model
         ids, lines = self.streams[split]
         return example_batches(
-            ids,
-            lines,
-            self.preprocessor.vocabulary_size(),
-            int(self.config.train.batch_size),
-            seed=seed,
-            steps=steps,
-            window=int(cfg.window),
-            negatives=int(cfg.negatives),
-            subsample=float(cfg.subsample),
-            cbow=cfg.architecture == "cbow",
+            ids, lines, batch_size=int(self.config.train.batch_size), seed=seed, steps=steps, **self.example_options()
         )
+
+    def example_options(self) -> dict:
+        """The recipe's keywords of :func:`tfseq.models.word2vec.skipgram_examples`."""
+        cfg = self.config.model
+        return {
+            "vocabulary_size": self.preprocessor.vocabulary_size(),
+            "window": int(cfg.window),
+            "negatives": int(cfg.negatives),
+            "subsample": float(cfg.subsample),
+            "cbow": cfg.architecture == "cbow",
+        }
 
     def examples_dataset(self, split: str, seed: int, steps: int | None = None):
         """:meth:`batches` as a ``tf.data.Dataset``, made anew on each pass."""

@@ -372,6 +372,11 @@ def test_vectorizer_vocabulary_oov_padding_and_truncation():
     words = data.TextVectorizer(split="word", lowercase=False)
     words.adapt(["The cat", "the dog"])
     assert "The" in words.vocabularies[1] and "the" in words.vocabularies[1]
+    texts = ["The cat", "the dog", "a cat"]  # rows already tokenized (word2vec's): the same vocabulary
+    given = data.TextVectorizer(split="word").adapt(texts, tokens=data.TextVectorizer(split="word").tokenize(texts))
+    assert given.vocabularies == data.TextVectorizer(split="word").adapt(texts).vocabularies
+    with pytest.raises(ValueError, match="subword split learns its pieces"):
+        data.TextVectorizer(split="subword").adapt(texts, tokens=[["the"]])
     config = vec.get_config()
     again = data.TextVectorizer.from_config(config)
     np.testing.assert_array_equal(again(tf.constant(["好看"]))["tokens"], vec(tf.constant(["好看"]))["tokens"])

@@ -186,6 +186,36 @@ def test_examples_are_made_a_part_at_a_time_in_whole_batches():
     assert all(np.array_equal(a["negatives"], b["negatives"]) for a, b in zip(epoch, again))  # its seed alone
 
 
+def test_negatives_follow_the_unigram_distribution_to_the_three_quarters():
+    from tfseq.models.word2vec import noise_table
+
+    counts = np.array([50, 9, 1000, 100, 10, 0])  # ids 0 and 1 (padding, OOV) and an unseen word: never drawn
+    table = noise_table(counts, size=100_000)
+    drawn = np.bincount(table, minlength=len(counts)) / len(table)
+    expected = np.r_[0, 0, counts[2:] ** 0.75] / np.sum(counts[2:] ** 0.75)
+    assert np.allclose(drawn, expected, atol=1e-4)
+    negatives = skipgram_examples(np.arange(2, 5).repeat(40), 6, negatives=3, subsample=1.0)["negatives"]
+    assert set(np.unique(negatives)) <= {2, 3, 4}
+    with pytest.raises(ValueError, match="nothing to draw negatives from"):
+        noise_table([5, 5, 0])
+
+
+def test_examples_per_pass_is_estimated_from_a_sample():
+    from tfseq.models import example_batches, examples_per_pass
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(3, 12, size=3000)
+    lines = np.repeat(np.arange(3000), lengths)
+    ids = rng.integers(2, 200, size=len(lines)).astype("int32")
+    options = dict(vocabulary_size=202, window=3, negatives=2, subsample=1.0)
+    made = sum(len(b["centre"]) for b in example_batches(ids, lines, batch_size=1000, chunk=2000, **options))
+    estimate = examples_per_pass(ids, lines, sample=4000, **options)  # a quarter of the text
+    assert abs(estimate - made) < 0.02 * made
+    small = examples_per_pass(ids[:100], lines[:100], sample=4000, **options)  # shorter than the sample: all of it
+    assert small == len(skipgram_examples(ids[:100], lines=lines[:100], **options)["centre"])
+    assert examples_per_pass(ids[:0], lines[:0], **options) == 0
+
+
 def test_word2vec_epochs_follow_the_texts_size(tmp_path):
     from tfseq import recipes, tasks
     from tfseq.train.run_folder import RunFolder
@@ -204,4 +234,4 @@ def test_word2vec_epochs_follow_the_texts_size(tmp_path):
     assert any(
         line.startswith("auto: train.epochs=20 (1,120 training tokens: about 5M read, 2 to 20") for line in logged
     )
-    assert any("examples per pass" in line and "made 4096 at a time" in line for line in logged)
+    assert any("examples a pass" in line and "made 4096 at a time" in line for line in logged)

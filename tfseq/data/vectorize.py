@@ -277,19 +277,23 @@ class TextVectorizer(keras.layers.Layer):
             return "".join(tokens).replace(SPACE_MARK, " ").strip()
         return " ".join(tokens)
 
-    def adapt(self, texts, max_tokens=None, min_frequency=1, reserved=()):
+    def adapt(self, texts, max_tokens=None, min_frequency=1, reserved=(), tokens=None):
         """Build vocabularies from ``texts``: most frequent first, at least ``min_frequency``.
 
         ``max_tokens`` caps each order's vocabulary (ids 0 and 1 not counted); an int, or a dict
         ``{n: cap, "chars": cap}``. ``reserved``: tokens that take the first token ids (2, 3, ...)
         whatever their frequency, and are never split off the text: a sequence's start and end,
-        a language model's line end.
+        a language model's line end. ``tokens``: :meth:`tokenize`'s rows of ``texts``, when the
+        caller has made them (they are not made again; not for the subword split, whose pieces
+        are learnt here first).
         """
+        if tokens is not None and self.split == "subword":
+            raise ValueError("adapt(tokens=...): the subword split learns its pieces from the texts first")
         counters = {n: collections.Counter() for n in self.ngrams}
         chars, token_chars = collections.Counter(), collections.Counter()
         if self.split == "subword":
             self._train_pieces(texts)
-        rows = self.tokenize(texts)
+        rows = self.tokenize(texts) if tokens is None else tokens
         if self.token_chars:  # from the words in their own case (the same rows when not lower-cased)
             for words in self.tokenize(texts, lowercase=False) if self.lowercase else rows:
                 for word in words:

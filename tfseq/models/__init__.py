@@ -8,7 +8,7 @@ from tfseq.models.linear import BagLinear, LogitMix, fit_expert_weights, fit_nb_
 from tfseq.models.seq2seq import Seq2Seq
 from tfseq.models.tagger import SequenceTagger
 from tfseq.models.task_model import TaskModel
-from tfseq.models.word2vec import Word2Vec, example_batches, skipgram_examples
+from tfseq.models.word2vec import Word2Vec, example_batches, examples_per_pass, skipgram_examples
 from tfseq.vectors import WordVectors, read_word_vectors  # (word vectors' room: tfseq.vectors)
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "fit_tfidf_linear",
     "read_word_vectors",
     "example_batches",
+    "examples_per_pass",
     "skipgram_examples",
     "Word2Vec",
     "WordVectors",

@@ -24,14 +24,42 @@ from tfseq.vectors import WordVectors
 ARCHITECTURES = choices.ARCHITECTURES  # a word predicts its context | the context predicts the word
 
 
+NOISE_TABLE = 10_000_000  # entries of the table negatives are drawn from (word2vec's holds 1e8)
+
+
+def noise_table(counts, size: int | None = None) -> np.ndarray:
+    """Ids laid out in proportion to ``counts ** 0.75`` (ids 0 and 1, padding and OOV, left out):
+    a uniform draw from it is a draw from word2vec's noise distribution in constant time, as the
+    original tool draws them. ``size``: its entries, by default 1,000 per id up to
+    :data:`NOISE_TABLE` (a word with under ``1 / size`` of the mass is never drawn)."""
+    size = size or min(NOISE_TABLE, 1000 * len(counts))
+    noise = np.asarray(counts, "float64").copy()
+    noise[:2] = 0
+    noise = noise**0.75
+    if not noise.sum():
+        raise ValueError("no token in the vocabulary occurs: nothing to draw negatives from")
+    cumulative = np.cumsum(noise / noise.sum())
+    return np.minimum(np.searchsorted(cumulative, (np.arange(size) + 0.5) / size), len(noise) - 1).astype("int32")
+
+
 def skipgram_examples(
-    ids, vocabulary_size, window=5, negatives=5, subsample=1e-3, cbow=False, seed=0, lines=None, counts=None
+    ids,
+    vocabulary_size,
+    window=5,
+    negatives=5,
+    subsample=1e-3,
+    cbow=False,
+    seed=0,
+    lines=None,
+    counts=None,
+    noise=None,
 ):
     """Training examples from a stream (or rows) of token ids; 0 is padding, 1 out of vocabulary.
     ``lines``: each id's line (sentence) number; a window then stays inside its line, as word2vec
     and gensim read a sentence at a time (None: one stream, windows cross everything).
     ``counts``: each id's count in the whole text, when ``ids`` is a part of it (subsampling and
     the negatives follow the whole text's frequencies); None: counted in ``ids``.
+    ``noise``: a :func:`noise_table` of those counts, made once for many calls (None: made here).
 
     Returns ``(inputs, None)``-style dict arrays for :class:`Word2Vec`:
     skip-gram: ``{"centre": (N,), "context": (N,), "negatives": (N, k)}``;
@@ -49,8 +77,8 @@ def skipgram_examples(
     keep = rng.random(len(ids)) < np.sqrt(subsample / np.maximum(frequency[ids], 1e-12))
     kept = keep & (ids > 1)
     ids, lines = ids[kept], lines[kept]
-    noise = counts**0.75
-    noise /= noise.sum()
+    if noise is None:
+        noise = noise_table(counts)
     spans = rng.integers(1, window + 1, size=len(ids))
     centres, contexts = [], []
     for offset in range(1, window + 1):
@@ -70,7 +98,7 @@ def skipgram_examples(
         examples = {"context": table[rows], "centre": ids[rows].astype("int32")}
     else:
         examples = {"centre": ids[centre_positions].astype("int32"), "context": ids[context_positions].astype("int32")}
-    examples["negatives"] = rng.choice(len(noise), size=(len(examples["centre"]), negatives), p=noise).astype("int32")
+    examples["negatives"] = noise[rng.integers(len(noise), size=(len(examples["centre"]), negatives))]
     return examples
 
 
@@ -86,6 +114,7 @@ def example_batches(ids, lines, vocabulary_size, batch_size, seed=0, steps=None,
     of :func:`skipgram_examples`. Yields dicts of numpy arrays."""
     ids, lines = np.asarray(ids).ravel(), np.asarray(lines).ravel()
     counts = np.bincount(ids, minlength=vocabulary_size)
+    noise = noise_table(counts)
     line_starts = np.flatnonzero(np.r_[True, lines[1:] != lines[:-1]])
     at = np.minimum(np.searchsorted(line_starts, np.arange(0, len(ids), chunk)), len(line_starts) - 1)
     cuts = np.unique(np.r_[line_starts[at], len(ids)])
@@ -94,7 +123,13 @@ def example_batches(ids, lines, vocabulary_size, batch_size, seed=0, steps=None,
         rng = np.random.default_rng([int(seed), reading])
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             part = skipgram_examples(
-                ids[lo:hi], vocabulary_size, lines=lines[lo:hi], counts=counts, seed=int(rng.integers(2**31)), **options
+                ids[lo:hi],
+                vocabulary_size,
+                lines=lines[lo:hi],
+                counts=counts,
+                noise=noise,
+                seed=int(rng.integers(2**31)),
+                **options,
             )
             order = rng.permutation(len(part["centre"]))
             part = {key: value[order] for key, value in part.items()}
@@ -114,6 +149,24 @@ def example_batches(ids, lines, vocabulary_size, batch_size, seed=0, steps=None,
         if made == 0 and reading > 0:
             raise ValueError("the text makes no training examples")
         reading += 1
+
+
+def examples_per_pass(ids, lines, vocabulary_size, sample: int = 200_000, seed=0, **options) -> int:
+    """About how many examples one pass of :func:`example_batches` makes: those of the text's
+    first ``sample`` tokens (whole lines), scaled to the whole; exact when the text is no longer.
+    Costs a part of a pass, not a pass (which a 4M-word text takes 10-20 s to make)."""
+    ids, lines = np.asarray(ids).ravel(), np.asarray(lines).ravel()
+    if not len(ids):
+        return 0
+    end = len(ids)
+    if len(ids) > sample:  # to the end of the line the sample's last token is in
+        later = np.flatnonzero(lines[sample:] != lines[sample - 1])
+        end = sample + int(later[0]) if len(later) else len(ids)
+    counts = np.bincount(ids, minlength=vocabulary_size)
+    made = len(
+        skipgram_examples(ids[:end], vocabulary_size, lines=lines[:end], counts=counts, seed=seed, **options)["centre"]
+    )
+    return round(made * len(ids) / end)
 
 
 @keras.saving.register_keras_serializable(package="tfseq")
