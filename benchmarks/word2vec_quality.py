@@ -1,11 +1,17 @@
 """word2vec at its defaults against gensim's defaults, on the same lines and the same cores.
 
-    python benchmarks/word2vec_quality.py [--corpora small mid] [--shared ../shared/data] [-- key=value ...]
+    python benchmarks/word2vec_quality.py [--corpora small mid dictionary] [--shared ../shared/data]
+        [--gcide gcide.dict.dz] [-- key=value ...]
 
 Corpora, one text a line, read as whitespace-separated words and lower-cased by both tools:
 ``small`` is sentence polarity (10,662 lines, 0.22M words); ``mid`` adds the SST-2 training
-phrases and Tiny Shakespeare (1.1M words). 90% of the lines (shuffled) train both tools (the other
-10% are tfseq's validation lines). Scores: WordSim-353 Spearman (``wordsim353.tsv``) and Google analogy
+phrases and Tiny Shakespeare (1.1M words); ``dictionary`` is the GNU Collaborative International
+Dictionary of English (Webster's 1913 and WordNet additions; 237k entries, 3.9M words once its
+markup, pronunciations, etymologies and citations are cut), the largest English prose reachable
+here, from Debian's package: ``apt-get download dict-gcide && dpkg -x dict-gcide_*.deb gcide``,
+then ``--gcide gcide/usr/share/dictd/gcide.dict.dz``. On ``small`` and ``mid`` both tools score
+near zero (too little text); ``dictionary`` is where they separate. 90% of the lines (shuffled)
+train both tools (the other 10% are tfseq's validation lines). Scores: WordSim-353 Spearman (``wordsim353.tsv``) and Google analogy
 accuracy (``questions-words.txt``, answers among the 30,000 most frequent words), both files
 from gensim's test data, as gensim's ``evaluate_word_pairs``/``evaluate_word_analogies`` score
 them (:meth:`tfseq.vectors.WordVectors.evaluate_word_pairs`, ``evaluate_analogies``). Time is
@@ -28,7 +34,36 @@ import runs
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def corpus_lines(name: str, shared: Path) -> list[str]:
+def dictionary_lines(path: Path) -> list[str]:
+    """GCIDE's entries as text: one line per entry (definitions, notes, quotations), the
+    headword line's pronunciation, ``[bracketed]`` etymologies and sources, and ``--Author``
+    citations cut; lower-cased words (letters and inner apostrophes) of entries of 3 or more."""
+    import gzip
+    import re
+
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:  # dictzip is gzip
+        text = handle.read()
+    lines = []
+    for entry in text.split("\n\n"):
+        rows = entry.split("\n")
+        body = rows if not rows[0] or rows[0][0].isspace() else rows[1:]  # headword line out
+        prose = re.sub(r"\[[^\]]*\]|--[A-Z][\w.]*|\\[^\\]*\\", " ", " ".join(r.strip() for r in body))
+        words = re.findall(r"[a-z]+(?:'[a-z]+)?", prose.lower())
+        if len(words) >= 3:
+            lines.append(" ".join(words))
+    return lines
+
+
+def corpus_lines(name: str, shared: Path, gcide: Path | None = None) -> list[str]:
+    if name == "dictionary":
+        if gcide is None or not gcide.exists():
+            raise SystemExit(
+                f"--gcide {gcide}: not found; get it with `apt-get download dict-gcide && "
+                "dpkg -x dict-gcide_*.deb gcide` and pass gcide/usr/share/dictd/gcide.dict.dz"
+            )
+        lines = dictionary_lines(gcide)
+        random.Random(0).shuffle(lines)
+        return lines
     polarity = shared / "rt-polarity"
     lines = [
         line.strip()
@@ -57,8 +92,9 @@ def score(vectors, test_data: Path) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpora", nargs="+", default=["small", "mid"], choices=["small", "mid"])
+    parser.add_argument("--corpora", nargs="+", default=["small", "mid"], choices=["small", "mid", "dictionary"])
     parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--gcide", type=Path, help="dict-gcide's gcide.dict.dz (the dictionary corpus)")
     parser.add_argument("overrides", nargs="*", help="extra tfseq recipe overrides, e.g. train.epochs=5")
     args = parser.parse_args()
     import gensim
@@ -69,7 +105,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.corpora:
-            lines = corpus_lines(name, args.shared)
+            lines = corpus_lines(name, args.shared, args.gcide)
             cut = int(len(lines) * 0.9)
             train, held = Path(tmp, f"{name}.train.txt"), Path(tmp, f"{name}.valid.txt")
             train.write_text("\n".join(lines[:cut]) + "\n", encoding="utf-8")
