@@ -35,7 +35,7 @@ class Word2VecTask(Task):
         for split, frame in self.dataset.splits.items():
             rows = self.preprocessor.lookup(tokens if split == "train" else self.preprocessor.tokenize(frame["text"]))
             stream = np.fromiter((i for ids in rows for i in ids), "int32")
-            if len(stream) < 2:
+            if np.count_nonzero(stream > 1) < 2:  # fewer than two words of the vocabulary: no examples
                 continue
             # each id's line: a window stays inside its line
             lines = np.repeat(np.arange(len(rows), dtype="int32"), [len(ids) for ids in rows])

@@ -198,6 +198,12 @@ def test_negatives_follow_the_unigram_distribution_to_the_three_quarters():
     assert set(np.unique(negatives)) <= {2, 3, 4}
     with pytest.raises(ValueError, match="nothing to draw negatives from"):
         noise_table([5, 5, 0])
+    from tfseq.models import example_batches
+
+    unknown = np.ones(50, "int32")  # a held-out text of unknown words only: no examples, no error
+    assert list(example_batches(unknown, np.zeros(50), vocabulary_size=6, batch_size=8)) == []
+    with pytest.raises(ValueError, match="none of its words is in the vocabulary"):
+        next(example_batches(unknown, np.zeros(50), vocabulary_size=6, batch_size=8, steps=3))
 
 
 def test_examples_per_pass_is_estimated_from_a_sample():

@@ -114,6 +114,10 @@ def example_batches(ids, lines, vocabulary_size, batch_size, seed=0, steps=None,
     of :func:`skipgram_examples`. Yields dicts of numpy arrays."""
     ids, lines = np.asarray(ids).ravel(), np.asarray(lines).ravel()
     counts = np.bincount(ids, minlength=vocabulary_size)
+    if not counts[2:].any():  # padding and unknown words only
+        if steps is None:
+            return
+        raise ValueError("the text makes no training examples: none of its words is in the vocabulary")
     noise = noise_table(counts)
     line_starts = np.flatnonzero(np.r_[True, lines[1:] != lines[:-1]])
     at = np.minimum(np.searchsorted(line_starts, np.arange(0, len(ids), chunk)), len(line_starts) - 1)
